@@ -1,0 +1,114 @@
+"""Declared parameters: one set of constraints checks a Python call, a config file and a
+CLI flag alike."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chemmap._shared.validation import check_choice, check_int, check_number
+from chemmap.core.exceptions import InvalidParameterError
+
+__all__ = ["REQUIRED", "Param", "validate_params"]
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter.
+
+    Attributes
+    ----------
+    kind : {"float", "int", "choice", "bool", "str", "floats", "any"}
+        ``floats`` is a list of numbers (e.g. a reference spectrum); ``any`` defers to
+        ``check``.
+    default : object
+        ``REQUIRED`` when the caller must give it.
+    low, high : float, optional
+        Bounds for numbers; ``low_inclusive``/``high_inclusive`` say whether they are allowed.
+    choices : tuple of str
+        Valid values for ``choice``.
+    allow_none : bool
+        Whether ``None`` is accepted.
+    doc : str
+        One line with the unit, shown in ``--help`` and in the report.
+    check : callable, optional
+        ``check(value, name, func) -> value`` for compound values (pairs, lists of pairs).
+    """
+
+    kind: str
+    default: Any = REQUIRED
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    choices: tuple = ()
+    allow_none: bool = False
+    doc: str = ""
+    check: Callable[[Any, str, str], Any] | None = None
+
+    def validate(self, value, *, name: str, func: str):
+        if value is None and self.allow_none:
+            return None
+        if self.check is not None:
+            return self.check(value, name, func)
+        if self.kind == "float":
+            return check_number(value, name=name, func=func, low=self.low, high=self.high,
+                                low_inclusive=self.low_inclusive, high_inclusive=self.high_inclusive)
+        if self.kind == "int":
+            return check_int(value, name=name, func=func, low=self.low, high=self.high)
+        if self.kind == "choice":
+            return check_choice(value, self.choices, name=name, func=func)
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {func} must be true or false. Got {value!r} instead."
+                )
+            return value
+        if self.kind == "str":
+            if not isinstance(value, str):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {func} must be a string. Got {value!r} instead."
+                )
+            return value
+        if self.kind == "floats":
+            if hasattr(value, "tolist"):
+                value = value.tolist()
+            if not isinstance(value, list | tuple) or not all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+            ):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {func} must be a list of numbers. "
+                    f"Got {str(value)[:60]!r} instead."
+                )
+            return [float(v) for v in value]
+        return value
+
+
+def validate_params(spec: Mapping[str, Param], given: Mapping[str, Any], *, func: str) -> dict:
+    """Check ``given`` against ``spec``, fill defaults, and return the resolved values.
+
+    Raises
+    ------
+    InvalidParameterError
+        For an unknown name (listing the valid ones), a missing required value, or a value
+        that breaks its constraint.
+    """
+    unknown = sorted(set(given) - set(spec))
+    if unknown:
+        raise InvalidParameterError(
+            f"{func} got unknown parameter(s) {', '.join(map(repr, unknown))}. Valid parameters "
+            f"are: {', '.join(spec) or 'none'}."
+        )
+    out = {}
+    for name, param in spec.items():
+        if name in given:
+            out[name] = param.validate(given[name], name=name, func=func)
+        elif param.default is REQUIRED:
+            raise InvalidParameterError(f"{func} needs the parameter {name!r} ({param.doc}).")
+        else:
+            out[name] = param.default
+    return out

@@ -1,0 +1,5 @@
+"""The ``chemmap`` command: a thin shell over :mod:`chemmap.pipeline` and the public API."""
+
+from chemmap.cli.main import main
+
+__all__ = ["main"]

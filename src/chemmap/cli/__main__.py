@@ -1,0 +1,5 @@
+import sys
+
+from chemmap.cli.main import main
+
+sys.exit(main())

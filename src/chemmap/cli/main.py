@@ -1,0 +1,261 @@
+"""Argument parsing and error handling for ``chemmap``.
+
+Exit codes: 0 success, 2 usage or input error (one line, no traceback unless ``--debug``),
+1 unexpected internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from chemmap.core.exceptions import ChemmapError, ChemmapWarning, ConfigError
+
+__all__ = ["main"]
+
+PREPROCESSING_FLAGS = ("crop", "baseline", "normalize", "savgol", "spatial_sigma")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors: one line, exit 2
+        self.exit(2, f"chemmap: error: {message} (see 'chemmap {self.prog.split()[-1]} --help')\n"
+                  if " " in self.prog else f"chemmap: error: {message}\n")
+
+
+def _ratio(text: str) -> list[float]:
+    try:
+        a, b = text.split("/")
+        return [float(a), float(b)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ratio must look like 1655/1742; got {text!r}") from None
+
+
+def _clusters(text: str):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--clusters must be an integer or 'auto'; got {text!r}") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chemmap", description="Hyperspectral images to chemical maps.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    def common(p):
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    demo = sub.add_parser("demo", help="make the 30x30 demo image and run the full pipeline on it")
+    demo.add_argument("--out", required=True, type=Path, help="output folder")
+    common(demo)
+
+    run = sub.add_parser("run", help="run the mapping pipeline on a file or a TOML config")
+    run.add_argument("input", type=Path, help="data file, or a .toml config")
+    run.add_argument("--out", required=True, type=Path, help="output folder")
+    run.add_argument("--format", help="reader name (guessed from the file when omitted)")
+    run.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"), help="image height and width")
+    run.add_argument("--label-column", help="ground-truth label column of a flat table")
+    run.add_argument("--axis-unit", help="unit of the spectral axis (cm-1, nm, keV, ...)")
+    run.add_argument("--clusters", type=_clusters, help="number of clusters or 'auto' (default auto)")
+    run.add_argument("--method", help="kmeans | gmm | hierarchical")
+    run.add_argument("--criterion", help="silhouette | elbow | gap | bic (with --clusters auto)")
+    run.add_argument("--k-range", nargs=2, type=int, metavar=("LOW", "HIGH"), help="k searched by auto")
+    run.add_argument("--features", help="pca | spectra | ratios")
+    run.add_argument("--n-components", type=float, help="PCA components (int) or variance fraction (<1)")
+    run.add_argument("--intensity", type=float, action="append", help="band centre for an intensity map")
+    run.add_argument("--ratio", type=_ratio, action="append", help="band ratio A/B, e.g. 1655/1742")
+    run.add_argument("--window", type=float, help="band window, full width in axis units")
+    run.add_argument("--mode-filter", type=int, help="majority filter window (pixels)")
+    run.add_argument("--min-region-size", type=int, help="merge regions smaller than this (pixels)")
+    run.add_argument("--crop", nargs=2, type=float, metavar=("LOW", "HIGH"), help="keep this axis range")
+    run.add_argument("--baseline", help="asls | poly")
+    run.add_argument("--normalize", help="snv | msc | l2 | area | max")
+    run.add_argument("--savgol", type=float, metavar="WINDOW", help="Savitzky-Golay window (axis units)")
+    run.add_argument("--spatial-sigma", type=float, help="Gaussian smoothing across pixels (sigma, pixels)")
+    run.add_argument("--seed", type=int, help="random seed (default 0)")
+    common(run)
+
+    info = sub.add_parser("info", help="describe a file: shape, axis, dtype, NaNs, labels")
+    info.add_argument("file", type=Path)
+    info.add_argument("--format")
+    info.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"))
+    info.add_argument("--label-column")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument("--debug", action="store_true")
+    return parser
+
+
+def _run_config(args) -> tuple[dict, Path | None]:
+    """The config from a TOML file and/or the flags (flags win)."""
+    import tomllib
+
+    base_dir = None
+    if args.input.suffix.lower() == ".toml":
+        from chemmap.core.exceptions import InputFileNotFoundError
+
+        if not args.input.exists():
+            raise InputFileNotFoundError(f"Config file {str(args.input)!r} does not exist.")
+        try:
+            config = tomllib.loads(args.input.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{args.input} is not valid TOML: {exc}.") from None
+        base_dir = args.input.parent
+    else:
+        config = {"input": {"path": str(args.input)}}
+    sections = {s: dict(config.get(s, {})) if isinstance(config.get(s, {}), dict) else config.get(s)
+                for s in ("input", "maps", "clustering", "run")}
+    flags = {
+        ("input", "format"): args.format,
+        ("input", "image_shape"): args.image_shape,
+        ("input", "label_column"): args.label_column,
+        ("input", "axis_unit"): args.axis_unit,
+        ("clustering", "k"): args.clusters,
+        ("clustering", "method"): args.method,
+        ("clustering", "criterion"): args.criterion,
+        ("clustering", "k_range"): args.k_range,
+        ("clustering", "features"): args.features,
+        ("clustering", "mode_filter"): args.mode_filter,
+        ("clustering", "min_region_size"): args.min_region_size,
+        ("maps", "intensity"): args.intensity,
+        ("maps", "ratio"): args.ratio,
+        ("maps", "window"): args.window,
+        ("run", "random_state"): args.seed,
+    }
+    if args.n_components is not None:
+        n = args.n_components
+        flags[("clustering", "n_components")] = int(n) if n >= 1 and n == int(n) else n
+    for (section, key), value in flags.items():
+        if value is not None:
+            sections[section][key] = value
+    steps = list(config.get("preprocessing", []))
+    if args.crop:
+        steps.append({"step": "crop", "lower": args.crop[0], "upper": args.crop[1]})
+    if args.baseline:
+        steps.append({"step": "baseline", "method": args.baseline})
+    if args.savgol:
+        steps.append({"step": "savgol", "window": args.savgol})
+    if args.normalize:
+        steps.append({"step": "normalize", "method": args.normalize})
+    if args.spatial_sigma:
+        steps.append({"step": "spatial_gaussian", "sigma": args.spatial_sigma})
+    merged = {k: v for k, v in config.items() if k not in sections and k != "preprocessing"}
+    merged.update({k: v for k, v in sections.items() if v})
+    merged["preprocessing"] = steps
+    return merged, base_dir
+
+
+def _cmd_run(args) -> int:
+    from chemmap.cli.progress import make_progress
+    from chemmap.pipeline import run
+
+    config, base_dir = _run_config(args)
+    result = run(config, args.out, progress=make_progress(args.quiet), command=["chemmap", *sys.argv[1:]],
+                 base_dir=base_dir)
+    _summary(result)
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from chemmap.cli.progress import make_progress
+    from chemmap.datasets import make_demo_cube
+    from chemmap.io import write
+    from chemmap.pipeline import run
+    from chemmap.pipeline.staging import staged_output
+
+    cube = make_demo_cube()
+    with staged_output(args.out) as stage:
+        write(cube, stage / "demo.csv", label_column="region")
+        write(cube, stage / "demo.h5")
+    config = {
+        "input": {"path": str(args.out / "demo.csv"), "image_shape": [30, 30], "label_column": "region"},
+        "maps": {"intensity": [1655.0], "ratio": [[1655.0, 1742.0]]},
+        "clustering": {"k": 2, "method": "kmeans"},
+    }
+    result = run(config, args.out, progress=make_progress(args.quiet), command=["chemmap", *sys.argv[1:]])
+    _summary(result)
+    return 0
+
+
+def _summary(result) -> None:
+    cl = result.metrics["clustering"]
+    parts = [f"k={cl['k']}", f"silhouette={cl['silhouette']:.3f}" if cl.get("silhouette") is not None else ""]
+    if "ari" in cl:
+        parts += [f"ARI={cl['ari']:.3f}", f"accuracy={cl['pixel_accuracy']:.3f}", f"mean IoU={cl['mean_iou']:.3f}"]
+    print(f"chemmap: wrote {len(list(result.out_dir.iterdir()))} files to {result.out_dir} "
+          f"({', '.join(p for p in parts if p)}); open report.md")
+
+
+def _cmd_info(args) -> int:
+    from chemmap.io import describe, read
+
+    options = {}
+    if args.image_shape:
+        options["image_shape"] = tuple(args.image_shape)
+    if args.label_column:
+        options["label_column"] = args.label_column
+    summary = describe(read(args.file, format=args.format, **options))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    ax = summary["axis"]
+    print(f"{args.file}: {summary['image_shape'][0]} x {summary['image_shape'][1]} pixels x "
+          f"{summary['n_channels']} channels ({summary['reader']}, {summary['dtype']})")
+    print(f"  axis: {ax['start']:g} .. {ax['stop']:g} {ax['unit']}")
+    print(f"  valid pixels: {summary['n_valid_pixels']} (missing {summary['n_missing_pixels']}, "
+          f"NaN/Inf {summary['n_nonfinite_pixels']})")
+    if "value_range" in summary:
+        print(f"  values: {summary['value_range'][0]:.4g} .. {summary['value_range'][1]:.4g}")
+    if "labels" in summary:
+        lab = summary["labels"]
+        counts = ", ".join(f"{k}: {v}" for k, v in lab["pixels_per_class"].items())
+        print(f"  labels: {lab['n_classes']} classes ({counts}); unlabelled {lab['n_unlabelled']}")
+    return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, ChemmapWarning):
+        print(f"chemmap: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``chemmap`` command; returns the exit code."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from importlib.metadata import version
+
+        print(f"chemmap {version('chemmap')}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    warnings.showwarning = _show_warning
+    handler = {"run": _cmd_run, "demo": _cmd_demo, "info": _cmd_info}[args.command]
+    try:
+        return handler(args)
+    except ChemmapError as exc:
+        if args.debug:
+            raise
+        print(f"chemmap: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chemmap: interrupted; no partial outputs were left.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"chemmap: internal error: {type(exc).__name__}: {exc}. Run again with --debug for the "
+              "traceback and report it.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

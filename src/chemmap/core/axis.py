@@ -1,0 +1,256 @@
+"""The spectral axis: channel positions with a unit."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from chemmap.core.exceptions import AxisError, AxisOrderWarning, InvalidParameterError
+
+__all__ = ["UNITS", "SpectralAxis", "normalize_unit", "sort_order"]
+
+#: Canonical units and the names they are known by.
+UNITS: dict[str, tuple[str, ...]] = {
+    "cm-1": ("cm-1", "cm^-1", "1/cm", "wavenumber", "wavenumbers", "raman shift"),
+    "nm": ("nm", "nanometer", "nanometers", "nanometre", "nanometres"),
+    "um": ("um", "µm", "micrometer", "micrometers", "micron", "microns"),
+    "keV": ("kev",),
+    "eV": ("ev",),
+    "channel": ("channel", "channels", "index", "band", "bands"),
+    "map": ("map", "maps"),
+}
+
+_UNIT_LOOKUP = {alias.lower(): unit for unit, aliases in UNITS.items() for alias in aliases}
+
+#: Human-readable axis labels for figures.
+UNIT_LABELS = {
+    "cm-1": "Wavenumber (cm$^{-1}$)",
+    "nm": "Wavelength (nm)",
+    "um": "Wavelength (µm)",
+    "keV": "Energy (keV)",
+    "eV": "Energy (eV)",
+    "channel": "Channel",
+    "map": "Map",
+}
+
+
+def normalize_unit(unit: str) -> str:
+    """Return the canonical spelling of ``unit``.
+
+    Raises
+    ------
+    AxisError
+        If the unit is unknown; the message lists the valid units.
+    """
+    key = str(unit).strip().lower()
+    if key not in _UNIT_LOOKUP:
+        raise AxisError(
+            f"Unknown axis unit {unit!r}. Valid units are: {', '.join(UNITS)}. "
+            "To fix this, give one of them (e.g. axis_unit='cm-1')."
+        )
+    return _UNIT_LOOKUP[key]
+
+
+def sort_order(values: Sequence[float] | np.ndarray, *, source: str = "the axis") -> np.ndarray | None:
+    """Check raw axis values and return the permutation that sorts them, if any is needed.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_channels,)
+        Channel positions as read from a file.
+    source : str
+        Where the values came from, for messages.
+
+    Returns
+    -------
+    order : ndarray of int or None
+        ``None`` when the values are already strictly increasing, else the indices that
+        sort them. A decreasing axis is sorted with an :class:`AxisOrderWarning`.
+
+    Raises
+    ------
+    AxisError
+        If values are not finite, are duplicated, or are not monotonic.
+    """
+    arr = _as_values(values, source)
+    if arr.size < 2:
+        return None
+    diffs = np.diff(arr)
+    if np.all(diffs > 0):
+        return None
+    order = np.argsort(arr, kind="stable")
+    dup = np.flatnonzero(np.diff(arr[order]) == 0)
+    if dup.size:
+        shown = ", ".join(f"{arr[order][i]:g}" for i in dup[:5])
+        raise AxisError(
+            f"{source} has duplicated values ({shown}); each channel needs its own position. "
+            "To fix this, remove or merge the duplicated columns."
+        )
+    if np.all(diffs < 0):
+        warnings.warn(
+            f"{source} is in decreasing order; channels were reversed so the axis increases.",
+            AxisOrderWarning,
+            stacklevel=3,
+        )
+        return order
+    raise AxisError(
+        f"{source} is not monotonic (it goes up and down). Expected channel positions in "
+        "increasing or decreasing order. To fix this, check the column order of the file."
+    )
+
+
+def _as_values(values, source: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AxisError(f"{source} must be numbers; got {values!r:.80}.") from None
+    if arr.ndim != 1:
+        raise AxisError(f"{source} must be 1-dimensional; got shape {arr.shape}.")
+    if arr.size == 0:
+        raise AxisError(f"{source} is empty; at least one channel is needed.")
+    if not np.all(np.isfinite(arr)):
+        raise AxisError(f"{source} contains NaN or infinite values.")
+    return arr
+
+
+class SpectralAxis:
+    """Positions of the spectral channels, strictly increasing, with a unit.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_channels,)
+        Channel positions in ``unit``; must be strictly increasing (readers sort first).
+    unit : str
+        One of :data:`UNITS` (aliases such as ``"1/cm"`` are accepted).
+    names : sequence of str, optional
+        A name per channel; used when the "channels" are named maps.
+
+    Examples
+    --------
+    >>> axis = SpectralAxis(np.linspace(600, 1800, 200), "cm-1")
+    >>> axis.index(1655)
+    176
+    """
+
+    __slots__ = ("_values", "names", "unit")
+
+    def __init__(self, values, unit: str = "channel", *, names: Sequence[str] | None = None):
+        arr = _as_values(values, "The spectral axis")
+        if arr.size > 1 and not np.all(np.diff(arr) > 0):
+            raise AxisError(
+                "The spectral axis must be strictly increasing. To fix this, sort the channels "
+                "(chemmap's readers do this for you) or build the axis with sorted values."
+            )
+        arr.setflags(write=False)
+        self._values = arr
+        self.unit = normalize_unit(unit)
+        if names is not None:
+            names = tuple(str(n) for n in names)
+            if len(names) != arr.size:
+                raise AxisError(f"{len(names)} names were given for {arr.size} channels.")
+            if len(set(names)) != len(names):
+                raise AxisError(f"Channel names must be unique; got {list(names)}.")
+        self.names = names
+
+    @classmethod
+    def from_names(cls, names: Sequence[str]) -> SpectralAxis:
+        """An axis whose channels are named maps (unit ``"map"``)."""
+        return cls(np.arange(len(names), dtype=np.float64), "map", names=names)
+
+    @property
+    def values(self) -> np.ndarray:
+        """Channel positions, float64, read-only."""
+        return self._values
+
+    def __len__(self) -> int:
+        return self._values.size
+
+    def __repr__(self) -> str:
+        if self.names is not None:
+            return f"SpectralAxis(names={list(self.names)})"
+        return f"SpectralAxis({self.start:g}..{self.stop:g} {self.unit}, {len(self)} channels)"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SpectralAxis):
+            return NotImplemented
+        return (
+            self.unit == other.unit
+            and self.names == other.names
+            and self._values.shape == other._values.shape
+            and bool(np.all(self._values == other._values))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def start(self) -> float:
+        return float(self._values[0])
+
+    @property
+    def stop(self) -> float:
+        return float(self._values[-1])
+
+    @property
+    def spacing(self) -> float:
+        """Median channel spacing in axis units (1.0 for a single channel)."""
+        return float(np.median(np.diff(self._values))) if len(self) > 1 else 1.0
+
+    def contains(self, position: float) -> bool:
+        return self.start <= position <= self.stop
+
+    def check_position(self, position: float, name: str = "position") -> float:
+        """Return ``position`` as float, or raise if it lies outside the axis."""
+        try:
+            pos = float(position)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"{name} must be a number; got {position!r}.") from None
+        if not np.isfinite(pos) or not self.contains(pos):
+            raise AxisError(
+                f"{name}={position:g} {self.unit} is outside the spectral axis "
+                f"({self.start:g}..{self.stop:g} {self.unit}). To fix this, choose a position "
+                "inside that range, or check the axis unit."
+            )
+        return pos
+
+    def index(self, position: float) -> int:
+        """Index of the channel nearest to ``position`` (which must lie on the axis)."""
+        pos = self.check_position(position)
+        return int(np.argmin(np.abs(self._values - pos)))
+
+    def window_slice(self, center: float, width: float) -> slice:
+        """Channels whose positions lie within ``center ± width / 2``.
+
+        Always contains at least the channel nearest to ``center``.
+        """
+        center = self.check_position(center, "center")
+        half = float(width) / 2.0
+        lo = int(np.searchsorted(self._values, center - half, side="left"))
+        hi = int(np.searchsorted(self._values, center + half, side="right"))
+        nearest = self.index(center)
+        return slice(min(lo, nearest), max(hi, nearest + 1))
+
+    def crop_slice(self, lower: float | None, upper: float | None) -> slice:
+        """Channels with ``lower <= position <= upper`` (``None`` means unbounded)."""
+        lo = 0 if lower is None else int(np.searchsorted(self._values, lower, side="left"))
+        hi = len(self) if upper is None else int(np.searchsorted(self._values, upper, side="right"))
+        if hi - lo < 1:
+            raise AxisError(
+                f"The range {lower}..{upper} {self.unit} contains no channel of the axis "
+                f"({self.start:g}..{self.stop:g} {self.unit}). To fix this, choose bounds "
+                "that overlap the axis."
+            )
+        return slice(lo, hi)
+
+    def take(self, index) -> SpectralAxis:
+        """A new axis made of the selected channels (slice or integer/boolean array)."""
+        names = None if self.names is None else tuple(np.asarray(self.names, dtype=object)[index])
+        return SpectralAxis(self._values[index], self.unit, names=names)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly description (range, unit, number of channels)."""
+        out = {"unit": self.unit, "n_channels": len(self), "start": self.start, "stop": self.stop}
+        if self.names is not None:
+            out["names"] = list(self.names)
+        return out

@@ -1,0 +1,5 @@
+"""Synthetic generators with ground truth, and loaders for benchmark data."""
+
+from chemmap.datasets.synthetic import gaussian_band, make_demo_cube, make_regions_cube
+
+__all__ = ["gaussian_band", "make_demo_cube", "make_regions_cube"]

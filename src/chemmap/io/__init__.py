@@ -1,0 +1,113 @@
+"""Reading and writing cubes: ``read(path, **options) -> Cube`` and ``write(cube, path)``.
+
+Readers register by name (``chemmap.io.readers``); ``read`` picks one from the file's
+suffix and signature unless ``format=`` names it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import FileFormatError, InputFileNotFoundError, InvalidParameterError
+from chemmap.io import flat_csv, flat_hdf5, npy  # noqa: F401  (registers the readers)
+from chemmap.io._flat import factor_pairs
+from chemmap.io._registry import ReaderEntry, readers, writers
+
+__all__ = ["describe", "factor_pairs", "read", "readers", "write", "writers"]
+
+
+def _reader_for(path: Path, format: str | None) -> ReaderEntry:
+    if format is not None:
+        return readers.get(format)
+    for name in readers:
+        entry = readers.get(name)
+        if entry.guess_can_open(path):
+            return entry
+    listing = "; ".join(f"{n} ({', '.join(readers.get(n).suffixes)})" for n in readers)
+    raise FileFormatError(
+        f"No reader can open {path.name}. Installed readers: {listing}. To fix this, pass "
+        "format='<reader>' if the suffix is unusual; more formats come with "
+        "pip install 'chemmap[formats]'."
+    )
+
+
+def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cube:
+    """Read a file into a :class:`Cube`.
+
+    Parameters
+    ----------
+    path : str or Path
+        File to read.
+    format : str, optional
+        Reader name (see ``chemmap.io.readers.names()``); guessed when omitted.
+    **options
+        Reader options, e.g. ``image_shape=(30, 30)``, ``label_column="region"``. Unknown
+        options raise an error listing the valid ones.
+
+    Returns
+    -------
+    Cube
+
+    Examples
+    --------
+    >>> cube = read("demo.csv", image_shape=(30, 30), label_column="region")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileNotFoundError(
+            f"Input file {str(path)!r} does not exist. To fix this, check the path "
+            f"(working directory: {os.getcwd()})."
+        )
+    if path.is_dir():
+        raise InputFileNotFoundError(f"{str(path)!r} is a folder; expected a file.")
+    entry = _reader_for(path, format)
+    entry.check_options(options)
+    cube = entry.read(path, **options)
+    cube.attrs["reader"] = entry.name
+    cube.attrs["path"] = str(path)
+    return cube
+
+
+def write(cube: Cube, path: str | os.PathLike, *, format: str | None = None, **options) -> None:
+    """Write ``cube`` to ``path`` atomically (format from ``format`` or the suffix)."""
+    path = Path(path)
+    if format is None:
+        matches = [n for n in writers if path.suffix.lower() in writers.get(n).suffixes]
+        if not matches:
+            known = ", ".join(f"{n} ({', '.join(writers.get(n).suffixes)})" for n in writers)
+            raise InvalidParameterError(
+                f"No writer for the suffix {path.suffix!r}. Writers: {known}."
+            )
+        format = matches[0]
+    writers.get(format).write(cube, path, **options)
+
+
+def describe(cube: Cube) -> dict:
+    """A JSON-friendly summary of a cube: shape, axis, dtype, invalid pixels, labels."""
+    valid = cube.valid_pixels()
+    summary = {
+        "image_shape": list(cube.image_shape),
+        "n_pixels": cube.n_pixels,
+        "n_channels": cube.n_channels,
+        "axis": cube.axis.to_dict(),
+        "dtype": str(cube.dtype),
+        "lazy": cube.is_lazy,
+        "n_valid_pixels": int(valid.sum()),
+        "n_invalid_pixels": int((~valid).sum()),
+        "n_missing_pixels": int(cube.attrs.get("n_missing_pixels", 0)),
+        "n_nonfinite_pixels": int(cube.attrs.get("n_nonfinite_pixels", 0)),
+        "source": cube.attrs.get("source"),
+        "reader": cube.attrs.get("reader"),
+    }
+    if not cube.is_lazy and valid.any():
+        values = cube.pixels()[valid]
+        summary["value_range"] = [float(np.nanmin(values)), float(np.nanmax(values))]
+    if cube.labels is not None:
+        counts = {cube.label_names[v]: int((cube.labels == v).sum()) for v in cube.label_names}
+        summary["labels"] = {"n_classes": len(counts), "pixels_per_class": counts,
+                             "n_unlabelled": int((cube.labels < 0).sum())}
+    return summary

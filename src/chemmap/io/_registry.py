@@ -1,0 +1,71 @@
+"""Readers and writers registered by name, each able to say whether it can open a file."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chemmap.core.exceptions import InvalidParameterError
+from chemmap.core.registry import Registry
+
+__all__ = ["ReaderEntry", "WriterEntry", "readers", "writers"]
+
+
+@dataclass(frozen=True)
+class ReaderEntry:
+    """A registered reader.
+
+    Attributes
+    ----------
+    name : str
+        Name used with ``read(path, format=name)``.
+    suffixes : tuple of str
+        File suffixes it handles (lower case, with the dot).
+    read : callable
+        ``read(path, **options) -> Cube``.
+    description : str
+        One line for ``chemmap info --formats`` and for error messages.
+    sniff : callable, optional
+        ``sniff(path) -> bool`` looks at the file's first bytes to confirm the format.
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    read: Callable
+    description: str
+    sniff: Callable[[Path], bool] | None = None
+    options: tuple[str, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        params = inspect.signature(self.read).parameters
+        names = tuple(n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+        object.__setattr__(self, "options", names)
+
+    def guess_can_open(self, path: Path) -> bool:
+        if path.suffix.lower() not in self.suffixes:
+            return False
+        return self.sniff(path) if self.sniff is not None else True
+
+    def check_options(self, options: dict) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise InvalidParameterError(
+                f"The {self.name} reader does not take the option(s) {', '.join(unknown)}. "
+                f"Valid options are: {', '.join(self.options) or 'none'}."
+            )
+
+
+@dataclass(frozen=True)
+class WriterEntry:
+    """A registered writer: ``write(cube, path, **options)``."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    write: Callable
+    description: str
+
+
+readers: Registry[ReaderEntry] = Registry("reader")
+writers: Registry[WriterEntry] = Registry("writer")

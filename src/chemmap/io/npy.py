@@ -1,0 +1,114 @@
+"""NumPy cubes: ``.npz`` with named arrays and ``.npy`` with an ``axis=`` option.
+
+``.npz`` keys: ``cube`` (H, W, C), ``axis`` (C,), optional ``axis_unit`` (str), ``mask``
+(H, W) bool, ``labels`` (H, W) int (-1 = unlabelled), ``label_names`` (array of str,
+indexed by label value).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from chemmap.core.axis import SpectralAxis, sort_order
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import FileFormatError, ShapeError
+from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
+
+__all__ = ["read_npy", "read_npz", "write_npz"]
+
+
+def _make_cube(data, axis_values, unit, *, source, mask=None, labels=None, label_names=None, dtype=None):
+    if data.ndim != 3:
+        raise ShapeError(
+            f"{source} holds an array of shape {data.shape}; expected a cube (height, width, "
+            "n_channels). For flat (n_pixels, n_channels) data use a CSV or HDF5 table with "
+            "image_shape."
+        )
+    if axis_values is None:
+        axis_values, unit = np.arange(data.shape[-1], dtype=np.float64), "channel"
+    axis_values = np.asarray(axis_values, dtype=np.float64)
+    if axis_values.shape != (data.shape[-1],):
+        raise ShapeError(
+            f"The spectral axis of {source} has {axis_values.size} values but the data have "
+            f"{data.shape[-1]} channels on the last axis."
+        )
+    order = sort_order(axis_values, source=f"The spectral axis of {source}")
+    if order is not None:
+        data, axis_values = data[..., order], axis_values[order]
+    if dtype is not None:
+        data = data.astype(dtype, copy=False)
+    finite = np.all(np.isfinite(data), axis=-1) if data.dtype.kind == "f" else np.ones(data.shape[:2], bool)
+    full_mask = finite if mask is None else (np.asarray(mask, dtype=bool) & finite)
+    attrs = {
+        "source": source,
+        "n_missing_pixels": 0,
+        "n_nonfinite_pixels": int((~finite).sum()),
+        "image_shape_source": f"the array shape in {source}",
+    }
+    return Cube(data, SpectralAxis(axis_values, unit), mask=full_mask, labels=labels,
+                label_names=label_names, attrs=attrs)
+
+
+def read_npz(path, *, axis_unit: str | None = None, dtype=np.float32) -> Cube:
+    """Read a ``.npz`` cube (keys in the module docstring)."""
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise FileFormatError(f"{path} is not a readable .npz file ({exc}).") from None
+    with archive:
+        if "cube" not in archive:
+            raise FileFormatError(
+                f"{path} has no array named 'cube'; found {sorted(archive.files)}. Expected keys "
+                "cube (H, W, C) and axis (C,)."
+            )
+        unit = axis_unit or (str(archive["axis_unit"]) if "axis_unit" in archive else "channel")
+        names = None
+        if "label_names" in archive:
+            names = dict(enumerate(str(n) for n in archive["label_names"]))
+        return _make_cube(
+            archive["cube"],
+            archive["axis"] if "axis" in archive else None,
+            unit,
+            source=path.name,
+            mask=archive["mask"] if "mask" in archive else None,
+            labels=archive["labels"] if "labels" in archive else None,
+            label_names=names,
+            dtype=dtype,
+        )
+
+
+def read_npy(path, *, axis=None, axis_unit: str = "channel", dtype=np.float32) -> Cube:
+    """Read a ``.npy`` cube of shape (H, W, C); ``axis`` gives the channel positions."""
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(f"{path} is not a readable .npy file ({exc}).") from None
+    unit = axis_unit if axis is not None else "channel"
+    return _make_cube(np.asarray(data), axis, unit, source=path.name, dtype=dtype)
+
+
+def write_npz(cube: Cube, path) -> None:
+    """Write ``cube`` as ``.npz`` (compressed), atomically."""
+    from chemmap._shared.atomic import atomic_path
+
+    cube = cube.to_numpy()
+    arrays = {"cube": cube.data, "axis": cube.axis.values, "axis_unit": np.array(cube.axis.unit)}
+    if cube.mask is not None:
+        arrays["mask"] = cube.mask
+    if cube.labels is not None:
+        top = max(cube.label_names, default=-1)
+        arrays["labels"] = cube.labels
+        arrays["label_names"] = np.array([cube.label_names.get(i, str(i)) for i in range(top + 1)])
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+readers.register("npz", ReaderEntry("npz", (".npz",), read_npz, "NumPy archive with cube, axis, ..."))
+readers.register("npy", ReaderEntry("npy", (".npy",), read_npy, "NumPy array (H, W, C); axis= option"))
+writers.register("npz", WriterEntry("npz", (".npz",), write_npz, "NumPy archive"))

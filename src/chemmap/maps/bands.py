@@ -1,0 +1,209 @@
+"""Band intensity and band ratio maps with windows in axis units."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from chemmap._shared.blockwise import map_spectra
+from chemmap._shared.validation import check_choice, check_number
+from chemmap.core.axis import SpectralAxis
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import DataWarning, InvalidParameterError, NarrowWindowWarning
+from chemmap.maps.noise import spectral_noise_sigma
+
+__all__ = ["DEFAULT_WINDOW_CHANNELS", "band_weights", "default_window", "intensity_map", "ratio_map"]
+
+#: Default window: this many channel spacings, so a band value averages a few channels.
+DEFAULT_WINDOW_CHANNELS = 5
+
+
+def default_window(axis: SpectralAxis) -> float:
+    """The default full window width: ``DEFAULT_WINDOW_CHANNELS`` channel spacings."""
+    return DEFAULT_WINDOW_CHANNELS * axis.spacing
+
+
+def band_weights(axis: SpectralAxis, at: float, *, window: float | None, mode: str = "mean",
+                 baseline: str | None = None, name: str = "at") -> tuple[slice, np.ndarray, dict]:
+    """The channels and linear weights that turn a spectrum into one band value.
+
+    ``value = spectrum[channels] @ weights``; the noise of the value is therefore
+    ``sigma * ||weights||`` for white noise of standard deviation ``sigma``.
+
+    Parameters
+    ----------
+    axis : SpectralAxis
+    at : float
+        Band centre in axis units.
+    window : float or None
+        Full width in axis units; ``None`` uses :func:`default_window`.
+    mode : {"mean", "area"}
+        Mean intensity over the window, or area (trapezoid, intensity x axis units).
+    baseline : {None, "linear"}
+        Subtract the straight line through the window's two end channels.
+
+    Returns
+    -------
+    channels : slice
+    weights : ndarray of shape (n_window,)
+    info : dict
+        Resolved window, channel count and range, for provenance.
+    """
+    check_choice(mode, ("mean", "area"), name="mode", func="intensity_map")
+    check_choice(baseline, (None, "linear"), name="baseline", func="intensity_map")
+    at = axis.check_position(at, name)
+    window = default_window(axis) if window is None else check_number(
+        window, name="window", func="intensity_map", low=0, low_inclusive=False)
+    channels = axis.window_slice(at, window)
+    x = axis.values[channels]
+    n = x.size
+    if at - window / 2 < axis.start or at + window / 2 > axis.stop:
+        warnings.warn(
+            f"The window {at:g} ± {window / 2:g} {axis.unit} extends beyond the axis "
+            f"({axis.start:g}..{axis.stop:g}); it was cut to {n} channels.",
+            DataWarning, stacklevel=3,
+        )
+    if n < 2:
+        warnings.warn(
+            f"The window of {window:g} {axis.unit} at {at:g} covers only {n} channel (channel "
+            f"spacing {axis.spacing:g} {axis.unit}); the band value is one noisy channel. "
+            f"Widen the window to at least {2 * axis.spacing:g} {axis.unit}.",
+            NarrowWindowWarning, stacklevel=3,
+        )
+    if mode == "mean" or n < 2:
+        weights = np.full(n, 1.0 / n)
+    else:
+        weights = np.zeros(n)
+        dx = np.diff(x)
+        weights[:-1] += dx / 2
+        weights[1:] += dx / 2
+    if baseline == "linear":
+        if n < 3:
+            raise InvalidParameterError(
+                f"A linear baseline needs a window of at least 3 channels; this one covers {n}. "
+                "To fix this, widen the window."
+            )
+        t = (x - x[0]) / (x[-1] - x[0])
+        total = weights.copy()
+        weights[0] -= np.sum(total * (1 - t))
+        weights[-1] -= np.sum(total * t)
+    info = {"at": at, "window": float(window), "mode": mode, "baseline": baseline,
+            "n_channels": int(n), "range": [float(x[0]), float(x[-1])]}
+    return channels, weights, info
+
+
+def _band_values(cube: Cube, bands: list[tuple[slice, np.ndarray]], with_noise: bool):
+    """Columns: one value per band, then (optionally) the spectral noise sigma."""
+    def kernel(spectra):
+        spectra = spectra.astype(np.float64, copy=False)
+        cols = [spectra[:, ch] @ w for ch, w in bands]
+        if with_noise:
+            cols.append(spectral_noise_sigma(spectra))
+        return np.stack(cols, axis=1)
+
+    n_out = len(bands) + int(with_noise)
+    out = map_spectra(kernel, cube.data, n_out=n_out, dtype=np.float64)
+    out = np.asarray(out.compute() if hasattr(out, "compute") else out)
+    return out.reshape(-1, n_out)
+
+
+def _finish(maps: dict[str, np.ndarray], cube: Cube, info: dict) -> Cube:
+    valid = cube.valid_pixels().reshape(cube.image_shape)
+    maps = {k: np.where(valid, v, np.nan) for k, v in maps.items()}
+    attrs = {"source": cube.attrs.get("source"), "maps": info, "unit": cube.axis.unit}
+    return Cube.from_maps(maps, mask=valid, attrs=attrs)
+
+
+def intensity_map(cube: Cube, at: float, *, window: float | None = None, mode: str = "mean",
+                  baseline: str | None = None) -> Cube:
+    """Map of one band's intensity.
+
+    Parameters
+    ----------
+    cube : Cube
+    at : float
+        Band centre in axis units (e.g. 1655 for 1655 cm-1).
+    window : float, optional
+        Full window width in axis units; default :data:`DEFAULT_WINDOW_CHANNELS` channel
+        spacings. A window covering fewer than two channels gives a
+        :class:`NarrowWindowWarning` that says how many it covers.
+    mode : {"mean", "area"}
+        Mean intensity in the window, or the area under it (intensity x axis units).
+    baseline : {None, "linear"}
+        Subtract the line through the window's end channels first.
+
+    Returns
+    -------
+    Cube
+        A map Cube with one map, ``intensity_<at>``; masked pixels are NaN.
+
+    Examples
+    --------
+    >>> from chemmap.datasets import make_demo_cube
+    >>> m = intensity_map(make_demo_cube(), 1655, window=30)
+    >>> m.map_names
+    ('intensity_1655',)
+    """
+    if not isinstance(cube, Cube):
+        raise InvalidParameterError("intensity_map needs a Cube (it uses the cube's axis).")
+    channels, weights, info = band_weights(cube.axis, at, window=window, mode=mode, baseline=baseline)
+    values = _band_values(cube, [(channels, weights)], with_noise=False)
+    name = f"intensity_{info['at']:g}"
+    info["kind"] = "intensity"
+    return _finish({name: values[:, 0].reshape(cube.image_shape)}, cube, {name: info})
+
+
+def ratio_map(cube: Cube, numerator: float, denominator: float, *, window: float | None = None,
+              mode: str = "mean", baseline: str | None = None, noise_threshold: float = 10.0) -> Cube:
+    """Map of the ratio of two band intensities, with noise-aware division.
+
+    Where the denominator band is not above ``noise_threshold`` times its own noise level
+    (per pixel: the spectral white-noise sigma propagated through the window weights), the
+    ratio is undefined: it is set to NaN and those pixels are counted in
+    ``attrs["maps"][name]["n_low_denominator"]``. So a band that is absent in part of the
+    image gives blank pixels there, never ±inf or a map of amplified noise.
+
+    Parameters
+    ----------
+    cube : Cube
+    numerator, denominator : float
+        Band centres in axis units.
+    window : float, optional
+        Full window width in axis units for both bands (default: 5 channel spacings).
+    mode, baseline
+        As in :func:`intensity_map`.
+    noise_threshold : float
+        Minimum denominator, in noise sigmas. The default, 10, is the IUPAC limit of
+        quantification: below it the denominator alone puts more than 10 % relative error
+        into the ratio. Use 3 (the limit of detection) to keep bands that are merely present.
+
+    Returns
+    -------
+    Cube
+        A map Cube with one map, ``ratio_<numerator>_<denominator>``.
+    """
+    if not isinstance(cube, Cube):
+        raise InvalidParameterError("ratio_map needs a Cube (it uses the cube's axis).")
+    threshold = check_number(noise_threshold, name="noise_threshold", func="ratio_map", low=0)
+    ch_n, w_n, info_n = band_weights(cube.axis, numerator, window=window, mode=mode,
+                                     baseline=baseline, name="numerator")
+    ch_d, w_d, info_d = band_weights(cube.axis, denominator, window=window, mode=mode,
+                                     baseline=baseline, name="denominator")
+    values = _band_values(cube, [(ch_n, w_n), (ch_d, w_d)], with_noise=True)
+    num, den, sigma = values[:, 0], values[:, 1], values[:, 2]
+    den_noise = sigma * np.linalg.norm(w_d)
+    defined = den > threshold * den_noise
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(defined, num / np.where(defined, den, 1.0), np.nan)
+    valid = cube.valid_pixels()
+    name = f"ratio_{info_n['at']:g}_{info_d['at']:g}"
+    info = {
+        "kind": "ratio",
+        "numerator": info_n,
+        "denominator": info_d,
+        "noise_threshold": threshold,
+        "n_low_denominator": int(np.sum(~defined & valid)),
+        "median_denominator_noise": float(np.nanmedian(den_noise[valid])) if valid.any() else None,
+    }
+    return _finish({name: ratio.reshape(cube.image_shape)}, cube, {name: info})

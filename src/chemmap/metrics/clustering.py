@@ -1,0 +1,132 @@
+"""Clustering quality: internal scores, and scores against ground-truth labels after
+Hungarian matching of clusters to classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chemmap._shared.sampling import seeded_sample
+from chemmap.metrics.grades import grade
+
+__all__ = ["SILHOUETTE_SAMPLE", "external_scores", "internal_scores", "match_clusters"]
+
+#: Largest number of pixels the silhouette is computed on (seeded sample beyond it).
+SILHOUETTE_SAMPLE = 10_000
+
+
+def internal_scores(features: np.ndarray, labels: np.ndarray, *, random_state=0) -> dict:
+    """Silhouette (on a seeded sample of at most 10 000 pixels), Calinski–Harabasz and
+    Davies–Bouldin of ``labels`` in feature space.
+
+    Returns
+    -------
+    dict
+        ``silhouette``, ``silhouette_sample_size``, ``calinski_harabasz``,
+        ``davies_bouldin`` (None when fewer than 2 clusters).
+    """
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    labels = np.asarray(labels)
+    idx = seeded_sample(labels.size, SILHOUETTE_SAMPLE, random_state)
+    out = {"silhouette": None, "silhouette_sample_size": int(idx.size),
+           "calinski_harabasz": None, "davies_bouldin": None}
+    if len(np.unique(labels)) < 2:
+        return out
+    if len(np.unique(labels[idx])) > 1:
+        out["silhouette"] = float(silhouette_score(features[idx], labels[idx]))
+    out["calinski_harabasz"] = float(calinski_harabasz_score(features, labels))
+    out["davies_bouldin"] = float(davies_bouldin_score(features, labels))
+    out["silhouette_grade"] = grade("silhouette", out["silhouette"])
+    return out
+
+
+def match_clusters(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Confusion matrix of classes x clusters and the Hungarian cluster -> class matching.
+
+    Returns
+    -------
+    confusion : ndarray of shape (n_classes, n_clusters)
+    classes, clusters : ndarray
+        The class and cluster values indexing the matrix.
+    mapping : dict
+        cluster value -> class value for matched clusters (unmatched clusters are absent).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    classes = np.unique(truth)
+    clusters = np.unique(pred)
+    ti = np.searchsorted(classes, truth)
+    pi = np.searchsorted(clusters, pred)
+    confusion = np.zeros((classes.size, clusters.size), dtype=np.int64)
+    np.add.at(confusion, (ti, pi), 1)
+    rows, cols = linear_sum_assignment(-confusion)
+    mapping = {int(clusters[c]): int(classes[r]) for r, c in zip(rows, cols, strict=True)}
+    return confusion, classes, clusters, mapping
+
+
+def external_scores(truth: np.ndarray, pred: np.ndarray, class_names: dict[int, str] | None = None) -> dict:
+    """Scores of a clustering against ground truth on the labelled pixels.
+
+    Parameters
+    ----------
+    truth : ndarray of int
+        True class per pixel; negative values (unlabelled) are ignored.
+    pred : ndarray of int
+        Cluster per pixel (same shape); negative values (masked) count as errors on
+        labelled pixels.
+    class_names : dict, optional
+        Names of the class values.
+
+    Returns
+    -------
+    dict
+        ``ari``, ``nmi``, ``pixel_accuracy`` and ``mean_iou`` after Hungarian matching,
+        ``per_class`` (iou, precision, recall, f1, support), ``confusion_matrix``
+        (classes x clusters with names), ``cluster_to_class`` and grades.
+    """
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    truth = np.asarray(truth).reshape(-1)
+    pred = np.asarray(pred).reshape(-1)
+    keep = truth >= 0
+    truth, pred = truth[keep], pred[keep]
+    names = class_names or {}
+    confusion, classes, clusters, mapping = match_clusters(truth, pred)
+    mapped = np.array([mapping.get(int(p), -10**9) for p in pred]) if pred.size else pred
+    correct = mapped == truth
+    per_class = {}
+    ious = []
+    for c in classes:
+        tp = int(np.sum(correct & (truth == c)))
+        fp = int(np.sum((mapped == c) & (truth != c)))
+        fn = int(np.sum((truth == c) & ~correct))
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        iou = tp / (tp + fp + fn) if tp + fp + fn else 0.0
+        ious.append(iou)
+        per_class[names.get(int(c), str(int(c)))] = {
+            "iou": iou, "precision": precision, "recall": recall, "f1": f1, "support": int(np.sum(truth == c)),
+        }
+    accuracy = float(np.mean(correct)) if correct.size else 0.0
+    ari = float(adjusted_rand_score(truth, pred))
+    mean_iou = float(np.mean(ious)) if ious else 0.0
+    return {
+        "n_labelled_pixels": int(truth.size),
+        "ari": ari,
+        "ari_grade": grade("ari", ari),
+        "nmi": float(normalized_mutual_info_score(truth, pred)),
+        "pixel_accuracy": accuracy,
+        "pixel_accuracy_grade": grade("pixel_accuracy", accuracy),
+        "mean_iou": mean_iou,
+        "mean_iou_grade": grade("mean_iou", mean_iou),
+        "per_class": per_class,
+        "cluster_to_class": {str(k): names.get(v, str(v)) for k, v in sorted(mapping.items())},
+        "confusion_matrix": {
+            "rows": "true class",
+            "columns": "cluster",
+            "classes": [names.get(int(c), str(int(c))) for c in classes],
+            "clusters": [int(c) for c in clusters],
+            "matrix": confusion.tolist(),
+        },
+    }

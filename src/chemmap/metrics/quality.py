@@ -1,0 +1,70 @@
+"""Data quality: per-band signal-to-noise ratio from the image itself."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chemmap.core.cube import Cube
+from chemmap.metrics.grades import QUALITY_TABLE, grade
+
+__all__ = ["band_snr", "snr_summary"]
+
+
+def band_snr(cube: Cube) -> np.ndarray:
+    """Per-band SNR: mean absolute intensity over valid pixels / noise sigma.
+
+    The noise sigma of each band comes from differences between horizontally adjacent
+    pixels (robust MAD), so no blank or repeated image is needed.
+
+    Returns
+    -------
+    ndarray of shape (n_channels,)
+    """
+    from chemmap.maps.noise import band_noise_from_neighbours
+
+    cube = cube.to_numpy()
+    valid = cube.valid_pixels().reshape(cube.image_shape)
+    sigma = band_noise_from_neighbours(cube.data, valid)
+    signal = np.abs(np.asarray(cube.pixels()[valid.reshape(-1)], dtype=np.float64)).mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sigma > 0, signal / sigma, np.inf)
+
+
+def snr_summary(cube: Cube) -> dict:
+    """Summary of :func:`band_snr`, graded on the SNR of the strongest 10 % of bands (p90).
+
+    Low-SNR bands are those below the quality table's minimum (10).
+    """
+    snr = band_snr(cube)
+    finite = snr[np.isfinite(snr)]
+    if finite.size == 0:
+        return {"method": "neighbour differences", "median": None}
+    minimum = QUALITY_TABLE["snr"][0]
+    low = snr < minimum
+    p90 = float(np.percentile(finite, 90))
+    return {
+        "method": "mean |intensity| / noise sigma from horizontally adjacent pixel differences",
+        "median": float(np.median(finite)),
+        "p90": p90,
+        "min": float(finite.min()),
+        "max": float(finite.max()),
+        "grade": grade("snr", p90),
+        "graded_on": "p90 (the strongest 10 % of bands)",
+        "n_low_snr_bands": int(low.sum()),
+        "low_snr_threshold": minimum,
+        "low_snr_ranges": _ranges(cube.axis.values, low),
+    }
+
+
+def _ranges(values: np.ndarray, flags: np.ndarray) -> list[list[float]]:
+    """Contiguous runs of flagged channels as [start, stop] axis values."""
+    out = []
+    start = None
+    for i, f in enumerate(flags):
+        if f and start is None:
+            start = i
+        if (not f or i == flags.size - 1) and start is not None:
+            stop = i if f else i - 1
+            out.append([float(values[start]), float(values[stop])])
+            start = None
+    return out

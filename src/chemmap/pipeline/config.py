@@ -1,0 +1,206 @@
+"""The run configuration: sections, fields, defaults and validation.
+
+A config file (TOML), CLI flags and a Python dict all pass through :func:`validate_config`,
+which checks every field before any data are read.
+
+Sections: ``[input]``, ``[[preprocessing]]`` (a list of steps, see
+:mod:`chemmap.preprocessing`), ``[maps]``, ``[clustering]``, ``[run]``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from chemmap._shared.params import Param, validate_params
+from chemmap.core.exceptions import ConfigError, InputFileNotFoundError, InvalidParameterError
+from chemmap.preprocessing.chain import Chain
+
+__all__ = ["SECTIONS", "load_config", "validate_config"]
+
+
+def _number(value, name, func) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidParameterError(f"The {name!r} parameter of {func} must be a number. Got {value!r} instead.")
+    return float(value)
+
+
+def _image_shape(value, name, func):
+    ok = (isinstance(value, list | tuple) and len(value) == 2
+          and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value))
+    if not ok:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be two positive integers [height, width]. "
+            f"Got {value!r} instead."
+        )
+    return [int(v) for v in value]
+
+
+def _positions(value, name, func):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a list of axis positions. Got {value!r} instead."
+        )
+    return [_number(v, name, func) for v in value]
+
+
+def _pairs(value, name, func):
+    if isinstance(value, list | tuple) and len(value) == 2 and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+    ):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(p, list | tuple) and len(p) == 2 for p in value
+    ):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a list of [numerator, denominator] pairs "
+            f"in axis units, e.g. [[1655, 1742]]. Got {value!r} instead."
+        )
+    return [[_number(a, name, func), _number(b, name, func)] for a, b in value]
+
+
+def _k(value, name, func):
+    if value == "auto":
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {func} must be an int >= 1 or 'auto'. Got {value!r} instead."
+    )
+
+
+def _k_range(value, name, func):
+    if (isinstance(value, list | tuple) and len(value) == 2
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
+            and 2 <= value[0] <= value[1]):
+        return [int(value[0]), int(value[1])]
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {func} must be [low, high] with 2 <= low <= high. Got {value!r} instead."
+    )
+
+
+def _n_components(value, name, func):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    if isinstance(value, float) and 0 < value < 1:
+        return value
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {func} must be an int >= 1 (components) or a float in (0, 1) "
+        f"(explained-variance fraction). Got {value!r} instead."
+    )
+
+
+def _options(value, name, func):
+    if not isinstance(value, dict):
+        raise InvalidParameterError(f"The {name!r} parameter of {func} must be a table. Got {value!r} instead.")
+    return dict(value)
+
+
+SECTIONS: dict[str, dict[str, Param]] = {
+    "input": {
+        "path": Param("str", doc="file to read (relative to the config file)"),
+        "format": Param("str", None, allow_none=True, doc="reader name; guessed when omitted"),
+        "image_shape": Param("any", None, allow_none=True, check=_image_shape,
+                             doc="[height, width] in pixels, for flat tables"),
+        "label_column": Param("str", None, allow_none=True, doc="ground-truth column of a flat table"),
+        "axis_unit": Param("str", None, allow_none=True, doc="unit of the spectral axis"),
+        "options": Param("any", {}, check=_options, doc="further reader options"),
+    },
+    "maps": {
+        "intensity": Param("any", None, allow_none=True, check=_positions,
+                           doc="band centres in axis units (default: strongest band of the mean spectrum)"),
+        "ratio": Param("any", None, allow_none=True, check=_pairs,
+                       doc="[numerator, denominator] pairs in axis units (default: the bands that "
+                           "best separate the two largest clusters)"),
+        "window": Param("float", None, low=0, low_inclusive=False, allow_none=True,
+                        doc="full window width in axis units (default: 5 channel spacings)"),
+        "mode": Param("choice", "mean", choices=("mean", "area"), doc="band value: mean or area"),
+        "baseline": Param("choice", "none", choices=("none", "linear"), doc="local baseline under each band"),
+        "noise_threshold": Param("float", 10.0, low=0, doc="ratio: minimum denominator in noise sigmas"),
+    },
+    "clustering": {
+        "method": Param("choice", "kmeans", choices=("kmeans", "gmm", "hierarchical"), doc="algorithm"),
+        "k": Param("any", "auto", check=_k, doc="number of clusters or 'auto'"),
+        "k_range": Param("any", [2, 8], check=_k_range, doc="range searched when k = 'auto'"),
+        "criterion": Param("choice", "silhouette", choices=("silhouette", "elbow", "gap", "bic"),
+                           doc="criterion that chooses k"),
+        "features": Param("choice", "pca", choices=("pca", "spectra", "ratios"), doc="clustering features"),
+        "n_components": Param("any", 10, check=_n_components, doc="PCA components or variance fraction"),
+        "ratios": Param("any", [], check=_pairs, doc="band pairs for features = 'ratios'"),
+        "covariance_type": Param("choice", "full", choices=("full", "diag"), doc="GMM covariance"),
+        "n_init": Param("int", 10, low=1, doc="restarts"),
+        "mode_filter": Param("int", 0, low=0, doc="majority-filter window in pixels (0 = off)"),
+        "min_region_size": Param("int", 0, low=0, doc="merge regions smaller than this, in pixels (0 = off)"),
+    },
+    "run": {
+        "random_state": Param("int", 0, low=0, doc="seed of every random choice"),
+    },
+}
+
+
+def validate_config(config: dict[str, Any], *, base_dir: Path | None = None,
+                    check_input_exists: bool = True) -> dict[str, Any]:
+    """Check every section and field; return the resolved config with defaults filled in.
+
+    Parameters
+    ----------
+    config : dict
+        Parsed TOML or an equivalent dict.
+    base_dir : Path, optional
+        Folder that relative input paths are resolved against.
+    check_input_exists : bool
+        Fail early when the input file is missing.
+
+    Raises
+    ------
+    ConfigError
+        Naming the section, the field, the constraint, the value and the valid names.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"A config must be a table of sections; got {type(config).__name__}.")
+    unknown = sorted(set(config) - set(SECTIONS) - {"preprocessing"})
+    if unknown:
+        raise ConfigError(
+            f"Unknown config section(s) {', '.join(map(repr, unknown))}. Valid sections are: "
+            f"{', '.join([*SECTIONS, 'preprocessing'])}."
+        )
+    resolved: dict[str, Any] = {}
+    for section, spec in SECTIONS.items():
+        given = config.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"[{section}] must be a table; got {given!r}.")
+        if section == "input" and "path" not in given:
+            raise ConfigError("[input] needs path = \"...\": the file to read.")
+        try:
+            resolved[section] = validate_params(spec, given, func=f"[{section}]")
+        except InvalidParameterError as exc:
+            raise ConfigError(str(exc)) from None
+    steps = config.get("preprocessing", [])
+    if not isinstance(steps, list):
+        raise ConfigError("preprocessing must be a list of steps ([[preprocessing]] tables in TOML).")
+    resolved["preprocessing"] = Chain(steps).to_list()
+    path = Path(resolved["input"]["path"])
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    if check_input_exists and not path.exists():
+        raise InputFileNotFoundError(f"Input file {str(path)!r} (from [input] path) does not exist.")
+    resolved["input"]["path"] = str(path)
+    return resolved
+
+
+def load_config(path) -> dict[str, Any]:
+    """Read and validate a TOML config file (relative paths are relative to it)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileNotFoundError(f"Config file {str(path)!r} does not exist.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file; expected a TOML config.") from None
+    return validate_config(data, base_dir=path.parent)

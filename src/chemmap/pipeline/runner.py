@@ -1,0 +1,139 @@
+"""Run the mapping workflow from a resolved config: read, preprocess, cluster, map, score,
+draw and report, writing everything into one output folder atomically."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chemmap._shared.progress import ProgressCallback, notify
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import ChemmapWarning
+from chemmap.pipeline.config import validate_config
+from chemmap.pipeline.record import Timer, versions
+from chemmap.pipeline.staging import staged_output
+
+__all__ = ["OUTPUT_FILES", "RunResult", "run", "run_cube"]
+
+OUTPUT_FILES = (
+    "intensity_map.png", "ratio_map.png", "cluster_map.png", "pixel_spectra.png", "metrics.json",
+    "report.md", "cluster_labels.npy", "maps.npz", "config.resolved.toml", "run_record.json",
+)
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, in memory (the files hold the same)."""
+
+    cube: Cube
+    processed: Cube
+    maps: Cube
+    label_image: np.ndarray
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    out_dir: Path | None = None
+
+
+def run(config: dict, out_dir, *, progress: ProgressCallback | None = None, command: list[str] | None = None,
+        base_dir: Path | None = None) -> RunResult:
+    """Validate ``config``, read its input and run the workflow into ``out_dir``.
+
+    Parameters
+    ----------
+    config : dict
+        Sections ``input``, ``preprocessing``, ``maps``, ``clustering``, ``run`` (see
+        :mod:`chemmap.pipeline.config`); validated before any data are read.
+    out_dir : str or Path
+        Output folder; files appear there only when the whole run succeeded.
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+
+    Returns
+    -------
+    RunResult
+    """
+    from chemmap.io import read
+
+    resolved = validate_config(config, base_dir=base_dir)
+    timer = Timer()
+    inp = resolved["input"]
+    options = dict(inp["options"])
+    for key in ("image_shape", "label_column", "axis_unit"):
+        if inp[key] is not None:
+            options[key] = inp[key]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ChemmapWarning)
+        with timer.stage("read"):
+            notify(progress, "reading", 0, 1)
+            cube = read(inp["path"], format=inp["format"], **options)
+            notify(progress, "reading", 1, 1)
+        return _run_checked(cube, resolved, out_dir, timer=timer, progress=progress, command=command,
+                            caught=caught)
+
+
+def run_cube(cube: Cube, config: dict | None = None, out_dir=None, *,
+             progress: ProgressCallback | None = None) -> RunResult:
+    """Run the workflow on a Cube already in memory (``[input]`` is not needed)."""
+    config = dict(config or {})
+    config.setdefault("input", {"path": str(cube.attrs.get("path", "<in memory>"))})
+    resolved = validate_config(config, check_input_exists=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ChemmapWarning)
+        return _run_checked(cube, resolved, out_dir, timer=Timer(), progress=progress, command=None,
+                            caught=caught)
+
+
+def _run_checked(cube, resolved, out_dir, *, timer, progress, command, caught) -> RunResult:
+    from chemmap.pipeline.steps import analyse
+
+    result = analyse(cube, resolved, timer=timer, progress=progress)
+    result.warnings.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning)))
+    result.metrics["warnings"] = result.warnings
+    if out_dir is not None:
+        with timer.stage("write"):
+            _write_outputs(result, Path(out_dir), timer=timer, command=command)
+        result.out_dir = Path(out_dir)
+    return result
+
+
+def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -> None:
+    import tomli_w
+
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap.report import render_markdown, write_figures, write_metrics_json
+
+    with staged_output(out_dir) as stage:
+        write_figures(result, stage)
+        np.save(stage / "cluster_labels.npy", result.label_image.astype(np.int32))
+        maps = {name: result.maps[name] for name in result.maps.map_names}
+        with open(stage / "maps.npz", "wb") as fh:
+            np.savez_compressed(fh, **maps)
+        write_metrics_json(result.metrics, stage / "metrics.json")
+        write_text_atomic(stage / "config.resolved.toml", tomli_w.dumps(_toml_clean(result.config)))
+        write_text_atomic(stage / "report.md", render_markdown(result))
+        record = {
+            "command": command if command is not None else sys.argv,
+            "versions": versions(),
+            "timings": timer.to_dict(),
+            "input": result.config["input"]["path"],
+            "outputs": list(OUTPUT_FILES),
+        }
+        write_text_atomic(stage / "run_record.json", json.dumps(record, indent=2))
+
+
+def _toml_clean(value):
+    """Drop None (TOML has no null) and make tuples lists."""
+    if isinstance(value, dict):
+        return {k: _toml_clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_toml_clean(v) for v in value if v is not None]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,192 @@
+"""The analysis chain of a run, without any file output (see :mod:`runner` for that)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from chemmap._shared.progress import notify
+from chemmap.cluster import PixelClusterer, salt_and_pepper_fraction
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import ShapeError
+from chemmap.maps import default_window, intensity_map, ratio_map
+from chemmap.metrics import external_scores, internal_scores, snr_summary
+from chemmap.metrics.interpretation import (
+    boundary_sharpness,
+    centroid_margins,
+    cluster_spectra,
+    distinguishing_bands,
+    region_stats,
+)
+from chemmap.preprocessing import Chain
+
+__all__ = ["analyse"]
+
+
+def analyse(cube: Cube, config: dict, *, timer, progress=None):
+    """Preprocess, cluster, map and score ``cube`` as ``config`` says.
+
+    Auto-chosen values (k, band positions, window) are written back into the returned
+    config, so ``config.resolved.toml`` reproduces the run exactly.
+    """
+    from chemmap.pipeline.runner import RunResult
+
+    config = copy.deepcopy(config)
+    cube = cube.to_numpy()
+    n_valid = int(cube.valid_pixels().sum())
+    if n_valid < 2:
+        raise ShapeError(
+            f"Only {n_valid} of {cube.n_pixels} pixels hold valid spectra (the others are missing, "
+            "NaN/Inf or masked); at least 2 are needed. Check the file and image_shape."
+        )
+    with timer.stage("preprocess"):
+        chain = Chain(config["preprocessing"])
+        processed = chain.fit_transform(cube, progress=progress)
+        config["preprocessing"] = chain.to_list()
+
+    cl = config["clustering"]
+    seed = config["run"]["random_state"]
+    with timer.stage("cluster"):
+        est = PixelClusterer(
+            method=cl["method"], k=cl["k"], features=cl["features"], n_components=cl["n_components"],
+            ratios=[tuple(p) for p in cl["ratios"]], window=config["maps"]["window"],
+            k_range=tuple(cl["k_range"]), criterion=cl["criterion"], covariance_type=cl["covariance_type"],
+            n_init=cl["n_init"], mode_filter=cl["mode_filter"], min_region_size=cl["min_region_size"],
+            random_state=seed,
+        ).fit(processed, progress=progress)
+    label_image = est.label_image_
+    valid = processed.valid_pixels()
+    pixels = np.asarray(processed.pixels()[valid], dtype=np.float64)
+    means, stds, counts = cluster_spectra(pixels, est.labels_, est.k_)
+    bands = distinguishing_bands(processed.axis.values, means, stds, counts)
+
+    with timer.stage("maps"):
+        maps, map_choices, justification = _make_maps(processed, config["maps"], means, counts)
+        config["maps"].update(map_choices)
+    notify(progress, "maps", 1, 1)
+
+    with timer.stage("metrics"):
+        metrics = _metrics(cube, processed, est, label_image, maps, config, bands)
+    metrics["parameter_justification"] = justification
+    metrics["cluster_spectra"] = {"means": means.tolist(), "stds": stds.tolist(), "counts": counts.tolist()}
+    config["clustering"]["k"] = cl["k"]
+    return RunResult(cube=cube, processed=processed, maps=maps, label_image=label_image, metrics=metrics,
+                     config=config)
+
+
+def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
+    """Intensity and ratio maps; defaults chosen from the data, with the reason recorded."""
+    axis = cube.axis
+    choices = {}
+    why = {}
+    window = opts["window"]
+    if window is None:
+        window = default_window(axis)
+        why["window"] = f"default: 5 channel spacings ({window:g} {axis.unit})"
+    else:
+        why["window"] = "given by the user"
+    choices["window"] = float(window)
+    intensity = opts["intensity"]
+    total = (counts[:, None] * means).sum(axis=0) / max(counts.sum(), 1)
+    if not intensity:
+        intensity = [float(axis.values[int(np.argmax(total))])]
+        why["intensity"] = "strongest band of the mean spectrum"
+    else:
+        why["intensity"] = "given by the user"
+    ratios = opts["ratio"]
+    if not ratios and means.shape[0] >= 2:
+        a, b = np.argsort(-counts)[:2]
+        diff = means[a] - means[b]
+        ratios = [[float(axis.values[int(np.argmax(diff))]), float(axis.values[int(np.argmin(diff))])]]
+        why["ratio"] = (
+            "bands most raised in the largest cluster (numerator) and in the second largest "
+            "(denominator)"
+        )
+    elif ratios:
+        why["ratio"] = "given by the user"
+    choices["intensity"], choices["ratio"] = intensity, ratios or []
+    baseline = None if opts["baseline"] == "none" else opts["baseline"]
+    maps, info = {}, {}
+    for at in intensity:
+        m = intensity_map(cube, at, window=window, mode=opts["mode"], baseline=baseline)
+        maps.update({n: m[n] for n in m.map_names})
+        info.update(m.attrs["maps"])
+    for num, den in ratios:
+        m = ratio_map(cube, num, den, window=window, mode=opts["mode"], baseline=baseline,
+                      noise_threshold=opts["noise_threshold"])
+        maps.update({n: m[n] for n in m.map_names})
+        info.update(m.attrs["maps"])
+    out = Cube.from_maps(maps, mask=cube.valid_pixels().reshape(cube.image_shape),
+                         attrs={"maps": info, "unit": axis.unit})
+    return out, choices, why
+
+
+def _map_stats(image: np.ndarray) -> dict:
+    finite = image[np.isfinite(image)]
+    if finite.size == 0:
+        return {"n_nan": int(image.size)}
+    return {"min": float(finite.min()), "max": float(finite.max()), "mean": float(finite.mean()),
+            "median": float(np.median(finite)), "n_nan": int(image.size - finite.size)}
+
+
+def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps: Cube, config, bands) -> dict:
+    seed = config["run"]["random_state"]
+    invalid = ~processed.valid_pixels()
+    metrics = {
+        "n_pixels": raw.n_pixels,
+        "n_invalid_pixels": int(invalid.sum()),
+        "n_missing_pixels": int(raw.attrs.get("n_missing_pixels", 0)),
+        "n_nonfinite_pixels": int(raw.attrs.get("n_nonfinite_pixels", 0)),
+        "image_shape": list(raw.image_shape),
+        "image_shape_source": raw.attrs.get("image_shape_source", "the array shape"),
+        "n_channels": processed.n_channels,
+        "axis": processed.axis.to_dict(),
+        "input_axis": raw.axis.to_dict(),
+        "source": raw.attrs.get("source"),
+        "snr": snr_summary(processed),
+        "maps": {name: {**maps.attrs["maps"][name], **_map_stats(maps[name])} for name in maps.map_names},
+    }
+    clustering = {
+        "method": est.method,
+        "k": est.k_,
+        "k_chosen_by": est.criterion if est.k == "auto" else "user",
+        "k_selection": _jsonable(est.k_selection_),
+        "features": {"kind": est.features, "n_features": int(est.features_.shape[1])},
+        **internal_scores(est.features_, est.labels_, random_state=seed),
+        "salt_and_pepper_fraction": salt_and_pepper_fraction(label_image),
+        "cleanup": est.cleanup_,
+        "clusters": region_stats(label_image, est.k_),
+        "distinguishing_bands": bands,
+        "boundary": boundary_sharpness(label_image, processed.unflatten(
+            centroid_margins(est.features_.astype(np.float64), _centroids(est)))),
+    }
+    if est.features == "pca":
+        clustering["features"]["explained_variance"] = float(np.sum(est.feature_transformer_.explained_variance_ratio_))
+    if est.notes_:
+        clustering["notes"] = est.notes_
+    if raw.labels is not None and np.any(raw.labels >= 0):
+        clustering.update(external_scores(raw.labels, label_image, raw.label_names))
+    metrics["clustering"] = clustering
+    metrics["grades"] = {
+        key: clustering.get(f"{key}_grade") for key in ("pixel_accuracy", "mean_iou", "ari", "silhouette")
+        if clustering.get(f"{key}_grade") is not None
+    }
+    metrics["grades"]["snr"] = metrics["snr"].get("grade")
+    return metrics
+
+
+def _centroids(est: PixelClusterer) -> np.ndarray:
+    """Centroids of the final (cleaned) labels in feature space."""
+    feats = est.features_.astype(np.float64)
+    return np.stack([feats[est.labels_ == j].mean(axis=0) for j in range(est.k_) if np.any(est.labels_ == j)])
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

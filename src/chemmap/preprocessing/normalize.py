@@ -1,0 +1,132 @@
+"""Per-spectrum normalisation: SNV, MSC, L2 (vector), area and max."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chemmap._shared.params import Param, validate_params
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import InvalidParameterError, ShapeError
+from chemmap.preprocessing._steps import StepSpec, apply_spectral, axis_values_of, steps
+
+__all__ = ["msc", "normalize", "snv"]
+
+PARAMS = {
+    "method": Param("choice", "snv", choices=("snv", "msc", "l2", "area", "max"),
+                    doc="normalisation"),
+    "reference": Param("floats", None, allow_none=True,
+                       doc="msc: reference spectrum (default: mean spectrum of the valid pixels)"),
+}
+
+
+def snv(spectra: np.ndarray) -> np.ndarray:
+    """Standard normal variate: ``(x - mean(x)) / std(x, ddof=1)`` per spectrum (Barnes 1989).
+
+    Spectra with zero variance become NaN.
+    """
+    x = np.asarray(spectra, dtype=np.float64)
+    centred = x - x.mean(axis=-1, keepdims=True)
+    std = np.sqrt(np.sum(centred**2, axis=-1, keepdims=True) / max(x.shape[-1] - 1, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return centred / np.where(std > 0, std, np.nan)
+
+
+def msc(spectra: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Multiplicative scatter correction (Geladi 1985).
+
+    Each spectrum is regressed on the reference, ``x ≈ a + b·ref``, and corrected to
+    ``(x - a) / b``.
+    """
+    x = np.asarray(spectra, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    rc = ref - ref.mean()
+    denom = float(rc @ rc)
+    if denom == 0:
+        raise InvalidParameterError("The MSC reference spectrum is flat; it cannot explain scatter.")
+    b = (x - x.mean(axis=-1, keepdims=True)) @ rc / denom
+    a = x.mean(axis=-1) - b * ref.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (x - a[:, None]) / np.where(b != 0, b, np.nan)[:, None]
+
+
+def _scale(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return x / np.where(scale > 0, scale, np.nan)
+
+
+def mean_reference(cube: Cube) -> np.ndarray:
+    """Mean spectrum of the valid pixels (the default MSC reference)."""
+    valid = cube.valid_pixels()
+    pixels = cube.pixels()[valid]
+    ref = pixels.mean(axis=0)
+    return np.asarray(ref.compute() if hasattr(ref, "compute") else ref, dtype=np.float64)
+
+
+def normalize(x, *, axis=None, **params):
+    """Normalise every spectrum.
+
+    Parameters
+    ----------
+    x : Cube or ndarray of shape (..., n_channels)
+    axis : array-like of shape (n_channels,), optional
+        Channel positions, needed for ``method="area"`` on a plain array.
+    method : {"snv", "msc", "l2", "area", "max"}
+        ``snv``: centre and scale to unit standard deviation; ``msc``: regress on a
+        reference; ``l2``: unit Euclidean norm; ``area``: unit area (trapezoid of ``|x|``
+        over the axis, in axis units); ``max``: maximum set to 1.
+    reference : sequence of float, optional
+        MSC reference; defaults to the mean spectrum of the input's valid pixels.
+
+    Returns
+    -------
+    Cube or ndarray
+        Spectra whose scale cannot be defined (zero variance, zero area) become NaN and, on
+        a Cube, leave the mask.
+    """
+    params = validate_params(PARAMS, params, func="normalize")
+    method = params["method"]
+    if method == "snv":
+        kernel = snv
+    elif method == "msc":
+        ref = params["reference"]
+        if ref is None:
+            if isinstance(x, Cube):
+                ref = mean_reference(x)
+            else:
+                flat = np.asarray(x, dtype=np.float64).reshape(-1, np.shape(x)[-1])
+                ref = np.nanmean(flat[np.all(np.isfinite(flat), axis=1)], axis=0)
+            params["reference"] = [float(v) for v in ref]
+        ref = np.asarray(ref, dtype=np.float64)
+        if ref.shape != (np.shape(x.data if isinstance(x, Cube) else x)[-1],):
+            raise ShapeError(
+                f"The MSC reference has {ref.size} values but the spectra have "
+                f"{np.shape(x.data if isinstance(x, Cube) else x)[-1]} channels."
+            )
+        def kernel(s):
+            return msc(s, ref)
+    elif method == "l2":
+        def kernel(s):
+            return _scale(s, np.linalg.norm(s.astype(np.float64), axis=-1, keepdims=True))
+    elif method == "max":
+        def kernel(s):
+            return _scale(s, np.max(s, axis=-1, keepdims=True).astype(np.float64))
+    else:
+        values = axis_values_of(x, axis, "normalize(method='area')")
+        def kernel(s):
+            area = np.trapezoid(np.abs(s.astype(np.float64)), values, axis=-1)[:, None]
+            return _scale(s, area)
+
+    def as_float32(s):
+        return np.asarray(kernel(s), dtype=np.float32)
+
+    return apply_spectral(x, as_float32, step="normalize", params=params)
+
+
+def _fit(cube: Cube, **params) -> dict:
+    if params.get("method") == "msc" and params.get("reference") is None:
+        return {"reference": [float(v) for v in mean_reference(cube)]}
+    return {}
+
+
+steps.register("normalize", StepSpec("normalize", PARAMS, lambda cube, **p: normalize(cube, **p),
+                                     "per-spectrum normalisation", fit=_fit))

@@ -1,0 +1,119 @@
+"""Smoothing: Savitzky–Golay along the spectrum (with derivatives), Gaussian across pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chemmap._shared.params import Param, validate_params
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import InvalidParameterError
+from chemmap.preprocessing._steps import StepSpec, apply_spectral, axis_values_of, steps
+
+__all__ = ["savgol", "spatial_gaussian"]
+
+SAVGOL_PARAMS = {
+    "window": Param("float", None, low=0, low_inclusive=False, allow_none=True,
+                    doc="full window width in axis units"),
+    "window_channels": Param("int", None, low=3, allow_none=True,
+                             doc="full window width in channels (odd); instead of window"),
+    "polyorder": Param("int", 2, low=0, high=10, doc="polynomial order"),
+    "deriv": Param("int", 0, low=0, high=2, doc="derivative order (per axis unit)"),
+}
+
+SPATIAL_PARAMS = {
+    "sigma": Param("float", 1.0, low=0, low_inclusive=False, doc="Gaussian sigma in pixels"),
+}
+
+
+def _window_channels(params: dict, values: np.ndarray) -> int:
+    if (params["window"] is None) == (params["window_channels"] is None):
+        raise InvalidParameterError(
+            "savgol needs exactly one of window (axis units) and window_channels (channels); "
+            f"got window={params['window']}, window_channels={params['window_channels']}."
+        )
+    if params["window_channels"] is not None:
+        n = params["window_channels"]
+    else:
+        spacing = float(np.median(np.diff(values))) if values.size > 1 else 1.0
+        n = int(round(params["window"] / spacing))
+    n = n + 1 if n % 2 == 0 else n
+    if n <= params["polyorder"] or n > values.size:
+        raise InvalidParameterError(
+            f"The Savitzky–Golay window covers {n} channels; it must exceed polyorder="
+            f"{params['polyorder']} and be at most the {values.size} channels of the axis. "
+            "To fix this, widen the window or lower polyorder."
+        )
+    return n
+
+
+def savgol(x, *, axis=None, **params):
+    """Savitzky–Golay smoothing or derivative of every spectrum.
+
+    Parameters
+    ----------
+    x : Cube or ndarray of shape (..., n_channels)
+    axis : array-like, optional
+        Channel positions for a plain array (needed with ``window`` or ``deriv``).
+    window : float, optional
+        Full window width in axis units (rounded to an odd number of channels).
+    window_channels : int, optional
+        Full window width in channels.
+    polyorder : int
+        Order of the local polynomial.
+    deriv : int
+        Derivative order; derivatives are per axis unit (``delta`` = channel spacing).
+
+    Returns
+    -------
+    Cube or ndarray
+    """
+    from scipy.signal import savgol_filter
+
+    params = validate_params(SAVGOL_PARAMS, params, func="savgol")
+    if isinstance(x, Cube) or axis is not None:
+        values = axis_values_of(x, axis, "savgol")
+    else:
+        values = np.arange(np.shape(x)[-1], dtype=np.float64)
+    n = _window_channels(params, values)
+    delta = float(np.median(np.diff(values))) if values.size > 1 else 1.0
+    params["window_channels_used"] = n
+
+    def kernel(s):
+        return savgol_filter(s, n, params["polyorder"], deriv=params["deriv"], delta=delta,
+                             axis=-1, mode="interp").astype(np.float32)
+
+    return apply_spectral(x, kernel, step="savgol", params=params)
+
+
+def spatial_gaussian(cube: Cube, **params) -> Cube:
+    """Gaussian smoothing across pixels, channel by channel, ignoring masked pixels.
+
+    Masked pixels neither contribute nor receive values (normalised convolution), so a
+    sample's edge is not blurred into the background.
+
+    Parameters
+    ----------
+    cube : Cube
+    sigma : float
+        Standard deviation of the Gaussian, in pixels.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    params = validate_params(SPATIAL_PARAMS, params, func="spatial_gaussian")
+    if not isinstance(cube, Cube):
+        raise InvalidParameterError("spatial_gaussian needs a Cube (it works across pixels).")
+    cube = cube.to_numpy()
+    valid = cube.valid_pixels().reshape(cube.image_shape)
+    data = np.where(valid[..., None], cube.data, 0).astype(np.float32)
+    sigma = (params["sigma"], params["sigma"], 0)
+    weight = gaussian_filter(valid.astype(np.float32), sigma[:2], mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smooth = gaussian_filter(data, sigma, mode="nearest") / weight[..., None]
+    smooth[~valid] = np.nan
+    return cube.with_step("spatial_gaussian", params, data=smooth.astype(np.float32))
+
+
+steps.register("savgol", StepSpec("savgol", SAVGOL_PARAMS, lambda cube, **p: savgol(cube, **p),
+                                  "Savitzky–Golay smoothing / derivative"))
+steps.register("spatial_gaussian", StepSpec("spatial_gaussian", SPATIAL_PARAMS, spatial_gaussian,
+                                            "Gaussian smoothing across pixels"))

@@ -1,0 +1,68 @@
+"""The four figures of a run: intensity map, ratio map, cluster map, cluster spectra."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from chemmap.viz.figures import new_figure, plot_cluster_spectra, plot_label_map, plot_map, save_figure
+
+__all__ = ["write_figures"]
+
+
+def _grid(result, names: list[str], path: Path, title, label, note) -> None:
+    n = max(len(names), 1)
+    fig = new_figure(5.5 * n, 4.8)
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    if not names:
+        axes[0].text(0.5, 0.5, "no map of this kind in this run", ha="center", va="center")
+        axes[0].set_axis_off()
+    for ax, name in zip(axes, names, strict=False):
+        plot_map(ax, result.maps[name], title=title(name), colorbar_label=label(name), note=note(name))
+    save_figure(fig, path)
+
+
+def write_figures(result, out_dir: Path) -> None:
+    """Write ``intensity_map.png``, ``ratio_map.png``, ``cluster_map.png`` and
+    ``pixel_spectra.png`` into ``out_dir``."""
+    unit = result.processed.axis.unit
+    info = result.maps.attrs["maps"]
+    names = list(result.maps.map_names)
+    ylabel = "Intensity after preprocessing (a.u.)" if result.config["preprocessing"] else "Intensity (a.u.)"
+
+    def intensity_title(n):
+        i = info[n]
+        return f"Band intensity at {i['at']:g} {unit} \n(window {i['window']:.3g} {unit}, {i['n_channels']} channels)"
+
+    def ratio_title(n):
+        i = info[n]
+        return f"Ratio {i['numerator']['at']:g} / {i['denominator']['at']:g} {unit}\n(window {i['numerator']['window']:.3g} {unit})"
+
+    def ratio_note(n):
+        i = info[n]
+        return (f"blank: {i['n_low_denominator']} pixels where the {i['denominator']['at']:g} band\n"
+                f"is below {i['noise_threshold']:g} noise sigmas (ratio undefined)") if i["n_low_denominator"] else None
+
+    _grid(result, [n for n in names if info[n]["kind"] == "intensity"], out_dir / "intensity_map.png",
+          intensity_title, lambda n: ylabel.replace("Intensity", "Mean intensity") if info[n]["mode"] == "mean"
+          else f"Band area (a.u. x {unit})", lambda n: None)
+    _grid(result, [n for n in names if info[n]["kind"] == "ratio"], out_dir / "ratio_map.png",
+          ratio_title, lambda n: "Intensity ratio (dimensionless)", ratio_note)
+
+    k = result.metrics["clustering"]["k"]
+    sizes = result.metrics["clustering"]["clusters"]
+    cluster_names = [f"cluster {s['cluster']} ({100 * s['fraction']:.1f} %)" for s in sizes]
+    fig = new_figure(6.8, 4.8)
+    how = result.metrics["clustering"]["k_chosen_by"]
+    plot_label_map(fig.subplots(), result.label_image, cluster_names,
+                   title=f"{result.metrics['clustering']['method']} clusters, k = {k} "
+                         f"({'chosen by ' + how if how != 'user' else 'set by the user'})")
+    save_figure(fig, out_dir / "cluster_map.png")
+
+    spectra = result.metrics["cluster_spectra"]
+    fig = new_figure(7.5, 4.8)
+    plot_cluster_spectra(fig.subplots(), result.processed.axis.values, unit, np.asarray(spectra["means"]),
+                         np.asarray(spectra["stds"]), [f"cluster {j}" for j in range(k)],
+                         title="Mean spectrum of each cluster", ylabel=ylabel)
+    save_figure(fig, out_dir / "pixel_spectra.png")

@@ -1,0 +1,105 @@
+"""Map, label-map and spectrum figures with colour bars, titles, units and legends."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chemmap.core.axis import UNIT_LABELS
+
+__all__ = ["CATEGORICAL_COLORS", "new_figure", "plot_cluster_spectra", "plot_label_map", "plot_map",
+           "save_figure"]
+
+#: Okabe–Ito colour-blind-safe palette (black dropped: it is the masked colour).
+CATEGORICAL_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+                      "#999999"]
+
+
+def categorical_colors(n: int) -> list[str]:
+    """``n`` distinct colours: Okabe–Ito first, then tab20."""
+    if n <= len(CATEGORICAL_COLORS):
+        return CATEGORICAL_COLORS[:n]
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    extra = [to_hex(colormaps["tab20"](i % 20)) for i in range(n - len(CATEGORICAL_COLORS))]
+    return CATEGORICAL_COLORS + extra
+
+
+def new_figure(width: float = 6.0, height: float = 5.0):
+    """A matplotlib Figure not tied to pyplot (safe in threads and servers)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def plot_map(ax, image: np.ndarray, *, title: str, colorbar_label: str, cmap: str = "viridis",
+             robust: bool = True, note: str | None = None):
+    """Draw a continuous map; NaN pixels are left blank (light grey).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    image : ndarray of shape (height, width)
+    title, colorbar_label : str
+    robust : bool
+        Scale colours to the 1st–99th percentile so a few extreme pixels do not flatten
+        the rest.
+    note : str, optional
+        Small text under the map (e.g. how many pixels are blank and why).
+    """
+    from matplotlib import colormaps
+
+    finite = np.isfinite(image)
+    vmin = vmax = None
+    if finite.any():
+        lo, hi = (np.percentile(image[finite], [1, 99]) if robust else (image[finite].min(), image[finite].max()))
+        vmin, vmax = (float(lo), float(hi)) if hi > lo else (float(lo) - 0.5, float(lo) + 0.5)
+    cm = colormaps[cmap].copy()
+    cm.set_bad("#dddddd")
+    im = ax.imshow(np.ma.masked_invalid(image), cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest")
+    cbar = ax.figure.colorbar(im, ax=ax, shrink=0.85)
+    cbar.set_label(colorbar_label)
+    ax.set_title(title)
+    ax.set_xlabel("Column (pixel)" + (f"\n{note}" if note else ""), fontsize=None)
+    ax.set_ylabel("Row (pixel)")
+    return im
+
+
+def plot_label_map(ax, labels: np.ndarray, names: list[str], *, title: str):
+    """Draw a label image with discrete colours and a legend; ``-1`` pixels are blank."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    colors = categorical_colors(len(names))
+    cm = ListedColormap(colors)
+    cm.set_bad("#dddddd")
+    shown = np.ma.masked_less(labels, 0)
+    ax.imshow(shown, cmap=cm, vmin=-0.5, vmax=len(names) - 0.5, interpolation="nearest")
+    handles = [Patch(facecolor=c, edgecolor="black", label=n) for c, n in zip(colors, names, strict=True)]
+    if np.any(labels < 0):
+        handles.append(Patch(facecolor="#dddddd", edgecolor="black", label="masked"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="Cluster")
+    ax.set_title(title)
+    ax.set_xlabel("Column (pixel)")
+    ax.set_ylabel("Row (pixel)")
+
+
+def plot_cluster_spectra(ax, axis_values: np.ndarray, unit: str, means: np.ndarray, stds: np.ndarray,
+                         names: list[str], *, title: str, ylabel: str = "Intensity (a.u.)"):
+    """Mean ± one standard deviation spectrum of every cluster on the real axis."""
+    for mean, std, name, color in zip(means, stds, names, categorical_colors(len(names)), strict=True):
+        ax.plot(axis_values, mean, color=color, label=name, linewidth=1.5)
+        ax.fill_between(axis_values, mean - std, mean + std, color=color, alpha=0.25, linewidth=0)
+    ax.set_xlabel(UNIT_LABELS.get(unit, unit))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, title="mean ± 1 s.d.")
+    ax.grid(True, alpha=0.3)
+
+
+def save_figure(fig, path, *, dpi: int = 120) -> None:
+    """Save ``fig`` as PNG atomically."""
+    from chemmap._shared.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
