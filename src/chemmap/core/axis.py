@@ -131,7 +131,7 @@ class SpectralAxis:
     --------
     >>> axis = SpectralAxis(np.linspace(600, 1800, 200), "cm-1")
     >>> axis.index(1655)
-    176
+    175
     """
 
     __slots__ = ("_values", "names", "unit")

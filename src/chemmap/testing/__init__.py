@@ -19,13 +19,16 @@ def make_cube(shape=(8, 10), n_channels: int = 50, *, axis_range=(600.0, 1800.0)
 
 
 def assert_cube_equal(actual: Cube, expected: Cube, *, rtol: float = 1e-6, atol: float = 0.0) -> None:
-    """Assert two cubes have equal data (to tolerance, NaN equal NaN), axes, masks and labels."""
+    """Assert two cubes have equal data (to tolerance, NaN equal NaN), axes, masks and labels.
+
+    A missing mask counts as all pixels valid.
+    """
     assert actual.axis == expected.axis, f"axes differ: {actual.axis!r} vs {expected.axis!r}"
     np.testing.assert_allclose(np.asarray(actual.data), np.asarray(expected.data), rtol=rtol,
                                atol=atol, equal_nan=True)
-    for field in ("mask", "labels"):
-        a, b = getattr(actual, field), getattr(expected, field)
-        assert (a is None) == (b is None), f"{field}: one cube has it, the other not"
-        if a is not None:
-            np.testing.assert_array_equal(a, b, err_msg=f"{field} differ")
+    np.testing.assert_array_equal(actual.valid_pixels(), expected.valid_pixels(), err_msg="masks differ")
+    a, b = actual.labels, expected.labels
+    assert (a is None) == (b is None), "labels: one cube has them, the other not"
+    if a is not None:
+        np.testing.assert_array_equal(a, b, err_msg="labels differ")
     assert actual.label_names == expected.label_names

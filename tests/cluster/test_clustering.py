@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import adjusted_rand_score
+
+from chemmap.cluster import PixelClusterer, kneedle, merge_small_regions, mode_filter, salt_and_pepper_fraction
+from chemmap.core.exceptions import InvalidParameterError
+from chemmap.datasets import make_regions_cube
+from chemmap.preprocessing import Chain
+
+PREPROCESS = [{"step": "baseline", "method": "asls"}, {"step": "normalize", "method": "snv"}]
+
+
+@pytest.mark.parametrize("method", ["kmeans", "gmm", "hierarchical"])
+def test_every_method_recovers_demo_halves(demo_cube, method):
+    labels = PixelClusterer(method, k=2).fit_predict(demo_cube)
+    assert adjusted_rand_score(demo_cube.labels.ravel(), labels.ravel()) > 0.98
+
+
+@pytest.mark.parametrize(("n_regions", "seed"), [(3, 0), (4, 1), (5, 2), (6, 0)])
+def test_auto_k_finds_true_k_on_harder_scenes(n_regions, seed):
+    cube = make_regions_cube(n_regions=n_regions, snr=10, random_state=seed)
+    processed = Chain(PREPROCESS).fit_transform(cube)
+    est = PixelClusterer(k="auto").fit(processed)
+    assert est.k_ == n_regions
+    assert adjusted_rand_score(cube.labels.ravel(), est.label_image_.ravel()) >= 0.9
+    sel = est.k_selection_
+    assert set(sel) >= {"silhouette", "elbow", "gap", "bic"} and sel["sample_size"] <= 4000
+
+
+def test_hierarchical_on_large_image_uses_sample_and_nearest_centroid():
+    cube = make_regions_cube(n_regions=3, image_shape=(80, 80), random_state=3)
+    processed = Chain(PREPROCESS).fit_transform(cube)
+    est = PixelClusterer("hierarchical", k=3).fit(processed)
+    assert "seeded sample of 5000" in est.notes_
+    assert adjusted_rand_score(cube.labels.ravel(), est.label_image_.ravel()) > 0.9
+
+
+def test_estimator_api_and_determinism(demo_cube):
+    est = PixelClusterer(k=2, random_state=3)
+    assert clone(est).get_params()["random_state"] == 3
+    a = est.fit_predict(demo_cube)
+    b = PixelClusterer(k=2, random_state=3).fit_predict(demo_cube)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(est.predict(demo_cube), a)
+
+
+def test_unknown_method_lists_valid_ones(demo_cube):
+    with pytest.raises(InvalidParameterError, match="must be one of 'gmm', 'hierarchical', 'kmeans'"):
+        PixelClusterer("dbscan").fit(demo_cube)
+
+
+def test_kneedle_finds_elbow():
+    ks = np.arange(2, 9)
+    inertia = np.array([100, 40, 10, 9, 8.5, 8, 7.6])
+    assert kneedle(ks, inertia) == 4
+
+
+def test_mode_filter_and_small_region_merging():
+    labels = np.zeros((7, 7), int)
+    labels[:, 4:] = 1
+    labels[2, 1] = 1  # isolated pixel
+    labels[5, 5] = -1  # masked pixel stays masked
+    assert salt_and_pepper_fraction(labels) > 0
+    cleaned = mode_filter(labels, 3)
+    assert cleaned[2, 1] == 0 and cleaned[5, 5] == -1
+    merged, n = merge_small_regions(labels, 2)
+    assert merged[2, 1] == 0 and n == 1 and merged[5, 5] == -1
+    assert salt_and_pepper_fraction(merged) == 0.0

@@ -1,0 +1,150 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from chemmap.core.exceptions import (
+    AxisError,
+    AxisOrderWarning,
+    FileFormatError,
+    InputFileNotFoundError,
+    InvalidParameterError,
+    ShapeError,
+)
+from chemmap.io import read, write
+from chemmap.testing import assert_cube_equal
+
+
+def _table(n_rows=6, axis=(600.0, 700.0, 800.0), seed=0):
+    rng = np.random.default_rng(seed)
+    spectra = rng.uniform(1, 2, size=(n_rows, len(axis)))
+    frame = pd.DataFrame(spectra, columns=[str(v) for v in axis])
+    frame.insert(0, "region", ["a", "b"] * (n_rows // 2))
+    return frame, spectra
+
+
+def test_csv_round_trip_keeps_spectra_axis_and_labels(tmp_path, demo_cube):
+    path = tmp_path / "cube.csv"
+    write(demo_cube, path, label_column="region")
+    back = read(path, image_shape=(30, 30), label_column="region")
+    assert_cube_equal(back, demo_cube, rtol=1e-6)
+    assert back.label_names == {0: "left", 1: "right"}
+
+
+def test_hdf5_round_trip_and_image_shape_attribute(tmp_path, demo_cube):
+    path = tmp_path / "cube.h5"
+    write(demo_cube, path)
+    back = read(path)
+    assert_cube_equal(back, demo_cube)
+    assert back.attrs["image_shape_source"] == "the image_shape attribute of cube.h5"
+
+
+def test_npz_and_npy(tmp_path, demo_cube):
+    write(demo_cube, tmp_path / "c.npz")
+    assert_cube_equal(read(tmp_path / "c.npz"), demo_cube)
+    np.save(tmp_path / "c.npy", np.asarray(demo_cube.data))
+    cube = read(tmp_path / "c.npy", axis=demo_cube.axis.values, axis_unit="cm-1")
+    assert cube.axis == demo_cube.axis
+
+
+def test_pixels_placed_by_coordinates_in_any_order_with_gaps(tmp_path):
+    frame, spectra = _table(4)
+    frame["pixel_x"] = [2, 0, 1, 0]
+    frame["pixel_y"] = [0, 1, 1, 0]
+    frame.sample(frac=1.0, random_state=1).to_csv(tmp_path / "t.csv", index=False)
+    cube = read(tmp_path / "t.csv", image_shape=(2, 3))
+    np.testing.assert_allclose(cube.data[0, 2], spectra[0], rtol=1e-6)
+    np.testing.assert_allclose(cube.data[1, 0], spectra[1], rtol=1e-6)
+    assert cube.mask.tolist() == [[True, False, True], [True, True, False]]
+    assert cube.attrs["n_missing_pixels"] == 2
+
+
+def test_wrong_image_shape_names_both_numbers_and_factor_pairs(tmp_path):
+    frame, _ = _table(6)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(ShapeError, match=r"gives 9 pixels but t.csv has 6 spectra.*1x6, 2x3, 3x2, 6x1"):
+        read(tmp_path / "t.csv", image_shape=(3, 3))
+    with pytest.raises(ShapeError, match="no image_shape"):
+        read(tmp_path / "t.csv")
+
+
+def test_empty_file_and_header_only(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(FileFormatError, match="is empty"):
+        read(tmp_path / "empty.csv", image_shape=(1, 1))
+    (tmp_path / "header.csv").write_text("600,700\n")
+    with pytest.raises(FileFormatError, match="no data rows"):
+        read(tmp_path / "header.csv", image_shape=(1, 1))
+
+
+def test_non_numeric_spectral_value_names_column_and_row(tmp_path):
+    frame, _ = _table(4)
+    frame["700.0"] = frame["700.0"].astype(object)
+    frame.loc[2, "700.0"] = "n/a?"
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(FileFormatError, match=r"column '700.0', data row 3 holds 'n/a\?'"):
+        read(tmp_path / "t.csv", image_shape=(2, 2))
+
+
+def test_reversed_axis_sorted_with_warning_duplicates_refused(tmp_path):
+    frame, spectra = _table(4, axis=(800.0, 700.0, 600.0))
+    frame.to_csv(tmp_path / "rev.csv", index=False)
+    with pytest.warns(AxisOrderWarning):
+        cube = read(tmp_path / "rev.csv", image_shape=(2, 2))
+    assert cube.axis.values.tolist() == [600.0, 700.0, 800.0]
+    np.testing.assert_allclose(cube.pixels()[0], spectra[0][::-1], rtol=1e-6)
+    (tmp_path / "dup.csv").write_text("600,700,700.0\n1,2,3\n")
+    with pytest.raises(AxisError, match="duplicated values"):
+        read(tmp_path / "dup.csv", image_shape=(1, 1))
+
+
+def test_nan_pixels_are_masked_and_counted(tmp_path):
+    frame, _ = _table(4)
+    frame.loc[1, "600.0"] = np.nan
+    frame.loc[3, "800.0"] = np.inf
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    cube = read(tmp_path / "t.csv", image_shape=(2, 2))
+    assert cube.mask.tolist() == [[True, False], [True, False]]
+    assert cube.attrs["n_nonfinite_pixels"] == 2
+
+
+def test_missing_file_unknown_option_and_unknown_format(tmp_path):
+    with pytest.raises(InputFileNotFoundError, match="does not exist"):
+        read(tmp_path / "nope.csv")
+    frame, _ = _table(4)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(InvalidParameterError, match="Valid options are: image_shape"):
+        read(tmp_path / "t.csv", imageshape=(2, 2))
+    (tmp_path / "x.weird").write_text("hello")
+    with pytest.raises(FileFormatError, match="No reader can open x.weird. Installed readers: csv-flat"):
+        read(tmp_path / "x.weird")
+    with pytest.raises(InvalidParameterError, match="Unknown reader 'envi'"):
+        read(tmp_path / "t.csv", format="envi")
+
+
+def test_hdf5_with_other_dataset_names(tmp_path):
+    import h5py
+
+    rng = np.random.default_rng(0)
+    spectra = rng.normal(size=(6, 4)).astype(np.float32)
+    with h5py.File(tmp_path / "other.h5", "w") as fh:
+        fh["X"] = spectra
+        fh["wl"] = np.array([400.0, 500.0, 600.0, 700.0])
+    with pytest.raises(FileFormatError, match="has no dataset 'spectra'.*spectra_key="):
+        read(tmp_path / "other.h5", image_shape=(2, 3))
+    cube = read(tmp_path / "other.h5", image_shape=(2, 3), spectra_key="X", axis_key="wl", axis_unit="nm")
+    assert cube.axis.unit == "nm" and cube.image_shape == (2, 3)
+    np.testing.assert_array_equal(cube.data[1, 2], spectra[5])
+
+
+def test_write_is_atomic(tmp_path, demo_cube, monkeypatch):
+    import chemmap.io.flat_csv as flat_csv
+
+    target = tmp_path / "out.csv"
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
+    with pytest.raises(RuntimeError):
+        flat_csv.write_flat_csv(demo_cube, target)
+    assert list(tmp_path.iterdir()) == []

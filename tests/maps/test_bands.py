@@ -1,0 +1,77 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from chemmap.core.axis import SpectralAxis
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import AxisError, NarrowWindowWarning
+from chemmap.maps import band_weights, intensity_map, ratio_map, spectral_noise_sigma
+
+
+def test_intensity_map_on_demo_finds_the_two_halves(demo_cube):
+    m = intensity_map(demo_cube, 1655, window=30)["intensity_1655"]
+    assert abs(np.mean(m[:, :15]) - 1.8) < 0.1 and abs(np.mean(m[:, 15:]) - 1.0) < 0.05
+
+
+def test_area_mode_and_linear_baseline_on_exact_line():
+    axis = SpectralAxis(np.linspace(0, 10, 11), "nm")
+    data = (2.0 + 0.5 * axis.values)[None, None, :].astype(np.float32)
+    cube = Cube(data, axis)
+    assert np.isclose(intensity_map(cube, 5, window=4, mode="area")["intensity_5"][0, 0], (2 + 2.5) * 4)
+    assert abs(intensity_map(cube, 5, window=4, baseline="linear")["intensity_5"][0, 0]) < 1e-6
+
+
+def test_band_weights_noise_is_exact_for_mean():
+    axis = SpectralAxis(np.arange(100.0), "channel")
+    _, w, info = band_weights(axis, 50, window=8)
+    assert info["n_channels"] == 9 and np.isclose(np.linalg.norm(w), 1 / 3)
+
+
+def test_narrow_window_warns_with_channel_count(demo_cube):
+    with pytest.warns(NarrowWindowWarning, match="covers only 1 channel"):
+        intensity_map(demo_cube, 1655, window=2)
+
+
+def test_position_outside_axis_is_an_error(demo_cube):
+    with pytest.raises(AxisError, match="at=2500 cm-1 is outside the spectral axis"):
+        intensity_map(demo_cube, 2500)
+
+
+def test_ratio_is_nan_where_denominator_absent_never_inf(demo_cube):
+    m = ratio_map(demo_cube, 1655, 1742, window=30)
+    r = m["ratio_1655_1742"]
+    info = m.attrs["maps"]["ratio_1655_1742"]
+    assert np.all(np.isnan(r[:, :15])), "left half has no 1742 band: the ratio must be undefined there"
+    assert not np.any(np.isnan(r[:, 15:])) and not np.any(np.isinf(r))
+    expected = 1.0 * np.exp(-(1655 - 1655) ** 2 / 2000) / 1.8  # ~0.556 at the band centres
+    assert abs(np.median(r[:, 15:]) - expected) < 0.05
+    assert info["n_low_denominator"] == 450
+
+
+def test_ratio_with_limit_of_detection_keeps_more_pixels(demo_cube):
+    lod = ratio_map(demo_cube, 1655, 1742, window=30, noise_threshold=3)
+    loq = ratio_map(demo_cube, 1655, 1742, window=30)
+    assert lod.attrs["maps"]["ratio_1655_1742"]["n_low_denominator"] < 450
+    assert loq.attrs["maps"]["ratio_1655_1742"]["n_low_denominator"] == 450
+
+
+def test_spectral_noise_sigma_recovers_white_noise_under_peaks():
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 1, 400)
+    clean = 5 * np.exp(-0.5 * ((x - 0.5) / 0.02) ** 2)
+    noisy = clean + rng.normal(0, 0.1, size=(200, 400))
+    assert abs(np.median(spectral_noise_sigma(noisy)) - 0.1) < 0.01
+
+
+def test_masked_pixels_blank_in_maps(demo_cube):
+    mask = np.ones(demo_cube.image_shape, bool)
+    mask[0, 0] = False
+    m = intensity_map(demo_cube.replace(mask=mask), 1655)
+    assert np.isnan(m["intensity_1655"][0, 0]) and np.isfinite(m["intensity_1655"][0, 1])
+
+
+def test_no_warning_for_normal_window(demo_cube):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        intensity_map(demo_cube, 1655, window=30)

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from chemmap.metrics import external_scores, grade, internal_scores, snr_summary
+from chemmap.metrics.interpretation import boundary_sharpness, distinguishing_bands
+
+
+def test_hungarian_matching_accuracy_iou_and_confusion():
+    truth = np.array([0, 0, 0, 0, 1, 1, 1, 1, -1])
+    pred = np.array([5, 5, 5, 7, 7, 7, 7, 7, 5])  # cluster ids unrelated to class ids
+    s = external_scores(truth, pred, {0: "fat", 1: "lean"})
+    assert s["pixel_accuracy"] == pytest.approx(7 / 8)
+    assert s["per_class"]["fat"]["iou"] == pytest.approx(3 / 4)
+    assert s["per_class"]["lean"]["iou"] == pytest.approx(4 / 5)
+    assert s["per_class"]["lean"]["precision"] == pytest.approx(4 / 5)
+    assert s["mean_iou"] == pytest.approx((0.75 + 0.8) / 2)
+    assert s["confusion_matrix"]["matrix"] == [[3, 1], [0, 4]]
+    assert s["cluster_to_class"] == {"5": "fat", "7": "lean"}
+    assert s["n_labelled_pixels"] == 8
+
+
+def test_extra_clusters_count_as_errors():
+    truth = np.array([0, 0, 1, 1])
+    s = external_scores(truth, np.array([0, 2, 1, 1]))
+    assert s["pixel_accuracy"] == pytest.approx(0.75)
+
+
+def test_grades_follow_quality_table():
+    assert grade("ari", 0.95) == "excellent"
+    assert grade("ari", 0.8) == "good"
+    assert grade("pixel_accuracy", 0.76) == "minimum"
+    assert grade("silhouette", 0.1) == "below minimum"
+
+
+def test_silhouette_sample_is_seeded_and_capped():
+    rng = np.random.default_rng(0)
+    feats = np.concatenate([rng.normal(0, 1, (8000, 2)), rng.normal(10, 1, (8000, 2))])
+    labels = np.repeat([0, 1], 8000)
+    a = internal_scores(feats, labels, random_state=1)
+    b = internal_scores(feats, labels, random_state=1)
+    assert a["silhouette_sample_size"] == 10_000 and a["silhouette"] == b["silhouette"] > 0.8
+
+
+def test_snr_of_demo_matches_its_noise(demo_cube):
+    s = snr_summary(demo_cube)
+    # strongest band: mean |intensity| (1.8 + 1.8) / 2 at 1655 / 1742 over noise 0.05
+    assert 25 < s["max"] < 40
+    assert s["n_low_snr_bands"] > 100 and s["low_snr_ranges"][0][0] == 600.0
+
+
+def test_distinguishing_bands_and_boundary_sharpness():
+    axis = np.array([1000.0, 1100.0, 1200.0])
+    means = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]])
+    stds = np.full((2, 3), 0.1)
+    bands = distinguishing_bands(axis, means, stds, np.array([10, 10]))
+    assert bands[0] == {"cluster": 0, "position": 1000.0, "difference": 1.0, "effect_size": pytest.approx(10.0),
+                        "direction": "higher"}
+    labels = np.zeros((4, 2), int)
+    labels[:, 1] = 1
+    sharp = boundary_sharpness(labels, np.ones((4, 2)))
+    assert sharp["sharpness"] is None  # no interior pixel
+    labels = np.zeros((6, 6), int)
+    labels[:, 3:] = 1
+    margins = np.ones((6, 6))
+    margins[:, 2:4] = 0.1
+    assert boundary_sharpness(labels, margins)["sharpness"] == pytest.approx(0.1)

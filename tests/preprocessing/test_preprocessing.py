@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+from scipy.linalg import solve_banded
+
+from chemmap.core.axis import SpectralAxis
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import ConfigError, InvalidParameterError
+from chemmap.preprocessing import Chain, asls, baseline, crop, msc, normalize, savgol, snv, spatial_gaussian
+from chemmap.preprocessing.baseline import pentadiagonal_solve
+from chemmap.testing import assert_cube_equal, make_cube
+
+
+def test_pentadiagonal_solver_matches_scipy_banded():
+    rng = np.random.default_rng(0)
+    n, m = 12, 4
+    main = rng.uniform(5, 6, size=(n, m))
+    off1, off2 = rng.uniform(-1, 1, n - 1), rng.uniform(-0.5, 0.5, n - 2)
+    rhs = rng.normal(size=(n, m))
+    x = pentadiagonal_solve(main, off1, off2, rhs)
+    for j in range(m):
+        ab = np.zeros((5, n))
+        ab[0, 2:], ab[1, 1:], ab[2], ab[3, :-1], ab[4, :-2] = off2, off1, main[:, j], off1, off2
+        np.testing.assert_allclose(x[:, j], solve_banded((2, 2), ab, rhs[:, j]), rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["asls", "poly"])
+def test_baseline_recovers_peak_areas_on_curved_baseline(method):
+    x = np.linspace(600, 1800, 600)
+    rng = np.random.default_rng(1)
+    peaks = 1.0 * np.exp(-0.5 * ((x - 1000) / 8) ** 2) + 0.6 * np.exp(-0.5 * ((x - 1450) / 10) ** 2)
+    t = (x - 600) / 1200
+    curves = np.stack([a + b * t + c * t**2 for a, b, c in rng.uniform([0.5, -1, -1], [1.5, 1, 1], (20, 3))])
+    spectra = peaks + curves
+    params = {"method": method, "lam": 1e6} if method == "asls" else {"method": method, "order": 3}
+    corrected = baseline(spectra, axis=x, **params)
+    for centre in (1000, 1450):
+        win = np.abs(x - centre) < 40
+        true_area = np.trapezoid(peaks[win], x[win])
+        areas = np.trapezoid(corrected[:, win], x[win], axis=1)
+        np.testing.assert_allclose(areas, true_area, rtol=0.02)
+
+
+def test_asls_is_vectorised_not_per_pixel_identical_results():
+    rng = np.random.default_rng(2)
+    spectra = rng.normal(size=(50, 80)).cumsum(axis=1)
+    together = asls(spectra)
+    one_by_one = np.concatenate([asls(s[None]) for s in spectra[:5]])
+    np.testing.assert_allclose(together[:5], one_by_one, rtol=1e-10)
+
+
+def test_snv_and_msc_match_textbook_definitions():
+    x = np.array([[1.0, 2.0, 4.0, 3.0], [2.0, 4.0, 8.0, 6.0]])
+    expected = (x[0] - 2.5) / np.std(x[0], ddof=1)
+    np.testing.assert_allclose(snv(x)[0], expected)
+    np.testing.assert_allclose(snv(x)[1], expected)  # scale-invariant
+    ref = np.array([1.0, 2.0, 4.0, 3.0])
+    scattered = np.stack([0.5 + 2.0 * ref, -0.2 + 0.7 * ref])
+    np.testing.assert_allclose(msc(scattered, ref), np.stack([ref, ref]), atol=1e-12)
+
+
+def test_other_normalisations():
+    x = np.array([[3.0, 4.0, 0.0]])
+    axis = np.array([0.0, 1.0, 2.0])
+    np.testing.assert_allclose(normalize(x, method="l2"), [[0.6, 0.8, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(normalize(x, method="max"), [[0.75, 1.0, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(np.trapezoid(normalize(x, axis=axis, method="area")[0], axis), 1.0, rtol=1e-6)
+
+
+def test_zero_variance_pixel_leaves_the_mask():
+    data = np.ones((2, 2, 5), np.float32)
+    data[0, 0] = np.arange(5)
+    cube = normalize(Cube(data, SpectralAxis(np.arange(5.0))), method="snv")
+    assert cube.mask.tolist() == [[True, False], [False, False]]
+
+
+def test_savgol_window_in_axis_units_and_derivative():
+    x = np.linspace(0, 10, 101)  # spacing 0.1
+    y = (2 * x + 1)[None, :]
+    np.testing.assert_allclose(savgol(y, axis=x, window=0.7), y, rtol=1e-5)
+    np.testing.assert_allclose(savgol(y, axis=x, window=0.7, deriv=1), 2.0, rtol=1e-4)
+    with pytest.raises(InvalidParameterError, match="exactly one of window"):
+        savgol(y, axis=x)
+
+
+def test_spatial_gaussian_ignores_masked_pixels():
+    data = np.zeros((5, 5, 2), np.float32)
+    data[:, :3] = 1.0
+    data[:, 3:] = 1000.0
+    mask = np.ones((5, 5), bool)
+    mask[:, 3:] = False
+    out = spatial_gaussian(Cube(data, SpectralAxis([1.0, 2.0]), mask=mask), sigma=1.5)
+    np.testing.assert_allclose(out.data[:, :3], 1.0, rtol=1e-5)
+    assert np.all(np.isnan(out.data[:, 3:]))
+
+
+def test_inputs_are_not_mutated():
+    cube = make_cube()
+    cube.data.setflags(write=False)
+    before = cube.data.copy()
+    Chain([{"step": "baseline"}, {"step": "normalize"}, {"step": "savgol", "window_channels": 5}]).fit_transform(cube)
+    np.testing.assert_array_equal(cube.data, before)
+
+
+def test_chain_freezes_msc_reference_and_round_trips_through_toml(tmp_path):
+    fit_cube = make_cube(random_state=0)
+    new_cube = make_cube(random_state=1)
+    chain = Chain([{"step": "crop", "lower": 700, "upper": 1700}, {"step": "normalize", "method": "msc"}])
+    chain.fit(fit_cube)
+    frozen_ref = chain.steps_[1]["reference"]
+    assert len(frozen_ref) == crop(fit_cube, lower=700, upper=1700).n_channels
+    chain.save(tmp_path / "chain.toml")
+    loaded = Chain.load(tmp_path / "chain.toml")
+    assert_cube_equal(loaded.transform(new_cube), chain.transform(new_cube))
+    assert new_cube.history == [] and loaded.transform(new_cube).history[-1]["step"] == "normalize"
+
+
+def test_chain_validates_before_running():
+    with pytest.raises(ConfigError, match=r"item 1 \('smooth'\).*Valid preprocessing steps are: 'baseline', 'crop'"):
+        Chain([{"step": "smooth"}])
+    with pytest.raises(ConfigError, match=r"'lam' parameter of the 'baseline' step must be a float > 0. Got -1"):
+        Chain([{"step": "baseline", "lam": -1}])
