@@ -183,6 +183,8 @@ def _cmd_demo(args) -> int:
 
 
 def _summary(result) -> None:
+    for message in result.warnings:
+        print(f"chemmap: warning: {message}", file=sys.stderr)
     cl = result.metrics["clustering"]
     parts = [f"k={cl['k']}", f"silhouette={cl['silhouette']:.3f}" if cl.get("silhouette") is not None else ""]
     if "ari" in cl:

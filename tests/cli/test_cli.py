@@ -1,0 +1,96 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chemmap.cli import main
+
+
+@pytest.fixture(scope="module")
+def rows_csv(tmp_path_factory, demo_cube):
+    """The demo as a flat CSV without pixel_x/pixel_y: rows are row-major, image_shape needed."""
+    path = tmp_path_factory.mktemp("rows") / "rows.csv"
+    frame = pd.DataFrame(np.asarray(demo_cube.pixels()), columns=[repr(float(v)) for v in demo_cube.axis.values])
+    frame.insert(0, "region", np.repeat([["left"] * 15 + ["right"] * 15], 30, axis=0).ravel())
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _err(capsys, argv):
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.err.strip()
+
+
+def test_demo_command_writes_data_and_outputs(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet"]) == 0
+    names = {p.name for p in (tmp_path / "demo").iterdir()}
+    assert {"demo.csv", "demo.h5", "report.md", "metrics.json", "cluster_map.png"} <= names
+    assert "ARI=1.000" in capsys.readouterr().out
+
+
+def test_info_describes_a_file(tmp_path, demo_csv, capsys):
+    assert main(["info", str(demo_csv), "--image-shape", "30", "30", "--label-column", "region", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["image_shape"] == [30, 30] and info["axis"]["unit"] == "cm-1"
+    assert info["labels"]["pixels_per_class"] == {"left": 450, "right": 450}
+    assert main(["info", str(demo_csv), "--image-shape", "30", "30"]) == 0
+    assert "600 .. 1800 cm-1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "message"),
+    [
+        (lambda p, c: c, ["--image-shape", "31", "30"], "gives 930 pixels but rows.csv has 900 spectra"),
+        (lambda p, c: (p / "e.csv").write_text("") and p / "e.csv" or p / "e.csv", ["--image-shape", "1", "1"],
+         "is empty"),
+        (lambda p, c: c, ["--image-shape", "30", "30", "--intensity", "2500"], "outside the spectral axis"),
+        (lambda p, c: c, ["--image-shape", "30", "30", "--ratio", "1655/400"], "denominator=400 cm-1 is outside"),
+        (lambda p, c: p / "missing.csv", ["--image-shape", "30", "30"], "does not exist"),
+        (lambda p, c: c, ["--image-shape", "30", "30", "--method", "dbscan"],
+         "must be one of 'kmeans', 'gmm', 'hierarchical'. Got 'dbscan'"),
+        (lambda p, c: c, ["--image-shape", "30", "30", "--normalize", "zscore"],
+         "must be one of 'snv', 'msc', 'l2', 'area', 'max'. Got 'zscore'"),
+        (lambda p, c: c, ["--image-shape", "30", "30", "--format", "envi"], "Unknown reader 'envi'"),
+    ],
+)
+def test_bad_inputs_give_one_line_and_exit_2(tmp_path, rows_csv, capsys, make, extra, message):
+    path = make(tmp_path, rows_csv)
+    code, err = _err(capsys, ["run", str(path), "--out", str(tmp_path / "out"), "--quiet", *extra])
+    assert code == 2
+    assert err.startswith("chemmap: error:") and message in err and err.count("\n") == 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_non_numeric_and_duplicate_axis_errors(tmp_path, capsys):
+    frame = pd.DataFrame({"600": [1.0, 2.0], "700": ["x", 1.0]})
+    frame.to_csv(tmp_path / "text.csv", index=False)
+    code, err = _err(capsys, ["run", str(tmp_path / "text.csv"), "--image-shape", "1", "2", "--out", str(tmp_path / "o")])
+    assert code == 2 and "column '700', data row 1 holds 'x', which is not a number" in err
+    (tmp_path / "dup.csv").write_text("600,700,600.0\n1,2,3\n4,5,6\n")
+    code, err = _err(capsys, ["run", str(tmp_path / "dup.csv"), "--image-shape", "1", "2", "--out", str(tmp_path / "o")])
+    assert code == 2 and "duplicated values (600)" in err
+
+
+def test_reversed_axis_is_sorted_with_a_warning(tmp_path, demo_cube, capsys):
+    frame = pd.DataFrame(np.asarray(demo_cube.pixels())[:, ::-1], columns=[repr(float(v)) for v in demo_cube.axis.values[::-1]])
+    frame.to_csv(tmp_path / "rev.csv", index=False)
+    assert main(["run", str(tmp_path / "rev.csv"), "--image-shape", "30", "30", "--clusters", "2",
+                 "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert "warning: The spectral axis of rev.csv is in decreasing order" in capsys.readouterr().err
+
+
+def test_usage_error_exit_code_and_debug_traceback(tmp_path, rows_csv):
+    bad = subprocess.run([sys.executable, "-m", "chemmap", "run", str(rows_csv), "--clusters", "many",
+                          "--out", str(tmp_path)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--clusters must be an integer or 'auto'" in bad.stderr
+    plain = subprocess.run([sys.executable, "-m", "chemmap", "run", str(rows_csv), "--out", str(tmp_path / "x")],
+                           capture_output=True, text=True)
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr and "Possible (height, width)" in plain.stderr
+    debug = subprocess.run([sys.executable, "-m", "chemmap", "run", str(rows_csv), "--out", str(tmp_path / "x"),
+                            "--debug"], capture_output=True, text=True)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "ShapeError" in debug.stderr

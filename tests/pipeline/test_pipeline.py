@@ -1,0 +1,121 @@
+import json
+
+import numpy as np
+import pytest
+import tomli_w
+
+from chemmap.core.exceptions import AxisError, ConfigError
+from chemmap.io import write
+from chemmap.pipeline import OUTPUT_FILES, run, run_cube, validate_config
+
+
+def _config(path, **sections):
+    config = {"input": {"path": str(path), "image_shape": [30, 30], "label_column": "region"},
+              "maps": {"intensity": [1655.0], "ratio": [[1655.0, 1742.0]]}, "clustering": {"k": 2}}
+    for key, value in sections.items():
+        config.setdefault(key, {}).update(value)
+    return config
+
+
+def test_run_writes_every_output_and_meets_demo_targets(tmp_path, demo_csv):
+    result = run(_config(demo_csv), tmp_path / "out")
+    for name in OUTPUT_FILES:
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    cl = metrics["clustering"]
+    assert cl["ari"] >= 0.98 and cl["silhouette"] >= 0.60
+    assert cl["pixel_accuracy"] >= 0.99 and cl["mean_iou"] >= 0.97
+    assert cl["silhouette_sample_size"] == 900
+    assert cl["confusion_matrix"]["classes"] == ["left", "right"]
+    assert metrics["maps"]["ratio_1655_1742"]["n_low_denominator"] == 450
+    assert metrics["grades"]["ari"] == "excellent"
+    labels = np.load(tmp_path / "out" / "cluster_labels.npy")
+    assert labels.shape == (30, 30) and set(np.unique(labels)) == {0, 1}
+    assert len(set(labels[:, :15].ravel())) == 1 and len(set(labels[:, 15:].ravel())) == 1
+    maps = np.load(tmp_path / "out" / "maps.npz")
+    assert set(maps.files) == {"intensity_1655", "ratio_1655_1742"}
+    report = (tmp_path / "out" / "report.md").read_text()
+    for heading in ("## Data", "## Parameters and why", "## Metrics", "## Interpretation", "## Warnings"):
+        assert heading in report
+    assert "higher intensity at 1450" in report  # the left cluster's own band is named
+    assert "k = 2 was set by hand" in report and "NaN ratios: 450 pixels" in report
+    record = json.loads((tmp_path / "out" / "run_record.json").read_text())
+    assert record["versions"]["numpy"] and record["timings"]["seconds"]["cluster"] >= 0
+    assert result.metrics["clustering"]["k"] == 2
+
+
+def test_resolved_config_reproduces_the_run(tmp_path, demo_csv):
+    import tomllib
+
+    run(_config(demo_csv, clustering={"k": "auto"}), tmp_path / "a")
+    resolved = tomllib.loads((tmp_path / "a" / "config.resolved.toml").read_text())
+    assert resolved["clustering"]["k"] == "auto" and resolved["maps"]["window"] > 0
+    run(resolved, tmp_path / "b")
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "cluster_labels.npy"),
+                                  np.load(tmp_path / "b" / "cluster_labels.npy"))
+    auto = json.loads((tmp_path / "a" / "metrics.json").read_text())["clustering"]
+    assert auto["k"] == 2 and auto["k_chosen_by"] == "silhouette"
+
+
+def test_failed_run_leaves_no_partial_files(tmp_path, demo_csv):
+    out = tmp_path / "out"
+    with pytest.raises(AxisError, match="outside the spectral axis"):
+        run(_config(demo_csv, maps={"intensity": [2500.0]}), out)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+    (out).mkdir()
+    (out / "keep.txt").write_text("user file")
+    with pytest.raises(AxisError):
+        run(_config(demo_csv, maps={"intensity": [2500.0]}), out)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_nan_pixels_are_masked_counted_blank_and_run_completes(tmp_path, demo_cube):
+    data = np.array(demo_cube.data)
+    data[3, 4, 10] = np.nan
+    data[20, 25, :] = np.inf
+    path = tmp_path / "nan.h5"
+    write(demo_cube.replace(data=data), path)
+    result = run(_config(path, input={"label_column": None}), tmp_path / "out")
+    assert result.metrics["n_invalid_pixels"] == 2
+    labels = np.load(tmp_path / "out" / "cluster_labels.npy")
+    assert labels[3, 4] == -1 and labels[20, 25] == -1
+    maps = np.load(tmp_path / "out" / "maps.npz")
+    assert np.isnan(maps["intensity_1655"][3, 4])
+    assert result.metrics["clustering"]["ari"] > 0.98  # labels came from the HDF5 file
+
+
+def test_config_is_validated_field_by_field_before_reading(tmp_path):
+    garbage = tmp_path / "data.csv"
+    garbage.write_text("not,a,table\n")
+    with pytest.raises(ConfigError, match=r"\[clustering\] got unknown parameter\(s\) 'clusters'. Valid parameters are: method, k"):
+        validate_config({"input": {"path": str(garbage)}, "clustering": {"clusters": 3}})
+    with pytest.raises(ConfigError, match="'method' parameter of \\[clustering\\] must be one of 'kmeans', 'gmm', 'hierarchical'. Got 'dbscan'"):
+        validate_config({"input": {"path": str(garbage)}, "clustering": {"method": "dbscan"}})
+    with pytest.raises(ConfigError, match="Unknown config section\\(s\\) 'output'"):
+        validate_config({"input": {"path": str(garbage)}, "output": {}})
+    with pytest.raises(ConfigError, match="image_shape' parameter of \\[input\\] must be two positive integers"):
+        validate_config({"input": {"path": str(garbage), "image_shape": [30]}})
+
+
+def test_same_chain_through_api_config_and_cli(tmp_path, demo_csv, demo_cube):
+    from chemmap.cli import main
+    from chemmap.io import read
+    from chemmap.preprocessing import Chain
+
+    steps = [{"step": "crop", "lower": 1300.0, "upper": 1800.0}, {"step": "baseline", "method": "asls"},
+             {"step": "normalize", "method": "snv"}]
+    api = Chain(steps).fit_transform(read(demo_csv, image_shape=(30, 30)))
+    config = _config(demo_csv)
+    config["preprocessing"] = steps
+    (tmp_path / "c.toml").write_text(tomli_w.dumps(config))
+    assert main(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "cfg"), "--quiet"]) == 0
+    assert main(["run", str(demo_csv), "--image-shape", "30", "30", "--crop", "1300", "1800", "--baseline", "asls",
+                 "--normalize", "snv", "--clusters", "2", "--intensity", "1655", "--ratio", "1655/1742",
+                 "--label-column", "region", "--out", str(tmp_path / "cli"), "--quiet"]) == 0
+    from_cfg = run_cube(api, {"clustering": {"k": 2}, "maps": config["maps"]})
+    np.testing.assert_array_equal(np.load(tmp_path / "cfg" / "cluster_labels.npy"), from_cfg.label_image)
+    np.testing.assert_array_equal(np.load(tmp_path / "cli" / "cluster_labels.npy"), from_cfg.label_image)
+    for folder in ("cfg", "cli"):
+        maps = np.load(tmp_path / folder / "maps.npz")
+        np.testing.assert_allclose(maps["intensity_1655"], from_cfg.maps["intensity_1655"], rtol=1e-6)
