@@ -46,15 +46,24 @@ def test_info_describes_a_file(tmp_path, demo_csv, capsys):
     ("make", "extra", "message"),
     [
         (lambda p, c: c, ["--image-shape", "31", "30"], "gives 930 pixels but rows.csv has 900 spectra"),
-        (lambda p, c: (p / "e.csv").write_text("") and p / "e.csv" or p / "e.csv", ["--image-shape", "1", "1"],
-         "is empty"),
+        (
+            lambda p, c: ((p / "e.csv").write_text("") and p / "e.csv") or p / "e.csv",
+            ["--image-shape", "1", "1"],
+            "is empty",
+        ),
         (lambda p, c: c, ["--image-shape", "30", "30", "--intensity", "2500"], "outside the spectral axis"),
         (lambda p, c: c, ["--image-shape", "30", "30", "--ratio", "1655/400"], "denominator=400 cm-1 is outside"),
         (lambda p, c: p / "missing.csv", ["--image-shape", "30", "30"], "does not exist"),
-        (lambda p, c: c, ["--image-shape", "30", "30", "--method", "dbscan"],
-         "must be one of 'kmeans', 'gmm', 'hierarchical'. Got 'dbscan'"),
-        (lambda p, c: c, ["--image-shape", "30", "30", "--normalize", "zscore"],
-         "must be one of 'snv', 'msc', 'l2', 'area', 'max'. Got 'zscore'"),
+        (
+            lambda p, c: c,
+            ["--image-shape", "30", "30", "--method", "dbscan"],
+            "must be one of 'kmeans', 'gmm', 'hierarchical'. Got 'dbscan'",
+        ),
+        (
+            lambda p, c: c,
+            ["--image-shape", "30", "30", "--normalize", "zscore"],
+            "must be one of 'snv', 'msc', 'l2', 'area', 'max'. Got 'zscore'",
+        ),
         (lambda p, c: c, ["--image-shape", "30", "30", "--format", "envi"], "Unknown reader 'envi'"),
     ],
 )
@@ -69,28 +78,58 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path, rows_csv, capsys, make, e
 def test_non_numeric_and_duplicate_axis_errors(tmp_path, capsys):
     frame = pd.DataFrame({"600": [1.0, 2.0], "700": ["x", 1.0]})
     frame.to_csv(tmp_path / "text.csv", index=False)
-    code, err = _err(capsys, ["run", str(tmp_path / "text.csv"), "--image-shape", "1", "2", "--out", str(tmp_path / "o")])
+    code, err = _err(
+        capsys, ["run", str(tmp_path / "text.csv"), "--image-shape", "1", "2", "--out", str(tmp_path / "o")]
+    )
     assert code == 2 and "column '700', data row 1 holds 'x', which is not a number" in err
     (tmp_path / "dup.csv").write_text("600,700,600.0\n1,2,3\n4,5,6\n")
-    code, err = _err(capsys, ["run", str(tmp_path / "dup.csv"), "--image-shape", "1", "2", "--out", str(tmp_path / "o")])
+    code, err = _err(
+        capsys, ["run", str(tmp_path / "dup.csv"), "--image-shape", "1", "2", "--out", str(tmp_path / "o")]
+    )
     assert code == 2 and "duplicated values (600)" in err
 
 
 def test_reversed_axis_is_sorted_with_a_warning(tmp_path, demo_cube, capsys):
-    frame = pd.DataFrame(np.asarray(demo_cube.pixels())[:, ::-1], columns=[repr(float(v)) for v in demo_cube.axis.values[::-1]])
+    frame = pd.DataFrame(
+        np.asarray(demo_cube.pixels())[:, ::-1], columns=[repr(float(v)) for v in demo_cube.axis.values[::-1]]
+    )
     frame.to_csv(tmp_path / "rev.csv", index=False)
-    assert main(["run", str(tmp_path / "rev.csv"), "--image-shape", "30", "30", "--clusters", "2",
-                 "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(tmp_path / "rev.csv"),
+                "--image-shape",
+                "30",
+                "30",
+                "--clusters",
+                "2",
+                "--out",
+                str(tmp_path / "o"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "warning: The spectral axis of rev.csv is in decreasing order" in capsys.readouterr().err
 
 
 def test_usage_error_exit_code_and_debug_traceback(tmp_path, rows_csv):
-    bad = subprocess.run([sys.executable, "-m", "chemmap", "run", str(rows_csv), "--clusters", "many",
-                          "--out", str(tmp_path)], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "chemmap", "run", str(rows_csv), "--clusters", "many", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "--clusters must be an integer or 'auto'" in bad.stderr
-    plain = subprocess.run([sys.executable, "-m", "chemmap", "run", str(rows_csv), "--out", str(tmp_path / "x")],
-                           capture_output=True, text=True)
+    plain = subprocess.run(
+        [sys.executable, "-m", "chemmap", "run", str(rows_csv), "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
     assert plain.returncode == 2 and "Traceback" not in plain.stderr and "Possible (height, width)" in plain.stderr
-    debug = subprocess.run([sys.executable, "-m", "chemmap", "run", str(rows_csv), "--out", str(tmp_path / "x"),
-                            "--debug"], capture_output=True, text=True)
+    debug = subprocess.run(
+        [sys.executable, "-m", "chemmap", "run", str(rows_csv), "--out", str(tmp_path / "x"), "--debug"],
+        capture_output=True,
+        text=True,
+    )
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "ShapeError" in debug.stderr

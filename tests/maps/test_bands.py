@@ -44,7 +44,7 @@ def test_ratio_is_nan_where_denominator_absent_never_inf(demo_cube):
     info = m.attrs["maps"]["ratio_1655_1742"]
     assert np.all(np.isnan(r[:, :15])), "left half has no 1742 band: the ratio must be undefined there"
     assert not np.any(np.isnan(r[:, 15:])) and not np.any(np.isinf(r))
-    expected = 1.0 * np.exp(-(1655 - 1655) ** 2 / 2000) / 1.8  # ~0.556 at the band centres
+    expected = 1.0 * np.exp(-((1655 - 1655) ** 2) / 2000) / 1.8  # ~0.556 at the band centres
     assert abs(np.median(r[:, 15:]) - expected) < 0.05
     assert info["n_low_denominator"] == 450
 

@@ -53,8 +53,13 @@ def test_distinguishing_bands_and_boundary_sharpness():
     means = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]])
     stds = np.full((2, 3), 0.1)
     bands = distinguishing_bands(axis, means, stds, np.array([10, 10]))
-    assert bands[0] == {"cluster": 0, "position": 1000.0, "difference": 1.0, "effect_size": pytest.approx(10.0),
-                        "direction": "higher"}
+    assert bands[0] == {
+        "cluster": 0,
+        "position": 1000.0,
+        "difference": 1.0,
+        "effect_size": pytest.approx(10.0),
+        "direction": "higher",
+    }
     labels = np.zeros((4, 2), int)
     labels[:, 1] = 1
     sharp = boundary_sharpness(labels, np.ones((4, 2)))

@@ -10,8 +10,11 @@ from chemmap.pipeline import OUTPUT_FILES, run, run_cube, validate_config
 
 
 def _config(path, **sections):
-    config = {"input": {"path": str(path), "image_shape": [30, 30], "label_column": "region"},
-              "maps": {"intensity": [1655.0], "ratio": [[1655.0, 1742.0]]}, "clustering": {"k": 2}}
+    config = {
+        "input": {"path": str(path), "image_shape": [30, 30], "label_column": "region"},
+        "maps": {"intensity": [1655.0], "ratio": [[1655.0, 1742.0]]},
+        "clustering": {"k": 2},
+    }
     for key, value in sections.items():
         config.setdefault(key, {}).update(value)
     return config
@@ -51,8 +54,9 @@ def test_resolved_config_reproduces_the_run(tmp_path, demo_csv):
     resolved = tomllib.loads((tmp_path / "a" / "config.resolved.toml").read_text())
     assert resolved["clustering"]["k"] == "auto" and resolved["maps"]["window"] > 0
     run(resolved, tmp_path / "b")
-    np.testing.assert_array_equal(np.load(tmp_path / "a" / "cluster_labels.npy"),
-                                  np.load(tmp_path / "b" / "cluster_labels.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "a" / "cluster_labels.npy"), np.load(tmp_path / "b" / "cluster_labels.npy")
+    )
     auto = json.loads((tmp_path / "a" / "metrics.json").read_text())["clustering"]
     assert auto["k"] == 2 and auto["k_chosen_by"] == "silhouette"
 
@@ -88,9 +92,14 @@ def test_nan_pixels_are_masked_counted_blank_and_run_completes(tmp_path, demo_cu
 def test_config_is_validated_field_by_field_before_reading(tmp_path):
     garbage = tmp_path / "data.csv"
     garbage.write_text("not,a,table\n")
-    with pytest.raises(ConfigError, match=r"\[clustering\] got unknown parameter\(s\) 'clusters'. Valid parameters are: method, k"):
+    with pytest.raises(
+        ConfigError, match=r"\[clustering\] got unknown parameter\(s\) 'clusters'. Valid parameters are: method, k"
+    ):
         validate_config({"input": {"path": str(garbage)}, "clustering": {"clusters": 3}})
-    with pytest.raises(ConfigError, match="'method' parameter of \\[clustering\\] must be one of 'kmeans', 'gmm', 'hierarchical'. Got 'dbscan'"):
+    with pytest.raises(
+        ConfigError,
+        match="'method' parameter of \\[clustering\\] must be one of 'kmeans', 'gmm', 'hierarchical'. Got 'dbscan'",
+    ):
         validate_config({"input": {"path": str(garbage)}, "clustering": {"method": "dbscan"}})
     with pytest.raises(ConfigError, match="Unknown config section\\(s\\) 'output'"):
         validate_config({"input": {"path": str(garbage)}, "output": {}})
@@ -103,16 +112,46 @@ def test_same_chain_through_api_config_and_cli(tmp_path, demo_csv, demo_cube):
     from chemmap.io import read
     from chemmap.preprocessing import Chain
 
-    steps = [{"step": "crop", "lower": 1300.0, "upper": 1800.0}, {"step": "baseline", "method": "asls"},
-             {"step": "normalize", "method": "snv"}]
+    steps = [
+        {"step": "crop", "lower": 1300.0, "upper": 1800.0},
+        {"step": "baseline", "method": "asls"},
+        {"step": "normalize", "method": "snv"},
+    ]
     api = Chain(steps).fit_transform(read(demo_csv, image_shape=(30, 30)))
     config = _config(demo_csv)
     config["preprocessing"] = steps
     (tmp_path / "c.toml").write_text(tomli_w.dumps(config))
     assert main(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "cfg"), "--quiet"]) == 0
-    assert main(["run", str(demo_csv), "--image-shape", "30", "30", "--crop", "1300", "1800", "--baseline", "asls",
-                 "--normalize", "snv", "--clusters", "2", "--intensity", "1655", "--ratio", "1655/1742",
-                 "--label-column", "region", "--out", str(tmp_path / "cli"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(demo_csv),
+                "--image-shape",
+                "30",
+                "30",
+                "--crop",
+                "1300",
+                "1800",
+                "--baseline",
+                "asls",
+                "--normalize",
+                "snv",
+                "--clusters",
+                "2",
+                "--intensity",
+                "1655",
+                "--ratio",
+                "1655/1742",
+                "--label-column",
+                "region",
+                "--out",
+                str(tmp_path / "cli"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     from_cfg = run_cube(api, {"clustering": {"k": 2}, "maps": config["maps"]})
     np.testing.assert_array_equal(np.load(tmp_path / "cfg" / "cluster_labels.npy"), from_cfg.label_image)
     np.testing.assert_array_equal(np.load(tmp_path / "cli" / "cluster_labels.npy"), from_cfg.label_image)

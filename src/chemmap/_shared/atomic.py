@@ -22,7 +22,8 @@ def atomic_path(target: str | os.PathLike, *, suffix: str | None = None) -> Iter
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=target.suffix if suffix is None else suffix,
+        prefix=f".{target.name}.",
+        suffix=target.suffix if suffix is None else suffix,
         dir=target.parent,
     )
     os.close(fd)

@@ -56,8 +56,15 @@ class Param:
         if self.check is not None:
             return self.check(value, name, func)
         if self.kind == "float":
-            return check_number(value, name=name, func=func, low=self.low, high=self.high,
-                                low_inclusive=self.low_inclusive, high_inclusive=self.high_inclusive)
+            return check_number(
+                value,
+                name=name,
+                func=func,
+                low=self.low,
+                high=self.high,
+                low_inclusive=self.low_inclusive,
+                high_inclusive=self.high_inclusive,
+            )
         if self.kind == "int":
             return check_int(value, name=name, func=func, low=self.low, high=self.high)
         if self.kind == "choice":
@@ -81,8 +88,7 @@ class Param:
                 isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
             ):
                 raise InvalidParameterError(
-                    f"The {name!r} parameter of {func} must be a list of numbers. "
-                    f"Got {str(value)[:60]!r} instead."
+                    f"The {name!r} parameter of {func} must be a list of numbers. Got {str(value)[:60]!r} instead."
                 )
             return [float(v) for v in value]
         return value

@@ -87,13 +87,9 @@ def check_random_state(random_state) -> np.random.Generator:
     """A NumPy Generator from ``None``, an int seed or an existing Generator."""
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is None or (
-        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    ):
+    if random_state is None or (isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)):
         return np.random.default_rng(random_state)
-    raise InvalidParameterError(
-        f"random_state must be None, an int or a numpy Generator; got {random_state!r}."
-    )
+    raise InvalidParameterError(f"random_state must be None, an int or a numpy Generator; got {random_state!r}.")
 
 
 def _in_bounds(value, low, high, low_inc, high_inc) -> bool:

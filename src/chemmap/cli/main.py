@@ -21,8 +21,12 @@ PREPROCESSING_FLAGS = ("crop", "baseline", "normalize", "savgol", "spatial_sigma
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors: one line, exit 2
-        self.exit(2, f"chemmap: error: {message} (see 'chemmap {self.prog.split()[-1]} --help')\n"
-                  if " " in self.prog else f"chemmap: error: {message}\n")
+        self.exit(
+            2,
+            f"chemmap: error: {message} (see 'chemmap {self.prog.split()[-1]} --help')\n"
+            if " " in self.prog
+            else f"chemmap: error: {message}\n",
+        )
 
 
 def _ratio(text: str) -> list[float]:
@@ -108,8 +112,10 @@ def _run_config(args) -> tuple[dict, Path | None]:
         base_dir = args.input.parent
     else:
         config = {"input": {"path": str(args.input)}}
-    sections = {s: dict(config.get(s, {})) if isinstance(config.get(s, {}), dict) else config.get(s)
-                for s in ("input", "maps", "clustering", "run")}
+    sections = {
+        s: dict(config.get(s, {})) if isinstance(config.get(s, {}), dict) else config.get(s)
+        for s in ("input", "maps", "clustering", "run")
+    }
     flags = {
         ("input", "format"): args.format,
         ("input", "image_shape"): args.image_shape,
@@ -155,8 +161,9 @@ def _cmd_run(args) -> int:
     from chemmap.pipeline import run
 
     config, base_dir = _run_config(args)
-    result = run(config, args.out, progress=make_progress(args.quiet), command=["chemmap", *sys.argv[1:]],
-                 base_dir=base_dir)
+    result = run(
+        config, args.out, progress=make_progress(args.quiet), command=["chemmap", *sys.argv[1:]], base_dir=base_dir
+    )
     _summary(result)
     return 0
 
@@ -189,8 +196,10 @@ def _summary(result) -> None:
     parts = [f"k={cl['k']}", f"silhouette={cl['silhouette']:.3f}" if cl.get("silhouette") is not None else ""]
     if "ari" in cl:
         parts += [f"ARI={cl['ari']:.3f}", f"accuracy={cl['pixel_accuracy']:.3f}", f"mean IoU={cl['mean_iou']:.3f}"]
-    print(f"chemmap: wrote {len(list(result.out_dir.iterdir()))} files to {result.out_dir} "
-          f"({', '.join(p for p in parts if p)}); open report.md")
+    print(
+        f"chemmap: wrote {len(list(result.out_dir.iterdir()))} files to {result.out_dir} "
+        f"({', '.join(p for p in parts if p)}); open report.md"
+    )
 
 
 def _cmd_info(args) -> int:
@@ -206,11 +215,15 @@ def _cmd_info(args) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     ax = summary["axis"]
-    print(f"{args.file}: {summary['image_shape'][0]} x {summary['image_shape'][1]} pixels x "
-          f"{summary['n_channels']} channels ({summary['reader']}, {summary['dtype']})")
+    print(
+        f"{args.file}: {summary['image_shape'][0]} x {summary['image_shape'][1]} pixels x "
+        f"{summary['n_channels']} channels ({summary['reader']}, {summary['dtype']})"
+    )
     print(f"  axis: {ax['start']:g} .. {ax['stop']:g} {ax['unit']}")
-    print(f"  valid pixels: {summary['n_valid_pixels']} (missing {summary['n_missing_pixels']}, "
-          f"NaN/Inf {summary['n_nonfinite_pixels']})")
+    print(
+        f"  valid pixels: {summary['n_valid_pixels']} (missing {summary['n_missing_pixels']}, "
+        f"NaN/Inf {summary['n_nonfinite_pixels']})"
+    )
     if "value_range" in summary:
         print(f"  values: {summary['value_range'][0]:.4g} .. {summary['value_range'][1]:.4g}")
     if "labels" in summary:
@@ -254,8 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"chemmap: internal error: {type(exc).__name__}: {exc}. Run again with --debug for the "
-              "traceback and report it.", file=sys.stderr)
+        print(
+            f"chemmap: internal error: {type(exc).__name__}: {exc}. Run again with --debug for the "
+            "traceback and report it.",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -30,8 +30,7 @@ def mode_filter(labels: np.ndarray, size: int = 3) -> np.ndarray:
     k = int(labels.max()) + 1
     if k <= 1:
         return labels.copy()
-    votes = np.stack([uniform_filter((labels == j).astype(np.float32), size, mode="constant")
-                      for j in range(k)])
+    votes = np.stack([uniform_filter((labels == j).astype(np.float32), size, mode="constant") for j in range(k)])
     current = np.take_along_axis(votes, np.clip(labels, 0, None)[None], axis=0)[0]
     best = np.argmax(votes, axis=0)
     winner = votes.max(axis=0) > current + 1e-6
@@ -62,8 +61,9 @@ def merge_small_regions(labels: np.ndarray, min_region_size: int) -> tuple[np.nd
         comp, n = connected(labels == j, structure=_EIGHT)
         sizes = np.bincount(comp.ravel())
         boxes = find_objects(comp)
-        regions.extend((int(sizes[i]), int(j), comp, i, boxes[i - 1]) for i in range(1, n + 1)
-                       if sizes[i] < min_region_size)
+        regions.extend(
+            (int(sizes[i]), int(j), comp, i, boxes[i - 1]) for i in range(1, n + 1) if sizes[i] < min_region_size
+        )
     merged = 0
     for _size, _j, comp, i, box in sorted(regions, key=lambda r: r[0]):
         r0, r1 = max(box[0].start - 1, 0), box[0].stop + 1
@@ -96,7 +96,7 @@ def salt_and_pepper_fraction(labels: np.ndarray) -> float:
         for dc in (-1, 0, 1):
             if dr == 0 and dc == 0:
                 continue
-            neigh = lab[1 + dr:h - 1 + dr, 1 + dc:w - 1 + dc]
+            neigh = lab[1 + dr : h - 1 + dr, 1 + dc : w - 1 + dc]
             eligible &= neigh >= 0
             isolated &= neigh != centre
     n = int(eligible.sum())

@@ -65,11 +65,23 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
         What the clean-up changed.
     """
 
-    def __init__(self, method: str = "kmeans", k: int | str = 2, *, features: str = "pca",
-                 n_components: float = 10, ratios=(), window: float | None = None,
-                 k_range: tuple[int, int] = (2, 8), criterion: str = "silhouette",
-                 covariance_type: str = "full", n_init: int = 10, mode_filter: int = 0,
-                 min_region_size: int = 0, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        method: str = "kmeans",
+        k: int | str = 2,
+        *,
+        features: str = "pca",
+        n_components: float = 10,
+        ratios=(),
+        window: float | None = None,
+        k_range: tuple[int, int] = (2, 8),
+        criterion: str = "silhouette",
+        covariance_type: str = "full",
+        n_init: int = 10,
+        mode_filter: int = 0,
+        min_region_size: int = 0,
+        random_state: int = 0,
+    ) -> None:
         self.method = method
         self.k = k
         self.features = features
@@ -113,22 +125,33 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
         n_valid = int(valid.sum())
         if n_valid < 2:
             raise ShapeError(f"Clustering needs at least 2 valid pixels; the image has {n_valid}.")
-        self.feature_transformer_ = PixelFeatures(self.features, n_components=self.n_components,
-                                                  ratios=self.ratios, window=self.window,
-                                                  random_state=self.random_state)
+        self.feature_transformer_ = PixelFeatures(
+            self.features,
+            n_components=self.n_components,
+            ratios=self.ratios,
+            window=self.window,
+            random_state=self.random_state,
+        )
         feats = self.feature_transformer_.fit_transform(cube)
         notify(progress, "features", 1, 1)
         if self.k == "auto":
             hi = min(self.k_range[1], n_valid - 1)
             self.k_, self.k_selection_ = choose_k(
-                feats, (min(self.k_range[0], hi), hi), method=self.method, criterion=self.criterion,
-                random_state=self.random_state, method_options=self._method_options(), progress=progress)
+                feats,
+                (min(self.k_range[0], hi), hi),
+                method=self.method,
+                criterion=self.criterion,
+                random_state=self.random_state,
+                method_options=self._method_options(),
+                progress=progress,
+            )
         else:
             if self.k > n_valid:
                 raise InvalidParameterError(f"k={self.k} exceeds the {n_valid} valid pixels.")
             self.k_, self.k_selection_ = int(self.k), None
-        result = cluster_methods.get(self.method)(feats, self.k_, random_state=self.random_state,
-                                                  **self._method_options())
+        result = cluster_methods.get(self.method)(
+            feats, self.k_, random_state=self.random_state, **self._method_options()
+        )
         notify(progress, "clustering", 1, 1)
         self.result_ = result
         self.features_ = feats
@@ -136,8 +159,12 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
         self._order = _size_order(result.labels, self.k_)
         labels = self._order[result.labels]
         image = cube.unflatten(labels)
-        self.cleanup_ = {"mode_filter": self.mode_filter, "min_region_size": self.min_region_size,
-                         "n_pixels_changed": 0, "n_regions_merged": 0}
+        self.cleanup_ = {
+            "mode_filter": self.mode_filter,
+            "min_region_size": self.min_region_size,
+            "n_pixels_changed": 0,
+            "n_regions_merged": 0,
+        }
         if isinstance(X, Cube) and (self.mode_filter or self.min_region_size):
             cleaned = image
             if self.mode_filter:
@@ -181,5 +208,4 @@ def _as_cube(x) -> Cube:
     if arr.ndim != 2:
         raise ShapeError(f"Expected a Cube or an (n_pixels, n_channels) array; got shape {arr.shape}.")
     finite = np.all(np.isfinite(arr), axis=1)
-    return Cube(arr[:, None, :], SpectralAxis(np.arange(arr.shape[1], dtype=float), "channel"),
-                mask=finite[:, None])
+    return Cube(arr[:, None, :], SpectralAxis(np.arange(arr.shape[1], dtype=float), "channel"), mask=finite[:, None])

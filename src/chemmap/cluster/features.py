@@ -42,8 +42,9 @@ class PixelFeatures:
         PCA only.
     """
 
-    def __init__(self, kind: str = "pca", *, n_components: float = 10, ratios=(), window=None,
-                 random_state: int | None = 0) -> None:
+    def __init__(
+        self, kind: str = "pca", *, n_components: float = 10, ratios=(), window=None, random_state: int | None = 0
+    ) -> None:
         self.kind = kind
         self.n_components = n_components
         self.ratios = ratios
@@ -84,9 +85,7 @@ class PixelFeatures:
         elif isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1:
             arg = int(min(n, limit))
         else:
-            raise InvalidParameterError(
-                f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}."
-            )
+            raise InvalidParameterError(f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}.")
         rng = check_random_state(self.random_state)
         fit_rows = x if x.shape[0] <= PCA_FIT_SAMPLE else x[rng.choice(x.shape[0], PCA_FIT_SAMPLE, replace=False)]
         pca = PCA(n_components=arg, svd_solver="full").fit(fit_rows)

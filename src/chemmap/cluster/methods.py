@@ -42,8 +42,8 @@ def nearest_centroid(features: np.ndarray, centroids: np.ndarray, block: int = 6
     out = np.empty(features.shape[0], dtype=np.int64)
     c2 = np.sum(centroids.astype(np.float64) ** 2, axis=1)
     for start in range(0, features.shape[0], block):
-        f = features[start:start + block].astype(np.float64)
-        out[start:start + block] = np.argmin(c2 - 2 * f @ centroids.T, axis=1)
+        f = features[start : start + block].astype(np.float64)
+        out[start : start + block] = np.argmin(c2 - 2 * f @ centroids.T, axis=1)
     return out
 
 
@@ -71,18 +71,25 @@ def _kmeans(features, k, *, random_state, n_init=10, **_):
 
     model = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=random_state).fit(features)
     labels = model.labels_.astype(np.int64)
-    return ClusterResult(labels, model.cluster_centers_, spherical_bic(features, labels, model.cluster_centers_),
-                         float(model.inertia_), model=model)
+    return ClusterResult(
+        labels,
+        model.cluster_centers_,
+        spherical_bic(features, labels, model.cluster_centers_),
+        float(model.inertia_),
+        model=model,
+    )
 
 
 def _gmm(features, k, *, random_state, n_init=3, covariance_type="full", **_):
     from sklearn.mixture import GaussianMixture
 
-    model = GaussianMixture(n_components=k, covariance_type=covariance_type, n_init=n_init,
-                            random_state=random_state, reg_covar=1e-5).fit(features)
+    model = GaussianMixture(
+        n_components=k, covariance_type=covariance_type, n_init=n_init, random_state=random_state, reg_covar=1e-5
+    ).fit(features)
     labels = model.predict(features).astype(np.int64)
-    return ClusterResult(labels, model.means_, float(model.bic(features)),
-                         _inertia(features, labels, model.means_), model=model)
+    return ClusterResult(
+        labels, model.means_, float(model.bic(features)), _inertia(features, labels, model.means_), model=model
+    )
 
 
 def _hierarchical(features, k, *, random_state, **_):
@@ -94,15 +101,18 @@ def _hierarchical(features, k, *, random_state, **_):
         rng = check_random_state(random_state)
         idx = np.sort(rng.choice(n, HIERARCHICAL_MAX_SAMPLES, replace=False))
         sample = features[idx]
-        notes = (f"Ward linkage fitted on a seeded sample of {HIERARCHICAL_MAX_SAMPLES} of {n} pixels; "
-                 "the rest joined the nearest centroid.")
+        notes = (
+            f"Ward linkage fitted on a seeded sample of {HIERARCHICAL_MAX_SAMPLES} of {n} pixels; "
+            "the rest joined the nearest centroid."
+        )
     else:
         sample = features
     sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(sample)
     centroids = np.stack([sample[sample_labels == j].mean(axis=0) for j in range(k)])
     labels = nearest_centroid(features, centroids) if n > HIERARCHICAL_MAX_SAMPLES else sample_labels.astype(np.int64)
-    return ClusterResult(labels, centroids, spherical_bic(features, labels, centroids),
-                         _inertia(features, labels, centroids), notes)
+    return ClusterResult(
+        labels, centroids, spherical_bic(features, labels, centroids), _inertia(features, labels, centroids), notes
+    )
 
 
 cluster_methods = Registry("clustering method")

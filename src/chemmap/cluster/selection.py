@@ -6,6 +6,8 @@ decides.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from chemmap._shared.progress import ProgressCallback, notify
@@ -78,16 +80,23 @@ def gap_statistic(features: np.ndarray, ks, fits: dict[int, ClusterResult], *, r
         s[k] = float(ref_logs.std() * np.sqrt(1 + 1 / GAP_REFERENCES))
     ks = list(ks)
     best = ks[-1]
-    for a, b in zip(ks[:-1], ks[1:], strict=True):
+    for a, b in itertools.pairwise(ks):
         if gap[a] >= gap[b] - s[b]:
             best = a
             break
     return {"gap": gap, "s": s, "best": best}
 
 
-def choose_k(features: np.ndarray, k_range: tuple[int, int], *, method: str = "kmeans",
-             criterion: str = "silhouette", random_state=0, method_options: dict | None = None,
-             progress: ProgressCallback | None = None) -> tuple[int, dict]:
+def choose_k(
+    features: np.ndarray,
+    k_range: tuple[int, int],
+    *,
+    method: str = "kmeans",
+    criterion: str = "silhouette",
+    random_state=0,
+    method_options: dict | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[int, dict]:
     """Fit every k in ``k_range`` (inclusive) on a seeded sample and score it.
 
     Parameters
@@ -141,8 +150,11 @@ def choose_k(features: np.ndarray, k_range: tuple[int, int], *, method: str = "k
         "silhouette": {"scores": silhouette, "best_k": preferred["silhouette"]},
         "elbow": {"inertia": inertia, "best_k": preferred["elbow"]},
         "gap": {"gap": gap["gap"], "s": gap["s"], "best_k": gap["best"]},
-        "bic": {"scores": bic, "best_k": preferred["bic"],
-                "model": "Gaussian mixture BIC" if method == "gmm" else "spherical shared-variance BIC"},
+        "bic": {
+            "scores": bic,
+            "best_k": preferred["bic"],
+            "model": "Gaussian mixture BIC" if method == "gmm" else "spherical shared-variance BIC",
+        },
         "agreement": sorted({c for c, k in preferred.items() if k == preferred[criterion]}),
     }
     return preferred[criterion], report

@@ -67,12 +67,13 @@ def sort_order(values: Sequence[float] | np.ndarray, *, source: str = "the axis"
     -------
     order : ndarray of int or None
         ``None`` when the values are already strictly increasing, else the indices that
-        sort them. A decreasing axis is sorted with an :class:`AxisOrderWarning`.
+        sort them. A decreasing or unordered axis (e.g. AVIRIS, whose spectrometers
+        overlap) is sorted with an :class:`AxisOrderWarning`.
 
     Raises
     ------
     AxisError
-        If values are not finite, are duplicated, or are not monotonic.
+        If values are not finite or are duplicated.
     """
     arr = _as_values(values, source)
     if arr.size < 2:
@@ -89,16 +90,15 @@ def sort_order(values: Sequence[float] | np.ndarray, *, source: str = "the axis"
             "To fix this, remove or merge the duplicated columns."
         )
     if np.all(diffs < 0):
-        warnings.warn(
-            f"{source} is in decreasing order; channels were reversed so the axis increases.",
-            AxisOrderWarning,
-            stacklevel=3,
+        message = f"{source} is in decreasing order; channels were reversed so the axis increases."
+    else:
+        n_back = int(np.sum(diffs < 0))
+        message = (
+            f"{source} is not in order ({n_back} step{'s' if n_back != 1 else ''} go back, as at the "
+            "junctions of overlapping spectrometers); channels were sorted by position."
         )
-        return order
-    raise AxisError(
-        f"{source} is not monotonic (it goes up and down). Expected channel positions in "
-        "increasing or decreasing order. To fix this, check the column order of the file."
-    )
+    warnings.warn(message, AxisOrderWarning, stacklevel=3)
+    return order
 
 
 def _as_values(values, source: str) -> np.ndarray:

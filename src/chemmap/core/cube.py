@@ -198,9 +198,7 @@ class Cube:
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1 or arrays[0].ndim != 2:
             raise ShapeError(f"Maps must all be 2-D with one shape; got {sorted(shapes)}.")
-        return cls(
-            np.stack(arrays, axis=-1), SpectralAxis.from_names(list(maps)), mask=mask, attrs=attrs
-        )
+        return cls(np.stack(arrays, axis=-1), SpectralAxis.from_names(list(maps)), mask=mask, attrs=attrs)
 
     @property
     def map_names(self) -> tuple[str, ...]:

@@ -65,7 +65,7 @@ class ChemmapWarning(UserWarning):
 
 
 class AxisOrderWarning(ChemmapWarning):
-    """The axis was given in decreasing order and has been sorted."""
+    """The axis was given out of increasing order and the channels have been sorted."""
 
 
 class NarrowWindowWarning(ChemmapWarning):

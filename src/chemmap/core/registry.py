@@ -52,9 +52,7 @@ class Registry(Generic[T]):
             return self._items[name]
         except (KeyError, TypeError):
             valid = ", ".join(repr(n) for n in sorted(self._items))
-            raise InvalidParameterError(
-                f"Unknown {self.kind} {name!r}. Valid {self.kind}s are: {valid}."
-            ) from None
+            raise InvalidParameterError(f"Unknown {self.kind} {name!r}. Valid {self.kind}s are: {valid}.") from None
 
     def names(self) -> list[str]:
         """The registered names, sorted."""

@@ -34,7 +34,7 @@ def make_demo_cube(*, random_state: int = 42, noise: float = 0.05) -> Cube:
     left = 1.8 * gaussian_band(x, 1655, 2000) + 1.2 * gaussian_band(x, 1450, 1500)
     right = 1.0 * gaussian_band(x, 1655, 2000) + 1.8 * gaussian_band(x, 1742, 1800)
     labels = np.zeros((h, w), dtype=np.int64)
-    labels[:, w // 2:] = 1
+    labels[:, w // 2 :] = 1
     clean = np.where(labels[..., None] == 0, left, right)
     data = clean + rng.normal(0.0, noise, size=clean.shape)
     return Cube(
@@ -42,8 +42,10 @@ def make_demo_cube(*, random_state: int = 42, noise: float = 0.05) -> Cube:
         SpectralAxis(x, "cm-1"),
         labels=labels,
         label_names={0: "left", 1: "right"},
-        attrs={"source": "chemmap demo (synthetic, seed %d)" % random_state,
-               "image_shape_source": "the demo generator (30 x 30)"},
+        attrs={
+            "source": f"chemmap demo (synthetic, seed {random_state})",
+            "image_shape_source": "the demo generator (30 x 30)",
+        },
     )
 
 
@@ -56,8 +58,7 @@ def _irregular_regions(shape, n_regions, rng, min_fraction=0.04):
     for _ in range(100):
         seeds = rng.uniform([0, 0], [h, w], size=(n_regions, 2))
         dist = np.stack([np.hypot(rows - r, cols - c) for r, c in seeds])
-        warp = np.stack([gaussian_filter(rng.normal(size=shape), sigma=max(h, w) / 10)
-                         for _ in range(n_regions)])
+        warp = np.stack([gaussian_filter(rng.normal(size=shape), sigma=max(h, w) / 10) for _ in range(n_regions)])
         warp *= 0.25 * max(h, w) / np.abs(warp).max()
         labels = np.argmin(dist + warp, axis=0)
         counts = np.bincount(labels.ravel(), minlength=n_regions)
@@ -131,9 +132,7 @@ def make_regions_cube(
     rows, cols = np.mgrid[0:h, 0:w] / max(h, w)
     coef = rng.normal(size=(3, 3))
     poly_terms = [np.ones_like(t), t, t**2]
-    baseline = sum(
-        (coef[k, 0] + coef[k, 1] * rows + coef[k, 2] * cols)[..., None] * poly_terms[k] for k in range(3)
-    )
+    baseline = sum((coef[k, 0] + coef[k, 1] * rows + coef[k, 2] * cols)[..., None] * poly_terms[k] for k in range(3))
     baseline = baseline_drift * 0.5 * baseline / max(np.abs(baseline).max(), 1e-12)
     factor = 1.0 + rng.uniform(-scatter, scatter, size=(h, w, 1))
     offset = rng.uniform(0.0, 0.2 * baseline_drift, size=(h, w, 1))
@@ -144,6 +143,9 @@ def make_regions_cube(
         SpectralAxis(x, "cm-1"),
         labels=labels,
         label_names={i: f"region {i}" for i in range(n_regions)},
-        attrs={"source": "chemmap synthetic regions", "pure_spectra": pure.astype(np.float32),
-               "noise_sigma": float(sigma)},
+        attrs={
+            "source": "chemmap synthetic regions",
+            "pure_spectra": pure.astype(np.float32),
+            "noise_sigma": float(sigma),
+        },
     )

@@ -59,8 +59,7 @@ def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cu
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(
-            f"Input file {str(path)!r} does not exist. To fix this, check the path "
-            f"(working directory: {os.getcwd()})."
+            f"Input file {str(path)!r} does not exist. To fix this, check the path (working directory: {os.getcwd()})."
         )
     if path.is_dir():
         raise InputFileNotFoundError(f"{str(path)!r} is a folder; expected a file.")
@@ -79,9 +78,7 @@ def write(cube: Cube, path: str | os.PathLike, *, format: str | None = None, **o
         matches = [n for n in writers if path.suffix.lower() in writers.get(n).suffixes]
         if not matches:
             known = ", ".join(f"{n} ({', '.join(writers.get(n).suffixes)})" for n in writers)
-            raise InvalidParameterError(
-                f"No writer for the suffix {path.suffix!r}. Writers: {known}."
-            )
+            raise InvalidParameterError(f"No writer for the suffix {path.suffix!r}. Writers: {known}.")
         format = matches[0]
     writers.get(format).write(cube, path, **options)
 
@@ -108,6 +105,9 @@ def describe(cube: Cube) -> dict:
         summary["value_range"] = [float(np.nanmin(values)), float(np.nanmax(values))]
     if cube.labels is not None:
         counts = {cube.label_names[v]: int((cube.labels == v).sum()) for v in cube.label_names}
-        summary["labels"] = {"n_classes": len(counts), "pixels_per_class": counts,
-                             "n_unlabelled": int((cube.labels < 0).sum())}
+        summary["labels"] = {
+            "n_classes": len(counts),
+            "pixels_per_class": counts,
+            "n_unlabelled": int((cube.labels < 0).sum()),
+        }
     return summary

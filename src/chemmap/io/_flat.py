@@ -36,9 +36,7 @@ def parse_image_shape(image_shape, *, source: str = "image_shape") -> tuple[int,
     except (TypeError, ValueError):
         ok = False
     if not ok or h < 1 or w < 1:
-        raise InvalidParameterError(
-            f"{source} must be two positive integers (height, width); got {image_shape!r}."
-        )
+        raise InvalidParameterError(f"{source} must be two positive integers (height, width); got {image_shape!r}.")
     return h, w
 
 
@@ -132,8 +130,7 @@ def assemble_flat(
     axis_values = np.asarray(axis_values, dtype=np.float64)
     if len(axis_values) != n_channels:
         raise ShapeError(
-            f"The spectral axis of {source} has {len(axis_values)} values but the spectra "
-            f"have {n_channels} channels."
+            f"The spectral axis of {source} has {len(axis_values)} values but the spectra have {n_channels} channels."
         )
     if order is not None:
         spectra, axis_values = spectra[:, order], axis_values[order]

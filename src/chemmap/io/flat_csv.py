@@ -121,9 +121,7 @@ def read_flat_csv(
     if axis is None:
         bad = [c for c in spectral if not _is_number(c)]
         if bad:
-            raise FileFormatError(
-                f"{path}: spectral column header {bad[0]!r} is not an axis value; pass axis=[...]."
-            )
+            raise FileFormatError(f"{path}: spectral column header {bad[0]!r} is not an axis value; pass axis=[...].")
         axis_values = np.array([float(c) for c in spectral])
     else:
         axis_values = np.asarray(axis, dtype=np.float64)
@@ -173,7 +171,7 @@ def write_flat_csv(cube: Cube, path, *, label_column: str = "label", float_forma
     from chemmap._shared.atomic import atomic_path
 
     cube = cube.to_numpy()
-    h, w = cube.image_shape
+    _h, w = cube.image_shape
     ids = np.arange(cube.n_pixels)
     columns = {"pixel_id": ids, "pixel_x": ids % w, "pixel_y": ids // w}
     if cube.labels is not None:
@@ -189,7 +187,11 @@ def write_flat_csv(cube: Cube, path, *, label_column: str = "label", float_forma
 
 readers.register(
     "csv-flat",
-    ReaderEntry("csv-flat", (".csv", ".tsv", ".txt"), read_flat_csv,
-                "flat table, one spectrum per row, numeric headers are the axis"),
+    ReaderEntry(
+        "csv-flat",
+        (".csv", ".tsv", ".txt"),
+        read_flat_csv,
+        "flat table, one spectrum per row, numeric headers are the axis",
+    ),
 )
 writers.register("csv-flat", WriterEntry("csv-flat", (".csv",), write_flat_csv, "flat CSV table"))

@@ -90,8 +90,7 @@ def read_flat_hdf5(
         spectra_ds = fh[spectra_key]
         if spectra_ds.ndim != 2:
             raise FileFormatError(
-                f"{path}: dataset {spectra_key!r} has shape {spectra_ds.shape}; expected "
-                "(n_pixels, n_channels)."
+                f"{path}: dataset {spectra_key!r} has shape {spectra_ds.shape}; expected (n_pixels, n_channels)."
             )
         n_channels = spectra_ds.shape[1]
         if axis_key in fh:
@@ -105,9 +104,7 @@ def read_flat_hdf5(
             shape_source = "given by the user"
         else:
             shape_source = f"the image_shape attribute of {path.name}" if shape is not None else None
-        optional = {
-            key: fh[key][()] for key in ("pixel_x", "pixel_y", "mask") if key in fh
-        }
+        optional = {key: fh[key][()] for key in ("pixel_x", "pixel_y", "mask") if key in fh}
         labels = names = None
         if labels_key in fh:
             labels = fh[labels_key][()]
@@ -165,8 +162,12 @@ def write_flat_hdf5(cube: Cube, path, *, compression: str | None = "gzip") -> No
 
 readers.register(
     "hdf5-flat",
-    ReaderEntry("hdf5-flat", (".h5", ".hdf5", ".he5"), read_flat_hdf5,
-                "flat HDF5: /spectra (n_pixels, n_channels), /axis, image_shape attribute",
-                sniff=is_hdf5),
+    ReaderEntry(
+        "hdf5-flat",
+        (".h5", ".hdf5", ".he5"),
+        read_flat_hdf5,
+        "flat HDF5: /spectra (n_pixels, n_channels), /axis, image_shape attribute",
+        sniff=is_hdf5,
+    ),
 )
 writers.register("hdf5-flat", WriterEntry("hdf5-flat", (".h5", ".hdf5"), write_flat_hdf5, "flat HDF5"))

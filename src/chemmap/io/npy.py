@@ -48,8 +48,9 @@ def _make_cube(data, axis_values, unit, *, source, mask=None, labels=None, label
         "n_nonfinite_pixels": int((~finite).sum()),
         "image_shape_source": f"the array shape in {source}",
     }
-    return Cube(data, SpectralAxis(axis_values, unit), mask=full_mask, labels=labels,
-                label_names=label_names, attrs=attrs)
+    return Cube(
+        data, SpectralAxis(axis_values, unit), mask=full_mask, labels=labels, label_names=label_names, attrs=attrs
+    )
 
 
 def read_npz(path, *, axis_unit: str | None = None, dtype=np.float32) -> Cube:

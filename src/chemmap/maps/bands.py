@@ -24,8 +24,15 @@ def default_window(axis: SpectralAxis) -> float:
     return DEFAULT_WINDOW_CHANNELS * axis.spacing
 
 
-def band_weights(axis: SpectralAxis, at: float, *, window: float | None, mode: str = "mean",
-                 baseline: str | None = None, name: str = "at") -> tuple[slice, np.ndarray, dict]:
+def band_weights(
+    axis: SpectralAxis,
+    at: float,
+    *,
+    window: float | None,
+    mode: str = "mean",
+    baseline: str | None = None,
+    name: str = "at",
+) -> tuple[slice, np.ndarray, dict]:
     """The channels and linear weights that turn a spectrum into one band value.
 
     ``value = spectrum[channels] @ weights``; the noise of the value is therefore
@@ -53,8 +60,11 @@ def band_weights(axis: SpectralAxis, at: float, *, window: float | None, mode: s
     check_choice(mode, ("mean", "area"), name="mode", func="intensity_map")
     check_choice(baseline, (None, "linear"), name="baseline", func="intensity_map")
     at = axis.check_position(at, name)
-    window = default_window(axis) if window is None else check_number(
-        window, name="window", func="intensity_map", low=0, low_inclusive=False)
+    window = (
+        default_window(axis)
+        if window is None
+        else check_number(window, name="window", func="intensity_map", low=0, low_inclusive=False)
+    )
     channels = axis.window_slice(at, window)
     x = axis.values[channels]
     n = x.size
@@ -62,14 +72,16 @@ def band_weights(axis: SpectralAxis, at: float, *, window: float | None, mode: s
         warnings.warn(
             f"The window {at:g} ± {window / 2:g} {axis.unit} extends beyond the axis "
             f"({axis.start:g}..{axis.stop:g}); it was cut to {n} channels.",
-            DataWarning, stacklevel=3,
+            DataWarning,
+            stacklevel=3,
         )
     if n < 2:
         warnings.warn(
             f"The window of {window:g} {axis.unit} at {at:g} covers only {n} channel (channel "
             f"spacing {axis.spacing:g} {axis.unit}); the band value is one noisy channel. "
             f"Widen the window to at least {2 * axis.spacing:g} {axis.unit}.",
-            NarrowWindowWarning, stacklevel=3,
+            NarrowWindowWarning,
+            stacklevel=3,
         )
     if mode == "mean" or n < 2:
         weights = np.full(n, 1.0 / n)
@@ -88,13 +100,20 @@ def band_weights(axis: SpectralAxis, at: float, *, window: float | None, mode: s
         total = weights.copy()
         weights[0] -= np.sum(total * (1 - t))
         weights[-1] -= np.sum(total * t)
-    info = {"at": at, "window": float(window), "mode": mode, "baseline": baseline,
-            "n_channels": int(n), "range": [float(x[0]), float(x[-1])]}
+    info = {
+        "at": at,
+        "window": float(window),
+        "mode": mode,
+        "baseline": baseline,
+        "n_channels": int(n),
+        "range": [float(x[0]), float(x[-1])],
+    }
     return channels, weights, info
 
 
 def _band_values(cube: Cube, bands: list[tuple[slice, np.ndarray]], with_noise: bool):
     """Columns: one value per band, then (optionally) the spectral noise sigma."""
+
     def kernel(spectra):
         spectra = spectra.astype(np.float64, copy=False)
         cols = [spectra[:, ch] @ w for ch, w in bands]
@@ -115,8 +134,9 @@ def _finish(maps: dict[str, np.ndarray], cube: Cube, info: dict) -> Cube:
     return Cube.from_maps(maps, mask=valid, attrs=attrs)
 
 
-def intensity_map(cube: Cube, at: float, *, window: float | None = None, mode: str = "mean",
-                  baseline: str | None = None) -> Cube:
+def intensity_map(
+    cube: Cube, at: float, *, window: float | None = None, mode: str = "mean", baseline: str | None = None
+) -> Cube:
     """Map of one band's intensity.
 
     Parameters
@@ -154,8 +174,16 @@ def intensity_map(cube: Cube, at: float, *, window: float | None = None, mode: s
     return _finish({name: values[:, 0].reshape(cube.image_shape)}, cube, {name: info})
 
 
-def ratio_map(cube: Cube, numerator: float, denominator: float, *, window: float | None = None,
-              mode: str = "mean", baseline: str | None = None, noise_threshold: float = 10.0) -> Cube:
+def ratio_map(
+    cube: Cube,
+    numerator: float,
+    denominator: float,
+    *,
+    window: float | None = None,
+    mode: str = "mean",
+    baseline: str | None = None,
+    noise_threshold: float = 10.0,
+) -> Cube:
     """Map of the ratio of two band intensities, with noise-aware division.
 
     Where the denominator band is not above ``noise_threshold`` times its own noise level
@@ -186,10 +214,12 @@ def ratio_map(cube: Cube, numerator: float, denominator: float, *, window: float
     if not isinstance(cube, Cube):
         raise InvalidParameterError("ratio_map needs a Cube (it uses the cube's axis).")
     threshold = check_number(noise_threshold, name="noise_threshold", func="ratio_map", low=0)
-    ch_n, w_n, info_n = band_weights(cube.axis, numerator, window=window, mode=mode,
-                                     baseline=baseline, name="numerator")
-    ch_d, w_d, info_d = band_weights(cube.axis, denominator, window=window, mode=mode,
-                                     baseline=baseline, name="denominator")
+    ch_n, w_n, info_n = band_weights(
+        cube.axis, numerator, window=window, mode=mode, baseline=baseline, name="numerator"
+    )
+    ch_d, w_d, info_d = band_weights(
+        cube.axis, denominator, window=window, mode=mode, baseline=baseline, name="denominator"
+    )
     values = _band_values(cube, [(ch_n, w_n), (ch_d, w_d)], with_noise=True)
     num, den, sigma = values[:, 0], values[:, 1], values[:, 2]
     den_noise = sigma * np.linalg.norm(w_d)

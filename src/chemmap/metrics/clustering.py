@@ -28,8 +28,12 @@ def internal_scores(features: np.ndarray, labels: np.ndarray, *, random_state=0)
 
     labels = np.asarray(labels)
     idx = seeded_sample(labels.size, SILHOUETTE_SAMPLE, random_state)
-    out = {"silhouette": None, "silhouette_sample_size": int(idx.size),
-           "calinski_harabasz": None, "davies_bouldin": None}
+    out = {
+        "silhouette": None,
+        "silhouette_sample_size": int(idx.size),
+        "calinski_harabasz": None,
+        "davies_bouldin": None,
+    }
     if len(np.unique(labels)) < 2:
         return out
     if len(np.unique(labels[idx])) > 1:
@@ -92,7 +96,7 @@ def external_scores(truth: np.ndarray, pred: np.ndarray, class_names: dict[int, 
     truth, pred = truth[keep], pred[keep]
     names = class_names or {}
     confusion, classes, clusters, mapping = match_clusters(truth, pred)
-    mapped = np.array([mapping.get(int(p), -10**9) for p in pred]) if pred.size else pred
+    mapped = np.array([mapping.get(int(p), -(10**9)) for p in pred]) if pred.size else pred
     correct = mapped == truth
     per_class = {}
     ious = []
@@ -106,7 +110,11 @@ def external_scores(truth: np.ndarray, pred: np.ndarray, class_names: dict[int, 
         iou = tp / (tp + fp + fn) if tp + fp + fn else 0.0
         ious.append(iou)
         per_class[names.get(int(c), str(int(c)))] = {
-            "iou": iou, "precision": precision, "recall": recall, "f1": f1, "support": int(np.sum(truth == c)),
+            "iou": iou,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": int(np.sum(truth == c)),
         }
     accuracy = float(np.mean(correct)) if correct.size else 0.0
     ari = float(adjusted_rand_score(truth, pred))

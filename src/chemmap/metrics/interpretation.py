@@ -37,8 +37,9 @@ def cluster_spectra(pixels: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.
     return means, stds, counts
 
 
-def distinguishing_bands(axis_values: np.ndarray, means: np.ndarray, stds: np.ndarray,
-                         counts: np.ndarray) -> list[dict]:
+def distinguishing_bands(
+    axis_values: np.ndarray, means: np.ndarray, stds: np.ndarray, counts: np.ndarray
+) -> list[dict]:
     """For every cluster, the channels where it is most raised and most lowered relative
     to the other clusters.
 
@@ -66,8 +67,15 @@ def distinguishing_bands(axis_values: np.ndarray, means: np.ndarray, stds: np.nd
         effect = diff / np.where(pooled > 0, pooled, np.inf)
         for i in (int(np.argmax(effect)), int(np.argmin(effect))):
             if abs(effect[i]) >= MIN_EFFECT:
-                out.append({"cluster": j, "position": float(axis_values[i]), "difference": float(diff[i]),
-                            "effect_size": float(effect[i]), "direction": "higher" if diff[i] > 0 else "lower"})
+                out.append(
+                    {
+                        "cluster": j,
+                        "position": float(axis_values[i]),
+                        "difference": float(diff[i]),
+                        "effect_size": float(effect[i]),
+                        "direction": "higher" if diff[i] > 0 else "lower",
+                    }
+                )
     return out
 
 
@@ -81,8 +89,14 @@ def region_stats(label_image: np.ndarray, k: int) -> list[dict]:
     for j in range(k):
         member = label_image == j
         _, n_regions = connected(member, structure=np.ones((3, 3), bool))
-        stats.append({"cluster": j, "n_pixels": int(member.sum()), "fraction": float(member.sum() / total),
-                      "n_regions": int(n_regions)})
+        stats.append(
+            {
+                "cluster": j,
+                "n_pixels": int(member.sum()),
+                "fraction": float(member.sum() / total),
+                "n_regions": int(n_regions),
+            }
+        )
     return stats
 
 
@@ -113,8 +127,12 @@ def boundary_sharpness(label_image: np.ndarray, margin_image: np.ndarray) -> dic
             boundary[:, :-1] |= diff
     interior = valid & ~boundary
     if not boundary.any() or not interior.any():
-        return {"sharpness": None, "boundary_fraction": float(boundary.sum() / max(valid.sum(), 1)),
-                "boundary_margin": None, "interior_margin": None}
+        return {
+            "sharpness": None,
+            "boundary_fraction": float(boundary.sum() / max(valid.sum(), 1)),
+            "boundary_margin": None,
+            "interior_margin": None,
+        }
     b_margin = float(np.nanmedian(margin_image[boundary]))
     i_margin = float(np.nanmedian(margin_image[interior]))
     return {
@@ -127,9 +145,14 @@ def boundary_sharpness(label_image: np.ndarray, margin_image: np.ndarray) -> dic
 
 def centroid_margins(features: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """``(d2 - d1) / (d2 + d1)`` per row, for its two nearest centroids."""
-    d = np.sqrt(np.maximum(
-        np.sum(features.astype(np.float64) ** 2, axis=1)[:, None]
-        - 2 * features @ centroids.T + np.sum(centroids**2, axis=1)[None, :], 0))
+    d = np.sqrt(
+        np.maximum(
+            np.sum(features.astype(np.float64) ** 2, axis=1)[:, None]
+            - 2 * features @ centroids.T
+            + np.sum(centroids**2, axis=1)[None, :],
+            0,
+        )
+    )
     if d.shape[1] < 2:
         return np.ones(d.shape[0])
     part = np.partition(d, 1, axis=1)

@@ -28,12 +28,14 @@ def _number(value, name, func) -> float:
 
 
 def _image_shape(value, name, func):
-    ok = (isinstance(value, list | tuple) and len(value) == 2
-          and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value))
+    ok = (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value)
+    )
     if not ok:
         raise InvalidParameterError(
-            f"The {name!r} parameter of {func} must be two positive integers [height, width]. "
-            f"Got {value!r} instead."
+            f"The {name!r} parameter of {func} must be two positive integers [height, width]. Got {value!r} instead."
         )
     return [int(v) for v in value]
 
@@ -49,13 +51,13 @@ def _positions(value, name, func):
 
 
 def _pairs(value, name, func):
-    if isinstance(value, list | tuple) and len(value) == 2 and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
     ):
         value = [value]
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(p, list | tuple) and len(p) == 2 for p in value
-    ):
+    if not isinstance(value, list | tuple) or not all(isinstance(p, list | tuple) and len(p) == 2 for p in value):
         raise InvalidParameterError(
             f"The {name!r} parameter of {func} must be a list of [numerator, denominator] pairs "
             f"in axis units, e.g. [[1655, 1742]]. Got {value!r} instead."
@@ -74,9 +76,12 @@ def _k(value, name, func):
 
 
 def _k_range(value, name, func):
-    if (isinstance(value, list | tuple) and len(value) == 2
-            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
-            and 2 <= value[0] <= value[1]):
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
+        and 2 <= value[0] <= value[1]
+    ):
         return [int(value[0]), int(value[1])]
     raise InvalidParameterError(
         f"The {name!r} parameter of {func} must be [low, high] with 2 <= low <= high. Got {value!r} instead."
@@ -104,20 +109,37 @@ SECTIONS: dict[str, dict[str, Param]] = {
     "input": {
         "path": Param("str", doc="file to read (relative to the config file)"),
         "format": Param("str", None, allow_none=True, doc="reader name; guessed when omitted"),
-        "image_shape": Param("any", None, allow_none=True, check=_image_shape,
-                             doc="[height, width] in pixels, for flat tables"),
+        "image_shape": Param(
+            "any", None, allow_none=True, check=_image_shape, doc="[height, width] in pixels, for flat tables"
+        ),
         "label_column": Param("str", None, allow_none=True, doc="ground-truth column of a flat table"),
         "axis_unit": Param("str", None, allow_none=True, doc="unit of the spectral axis"),
         "options": Param("any", {}, check=_options, doc="further reader options"),
     },
     "maps": {
-        "intensity": Param("any", None, allow_none=True, check=_positions,
-                           doc="band centres in axis units (default: strongest band of the mean spectrum)"),
-        "ratio": Param("any", None, allow_none=True, check=_pairs,
-                       doc="[numerator, denominator] pairs in axis units (default: the bands that "
-                           "best separate the two largest clusters)"),
-        "window": Param("float", None, low=0, low_inclusive=False, allow_none=True,
-                        doc="full window width in axis units (default: 5 channel spacings)"),
+        "intensity": Param(
+            "any",
+            None,
+            allow_none=True,
+            check=_positions,
+            doc="band centres in axis units (default: strongest band of the mean spectrum)",
+        ),
+        "ratio": Param(
+            "any",
+            None,
+            allow_none=True,
+            check=_pairs,
+            doc="[numerator, denominator] pairs in axis units (default: the bands that "
+            "best separate the two largest clusters)",
+        ),
+        "window": Param(
+            "float",
+            None,
+            low=0,
+            low_inclusive=False,
+            allow_none=True,
+            doc="full window width in axis units (default: 5 channel spacings)",
+        ),
         "mode": Param("choice", "mean", choices=("mean", "area"), doc="band value: mean or area"),
         "baseline": Param("choice", "none", choices=("none", "linear"), doc="local baseline under each band"),
         "noise_threshold": Param("float", 10.0, low=0, doc="ratio: minimum denominator in noise sigmas"),
@@ -126,8 +148,9 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "method": Param("choice", "kmeans", choices=("kmeans", "gmm", "hierarchical"), doc="algorithm"),
         "k": Param("any", "auto", check=_k, doc="number of clusters or 'auto'"),
         "k_range": Param("any", [2, 8], check=_k_range, doc="range searched when k = 'auto'"),
-        "criterion": Param("choice", "silhouette", choices=("silhouette", "elbow", "gap", "bic"),
-                           doc="criterion that chooses k"),
+        "criterion": Param(
+            "choice", "silhouette", choices=("silhouette", "elbow", "gap", "bic"), doc="criterion that chooses k"
+        ),
         "features": Param("choice", "pca", choices=("pca", "spectra", "ratios"), doc="clustering features"),
         "n_components": Param("any", 10, check=_n_components, doc="PCA components or variance fraction"),
         "ratios": Param("any", [], check=_pairs, doc="band pairs for features = 'ratios'"),
@@ -142,8 +165,9 @@ SECTIONS: dict[str, dict[str, Param]] = {
 }
 
 
-def validate_config(config: dict[str, Any], *, base_dir: Path | None = None,
-                    check_input_exists: bool = True) -> dict[str, Any]:
+def validate_config(
+    config: dict[str, Any], *, base_dir: Path | None = None, check_input_exists: bool = True
+) -> dict[str, Any]:
     """Check every section and field; return the resolved config with defaults filled in.
 
     Parameters
@@ -174,7 +198,7 @@ def validate_config(config: dict[str, Any], *, base_dir: Path | None = None,
         if not isinstance(given, dict):
             raise ConfigError(f"[{section}] must be a table; got {given!r}.")
         if section == "input" and "path" not in given:
-            raise ConfigError("[input] needs path = \"...\": the file to read.")
+            raise ConfigError('[input] needs path = "...": the file to read.')
         try:
             resolved[section] = validate_params(spec, given, func=f"[{section}]")
         except InvalidParameterError as exc:

@@ -42,5 +42,9 @@ class Timer:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 4)
 
     def to_dict(self) -> dict:
-        return {"started_utc": self.started, "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                "seconds": self.seconds, "total_seconds": round(sum(self.seconds.values()), 4)}
+        return {
+            "started_utc": self.started,
+            "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": self.seconds,
+            "total_seconds": round(sum(self.seconds.values()), 4),
+        }

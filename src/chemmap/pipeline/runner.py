@@ -22,8 +22,16 @@ from chemmap.pipeline.staging import staged_output
 __all__ = ["OUTPUT_FILES", "RunResult", "run", "run_cube"]
 
 OUTPUT_FILES = (
-    "intensity_map.png", "ratio_map.png", "cluster_map.png", "pixel_spectra.png", "metrics.json",
-    "report.md", "cluster_labels.npy", "maps.npz", "config.resolved.toml", "run_record.json",
+    "intensity_map.png",
+    "ratio_map.png",
+    "cluster_map.png",
+    "pixel_spectra.png",
+    "metrics.json",
+    "report.md",
+    "cluster_labels.npy",
+    "maps.npz",
+    "config.resolved.toml",
+    "run_record.json",
 )
 
 
@@ -41,8 +49,14 @@ class RunResult:
     out_dir: Path | None = None
 
 
-def run(config: dict, out_dir, *, progress: ProgressCallback | None = None, command: list[str] | None = None,
-        base_dir: Path | None = None) -> RunResult:
+def run(
+    config: dict,
+    out_dir,
+    *,
+    progress: ProgressCallback | None = None,
+    command: list[str] | None = None,
+    base_dir: Path | None = None,
+) -> RunResult:
     """Validate ``config``, read its input and run the workflow into ``out_dir``.
 
     Parameters
@@ -74,20 +88,19 @@ def run(config: dict, out_dir, *, progress: ProgressCallback | None = None, comm
             notify(progress, "reading", 0, 1)
             cube = read(inp["path"], format=inp["format"], **options)
             notify(progress, "reading", 1, 1)
-        return _run_checked(cube, resolved, out_dir, timer=timer, progress=progress, command=command,
-                            caught=caught)
+        return _run_checked(cube, resolved, out_dir, timer=timer, progress=progress, command=command, caught=caught)
 
 
-def run_cube(cube: Cube, config: dict | None = None, out_dir=None, *,
-             progress: ProgressCallback | None = None) -> RunResult:
+def run_cube(
+    cube: Cube, config: dict | None = None, out_dir=None, *, progress: ProgressCallback | None = None
+) -> RunResult:
     """Run the workflow on a Cube already in memory (``[input]`` is not needed)."""
     config = dict(config or {})
     config.setdefault("input", {"path": str(cube.attrs.get("path", "<in memory>"))})
     resolved = validate_config(config, check_input_exists=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ChemmapWarning)
-        return _run_checked(cube, resolved, out_dir, timer=Timer(), progress=progress, command=None,
-                            caught=caught)
+        return _run_checked(cube, resolved, out_dir, timer=Timer(), progress=progress, command=None, caught=caught)
 
 
 def _run_checked(cube, resolved, out_dir, *, timer, progress, command, caught) -> RunResult:

@@ -49,10 +49,18 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     seed = config["run"]["random_state"]
     with timer.stage("cluster"):
         est = PixelClusterer(
-            method=cl["method"], k=cl["k"], features=cl["features"], n_components=cl["n_components"],
-            ratios=[tuple(p) for p in cl["ratios"]], window=config["maps"]["window"],
-            k_range=tuple(cl["k_range"]), criterion=cl["criterion"], covariance_type=cl["covariance_type"],
-            n_init=cl["n_init"], mode_filter=cl["mode_filter"], min_region_size=cl["min_region_size"],
+            method=cl["method"],
+            k=cl["k"],
+            features=cl["features"],
+            n_components=cl["n_components"],
+            ratios=[tuple(p) for p in cl["ratios"]],
+            window=config["maps"]["window"],
+            k_range=tuple(cl["k_range"]),
+            criterion=cl["criterion"],
+            covariance_type=cl["covariance_type"],
+            n_init=cl["n_init"],
+            mode_filter=cl["mode_filter"],
+            min_region_size=cl["min_region_size"],
             random_state=seed,
         ).fit(processed, progress=progress)
     label_image = est.label_image_
@@ -71,8 +79,7 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     metrics["parameter_justification"] = justification
     metrics["cluster_spectra"] = {"means": means.tolist(), "stds": stds.tolist(), "counts": counts.tolist()}
     config["clustering"]["k"] = cl["k"]
-    return RunResult(cube=cube, processed=processed, maps=maps, label_image=label_image, metrics=metrics,
-                     config=config)
+    return RunResult(cube=cube, processed=processed, maps=maps, label_image=label_image, metrics=metrics, config=config)
 
 
 def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
@@ -99,10 +106,7 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
         a, b = np.argsort(-counts)[:2]
         diff = means[a] - means[b]
         ratios = [[float(axis.values[int(np.argmax(diff))]), float(axis.values[int(np.argmin(diff))])]]
-        why["ratio"] = (
-            "bands most raised in the largest cluster (numerator) and in the second largest "
-            "(denominator)"
-        )
+        why["ratio"] = "bands most raised in the largest cluster (numerator) and in the second largest (denominator)"
     elif ratios:
         why["ratio"] = "given by the user"
     choices["intensity"], choices["ratio"] = intensity, ratios or []
@@ -113,12 +117,14 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
         maps.update({n: m[n] for n in m.map_names})
         info.update(m.attrs["maps"])
     for num, den in ratios:
-        m = ratio_map(cube, num, den, window=window, mode=opts["mode"], baseline=baseline,
-                      noise_threshold=opts["noise_threshold"])
+        m = ratio_map(
+            cube, num, den, window=window, mode=opts["mode"], baseline=baseline, noise_threshold=opts["noise_threshold"]
+        )
         maps.update({n: m[n] for n in m.map_names})
         info.update(m.attrs["maps"])
-    out = Cube.from_maps(maps, mask=cube.valid_pixels().reshape(cube.image_shape),
-                         attrs={"maps": info, "unit": axis.unit})
+    out = Cube.from_maps(
+        maps, mask=cube.valid_pixels().reshape(cube.image_shape), attrs={"maps": info, "unit": axis.unit}
+    )
     return out, choices, why
 
 
@@ -126,8 +132,13 @@ def _map_stats(image: np.ndarray) -> dict:
     finite = image[np.isfinite(image)]
     if finite.size == 0:
         return {"n_nan": int(image.size)}
-    return {"min": float(finite.min()), "max": float(finite.max()), "mean": float(finite.mean()),
-            "median": float(np.median(finite)), "n_nan": int(image.size - finite.size)}
+    return {
+        "min": float(finite.min()),
+        "max": float(finite.max()),
+        "mean": float(finite.mean()),
+        "median": float(np.median(finite)),
+        "n_nan": int(image.size - finite.size),
+    }
 
 
 def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps: Cube, config, bands) -> dict:
@@ -158,8 +169,9 @@ def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps:
         "cleanup": est.cleanup_,
         "clusters": region_stats(label_image, est.k_),
         "distinguishing_bands": bands,
-        "boundary": boundary_sharpness(label_image, processed.unflatten(
-            centroid_margins(est.features_.astype(np.float64), _centroids(est)))),
+        "boundary": boundary_sharpness(
+            label_image, processed.unflatten(centroid_margins(est.features_.astype(np.float64), _centroids(est)))
+        ),
     }
     if est.features == "pca":
         clustering["features"]["explained_variance"] = float(np.sum(est.feature_transformer_.explained_variance_ratio_))
@@ -169,7 +181,8 @@ def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps:
         clustering.update(external_scores(raw.labels, label_image, raw.label_names))
     metrics["clustering"] = clustering
     metrics["grades"] = {
-        key: clustering.get(f"{key}_grade") for key in ("pixel_accuracy", "mean_iou", "ari", "silhouette")
+        key: clustering.get(f"{key}_grade")
+        for key in ("pixel_accuracy", "mean_iou", "ari", "silhouette")
         if clustering.get(f"{key}_grade") is not None
     }
     metrics["grades"]["snr"] = metrics["snr"].get("grade")

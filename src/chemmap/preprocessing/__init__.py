@@ -4,12 +4,12 @@ Functions work on Cubes and on ``(..., n_channels)`` arrays; :class:`Chain` runs
 steps from a config and freezes learned values so new cubes are processed identically.
 """
 
+from chemmap.preprocessing._steps import steps
 from chemmap.preprocessing.baseline import asls, baseline, modpoly
 from chemmap.preprocessing.chain import Chain
 from chemmap.preprocessing.crop import crop
 from chemmap.preprocessing.normalize import msc, normalize, snv
 from chemmap.preprocessing.smooth import savgol, spatial_gaussian
-from chemmap.preprocessing._steps import steps
 
 __all__ = [
     "Chain",

@@ -100,7 +100,5 @@ def axis_values_of(x, axis, func: str) -> np.ndarray:
         )
     values = np.asarray(getattr(axis, "values", axis), dtype=np.float64)
     if values.shape != (np.shape(x)[-1],):
-        raise InvalidParameterError(
-            f"axis has {values.size} values but the spectra have {np.shape(x)[-1]} channels."
-        )
+        raise InvalidParameterError(f"axis has {values.size} values but the spectra have {np.shape(x)[-1]} channels.")
     return values

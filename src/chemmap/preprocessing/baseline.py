@@ -17,13 +17,22 @@ __all__ = ["asls", "baseline", "baseline_methods", "modpoly", "pentadiagonal_sol
 
 PARAMS = {
     "method": Param("choice", "asls", choices=("asls", "poly"), doc="baseline algorithm"),
-    "lam": Param("float", 1e5, low=0, low_inclusive=False,
-                 doc="asls smoothness (larger = stiffer baseline), dimensionless"),
-    "p": Param("float", 0.01, low=0, high=0.5, low_inclusive=False, high_inclusive=False,
-               doc="asls asymmetry: weight of points above the baseline"),
+    "lam": Param(
+        "float", 1e5, low=0, low_inclusive=False, doc="asls smoothness (larger = stiffer baseline), dimensionless"
+    ),
+    "p": Param(
+        "float",
+        0.01,
+        low=0,
+        high=0.5,
+        low_inclusive=False,
+        high_inclusive=False,
+        doc="asls asymmetry: weight of points above the baseline",
+    ),
     "order": Param("int", 3, low=0, high=15, doc="poly: polynomial order"),
-    "n_iter": Param("int", None, low=0, high=1000, allow_none=True,
-                    doc="iterations (default 10 for asls, 100 for poly)"),
+    "n_iter": Param(
+        "int", None, low=0, high=1000, allow_none=True, doc="iterations (default 10 for asls, 100 for poly)"
+    ),
     "tol": Param("float", 1e-3, low=0, doc="stop when the baseline changes less (relative)"),
 }
 
@@ -94,8 +103,7 @@ def _second_difference_gram(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return main, off1, off2
 
 
-def asls(spectra: np.ndarray, *, lam: float = 1e5, p: float = 0.01, n_iter: int = 10,
-         tol: float = 1e-3) -> np.ndarray:
+def asls(spectra: np.ndarray, *, lam: float = 1e5, p: float = 0.01, n_iter: int = 10, tol: float = 1e-3) -> np.ndarray:
     """Asymmetric least squares baselines (Eilers & Boelens 2005) of many spectra at once.
 
     Parameters
@@ -135,8 +143,7 @@ def asls(spectra: np.ndarray, *, lam: float = 1e5, p: float = 0.01, n_iter: int 
     return z.T
 
 
-def modpoly(spectra: np.ndarray, x: np.ndarray, *, order: int = 3, n_iter: int = 100,
-            tol: float = 1e-3) -> np.ndarray:
+def modpoly(spectra: np.ndarray, x: np.ndarray, *, order: int = 3, n_iter: int = 100, tol: float = 1e-3) -> np.ndarray:
     """Modified polynomial baselines (Lieber & Mahadevan-Jansen 2003), batched.
 
     The polynomial is fitted, the spectrum clipped to it from above, and the fit repeated,
@@ -198,11 +205,13 @@ def baseline(x, *, axis=None, return_baseline: bool = False, **params):
     method = params["method"]
     if method == "asls":
         n_iter = 10 if params["n_iter"] is None else params["n_iter"]
+
         def fit(s):
             return asls(s, lam=params["lam"], p=params["p"], n_iter=n_iter, tol=params["tol"])
     else:
         values = axis_values_of(x, axis, "baseline(method='poly')")
         n_iter = 100 if params["n_iter"] is None else params["n_iter"]
+
         def fit(s):
             return modpoly(s, values, order=params["order"], n_iter=n_iter, tol=params["tol"])
 
@@ -213,5 +222,9 @@ def baseline(x, *, axis=None, return_baseline: bool = False, **params):
     return apply_spectral(x, kernel, step="baseline", params=params)
 
 
-steps.register("baseline", StepSpec("baseline", PARAMS, lambda cube, **p: baseline(cube, **p),
-                                    "baseline removal (asls or modified polynomial)"))
+steps.register(
+    "baseline",
+    StepSpec(
+        "baseline", PARAMS, lambda cube, **p: baseline(cube, **p), "baseline removal (asls or modified polynomial)"
+    ),
+)

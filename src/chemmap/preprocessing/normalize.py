@@ -12,10 +12,10 @@ from chemmap.preprocessing._steps import StepSpec, apply_spectral, axis_values_o
 __all__ = ["msc", "normalize", "snv"]
 
 PARAMS = {
-    "method": Param("choice", "snv", choices=("snv", "msc", "l2", "area", "max"),
-                    doc="normalisation"),
-    "reference": Param("floats", None, allow_none=True,
-                       doc="msc: reference spectrum (default: mean spectrum of the valid pixels)"),
+    "method": Param("choice", "snv", choices=("snv", "msc", "l2", "area", "max"), doc="normalisation"),
+    "reference": Param(
+        "floats", None, allow_none=True, doc="msc: reference spectrum (default: mean spectrum of the valid pixels)"
+    ),
 }
 
 
@@ -102,16 +102,20 @@ def normalize(x, *, axis=None, **params):
                 f"The MSC reference has {ref.size} values but the spectra have "
                 f"{np.shape(x.data if isinstance(x, Cube) else x)[-1]} channels."
             )
+
         def kernel(s):
             return msc(s, ref)
     elif method == "l2":
+
         def kernel(s):
             return _scale(s, np.linalg.norm(s.astype(np.float64), axis=-1, keepdims=True))
     elif method == "max":
+
         def kernel(s):
             return _scale(s, np.max(s, axis=-1, keepdims=True).astype(np.float64))
     else:
         values = axis_values_of(x, axis, "normalize(method='area')")
+
         def kernel(s):
             area = np.trapezoid(np.abs(s.astype(np.float64)), values, axis=-1)[:, None]
             return _scale(s, area)
@@ -128,5 +132,7 @@ def _fit(cube: Cube, **params) -> dict:
     return {}
 
 
-steps.register("normalize", StepSpec("normalize", PARAMS, lambda cube, **p: normalize(cube, **p),
-                                     "per-spectrum normalisation", fit=_fit))
+steps.register(
+    "normalize",
+    StepSpec("normalize", PARAMS, lambda cube, **p: normalize(cube, **p), "per-spectrum normalisation", fit=_fit),
+)

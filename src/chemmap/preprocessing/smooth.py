@@ -12,10 +12,10 @@ from chemmap.preprocessing._steps import StepSpec, apply_spectral, axis_values_o
 __all__ = ["savgol", "spatial_gaussian"]
 
 SAVGOL_PARAMS = {
-    "window": Param("float", None, low=0, low_inclusive=False, allow_none=True,
-                    doc="full window width in axis units"),
-    "window_channels": Param("int", None, low=3, allow_none=True,
-                             doc="full window width in channels (odd); instead of window"),
+    "window": Param("float", None, low=0, low_inclusive=False, allow_none=True, doc="full window width in axis units"),
+    "window_channels": Param(
+        "int", None, low=3, allow_none=True, doc="full window width in channels (odd); instead of window"
+    ),
     "polyorder": Param("int", 2, low=0, high=10, doc="polynomial order"),
     "deriv": Param("int", 0, low=0, high=2, doc="derivative order (per axis unit)"),
 }
@@ -35,7 +35,7 @@ def _window_channels(params: dict, values: np.ndarray) -> int:
         n = params["window_channels"]
     else:
         spacing = float(np.median(np.diff(values))) if values.size > 1 else 1.0
-        n = int(round(params["window"] / spacing))
+        n = round(params["window"] / spacing)
     n = n + 1 if n % 2 == 0 else n
     if n <= params["polyorder"] or n > values.size:
         raise InvalidParameterError(
@@ -79,8 +79,9 @@ def savgol(x, *, axis=None, **params):
     params["window_channels_used"] = n
 
     def kernel(s):
-        return savgol_filter(s, n, params["polyorder"], deriv=params["deriv"], delta=delta,
-                             axis=-1, mode="interp").astype(np.float32)
+        return savgol_filter(
+            s, n, params["polyorder"], deriv=params["deriv"], delta=delta, axis=-1, mode="interp"
+        ).astype(np.float32)
 
     return apply_spectral(x, kernel, step="savgol", params=params)
 
@@ -113,7 +114,11 @@ def spatial_gaussian(cube: Cube, **params) -> Cube:
     return cube.with_step("spatial_gaussian", params, data=smooth.astype(np.float32))
 
 
-steps.register("savgol", StepSpec("savgol", SAVGOL_PARAMS, lambda cube, **p: savgol(cube, **p),
-                                  "Savitzky–Golay smoothing / derivative"))
-steps.register("spatial_gaussian", StepSpec("spatial_gaussian", SPATIAL_PARAMS, spatial_gaussian,
-                                            "Gaussian smoothing across pixels"))
+steps.register(
+    "savgol",
+    StepSpec("savgol", SAVGOL_PARAMS, lambda cube, **p: savgol(cube, **p), "Savitzky–Golay smoothing / derivative"),
+)
+steps.register(
+    "spatial_gaussian",
+    StepSpec("spatial_gaussian", SPATIAL_PARAMS, spatial_gaussian, "Gaussian smoothing across pixels"),
+)

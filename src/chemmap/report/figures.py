@@ -37,32 +37,63 @@ def write_figures(result, out_dir: Path) -> None:
 
     def ratio_title(n):
         i = info[n]
-        return f"Ratio {i['numerator']['at']:g} / {i['denominator']['at']:g} {unit}\n(window {i['numerator']['window']:.3g} {unit})"
+        bands = f"{i['numerator']['at']:g} / {i['denominator']['at']:g} {unit}"
+        return f"Ratio {bands}\n(window {i['numerator']['window']:.3g} {unit})"
 
     def ratio_note(n):
         i = info[n]
-        return (f"blank: {i['n_low_denominator']} pixels where the {i['denominator']['at']:g} band\n"
-                f"is below {i['noise_threshold']:g} noise sigmas (ratio undefined)") if i["n_low_denominator"] else None
+        return (
+            (
+                f"blank: {i['n_low_denominator']} pixels where the {i['denominator']['at']:g} band\n"
+                f"is below {i['noise_threshold']:g} noise sigmas (ratio undefined)"
+            )
+            if i["n_low_denominator"]
+            else None
+        )
 
-    _grid(result, [n for n in names if info[n]["kind"] == "intensity"], out_dir / "intensity_map.png",
-          intensity_title, lambda n: ylabel.replace("Intensity", "Mean intensity") if info[n]["mode"] == "mean"
-          else f"Band area (a.u. x {unit})", lambda n: None)
-    _grid(result, [n for n in names if info[n]["kind"] == "ratio"], out_dir / "ratio_map.png",
-          ratio_title, lambda n: "Intensity ratio (dimensionless)", ratio_note)
+    _grid(
+        result,
+        [n for n in names if info[n]["kind"] == "intensity"],
+        out_dir / "intensity_map.png",
+        intensity_title,
+        lambda n: (
+            ylabel.replace("Intensity", "Mean intensity") if info[n]["mode"] == "mean" else f"Band area (a.u. x {unit})"
+        ),
+        lambda n: None,
+    )
+    _grid(
+        result,
+        [n for n in names if info[n]["kind"] == "ratio"],
+        out_dir / "ratio_map.png",
+        ratio_title,
+        lambda n: "Intensity ratio (dimensionless)",
+        ratio_note,
+    )
 
     k = result.metrics["clustering"]["k"]
     sizes = result.metrics["clustering"]["clusters"]
     cluster_names = [f"cluster {s['cluster']} ({100 * s['fraction']:.1f} %)" for s in sizes]
     fig = new_figure(6.8, 4.8)
     how = result.metrics["clustering"]["k_chosen_by"]
-    plot_label_map(fig.subplots(), result.label_image, cluster_names,
-                   title=f"{result.metrics['clustering']['method']} clusters, k = {k} "
-                         f"({'chosen by ' + how if how != 'user' else 'set by the user'})")
+    plot_label_map(
+        fig.subplots(),
+        result.label_image,
+        cluster_names,
+        title=f"{result.metrics['clustering']['method']} clusters, k = {k} "
+        f"({'chosen by ' + how if how != 'user' else 'set by the user'})",
+    )
     save_figure(fig, out_dir / "cluster_map.png")
 
     spectra = result.metrics["cluster_spectra"]
     fig = new_figure(7.5, 4.8)
-    plot_cluster_spectra(fig.subplots(), result.processed.axis.values, unit, np.asarray(spectra["means"]),
-                         np.asarray(spectra["stds"]), [f"cluster {j}" for j in range(k)],
-                         title="Mean spectrum of each cluster", ylabel=ylabel)
+    plot_cluster_spectra(
+        fig.subplots(),
+        result.processed.axis.values,
+        unit,
+        np.asarray(spectra["means"]),
+        np.asarray(spectra["stds"]),
+        [f"cluster {j}" for j in range(k)],
+        title="Mean spectrum of each cluster",
+        ylabel=ylabel,
+    )
     save_figure(fig, out_dir / "pixel_spectra.png")

@@ -18,35 +18,50 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
     cl = metrics["clustering"]
     sil = cl.get("silhouette")
     if sil is not None and sil < QUALITY_TABLE["silhouette"][0]:
-        flags.append(f"Low silhouette ({sil:.2f} < {QUALITY_TABLE['silhouette'][0]}): clusters overlap; "
-                     "try other preprocessing, features or k.")
+        flags.append(
+            f"Low silhouette ({sil:.2f} < {QUALITY_TABLE['silhouette'][0]}): clusters overlap; "
+            "try other preprocessing, features or k."
+        )
     sizes = [c["n_pixels"] for c in cl["clusters"] if c["n_pixels"] > 0]
     if len(sizes) > 1 and max(sizes) / min(sizes) > IMBALANCE_RATIO:
-        flags.append(f"Strong class imbalance: the largest cluster has {max(sizes)} pixels, the smallest "
-                     f"{min(sizes)} ({max(sizes) / min(sizes):.0f}x); small clusters may be noise or rare "
-                     "material - check their spectra.")
+        flags.append(
+            f"Strong class imbalance: the largest cluster has {max(sizes)} pixels, the smallest "
+            f"{min(sizes)} ({max(sizes) / min(sizes):.0f}x); small clusters may be noise or rare "
+            "material - check their spectra."
+        )
     sp = cl.get("salt_and_pepper_fraction", 0.0)
     if sp > SALT_AND_PEPPER_LIMIT:
-        flags.append(f"Salt-and-pepper noise: {100 * sp:.1f} % of pixels differ from all 8 neighbours; "
-                     "consider spatial smoothing, mode_filter = 3 or min_region_size.")
+        flags.append(
+            f"Salt-and-pepper noise: {100 * sp:.1f} % of pixels differ from all 8 neighbours; "
+            "consider spatial smoothing, mode_filter = 3 or min_region_size."
+        )
     for name, info in metrics["maps"].items():
         if info.get("kind") == "ratio" and info.get("n_low_denominator"):
-            flags.append(f"NaN ratios: {info['n_low_denominator']} pixels of {name} are blank because the "
-                         f"{info['denominator']['at']:g} band is below {info['noise_threshold']:g} noise "
-                         "sigmas there (the band is absent or too weak to divide by).")
+            flags.append(
+                f"NaN ratios: {info['n_low_denominator']} pixels of {name} are blank because the "
+                f"{info['denominator']['at']:g} band is below {info['noise_threshold']:g} noise "
+                "sigmas there (the band is absent or too weak to divide by)."
+            )
     if cl.get("k_chosen_by") == "user":
-        flags.append(f"k = {cl['k']} was set by hand, not picked by a criterion; run with k = 'auto' to "
-                     "see what silhouette, elbow, gap and BIC say.")
+        flags.append(
+            f"k = {cl['k']} was set by hand, not picked by a criterion; run with k = 'auto' to "
+            "see what silhouette, elbow, gap and BIC say."
+        )
     elif cl.get("k_selection") and len(cl["k_selection"].get("agreement", [])) < 2:
-        flags.append(f"Only {cl['k_chosen_by']} supports k = {cl['k']}; the criteria disagree "
-                     "(see the k selection table).")
+        flags.append(
+            f"Only {cl['k_chosen_by']} supports k = {cl['k']}; the criteria disagree (see the k selection table)."
+        )
     snr = metrics.get("snr", {})
     if snr.get("n_low_snr_bands"):
         ranges = ", ".join(f"{a:g}-{b:g}" for a, b in snr["low_snr_ranges"][:6])
-        flags.append(f"Low-SNR bands included: {snr['n_low_snr_bands']} of {metrics['n_channels']} channels "
-                     f"have SNR < {snr['low_snr_threshold']:g} ({ranges} {metrics['axis']['unit']}); "
-                     "crop them if they carry no chemistry.")
+        flags.append(
+            f"Low-SNR bands included: {snr['n_low_snr_bands']} of {metrics['n_channels']} channels "
+            f"have SNR < {snr['low_snr_threshold']:g} ({ranges} {metrics['axis']['unit']}); "
+            "crop them if they carry no chemistry."
+        )
     if metrics["n_invalid_pixels"]:
-        flags.append(f"{metrics['n_invalid_pixels']} pixels are masked (missing rows or NaN/Inf values) "
-                     "and left blank in every map.")
+        flags.append(
+            f"{metrics['n_invalid_pixels']} pixels are masked (missing rows or NaN/Inf values) "
+            "and left blank in every map."
+        )
     return flags

@@ -30,16 +30,22 @@ def render_markdown(result) -> str:
     out = ["# chemmap report", ""]
 
     out += ["## Data", ""]
-    out += [f"- Source: `{m.get('source')}` (read from `{cfg['input']['path']}`)",
-            f"- Image: {m['image_shape'][0]} x {m['image_shape'][1]} pixels ({m['n_pixels']} pixels); "
-            f"image shape from {m['image_shape_source']}",
-            f"- Spectral axis: {ax['n_channels']} channels, {ax['start']:g}-{ax['stop']:g} {ax['unit']}"
-            + (f"; after preprocessing {m['n_channels']} channels, {m['axis']['start']:g}-"
-               f"{m['axis']['stop']:g} {unit}" if m["axis"] != ax else ""),
-            f"- Invalid pixels: {m['n_invalid_pixels']} (missing rows {m['n_missing_pixels']}, "
-            f"NaN/Inf {m['n_nonfinite_pixels']})",
-            f"- SNR per band (median / p90 / max): {_fmt(m['snr'].get('median'), 1)} / "
-            f"{_fmt(m['snr'].get('p90'), 1)} / {_fmt(m['snr'].get('max'), 1)}; {m['snr'].get('method')}", ""]
+    out += [
+        f"- Source: `{m.get('source')}` (read from `{cfg['input']['path']}`)",
+        f"- Image: {m['image_shape'][0]} x {m['image_shape'][1]} pixels ({m['n_pixels']} pixels); "
+        f"image shape from {m['image_shape_source']}",
+        f"- Spectral axis: {ax['n_channels']} channels, {ax['start']:g}-{ax['stop']:g} {ax['unit']}"
+        + (
+            f"; after preprocessing {m['n_channels']} channels, {m['axis']['start']:g}-{m['axis']['stop']:g} {unit}"
+            if m["axis"] != ax
+            else ""
+        ),
+        f"- Invalid pixels: {m['n_invalid_pixels']} (missing rows {m['n_missing_pixels']}, "
+        f"NaN/Inf {m['n_nonfinite_pixels']})",
+        f"- SNR per band (median / p90 / max): {_fmt(m['snr'].get('median'), 1)} / "
+        f"{_fmt(m['snr'].get('p90'), 1)} / {_fmt(m['snr'].get('max'), 1)}; {m['snr'].get('method')}",
+        "",
+    ]
 
     out += ["## Parameters and why", ""]
     steps = cfg["preprocessing"]
@@ -52,12 +58,15 @@ def render_markdown(result) -> str:
     else:
         out += ["- Preprocessing: none (spectra used as read; no smoothing).", ""]
     just = m.get("parameter_justification", {})
-    out += [f"- Band window: {cfg['maps']['window']:g} {unit} full width - {just.get('window')}",
-            f"- Intensity map at {', '.join(f'{v:g}' for v in cfg['maps']['intensity'])} {unit} - "
-            f"{just.get('intensity')}"]
+    out += [
+        f"- Band window: {cfg['maps']['window']:g} {unit} full width - {just.get('window')}",
+        f"- Intensity map at {', '.join(f'{v:g}' for v in cfg['maps']['intensity'])} {unit} - {just.get('intensity')}",
+    ]
     for num, den in cfg["maps"]["ratio"]:
-        out.append(f"- Ratio {num:g} / {den:g} {unit} - {just.get('ratio')}; undefined (blank) where the "
-                   f"denominator is below {cfg['maps']['noise_threshold']:g} noise sigmas")
+        out.append(
+            f"- Ratio {num:g} / {den:g} {unit} - {just.get('ratio')}; undefined (blank) where the "
+            f"denominator is below {cfg['maps']['noise_threshold']:g} noise sigmas"
+        )
     k_line = f"- Clustering: {cl['method']} on {cl['features']['kind']} features ({cl['features']['n_features']}"
     k_line += " dimensions"
     if "explained_variance" in cl["features"]:
@@ -67,41 +76,69 @@ def render_markdown(result) -> str:
         k_line += "set by the user."
     else:
         sel = cl["k_selection"]
-        k_line += (f"chosen by {cl['k_chosen_by']} among k = {sel['k_values'][0]}-{sel['k_values'][-1]} on a "
-                   f"seeded sample of {sel['sample_size']} pixels; agreeing criteria: "
-                   f"{', '.join(sel['agreement'])}.")
+        k_line += (
+            f"chosen by {cl['k_chosen_by']} among k = {sel['k_values'][0]}-{sel['k_values'][-1]} on a "
+            f"seeded sample of {sel['sample_size']} pixels; agreeing criteria: "
+            f"{', '.join(sel['agreement'])}."
+        )
     out += [k_line, f"- Random seed: {cfg['run']['random_state']}", ""]
     if cl.get("k_selection"):
         sel = cl["k_selection"]
-        rows = [[k, sel["silhouette"]["scores"][str(k)], sel["elbow"]["inertia"][str(k)],
-                 sel["gap"]["gap"][str(k)], sel["bic"]["scores"][str(k)]] for k in sel["k_values"]]
+        rows = [
+            [
+                k,
+                sel["silhouette"]["scores"][str(k)],
+                sel["elbow"]["inertia"][str(k)],
+                sel["gap"]["gap"][str(k)],
+                sel["bic"]["scores"][str(k)],
+            ]
+            for k in sel["k_values"]
+        ]
         out += ["k selection (every criterion, best k marked in the last row):", ""]
         out += _table(["k", "silhouette", "inertia", "gap", "BIC"], rows)
-        out.append("| best | " + " | ".join(str(sel[c]["best_k"]) for c in ("silhouette", "elbow", "gap", "bic")) + " |")
+        out.append(
+            "| best | " + " | ".join(str(sel[c]["best_k"]) for c in ("silhouette", "elbow", "gap", "bic")) + " |"
+        )
         out.append("")
 
     out += ["## Metrics", ""]
-    rows = [["silhouette (sample of %d)" % cl["silhouette_sample_size"], cl.get("silhouette"), cl.get("silhouette_grade")],
-            ["Calinski-Harabasz", cl.get("calinski_harabasz"), ""],
-            ["Davies-Bouldin", cl.get("davies_bouldin"), ""],
-            ["salt-and-pepper fraction", cl.get("salt_and_pepper_fraction"), ""],
-            ["SNR (p90 of bands)", m["snr"].get("p90"), m["snr"].get("grade")]]
+    rows = [
+        [f"silhouette (sample of {cl['silhouette_sample_size']})", cl.get("silhouette"), cl.get("silhouette_grade")],
+        ["Calinski-Harabasz", cl.get("calinski_harabasz"), ""],
+        ["Davies-Bouldin", cl.get("davies_bouldin"), ""],
+        ["salt-and-pepper fraction", cl.get("salt_and_pepper_fraction"), ""],
+        ["SNR (p90 of bands)", m["snr"].get("p90"), m["snr"].get("grade")],
+    ]
     if "ari" in cl:
-        rows += [["ARI", cl["ari"], cl["ari_grade"]], ["NMI", cl["nmi"], ""],
-                 ["pixel accuracy", cl["pixel_accuracy"], cl["pixel_accuracy_grade"]],
-                 ["mean IoU", cl["mean_iou"], cl["mean_iou_grade"]]]
+        rows += [
+            ["ARI", cl["ari"], cl["ari_grade"]],
+            ["NMI", cl["nmi"], ""],
+            ["pixel accuracy", cl["pixel_accuracy"], cl["pixel_accuracy_grade"]],
+            ["mean IoU", cl["mean_iou"], cl["mean_iou_grade"]],
+        ]
     out += _table(["metric", "value", "grade"], rows)
-    out += ["", "Grades follow the mapping workflow's quality table (minimum / good / excellent): accuracy "
-            "75/88/95 %, IoU 0.60/0.80/0.90, ARI 0.50/0.75/0.90, silhouette 0.25/0.45/0.65, SNR 10/25/50.", ""]
+    out += [
+        "",
+        "Grades follow the mapping workflow's quality table (minimum / good / excellent): accuracy "
+        "75/88/95 %, IoU 0.60/0.80/0.90, ARI 0.50/0.75/0.90, silhouette 0.25/0.45/0.65, SNR 10/25/50.",
+        "",
+    ]
     if "per_class" in cl:
-        out += ["Per class, after Hungarian matching of clusters to classes "
-                f"({', '.join(f'cluster {c} -> {n}' for c, n in cl['cluster_to_class'].items())}):", ""]
-        out += _table(["class", "IoU", "precision", "recall", "F1", "pixels"],
-                      [[n, v["iou"], v["precision"], v["recall"], v["f1"], v["support"]] for n, v in cl["per_class"].items()])
+        out += [
+            "Per class, after Hungarian matching of clusters to classes "
+            f"({', '.join(f'cluster {c} -> {n}' for c, n in cl['cluster_to_class'].items())}):",
+            "",
+        ]
+        out += _table(
+            ["class", "IoU", "precision", "recall", "F1", "pixels"],
+            [[n, v["iou"], v["precision"], v["recall"], v["f1"], v["support"]] for n, v in cl["per_class"].items()],
+        )
         cm = cl["confusion_matrix"]
         out += ["", "Confusion matrix (rows: true class, columns: cluster):", ""]
-        out += _table(["class"] + [f"cluster {c}" for c in cm["clusters"]],
-                      [[n, *row] for n, row in zip(cm["classes"], cm["matrix"], strict=True)])
+        out += _table(
+            ["class"] + [f"cluster {c}" for c in cm["clusters"]],
+            [[n, *row] for n, row in zip(cm["classes"], cm["matrix"], strict=True)],
+        )
         out.append("")
 
     out += ["## Interpretation", ""]
@@ -109,10 +146,15 @@ def render_markdown(result) -> str:
     out += ["", "## Warnings", ""]
     flags = red_flags(m, cfg) + [f"Note from the run: {w}" for w in result.warnings]
     out += [f"- {f}" for f in flags] if flags else ["- None of the red flags apply."]
-    out += ["", "## Files", "",
-            "`intensity_map.png`, `ratio_map.png`, `cluster_map.png`, `pixel_spectra.png`, `metrics.json`, "
-            "`cluster_labels.npy` (H x W, -1 = masked), `maps.npz`, `config.resolved.toml` (re-run with "
-            "`chemmap run config.resolved.toml --out DIR`), `run_record.json` (versions, timings).", ""]
+    out += [
+        "",
+        "## Files",
+        "",
+        "`intensity_map.png`, `ratio_map.png`, `cluster_map.png`, `pixel_spectra.png`, `metrics.json`, "
+        "`cluster_labels.npy` (H x W, -1 = masked), `maps.npz`, `config.resolved.toml` (re-run with "
+        "`chemmap run config.resolved.toml --out DIR`), `run_record.json` (versions, timings).",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -126,27 +168,41 @@ def _interpretation(m: dict, unit: str) -> list[str]:
     cl = m["clustering"]
     lines = []
     for c in cl["clusters"]:
-        text = (f"- Cluster {c['cluster']}: {c['n_pixels']} pixels ({100 * c['fraction']:.1f} % of the valid "
-                f"pixels) in {c['n_regions']} connected region{'s' if c['n_regions'] != 1 else ''}")
+        text = (
+            f"- Cluster {c['cluster']}: {c['n_pixels']} pixels ({100 * c['fraction']:.1f} % of the valid "
+            f"pixels) in {c['n_regions']} connected region{'s' if c['n_regions'] != 1 else ''}"
+        )
         found = [b for b in cl["distinguishing_bands"] if b["cluster"] == c["cluster"]]
         if found:
             text += "; distinguished by " + " and ".join(
                 f"{b['direction']} intensity at {b['position']:g} {unit} ({b['difference']:+.3g} vs the other "
-                f"clusters, effect size {abs(b['effect_size']):.1f})" for b in found)
+                f"clusters, effect size {abs(b['effect_size']):.1f})"
+                for b in found
+            )
         lines.append(text + ".")
     b = cl["boundary"]
     if b.get("sharpness") is not None:
         s = b["sharpness"]
-        kind = ("sharp: boundary pixels are almost as distinct as interior ones" if s >= 0.7 else
-                "moderately sharp" if s >= 0.4 else
-                "gradual: boundary pixels hold mixed spectra")
-        lines.append(f"- Boundaries are {kind} (sharpness {s:.2f}; {100 * b['boundary_fraction']:.1f} % of pixels "
-                     "lie on a boundary).")
+        kind = (
+            "sharp: boundary pixels are almost as distinct as interior ones"
+            if s >= 0.7
+            else "moderately sharp"
+            if s >= 0.4
+            else "gradual: boundary pixels hold mixed spectra"
+        )
+        lines.append(
+            f"- Boundaries are {kind} (sharpness {s:.2f}; {100 * b['boundary_fraction']:.1f} % of pixels "
+            "lie on a boundary)."
+        )
     for name, info in m["maps"].items():
         if info.get("kind") == "ratio" and "median" in info:
-            lines.append(f"- {name}: median {info['median']:.3g}, range {info['min']:.3g}-{info['max']:.3g}"
-                         f"{'; ' + str(info['n_nan']) + ' pixels blank' if info['n_nan'] else ''}.")
+            lines.append(
+                f"- {name}: median {info['median']:.3g}, range {info['min']:.3g}-{info['max']:.3g}"
+                f"{'; ' + str(info['n_nan']) + ' pixels blank' if info['n_nan'] else ''}."
+            )
     if "ari" in cl:
-        lines.append(f"- Against the ground truth: ARI {cl['ari']:.3f}, pixel accuracy {100 * cl['pixel_accuracy']:.1f} %, "
-                     f"mean IoU {cl['mean_iou']:.3f}.")
+        lines.append(
+            f"- Against the ground truth: ARI {cl['ari']:.3f}, pixel accuracy {100 * cl['pixel_accuracy']:.1f} %, "
+            f"mean IoU {cl['mean_iou']:.3f}."
+        )
     return lines

@@ -6,12 +6,10 @@ import numpy as np
 
 from chemmap.core.axis import UNIT_LABELS
 
-__all__ = ["CATEGORICAL_COLORS", "new_figure", "plot_cluster_spectra", "plot_label_map", "plot_map",
-           "save_figure"]
+__all__ = ["CATEGORICAL_COLORS", "new_figure", "plot_cluster_spectra", "plot_label_map", "plot_map", "save_figure"]
 
 #: Okabe–Ito colour-blind-safe palette (black dropped: it is the masked colour).
-CATEGORICAL_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-                      "#999999"]
+CATEGORICAL_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999"]
 
 
 def categorical_colors(n: int) -> list[str]:
@@ -32,8 +30,16 @@ def new_figure(width: float = 6.0, height: float = 5.0):
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def plot_map(ax, image: np.ndarray, *, title: str, colorbar_label: str, cmap: str = "viridis",
-             robust: bool = True, note: str | None = None):
+def plot_map(
+    ax,
+    image: np.ndarray,
+    *,
+    title: str,
+    colorbar_label: str,
+    cmap: str = "viridis",
+    robust: bool = True,
+    note: str | None = None,
+):
     """Draw a continuous map; NaN pixels are left blank (light grey).
 
     Parameters
@@ -52,7 +58,7 @@ def plot_map(ax, image: np.ndarray, *, title: str, colorbar_label: str, cmap: st
     finite = np.isfinite(image)
     vmin = vmax = None
     if finite.any():
-        lo, hi = (np.percentile(image[finite], [1, 99]) if robust else (image[finite].min(), image[finite].max()))
+        lo, hi = np.percentile(image[finite], [1, 99]) if robust else (image[finite].min(), image[finite].max())
         vmin, vmax = (float(lo), float(hi)) if hi > lo else (float(lo) - 0.5, float(lo) + 0.5)
     cm = colormaps[cmap].copy()
     cm.set_bad("#dddddd")
@@ -84,8 +90,17 @@ def plot_label_map(ax, labels: np.ndarray, names: list[str], *, title: str):
     ax.set_ylabel("Row (pixel)")
 
 
-def plot_cluster_spectra(ax, axis_values: np.ndarray, unit: str, means: np.ndarray, stds: np.ndarray,
-                         names: list[str], *, title: str, ylabel: str = "Intensity (a.u.)"):
+def plot_cluster_spectra(
+    ax,
+    axis_values: np.ndarray,
+    unit: str,
+    means: np.ndarray,
+    stds: np.ndarray,
+    names: list[str],
+    *,
+    title: str,
+    ylabel: str = "Intensity (a.u.)",
+):
     """Mean ± one standard deviation spectrum of every cluster on the real axis."""
     for mean, std, name, color in zip(means, stds, names, categorical_colors(len(names)), strict=True):
         ax.plot(axis_values, mean, color=color, label=name, linewidth=1.5)
