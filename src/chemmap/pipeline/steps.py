@@ -20,6 +20,7 @@ from chemmap.metrics.interpretation import (
     region_stats,
 )
 from chemmap.preprocessing import Chain
+from chemmap.report.metrics_json import to_json_safe
 
 __all__ = ["analyse"]
 
@@ -162,7 +163,7 @@ def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps:
         "method": est.method,
         "k": est.k_,
         "k_chosen_by": est.criterion if est.k == "auto" else "user",
-        "k_selection": _jsonable(est.k_selection_),
+        "k_selection": to_json_safe(est.k_selection_),
         "features": {"kind": est.features, "n_features": int(est.features_.shape[1])},
         **internal_scores(est.features_, est.labels_, random_state=seed),
         "salt_and_pepper_fraction": salt_and_pepper_fraction(label_image),
@@ -194,12 +195,3 @@ def _centroids(est: PixelClusterer) -> np.ndarray:
     feats = est.features_.astype(np.float64)
     return np.stack([feats[est.labels_ == j].mean(axis=0) for j in range(est.k_) if np.any(est.labels_ == j)])
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
