@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from chemmap.core.exceptions import ChemmapError, ChemmapWarning, ConfigError
+from chemmap.core.exceptions import ChemmapError, ChemmapWarning
 
 __all__ = ["main"]
 
@@ -97,18 +97,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _run_config(args) -> tuple[dict, Path | None]:
     """The config from a TOML file and/or the flags (flags win)."""
-    import tomllib
-
     base_dir = None
     if args.input.suffix.lower() == ".toml":
-        from chemmap.core.exceptions import InputFileNotFoundError
+        from chemmap.pipeline.config import read_config_file
 
-        if not args.input.exists():
-            raise InputFileNotFoundError(f"Config file {str(args.input)!r} does not exist.")
-        try:
-            config = tomllib.loads(args.input.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{args.input} is not valid TOML: {exc}.") from None
+        config = read_config_file(args.input)
         base_dir = args.input.parent
     else:
         config = {"input": {"path": str(args.input)}}

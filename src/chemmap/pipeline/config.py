@@ -18,7 +18,7 @@ from chemmap._shared.params import Param, validate_params
 from chemmap.core.exceptions import ConfigError, InputFileNotFoundError, InvalidParameterError
 from chemmap.preprocessing.chain import Chain
 
-__all__ = ["SECTIONS", "load_config", "validate_config"]
+__all__ = ["SECTIONS", "load_config", "read_config_file", "validate_config"]
 
 
 def _number(value, name, func) -> float:
@@ -216,15 +216,19 @@ def validate_config(
     return resolved
 
 
-def load_config(path) -> dict[str, Any]:
-    """Read and validate a TOML config file (relative paths are relative to it)."""
+def read_config_file(path) -> dict[str, Any]:
+    """Parse a TOML config file without validating it (callers merge flags first)."""
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(f"Config file {str(path)!r} does not exist.")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not a text file; expected a TOML config.") from None
-    return validate_config(data, base_dir=path.parent)
+
+
+def load_config(path) -> dict[str, Any]:
+    """Read and validate a TOML config file (relative paths are relative to it)."""
+    return validate_config(read_config_file(path), base_dir=Path(path).parent)

@@ -194,4 +194,3 @@ def _centroids(est: PixelClusterer) -> np.ndarray:
     """Centroids of the final (cleaned) labels in feature space."""
     feats = est.features_.astype(np.float64)
     return np.stack([feats[est.labels_ == j].mean(axis=0) for j in range(est.k_) if np.any(est.labels_ == j)])
-
