@@ -64,7 +64,7 @@ def test_info_describes_a_file(tmp_path, demo_csv, capsys):
             ["--image-shape", "30", "30", "--normalize", "zscore"],
             "must be one of 'snv', 'msc', 'l2', 'area', 'max'. Got 'zscore'",
         ),
-        (lambda p, c: c, ["--image-shape", "30", "30", "--format", "envi"], "Unknown reader 'envi'"),
+        (lambda p, c: c, ["--image-shape", "30", "30", "--format", "spc-galactic"], "Unknown reader 'spc-galactic'"),
     ],
 )
 def test_bad_inputs_give_one_line_and_exit_2(tmp_path, rows_csv, capsys, make, extra, message):

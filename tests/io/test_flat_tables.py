@@ -115,10 +115,10 @@ def test_missing_file_unknown_option_and_unknown_format(tmp_path):
     with pytest.raises(InvalidParameterError, match="Valid options are: image_shape"):
         read(tmp_path / "t.csv", imageshape=(2, 2))
     (tmp_path / "x.weird").write_text("hello")
-    with pytest.raises(FileFormatError, match="No reader can open x.weird. Installed readers: csv-flat"):
+    with pytest.raises(FileFormatError, match="No reader can open the file x.weird. Installed readers: csv-flat"):
         read(tmp_path / "x.weird")
-    with pytest.raises(InvalidParameterError, match="Unknown reader 'envi'"):
-        read(tmp_path / "t.csv", format="envi")
+    with pytest.raises(InvalidParameterError, match="Unknown reader 'spc-galactic'"):
+        read(tmp_path / "t.csv", format="spc-galactic")
 
 
 def test_hdf5_with_other_dataset_names(tmp_path):

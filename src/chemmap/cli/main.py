@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from chemmap.core.exceptions import ChemmapError, ChemmapWarning
+from chemmap.core.exceptions import ChemmapError, ChemmapWarning, InvalidParameterError
 
 __all__ = ["main"]
 
@@ -46,6 +46,29 @@ def _clusters(text: str):
         raise argparse.ArgumentTypeError(f"--clusters must be an integer or 'auto'; got {text!r}") from None
 
 
+def _read_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE parsed as JSON when it can be (numbers, lists, true/false)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--read-option must look like KEY=VALUE; got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def _reader_options(args) -> dict:
+    options = dict(args.read_option or [])
+    if getattr(args, "image_shape", None):
+        options["image_shape"] = tuple(args.image_shape)
+    if getattr(args, "label_column", None):
+        options["label_column"] = args.label_column
+    return options
+
+
+READ_OPTION_HELP = "reader option, e.g. labels_file=gt.mat or lazy=true (repeatable; see chemmap info --formats)"
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chemmap", description="Hyperspectral images to chemical maps.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -54,6 +77,12 @@ def _build_parser() -> argparse.ArgumentParser:
     def common(p):
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    def inputs(p):
+        p.add_argument("--format", help="reader name (guessed from the file when omitted)")
+        p.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"), help="image height and width")
+        p.add_argument("--label-column", help="ground-truth label column of a flat table")
+        p.add_argument("--read-option", type=_read_option, action="append", metavar="KEY=VALUE", help=READ_OPTION_HELP)
 
     demo = sub.add_parser("demo", help="make the 30x30 demo image and run the full pipeline on it")
     demo.add_argument("--out", required=True, type=Path, help="output folder")
@@ -66,6 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"), help="image height and width")
     run.add_argument("--label-column", help="ground-truth label column of a flat table")
     run.add_argument("--axis-unit", help="unit of the spectral axis (cm-1, nm, keV, ...)")
+    run.add_argument("--read-option", type=_read_option, action="append", metavar="KEY=VALUE", help=READ_OPTION_HELP)
     run.add_argument("--clusters", type=_clusters, help="number of clusters or 'auto' (default auto)")
     run.add_argument("--method", help="kmeans | gmm | hierarchical")
     run.add_argument("--criterion", help="silhouette | elbow | gap | bic (with --clusters auto)")
@@ -86,12 +116,18 @@ def _build_parser() -> argparse.ArgumentParser:
     common(run)
 
     info = sub.add_parser("info", help="describe a file: shape, axis, dtype, NaNs, labels")
-    info.add_argument("file", type=Path)
-    info.add_argument("--format")
-    info.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"))
-    info.add_argument("--label-column")
+    info.add_argument("file", type=Path, nargs="?")
+    info.add_argument("--formats", action="store_true", help="list the installed readers and writers")
     info.add_argument("--json", action="store_true", help="print JSON")
+    inputs(info)
     info.add_argument("--debug", action="store_true")
+
+    convert = sub.add_parser("convert", help="read any supported file and write it in another format")
+    convert.add_argument("source", type=Path, help="file (or Zarr folder) to read")
+    convert.add_argument("target", type=Path, help="file to write; the suffix picks the writer (.zarr, .hdr, .h5 ...)")
+    convert.add_argument("--to", dest="writer", help="writer name, when the suffix is not enough (e.g. hdf5-cube)")
+    inputs(convert)
+    convert.add_argument("--debug", action="store_true")
     return parser
 
 
@@ -105,6 +141,8 @@ def _run_config(args) -> tuple[dict, Path | None]:
         base_dir = args.input.parent
     else:
         config = {"input": {"path": str(args.input)}}
+    if args.read_option:
+        config.setdefault("input", {}).setdefault("options", {}).update(dict(args.read_option))
     sections = {
         s: dict(config.get(s, {})) if isinstance(config.get(s, {}), dict) else config.get(s)
         for s in ("input", "maps", "clustering", "run")
@@ -195,27 +233,45 @@ def _summary(result) -> None:
     )
 
 
+def _cmd_formats() -> int:
+    from chemmap.io import readers, writers
+
+    print("readers (tried in this order when --format is not given):")
+    for name in readers:
+        entry = readers.get(name)
+        suffixes = " ".join(s for s in entry.suffixes if s)
+        print(f"  {name:10s} {suffixes}")
+        print(f"             {entry.description}")
+        print(f"             options: {', '.join(entry.options)}")
+    print("writers:")
+    for name in writers:
+        entry = writers.get(name)
+        print(f"  {name:10s} {' '.join(entry.suffixes)}  {entry.description}")
+    return 0
+
+
 def _cmd_info(args) -> int:
     from chemmap.io import describe, read
 
-    options = {}
-    if args.image_shape:
-        options["image_shape"] = tuple(args.image_shape)
-    if args.label_column:
-        options["label_column"] = args.label_column
-    summary = describe(read(args.file, format=args.format, **options))
+    if args.formats:
+        return _cmd_formats()
+    if args.file is None:
+        raise InvalidParameterError("chemmap info needs a file (or --formats).")
+    summary = describe(read(args.file, format=args.format, **_reader_options(args)))
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     ax = summary["axis"]
     print(
         f"{args.file}: {summary['image_shape'][0]} x {summary['image_shape'][1]} pixels x "
-        f"{summary['n_channels']} channels ({summary['reader']}, {summary['dtype']})"
+        f"{summary['n_channels']} channels ({summary['reader']}, {summary['dtype']}"
+        f"{', lazy' if summary['lazy'] else ''})"
     )
-    print(f"  axis: {ax['start']:g} .. {ax['stop']:g} {ax['unit']}")
+    bad = f"; {ax['n_bad_bands']} bad bands flagged" if ax.get("n_bad_bands") else ""
+    print(f"  axis: {ax['start']:g} .. {ax['stop']:g} {ax['unit']}{bad}")
     print(
         f"  valid pixels: {summary['n_valid_pixels']} (missing {summary['n_missing_pixels']}, "
-        f"NaN/Inf {summary['n_nonfinite_pixels']})"
+        f"NaN/Inf/ignored {summary['n_nonfinite_pixels']})"
     )
     if "value_range" in summary:
         print(f"  values: {summary['value_range'][0]:.4g} .. {summary['value_range'][1]:.4g}")
@@ -223,6 +279,15 @@ def _cmd_info(args) -> int:
         lab = summary["labels"]
         counts = ", ".join(f"{k}: {v}" for k, v in lab["pixels_per_class"].items())
         print(f"  labels: {lab['n_classes']} classes ({counts}); unlabelled {lab['n_unlabelled']}")
+    return 0
+
+
+def _cmd_convert(args) -> int:
+    from chemmap.io import convert
+
+    cube = convert(args.source, args.target, format=args.writer, read_options=_reader_options(args))
+    h, w = cube.image_shape
+    print(f"chemmap: wrote {args.target} ({h} x {w} pixels x {cube.n_channels} channels, {cube.axis.unit})")
     return 0
 
 
@@ -246,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     warnings.showwarning = _show_warning
-    handler = {"run": _cmd_run, "demo": _cmd_demo, "info": _cmd_info}[args.command]
+    handler = {"run": _cmd_run, "demo": _cmd_demo, "info": _cmd_info, "convert": _cmd_convert}[args.command]
     try:
         return handler(args)
     except ChemmapError as exc:

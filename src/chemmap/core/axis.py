@@ -126,6 +126,11 @@ class SpectralAxis:
         One of :data:`UNITS` (aliases such as ``"1/cm"`` are accepted).
     names : sequence of str, optional
         A name per channel; used when the "channels" are named maps.
+    fwhm : array-like of shape (n_channels,), optional
+        Spectral resolution of each channel (full width at half maximum), in ``unit``.
+    bad_bands : array-like of bool, shape (n_channels,), optional
+        ``True`` marks a channel known to be unusable (an ENVI ``bbl`` of 0, a low-SNR band);
+        the data keep it until :func:`chemmap.preprocessing.drop_bad_bands` removes it.
 
     Examples
     --------
@@ -134,9 +139,17 @@ class SpectralAxis:
     175
     """
 
-    __slots__ = ("_values", "names", "unit")
+    __slots__ = ("_values", "bad_bands", "fwhm", "names", "unit")
 
-    def __init__(self, values, unit: str = "channel", *, names: Sequence[str] | None = None):
+    def __init__(
+        self,
+        values,
+        unit: str = "channel",
+        *,
+        names: Sequence[str] | None = None,
+        fwhm=None,
+        bad_bands=None,
+    ):
         arr = _as_values(values, "The spectral axis")
         if arr.size > 1 and not np.all(np.diff(arr) > 0):
             raise AxisError(
@@ -153,6 +166,10 @@ class SpectralAxis:
             if len(set(names)) != len(names):
                 raise AxisError(f"Channel names must be unique; got {list(names)}.")
         self.names = names
+        self.fwhm = None if fwhm is None else _per_channel(fwhm, arr.size, "fwhm", np.float64)
+        self.bad_bands = None if bad_bands is None else _per_channel(bad_bands, arr.size, "bad_bands", bool)
+        if self.bad_bands is not None and not self.bad_bands.any():
+            self.bad_bands = None
 
     @classmethod
     def from_names(cls, names: Sequence[str]) -> SpectralAxis:
@@ -178,6 +195,8 @@ class SpectralAxis:
         return (
             self.unit == other.unit
             and self.names == other.names
+            and _same(self.bad_bands, other.bad_bands)
+            and _same(self.fwhm, other.fwhm)
             and self._values.shape == other._values.shape
             and bool(np.all(self._values == other._values))
         )
@@ -246,11 +265,50 @@ class SpectralAxis:
     def take(self, index) -> SpectralAxis:
         """A new axis made of the selected channels (slice or integer/boolean array)."""
         names = None if self.names is None else tuple(np.asarray(self.names, dtype=object)[index])
-        return SpectralAxis(self._values[index], self.unit, names=names)
+        fwhm = None if self.fwhm is None else self.fwhm[index]
+        bad = None if self.bad_bands is None else self.bad_bands[index]
+        return SpectralAxis(self._values[index], self.unit, names=names, fwhm=fwhm, bad_bands=bad)
+
+    def replace(self, **changes) -> SpectralAxis:
+        """A copy with some of ``values``, ``unit``, ``names``, ``fwhm``, ``bad_bands`` changed."""
+        current = {
+            "values": self._values,
+            "unit": self.unit,
+            "names": self.names,
+            "fwhm": self.fwhm,
+            "bad_bands": self.bad_bands,
+        }
+        unknown = sorted(set(changes) - set(current))
+        if unknown:
+            raise InvalidParameterError(f"SpectralAxis.replace got unknown field(s) {unknown}; valid: {list(current)}.")
+        current.update(changes)
+        values, unit = current.pop("values"), current.pop("unit")
+        return SpectralAxis(values, unit, **current)
+
+    @property
+    def good_bands(self) -> np.ndarray:
+        """Boolean array, ``True`` for the channels not flagged bad."""
+        return np.ones(len(self), bool) if self.bad_bands is None else ~self.bad_bands
 
     def to_dict(self) -> dict:
         """JSON-friendly description (range, unit, number of channels)."""
         out = {"unit": self.unit, "n_channels": len(self), "start": self.start, "stop": self.stop}
         if self.names is not None:
             out["names"] = list(self.names)
+        if self.bad_bands is not None:
+            out["n_bad_bands"] = int(self.bad_bands.sum())
         return out
+
+
+def _per_channel(values, n: int, name: str, dtype) -> np.ndarray:
+    arr = np.asarray(values, dtype=dtype).reshape(-1) if np.ndim(values) else np.full(n, values, dtype=dtype)
+    if arr.size != n:
+        raise AxisError(f"The axis {name} has {arr.size} values but the axis has {n} channels.")
+    arr.setflags(write=False)
+    return arr
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and bool(np.all(a == b))

@@ -1,5 +1,6 @@
 """Synthetic generators with ground truth, and loaders for benchmark data."""
 
+from chemmap.datasets.benchmarks import load_indian_pines, load_samson
 from chemmap.datasets.synthetic import gaussian_band, make_demo_cube, make_regions_cube
 
-__all__ = ["gaussian_band", "make_demo_cube", "make_regions_cube"]
+__all__ = ["gaussian_band", "load_indian_pines", "load_samson", "make_demo_cube", "make_regions_cube"]

@@ -13,11 +13,24 @@ import numpy as np
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InputFileNotFoundError, InvalidParameterError
-from chemmap.io import flat_csv, flat_hdf5, npy  # noqa: F401  (registers the readers)
+
+# Importing the format modules registers their readers; the order is the order of guessing.
+from chemmap.io import (  # noqa: F401
+    envi,
+    flat_csv,
+    flat_hdf5,
+    hdf5_cube,
+    matlab,
+    npy,
+    parquet,
+    tiff,
+    vendor,
+    zarr_cube,
+)
 from chemmap.io._flat import factor_pairs
 from chemmap.io._registry import ReaderEntry, readers, writers
 
-__all__ = ["describe", "factor_pairs", "read", "readers", "write", "writers"]
+__all__ = ["convert", "describe", "factor_pairs", "read", "readers", "write", "writers"]
 
 
 def _reader_for(path: Path, format: str | None) -> ReaderEntry:
@@ -27,11 +40,12 @@ def _reader_for(path: Path, format: str | None) -> ReaderEntry:
         entry = readers.get(name)
         if entry.guess_can_open(path):
             return entry
-    listing = "; ".join(f"{n} ({', '.join(readers.get(n).suffixes)})" for n in readers)
+    listing = "; ".join(f"{n} ({', '.join(s for s in readers.get(n).suffixes if s)})" for n in readers)
+    what = "folder" if path.is_dir() else "file"
     raise FileFormatError(
-        f"No reader can open {path.name}. Installed readers: {listing}. To fix this, pass "
-        "format='<reader>' if the suffix is unusual; more formats come with "
-        "pip install 'chemmap[formats]'."
+        f"No reader can open the {what} {path.name}. Installed readers: {listing}. To fix this, pass "
+        "format='<reader>' if the suffix is unusual (Zarr stores are folders named *.zarr); vendor "
+        "formats need pip install 'chemmap[vendor]', Parquet and TIFF pip install 'chemmap[formats]'."
     )
 
 
@@ -61,8 +75,6 @@ def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cu
         raise InputFileNotFoundError(
             f"Input file {str(path)!r} does not exist. To fix this, check the path (working directory: {os.getcwd()})."
         )
-    if path.is_dir():
-        raise InputFileNotFoundError(f"{str(path)!r} is a folder; expected a file.")
     entry = _reader_for(path, format)
     entry.check_options(options)
     cube = entry.read(path, **options)
@@ -75,12 +87,23 @@ def write(cube: Cube, path: str | os.PathLike, *, format: str | None = None, **o
     """Write ``cube`` to ``path`` atomically (format from ``format`` or the suffix)."""
     path = Path(path)
     if format is None:
-        matches = [n for n in writers if path.suffix.lower() in writers.get(n).suffixes]
+        matches = [n for n in writers if path.suffix.lower() in writers.get(n).suffixes and writers.get(n).by_suffix]
         if not matches:
             known = ", ".join(f"{n} ({', '.join(writers.get(n).suffixes)})" for n in writers)
             raise InvalidParameterError(f"No writer for the suffix {path.suffix!r}. Writers: {known}.")
         format = matches[0]
     writers.get(format).write(cube, path, **options)
+
+
+def convert(source, target, *, format: str | None = None, read_options: dict | None = None, **write_options) -> Cube:
+    """Read ``source`` with any reader and write it to ``target`` (format from ``format`` or the suffix).
+
+    Lazy inputs (Zarr, ``lazy=True``) are written block by block by the Zarr and HDF5 cube
+    writers. Returns the Cube that was read.
+    """
+    cube = read(source, **(read_options or {}))
+    write(cube, target, format=format, **write_options)
+    return cube
 
 
 def describe(cube: Cube) -> dict:

@@ -59,12 +59,17 @@ class ReaderEntry:
 
 @dataclass(frozen=True)
 class WriterEntry:
-    """A registered writer: ``write(cube, path, **options)``."""
+    """A registered writer: ``write(cube, path, **options)``.
+
+    ``by_suffix=False`` keeps a writer out of the choice by suffix when another writer
+    shares its suffixes (``.h5`` means the flat layout unless ``format="hdf5-cube"``).
+    """
 
     name: str
     suffixes: tuple[str, ...]
     write: Callable
     description: str
+    by_suffix: bool = True
 
 
 readers: Registry[ReaderEntry] = Registry("reader")

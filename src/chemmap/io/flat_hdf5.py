@@ -43,6 +43,23 @@ def is_hdf5(path: Path) -> bool:
         return False
 
 
+def _is_flat_hdf5(path: Path) -> bool:
+    """An HDF5 file that is not a cube: the chemmap flat layout, or one without a 3-D dataset."""
+    if not is_hdf5(path):
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            if fh.attrs.get("layout") == LAYOUT:
+                return True
+            found = []
+            fh.visititems(lambda _n, o: found.append(o) if isinstance(o, h5py.Dataset) and o.ndim == 3 else None)
+            return not found
+    except OSError:
+        return False
+
+
 def _h5py():
     from chemmap._shared.optional import optional_import
 
@@ -167,7 +184,7 @@ readers.register(
         (".h5", ".hdf5", ".he5"),
         read_flat_hdf5,
         "flat HDF5: /spectra (n_pixels, n_channels), /axis, image_shape attribute",
-        sniff=is_hdf5,
+        sniff=_is_flat_hdf5,
     ),
 )
 writers.register("hdf5-flat", WriterEntry("hdf5-flat", (".h5", ".hdf5"), write_flat_hdf5, "flat HDF5"))

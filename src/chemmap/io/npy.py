@@ -12,44 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from chemmap.core.axis import SpectralAxis, sort_order
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import FileFormatError, ShapeError
+from chemmap.core.exceptions import FileFormatError
+from chemmap.io._build import build_cube
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
 __all__ = ["read_npy", "read_npz", "write_npz"]
 
 
 def _make_cube(data, axis_values, unit, *, source, mask=None, labels=None, label_names=None, dtype=None):
-    if data.ndim != 3:
-        raise ShapeError(
-            f"{source} holds an array of shape {data.shape}; expected a cube (height, width, "
-            "n_channels). For flat (n_pixels, n_channels) data use a CSV or HDF5 table with "
-            "image_shape."
-        )
-    if axis_values is None:
-        axis_values, unit = np.arange(data.shape[-1], dtype=np.float64), "channel"
-    axis_values = np.asarray(axis_values, dtype=np.float64)
-    if axis_values.shape != (data.shape[-1],):
-        raise ShapeError(
-            f"The spectral axis of {source} has {axis_values.size} values but the data have "
-            f"{data.shape[-1]} channels on the last axis."
-        )
-    order = sort_order(axis_values, source=f"The spectral axis of {source}")
-    if order is not None:
-        data, axis_values = data[..., order], axis_values[order]
-    if dtype is not None:
-        data = data.astype(dtype, copy=False)
-    finite = np.all(np.isfinite(data), axis=-1) if data.dtype.kind == "f" else np.ones(data.shape[:2], bool)
-    full_mask = finite if mask is None else (np.asarray(mask, dtype=bool) & finite)
-    attrs = {
-        "source": source,
-        "n_missing_pixels": 0,
-        "n_nonfinite_pixels": int((~finite).sum()),
-        "image_shape_source": f"the array shape in {source}",
-    }
-    return Cube(
-        data, SpectralAxis(axis_values, unit), mask=full_mask, labels=labels, label_names=label_names, attrs=attrs
+    return build_cube(
+        data, axis_values, unit, source=source, mask=mask, labels=labels, label_names=label_names, dtype=dtype
     )
 
 

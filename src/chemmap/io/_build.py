@@ -1,0 +1,144 @@
+"""Turn what a cube reader found in a file into a :class:`Cube`, the same way for every format."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chemmap.core.axis import SpectralAxis, sort_order
+from chemmap.core.cube import Cube, is_lazy_array
+from chemmap.core.exceptions import FileFormatError, ShapeError
+
+__all__ = ["ROWS_PER_PASS_BYTES", "build_cube", "check_fits_in_file", "invalid_pixel_mask", "lazy_view"]
+
+#: Bytes of a cube looked at at once when a reader scans it (finite checks, ignore values).
+ROWS_PER_PASS_BYTES = 64 * 2**20
+
+
+def check_fits_in_file(path, *, needed: int, available: int, field: str) -> None:
+    """Refuse a header whose declared size exceeds the bytes the data file holds.
+
+    Checked before any allocation, so a header claiming 10^12 pixels is an error rather
+    than an exhausted memory.
+    """
+    if needed > available:
+        raise FileFormatError(
+            f"{path}: the header ({field}) declares {needed:,} bytes of data but the file holds "
+            f"{available:,}. The data file is truncated or the header is wrong. To fix this, "
+            "check the sizes and data type in the header against the file."
+        )
+
+
+def invalid_pixel_mask(data, *, ignore_value=None) -> np.ndarray:
+    """``True`` for pixels that are not finite in some channel or equal ``ignore_value`` in all.
+
+    Reads ``data`` (NumPy, memory map or Dask) in bands of rows, so a memory-mapped cube
+    is scanned without holding a float copy of it.
+    """
+    h, w, c = (int(n) for n in data.shape)
+    bad = np.zeros((h, w), bool)
+    itemsize = max(np.dtype(data.dtype).itemsize, 1)
+    rows = max(1, ROWS_PER_PASS_BYTES // max(1, w * c * itemsize))
+    for start in range(0, h, rows):
+        block = data[start : start + rows]
+        block = np.asarray(block.compute() if is_lazy_array(block) else block)
+        if block.dtype.kind in "fc":
+            bad[start : start + rows] |= ~np.all(np.isfinite(block), axis=-1)
+        if ignore_value is not None:
+            bad[start : start + rows] |= np.all(block == ignore_value, axis=-1)
+    return bad
+
+
+def lazy_view(data, *, chunk_bytes: int = 64 * 2**20):
+    """A Dask array over ``data`` (memory map, h5py or zarr array) with whole spectra per chunk."""
+    import dask.array as da
+
+    h, w, c = (int(n) for n in data.shape)
+    pixels_per_chunk = max(1, chunk_bytes // max(1, c * np.dtype(data.dtype).itemsize))
+    rows = max(1, min(h, pixels_per_chunk // max(w, 1)))
+    cols = w if rows > 1 else max(1, min(w, pixels_per_chunk))
+    return da.from_array(data, chunks=(rows, cols, c), asarray=True, lock=False)
+
+
+def build_cube(
+    data,
+    axis_values,
+    unit: str,
+    *,
+    source: str,
+    mask=None,
+    labels=None,
+    label_names=None,
+    dtype=None,
+    fwhm=None,
+    bad_bands=None,
+    ignore_value=None,
+    scale: float | None = None,
+    attrs: dict | None = None,
+) -> Cube:
+    """Validate, sort and convert a reader's findings into a Cube.
+
+    Parameters
+    ----------
+    data : ndarray, memory map or dask array of shape (height, width, n_channels)
+    axis_values : array-like of shape (n_channels,) or None
+        Channel positions; ``None`` numbers the channels (unit ``"channel"``).
+    unit : str
+        Axis unit.
+    source : str
+        File name used in messages and provenance.
+    mask, labels, label_names
+        Optional pixel mask and ground truth.
+    dtype : dtype, optional
+        Convert the data; ``None`` keeps the file's type (a memory map stays a memory map).
+    fwhm, bad_bands : array-like of shape (n_channels,), optional
+        Per-channel resolution and bad-band flags.
+    ignore_value : float, optional
+        Pixels equal to it in every channel are masked (ENVI ``data ignore value``).
+    scale : float, optional
+        Data are divided by it (ENVI ``reflectance scale factor``); gives float32 data.
+    attrs : dict, optional
+        Extra provenance.
+    """
+    if data.ndim != 3:
+        raise ShapeError(
+            f"{source} holds an array of shape {tuple(data.shape)}; expected a cube (height, width, "
+            "n_channels). For flat (n_pixels, n_channels) data give image_shape, or use a flat "
+            "CSV/HDF5/Parquet table."
+        )
+    n_channels = int(data.shape[-1])
+    if axis_values is None:
+        axis_values, unit = np.arange(n_channels, dtype=np.float64), "channel"
+    axis_values = np.asarray(axis_values, dtype=np.float64).reshape(-1)
+    if axis_values.shape != (n_channels,):
+        raise ShapeError(
+            f"The spectral axis of {source} has {axis_values.size} values but the data have "
+            f"{n_channels} channels on the last axis."
+        )
+    extras = {"fwhm": fwhm, "bad_bands": bad_bands}
+    for name, values in extras.items():
+        if values is not None and np.size(values) != n_channels:
+            raise FileFormatError(f"{source}: {name} has {np.size(values)} values for {n_channels} channels.")
+    order = sort_order(axis_values, source=f"The spectral axis of {source}")
+    if order is not None:
+        data, axis_values = data[..., order], axis_values[order]
+        extras = {k: None if v is None else np.asarray(v)[order] for k, v in extras.items()}
+    lazy = is_lazy_array(data)
+    invalid = invalid_pixel_mask(data, ignore_value=ignore_value) if not lazy or ignore_value is not None else None
+    if scale is not None:
+        data = data.astype(np.float32) / np.float32(scale)
+    if dtype is not None and np.dtype(dtype) != data.dtype:
+        data = data.astype(dtype)
+    full_mask = None
+    if mask is not None or (invalid is not None and invalid.any()):
+        full_mask = np.ones(data.shape[:2], bool) if mask is None else np.asarray(mask, dtype=bool).copy()
+        if invalid is not None:
+            full_mask &= ~invalid
+    base_attrs = {
+        "source": source,
+        "n_missing_pixels": 0,
+        "n_nonfinite_pixels": 0 if invalid is None else int(invalid.sum()),
+        "image_shape_source": f"the array shape in {source}",
+    }
+    base_attrs.update(attrs or {})
+    axis = SpectralAxis(axis_values, unit, **extras)
+    return Cube(data, axis, mask=full_mask, labels=labels, label_names=label_names, attrs=base_attrs)

@@ -1,0 +1,124 @@
+"""Flat tables (pandas DataFrames) of per-pixel spectra, shared by the CSV and Parquet readers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import FileFormatError, InvalidParameterError
+from chemmap.io._flat import assemble_flat
+
+__all__ = ["cube_to_table", "is_number", "table_to_cube"]
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def table_to_cube(
+    table,
+    *,
+    source,
+    image_shape=None,
+    spectral_columns=None,
+    metadata_columns=None,
+    label_column: str | None = None,
+    x_column: str = "pixel_x",
+    y_column: str = "pixel_y",
+    coordinate_origin: int = 0,
+    axis=None,
+    axis_unit: str = "cm-1",
+    dtype=np.float32,
+    fmt: str,
+) -> Cube:
+    """A Cube from a table with one spectrum per row (see ``read_flat_csv`` for the options)."""
+    import pandas as pd
+
+    if table.shape[0] == 0:
+        raise FileFormatError(f"{source} has a header but no data rows; expected one row per pixel.")
+    columns = [str(c).strip() for c in table.columns]
+    table.columns = columns
+
+    for name in (spectral_columns or []) + (metadata_columns or []):
+        if name not in columns:
+            raise InvalidParameterError(f"{source} has no column {name!r}; its columns are {columns[:8]}...")
+    if spectral_columns is not None:
+        spectral = list(spectral_columns)
+    elif metadata_columns is not None:
+        spectral = [c for c in columns if c not in set(metadata_columns)]
+    else:
+        spectral = [c for c in columns if is_number(c)]
+    special = {label_column, x_column, y_column}
+    spectral = [c for c in spectral if c not in special]
+    if not spectral:
+        raise FileFormatError(
+            f"{source} has no spectral columns: no header is a number. Expected headers such as "
+            "'600.0', '606.03', ... holding the axis values. To fix this, pass "
+            "spectral_columns=[...] and axis=[...]."
+        )
+    if axis is None:
+        bad = [c for c in spectral if not is_number(c)]
+        if bad:
+            raise FileFormatError(f"{source}: spectral column header {bad[0]!r} is not an axis value; pass axis=[...].")
+        axis_values = np.array([float(c) for c in spectral])
+    else:
+        axis_values = np.asarray(axis, dtype=np.float64)
+
+    block = table[spectral]
+    numeric = block.apply(pd.to_numeric, errors="coerce")
+    text_cells = numeric.isna().to_numpy() & block.notna().to_numpy()
+    if text_cells.any():
+        r, c = np.argwhere(text_cells)[0]
+        raise FileFormatError(
+            f"{source}: spectral column {spectral[c]!r}, data row {r + 1} holds "
+            f"{block.iat[r, c]!r}, which is not a number. Expected numeric intensities in "
+            "every spectral column; empty cells are allowed and mask the pixel."
+        )
+
+    missing = [c for c in (label_column,) if c is not None and c not in columns]
+    if missing:
+        raise InvalidParameterError(
+            f"{source} has no label column {missing[0]!r}; its non-spectral columns are "
+            f"{[c for c in columns if c not in spectral]}."
+        )
+    has_xy = x_column in columns and y_column in columns
+    return assemble_flat(
+        numeric.to_numpy(dtype=np.float64),
+        axis_values,
+        unit=axis_unit,
+        source=Path(source).name,
+        image_shape=image_shape,
+        pixel_x=table[x_column].to_numpy() if has_xy else None,
+        pixel_y=table[y_column].to_numpy() if has_xy else None,
+        labels=table[label_column].to_numpy() if label_column else None,
+        coordinate_origin=coordinate_origin,
+        dtype=dtype,
+        attrs={"format": fmt, "label_column": label_column},
+    )
+
+
+def cube_to_table(cube: Cube, *, label_column: str = "label"):
+    """A DataFrame with ``pixel_id``, ``pixel_x``, ``pixel_y``, labels and one column per channel.
+
+    Masked pixels get empty (NaN) spectral cells.
+    """
+    import pandas as pd
+
+    cube = cube.to_numpy()
+    _h, w = cube.image_shape
+    ids = np.arange(cube.n_pixels)
+    columns = {"pixel_id": ids, "pixel_x": ids % w, "pixel_y": ids // w}
+    if cube.labels is not None:
+        flat = cube.labels.reshape(-1)
+        columns[label_column] = [cube.label_names.get(int(v), "") if v >= 0 else "" for v in flat]
+    spectra = np.asarray(cube.pixels(), dtype=np.float64).copy()
+    spectra[~cube.valid_pixels()] = np.nan
+    meta = pd.DataFrame(columns)
+    values = pd.DataFrame(spectra, columns=[repr(float(v)) for v in cube.axis.values])
+    return pd.concat([meta, values], axis=1)

@@ -1,0 +1,242 @@
+"""MATLAB ``.mat`` files: v5 (SciPy) and v7.3 (HDF5, through h5py).
+
+The reader finds the cube (the largest 3-D numeric array, or ``cube_key``), a 2-D label
+map of the same image size (or ``labels_key``, or a second file ``labels_file``) and an
+axis vector (``axis_key`` or a 1-D array named like ``wavelength``). Benchmarks that store
+``(bands, pixels)`` matrices are accepted with ``image_shape`` (or ``nRow``/``nCol``
+variables in the file) and ``order``: ``"F"`` (MATLAB's column-major pixel order, the
+default) or ``"C"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import FileFormatError, InvalidParameterError, ShapeError
+from chemmap.io._build import build_cube
+from chemmap.io._flat import encode_labels, parse_image_shape
+from chemmap.io._registry import ReaderEntry, readers
+from chemmap.io.flat_hdf5 import is_hdf5
+
+__all__ = ["flat_to_cube", "load_mat_arrays", "read_mat"]
+
+_AXIS_NAMES = ("wavelength", "wavelengths", "wl", "axis", "wavenumber", "wavenumbers", "energy", "bands_nm")
+_SHAPE_NAMES = (("nrow", "ncol"), ("rows", "cols"), ("height", "width"))
+
+
+def load_mat_arrays(path: Path) -> dict[str, np.ndarray]:
+    """All numeric arrays of a ``.mat`` file, v5 or v7.3, in MATLAB's own shapes."""
+    if is_hdf5(path):
+        return _load_v73(path)
+    from scipy.io import loadmat
+
+    try:
+        raw = loadmat(path)
+    except NotImplementedError:
+        return _load_v73(path)
+    except (ValueError, TypeError, OSError) as exc:
+        raise FileFormatError(f"{path} is not a readable MATLAB file ({exc}).") from None
+    return {k: v for k, v in raw.items() if not k.startswith("__") and isinstance(v, np.ndarray) and _numeric(v)}
+
+
+def _numeric(arr: np.ndarray) -> bool:
+    return arr.dtype.kind in "biuf"
+
+
+def _load_v73(path: Path) -> dict[str, np.ndarray]:
+    import h5py
+
+    out: dict[str, np.ndarray] = {}
+    try:
+        with h5py.File(path, "r") as fh:
+
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "biuf" and not name.startswith("#"):
+                    out[name] = obj[()].T  # MATLAB writes column-major: reverse to MATLAB's shape
+
+            fh.visititems(visit)
+    except OSError as exc:
+        raise FileFormatError(f"{path} is not a readable MATLAB v7.3 (HDF5) file ({exc}).") from None
+    return out
+
+
+def _pick(arrays: dict, key: str | None, what: str, source: str, accept) -> str | None:
+    if key is not None:
+        if key not in arrays:
+            raise FileFormatError(f"{source} has no variable {key!r} for the {what}; it has {sorted(arrays)}.")
+        return key
+    found = [k for k, v in arrays.items() if accept(v)]
+    if len(found) > 1:
+        sizes = sorted({arrays[k].size for k in found})
+        largest = [k for k in found if arrays[k].size == sizes[-1]]
+        if len(largest) > 1:
+            raise FileFormatError(
+                f"{source} holds several candidates for the {what}: {found}. To fix this, name one "
+                f"with the {what.split()[0]}_key option."
+            )
+        return largest[0]
+    return found[0] if found else None
+
+
+def _shape_from_file(arrays: dict) -> tuple[int, int] | None:
+    lower = {k.lower(): v for k, v in arrays.items()}
+    for rows, cols in _SHAPE_NAMES:
+        if rows in lower and cols in lower and lower[rows].size == 1 and lower[cols].size == 1:
+            return int(lower[rows].item()), int(lower[cols].item())
+    return None
+
+
+def flat_to_cube(matrix: np.ndarray, image_shape: tuple[int, int], *, order: str = "F", source: str) -> np.ndarray:
+    """A ``(bands, pixels)`` or ``(pixels, bands)`` matrix as an ``(H, W, bands)`` cube.
+
+    ``order="F"`` numbers pixels down the columns (``pixel = row + col * H``, MATLAB);
+    ``order="C"`` along the rows (``pixel = row * W + col``).
+    """
+    h, w = image_shape
+    n = h * w
+    if matrix.ndim != 2 or n not in matrix.shape:
+        raise ShapeError(
+            f"{source}: a matrix of shape {matrix.shape} cannot hold {h}x{w} = {n} pixels. To fix this, "
+            "check image_shape, or name the right variable with cube_key."
+        )
+    pixels = matrix.T if matrix.shape[1] == n and matrix.shape[0] != n else matrix
+    if order == "F":
+        return pixels.reshape(w, h, -1).transpose(1, 0, 2)
+    return pixels.reshape(h, w, -1)
+
+
+def _labels_from(arrays: dict, key: str | None, image_shape, source: str, unlabelled):
+    key = _pick(
+        arrays,
+        key,
+        "labels map",
+        source,
+        lambda v: v.ndim == 2 and v.shape == image_shape and (v.dtype.kind in "iub" or np.all(v == np.round(v))),
+    )
+    if key is None:
+        return None, None, None
+    raw = np.asarray(arrays[key])
+    if raw.shape != image_shape:
+        raise ShapeError(f"{source}: the labels {key!r} have shape {raw.shape}; the cube's image is {image_shape}.")
+    raw = raw.astype(np.int64)
+    if unlabelled is not None:
+        raw = np.where(raw == unlabelled, -1, raw)
+    codes, names = encode_labels(raw.reshape(-1))
+    return codes.reshape(image_shape), names, key
+
+
+def read_mat(
+    path,
+    *,
+    cube_key: str | None = None,
+    labels_key: str | None = None,
+    labels_file=None,
+    axis_key: str | None = None,
+    axis=None,
+    axis_unit: str | None = None,
+    image_shape=None,
+    order: str = "F",
+    unlabelled: int | None = 0,
+    dtype=None,
+) -> Cube:
+    """Read a MATLAB cube (v5 or v7.3).
+
+    Parameters
+    ----------
+    path : str or Path
+    cube_key : str, optional
+        Variable holding the cube (3-D) or the ``(bands, pixels)`` matrix.
+    labels_key : str, optional
+        Variable holding a 2-D label map.
+    labels_file : str or Path, optional
+        A second ``.mat`` file holding the label map (benchmarks ship ground truth apart).
+    axis_key, axis : optional
+        Variable with the channel positions, or the positions themselves.
+    axis_unit : str, optional
+        Unit of the axis (default ``"channel"`` when no axis is found).
+    image_shape : (int, int), optional
+        For a ``(bands, pixels)`` matrix; read from ``nRow``/``nCol`` variables when present.
+    order : {"F", "C"}
+        Pixel order of a flat matrix: ``"F"`` = MATLAB column-major, ``"C"`` = row-major.
+    unlabelled : int or None
+        Label value meaning "no class" (0 in the usual remote-sensing ground truths);
+        negative values are always unlabelled.
+    dtype : dtype, optional
+        Convert the data; by default the file's type is kept.
+    """
+    from chemmap._shared.validation import check_choice
+
+    path = Path(path)
+    source = path.name
+    order = check_choice(order, ("F", "C"), name="order", func="read_mat")
+    arrays = load_mat_arrays(path)
+    if not arrays:
+        raise FileFormatError(f"{source} holds no numeric arrays.")
+    key = _pick(arrays, cube_key, "cube array", source, lambda v: v.ndim == 3)
+    shape_source = f"the array shape in {source}"
+    if key is not None and arrays[key].ndim == 3:
+        if image_shape is not None:
+            raise InvalidParameterError(f"{source} holds a 3-D cube {key!r}; image_shape is only for flat matrices.")
+        data = arrays[key]
+    else:
+        given = parse_image_shape(image_shape)
+        shape = given or _shape_from_file(arrays)
+        if shape is None:
+            raise FileFormatError(
+                f"{source} holds no 3-D cube (variables: {sorted((k, v.shape) for k, v in arrays.items())}). "
+                "To fix this, give image_shape=(height, width) for a (bands, pixels) matrix, and cube_key= "
+                "if several matrices fit."
+            )
+        n = shape[0] * shape[1]
+        key = key or _pick(arrays, None, "cube matrix", source, lambda v: v.ndim == 2 and n in v.shape and v.size > n)
+        if key is None:
+            raise FileFormatError(f"{source} has no (bands, {n}) matrix for an image of {shape[0]}x{shape[1]} pixels.")
+        data = flat_to_cube(arrays[key], shape, order=order, source=source)
+        shape_source = "given by the user" if given else f"the nRow/nCol variables of {source}"
+    image = data.shape[:2]
+    label_arrays, label_source = arrays, source
+    if labels_file is not None:
+        label_arrays, label_source = load_mat_arrays(Path(labels_file)), Path(labels_file).name
+    label_arrays = {k: v for k, v in label_arrays.items() if k != key}
+    labels, names, found_labels = _labels_from(label_arrays, labels_key, image, label_source, unlabelled)
+    if axis is None:
+        akey = axis_key or next(
+            (k for k, v in arrays.items() if k.lower() in _AXIS_NAMES and v.size == data.shape[-1]), None
+        )
+        if akey is not None:
+            if akey not in arrays:
+                raise FileFormatError(f"{source} has no variable {akey!r} for the axis; it has {sorted(arrays)}.")
+            axis = np.asarray(arrays[akey], dtype=np.float64).reshape(-1)
+    unit = axis_unit or "channel"
+    return build_cube(
+        data,
+        axis,
+        unit,
+        source=source,
+        labels=labels,
+        label_names=names,
+        dtype=dtype,
+        attrs={
+            "format": "mat",
+            "mat_variable": key,
+            "labels_variable": found_labels,
+            "image_shape_source": shape_source,
+        },
+    )
+
+
+def _is_mat(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(128)
+    except OSError:
+        return False
+    return head.startswith(b"MATLAB") or b"MATLAB 7.3" in head or head[:8] == b"\x89HDF\r\n\x1a\n"
+
+
+readers.register(
+    "mat", ReaderEntry("mat", (".mat",), read_mat, "MATLAB v5 / v7.3 cube, label map and axis", sniff=_is_mat)
+)

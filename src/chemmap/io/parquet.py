@@ -1,0 +1,105 @@
+"""Parquet flat tables (through pyarrow): one spectrum per row, like the flat CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import FileFormatError
+from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
+from chemmap.io._table import cube_to_table, table_to_cube
+
+__all__ = ["read_parquet", "write_parquet"]
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def _require_pyarrow() -> None:
+    from chemmap._shared.optional import optional_import
+
+    optional_import("pyarrow", extra="formats", purpose="Reading and writing Parquet tables")
+
+
+def read_parquet(
+    path,
+    *,
+    image_shape=None,
+    spectral_columns=None,
+    metadata_columns=None,
+    label_column: str | None = None,
+    x_column: str = "pixel_x",
+    y_column: str = "pixel_y",
+    coordinate_origin: int = 0,
+    axis=None,
+    axis_unit: str = "cm-1",
+    dtype=np.float32,
+) -> Cube:
+    """Read a Parquet table of per-pixel spectra; options as :func:`chemmap.io.flat_csv.read_flat_csv`.
+
+    The axis unit is read from the table's metadata key ``chemmap:axis_unit`` when chemmap
+    wrote the file and ``axis_unit`` is left at its default.
+    """
+    import pandas as pd
+
+    _require_pyarrow()
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(f"{path} is not a readable Parquet file ({exc}).") from None
+    meta = table.schema.metadata or {}
+    stored_unit = meta.get(b"chemmap:axis_unit")
+    if stored_unit is not None and axis_unit == "cm-1" and axis is None:
+        axis_unit = stored_unit.decode()
+    frame: pd.DataFrame = table.to_pandas()
+    return table_to_cube(
+        frame,
+        source=path,
+        image_shape=image_shape,
+        spectral_columns=spectral_columns,
+        metadata_columns=metadata_columns,
+        label_column=label_column,
+        x_column=x_column,
+        y_column=y_column,
+        coordinate_origin=coordinate_origin,
+        axis=axis,
+        axis_unit=axis_unit,
+        dtype=dtype,
+        fmt="parquet",
+    )
+
+
+def write_parquet(cube: Cube, path, *, label_column: str = "label") -> None:
+    """Write a cube as a Parquet flat table (columns as the flat CSV), atomically."""
+    _require_pyarrow()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from chemmap._shared.atomic import atomic_path
+
+    frame = cube_to_table(cube, label_column=label_column)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"chemmap:axis_unit"] = cube.axis.unit.encode()
+    meta[b"chemmap:image_shape"] = ",".join(str(n) for n in cube.image_shape).encode()
+    with atomic_path(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(meta), tmp)
+
+
+def _is_parquet(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+readers.register(
+    "parquet",
+    ReaderEntry("parquet", (".parquet", ".pq"), read_parquet, "Parquet flat table (pyarrow)", sniff=_is_parquet),
+)
+writers.register("parquet", WriterEntry("parquet", (".parquet",), write_parquet, "Parquet flat table"))

@@ -1,0 +1,124 @@
+"""Zarr (v3) cube stores: ``(height, width, n_channels)`` chunked by pixels, axis in attributes.
+
+The store is a folder (``name.zarr``) in the ``chemmap-cube`` layout (see
+``chemmap.io._cube_layout``): group attributes ``axis`` and ``axis_unit``, arrays ``cube``,
+``mask`` and ``labels``. A bare array store (no group) with ``axis``/``axis_unit``
+attributes is read too. Reading is lazy by default: a Dask array over the chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import FileFormatError
+from chemmap.io._cube_layout import cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
+from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
+
+__all__ = ["read_zarr", "write_zarr"]
+
+
+def read_zarr(path, *, cube_key: str = "cube", dtype=None, lazy: bool = True) -> Cube:
+    """Read a Zarr cube store.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store folder.
+    cube_key : str
+        Array of the group holding the cube.
+    dtype : dtype, optional
+        Convert the data; by default the stored type is kept.
+    lazy : bool
+        Return a Dask array over the store's chunks (default) instead of reading it all.
+    """
+    import zarr
+
+    path = Path(path)
+    try:
+        node = zarr.open(store=str(path), mode="r")
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        raise FileFormatError(f"{path} is not a readable Zarr store ({exc}).") from None
+    mask = labels = None
+    if isinstance(node, zarr.Group):
+        if cube_key not in node:
+            raise FileFormatError(
+                f"{path}: the Zarr group has no array {cube_key!r}; it has {sorted(node.array_keys())}. "
+                "To fix this, pass cube_key=."
+            )
+        array, attrs = node[cube_key], dict(node.attrs)
+        mask = node["mask"][...] if "mask" in node else None
+        labels = node["labels"][...] if "labels" in node else None
+    else:
+        array, attrs = node, dict(node.attrs)
+    if array.ndim != 3:
+        raise FileFormatError(f"{path}: the cube array has shape {array.shape}; expected (height, width, n_channels).")
+    if lazy:
+        import dask.array as da
+
+        data = da.from_zarr(array)
+        if len(data.chunks[-1]) != 1:
+            data = data.rechunk({2: -1})
+    else:
+        data = array[...]
+    return cube_from_parts(data, attrs, mask=mask, labels=labels, source=path.name, dtype=dtype, fmt="zarr")
+
+
+def write_zarr(cube: Cube, path, *, chunk_mb: float = 16.0) -> None:
+    """Write ``cube`` as a Zarr v3 store, block by block, replacing ``path`` atomically.
+
+    Parameters
+    ----------
+    cube : Cube
+        NumPy or Dask backed; a Dask cube is computed one band of rows at a time.
+    path : str or Path
+        The store folder (``name.zarr``).
+    chunk_mb : float
+        Approximate chunk size in MiB; chunks hold whole spectra.
+    """
+    import zarr
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        group = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
+        group.attrs.update(cube_attrs(cube))
+        chunks = cube_chunks(cube.data.shape, cube.dtype.itemsize, chunk_bytes=int(chunk_mb * 2**20))
+        array = group.create_array("cube", shape=cube.data.shape, chunks=chunks, dtype=cube.dtype)
+        for start, block in iter_row_blocks(cube.data, chunks[0]):
+            array[start : start + block.shape[0]] = block
+        if cube.mask is not None:
+            group.create_array("mask", data=np.asarray(cube.mask))
+        if cube.labels is not None:
+            group.create_array("labels", data=np.asarray(cube.labels, dtype=np.int32))
+        _replace_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+        os.replace(target, old / target.name)
+        os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, target)
+
+
+def _is_zarr(path: Path) -> bool:
+    return path.is_dir() and ((path / "zarr.json").is_file() or (path / ".zgroup").is_file())
+
+
+readers.register(
+    "zarr",
+    ReaderEntry("zarr", (".zarr", ""), read_zarr, "Zarr v3 cube store (a folder), read lazily", sniff=_is_zarr),
+)
+writers.register("zarr", WriterEntry("zarr", (".zarr",), write_zarr, "Zarr v3 cube store, written block-wise"))
