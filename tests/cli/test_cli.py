@@ -62,7 +62,7 @@ def test_info_describes_a_file(tmp_path, demo_csv, capsys):
         (
             lambda p, c: c,
             ["--image-shape", "30", "30", "--normalize", "zscore"],
-            "must be one of 'snv', 'msc', 'l2', 'area', 'max'. Got 'zscore'",
+            "must be one of 'snv', 'msc', 'emsc', 'l1', 'l2', 'area', 'max', 'band'. Got 'zscore'",
         ),
         (lambda p, c: c, ["--image-shape", "30", "30", "--format", "spc-galactic"], "Unknown reader 'spc-galactic'"),
     ],

@@ -269,9 +269,10 @@ def _cmd_info(args) -> int:
     )
     bad = f"; {ax['n_bad_bands']} bad bands flagged" if ax.get("n_bad_bands") else ""
     print(f"  axis: {ax['start']:g} .. {ax['stop']:g} {ax['unit']}{bad}")
+    nonfinite = summary["n_nonfinite_pixels"]
     print(
         f"  valid pixels: {summary['n_valid_pixels']} (missing {summary['n_missing_pixels']}, "
-        f"NaN/Inf/ignored {summary['n_nonfinite_pixels']})"
+        f"NaN/Inf/ignored {'not scanned (lazy)' if nonfinite is None else nonfinite})"
     )
     if "value_range" in summary:
         print(f"  values: {summary['value_range'][0]:.4g} .. {summary['value_range'][1]:.4g}")

@@ -107,7 +107,15 @@ def convert(source, target, *, format: str | None = None, read_options: dict | N
 
 
 def describe(cube: Cube) -> dict:
-    """A JSON-friendly summary of a cube: shape, axis, dtype, invalid pixels, labels."""
+    """A JSON-friendly summary of a cube: shape, axis, dtype, invalid pixels, labels.
+
+    A memory-mapped cube is scanned once for non-finite pixels; a lazy one is not (its
+    ``n_nonfinite_pixels`` is then ``None``).
+    """
+    from chemmap.io._build import mask_invalid_pixels
+
+    if not cube.is_lazy:
+        cube = mask_invalid_pixels(cube)
     valid = cube.valid_pixels()
     summary = {
         "image_shape": list(cube.image_shape),
@@ -119,7 +127,7 @@ def describe(cube: Cube) -> dict:
         "n_valid_pixels": int(valid.sum()),
         "n_invalid_pixels": int((~valid).sum()),
         "n_missing_pixels": int(cube.attrs.get("n_missing_pixels", 0)),
-        "n_nonfinite_pixels": int(cube.attrs.get("n_nonfinite_pixels", 0)),
+        "n_nonfinite_pixels": cube.attrs.get("n_nonfinite_pixels", 0),
         "source": cube.attrs.get("source"),
         "reader": cube.attrs.get("reader"),
     }

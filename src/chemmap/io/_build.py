@@ -8,7 +8,15 @@ from chemmap.core.axis import SpectralAxis, sort_order
 from chemmap.core.cube import Cube, is_lazy_array
 from chemmap.core.exceptions import FileFormatError, ShapeError
 
-__all__ = ["ROWS_PER_PASS_BYTES", "build_cube", "check_fits_in_file", "invalid_pixel_mask", "lazy_view"]
+__all__ = [
+    "ROWS_PER_PASS_BYTES",
+    "build_cube",
+    "check_fits_in_file",
+    "invalid_pixel_mask",
+    "is_memory_mapped",
+    "lazy_view",
+    "mask_invalid_pixels",
+]
 
 #: Bytes of a cube looked at at once when a reader scans it (finite checks, ignore values).
 ROWS_PER_PASS_BYTES = 64 * 2**20
@@ -46,6 +54,29 @@ def invalid_pixel_mask(data, *, ignore_value=None) -> np.ndarray:
         if ignore_value is not None:
             bad[start : start + rows] |= np.all(block == ignore_value, axis=-1)
     return bad
+
+
+def is_memory_mapped(data) -> bool:
+    """True when ``data`` is (a view of) a NumPy memory map."""
+    while data is not None:
+        if isinstance(data, np.memmap):
+            return True
+        data = getattr(data, "base", None)
+    return False
+
+
+def mask_invalid_pixels(cube: Cube) -> Cube:
+    """``cube`` with non-finite pixels removed from the mask, scanning the data once by blocks.
+
+    Readers of memory-mapped and lazy files skip this scan (reading would defeat the
+    mapping); callers that are about to read every pixel anyway run it then.
+    """
+    if cube.attrs.get("n_nonfinite_pixels") is not None:
+        return cube
+    invalid = invalid_pixel_mask(cube.data)
+    mask = ~invalid if cube.mask is None else cube.mask & ~invalid
+    attrs = {**cube.attrs, "n_nonfinite_pixels": int(invalid.sum())}
+    return cube.replace(mask=mask if invalid.any() or cube.mask is not None else None, attrs=attrs)
 
 
 def lazy_view(data, *, chunk_bytes: int = 64 * 2**20):
@@ -122,8 +153,10 @@ def build_cube(
     if order is not None:
         data, axis_values = data[..., order], axis_values[order]
         extras = {k: None if v is None else np.asarray(v)[order] for k, v in extras.items()}
-    lazy = is_lazy_array(data)
-    invalid = invalid_pixel_mask(data, ignore_value=ignore_value) if not lazy or ignore_value is not None else None
+    deferred = is_lazy_array(data) or is_memory_mapped(data)
+    invalid = invalid_pixel_mask(data, ignore_value=ignore_value) if not deferred or ignore_value is not None else None
+    if deferred and ignore_value is None and data.dtype.kind not in "fc":
+        invalid = np.zeros(data.shape[:2], bool)  # integers cannot be NaN: nothing to scan
     if scale is not None:
         data = data.astype(np.float32) / np.float32(scale)
     if dtype is not None and np.dtype(dtype) != data.dtype:
@@ -136,7 +169,7 @@ def build_cube(
     base_attrs = {
         "source": source,
         "n_missing_pixels": 0,
-        "n_nonfinite_pixels": 0 if invalid is None else int(invalid.sum()),
+        "n_nonfinite_pixels": None if invalid is None else int(invalid.sum()),
         "image_shape_source": f"the array shape in {source}",
     }
     base_attrs.update(attrs or {})

@@ -10,6 +10,7 @@ from chemmap._shared.progress import notify
 from chemmap.cluster import PixelClusterer, salt_and_pepper_fraction
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
+from chemmap.io._build import mask_invalid_pixels
 from chemmap.maps import default_window, intensity_map, ratio_map
 from chemmap.metrics import external_scores, internal_scores, snr_summary
 from chemmap.metrics.interpretation import (
@@ -19,7 +20,7 @@ from chemmap.metrics.interpretation import (
     distinguishing_bands,
     region_stats,
 )
-from chemmap.preprocessing import Chain
+from chemmap.preprocessing import Chain, drop_bad_bands
 from chemmap.report.metrics_json import to_json_safe
 
 __all__ = ["analyse"]
@@ -34,7 +35,9 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     from chemmap.pipeline.runner import RunResult
 
     config = copy.deepcopy(config)
-    cube = cube.to_numpy()
+    cube = mask_invalid_pixels(cube.to_numpy())
+    if cube.axis.bad_bands is not None:
+        cube = drop_bad_bands(cube)
     n_valid = int(cube.valid_pixels().sum())
     if n_valid < 2:
         raise ShapeError(

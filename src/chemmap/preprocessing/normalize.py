@@ -1,4 +1,4 @@
-"""Per-spectrum normalisation: SNV, MSC, L2 (vector), area and max."""
+"""Per-spectrum normalisation: SNV, MSC, EMSC, L1, L2 (vector), area, max and to a band."""
 
 from __future__ import annotations
 
@@ -9,12 +9,22 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.preprocessing._steps import StepSpec, apply_spectral, axis_values_of, steps
 
-__all__ = ["msc", "normalize", "snv"]
+__all__ = ["emsc", "msc", "normalize", "snv"]
+
+METHODS = ("snv", "msc", "emsc", "l1", "l2", "area", "max", "band")
 
 PARAMS = {
-    "method": Param("choice", "snv", choices=("snv", "msc", "l2", "area", "max"), doc="normalisation"),
+    "method": Param("choice", "snv", choices=METHODS, doc="normalisation"),
     "reference": Param(
-        "floats", None, allow_none=True, doc="msc: reference spectrum (default: mean spectrum of the valid pixels)"
+        "floats",
+        None,
+        allow_none=True,
+        doc="msc/emsc: reference spectrum (default: mean spectrum of the valid pixels)",
+    ),
+    "poly_order": Param("int", 2, low=0, high=6, doc="emsc: order of the polynomial baseline terms"),
+    "band": Param("float", None, allow_none=True, doc="band: position of the band set to 1, in axis units"),
+    "window": Param(
+        "float", None, low=0, low_inclusive=False, allow_none=True, doc="band: full window in axis units (mean)"
     ),
 }
 
@@ -49,6 +59,30 @@ def msc(spectra: np.ndarray, reference: np.ndarray) -> np.ndarray:
         return (x - a[:, None]) / np.where(b != 0, b, np.nan)[:, None]
 
 
+def emsc(spectra: np.ndarray, reference: np.ndarray, x: np.ndarray, *, poly_order: int = 2) -> np.ndarray:
+    """Extended multiplicative signal correction (Martens & Stark 1991).
+
+    Each spectrum is modelled as ``b·ref + c_0 + c_1·t + ... + c_k·t^k`` (``t`` the axis
+    scaled to [-1, 1]) by least squares, and corrected to ``(x - polynomial) / b``. With
+    ``poly_order=0`` this is MSC.
+    """
+    y = np.asarray(spectra, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    xv = np.asarray(x, dtype=np.float64)
+    t = 2 * (xv - xv.min()) / max(np.ptp(xv), 1e-300) - 1 if xv.size > 1 else np.zeros_like(xv)
+    design = np.column_stack([ref, *(t**k for k in range(poly_order + 1))])  # (n_channels, 2 + k)
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        raise InvalidParameterError(
+            "The EMSC reference spectrum is a polynomial of order <= poly_order, so it cannot be told apart "
+            "from the baseline terms. To fix this, lower poly_order or give a reference with bands."
+        )
+    coef = np.linalg.lstsq(design, y.T, rcond=None)[0]  # (2 + k, n_spectra)
+    poly = (design[:, 1:] @ coef[1:]).T
+    b = coef[0][:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (y - poly) / np.where(b != 0, b, np.nan)
+
+
 def _scale(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return x / np.where(scale > 0, scale, np.nan)
@@ -70,12 +104,18 @@ def normalize(x, *, axis=None, **params):
     x : Cube or ndarray of shape (..., n_channels)
     axis : array-like of shape (n_channels,), optional
         Channel positions, needed for ``method="area"`` on a plain array.
-    method : {"snv", "msc", "l2", "area", "max"}
+    method : {"snv", "msc", "emsc", "l1", "l2", "area", "max", "band"}
         ``snv``: centre and scale to unit standard deviation; ``msc``: regress on a
-        reference; ``l2``: unit Euclidean norm; ``area``: unit area (trapezoid of ``|x|``
-        over the axis, in axis units); ``max``: maximum set to 1.
+        reference; ``emsc``: MSC with polynomial baseline terms; ``l1``: unit sum of
+        ``|x|``; ``l2``: unit Euclidean norm; ``area``: unit area (trapezoid of ``|x|`` over
+        the axis, in axis units); ``max``: maximum set to 1; ``band``: the mean over
+        ``band ± window / 2`` set to 1.
     reference : sequence of float, optional
-        MSC reference; defaults to the mean spectrum of the input's valid pixels.
+        MSC/EMSC reference; defaults to the mean spectrum of the input's valid pixels.
+    poly_order : int
+        EMSC polynomial order.
+    band, window : float, in axis units
+        ``band``: position and full width of the band used as the scale.
 
     Returns
     -------
@@ -87,7 +127,7 @@ def normalize(x, *, axis=None, **params):
     method = params["method"]
     if method == "snv":
         kernel = snv
-    elif method == "msc":
+    elif method in ("msc", "emsc"):
         ref = params["reference"]
         if ref is None:
             if isinstance(x, Cube):
@@ -103,8 +143,31 @@ def normalize(x, *, axis=None, **params):
                 f"{np.shape(x.data if isinstance(x, Cube) else x)[-1]} channels."
             )
 
+        if method == "msc":
+
+            def kernel(s):
+                return msc(s, ref)
+        else:
+            values = axis_values_of(x, axis, "normalize(method='emsc')")
+
+            def kernel(s):
+                return emsc(s, ref, values, poly_order=params["poly_order"])
+    elif method == "l1":
+
         def kernel(s):
-            return msc(s, ref)
+            return _scale(s, np.sum(np.abs(s.astype(np.float64)), axis=-1, keepdims=True))
+    elif method == "band":
+        from chemmap.core.axis import SpectralAxis
+
+        values = axis_values_of(x, axis, "normalize(method='band')")
+        if params["band"] is None:
+            raise InvalidParameterError("normalize(method='band') needs band= (the band position in axis units).")
+        ax = SpectralAxis(values)
+        width = params["window"] if params["window"] is not None else 5 * ax.spacing
+        window = ax.window_slice(ax.check_position(params["band"], "band"), width)
+
+        def kernel(s):
+            return _scale(s, s[:, window].astype(np.float64).mean(axis=-1, keepdims=True))
     elif method == "l2":
 
         def kernel(s):
@@ -127,7 +190,7 @@ def normalize(x, *, axis=None, **params):
 
 
 def _fit(cube: Cube, **params) -> dict:
-    if params.get("method") == "msc" and params.get("reference") is None:
+    if params.get("method") in ("msc", "emsc") and params.get("reference") is None:
         return {"reference": [float(v) for v in mean_reference(cube)]}
     return {}
 

@@ -1,4 +1,4 @@
-"""Smoothing: Savitzky–Golay along the spectrum (with derivatives), Gaussian across pixels."""
+"""Smoothing: Savitzky–Golay (with derivatives) and Whittaker along the spectrum; Gaussian and median across pixels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.preprocessing._steps import StepSpec, apply_spectral, axis_values_of, steps
 
-__all__ = ["savgol", "spatial_gaussian"]
+__all__ = ["savgol", "spatial_gaussian", "spatial_median", "whittaker"]
 
 SAVGOL_PARAMS = {
     "window": Param("float", None, low=0, low_inclusive=False, allow_none=True, doc="full window width in axis units"),
@@ -23,6 +23,35 @@ SAVGOL_PARAMS = {
 SPATIAL_PARAMS = {
     "sigma": Param("float", 1.0, low=0, low_inclusive=False, doc="Gaussian sigma in pixels"),
 }
+MEDIAN_PARAMS = {"size": Param("int", 3, low=1, high=51, doc="median window side in pixels (odd)")}
+WHITTAKER_PARAMS = {
+    "lam": Param("float", 10.0, low=0, low_inclusive=False, doc="smoothness penalty on second differences"),
+}
+
+
+def whittaker(x, **params):
+    """Whittaker smoother (Eilers 2003): ``(I + lam DᵀD) z = y`` for every spectrum at once.
+
+    Parameters
+    ----------
+    x : Cube or ndarray of shape (..., n_channels)
+    lam : float
+        Penalty on second differences (dimensionless, per channel); larger is smoother.
+    """
+    from chemmap.preprocessing.baseline import pentadiagonal_solve, second_difference_gram
+
+    params = validate_params(WHITTAKER_PARAMS, params, func="whittaker")
+    lam = params["lam"]
+
+    def kernel(s):
+        y = np.asarray(s, dtype=np.float64).T
+        if y.shape[0] < 3:
+            return s.astype(np.float32)
+        main, off1, off2 = second_difference_gram(y.shape[0])
+        diag = np.repeat((1.0 + lam * main)[:, None], y.shape[1], axis=1)
+        return pentadiagonal_solve(diag, lam * off1, lam * off2, y).T.astype(np.float32)
+
+    return apply_spectral(x, kernel, step="whittaker", params=params)
 
 
 def _window_channels(params: dict, values: np.ndarray) -> int:
@@ -114,6 +143,28 @@ def spatial_gaussian(cube: Cube, **params) -> Cube:
     return cube.with_step("spatial_gaussian", params, data=smooth.astype(np.float32))
 
 
+def spatial_median(cube: Cube, **params) -> Cube:
+    """Median filter across pixels, channel by channel (removes isolated outlier pixels).
+
+    Masked pixels are filled with the band's median of the valid pixels before filtering and
+    stay masked afterwards.
+    """
+    from scipy.ndimage import median_filter
+
+    params = validate_params(MEDIAN_PARAMS, params, func="spatial_median")
+    if not isinstance(cube, Cube):
+        raise InvalidParameterError("spatial_median needs a Cube (it works across pixels).")
+    size = params["size"] + (1 - params["size"] % 2)
+    cube = cube.to_numpy()
+    valid = cube.valid_pixels().reshape(cube.image_shape)
+    data = np.asarray(cube.data, dtype=np.float32)
+    fill = np.nanmedian(data[valid], axis=0) if valid.any() else np.zeros(cube.n_channels, np.float32)
+    data = np.where(valid[..., None], data, fill)
+    out = median_filter(data, size=(size, size, 1), mode="nearest")
+    out[~valid] = np.nan
+    return cube.with_step("spatial_median", {"size": size}, data=out)
+
+
 steps.register(
     "savgol",
     StepSpec("savgol", SAVGOL_PARAMS, lambda cube, **p: savgol(cube, **p), "Savitzky–Golay smoothing / derivative"),
@@ -121,4 +172,12 @@ steps.register(
 steps.register(
     "spatial_gaussian",
     StepSpec("spatial_gaussian", SPATIAL_PARAMS, spatial_gaussian, "Gaussian smoothing across pixels"),
+)
+steps.register(
+    "spatial_median",
+    StepSpec("spatial_median", MEDIAN_PARAMS, spatial_median, "median filter across pixels"),
+)
+steps.register(
+    "whittaker",
+    StepSpec("whittaker", WHITTAKER_PARAMS, lambda cube, **p: whittaker(cube, **p), "Whittaker smoothing"),
 )
