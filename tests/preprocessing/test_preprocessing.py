@@ -115,7 +115,9 @@ def test_chain_freezes_msc_reference_and_round_trips_through_toml(tmp_path):
 
 
 def test_chain_validates_before_running():
-    with pytest.raises(ConfigError, match=r"item 1 \('smooth'\).*Valid preprocessing steps are: 'absorbance', 'baseline', 'crop'"):
+    with pytest.raises(
+        ConfigError, match=r"item 1 \('smooth'\).*Valid preprocessing steps are: 'absorbance', 'baseline', 'crop'"
+    ):
         Chain([{"step": "smooth"}])
     with pytest.raises(ConfigError, match=r"'lam' parameter of the 'baseline' step must be a float > 0. Got -1"):
         Chain([{"step": "baseline", "lam": -1}])

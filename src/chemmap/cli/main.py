@@ -122,6 +122,15 @@ def _build_parser() -> argparse.ArgumentParser:
     inputs(info)
     info.add_argument("--debug", action="store_true")
 
+    prep = sub.add_parser("preprocess", help="apply a preprocessing chain to a file and write the processed cube")
+    prep.add_argument("input", type=Path, help="data file, or a .toml run config (its [input] and [[preprocessing]])")
+    prep.add_argument("target", type=Path, help="file to write the processed cube to (.zarr, .h5, .hdr, .npz ...)")
+    prep.add_argument("--chain", type=Path, help="chain file (.toml or .json with a 'preprocessing' list)")
+    prep.add_argument("--save-chain", type=Path, help="write the fitted (frozen) chain here (.toml or .json)")
+    prep.add_argument("--to", dest="writer", help="writer name, when the suffix is not enough")
+    inputs(prep)
+    common(prep)
+
     convert = sub.add_parser("convert", help="read any supported file and write it in another format")
     convert.add_argument("source", type=Path, help="file (or Zarr folder) to read")
     convert.add_argument("target", type=Path, help="file to write; the suffix picks the writer (.zarr, .hdr, .h5 ...)")
@@ -283,6 +292,34 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_preprocess(args) -> int:
+    from chemmap.cli.progress import make_progress
+    from chemmap.io import read, write
+    from chemmap.preprocessing import Chain
+
+    options = _reader_options(args)
+    source, fmt, steps = args.input, args.format, []
+    if args.input.suffix.lower() == ".toml":
+        from chemmap.pipeline.config import read_config_file, validate_config
+
+        config = validate_config(read_config_file(args.input), base_dir=args.input.parent)
+        source, fmt = Path(config["input"]["path"]), fmt or config["input"]["format"]
+        options = {**config["input"]["options"], **{k: config["input"][k] for k in ("image_shape", "label_column",
+                   "axis_unit") if config["input"][k] is not None}, **options}  # fmt: skip
+        steps = config["preprocessing"]
+    if args.chain is not None:
+        steps = Chain.load(args.chain).to_list()
+    chain = Chain(steps)
+    cube = chain.fit_transform(read(source, format=fmt, **options), progress=make_progress(args.quiet))
+    write(cube, args.target, format=args.writer)
+    if args.save_chain is not None:
+        chain.save(args.save_chain)
+    print(
+        f"chemmap: wrote {args.target} ({len(chain)} steps: {', '.join(i['step'] for i in chain.to_list()) or 'none'})"
+    )
+    return 0
+
+
 def _cmd_convert(args) -> int:
     from chemmap.io import convert
 
@@ -312,7 +349,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     warnings.showwarning = _show_warning
-    handler = {"run": _cmd_run, "demo": _cmd_demo, "info": _cmd_info, "convert": _cmd_convert}[args.command]
+    handler = {
+        "run": _cmd_run,
+        "demo": _cmd_demo,
+        "info": _cmd_info,
+        "convert": _cmd_convert,
+        "preprocess": _cmd_preprocess,
+    }[args.command]
     try:
         return handler(args)
     except ChemmapError as exc:

@@ -20,6 +20,9 @@ __all__ = [
 
 #: Bytes of a cube looked at at once when a reader scans it (finite checks, ignore values).
 ROWS_PER_PASS_BYTES = 64 * 2**20
+#: Memory-mapped cubes up to this size are scanned for NaN pixels at read time; larger ones
+#: (and lazy ones) when a step first reads them (see :func:`mask_invalid_pixels`).
+SCAN_AT_READ_BYTES = 256 * 2**20
 
 
 def check_fits_in_file(path, *, needed: int, available: int, field: str) -> None:
@@ -153,7 +156,8 @@ def build_cube(
     if order is not None:
         data, axis_values = data[..., order], axis_values[order]
         extras = {k: None if v is None else np.asarray(v)[order] for k, v in extras.items()}
-    deferred = is_lazy_array(data) or is_memory_mapped(data)
+    nbytes = int(np.prod(data.shape)) * np.dtype(data.dtype).itemsize
+    deferred = is_lazy_array(data) or (is_memory_mapped(data) and nbytes > SCAN_AT_READ_BYTES)
     invalid = invalid_pixel_mask(data, ignore_value=ignore_value) if not deferred or ignore_value is not None else None
     if deferred and ignore_value is None and data.dtype.kind not in "fc":
         invalid = np.zeros(data.shape[:2], bool)  # integers cannot be NaN: nothing to scan

@@ -29,7 +29,7 @@ _SHAPE_NAMES = (("nrow", "ncol"), ("rows", "cols"), ("height", "width"))
 
 def load_mat_arrays(path: Path) -> dict[str, np.ndarray]:
     """All numeric arrays of a ``.mat`` file, v5 or v7.3, in MATLAB's own shapes."""
-    if is_hdf5(path):
+    if is_hdf5(path) or _hdf5_after_userblock(path):
         return _load_v73(path)
     from scipy.io import loadmat
 
@@ -40,6 +40,16 @@ def load_mat_arrays(path: Path) -> dict[str, np.ndarray]:
     except (ValueError, TypeError, OSError) as exc:
         raise FileFormatError(f"{path} is not a readable MATLAB file ({exc}).") from None
     return {k: v for k, v in raw.items() if not k.startswith("__") and isinstance(v, np.ndarray) and _numeric(v)}
+
+
+def _hdf5_after_userblock(path: Path) -> bool:
+    """MATLAB v7.3 files are HDF5 behind a 512-byte text header."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(512)
+            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False
 
 
 def _numeric(arr: np.ndarray) -> bool:

@@ -91,7 +91,5 @@ def despike(x, **params):
 
 steps.register(
     "despike",
-    StepSpec(
-        "despike", PARAMS, lambda cube, **p: despike(cube, **p), "cosmic-ray spike removal"
-    ),
+    StepSpec("despike", PARAMS, lambda cube, **p: despike(cube, **p), "cosmic-ray spike removal"),
 )
