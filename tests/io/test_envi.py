@@ -93,7 +93,8 @@ def test_data_stay_memory_mapped_and_lazy_matches(tmp_path):
     with open(path, "wb") as fh:
         fh.truncate(lines * samples * bands * 4)
     (tmp_path / "big.hdr").write_text(
-        f"ENVI\nsamples = {samples}\nlines = {lines}\nbands = {bands}\ndata type = 4\ninterleave = bil\nbyte order = 0\n"
+        f"ENVI\nsamples = {samples}\nlines = {lines}\nbands = {bands}\n"
+        "data type = 4\ninterleave = bil\nbyte order = 0\n"
     )
     cube = read(tmp_path / "big.hdr")
     assert is_memory_mapped(cube.data) and cube.image_shape == (lines, samples)
