@@ -26,7 +26,7 @@ MASK_PARAMS = {"ranges": Param("any", [], check=_ranges, doc="[low, high] axis r
 DROP_PARAMS: dict[str, Param] = {}
 SNR_PARAMS = {"threshold": Param("float", 3.0, low=0, doc="bands with a lower SNR (mean / noise sigma) are flagged")}
 RESAMPLE_PARAMS = {
-    "axis": Param("floats", doc="new channel positions, in the cube's axis units, increasing"),
+    "to": Param("floats", doc="new channel positions, in the cube's axis units, increasing"),
     "kind": Param("choice", "linear", choices=("linear", "cubic"), doc="interpolation"),
     "outside": Param(
         "choice", "error", choices=("error", "crop"), doc="new positions outside the axis: error, or crop them away"
@@ -80,8 +80,8 @@ def resample(x, *, axis=None, **params):
     x : Cube or ndarray of shape (..., n_channels)
     axis : array-like, optional
         Current channel positions of a plain array.
-    axis (param) : sequence of float
-        New positions (the ``axis`` entry of the step's parameters).
+    to : sequence of float
+        New channel positions, in axis units.
     kind : {"linear", "cubic"}
     outside : {"error", "crop"}
         New positions outside the current axis raise an error, or are dropped.
@@ -92,7 +92,7 @@ def resample(x, *, axis=None, **params):
 
     params = validate_params(RESAMPLE_PARAMS, params, func="resample")
     old = axis_values_of(x, axis, "resample")
-    new = np.asarray(params["axis"], dtype=np.float64)
+    new = np.asarray(params["to"], dtype=np.float64)
     if new.size < 1 or (new.size > 1 and not np.all(np.diff(new) > 0)):
         raise InvalidParameterError("resample needs new axis positions that strictly increase.")
     inside = (new >= old[0]) & (new <= old[-1])
@@ -105,7 +105,7 @@ def resample(x, *, axis=None, **params):
         new = new[inside]
         if new.size == 0:
             raise AxisError("No new position lies inside the axis; nothing to resample onto.")
-    params["axis"] = [float(v) for v in new]
+    params["to"] = [float(v) for v in new]
 
     def kernel(s):
         s = np.asarray(s, dtype=np.float64)

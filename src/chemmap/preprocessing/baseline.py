@@ -25,7 +25,7 @@ METHODS = ("asls", "arpls", "airpls", "aspls", "iasls", "modpoly", "imodpoly", "
 _DEFAULT_ITER = {"asls": 50, "arpls": 50, "airpls": 50, "aspls": 100, "iasls": 50, "modpoly": 250, "imodpoly": 250}
 
 PARAMS = {
-    "method": Param("choice", "asls", choices=METHODS, doc="baseline algorithm (pybaselines names)"),
+    "method": Param("choice", "arpls", choices=METHODS, doc="baseline algorithm (pybaselines names)"),
     "lam": Param(
         "float", 1e5, low=0, low_inclusive=False, doc="Whittaker smoothness (larger = stiffer baseline), dimensionless"
     ),
@@ -224,14 +224,18 @@ def modpoly(spectra: np.ndarray, x: np.ndarray, *, order: int = 3, n_iter: int =
     order = min(order, x.size - 1)
     vander = np.vander(t, order + 1)
     proj = np.linalg.pinv(vander)  # (order + 1, n_channels)
+    hat = proj.T @ vander.T  # (n_channels, n_channels): least-squares projection
     work = y.copy()
-    fit = work @ proj.T @ vander.T
+    fit = work @ hat
+    active = np.arange(y.shape[0])  # like pybaselines, each spectrum stops on its own
     for _ in range(n_iter):
-        work = np.minimum(work, fit)
-        new_fit = work @ proj.T @ vander.T
-        change = np.linalg.norm(new_fit - fit, axis=1) / np.maximum(np.linalg.norm(fit, axis=1), 1e-12)
-        fit = new_fit
-        if np.nanmax(change, initial=0.0) < tol:
+        work[active] = np.minimum(work[active], fit[active])
+        new_fit = work[active] @ hat
+        old = fit[active]
+        change = np.linalg.norm(new_fit - old, axis=1) / np.maximum(np.linalg.norm(old, axis=1), 1e-12)
+        fit[active] = new_fit
+        active = active[~(change < tol)]
+        if active.size == 0:
             break
     return fit
 

@@ -39,7 +39,7 @@ ABSORBANCE_PARAMS = {
 DESTRIPE_PARAMS = {
     "direction": Param("choice", "rows", choices=("rows", "columns", "both"), doc="stripes along rows or columns"),
     "mode": Param("choice", "additive", choices=("additive", "multiplicative"), doc="stripe model"),
-    "window": Param("int", 15, low=3, doc="median window (lines) that keeps real structure, in pixels"),
+    "window": Param("int", 31, low=3, doc="lines over which stripes average to zero (slower trends kept), pixels"),
 }
 
 
@@ -107,24 +107,29 @@ def absorbance(x, **params):
 
 
 def _line_profile_correction(data: np.ndarray, axis: int, window: int, mode: str) -> np.ndarray:
-    """Remove the high-frequency part of the per-line median profile along ``axis``.
+    """Remove per-line offsets (or gains) along image ``axis`` (0: each row is a line).
 
-    ``axis=0`` treats each row as a line (stripes run along rows). The median of each line,
-    per band, is compared with a running median over ``window`` neighbouring lines; the
-    difference (or ratio) is the stripe. A running median keeps edges and slow trends of
-    the real scene, so only line-to-line jitter is removed.
+    Neighbouring lines see almost the same scene, so the median over a line of its
+    difference from the previous line is the change of stripe between them: real edges
+    cross a line at a few pixels, which the median ignores. Summing those changes gives the
+    stripe profile up to a slow drift, which is removed with a running mean over ``window``
+    lines (slow trends across lines cannot be told from the scene, and are kept). A gain
+    model works the same way on logarithms.
     """
-    from scipy.ndimage import median_filter
+    from scipy.ndimage import uniform_filter1d
 
-    reduce_over = 1 - axis
-    profile = np.nanmedian(data, axis=reduce_over)  # (n_lines, n_channels)
-    trend = median_filter(profile, size=(window, 1), mode="nearest")
-    shape = (-1, 1, data.shape[-1]) if axis == 0 else (1, -1, data.shape[-1])
-    if mode == "additive":
-        return data - (profile - trend).reshape(shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = np.where(trend != 0, profile / trend, 1.0)
-    return data / gain.reshape(shape)
+    work = np.moveaxis(data, axis, 0)  # lines first
+    if mode == "multiplicative":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            work = np.where(work > 0, np.log(work), np.nan)
+    step = np.nanmedian(work[1:] - work[:-1], axis=1)  # (n_lines - 1, n_channels)
+    step = np.nan_to_num(step)
+    profile = np.concatenate([np.zeros((1, step.shape[1])), np.cumsum(step, axis=0)])
+    stripe = profile - uniform_filter1d(profile, size=min(window, profile.shape[0]), axis=0, mode="nearest")
+    corrected = work - stripe[:, None, :]
+    if mode == "multiplicative":
+        corrected = np.exp(corrected)
+    return np.moveaxis(corrected, 0, axis)
 
 
 def destripe(cube: Cube, **params) -> Cube:
@@ -139,8 +144,8 @@ def destripe(cube: Cube, **params) -> Cube:
     mode : {"additive", "multiplicative"}
         Offsets are subtracted, gains divided.
     window : int
-        Lines in the running median that represents the real scene; stripes are what
-        differs from it. Objects wider than half the window are kept.
+        Lines over which the stripe estimate is centred: line-to-line jumps are removed,
+        trends slower than the window are kept as scene.
     """
     params = validate_params(DESTRIPE_PARAMS, params, func="destripe")
     cube = cube.to_numpy()
