@@ -300,12 +300,11 @@ def _cmd_preprocess(args) -> int:
     options = _reader_options(args)
     source, fmt, steps = args.input, args.format, []
     if args.input.suffix.lower() == ".toml":
-        from chemmap.pipeline.config import read_config_file, validate_config
+        from chemmap.pipeline.config import read_config_file, reader_options, validate_config
 
         config = validate_config(read_config_file(args.input), base_dir=args.input.parent)
         source, fmt = Path(config["input"]["path"]), fmt or config["input"]["format"]
-        options = {**config["input"]["options"], **{k: config["input"][k] for k in ("image_shape", "label_column",
-                   "axis_unit") if config["input"][k] is not None}, **options}  # fmt: skip
+        options = {**reader_options(config["input"]), **options}
         steps = config["preprocessing"]
     if args.chain is not None:
         steps = Chain.load(args.chain).to_list()

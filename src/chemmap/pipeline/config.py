@@ -18,7 +18,7 @@ from chemmap._shared.params import Param, validate_params
 from chemmap.core.exceptions import ConfigError, InputFileNotFoundError, InvalidParameterError
 from chemmap.preprocessing.chain import Chain
 
-__all__ = ["SECTIONS", "load_config", "read_config_file", "validate_config"]
+__all__ = ["SECTIONS", "load_config", "read_config_file", "reader_options", "validate_config"]
 
 
 def _number(value, name, func) -> float:
@@ -214,6 +214,15 @@ def validate_config(
         raise InputFileNotFoundError(f"Input file {str(path)!r} (from [input] path) does not exist.")
     resolved["input"]["path"] = str(path)
     return resolved
+
+
+def reader_options(inp: dict[str, Any]) -> dict[str, Any]:
+    """The reader options of a validated ``[input]`` section: ``options`` plus the named fields set."""
+    options = dict(inp["options"])
+    for key in ("image_shape", "label_column", "axis_unit"):
+        if inp[key] is not None:
+            options[key] = inp[key]
+    return options
 
 
 def read_config_file(path) -> dict[str, Any]:

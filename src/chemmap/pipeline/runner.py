@@ -15,7 +15,7 @@ import numpy as np
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ChemmapWarning
-from chemmap.pipeline.config import validate_config
+from chemmap.pipeline.config import reader_options, validate_config
 from chemmap.pipeline.record import Timer, versions
 from chemmap.pipeline.staging import staged_output
 
@@ -78,10 +78,7 @@ def run(
     resolved = validate_config(config, base_dir=base_dir)
     timer = Timer()
     inp = resolved["input"]
-    options = dict(inp["options"])
-    for key in ("image_shape", "label_column", "axis_unit"):
-        if inp[key] is not None:
-            options[key] = inp[key]
+    options = reader_options(inp)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ChemmapWarning)
         with timer.stage("read"):
