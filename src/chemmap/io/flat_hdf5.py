@@ -29,7 +29,7 @@ from chemmap.core.exceptions import FileFormatError
 from chemmap.io._flat import assemble_flat
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
-__all__ = ["HDF5_SIGNATURE", "read_flat_hdf5", "write_flat_hdf5"]
+__all__ = ["HDF5_SIGNATURE", "datasets_3d", "is_hdf5", "read_flat_hdf5", "write_flat_hdf5"]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 LAYOUT = "chemmap-flat"
@@ -43,6 +43,15 @@ def is_hdf5(path: Path) -> bool:
         return False
 
 
+def datasets_3d(fh) -> list[str]:
+    """Names of the 3-D datasets of an open HDF5 file (cube candidates)."""
+    import h5py
+
+    found: list[str] = []
+    fh.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) and obj.ndim == 3 else None)
+    return found
+
+
 def _is_flat_hdf5(path: Path) -> bool:
     """An HDF5 file that is not a cube: the chemmap flat layout, or one without a 3-D dataset."""
     if not is_hdf5(path):
@@ -53,9 +62,7 @@ def _is_flat_hdf5(path: Path) -> bool:
         with h5py.File(path, "r") as fh:
             if fh.attrs.get("layout") == LAYOUT:
                 return True
-            found = []
-            fh.visititems(lambda _n, o: found.append(o) if isinstance(o, h5py.Dataset) and o.ndim == 3 else None)
-            return not found
+            return not datasets_3d(fh)
     except OSError:
         return False
 

@@ -16,17 +16,9 @@ from chemmap.core.exceptions import FileFormatError
 from chemmap.io._build import lazy_view
 from chemmap.io._cube_layout import LAYOUT, cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
-from chemmap.io.flat_hdf5 import is_hdf5
+from chemmap.io.flat_hdf5 import datasets_3d, is_hdf5
 
 __all__ = ["read_hdf5_cube", "write_hdf5_cube"]
-
-
-def _datasets_3d(fh) -> list[str]:
-    import h5py
-
-    found: list[str] = []
-    fh.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) and obj.ndim == 3 else None)
-    return found
 
 
 def read_hdf5_cube(
@@ -62,7 +54,7 @@ def read_hdf5_cube(
     except OSError as exc:
         raise FileFormatError(f"{path} is not a readable HDF5 file ({exc}).") from None
     try:
-        candidates = _datasets_3d(fh)
+        candidates = datasets_3d(fh)
         key = cube_key or ("cube" if "cube" in candidates else None)
         if key is None:
             if len(candidates) != 1:
@@ -117,7 +109,7 @@ def _is_hdf5_cube(path: Path) -> bool:
 
     try:
         with h5py.File(path, "r") as fh:
-            return fh.attrs.get("layout") == LAYOUT or bool(_datasets_3d(fh))
+            return fh.attrs.get("layout") == LAYOUT or bool(datasets_3d(fh))
     except OSError:
         return False
 
