@@ -13,6 +13,11 @@ from chemmap.core.registry import Registry
 __all__ = ["ReaderEntry", "WriterEntry", "readers", "writers"]
 
 
+def _keyword_only(func: Callable) -> tuple[str, ...]:
+    params = inspect.signature(func).parameters
+    return tuple(n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
 @dataclass(frozen=True)
 class ReaderEntry:
     """A registered reader.
@@ -29,6 +34,11 @@ class ReaderEntry:
         One line for ``chemmap info --formats`` and for error messages.
     sniff : callable, optional
         ``sniff(path) -> bool`` looks at the file's first bytes to confirm the format.
+    forwards_to : callable, optional
+        A function that ``read`` passes its ``**options`` on to; its keyword-only
+        parameters are options of this reader too.
+    options : tuple of str
+        The option names ``read`` accepts (derived from the signatures).
     """
 
     name: str
@@ -36,11 +46,13 @@ class ReaderEntry:
     read: Callable
     description: str
     sniff: Callable[[Path], bool] | None = None
+    forwards_to: Callable | None = None
     options: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
-        params = inspect.signature(self.read).parameters
-        names = tuple(n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+        own = _keyword_only(self.read)
+        forwarded = () if self.forwards_to is None else _keyword_only(self.forwards_to)
+        names = forwarded + tuple(n for n in own if n not in forwarded)
         object.__setattr__(self, "options", names)
 
     def guess_can_open(self, path: Path) -> bool:

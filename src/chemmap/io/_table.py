@@ -23,8 +23,9 @@ def is_number(text: str) -> bool:
 
 def table_to_cube(
     table,
-    *,
     source,
+    fmt: str,
+    *,
     image_shape=None,
     spectral_columns=None,
     metadata_columns=None,
@@ -35,9 +36,37 @@ def table_to_cube(
     axis=None,
     axis_unit: str = "cm-1",
     dtype=np.float32,
-    fmt: str,
 ) -> Cube:
-    """A Cube from a table with one spectrum per row (see ``read_flat_csv`` for the options)."""
+    """A Cube from a table with one spectrum per row (the CSV and Parquet readers' options).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per pixel.
+    source : str or Path
+        The file, for messages and provenance.
+    fmt : str
+        Reader name recorded in ``attrs["format"]``.
+    image_shape : (int, int), optional
+        ``(height, width)``; needed unless the table has ``pixel_x``/``pixel_y`` columns.
+    spectral_columns : list of str, optional
+        Names of the spectral columns, in axis order. Default: every column whose header
+        is a number.
+    metadata_columns : list of str, optional
+        Names of the non-spectral columns; every other column is spectral.
+    label_column : str, optional
+        Column holding the ground-truth class of each pixel.
+    x_column, y_column : str
+        Columns holding each row's pixel column and row, used when both exist.
+    coordinate_origin : int
+        Index of the first column/row in those columns (0 or 1).
+    axis : array-like, optional
+        Axis values, when the spectral headers are not numbers.
+    axis_unit : str
+        Unit of the axis (default ``"cm-1"``).
+    dtype : dtype
+        Data type of the spectra (float32 by default).
+    """
     import pandas as pd
 
     if table.shape[0] == 0:

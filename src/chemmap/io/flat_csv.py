@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
@@ -28,48 +26,20 @@ def _sniff_delimiter(path: Path) -> str:
     return best if counts[best] else ","
 
 
-def read_flat_csv(
-    path,
-    *,
-    image_shape=None,
-    spectral_columns=None,
-    metadata_columns=None,
-    label_column: str | None = None,
-    x_column: str = "pixel_x",
-    y_column: str = "pixel_y",
-    coordinate_origin: int = 0,
-    axis=None,
-    axis_unit: str = "cm-1",
-    delimiter: str | None = None,
-    dtype=np.float32,
-) -> Cube:
+def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
     """Read a flat CSV table of per-pixel spectra.
 
     Parameters
     ----------
     path : str or Path
         The CSV file.
-    image_shape : (int, int), optional
-        ``(height, width)``; needed unless the table has ``pixel_x``/``pixel_y`` columns.
-    spectral_columns : list of str, optional
-        Names of the spectral columns, in axis order. Default: every column whose header
-        is a number.
-    metadata_columns : list of str, optional
-        Names of the non-spectral columns; every other column is spectral.
-    label_column : str, optional
-        Column holding the ground-truth class of each pixel.
-    x_column, y_column : str
-        Columns holding each row's pixel column and row, used when both exist.
-    coordinate_origin : int
-        Index of the first column/row in those columns (0 or 1).
-    axis : array-like, optional
-        Axis values, when the spectral headers are not numbers.
-    axis_unit : str
-        Unit of the axis (default ``"cm-1"``).
     delimiter : str, optional
         Field separator; sniffed from the header when not given.
-    dtype : dtype
-        Data type of the spectra (float32 by default).
+    **options
+        Table options of :func:`chemmap.io._table.table_to_cube`: ``image_shape``,
+        ``spectral_columns``, ``metadata_columns``, ``label_column``, ``x_column``,
+        ``y_column``, ``coordinate_origin``, ``axis``, ``axis_unit`` (default ``"cm-1"``),
+        ``dtype`` (float32).
 
     Returns
     -------
@@ -90,21 +60,7 @@ def read_flat_csv(
         raise FileFormatError(f"{path} is not a readable CSV table: {exc}") from None
     if table.shape[0] == 0:
         raise FileFormatError(f"{path} has a header but no data rows; expected one row per pixel.")
-    return table_to_cube(
-        table,
-        source=path,
-        image_shape=image_shape,
-        spectral_columns=spectral_columns,
-        metadata_columns=metadata_columns,
-        label_column=label_column,
-        x_column=x_column,
-        y_column=y_column,
-        coordinate_origin=coordinate_origin,
-        axis=axis,
-        axis_unit=axis_unit,
-        dtype=dtype,
-        fmt="csv-flat",
-    )
+    return table_to_cube(table, path, "csv-flat", **options)
 
 
 def write_flat_csv(cube: Cube, path, *, label_column: str = "label", float_format: str = "%.9g") -> None:
@@ -128,6 +84,7 @@ readers.register(
         (".csv", ".tsv", ".txt"),
         read_flat_csv,
         "flat table, one spectrum per row, numeric headers are the axis",
+        forwards_to=table_to_cube,
     ),
 )
 writers.register("csv-flat", WriterEntry("csv-flat", (".csv",), write_flat_csv, "flat CSV table"))

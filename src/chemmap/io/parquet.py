@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
@@ -22,27 +20,12 @@ def _require_pyarrow() -> None:
     optional_import("pyarrow", extra="formats", purpose="Reading and writing Parquet tables")
 
 
-def read_parquet(
-    path,
-    *,
-    image_shape=None,
-    spectral_columns=None,
-    metadata_columns=None,
-    label_column: str | None = None,
-    x_column: str = "pixel_x",
-    y_column: str = "pixel_y",
-    coordinate_origin: int = 0,
-    axis=None,
-    axis_unit: str = "cm-1",
-    dtype=np.float32,
-) -> Cube:
-    """Read a Parquet table of per-pixel spectra; options as :func:`chemmap.io.flat_csv.read_flat_csv`.
+def read_parquet(path, **options) -> Cube:
+    """Read a Parquet table of per-pixel spectra; options as :func:`chemmap.io._table.table_to_cube`.
 
     The axis unit is read from the table's metadata key ``chemmap:axis_unit`` when chemmap
-    wrote the file and ``axis_unit`` is left at its default.
+    wrote the file and neither ``axis_unit`` nor ``axis`` is given.
     """
-    import pandas as pd
-
     _require_pyarrow()
     import pyarrow.parquet as pq
 
@@ -51,26 +34,10 @@ def read_parquet(
         table = pq.read_table(path)
     except (OSError, ValueError) as exc:
         raise FileFormatError(f"{path} is not a readable Parquet file ({exc}).") from None
-    meta = table.schema.metadata or {}
-    stored_unit = meta.get(b"chemmap:axis_unit")
-    if stored_unit is not None and axis_unit == "cm-1" and axis is None:
-        axis_unit = stored_unit.decode()
-    frame: pd.DataFrame = table.to_pandas()
-    return table_to_cube(
-        frame,
-        source=path,
-        image_shape=image_shape,
-        spectral_columns=spectral_columns,
-        metadata_columns=metadata_columns,
-        label_column=label_column,
-        x_column=x_column,
-        y_column=y_column,
-        coordinate_origin=coordinate_origin,
-        axis=axis,
-        axis_unit=axis_unit,
-        dtype=dtype,
-        fmt="parquet",
-    )
+    stored_unit = (table.schema.metadata or {}).get(b"chemmap:axis_unit")
+    if stored_unit is not None and "axis_unit" not in options and "axis" not in options:
+        options["axis_unit"] = stored_unit.decode()
+    return table_to_cube(table.to_pandas(), path, "parquet", **options)
 
 
 def write_parquet(cube: Cube, path, *, label_column: str = "label") -> None:
@@ -100,6 +67,13 @@ def _is_parquet(path: Path) -> bool:
 
 readers.register(
     "parquet",
-    ReaderEntry("parquet", (".parquet", ".pq"), read_parquet, "Parquet flat table (pyarrow)", sniff=_is_parquet),
+    ReaderEntry(
+        "parquet",
+        (".parquet", ".pq"),
+        read_parquet,
+        "Parquet flat table (pyarrow)",
+        sniff=_is_parquet,
+        forwards_to=table_to_cube,
+    ),
 )
 writers.register("parquet", WriterEntry("parquet", (".parquet",), write_parquet, "Parquet flat table"))
