@@ -219,7 +219,7 @@ def _memmap(data_path: Path, fields: dict, source: str):
     )
     raw = np.memmap(data_path, dtype=dtype, mode="r", offset=offset, shape=shapes[interleave])
     to_hwc = {"bsq": (1, 2, 0), "bil": (0, 2, 1), "bip": (0, 1, 2)}[interleave]
-    return raw.transpose(to_hwc), bands
+    return raw.transpose(to_hwc)
 
 
 def read_envi(
@@ -263,7 +263,8 @@ def read_envi(
         raise FileFormatError(f"{header} cannot be read ({exc}).") from None
     fields = parse_envi_header(text, source=source)
     data_path = _data_file_for(header, fields, data_file if data_file is not None or path == header else path)
-    data, bands = _memmap(data_path, fields, source)
+    data = _memmap(data_path, fields, source)
+    bands = data.shape[-1]
     wavelength = _float_list(fields, "wavelength", source, bands)
     unit = normalize_unit(axis_unit) if axis_unit is not None else _axis_unit(fields, source)
     if wavelength is None:

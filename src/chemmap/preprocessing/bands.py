@@ -7,7 +7,7 @@ import numpy as np
 from chemmap._shared.params import Param, validate_params
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, InvalidParameterError
-from chemmap.preprocessing._steps import StepSpec, apply_spectral, steps
+from chemmap.preprocessing._steps import StepSpec, apply_spectral, axis_values_of, steps
 from chemmap.preprocessing.quality import band_snr
 
 __all__ = ["drop_bad_bands", "mask_bands", "mask_low_snr_bands", "resample"]
@@ -87,8 +87,6 @@ def resample(x, *, axis=None, **params):
         New positions outside the current axis raise an error, or are dropped.
     """
     from scipy.interpolate import CubicSpline
-
-    from chemmap.preprocessing._steps import axis_values_of
 
     params = validate_params(RESAMPLE_PARAMS, params, func="resample")
     old = axis_values_of(x, axis, "resample")
