@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from chemmap._shared.progress import ProgressCallback
 from chemmap.core.cube import is_lazy_array
 
-__all__ = ["DEFAULT_BLOCK_BYTES", "map_spectra"]
+__all__ = ["DEFAULT_BLOCK_BYTES", "map_spectra", "reduce_blocks", "row_blocks", "sum_partials"]
 
 #: Working-set size of one block of pixels, in bytes (input side).
 DEFAULT_BLOCK_BYTES = 64 * 2**20
@@ -65,3 +66,90 @@ def map_spectra(
     for start in range(0, n, step):
         out[start : start + step] = func(flat[start : start + step])
     return out.reshape(*lead, n_out)
+
+
+def row_blocks(n_rows: int, row_bytes: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> list[slice]:
+    """Consecutive slices of rows, each about ``block_bytes`` (at least one row)."""
+    step = max(1, block_bytes // max(1, row_bytes))
+    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
+
+def reduce_blocks(
+    func: Callable[..., object],
+    data,
+    *aligned,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    stage: str = "pass over the data",
+    progress: ProgressCallback | None = None,
+) -> list:
+    """Partial results of ``func`` over blocks of rows, in block order.
+
+    The one place where a pass over pixels is cut into blocks: reductions (sums,
+    covariances, cluster statistics) compute a partial per block and the caller combines
+    them in block order (see :func:`sum_partials`), so NumPy input, the threaded scheduler,
+    processes and a distributed cluster give the same numbers.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(block, *aligned_blocks, index)``; ``block`` is an in-memory ``(rows, d)``
+        array, ``index`` the block number (for seeded per-block sampling).
+    data : ndarray or dask array of shape (n, d)
+        For Dask, its row chunks are the blocks.
+    *aligned : ndarray or dask array with n rows (or None)
+        Arrays sliced with the same rows (masks, labels, weights).
+    block_bytes : int
+        Size of one NumPy block.
+    stage, progress
+        Progress reporting (``progress(stage, done, total)``).
+
+    Returns
+    -------
+    list
+        One partial per block.
+    """
+    from chemmap._shared.progress import notify
+
+    n = int(data.shape[0])
+    if not is_lazy_array(data):
+        row_bytes = int(np.prod(data.shape[1:], dtype=np.int64)) * data.dtype.itemsize
+        blocks = row_blocks(n, row_bytes, block_bytes)
+        out = []
+        for i, rows in enumerate(blocks):
+            out.append(func(np.asarray(data[rows]), *(_rows(a, rows) for a in aligned), i))
+            notify(progress, stage, i + 1, len(blocks))
+        return out
+    import dask
+
+    from chemmap._shared.compute import compute
+
+    if data.ndim > 1 and any(len(c) != 1 for c in data.chunks[1:]):
+        data = data.rechunk({i: -1 for i in range(1, data.ndim)})
+    starts = np.cumsum((0, *data.chunks[0]))
+    chunks = data.to_delayed().reshape(-1)
+    call = dask.delayed(func)
+    tasks = []
+    for i, block in enumerate(chunks):
+        rows = slice(int(starts[i]), int(starts[i + 1]))
+        tasks.append(call(block, *(_rows(a, rows) for a in aligned), i))
+    return list(compute(*tasks, stage=stage, progress=progress))
+
+
+def _rows(array, rows: slice):
+    if array is None:
+        return None
+    return array[rows]
+
+
+def sum_partials(partials: Sequence) -> object:
+    """Sum partials (arrays, or tuples of arrays and numbers) in order, element by element."""
+    first, *rest = partials
+    if isinstance(first, tuple):
+        return tuple(sum_partials([p[j] for p in partials]) for j in range(len(first)))
+    if isinstance(first, np.ndarray):
+        total = first.astype(np.float64 if first.dtype.kind == "f" else first.dtype, copy=True)
+    else:
+        total = first
+    for p in rest:
+        total = total + p
+    return total

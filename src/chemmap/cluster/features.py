@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from chemmap._shared.validation import check_choice, check_random_state
+from chemmap._shared.progress import ProgressCallback
+from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import InvalidParameterError
+from chemmap.core.exceptions import InvalidParameterError, NotFittedError
+from chemmap.decomposition.pca import StreamingPCA
 
 __all__ = ["FEATURE_KINDS", "PixelFeatures"]
 
 FEATURE_KINDS = ("spectra", "pca", "ratios")
-
-#: Pixels used to fit the PCA basis; the rest are projected onto it.
-PCA_FIT_SAMPLE = 100_000
-
 
 class PixelFeatures:
     """Turns valid pixels into a feature matrix (a scikit-learn style transformer).
@@ -32,7 +30,7 @@ class PixelFeatures:
     window : float, optional
         Window of the ratio bands, in axis units.
     random_state : int, optional
-        Seed of the PCA fit sample.
+        Seed of the PCA fit sample (see :class:`~chemmap.decomposition.StreamingPCA`).
 
     Attributes
     ----------
@@ -40,6 +38,11 @@ class PixelFeatures:
         Number of features produced.
     explained_variance_ratio_ : ndarray
         PCA only.
+    pca_ : StreamingPCA
+        PCA only: the fitted basis.
+    mean_, scale_, fill_ : ndarray
+        Ratios only: standardisation learned at fit, and the value given to pixels whose
+        ratio is undefined (the largest ratio seen, as the ratio is beyond it).
     """
 
     def __init__(
@@ -51,64 +54,67 @@ class PixelFeatures:
         self.window = window
         self.random_state = random_state
 
-    def fit_transform(self, cube: Cube) -> np.ndarray:
-        """Features of the valid pixels of ``cube``, shape ``(n_valid, n_features)``."""
+    def fit(self, cube: Cube, *, progress: ProgressCallback | None = None) -> PixelFeatures:
+        """Learn the basis (PCA) or the scaling (ratios) from the valid pixels of ``cube``."""
         check_choice(self.kind, FEATURE_KINDS, name="features", func="clustering")
-        valid = cube.valid_pixels()
-        if self.kind == "ratios":
-            return self._ratios(cube, valid)
-        x = np.asarray(cube.pixels()[valid], dtype=np.float32)
         if self.kind == "spectra":
-            self.n_components_ = x.shape[1]
-            return x
-        return self._pca(x)
-
-    def transform(self, cube: Cube) -> np.ndarray:
-        """Features of the valid pixels of another cube, with the fitted basis."""
-        if not hasattr(self, "n_components_"):
-            from chemmap.core.exceptions import NotFittedError
-
-            raise NotFittedError("PixelFeatures is not fitted; call fit_transform first.")
-        valid = cube.valid_pixels()
-        if self.kind == "ratios":
-            return self._ratios(cube, valid)
-        x = np.asarray(cube.pixels()[valid], dtype=np.float32)
-        return x if self.kind == "spectra" else self.pca_.transform(x).astype(np.float32)
-
-    def _pca(self, x: np.ndarray) -> np.ndarray:
-        from sklearn.decomposition import PCA
-
-        n = self.n_components
-        limit = min(x.shape)
-        if isinstance(n, float) and 0 < n < 1:
-            arg = n
-        elif isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1:
-            arg = int(min(n, limit))
+            self.n_components_ = cube.n_channels
+        elif self.kind == "pca":
+            _check_n_components(self.n_components)
+            self.pca_ = StreamingPCA(self.n_components, random_state=self.random_state).fit(cube, progress=progress)
+            self.n_components_ = self.pca_.n_components_
+            self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
         else:
-            raise InvalidParameterError(f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}.")
-        rng = check_random_state(self.random_state)
-        fit_rows = x if x.shape[0] <= PCA_FIT_SAMPLE else x[rng.choice(x.shape[0], PCA_FIT_SAMPLE, replace=False)]
-        pca = PCA(n_components=arg, svd_solver="full").fit(fit_rows)
-        self.pca_ = pca
-        self.n_components_ = int(pca.n_components_)
-        self.explained_variance_ratio_ = pca.explained_variance_ratio_
-        return pca.transform(x).astype(np.float32)
+            raw = _gather(self._raw_ratios(cube), cube, "band ratios", progress)
+            finite = np.isfinite(raw)
+            self.fill_ = np.array([col[ok].max() if ok.any() else 0.0 for col, ok in zip(raw.T, finite.T, strict=True)])
+            filled = np.where(finite, raw, self.fill_)
+            std = filled.std(axis=0)
+            self.mean_, self.scale_ = filled.mean(axis=0), np.where(std > 0, std, 1.0)
+            self.n_components_ = raw.shape[1]
+        return self
 
-    def _ratios(self, cube: Cube, valid: np.ndarray) -> np.ndarray:
+    def feature_image(self, cube: Cube):
+        """Features of every pixel, ``(height, width, n_features)`` float32; lazy for a lazy cube."""
+        if not hasattr(self, "n_components_"):
+            raise NotFittedError("PixelFeatures is not fitted; call fit first.")
+        if self.kind == "spectra":
+            return cube.data.astype(np.float32)
+        if self.kind == "pca":
+            return self.pca_.transform(cube)
+        raw = self._raw_ratios(cube)
+        return ((np.where(np.isfinite(raw), raw, self.fill_) - self.mean_) / self.scale_).astype(np.float32)
+
+    def transform(self, cube: Cube, *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Features of the valid pixels of ``cube``, ``(n_valid, n_features)``, in memory."""
+        return _gather(self.feature_image(cube), cube, "features", progress)
+
+    def fit_transform(self, cube: Cube, *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Fit on ``cube`` and return the features of its valid pixels, ``(n_valid, n_features)``."""
+        return self.fit(cube, progress=progress).transform(cube, progress=progress)
+
+    def _raw_ratios(self, cube: Cube):
+        """Unscaled band ratios, ``(height, width, n_ratios)`` (NaN where undefined)."""
         from chemmap.maps.bands import ratio_map
 
         if not self.ratios:
             raise InvalidParameterError("features='ratios' needs ratios=[(numerator, denominator), ...].")
-        cols = []
-        for num, den in self.ratios:
-            m = ratio_map(cube, num, den, window=self.window)
-            values = m[m.map_names[0]].reshape(-1)[valid].astype(np.float64)
-            finite = np.isfinite(values)
-            fill = values[finite].max() if finite.any() else 0.0
-            values[~finite] = fill
-            cols.append(values)
-        feats = np.stack(cols, axis=1)
-        std = feats.std(axis=0)
-        feats = (feats - feats.mean(axis=0)) / np.where(std > 0, std, 1.0)
-        self.n_components_ = feats.shape[1]
-        return feats.astype(np.float32)
+        maps = [ratio_map(cube, num, den, window=self.window).data[..., 0] for num, den in self.ratios]
+        return np.stack(maps, axis=-1).astype(np.float64)
+
+
+def _check_n_components(n) -> None:
+    ok_float = isinstance(n, float) and 0 < n < 1
+    ok_int = isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1
+    if not (ok_float or ok_int):
+        raise InvalidParameterError(f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}.")
+
+
+def _gather(image, cube: Cube, stage: str, progress) -> np.ndarray:
+    """The valid-pixel rows of an image-shaped result, computed (one pass) into memory."""
+    from chemmap._shared.compute import compute, ensure_fits
+
+    ensure_fits(image, what=f"the {stage} of every pixel")
+    (values,) = compute(image, stage=stage, progress=progress)
+    values = np.asarray(values)
+    return values.reshape(-1, values.shape[-1])[cube.valid_pixels()]

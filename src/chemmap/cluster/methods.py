@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from chemmap._shared.validation import check_random_state
+from chemmap.cluster.kmeans import fit_kmeans, squared_distances
+from chemmap.cluster.mixture import fit_gaussian_mixture
 from chemmap.core.registry import Registry
 
 __all__ = ["HIERARCHICAL_MAX_SAMPLES", "ClusterResult", "cluster_methods", "nearest_centroid"]
@@ -40,10 +42,8 @@ class ClusterResult:
 def nearest_centroid(features: np.ndarray, centroids: np.ndarray, block: int = 65536) -> np.ndarray:
     """Index of the nearest centroid (Euclidean) of each row, block by block."""
     out = np.empty(features.shape[0], dtype=np.int64)
-    c2 = np.sum(centroids.astype(np.float64) ** 2, axis=1)
     for start in range(0, features.shape[0], block):
-        f = features[start : start + block].astype(np.float64)
-        out[start : start + block] = np.argmin(c2 - 2 * f @ centroids.T, axis=1)
+        out[start : start + block] = np.argmin(squared_distances(features[start : start + block], centroids), axis=1)
     return out
 
 
@@ -66,30 +66,23 @@ def spherical_bic(features: np.ndarray, labels: np.ndarray, centroids: np.ndarra
     return float(-2 * log_lik + (k * d + k) * np.log(n))
 
 
-def _kmeans(features, k, *, random_state, n_init=10, **_):
-    from sklearn.cluster import KMeans
-
-    model = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=random_state).fit(features)
-    labels = model.labels_.astype(np.int64)
+def _kmeans(features, k, *, random_state, n_init=10, progress=None, **_):
+    model = fit_kmeans(features, k, n_init=n_init, random_state=random_state, progress=progress)
+    labels = np.asarray(model.predict(features), dtype=np.int64)
+    inertia = _inertia(features, labels, model.centroids)
+    notes = "" if model.converged else f"k-means stopped after {model.n_iter} passes without converging."
     return ClusterResult(
-        labels,
-        model.cluster_centers_,
-        spherical_bic(features, labels, model.cluster_centers_),
-        float(model.inertia_),
-        model=model,
+        labels, model.centroids, spherical_bic(features, labels, model.centroids), inertia, notes, model=model
     )
 
 
-def _gmm(features, k, *, random_state, n_init=3, covariance_type="full", **_):
-    from sklearn.mixture import GaussianMixture
-
-    model = GaussianMixture(
-        n_components=k, covariance_type=covariance_type, n_init=n_init, random_state=random_state, reg_covar=1e-5
-    ).fit(features)
-    labels = model.predict(features).astype(np.int64)
-    return ClusterResult(
-        labels, model.means_, float(model.bic(features)), _inertia(features, labels, model.means_), model=model
+def _gmm(features, k, *, random_state, n_init=3, covariance_type="full", progress=None, **_):
+    model = fit_gaussian_mixture(
+        features, k, covariance_type=covariance_type, n_init=n_init, random_state=random_state, progress=progress
     )
+    labels = np.asarray(model.predict(features), dtype=np.int64)
+    notes = "" if model.converged else f"EM stopped after {model.n_iter} passes without converging."
+    return ClusterResult(labels, model.means, model.bic(), _inertia(features, labels, model.means), notes, model=model)
 
 
 def _hierarchical(features, k, *, random_state, **_):

@@ -191,13 +191,14 @@ class Cube:
     # --- maps ------------------------------------------------------------------
     @classmethod
     def from_maps(cls, maps: Mapping[str, np.ndarray], *, mask=None, attrs=None) -> Cube:
-        """A map Cube: each named ``(height, width)`` map becomes one "channel"."""
+        """A map Cube: each named ``(height, width)`` map becomes one "channel" (lazy if any map is)."""
         if not maps:
             raise InvalidParameterError("from_maps needs at least one map.")
-        arrays = [np.asarray(m, dtype=np.float32) for m in maps.values()]
-        shapes = {a.shape for a in arrays}
+        arrays = [m.astype(np.float32) if is_lazy_array(m) else np.asarray(m, np.float32) for m in maps.values()]
+        shapes = {tuple(a.shape) for a in arrays}
         if len(shapes) != 1 or arrays[0].ndim != 2:
             raise ShapeError(f"Maps must all be 2-D with one shape; got {sorted(shapes)}.")
+        # np.stack dispatches to Dask (NEP 18) when a map is lazy
         return cls(np.stack(arrays, axis=-1), SpectralAxis.from_names(list(maps)), mask=mask, attrs=attrs)
 
     @property

@@ -17,6 +17,7 @@ __all__ = [
     "FileFormatError",
     "InputFileNotFoundError",
     "InvalidParameterError",
+    "MemoryLimitError",
     "MissingDependencyError",
     "NarrowWindowWarning",
     "NotFittedError",
@@ -58,6 +59,10 @@ class NotFittedError(ChemmapError, ValueError, AttributeError):
 
 class MissingDependencyError(ChemmapError, ImportError):
     """An optional dependency is needed but not installed."""
+
+
+class MemoryLimitError(ChemmapError, MemoryError):
+    """A result would not fit in the memory limit of the run."""
 
 
 class ChemmapWarning(UserWarning):

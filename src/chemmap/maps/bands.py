@@ -13,7 +13,14 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import DataWarning, InvalidParameterError, NarrowWindowWarning
 from chemmap.maps.noise import spectral_noise_sigma
 
-__all__ = ["DEFAULT_WINDOW_CHANNELS", "band_weights", "default_window", "intensity_map", "ratio_map"]
+__all__ = [
+    "DEFAULT_WINDOW_CHANNELS",
+    "band_weights",
+    "complete_map_info",
+    "default_window",
+    "intensity_map",
+    "ratio_map",
+]
 
 #: Default window: this many channel spacings, so a band value averages a few channels.
 DEFAULT_WINDOW_CHANNELS = 5
@@ -112,7 +119,10 @@ def band_weights(
 
 
 def _band_values(cube: Cube, bands: list[tuple[slice, np.ndarray]], with_noise: bool):
-    """Columns: one value per band, then (optionally) the spectral noise sigma."""
+    """``(height, width, n)``: one value per band, then (optionally) the spectral noise sigma.
+
+    Lazy for a lazy cube (building it reads nothing).
+    """
 
     def kernel(spectra):
         spectra = spectra.astype(np.float64, copy=False)
@@ -121,17 +131,23 @@ def _band_values(cube: Cube, bands: list[tuple[slice, np.ndarray]], with_noise: 
             cols.append(spectral_noise_sigma(spectra))
         return np.stack(cols, axis=1)
 
-    n_out = len(bands) + int(with_noise)
-    out = map_spectra(kernel, cube.data, n_out=n_out, dtype=np.float64)
-    out = np.asarray(out.compute() if hasattr(out, "compute") else out)
-    return out.reshape(-1, n_out)
+    return map_spectra(kernel, cube.data, n_out=len(bands) + int(with_noise), dtype=np.float64)
 
 
-def _finish(maps: dict[str, np.ndarray], cube: Cube, info: dict) -> Cube:
+def _finish(maps: dict, cube: Cube, info: dict) -> Cube:
     valid = cube.valid_pixels().reshape(cube.image_shape)
     maps = {k: np.where(valid, v, np.nan) for k, v in maps.items()}
     attrs = {"source": cube.attrs.get("source"), "maps": info, "unit": cube.axis.unit}
     return Cube.from_maps(maps, mask=valid, attrs=attrs)
+
+
+def complete_map_info(maps: Cube) -> None:
+    """Fill the statistics a lazy map defers (``n_low_denominator`` of ratio maps) from
+    the computed maps, in place."""
+    valid = maps.valid_pixels().reshape(maps.image_shape)
+    for name, info in maps.attrs["maps"].items():
+        if info.get("kind") == "ratio" and info.get("n_low_denominator") is None:
+            info["n_low_denominator"] = int(np.count_nonzero(np.isnan(maps[name]) & valid))
 
 
 def intensity_map(
@@ -171,7 +187,7 @@ def intensity_map(
     values = _band_values(cube, [(channels, weights)], with_noise=False)
     name = f"intensity_{info['at']:g}"
     info["kind"] = "intensity"
-    return _finish({name: values[:, 0].reshape(cube.image_shape)}, cube, {name: info})
+    return _finish({name: values[..., 0]}, cube, {name: info})
 
 
 def ratio_map(
@@ -209,7 +225,9 @@ def ratio_map(
     Returns
     -------
     Cube
-        A map Cube with one map, ``ratio_<numerator>_<denominator>``.
+        A map Cube with one map, ``ratio_<numerator>_<denominator>``; lazy for a lazy cube,
+        whose ``n_low_denominator`` is then filled by :func:`complete_map_info` once the
+        map is computed (and ``median_denominator_noise`` stays None).
     """
     if not isinstance(cube, Cube):
         raise InvalidParameterError("ratio_map needs a Cube (it uses the cube's axis).")
@@ -221,19 +239,22 @@ def ratio_map(
         cube.axis, denominator, window=window, mode=mode, baseline=baseline, name="denominator"
     )
     values = _band_values(cube, [(ch_n, w_n), (ch_d, w_d)], with_noise=True)
-    num, den, sigma = values[:, 0], values[:, 1], values[:, 2]
+    num, den, sigma = values[..., 0], values[..., 1], values[..., 2]
     den_noise = sigma * np.linalg.norm(w_d)
     defined = den > threshold * den_noise
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(defined, num / np.where(defined, den, 1.0), np.nan)
-    valid = cube.valid_pixels()
+    valid = cube.valid_pixels().reshape(cube.image_shape)
     name = f"ratio_{info_n['at']:g}_{info_d['at']:g}"
     info = {
         "kind": "ratio",
         "numerator": info_n,
         "denominator": info_d,
         "noise_threshold": threshold,
-        "n_low_denominator": int(np.sum(~defined & valid)),
-        "median_denominator_noise": float(np.nanmedian(den_noise[valid])) if valid.any() else None,
+        "n_low_denominator": None,
+        "median_denominator_noise": None,
     }
-    return _finish({name: ratio.reshape(cube.image_shape)}, cube, {name: info})
+    if not cube.is_lazy:
+        info["n_low_denominator"] = int(np.sum(~defined & valid))
+        info["median_denominator_noise"] = float(np.nanmedian(den_noise[valid])) if valid.any() else None
+    return _finish({name: ratio}, cube, {name: info})

@@ -1,0 +1,303 @@
+"""Where and how Dask work runs: scheduler, cluster, memory limit and progress.
+
+One :func:`compute_settings` context says how every pass over the data of a run executes:
+the threaded scheduler (default, embedded), a process pool, a Dask distributed scheduler at
+an address, or a ``LocalCluster`` started for the run. :func:`compute` evaluates Dask
+objects under those settings and reports progress per pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from chemmap._shared.progress import ProgressCallback, notify
+from chemmap.core.exceptions import InvalidParameterError, MemoryLimitError
+
+__all__ = [
+    "ComputeSettings",
+    "active_settings",
+    "available_memory",
+    "compute",
+    "compute_settings",
+    "ensure_fits",
+    "parse_memory",
+]
+
+#: Default memory limit: this fraction of the memory available when the run starts.
+DEFAULT_MEMORY_FRACTION = 0.5
+#: Share of the memory limit one image-sized result (features, labels, maps) may take.
+RESULT_SHARE = 0.5
+LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """How Dask work runs.
+
+    Attributes
+    ----------
+    scheduler : str
+        ``"threads"``, ``"processes"``, ``"synchronous"`` or ``"distributed"``.
+    memory_limit : int
+        Bytes the working set of a run may use (blocks in flight plus image-sized results).
+    n_workers : int
+        Parallel workers (threads, processes or cluster threads).
+    address : str or None
+        Scheduler address of a distributed cluster.
+    """
+
+    scheduler: str = "threads"
+    memory_limit: int = 0
+    n_workers: int = 1
+    address: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "scheduler": self.scheduler,
+            "memory_limit": self.memory_limit,
+            "n_workers": self.n_workers,
+            "address": self.address,
+        }
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable`` on Linux, else physical memory)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30
+
+
+def parse_memory(value) -> int:
+    """Bytes from ``"2GiB"``, ``"512 MB"``, ``"1.5g"`` or a number of bytes.
+
+    Binary and decimal prefixes are both read as powers of 1024, as memory is counted.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise InvalidParameterError(f"A memory limit must be positive; got {value!r}.")
+        return int(value)
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", str(value).lower())
+    if not match or float(match.group(1)) <= 0:
+        raise InvalidParameterError(
+            f"Cannot read the memory limit {value!r}. Expected a size such as '2GiB', '512MiB' or '8G'."
+        )
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def default_memory_limit() -> int:
+    return int(available_memory() * DEFAULT_MEMORY_FRACTION)
+
+
+_ACTIVE: contextvars.ContextVar[ComputeSettings | None] = contextvars.ContextVar("chemmap_compute", default=None)
+
+
+def active_settings() -> ComputeSettings:
+    """The settings of the innermost :func:`compute_settings`, else threads with the default limit."""
+    settings = _ACTIVE.get()
+    if settings is None:
+        return ComputeSettings("threads", default_memory_limit(), os.cpu_count() or 1)
+    return settings
+
+
+def _parse_cluster(cluster: str) -> int:
+    match = re.fullmatch(r"local:(\d+)", cluster.strip())
+    if not match or int(match.group(1)) < 1:
+        raise InvalidParameterError(
+            f"Cannot read the cluster {cluster!r}. Expected 'local:N' (N worker processes on this "
+            "machine), or give a running scheduler's address with scheduler='tcp://host:8786'."
+        )
+    return int(match.group(1))
+
+
+@contextlib.contextmanager
+def compute_settings(
+    scheduler: str = "threads", *, memory_limit=None, cluster: str | None = None
+) -> Iterator[ComputeSettings]:
+    """Run the enclosed work on the given scheduler with a memory limit.
+
+    Parameters
+    ----------
+    scheduler : str
+        ``"threads"`` (default), ``"processes"``, ``"synchronous"`` (one thread, for
+        debugging), or the address of a Dask distributed scheduler (``"tcp://host:8786"``).
+    memory_limit : int or str, optional
+        Working-set bound in bytes or as ``"2GiB"``; default half the available memory.
+        Block sizes and what is kept in memory follow from it.
+    cluster : str, optional
+        ``"local:N"`` starts a Dask ``LocalCluster`` of N worker processes for the
+        enclosed work (and closes it after); the memory limit is shared among them.
+    """
+    limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
+    with contextlib.ExitStack() as stack:
+        if cluster is not None:
+            n = _parse_cluster(cluster)
+            client = stack.enter_context(_local_cluster(n, limit))
+            settings = ComputeSettings("distributed", limit, n, client.scheduler.address)
+        elif scheduler in LOCAL_SCHEDULERS:
+            n = 1 if scheduler == "synchronous" else (os.cpu_count() or 1)
+            settings = ComputeSettings(scheduler, limit, n)
+            stack.enter_context(_local_scheduler(scheduler, n))
+        elif "://" in scheduler or re.fullmatch(r"[\w.-]+:\d+", scheduler):
+            client = stack.enter_context(_client(scheduler))
+            n = sum(client.nthreads().values()) or 1
+            settings = ComputeSettings("distributed", limit, n, scheduler)
+        else:
+            raise InvalidParameterError(
+                f"Unknown scheduler {scheduler!r}. Expected one of {', '.join(LOCAL_SCHEDULERS)} or a "
+                "Dask scheduler address such as 'tcp://127.0.0.1:8786'."
+            )
+        token = _ACTIVE.set(settings)
+        try:
+            yield settings
+        finally:
+            _ACTIVE.reset(token)
+
+
+@contextlib.contextmanager
+def _local_scheduler(scheduler: str, n: int):
+    import dask
+
+    if scheduler != "processes":
+        with dask.config.set(scheduler=scheduler):
+            yield
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    # one pool for the whole run: Dask would otherwise start a new pool for every pass
+    with ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool, dask.config.set(
+        scheduler="processes", pool=pool
+    ):
+        yield
+
+
+def _distributed():
+    from chemmap._shared.optional import optional_import
+
+    return optional_import("distributed", extra="cluster", purpose="A Dask cluster (--cluster, --scheduler ADDRESS)")
+
+
+@contextlib.contextmanager
+def _local_cluster(n: int, memory_limit: int):
+    distributed = _distributed()
+    threads = max(1, (os.cpu_count() or 1) // n)
+    with distributed.LocalCluster(
+        n_workers=n,
+        threads_per_worker=threads,
+        processes=True,
+        memory_limit=max(memory_limit // n, 256 * 2**20),
+        dashboard_address=None,
+        silence_logs=40,
+    ) as cluster, distributed.Client(cluster, set_as_default=True) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def _client(address: str):
+    distributed = _distributed()
+    try:
+        client = distributed.Client(address, timeout=10, set_as_default=True)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"Cannot reach the Dask scheduler at {address!r} ({exc}). Start one with `dask scheduler` "
+            "and workers with `dask worker ADDRESS`, or use scheduler='threads'."
+        ) from None
+    with client:
+        yield client
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``'1.5 KiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.3g} TiB"
+
+
+def ensure_fits(array, *, what: str) -> None:
+    """Refuse to compute ``array`` into memory when it exceeds its share of the memory limit."""
+    nbytes = int(np.prod(array.shape, dtype=np.int64)) * np.dtype(array.dtype).itemsize
+    limit = active_settings().memory_limit
+    if nbytes > RESULT_SHARE * limit:
+        raise MemoryLimitError(
+            f"{what[0].upper()}{what[1:]} would take {format_bytes(nbytes)} of memory, more than half the "
+            f"memory limit of {format_bytes(limit)}. To fix this, raise the limit (--memory-limit, "
+            "memory_limit=), use fewer features (n_components), or crop the image."
+        )
+
+
+def compute(*objects, stage: str = "computing", progress: ProgressCallback | None = None):
+    """Evaluate Dask objects (NumPy values pass through) under the active settings.
+
+    Returns a tuple of results. On the local schedulers, ``progress(stage, done, total)``
+    is called as tasks finish; on a distributed cluster at the start and the end.
+    """
+    lazy = [i for i, obj in enumerate(objects) if hasattr(obj, "__dask_graph__") and obj.__dask_graph__() is not None]
+    if not lazy:
+        return tuple(objects)
+    import dask
+
+    settings = active_settings()
+    with contextlib.ExitStack() as stack:
+        if settings.scheduler != "distributed" and progress is not None:
+            stack.enter_context(_TaskProgress(stage, progress))
+        elif progress is not None:
+            notify(progress, stage, 0, 1)
+        values = dask.compute(*(objects[i] for i in lazy))
+        if settings.scheduler == "distributed":
+            notify(progress, stage, 1, 1)
+    out = list(objects)
+    for i, value in zip(lazy, values, strict=True):
+        out[i] = value
+    return tuple(out)
+
+
+class _TaskProgress:
+    """A Dask local-scheduler callback that reports finished tasks of one pass."""
+
+    def __init__(self, stage: str, progress: ProgressCallback) -> None:
+        from dask.callbacks import Callback
+
+        self.stage, self.progress = stage, progress
+        self.total = self.done = 0
+        self._every = 1
+        outer = self
+
+        class _Callback(Callback):
+            def _start_state(self, dsk, state):
+                outer.total = len(state["ready"]) + len(state["waiting"]) + len(state["finished"])
+                outer._every = max(1, outer.total // 200)
+                notify(outer.progress, outer.stage, 0, outer.total)
+
+            def _posttask(self, key, result, dsk, state, worker_id):
+                outer.done += 1
+                if outer.done % outer._every == 0 or outer.done == outer.total:
+                    notify(outer.progress, outer.stage, outer.done, outer.total)
+
+        self._callback = _Callback()
+
+    def __enter__(self):
+        self._callback.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._callback.__exit__(*exc)
+        if self.total and self.done < self.total:
+            notify(self.progress, self.stage, self.total, self.total)

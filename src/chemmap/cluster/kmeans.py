@@ -1,0 +1,164 @@
+"""k-means from block partials: k-means++ restarts on a seeded sample choose the start,
+then Lloyd passes over all blocks (each block returns per-cluster sums, counts and its
+inertia) refine it. In memory the same passes run over NumPy blocks."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from chemmap._shared.blockwise import map_spectra, reduce_blocks, sum_partials
+from chemmap._shared.progress import ProgressCallback
+from chemmap._shared.sampling import seeded_sample
+from chemmap._shared.validation import check_random_state
+
+__all__ = ["INIT_SAMPLE", "KMeansModel", "fit_kmeans", "kmeans_plusplus", "lloyd_in_memory"]
+
+#: Pixels on which the k-means++ restarts run (seeded sample); all pixels when fewer.
+INIT_SAMPLE = 50_000
+
+
+def squared_distances(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """``(n, k)`` squared Euclidean distances, in float64."""
+    x = x.astype(np.float64, copy=False)
+    d = np.sum(x * x, axis=1)[:, None] - 2.0 * (x @ centroids.T) + np.sum(centroids * centroids, axis=1)[None, :]
+    return np.maximum(d, 0.0)
+
+
+@dataclass
+class KMeansModel:
+    """Fitted centroids; labels are the nearest centroid."""
+
+    centroids: np.ndarray
+    inertia: float = float("nan")
+    n_iter: int = 0
+    converged: bool = True
+
+    def predict(self, features):
+        """Nearest centroid of each row: ``(n,)`` int64, lazy for Dask input."""
+        centroids = self.centroids
+
+        def nearest(x: np.ndarray) -> np.ndarray:
+            return np.argmin(squared_distances(x, centroids), axis=1)[:, None]
+
+        out = map_spectra(nearest, features, n_out=1, dtype=np.int64)
+        return out[:, 0]
+
+
+def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007) with ``2 + log k`` trials per centre."""
+    x = x.astype(np.float64, copy=False)
+    n = x.shape[0]
+    trials = 2 + int(np.log(k))
+    centres = np.empty((k, x.shape[1]))
+    centres[0] = x[rng.integers(n)]
+    closest = squared_distances(x, centres[:1])[:, 0]
+    for c in range(1, k):
+        potential = closest.sum()
+        if potential <= 0:
+            centres[c:] = x[rng.integers(n, size=k - c)]
+            break
+        picks = np.searchsorted(np.cumsum(closest), rng.random(trials) * potential)
+        picks = np.minimum(picks, n - 1)
+        candidate = np.minimum(closest[None, :], squared_distances(x, x[picks]).T)
+        best = int(np.argmin(candidate.sum(axis=1)))
+        centres[c] = x[picks[best]]
+        closest = candidate[best]
+    return centres
+
+
+def _update(x: np.ndarray, centroids: np.ndarray):
+    """Per-cluster sums and counts, and the inertia, of one block."""
+    x = x.astype(np.float64, copy=False)
+    x = x[np.all(np.isfinite(x), axis=1)]
+    d = squared_distances(x, centroids)
+    labels = np.argmin(d, axis=1)
+    onehot = (labels[:, None] == np.arange(centroids.shape[0])[None, :]).astype(np.float64)
+    return onehot.T @ x, onehot.sum(axis=0), float(d[np.arange(x.shape[0]), labels].sum())
+
+
+def _block_update(block: np.ndarray, index: int, *, centroids: np.ndarray):
+    return _update(block, centroids)
+
+
+def _new_centroids(sums, counts, old):
+    """Means of the clusters; an empty cluster keeps its previous centre."""
+    out = old.copy()
+    full = counts > 0
+    out[full] = sums[full] / counts[full, None]
+    return out
+
+
+def lloyd_in_memory(x: np.ndarray, centroids: np.ndarray, *, max_iter: int, tol: float):
+    """Lloyd iterations on an in-memory sample; returns centroids, inertia, iterations."""
+    inertia = np.inf
+    for it in range(1, max_iter + 1):
+        sums, counts, inertia = _update(x, centroids)
+        new = _new_centroids(sums, counts, centroids)
+        shift = float(np.sum((new - centroids) ** 2))
+        centroids = new
+        if shift <= tol:
+            return centroids, inertia, it
+    return centroids, inertia, max_iter
+
+
+def fit_kmeans(
+    features,
+    k: int,
+    *,
+    n_init: int = 10,
+    random_state=0,
+    max_iter: int = 100,
+    tol: float = 1e-4,
+    init_sample: int = INIT_SAMPLE,
+    progress: ProgressCallback | None = None,
+) -> KMeansModel:
+    """k-means of the rows of ``features`` (NumPy or Dask), Lloyd passes over blocks.
+
+    Parameters
+    ----------
+    features : array of shape (n, d)
+    k : int
+    n_init : int
+        k-means++ restarts on the seeded sample; the one of lowest sample inertia is kept.
+    max_iter : int
+        Most passes over all rows.
+    tol : float
+        Stop when the squared centroid shift is below ``tol`` times the mean feature variance.
+    init_sample : int
+        Rows of the seeded sample.
+
+    Returns
+    -------
+    KMeansModel
+    """
+    rng = check_random_state(random_state)
+    n = int(features.shape[0])
+    idx = seeded_sample(n, init_sample, rng)
+    sample = np.asarray(features[idx] if not hasattr(features, "dask") else features[idx].compute(), np.float64)
+    scale = float(np.mean(np.var(sample, axis=0))) or 1.0
+    tol_abs = tol * scale
+    best = None
+    for _ in range(n_init):
+        start = kmeans_plusplus(sample, k, rng)
+        centroids, inertia, _ = lloyd_in_memory(sample, start, max_iter=max_iter, tol=tol_abs)
+        if best is None or inertia < best[1]:
+            best = (centroids, inertia)
+    centroids = best[0]
+    if idx.size == n:
+        return KMeansModel(centroids, best[1], 0, True)
+    inertia, converged = np.inf, False
+    it = 0
+    for it in range(1, max_iter + 1):
+        step = functools.partial(_block_update, centroids=centroids)
+        partials = reduce_blocks(step, features, stage="k-means pass", progress=progress)
+        sums, counts, inertia = sum_partials(partials)
+        new = _new_centroids(sums, counts, centroids)
+        shift = float(np.sum((new - centroids) ** 2))
+        centroids = new
+        if shift <= tol_abs:
+            converged = True
+            break
+    return KMeansModel(centroids, float(inertia), it, converged)

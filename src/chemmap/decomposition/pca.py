@@ -1,0 +1,142 @@
+"""Principal component analysis from block partials: one pass accumulates the count, sum
+and Gram matrix of (a seeded sample of) the pixels; the basis is the eigenvectors of the
+covariance they give. The same code serves a NumPy array (one block after another) and a
+Dask array on disk or on a cluster."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from chemmap._shared.blockwise import map_spectra, reduce_blocks, sum_partials
+from chemmap._shared.progress import ProgressCallback
+from chemmap._shared.validation import check_int
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import InvalidParameterError, NotFittedError, ShapeError
+
+__all__ = ["DEFAULT_FIT_SAMPLE", "StreamingPCA", "gram_partial"]
+
+#: Pixels (about) on which the basis is fitted; the others are only projected.
+DEFAULT_FIT_SAMPLE = 200_000
+
+
+def gram_partial(block: np.ndarray, valid, index: int, *, fraction: float, seed: int):
+    """Count, sum and Gram matrix (float64) of the finite valid rows of one block.
+
+    With ``fraction < 1`` each row is kept with that probability, drawn from a generator
+    seeded by ``(seed, index)``: the sample depends on the block, not on the scheduler.
+    """
+    x = block.reshape(-1, block.shape[-1])
+    keep = np.ones(x.shape[0], bool) if valid is None else np.asarray(valid).reshape(-1).copy()
+    if fraction < 1.0:
+        keep &= np.random.default_rng([seed, index]).random(x.shape[0]) < fraction
+    x = x[keep].astype(np.float64)
+    x = x[np.all(np.isfinite(x), axis=1)]
+    return np.float64(x.shape[0]), x.sum(axis=0), x.T @ x
+
+
+class StreamingPCA(TransformerMixin, BaseEstimator):
+    """PCA fitted from block partials (covariance of a seeded pixel sample).
+
+    Parameters
+    ----------
+    n_components : int or float
+        Number of components, or the fraction (0, 1) of the variance to keep.
+    fit_sample : int or None
+        About this many valid pixels, drawn per block with a seeded generator, make the
+        covariance; ``None`` uses every pixel. Projection always covers every pixel.
+    random_state : int
+        Seed of the fit sample.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_channels,)
+    components_ : ndarray of shape (n_components_, n_channels)
+        Unit principal axes, by decreasing variance; signs fixed so the largest loading of
+        each component is positive.
+    explained_variance_ : ndarray of shape (n_components_,)
+    explained_variance_ratio_ : ndarray of shape (n_components_,)
+    n_components_ : int
+    n_samples_seen_ : int
+        Pixels in the covariance.
+    """
+
+    def __init__(self, n_components: float = 10, *, fit_sample: int | None = DEFAULT_FIT_SAMPLE, random_state=0):
+        self.n_components = n_components
+        self.fit_sample = fit_sample
+        self.random_state = random_state
+
+    def fit(self, X, y=None, *, progress: ProgressCallback | None = None) -> StreamingPCA:
+        """Fit on a Cube (its valid pixels) or an ``(n_pixels, n_channels)`` array."""
+        data, valid = _pixels(X)
+        n_valid = int(data.shape[0] if valid is None else np.count_nonzero(valid))
+        seed = int(check_int(self.random_state, name="random_state", func="StreamingPCA", low=0))
+        fraction = 1.0
+        if self.fit_sample is not None:
+            size = check_int(self.fit_sample, name="fit_sample", func="StreamingPCA", low=2)
+            fraction = min(1.0, size / max(n_valid, 1))
+        partials = reduce_blocks(
+            functools.partial(gram_partial, fraction=fraction, seed=seed),
+            data,
+            valid,
+            stage="PCA fit",
+            progress=progress,
+        )
+        count, total, gram = sum_partials(partials)
+        if count < 2:
+            raise ShapeError(f"PCA needs at least 2 finite valid pixels; the sample held {int(count)}.")
+        mean = total / count
+        cov = (gram - count * np.outer(mean, mean)) / (count - 1)
+        eigval, eigvec = np.linalg.eigh(cov)
+        order = np.argsort(eigval)[::-1]
+        eigval = np.clip(eigval[order], 0, None)
+        eigvec = eigvec[:, order].T
+        signs = np.sign(eigvec[np.arange(eigvec.shape[0]), np.argmax(np.abs(eigvec), axis=1)])
+        eigvec *= np.where(signs == 0, 1, signs)[:, None]
+        ratio = eigval / eigval.sum() if eigval.sum() > 0 else np.zeros_like(eigval)
+        k = self._n_kept(ratio, cov.shape[0], int(count))
+        self.mean_ = mean
+        self.components_ = eigvec[:k]
+        self.explained_variance_ = eigval[:k]
+        self.explained_variance_ratio_ = ratio[:k]
+        self.n_components_ = k
+        self.n_samples_seen_ = int(count)
+        return self
+
+    def _n_kept(self, ratio: np.ndarray, n_channels: int, n_samples: int) -> int:
+        n = self.n_components
+        limit = min(n_channels, n_samples)
+        if isinstance(n, float) and 0 < n < 1:
+            return int(min(np.searchsorted(np.cumsum(ratio), n) + 1, limit))
+        if isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1:
+            return int(min(n, limit))
+        raise InvalidParameterError(f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}.")
+
+    def transform(self, X):
+        """Scores, float32: ``(h, w, n_components_)`` for a Cube, else ``(n, n_components_)``.
+
+        Lazy (Dask) when the input is: building the result computes nothing.
+        """
+        if not hasattr(self, "components_"):
+            raise NotFittedError("This StreamingPCA is not fitted yet; call fit first.")
+        data = X.data if isinstance(X, Cube) else X
+        if int(data.shape[-1]) != self.mean_.size:
+            raise ShapeError(f"PCA was fitted on {self.mean_.size} channels; these spectra have {data.shape[-1]}.")
+        mean = self.mean_.astype(np.float32)
+        basis = np.ascontiguousarray(self.components_.T, dtype=np.float32)
+
+        def project(x: np.ndarray) -> np.ndarray:
+            return (x.astype(np.float32, copy=False) - mean) @ basis
+
+        return map_spectra(project, data, n_out=self.n_components_, dtype=np.float32)
+
+
+def _pixels(X):
+    """``(n, d)`` pixels and the valid-pixel mask (None: all) of a Cube or an array."""
+    if isinstance(X, Cube):
+        return X.pixels(), (None if X.mask is None else X.valid_pixels())
+    if getattr(X, "ndim", None) != 2:
+        raise ShapeError(f"Expected a Cube or an (n_pixels, n_channels) array; got shape {getattr(X, 'shape', None)}.")
+    return (X if hasattr(X, "dask") else np.asarray(X)), None
