@@ -124,7 +124,7 @@ def reduce_blocks(
     from chemmap._shared.compute import compute
 
     if data.ndim > 1 and any(len(c) != 1 for c in data.chunks[1:]):
-        data = data.rechunk({i: -1 for i in range(1, data.ndim)})
+        data = data.rechunk(dict.fromkeys(range(1, data.ndim), -1))
     starts = np.cumsum((0, *data.chunks[0]))
     chunks = data.to_delayed().reshape(-1)
     call = dask.delayed(func)

@@ -149,8 +149,6 @@ def fit_kmeans(
     centroids = best[0]
     if idx.size == n:
         return KMeansModel(centroids, best[1], 0, True)
-    inertia, converged = np.inf, False
-    it = 0
     for it in range(1, max_iter + 1):
         step = functools.partial(_block_update, centroids=centroids)
         partials = reduce_blocks(step, features, stage="k-means pass", progress=progress)
@@ -159,6 +157,5 @@ def fit_kmeans(
         shift = float(np.sum((new - centroids) ** 2))
         centroids = new
         if shift <= tol_abs:
-            converged = True
-            break
-    return KMeansModel(centroids, float(inertia), it, converged)
+            return KMeansModel(centroids, float(inertia), it, True)
+    return KMeansModel(centroids, float(inertia), max_iter, False)
