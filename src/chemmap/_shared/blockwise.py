@@ -92,10 +92,10 @@ def reduce_blocks(
     Parameters
     ----------
     func : callable
-        ``func(block, *aligned_blocks, index)``; ``block`` is an in-memory ``(rows, d)``
-        array, ``index`` the block number (for seeded per-block sampling).
-    data : ndarray or dask array of shape (n, d)
-        For Dask, its row chunks are the blocks.
+        ``func(block, *aligned_blocks, rows)``; ``block`` is an in-memory ``(m, ...)``
+        array and ``rows`` the slice of ``data`` it covers (for sampling by row number).
+    data : ndarray or dask array of shape (n, ...)
+        Cut along its first axis; for Dask, its chunks on that axis are the blocks.
     *aligned : ndarray or dask array with n rows (or None)
         Arrays sliced with the same rows (masks, labels, weights).
     block_bytes : int
@@ -116,7 +116,7 @@ def reduce_blocks(
         blocks = row_blocks(n, row_bytes, block_bytes)
         out = []
         for i, rows in enumerate(blocks):
-            out.append(func(np.asarray(data[rows]), *(_rows(a, rows) for a in aligned), i))
+            out.append(func(np.asarray(data[rows]), *(_rows(a, rows) for a in aligned), rows))
             notify(progress, stage, i + 1, len(blocks))
         return out
     import dask
@@ -131,7 +131,7 @@ def reduce_blocks(
     tasks = []
     for i, block in enumerate(chunks):
         rows = slice(int(starts[i]), int(starts[i + 1]))
-        tasks.append(call(block, *(_rows(a, rows) for a in aligned), i))
+        tasks.append(call(block, *(_rows(a, rows) for a in aligned), rows))
     return list(compute(*tasks, stage=stage, progress=progress))
 
 

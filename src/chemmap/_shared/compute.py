@@ -27,6 +27,8 @@ __all__ = [
     "compute",
     "compute_settings",
     "ensure_fits",
+    "is_address",
+    "parse_cluster",
     "parse_memory",
 ]
 
@@ -115,14 +117,19 @@ def active_settings() -> ComputeSettings:
     return settings
 
 
-def _parse_cluster(cluster: str) -> int:
-    match = re.fullmatch(r"local:(\d+)", cluster.strip())
+def parse_cluster(cluster: str) -> int:
+    match = re.fullmatch(r"local:(\d+)", cluster.strip()) if isinstance(cluster, str) else None
     if not match or int(match.group(1)) < 1:
         raise InvalidParameterError(
             f"Cannot read the cluster {cluster!r}. Expected 'local:N' (N worker processes on this "
             "machine), or give a running scheduler's address with scheduler='tcp://host:8786'."
         )
     return int(match.group(1))
+
+
+def is_address(scheduler: str) -> bool:
+    """True for a Dask scheduler address (``tcp://host:8786``, ``host:8786``)."""
+    return isinstance(scheduler, str) and ("://" in scheduler or re.fullmatch(r"[\w.-]+:\d+", scheduler) is not None)
 
 
 @contextlib.contextmanager
@@ -146,14 +153,14 @@ def compute_settings(
     limit = default_memory_limit() if memory_limit is None else parse_memory(memory_limit)
     with contextlib.ExitStack() as stack:
         if cluster is not None:
-            n = _parse_cluster(cluster)
+            n = parse_cluster(cluster)
             client = stack.enter_context(_local_cluster(n, limit))
             settings = ComputeSettings("distributed", limit, n, client.scheduler.address)
         elif scheduler in LOCAL_SCHEDULERS:
             n = 1 if scheduler == "synchronous" else (os.cpu_count() or 1)
             settings = ComputeSettings(scheduler, limit, n)
             stack.enter_context(_local_scheduler(scheduler, n))
-        elif "://" in scheduler or re.fullmatch(r"[\w.-]+:\d+", scheduler):
+        elif is_address(scheduler):
             client = stack.enter_context(_client(scheduler))
             n = sum(client.nthreads().values()) or 1
             settings = ComputeSettings("distributed", limit, n, scheduler)
@@ -181,8 +188,9 @@ def _local_scheduler(scheduler: str, n: int):
     from multiprocessing import get_context
 
     # one pool for the whole run: Dask would otherwise start a new pool for every pass
-    with ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool, dask.config.set(
-        scheduler="processes", pool=pool
+    with (
+        ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool,
+        dask.config.set(scheduler="processes", pool=pool),
     ):
         yield
 
@@ -197,14 +205,17 @@ def _distributed():
 def _local_cluster(n: int, memory_limit: int):
     distributed = _distributed()
     threads = max(1, (os.cpu_count() or 1) // n)
-    with distributed.LocalCluster(
-        n_workers=n,
-        threads_per_worker=threads,
-        processes=True,
-        memory_limit=max(memory_limit // n, 256 * 2**20),
-        dashboard_address=None,
-        silence_logs=40,
-    ) as cluster, distributed.Client(cluster, set_as_default=True) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=n,
+            threads_per_worker=threads,
+            processes=True,
+            memory_limit=max(memory_limit // n, 256 * 2**20),
+            dashboard_address=None,
+            silence_logs=40,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=True) as client,
+    ):
         yield client
 
 

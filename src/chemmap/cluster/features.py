@@ -14,6 +14,7 @@ __all__ = ["FEATURE_KINDS", "PixelFeatures"]
 
 FEATURE_KINDS = ("spectra", "pca", "ratios")
 
+
 class PixelFeatures:
     """Turns valid pixels into a feature matrix (a scikit-learn style transformer).
 

@@ -79,7 +79,7 @@ def _update(x: np.ndarray, centroids: np.ndarray):
     return onehot.T @ x, onehot.sum(axis=0), float(d[np.arange(x.shape[0]), labels].sum())
 
 
-def _block_update(block: np.ndarray, index: int, *, centroids: np.ndarray):
+def _block_update(block: np.ndarray, rows: slice, *, centroids: np.ndarray):
     return _update(block, centroids)
 
 

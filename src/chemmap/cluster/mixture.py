@@ -102,7 +102,7 @@ def _statistics(x: np.ndarray, model: GaussianMixtureModel):
     return nk, sx, sxx, float(norm.sum()), float(x.shape[0])
 
 
-def _block_statistics(block: np.ndarray, index: int, *, model: GaussianMixtureModel):
+def _block_statistics(block: np.ndarray, rows: slice, *, model: GaussianMixtureModel):
     return _statistics(block, model)
 
 

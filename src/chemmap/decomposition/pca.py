@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from chemmap._shared.blockwise import map_spectra, reduce_blocks, sum_partials
 from chemmap._shared.progress import ProgressCallback
+from chemmap._shared.sampling import pixel_uniforms
 from chemmap._shared.validation import check_int
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, NotFittedError, ShapeError
@@ -22,16 +23,16 @@ __all__ = ["DEFAULT_FIT_SAMPLE", "StreamingPCA", "gram_partial"]
 DEFAULT_FIT_SAMPLE = 200_000
 
 
-def gram_partial(block: np.ndarray, valid, index: int, *, fraction: float, seed: int):
+def gram_partial(block: np.ndarray, valid, rows: slice, *, fraction: float, seed: int):
     """Count, sum and Gram matrix (float64) of the finite valid rows of one block.
 
-    With ``fraction < 1`` each row is kept with that probability, drawn from a generator
-    seeded by ``(seed, index)``: the sample depends on the block, not on the scheduler.
+    With ``fraction < 1`` each row is kept with that probability, by a uniform number that
+    depends only on ``(seed, row)``: the same sample however the pixels are blocked.
     """
     x = block.reshape(-1, block.shape[-1])
     keep = np.ones(x.shape[0], bool) if valid is None else np.asarray(valid).reshape(-1).copy()
     if fraction < 1.0:
-        keep &= np.random.default_rng([seed, index]).random(x.shape[0]) < fraction
+        keep &= pixel_uniforms(rows.start, x.shape[0], seed) < fraction
     x = x[keep].astype(np.float64)
     x = x[np.all(np.isfinite(x), axis=1)]
     return np.float64(x.shape[0]), x.sum(axis=0), x.T @ x
@@ -72,7 +73,10 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
         """Fit on a Cube (its valid pixels) or an ``(n_pixels, n_channels)`` array."""
         data, valid = _pixels(X)
         n_valid = int(data.shape[0] if valid is None else np.count_nonzero(valid))
-        seed = int(check_int(self.random_state, name="random_state", func="StreamingPCA", low=0))
+        seed = self.random_state
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**32)
+        seed = int(check_int(seed, name="random_state", func="StreamingPCA", low=0))
         fraction = 1.0
         if self.fit_sample is not None:
             size = check_int(self.fit_sample, name="fit_sample", func="StreamingPCA", low=2)

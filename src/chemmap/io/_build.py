@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from chemmap.core.axis import SpectralAxis, sort_order
@@ -42,20 +44,27 @@ def check_fits_in_file(path, *, needed: int, available: int, field: str) -> None
 def invalid_pixel_mask(data, *, ignore_value=None) -> np.ndarray:
     """``True`` for pixels that are not finite in some channel or equal ``ignore_value`` in all.
 
-    Reads ``data`` (NumPy, memory map or Dask) in bands of rows, so a memory-mapped cube
-    is scanned without holding a float copy of it.
+    Reads ``data`` (NumPy, memory map or Dask) block by block, so a memory-mapped cube is
+    scanned without holding a float copy of it, and a Dask cube in parallel.
     """
-    h, w, c = (int(n) for n in data.shape)
-    bad = np.zeros((h, w), bool)
-    itemsize = max(np.dtype(data.dtype).itemsize, 1)
-    rows = max(1, ROWS_PER_PASS_BYTES // max(1, w * c * itemsize))
-    for start in range(0, h, rows):
-        block = data[start : start + rows]
-        block = np.asarray(block.compute() if is_lazy_array(block) else block)
-        if block.dtype.kind in "fc":
-            bad[start : start + rows] |= ~np.all(np.isfinite(block), axis=-1)
-        if ignore_value is not None:
-            bad[start : start + rows] |= np.all(block == ignore_value, axis=-1)
+    from chemmap._shared.blockwise import reduce_blocks
+
+    # image rows are the blocks: a transposed memory map (BIL, BSQ) is never reshaped whole
+    flags = reduce_blocks(
+        functools.partial(_invalid_rows, ignore_value=ignore_value),
+        data,
+        block_bytes=ROWS_PER_PASS_BYTES,
+        stage="scanning for invalid pixels",
+    )
+    return np.concatenate(flags) if flags else np.zeros(tuple(data.shape[:2]), bool)
+
+
+def _invalid_rows(block: np.ndarray, rows: slice, *, ignore_value) -> np.ndarray:
+    bad = np.zeros(block.shape[:-1], bool)
+    if block.dtype.kind in "fc":
+        bad |= ~np.all(np.isfinite(block), axis=-1)
+    if ignore_value is not None:
+        bad |= np.all(block == ignore_value, axis=-1)
     return bad
 
 

@@ -3,6 +3,8 @@ each cluster, region sizes and how sharp the boundaries between clusters are."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["boundary_sharpness", "centroid_margins", "cluster_spectra", "distinguishing_bands", "region_stats"]
@@ -12,29 +14,36 @@ __all__ = ["boundary_sharpness", "centroid_margins", "cluster_spectra", "disting
 MIN_EFFECT = 0.8
 
 
-def cluster_spectra(pixels: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, standard deviation and size of every cluster.
+def cluster_spectra(pixels, labels: np.ndarray, k: int, *, progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, standard deviation and size of every cluster, from block partials.
 
     Parameters
     ----------
-    pixels : ndarray of shape (n_valid, n_channels)
-    labels : ndarray of shape (n_valid,), values 0..k-1
+    pixels : ndarray or dask array of shape (n, n_channels)
+    labels : ndarray of shape (n,), values 0..k-1; negative values (masked pixels) are left out
 
     Returns
     -------
     means, stds : ndarray of shape (k, n_channels)
     counts : ndarray of shape (k,)
     """
-    x = np.asarray(pixels, dtype=np.float64)
-    counts = np.bincount(labels, minlength=k)
-    sums = np.zeros((k, x.shape[1]))
-    sq = np.zeros((k, x.shape[1]))
-    np.add.at(sums, labels, x)
-    np.add.at(sq, labels, x * x)
+    from chemmap._shared.blockwise import reduce_blocks, sum_partials
+
+    partials = reduce_blocks(
+        functools.partial(_cluster_moments, k=k), pixels, labels, stage="cluster spectra", progress=progress
+    )
+    counts, sums, sq = sum_partials(partials)
     n = np.maximum(counts, 1)[:, None]
     means = sums / n
     stds = np.sqrt(np.maximum(sq / n - means**2, 0))
-    return means, stds, counts
+    return means, stds, counts.astype(np.int64)
+
+
+def _cluster_moments(block: np.ndarray, labels: np.ndarray, rows: slice, *, k: int):
+    keep = labels >= 0
+    x = block[keep].astype(np.float64)
+    onehot = (labels[keep][:, None] == np.arange(k)[None, :]).astype(np.float64)
+    return onehot.sum(axis=0), onehot.T @ x, onehot.T @ (x * x)
 
 
 def distinguishing_bands(

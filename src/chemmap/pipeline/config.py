@@ -105,6 +105,37 @@ def _options(value, name, func):
     return dict(value)
 
 
+def _memory(value, name, func):
+    from chemmap._shared.compute import parse_memory
+
+    try:
+        parse_memory(value)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"The {name!r} parameter of {func}: {exc}") from None
+    return value
+
+
+def _scheduler(value, name, func):
+    from chemmap._shared.compute import LOCAL_SCHEDULERS, is_address
+
+    if value in LOCAL_SCHEDULERS or is_address(value):
+        return value
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {func} must be one of {', '.join(LOCAL_SCHEDULERS)} or a Dask scheduler "
+        f"address such as 'tcp://127.0.0.1:8786'. Got {value!r} instead."
+    )
+
+
+def _cluster(value, name, func):
+    from chemmap._shared.compute import parse_cluster
+
+    try:
+        parse_cluster(value)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"The {name!r} parameter of {func}: {exc}") from None
+    return value
+
+
 SECTIONS: dict[str, dict[str, Param]] = {
     "input": {
         "path": Param("str", doc="file to read (relative to the config file)"),
@@ -161,6 +192,19 @@ SECTIONS: dict[str, dict[str, Param]] = {
     },
     "run": {
         "random_state": Param("int", 0, low=0, doc="seed of every random choice"),
+        "memory_limit": Param(
+            "any",
+            None,
+            allow_none=True,
+            check=_memory,
+            doc="working-set bound, e.g. '2GiB' (default: half the free memory)",
+        ),
+        "scheduler": Param(
+            "str", "threads", check=_scheduler, doc="threads | processes | synchronous | a Dask scheduler address"
+        ),
+        "cluster": Param(
+            "str", None, allow_none=True, check=_cluster, doc="'local:N': a Dask LocalCluster of N worker processes"
+        ),
     },
 }
 

@@ -12,27 +12,35 @@ from typing import Any
 
 import numpy as np
 
+from chemmap._shared.compute import active_settings
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ChemmapWarning
 from chemmap.pipeline.config import reader_options, validate_config
 from chemmap.pipeline.record import Timer, versions
-from chemmap.pipeline.staging import staged_output
+from chemmap.pipeline.staging import staged_output, write_zarr_outputs
 
-__all__ = ["OUTPUT_FILES", "RunResult", "run", "run_cube"]
+__all__ = ["LAZY_OUTPUT_FILES", "OUTPUT_FILES", "RunResult", "output_files", "run", "run_cube"]
 
-OUTPUT_FILES = (
+_COMMON_FILES = (
     "intensity_map.png",
     "ratio_map.png",
     "cluster_map.png",
     "pixel_spectra.png",
     "metrics.json",
     "report.md",
-    "cluster_labels.npy",
-    "maps.npz",
     "config.resolved.toml",
     "run_record.json",
 )
+#: Files of a run on a cube in memory.
+OUTPUT_FILES = (*_COMMON_FILES, "cluster_labels.npy", "maps.npz")
+#: Files of a run on a lazy (larger than memory) cube: arrays as Zarr stores, written by chunks.
+LAZY_OUTPUT_FILES = (*_COMMON_FILES, "cluster_labels.zarr", "maps.zarr")
+
+
+def output_files(lazy: bool) -> tuple[str, ...]:
+    """The files a run writes, for a lazy cube or one in memory."""
+    return LAZY_OUTPUT_FILES if lazy else OUTPUT_FILES
 
 
 @dataclass
@@ -79,13 +87,20 @@ def run(
     timer = Timer()
     inp = resolved["input"]
     options = reader_options(inp)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _compute_settings(resolved):
         warnings.simplefilter("always", ChemmapWarning)
         with timer.stage("read"):
             notify(progress, "reading", 0, 1)
             cube = read(inp["path"], format=inp["format"], **options)
             notify(progress, "reading", 1, 1)
         return _run_checked(cube, resolved, out_dir, timer=timer, progress=progress, command=command, caught=caught)
+
+
+def _compute_settings(resolved: dict):
+    from chemmap._shared.compute import compute_settings
+
+    opts = resolved["run"]
+    return compute_settings(opts["scheduler"], memory_limit=opts["memory_limit"], cluster=opts["cluster"])
 
 
 def run_cube(
@@ -95,7 +110,7 @@ def run_cube(
     config = dict(config or {})
     config.setdefault("input", {"path": str(cube.attrs.get("path", "<in memory>"))})
     resolved = validate_config(config, check_input_exists=False)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _compute_settings(resolved):
         warnings.simplefilter("always", ChemmapWarning)
         return _run_checked(cube, resolved, out_dir, timer=Timer(), progress=progress, command=None, caught=caught)
 
@@ -119,12 +134,16 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report import render_markdown, write_figures, write_metrics_json
 
+    lazy = result.cube.is_lazy
     with staged_output(out_dir) as stage:
         write_figures(result, stage)
-        np.save(stage / "cluster_labels.npy", result.label_image.astype(np.int32))
-        maps = {name: result.maps[name] for name in result.maps.map_names}
-        with open(stage / "maps.npz", "wb") as fh:
-            np.savez_compressed(fh, **maps)
+        if lazy:
+            write_zarr_outputs(result.label_image, result.maps, stage)
+        else:
+            np.save(stage / "cluster_labels.npy", result.label_image.astype(np.int32))
+            maps = {name: result.maps[name] for name in result.maps.map_names}
+            with open(stage / "maps.npz", "wb") as fh:
+                np.savez_compressed(fh, **maps)
         write_metrics_json(result.metrics, stage / "metrics.json")
         write_text_atomic(stage / "config.resolved.toml", tomli_w.dumps(_toml_clean(result.config)))
         write_text_atomic(stage / "report.md", render_markdown(result))
@@ -133,7 +152,8 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
             "versions": versions(),
             "timings": timer.to_dict(),
             "input": result.config["input"]["path"],
-            "outputs": list(OUTPUT_FILES),
+            "outputs": list(output_files(lazy)),
+            "compute": active_settings().to_dict(),
         }
         write_text_atomic(stage / "run_record.json", json.dumps(record, indent=2))
 

@@ -10,7 +10,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["staged_output"]
+import numpy as np
+
+from chemmap.report.metrics_json import to_json_safe
+
+__all__ = ["OUTPUT_CHUNK", "staged_output", "write_zarr_outputs"]
+
+#: Chunk of the Zarr label and map outputs, in pixels per side.
+OUTPUT_CHUNK = 1024
 
 
 @contextlib.contextmanager
@@ -36,3 +43,27 @@ def staged_output(out_dir: str | os.PathLike) -> Iterator[Path]:
             os.replace(item, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_zarr_outputs(label_image, maps, folder: Path) -> None:
+    """``cluster_labels.zarr`` (int32, -1 = masked) and ``maps.zarr`` (one float32 array per
+    map, its provenance in the attributes), written chunk by chunk from the arrays as they
+    are (no second copy of an image in memory)."""
+    import zarr
+
+    h, w = label_image.shape
+    chunks = (min(h, OUTPUT_CHUNK), min(w, OUTPUT_CHUNK))
+    labels = zarr.open_group(store=str(folder / "cluster_labels.zarr"), mode="w", zarr_format=3)
+    labels.attrs.update({"description": "cluster of each pixel; -1 = masked or invalid", "layout": "row-major"})
+    target = labels.create_array("labels", shape=(h, w), chunks=chunks, dtype=np.int32, fill_value=-1)
+    _copy_by_rows(label_image, target, chunks[0])
+    group = zarr.open_group(store=str(folder / "maps.zarr"), mode="w", zarr_format=3)
+    group.attrs.update({"maps": to_json_safe(maps.attrs.get("maps", {})), "unit": maps.attrs.get("unit")})
+    for i, name in enumerate(maps.map_names):
+        target = group.create_array(name, shape=(h, w), chunks=chunks, dtype=np.float32, fill_value=np.nan)
+        _copy_by_rows(maps.data[..., i], target, chunks[0])
+
+
+def _copy_by_rows(source, target, rows: int) -> None:
+    for start in range(0, source.shape[0], rows):
+        target[start : start + rows] = np.asarray(source[start : start + rows], dtype=target.dtype)

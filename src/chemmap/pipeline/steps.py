@@ -6,12 +6,13 @@ import copy
 
 import numpy as np
 
-from chemmap._shared.progress import notify
+from chemmap._shared.compute import compute
 from chemmap.cluster import PixelClusterer, salt_and_pepper_fraction
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
 from chemmap.io._build import mask_invalid_pixels
 from chemmap.maps import default_window, intensity_map, ratio_map
+from chemmap.maps.bands import complete_map_info
 from chemmap.metrics import external_scores, internal_scores, snr_summary
 from chemmap.metrics.interpretation import (
     boundary_sharpness,
@@ -35,7 +36,8 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     from chemmap.pipeline.runner import RunResult
 
     config = copy.deepcopy(config)
-    cube = mask_invalid_pixels(cube.to_numpy())
+    with timer.stage("scan"):
+        cube = mask_invalid_pixels(cube)
     if cube.axis.bad_bands is not None:
         cube = drop_bad_bands(cube)
     n_valid = int(cube.valid_pixels().sum())
@@ -68,15 +70,16 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
             random_state=seed,
         ).fit(processed, progress=progress)
     label_image = est.label_image_
-    valid = processed.valid_pixels()
-    pixels = np.asarray(processed.pixels()[valid], dtype=np.float64)
-    means, stds, counts = cluster_spectra(pixels, est.labels_, est.k_)
+    with timer.stage("cluster spectra"):
+        means, stds, counts = cluster_spectra(processed.pixels(), label_image.reshape(-1), est.k_, progress=progress)
     bands = distinguishing_bands(processed.axis.values, means, stds, counts)
 
     with timer.stage("maps"):
         maps, map_choices, justification = _make_maps(processed, config["maps"], means, counts)
         config["maps"].update(map_choices)
-    notify(progress, "maps", 1, 1)
+        (data,) = compute(maps.data, stage="maps", progress=progress)
+        maps = maps.replace(data=np.asarray(data))
+        complete_map_info(maps)
 
     with timer.stage("metrics"):
         metrics = _metrics(cube, processed, est, label_image, maps, config, bands)
@@ -118,13 +121,13 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
     maps, info = {}, {}
     for at in intensity:
         m = intensity_map(cube, at, window=window, mode=opts["mode"], baseline=baseline)
-        maps.update({n: m[n] for n in m.map_names})
+        maps.update({n: m.data[..., i] for i, n in enumerate(m.map_names)})
         info.update(m.attrs["maps"])
     for num, den in ratios:
         m = ratio_map(
             cube, num, den, window=window, mode=opts["mode"], baseline=baseline, noise_threshold=opts["noise_threshold"]
         )
-        maps.update({n: m[n] for n in m.map_names})
+        maps.update({n: m.data[..., i] for i, n in enumerate(m.map_names)})
         info.update(m.attrs["maps"])
     out = Cube.from_maps(
         maps, mask=cube.valid_pixels().reshape(cube.image_shape), attrs={"maps": info, "unit": axis.unit}

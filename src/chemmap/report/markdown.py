@@ -151,8 +151,13 @@ def render_markdown(result) -> str:
         "## Files",
         "",
         "`intensity_map.png`, `ratio_map.png`, `cluster_map.png`, `pixel_spectra.png`, `metrics.json`, "
-        "`cluster_labels.npy` (H x W, -1 = masked), `maps.npz`, `config.resolved.toml` (re-run with "
-        "`chemmap run config.resolved.toml --out DIR`), `run_record.json` (versions, timings).",
+        + (
+            "`cluster_labels.zarr` (array `labels`, H x W, -1 = masked) and `maps.zarr` (one array per map), "
+            if result.cube.is_lazy
+            else "`cluster_labels.npy` (H x W, -1 = masked), `maps.npz`, "
+        )
+        + "`config.resolved.toml` (re-run with `chemmap run config.resolved.toml --out DIR`), "
+        "`run_record.json` (versions, timings, scheduler).",
         "",
     ]
     return "\n".join(out)

@@ -6,7 +6,16 @@ import numpy as np
 
 from chemmap.core.axis import UNIT_LABELS
 
-__all__ = ["CATEGORICAL_COLORS", "new_figure", "plot_cluster_spectra", "plot_label_map", "plot_map", "save_figure"]
+__all__ = [
+    "CATEGORICAL_COLORS",
+    "MAX_DISPLAY_PIXELS",
+    "for_display",
+    "new_figure",
+    "plot_cluster_spectra",
+    "plot_label_map",
+    "plot_map",
+    "save_figure",
+]
 
 #: Okabe–Ito colour-blind-safe palette (black dropped: it is the masked colour).
 CATEGORICAL_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999"]
@@ -21,6 +30,42 @@ def categorical_colors(n: int) -> list[str]:
 
     extra = [to_hex(colormaps["tab20"](i % 20)) for i in range(n - len(CATEGORICAL_COLORS))]
     return CATEGORICAL_COLORS + extra
+
+
+#: Longest side, in pixels, of an image drawn into a figure; larger images are reduced first.
+MAX_DISPLAY_PIXELS = 2048
+
+
+def for_display(image: np.ndarray, *, categorical: bool = False) -> tuple[np.ndarray, int]:
+    """``image`` reduced by an integer factor so its longest side fits :data:`MAX_DISPLAY_PIXELS`.
+
+    Continuous maps are averaged over ``factor x factor`` blocks (NaN ignored); label images
+    keep every ``factor``-th pixel, so classes are never blended. Returns the image and the
+    factor (1 when unchanged).
+    """
+    h, w = image.shape
+    factor = int(np.ceil(max(h, w) / MAX_DISPLAY_PIXELS))
+    if factor <= 1:
+        return image, 1
+    if categorical:
+        return np.asarray(image[::factor, ::factor]), factor
+    hh, ww = -(-h // factor) * factor, -(-w // factor) * factor
+    padded = np.full((hh, ww), np.nan, dtype=np.float32)
+    padded[:h, :w] = image
+    blocks = padded.reshape(hh // factor, factor, ww // factor, factor)
+    counts = np.isfinite(blocks).sum(axis=(1, 3))
+    sums = np.nansum(blocks, axis=(1, 3), dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan).astype(np.float32), factor
+
+
+def _extent(shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """imshow extent that keeps the axes in full-resolution pixel coordinates."""
+    return (-0.5, shape[1] - 0.5, shape[0] - 0.5, -0.5)
+
+
+def _reduced_note(factor: int) -> str:
+    return f" (drawn at 1/{factor} resolution)" if factor > 1 else ""
 
 
 def new_figure(width: float = 6.0, height: float = 5.0):
@@ -55,6 +100,8 @@ def plot_map(
     """
     from matplotlib import colormaps
 
+    full_shape = image.shape
+    image, factor = for_display(np.asarray(image))
     finite = np.isfinite(image)
     vmin = vmax = None
     if finite.any():
@@ -62,10 +109,12 @@ def plot_map(
         vmin, vmax = (float(lo), float(hi)) if hi > lo else (float(lo) - 0.5, float(lo) + 0.5)
     cm = colormaps[cmap].copy()
     cm.set_bad("#dddddd")
-    im = ax.imshow(np.ma.masked_invalid(image), cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest")
+    im = ax.imshow(
+        np.ma.masked_invalid(image), cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest", extent=_extent(full_shape)
+    )
     cbar = ax.figure.colorbar(im, ax=ax, shrink=0.85)
     cbar.set_label(colorbar_label)
-    ax.set_title(title)
+    ax.set_title(title + _reduced_note(factor))
     ax.set_xlabel("Column (pixel)" + (f"\n{note}" if note else ""), fontsize=None)
     ax.set_ylabel("Row (pixel)")
     return im
@@ -79,13 +128,15 @@ def plot_label_map(ax, labels: np.ndarray, names: list[str], *, title: str):
     colors = categorical_colors(len(names))
     cm = ListedColormap(colors)
     cm.set_bad("#dddddd")
+    full_shape = labels.shape
+    labels, factor = for_display(np.asarray(labels), categorical=True)
     shown = np.ma.masked_less(labels, 0)
-    ax.imshow(shown, cmap=cm, vmin=-0.5, vmax=len(names) - 0.5, interpolation="nearest")
+    ax.imshow(shown, cmap=cm, vmin=-0.5, vmax=len(names) - 0.5, interpolation="nearest", extent=_extent(full_shape))
     handles = [Patch(facecolor=c, edgecolor="black", label=n) for c, n in zip(colors, names, strict=True)]
     if np.any(labels < 0):
         handles.append(Patch(facecolor="#dddddd", edgecolor="black", label="masked"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="Cluster")
-    ax.set_title(title)
+    ax.set_title(title + _reduced_note(factor))
     ax.set_xlabel("Column (pixel)")
     ax.set_ylabel("Row (pixel)")
 
