@@ -271,6 +271,11 @@ def compute(*objects, stage: str = "computing", progress: ProgressCallback | Non
             stack.enter_context(_TaskProgress(stage, progress))
         elif progress is not None:
             notify(progress, stage, 0, 1)
+        if settings.scheduler == "threads":
+            from threadpoolctl import threadpool_limits
+
+            # one BLAS thread per Dask thread: the blocks are the parallelism
+            stack.enter_context(threadpool_limits(1))
         values = dask.compute(*(objects[i] for i in lazy))
         if settings.scheduler == "distributed":
             notify(progress, stage, 1, 1)

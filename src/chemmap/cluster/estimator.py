@@ -117,8 +117,13 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
             opts["covariance_type"] = self.covariance_type
         return opts
 
-    def fit(self, X, y=None, *, progress: ProgressCallback | None = None) -> PixelClusterer:
-        """Cluster ``X``: a Cube, or an array of shape (n_pixels, n_channels)."""
+    def fit(self, X, y=None, *, progress: ProgressCallback | None = None, compute_with=()) -> PixelClusterer:
+        """Cluster ``X``: a Cube (NumPy or lazy), or an array of shape (n_pixels, n_channels).
+
+        ``compute_with``: lazy arrays over the same cube (e.g. maps) to compute in the pass
+        that computes the features, so a cube on disk is read once for both; they are left
+        in memory in ``computed_with_``.
+        """
         self._validate()
         cube = X if isinstance(X, Cube) else _as_cube(X)
         valid = cube.valid_pixels()
@@ -132,8 +137,13 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
             window=self.window,
             random_state=self.random_state,
         )
-        feats = self.feature_transformer_.fit_transform(cube)
-        notify(progress, "features", 1, 1)
+        self.feature_transformer_.fit(cube, progress=progress)
+        if compute_with:
+            feats, self.computed_with_ = self.feature_transformer_.transform(
+                cube, progress=progress, compute_with=compute_with
+            )
+        else:
+            feats, self.computed_with_ = self.feature_transformer_.transform(cube, progress=progress), []
         if self.k == "auto":
             hi = min(self.k_range[1], n_valid - 1)
             self.k_, self.k_selection_ = choose_k(

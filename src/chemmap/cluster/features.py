@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemmap._shared.compute import compute, ensure_fits
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
@@ -86,9 +87,18 @@ class PixelFeatures:
         raw = self._raw_ratios(cube)
         return ((np.where(np.isfinite(raw), raw, self.fill_) - self.mean_) / self.scale_).astype(np.float32)
 
-    def transform(self, cube: Cube, *, progress: ProgressCallback | None = None) -> np.ndarray:
-        """Features of the valid pixels of ``cube``, ``(n_valid, n_features)``, in memory."""
-        return _gather(self.feature_image(cube), cube, "features", progress)
+    def transform(self, cube: Cube, *, progress: ProgressCallback | None = None, compute_with=()):
+        """Features of the valid pixels of ``cube``, ``(n_valid, n_features)``, in memory.
+
+        ``compute_with``: other lazy arrays over the same cube (maps) computed in the same
+        pass, so the cube is read once; then ``(features, [computed arrays])`` is returned.
+        """
+        image = self.feature_image(cube)
+        ensure_fits(image, what="the features of every pixel")
+        values, *others = compute(image, *compute_with, stage="features", progress=progress)
+        values = np.asarray(values)
+        features = values.reshape(-1, values.shape[-1])[cube.valid_pixels()]
+        return (features, [np.asarray(o) for o in others]) if compute_with else features
 
     def fit_transform(self, cube: Cube, *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Fit on ``cube`` and return the features of its valid pixels, ``(n_valid, n_features)``."""
@@ -113,8 +123,6 @@ def _check_n_components(n) -> None:
 
 def _gather(image, cube: Cube, stage: str, progress) -> np.ndarray:
     """The valid-pixel rows of an image-shaped result, computed (one pass) into memory."""
-    from chemmap._shared.compute import compute, ensure_fits
-
     ensure_fits(image, what=f"the {stage} of every pixel")
     (values,) = compute(image, stage=stage, progress=progress)
     values = np.asarray(values)

@@ -1,6 +1,7 @@
-"""k-means from block partials: k-means++ restarts on a seeded sample choose the start,
-then Lloyd passes over all blocks (each block returns per-cluster sums, counts and its
-inertia) refine it. In memory the same passes run over NumPy blocks."""
+"""k-means from block partials: k-means++ restarts on a small seeded sample choose the
+start, Lloyd iterations on a larger sample bring it near the optimum, then Lloyd passes over
+all blocks (each block returns per-cluster sums, counts and its inertia) finish it. In
+memory the same passes run over NumPy blocks."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chemmap._shared.blockwise import map_spectra, reduce_blocks, sum_partials
+from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks, sum_partials
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_random_state
 
-__all__ = ["INIT_SAMPLE", "KMeansModel", "fit_kmeans", "kmeans_plusplus", "lloyd_in_memory"]
+__all__ = ["INIT_SAMPLE", "RESTART_SAMPLE", "KMeansModel", "fit_kmeans", "kmeans_plusplus", "lloyd_in_memory"]
 
-#: Pixels on which the k-means++ restarts run (seeded sample); all pixels when fewer.
+#: Pixels (seeded sample) on which the best restart is refined before the passes over all.
 INIT_SAMPLE = 50_000
+#: Pixels (the first of the seeded sample) on which the ``n_init`` restarts compete.
+RESTART_SAMPLE = 10_000
 
 
 def squared_distances(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -43,7 +46,7 @@ class KMeansModel:
         def nearest(x: np.ndarray) -> np.ndarray:
             return np.argmin(squared_distances(x, centroids), axis=1)[:, None]
 
-        out = map_spectra(nearest, features, n_out=1, dtype=np.int64)
+        out = map_spectra(nearest, features, n_out=1, dtype=np.int64, block_bytes=FEATURE_BLOCK_BYTES)
         return out[:, 0]
 
 
@@ -122,7 +125,8 @@ def fit_kmeans(
     features : array of shape (n, d)
     k : int
     n_init : int
-        k-means++ restarts on the seeded sample; the one of lowest sample inertia is kept.
+        k-means++ restarts (each with Lloyd iterations) on :data:`RESTART_SAMPLE` rows; the
+        one of lowest inertia there is refined on the ``init_sample`` rows, then on all.
     max_iter : int
         Most passes over all rows.
     tol : float
@@ -138,20 +142,24 @@ def fit_kmeans(
     n = int(features.shape[0])
     idx = seeded_sample(n, init_sample, rng)
     sample = np.asarray(features[idx] if not hasattr(features, "dask") else features[idx].compute(), np.float64)
+    sample = sample[np.all(np.isfinite(sample), axis=1)]
     scale = float(np.mean(np.var(sample, axis=0))) or 1.0
     tol_abs = tol * scale
+    small = sample[rng.permutation(sample.shape[0])[:RESTART_SAMPLE]]
     best = None
     for _ in range(n_init):
-        start = kmeans_plusplus(sample, k, rng)
-        centroids, inertia, _ = lloyd_in_memory(sample, start, max_iter=max_iter, tol=tol_abs)
+        centroids, inertia, _ = lloyd_in_memory(small, kmeans_plusplus(small, k, rng), max_iter=max_iter, tol=tol_abs)
         if best is None or inertia < best[1]:
             best = (centroids, inertia)
-    centroids = best[0]
+    centroids, inertia, _ = lloyd_in_memory(sample, best[0], max_iter=max_iter, tol=tol_abs)
+    best = (centroids, inertia)
     if idx.size == n:
         return KMeansModel(centroids, best[1], 0, True)
     for it in range(1, max_iter + 1):
         step = functools.partial(_block_update, centroids=centroids)
-        partials = reduce_blocks(step, features, stage="k-means pass", progress=progress)
+        partials = reduce_blocks(
+            step, features, block_bytes=FEATURE_BLOCK_BYTES, stage="k-means pass", progress=progress
+        )
         sums, counts, inertia = sum_partials(partials)
         new = _new_centroids(sums, counts, centroids)
         shift = float(np.sum((new - centroids) ** 2))

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
-from chemmap._shared.blockwise import map_spectra, reduce_blocks, sum_partials
+from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks, sum_partials
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_random_state
@@ -58,7 +58,7 @@ class GaussianMixtureModel:
         def most_probable(x: np.ndarray) -> np.ndarray:
             return np.argmax(self.weighted_log_prob(x), axis=1)[:, None]
 
-        return map_spectra(most_probable, features, n_out=1, dtype=np.int64)[:, 0]
+        return map_spectra(most_probable, features, n_out=1, dtype=np.int64, block_bytes=FEATURE_BLOCK_BYTES)[:, 0]
 
     def predict_proba(self, features):
         """Posterior probabilities ``(n, k)``, lazy for Dask input."""
@@ -206,7 +206,10 @@ def fit_gaussian_mixture(
 
     def block_stats(model):
         step = functools.partial(_block_statistics, model=model)
-        return sum_partials(reduce_blocks(step, features, stage="Gaussian mixture pass", progress=progress))
+        partials = reduce_blocks(
+            step, features, block_bytes=FEATURE_BLOCK_BYTES, stage="Gaussian mixture pass", progress=progress
+        )
+        return sum_partials(partials)
 
     start = GaussianMixtureModel(best.weights, best.means, best.covariances, covariance_type)
     return _em(block_stats, start, max_iter=max_iter, tol=tol, reg_covar=reg_covar)

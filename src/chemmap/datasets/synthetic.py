@@ -8,7 +8,7 @@ from chemmap._shared.validation import check_int, check_number, check_random_sta
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 
-__all__ = ["gaussian_band", "make_demo_cube", "make_regions_cube"]
+__all__ = ["gaussian_band", "make_demo_cube", "make_large_cube", "make_regions_cube"]
 
 
 def gaussian_band(x: np.ndarray, center: float, variance_term: float) -> np.ndarray:
@@ -148,4 +148,66 @@ def make_regions_cube(
             "pure_spectra": pure.astype(np.float32),
             "noise_sigma": float(sigma),
         },
+    )
+
+
+def make_large_cube(
+    image_shape: tuple[int, int],
+    *,
+    n_channels: int = 256,
+    n_regions: int = 5,
+    snr: float = 10.0,
+    scatter: float = 0.2,
+    chunk_bytes: int = 16 * 2**20,
+    random_state: int = 0,
+) -> Cube:
+    """A lazy cube of any size with ground truth, generated chunk by chunk (for scaling tests).
+
+    Regions are warped Voronoi cells drawn at a reduced resolution (at most 256 pixels on
+    the long side) and enlarged, so the labels of a 10^8-pixel image cost little. Each pixel
+    is its region's pure spectrum (a shared matrix spectrum plus two bands of its own, on a
+    400–1000 nm axis) times a scatter factor ``1 ± scatter``, plus white noise of standard
+    deviation ``peak height / snr``. Every chunk is drawn from a generator seeded by
+    ``(random_state, first row)``, so the cube is the same however it is computed.
+
+    Returns
+    -------
+    Cube
+        Dask-backed float32 data in chunks of whole rows (about ``chunk_bytes``), with
+        ``labels`` in memory and ``attrs["pure_spectra"]``.
+    """
+    import dask.array as da
+
+    h, w = (check_int(v, name="image_shape", func="make_large_cube", low=1) for v in image_shape)
+    rng = check_random_state(random_state)
+    x = np.linspace(400.0, 1000.0, n_channels)
+
+    def bands(count, amp_range):
+        centres = rng.uniform(430.0, 970.0, count)
+        widths = rng.uniform(5.0, 15.0, count)
+        amps = rng.uniform(*amp_range, count)
+        return sum(a * np.exp(-0.5 * ((x - c) / s) ** 2) for a, c, s in zip(amps, centres, widths, strict=True))
+
+    matrix = bands(4, (0.4, 1.0))
+    pure = np.stack([matrix + bands(2, (0.3, 0.6)) for _ in range(n_regions)]).astype(np.float32)
+    scale = max(1, int(np.ceil(max(h, w) / 256)))
+    small = _irregular_regions((-(-h // scale), -(-w // scale)), n_regions, rng)
+    labels = small[np.arange(h)[:, None] // scale, np.arange(w)[None, :] // scale]
+    sigma = np.float32(pure.max(axis=1).mean() / snr)
+    rows = max(1, min(h, chunk_bytes // max(1, w * n_channels * 4)))
+    lab = da.from_array(labels.astype(np.int8), chunks=(rows, w))
+
+    def draw(block_labels, block_info=None):
+        first = block_info[0]["array-location"][0][0]
+        gen = np.random.default_rng([int(random_state), int(first)])
+        factor = 1.0 + gen.uniform(-scatter, scatter, size=(*block_labels.shape, 1)).astype(np.float32)
+        noise = gen.standard_normal((*block_labels.shape, n_channels), dtype=np.float32) * sigma
+        return factor * pure[block_labels] + noise
+
+    data = lab.map_blocks(draw, new_axis=2, chunks=(lab.chunks[0], lab.chunks[1], (n_channels,)), dtype=np.float32)
+    return Cube(
+        data,
+        SpectralAxis(x, "nm"),
+        labels=labels,
+        attrs={"source": f"chemmap large synthetic cube (seed {random_state})", "pure_spectra": pure},
     )

@@ -20,7 +20,18 @@ from chemmap.core.exceptions import InvalidParameterError, NotFittedError, Shape
 __all__ = ["DEFAULT_FIT_SAMPLE", "StreamingPCA", "gram_partial"]
 
 #: Pixels (about) on which the basis is fitted; the others are only projected.
-DEFAULT_FIT_SAMPLE = 200_000
+DEFAULT_FIT_SAMPLE = 100_000
+#: A lazy cube's fit sample is drawn from evenly spread blocks holding this many times the
+#: sample (so a cube on disk is only partly read), and never fewer than MIN_SAMPLE_BLOCKS.
+SAMPLE_OVERREAD = 4
+MIN_SAMPLE_BLOCKS = 16
+
+
+def _spread_blocks(n_blocks: int, *, share: float, seed: int) -> list[int]:
+    """About ``share`` of ``n_blocks`` block numbers, evenly spaced from a seeded offset."""
+    count = min(n_blocks, max(MIN_SAMPLE_BLOCKS, int(np.ceil(share * n_blocks))))
+    offset = np.random.default_rng(seed).random() * n_blocks / count
+    return sorted({int(offset + i * n_blocks / count) % n_blocks for i in range(count)})
 
 
 def gram_partial(block: np.ndarray, valid, rows: slice, *, fraction: float, seed: int):
@@ -33,9 +44,16 @@ def gram_partial(block: np.ndarray, valid, rows: slice, *, fraction: float, seed
     keep = np.ones(x.shape[0], bool) if valid is None else np.asarray(valid).reshape(-1).copy()
     if fraction < 1.0:
         keep &= pixel_uniforms(rows.start, x.shape[0], seed) < fraction
-    x = x[keep].astype(np.float64)
+    x = x[keep]
     x = x[np.all(np.isfinite(x), axis=1)]
-    return np.float64(x.shape[0]), x.sum(axis=0), x.T @ x
+    n = x.shape[0]
+    if n == 0:
+        return 0.0, np.zeros(x.shape[1]), np.zeros((x.shape[1], x.shape[1]))
+    # centred on the block's mean in float32 (fast), returned as raw moments in float64
+    mean = x.mean(axis=0, dtype=np.float64)
+    centred = (x - mean).astype(np.float32)
+    scatter = (centred.T @ centred).astype(np.float64)
+    return float(n), n * mean, scatter + n * np.outer(mean, mean)
 
 
 class StreamingPCA(TransformerMixin, BaseEstimator):
@@ -46,8 +64,10 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
     n_components : int or float
         Number of components, or the fraction (0, 1) of the variance to keep.
     fit_sample : int or None
-        About this many valid pixels, drawn per block with a seeded generator, make the
-        covariance; ``None`` uses every pixel. Projection always covers every pixel.
+        About this many valid pixels, drawn per pixel with a seeded hash of its index,
+        make the covariance; ``None`` uses every pixel. For a lazy (Dask) array they come
+        from evenly spread blocks holding :data:`SAMPLE_OVERREAD` times as many pixels, so
+        a cube on disk is read only in part. Projection always covers every pixel.
     random_state : int
         Seed of the fit sample.
 
@@ -77,14 +97,18 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**32)
         seed = int(check_int(seed, name="random_state", func="StreamingPCA", low=0))
-        fraction = 1.0
+        fraction, only = 1.0, None
         if self.fit_sample is not None:
             size = check_int(self.fit_sample, name="fit_sample", func="StreamingPCA", low=2)
             fraction = min(1.0, size / max(n_valid, 1))
+            if fraction < 1.0 and hasattr(data, "dask"):
+                only = functools.partial(_spread_blocks, share=min(1.0, SAMPLE_OVERREAD * fraction), seed=seed)
+                fraction = min(1.0, fraction / only.keywords["share"])
         partials = reduce_blocks(
             functools.partial(gram_partial, fraction=fraction, seed=seed),
             data,
             valid,
+            only=only,
             stage="PCA fit",
             progress=progress,
         )
@@ -128,11 +152,11 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
         data = X.data if isinstance(X, Cube) else X
         if int(data.shape[-1]) != self.mean_.size:
             raise ShapeError(f"PCA was fitted on {self.mean_.size} channels; these spectra have {data.shape[-1]}.")
-        mean = self.mean_.astype(np.float32)
         basis = np.ascontiguousarray(self.components_.T, dtype=np.float32)
+        offset = (self.mean_ @ self.components_.T).astype(np.float32)
 
         def project(x: np.ndarray) -> np.ndarray:
-            return (x.astype(np.float32, copy=False) - mean) @ basis
+            return x.astype(np.float32, copy=False) @ basis - offset
 
         return map_spectra(project, data, n_out=self.n_components_, dtype=np.float32)
 

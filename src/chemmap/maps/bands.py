@@ -11,7 +11,7 @@ from chemmap._shared.validation import check_choice, check_number
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import DataWarning, InvalidParameterError, NarrowWindowWarning
-from chemmap.maps.noise import spectral_noise_sigma
+from chemmap.maps.noise import MAD_TO_SIGMA, spectral_noise_sigma
 
 __all__ = [
     "DEFAULT_WINDOW_CHANNELS",
@@ -118,20 +118,42 @@ def band_weights(
     return channels, weights, info
 
 
-def _band_values(cube: Cube, bands: list[tuple[slice, np.ndarray]], with_noise: bool):
-    """``(height, width, n)``: one value per band, then (optionally) the spectral noise sigma.
-
-    Lazy for a lazy cube (building it reads nothing).
-    """
+def _band_values(cube: Cube, bands: list[tuple[slice, np.ndarray]]):
+    """``(height, width, n)``: one value per band; lazy for a lazy cube (building it reads nothing)."""
 
     def kernel(spectra):
-        spectra = spectra.astype(np.float64, copy=False)
-        cols = [spectra[:, ch] @ w for ch, w in bands]
-        if with_noise:
-            cols.append(spectral_noise_sigma(spectra))
-        return np.stack(cols, axis=1)
+        return np.stack([spectra[:, ch].astype(np.float64) @ w for ch, w in bands], axis=1)
 
-    return map_spectra(kernel, cube.data, n_out=len(bands) + int(with_noise), dtype=np.float64)
+    return map_spectra(kernel, cube.data, n_out=len(bands), dtype=np.float64)
+
+
+def _ratio_values(cube: Cube, numerator, denominator, threshold: float):
+    """``(height, width, 2)``: the ratio where the denominator clears its noise test, else NaN;
+    and the denominator band value.
+
+    The test ``den > threshold * sigma * ||w||`` with ``sigma`` the DER_SNR median of
+    :func:`~chemmap.maps.noise.spectral_noise_sigma` is decided without sorting: the
+    median of the ``|second differences|`` is below a limit exactly when more than half of
+    them are.
+    """
+    (ch_n, w_n), (ch_d, w_d) = numerator, denominator
+    per_sigma = threshold * np.linalg.norm(w_d) * MAD_TO_SIGMA / np.sqrt(6.0)
+
+    def kernel(spectra):
+        num = spectra[:, ch_n].astype(np.float64) @ w_n
+        den = spectra[:, ch_d].astype(np.float64) @ w_d
+        x = spectra.astype(np.float64 if spectra.dtype == np.float64 else np.float32, copy=False)
+        d2 = np.add(x[:, :-2], x[:, 2:])
+        d2 -= 2 * x[:, 1:-1]
+        np.abs(d2, out=d2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            limit = np.where(per_sigma > 0, den / per_sigma, np.inf)
+            quiet = np.count_nonzero(d2 < limit[:, None].astype(d2.dtype), axis=1) >= d2.shape[1] // 2 + 1
+            defined = (den > 0) & quiet
+            ratio = np.where(defined, num / np.where(defined, den, 1.0), np.nan)
+        return np.stack([ratio, den], axis=1)
+
+    return map_spectra(kernel, cube.data, n_out=2, dtype=np.float64)
 
 
 def _finish(maps: dict, cube: Cube, info: dict) -> Cube:
@@ -184,7 +206,7 @@ def intensity_map(
     if not isinstance(cube, Cube):
         raise InvalidParameterError("intensity_map needs a Cube (it uses the cube's axis).")
     channels, weights, info = band_weights(cube.axis, at, window=window, mode=mode, baseline=baseline)
-    values = _band_values(cube, [(channels, weights)], with_noise=False)
+    values = _band_values(cube, [(channels, weights)])
     name = f"intensity_{info['at']:g}"
     info["kind"] = "intensity"
     return _finish({name: values[..., 0]}, cube, {name: info})
@@ -227,7 +249,8 @@ def ratio_map(
     Cube
         A map Cube with one map, ``ratio_<numerator>_<denominator>``; lazy for a lazy cube,
         whose ``n_low_denominator`` is then filled by :func:`complete_map_info` once the
-        map is computed (and ``median_denominator_noise`` stays None).
+        map is computed (and ``median_denominator_noise``, the median over up to 10 000
+        evenly spaced pixels of the denominator's noise, stays None).
     """
     if not isinstance(cube, Cube):
         raise InvalidParameterError("ratio_map needs a Cube (it uses the cube's axis).")
@@ -238,12 +261,8 @@ def ratio_map(
     ch_d, w_d, info_d = band_weights(
         cube.axis, denominator, window=window, mode=mode, baseline=baseline, name="denominator"
     )
-    values = _band_values(cube, [(ch_n, w_n), (ch_d, w_d)], with_noise=True)
-    num, den, sigma = values[..., 0], values[..., 1], values[..., 2]
-    den_noise = sigma * np.linalg.norm(w_d)
-    defined = den > threshold * den_noise
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(defined, num / np.where(defined, den, 1.0), np.nan)
+    values = _ratio_values(cube, (ch_n, w_n), (ch_d, w_d), threshold)
+    ratio = values[..., 0]
     valid = cube.valid_pixels().reshape(cube.image_shape)
     name = f"ratio_{info_n['at']:g}_{info_d['at']:g}"
     info = {
@@ -255,6 +274,16 @@ def ratio_map(
         "median_denominator_noise": None,
     }
     if not cube.is_lazy:
-        info["n_low_denominator"] = int(np.sum(~defined & valid))
-        info["median_denominator_noise"] = float(np.nanmedian(den_noise[valid])) if valid.any() else None
+        info["n_low_denominator"] = int(np.sum(np.isnan(ratio) & valid))
+        info["median_denominator_noise"] = _median_noise(cube, valid, np.linalg.norm(w_d))
     return _finish({name: ratio}, cube, {name: info})
+
+
+def _median_noise(cube: Cube, valid: np.ndarray, weight_norm: float, sample: int = 10_000) -> float | None:
+    """Median over (at most ``sample`` evenly spaced) valid pixels of the denominator noise."""
+    index = np.flatnonzero(valid.reshape(-1))
+    if index.size == 0:
+        return None
+    index = index[:: max(1, index.size // sample)]
+    sigma = spectral_noise_sigma(np.asarray(cube.pixels()[index]))
+    return float(np.nanmedian(sigma * weight_norm))
