@@ -21,9 +21,10 @@ _LAZY = {
     "write": "chemmap.io",
     "run": "chemmap.pipeline",
     "run_cube": "chemmap.pipeline",
+    "compute_settings": "chemmap._shared.compute",
 }
 
-__all__ = ["Cube", "SpectralAxis", "__version__", "read", "run", "run_cube", "write"]
+__all__ = ["Cube", "SpectralAxis", "__version__", "compute_settings", "read", "run", "run_cube", "write"]
 
 
 def __getattr__(name: str) -> Any:

@@ -276,13 +276,25 @@ def compute(*objects, stage: str = "computing", progress: ProgressCallback | Non
 
             # one BLAS thread per Dask thread: the blocks are the parallelism
             stack.enter_context(threadpool_limits(1))
-        values = dask.compute(*(objects[i] for i in lazy))
+        values = _compute_local(lazy_objects := [objects[i] for i in lazy], settings) or dask.compute(*lazy_objects)
         if settings.scheduler == "distributed":
             notify(progress, stage, 1, 1)
     out = list(objects)
     for i, value in zip(lazy, values, strict=True):
         out[i] = value
     return tuple(out)
+
+
+def _compute_local(objects: list, settings: ComputeSettings) -> list | None:
+    """Dask arrays on the local threads, stored block by block into preallocated NumPy arrays
+    (no concatenation copy at the end); None when this does not apply."""
+    import dask.array as da
+
+    if settings.scheduler not in ("threads", "synchronous") or not all(isinstance(o, da.Array) for o in objects):
+        return None
+    targets = [np.empty(o.shape, dtype=o.dtype) for o in objects]
+    da.store(objects, targets, lock=False, compute=True)
+    return targets
 
 
 class _TaskProgress:

@@ -78,6 +78,13 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.add_argument("--debug", action="store_true", help="show tracebacks")
 
+    def scale(p):
+        p.add_argument("--memory-limit", help="working-set bound, e.g. 2GiB (default: half the free memory)")
+        p.add_argument(
+            "--scheduler", help="threads (default) | processes | synchronous | a Dask scheduler address tcp://HOST:PORT"
+        )
+        p.add_argument("--cluster", metavar="local:N", help="run on a Dask LocalCluster of N worker processes")
+
     def inputs(p):
         p.add_argument("--format", help="reader name (guessed from the file when omitted)")
         p.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"), help="image height and width")
@@ -113,6 +120,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--savgol", type=float, metavar="WINDOW", help="Savitzky-Golay window (axis units)")
     run.add_argument("--spatial-sigma", type=float, help="Gaussian smoothing across pixels (sigma, pixels)")
     run.add_argument("--seed", type=int, help="random seed (default 0)")
+    scale(run)
     common(run)
 
     info = sub.add_parser("info", help="describe a file: shape, axis, dtype, NaNs, labels")
@@ -128,6 +136,7 @@ def _build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--chain", type=Path, help="chain file (.toml or .json with a 'preprocessing' list)")
     prep.add_argument("--save-chain", type=Path, help="write the fitted (frozen) chain here (.toml or .json)")
     prep.add_argument("--to", dest="writer", help="writer name, when the suffix is not enough")
+    scale(prep)
     inputs(prep)
     common(prep)
 
@@ -172,6 +181,9 @@ def _run_config(args) -> tuple[dict, Path | None]:
         ("maps", "ratio"): args.ratio,
         ("maps", "window"): args.window,
         ("run", "random_state"): args.seed,
+        ("run", "memory_limit"): args.memory_limit,
+        ("run", "scheduler"): args.scheduler,
+        ("run", "cluster"): args.cluster,
     }
     if args.n_components is not None:
         n = args.n_components
@@ -293,6 +305,7 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_preprocess(args) -> int:
+    from chemmap._shared.compute import compute_settings
     from chemmap.cli.progress import make_progress
     from chemmap.io import read, write
     from chemmap.preprocessing import Chain
@@ -309,8 +322,9 @@ def _cmd_preprocess(args) -> int:
     if args.chain is not None:
         steps = Chain.load(args.chain).to_list()
     chain = Chain(steps)
-    cube = chain.fit_transform(read(source, format=fmt, **options), progress=make_progress(args.quiet))
-    write(cube, args.target, format=args.writer)
+    with compute_settings(args.scheduler or "threads", memory_limit=args.memory_limit, cluster=args.cluster):
+        cube = chain.fit_transform(read(source, format=fmt, **options), progress=make_progress(args.quiet))
+        write(cube, args.target, format=args.writer)
     if args.save_chain is not None:
         chain.save(args.save_chain)
     print(

@@ -96,8 +96,7 @@ class PixelFeatures:
         image = self.feature_image(cube)
         ensure_fits(image, what="the features of every pixel")
         values, *others = compute(image, *compute_with, stage="features", progress=progress)
-        values = np.asarray(values)
-        features = values.reshape(-1, values.shape[-1])[cube.valid_pixels()]
+        features = _valid_rows(np.asarray(values), cube)
         return (features, [np.asarray(o) for o in others]) if compute_with else features
 
     def fit_transform(self, cube: Cube, *, progress: ProgressCallback | None = None) -> np.ndarray:
@@ -125,5 +124,10 @@ def _gather(image, cube: Cube, stage: str, progress) -> np.ndarray:
     """The valid-pixel rows of an image-shaped result, computed (one pass) into memory."""
     ensure_fits(image, what=f"the {stage} of every pixel")
     (values,) = compute(image, stage=stage, progress=progress)
-    values = np.asarray(values)
-    return values.reshape(-1, values.shape[-1])[cube.valid_pixels()]
+    return _valid_rows(np.asarray(values), cube)
+
+
+def _valid_rows(values: np.ndarray, cube: Cube) -> np.ndarray:
+    """Rows of the valid pixels (a view, not a copy, when every pixel is valid)."""
+    flat = values.reshape(-1, values.shape[-1])
+    return flat if cube.mask is None else flat[cube.valid_pixels()]

@@ -6,6 +6,7 @@ suffix and signature unless ``format=`` names it.
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 
@@ -60,7 +61,9 @@ def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cu
         Reader name (see ``chemmap.io.readers.names()``); guessed when omitted.
     **options
         Reader options, e.g. ``image_shape=(30, 30)``, ``label_column="region"``. Unknown
-        options raise an error listing the valid ones.
+        options raise an error listing the valid ones. Readers with a ``lazy`` option read
+        lazily (Dask) when it is not given and the file holds more than a quarter of the
+        memory limit (see :func:`chemmap.compute_settings`).
 
     Returns
     -------
@@ -77,10 +80,34 @@ def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cu
         )
     entry = _reader_for(path, format)
     entry.check_options(options)
+    auto_lazy = "lazy" in entry.options and "lazy" not in options and _stored_bytes(path) > _lazy_threshold()
+    if auto_lazy:
+        options["lazy"] = True
     cube = entry.read(path, **options)
+    if auto_lazy:
+        cube.attrs["lazy_reason"] = (
+            f"the file holds more than {AUTO_LAZY_SHARE:.0%} of the memory limit; read lazily (lazy=false to load it)"
+        )
     cube.attrs["reader"] = entry.name
     cube.attrs["path"] = str(path)
     return cube
+
+
+#: Files larger than this share of the memory limit are read lazily unless ``lazy`` is given.
+AUTO_LAZY_SHARE = 0.25
+
+
+def _lazy_threshold() -> float:
+    from chemmap._shared.compute import active_settings
+
+    return AUTO_LAZY_SHARE * active_settings().memory_limit
+
+
+def _stored_bytes(path: Path) -> int:
+    """Bytes of a file, of a folder store, or of a header and the data files beside it."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return sum(f.stat().st_size for f in path.parent.glob(f"{glob.escape(path.stem)}*") if f.is_file())
 
 
 def write(cube: Cube, path: str | os.PathLike, *, format: str | None = None, **options) -> None:

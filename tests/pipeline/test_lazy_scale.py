@@ -1,0 +1,177 @@
+"""Lazy (Dask) cubes: equality with the in-memory path, graphs that compute nothing until
+asked, streaming learners, Zarr outputs, a real LocalCluster, and bounded memory."""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+from sklearn.datasets import make_blobs
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score
+
+from chemmap import compute_settings
+from chemmap.cluster import PixelClusterer
+from chemmap.cluster.kmeans import fit_kmeans
+from chemmap.cluster.mixture import fit_gaussian_mixture
+from chemmap.core.exceptions import InvalidParameterError, MemoryLimitError
+from chemmap.datasets import make_regions_cube
+from chemmap.datasets.synthetic import make_large_cube
+from chemmap.decomposition import StreamingPCA
+from chemmap.io import read, write
+from chemmap.maps import intensity_map, ratio_map
+from chemmap.pipeline import run
+from chemmap.preprocessing import Chain
+
+
+class CountingSource:
+    """Wrap an array so every read of a block is counted (to prove graphs compute nothing)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array, self.reads = array, 0
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key):
+        block = self.array[key]
+        if block.size:  # Dask takes an empty slice for its metadata; that reads nothing
+            with self._lock:
+                self.reads += 1
+        return block
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return make_regions_cube(n_regions=3, image_shape=(48, 40), n_channels=120, random_state=3)
+
+
+def lazy_copy(cube, rows: int = 7):
+    return cube.replace(data=da.from_array(cube.data, chunks=(rows, cube.shape[1], cube.shape[2])))
+
+
+def test_per_pixel_steps_equal_on_numpy_and_dask_and_build_lazily(scene):
+    source = CountingSource(scene.data)
+    lazy = scene.replace(data=da.from_array(source, chunks=(7, 40, 120), asarray=True))
+    chain = Chain([{"step": "baseline", "method": "asls"}, {"step": "normalize", "method": "snv"}])
+    pca = StreamingPCA(4).fit(scene)
+    built = {
+        "preprocessed": chain.fit_transform(lazy).data,
+        "intensity": intensity_map(lazy, 1200.0, window=20.0).data,
+        "ratio": ratio_map(lazy, 1200.0, 900.0, window=20.0).data,
+        "scores": pca.transform(lazy),
+    }
+    assert source.reads == 0  # building every graph read nothing
+    assert all(isinstance(v, da.Array) for v in built.values())
+    expected = {
+        "preprocessed": Chain(chain.to_list()).fit_transform(scene).data,
+        "intensity": intensity_map(scene, 1200.0, window=20.0).data,
+        "ratio": ratio_map(scene, 1200.0, 900.0, window=20.0).data,
+        "scores": pca.transform(scene),
+    }
+    for name, graph in built.items():
+        np.testing.assert_allclose(graph.compute(), expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert source.reads > 0
+
+
+def test_streaming_pca_matches_scikit_learn_subspace():
+    rng = np.random.default_rng(0)
+    loadings = rng.normal(size=(3, 40)) * np.array([[5.0], [3.0], [2.0]])
+    x = (rng.normal(size=(20_000, 3)) @ loadings + 0.1 * rng.normal(size=(20_000, 40)) + 7.0).astype(np.float32)
+    ours = StreamingPCA(3, fit_sample=None).fit(da.from_array(x, chunks=(3000, 40)))
+    ref = PCA(3).fit(x)
+    cosines = np.abs(np.sum(ours.components_ * ref.components_, axis=1))
+    assert np.all(cosines > 0.9999)
+    np.testing.assert_allclose(ours.explained_variance_ratio_, ref.explained_variance_ratio_, rtol=1e-4)
+    sampled = StreamingPCA(3, fit_sample=2000, random_state=1).fit(x)
+    assert 1500 < sampled.n_samples_seen_ < 2500
+    assert np.all(np.abs(np.sum(sampled.components_ * ref.components_, axis=1)) > 0.99)
+
+
+@pytest.mark.parametrize("method", ["kmeans", "gmm"])
+def test_streaming_clustering_recovers_blobs_and_dask_equals_numpy(method):
+    x, truth = make_blobs(30_000, n_features=6, centers=4, cluster_std=2.0, random_state=2)
+    x = x.astype(np.float32)
+    fit = fit_kmeans if method == "kmeans" else fit_gaussian_mixture
+    in_memory = fit(x, 4, init_sample=5000, random_state=0)
+    on_dask = fit(da.from_array(x, chunks=(4000, 6)), 4, init_sample=5000, random_state=0)
+    labels = np.asarray(in_memory.predict(x))
+    assert adjusted_rand_score(truth, labels) > 0.99
+    np.testing.assert_array_equal(labels, on_dask.predict(da.from_array(x, chunks=(4000, 6))).compute())
+
+
+def test_lazy_zarr_run_equals_in_memory_run_and_writes_zarr_outputs(tmp_path, scene):
+    write(scene, tmp_path / "scene.zarr")
+    config = {"input": {"path": str(tmp_path / "scene.zarr")}, "clustering": {"k": 3}}
+    lazy = run(config, tmp_path / "lazy")
+    config["input"]["options"] = {"lazy": False}
+    eager = run(config, tmp_path / "eager")
+    assert lazy.cube.is_lazy and not eager.cube.is_lazy
+    np.testing.assert_array_equal(lazy.label_image, eager.label_image)
+    assert lazy.metrics["clustering"]["ari"] > 0.95
+    labels = zarr.open_group(str(tmp_path / "lazy" / "cluster_labels.zarr"), mode="r")["labels"][:]
+    np.testing.assert_array_equal(labels, lazy.label_image)
+    maps = zarr.open_group(str(tmp_path / "lazy" / "maps.zarr"), mode="r")
+    for name in eager.maps.map_names:
+        np.testing.assert_allclose(maps[name][:], eager.maps[name], rtol=1e-6, equal_nan=True)
+    assert not (tmp_path / "lazy" / "cluster_labels.npy").exists()
+    assert (tmp_path / "eager" / "cluster_labels.npy").exists()
+
+
+@pytest.mark.slow
+def test_local_cluster_gives_the_threaded_result(tmp_path, scene):
+    write(scene, tmp_path / "scene.zarr")
+    config = {"input": {"path": str(tmp_path / "scene.zarr")}, "clustering": {"k": 3}}
+    threaded = run(config, tmp_path / "threads")
+    config["run"] = {"cluster": "local:2", "memory_limit": "1GiB"}
+    clustered = run(config, tmp_path / "cluster")
+    assert adjusted_rand_score(threaded.label_image.ravel(), clustered.label_image.ravel()) == 1.0
+    for name in threaded.maps.map_names:
+        np.testing.assert_allclose(clustered.maps[name], threaded.maps[name], rtol=1e-6, equal_nan=True)
+    record = (tmp_path / "cluster" / "run_record.json").read_text()
+    assert '"scheduler": "distributed"' in record
+
+
+def test_processes_scheduler_gives_the_threaded_labels(tmp_path, scene):
+    write(scene, tmp_path / "scene.zarr")
+    config = {"input": {"path": str(tmp_path / "scene.zarr")}, "clustering": {"k": 3}}
+    threaded = run(config, None)
+    config["run"] = {"scheduler": "processes"}
+    processes = run(config, None)
+    np.testing.assert_array_equal(processes.label_image, threaded.label_image)
+
+
+def test_memory_stays_bounded_on_a_cube_larger_than_the_limit(tmp_path):
+    cube = make_large_cube((512, 256), n_channels=256, n_regions=4, chunk_bytes=8 * 2**20)  # 128 MiB
+    write(cube, tmp_path / "big.zarr", chunk_mb=8)
+    lazy = read(tmp_path / "big.zarr")
+    assert lazy.is_lazy and lazy.data.nbytes == 128 * 2**20
+    with compute_settings("threads", memory_limit="96MiB"), dask.config.set(num_workers=2):
+        tracemalloc.start()
+        est = PixelClusterer(k=4, n_components=5, n_init=2).fit(
+            lazy, compute_with=[intensity_map(lazy, 700.0, window=12.0).data]
+        )
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak < 96 * 2**20, f"peak traced memory {peak / 2**20:.0f} MiB on a 128 MiB cube, limit 96 MiB"
+    assert adjusted_rand_score(cube.labels.ravel(), est.label_image_.ravel()) > 0.99
+    assert est.computed_with_[0].shape == (512, 256, 1)
+
+
+def test_results_larger_than_the_limit_and_bad_settings_are_refused(tmp_path, scene):
+    lazy = lazy_copy(scene)
+    with compute_settings(memory_limit="1KiB"), pytest.raises(MemoryLimitError, match="--memory-limit"):
+        PixelClusterer(k=2, features="spectra").fit(lazy)
+    with pytest.raises(InvalidParameterError, match="memory limit"):
+        with compute_settings(memory_limit="lots"):
+            pass
+    with pytest.raises(InvalidParameterError, match="local:N"):
+        with compute_settings(cluster="cloud"):
+            pass
+    with pytest.raises(InvalidParameterError, match="scheduler"):
+        with compute_settings("fast"):
+            pass
