@@ -15,7 +15,15 @@ from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_random_state
 
-__all__ = ["INIT_SAMPLE", "RESTART_SAMPLE", "KMeansModel", "fit_kmeans", "kmeans_plusplus", "lloyd_in_memory"]
+__all__ = [
+    "INIT_SAMPLE",
+    "RESTART_SAMPLE",
+    "KMeansModel",
+    "fit_kmeans",
+    "kmeans_plusplus",
+    "lloyd_in_memory",
+    "sample_rows",
+]
 
 #: Pixels (seeded sample) on which the best restart is refined before the passes over all.
 INIT_SAMPLE = 50_000
@@ -28,6 +36,14 @@ def squared_distances(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     x = x.astype(np.float64, copy=False)
     d = np.sum(x * x, axis=1)[:, None] - 2.0 * (x @ centroids.T) + np.sum(centroids * centroids, axis=1)[None, :]
     return np.maximum(d, 0.0)
+
+
+def sample_rows(features, size: int, rng: np.random.Generator):
+    """A seeded sample of finite rows in memory (float64), its indices and mean feature variance."""
+    idx = seeded_sample(int(features.shape[0]), size, rng)
+    sample = np.asarray(features[idx] if not hasattr(features, "dask") else features[idx].compute(), np.float64)
+    sample = sample[np.all(np.isfinite(sample), axis=1)]
+    return idx, sample, float(np.mean(np.var(sample, axis=0))) or 1.0
 
 
 @dataclass
@@ -140,10 +156,7 @@ def fit_kmeans(
     """
     rng = check_random_state(random_state)
     n = int(features.shape[0])
-    idx = seeded_sample(n, init_sample, rng)
-    sample = np.asarray(features[idx] if not hasattr(features, "dask") else features[idx].compute(), np.float64)
-    sample = sample[np.all(np.isfinite(sample), axis=1)]
-    scale = float(np.mean(np.var(sample, axis=0))) or 1.0
+    idx, sample, scale = sample_rows(features, init_sample, rng)
     tol_abs = tol * scale
     small = sample[rng.permutation(sample.shape[0])[:RESTART_SAMPLE]]
     best = None

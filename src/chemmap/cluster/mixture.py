@@ -16,9 +16,8 @@ from scipy.special import logsumexp
 
 from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks, sum_partials
 from chemmap._shared.progress import ProgressCallback
-from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_random_state
-from chemmap.cluster.kmeans import INIT_SAMPLE, kmeans_plusplus, lloyd_in_memory, squared_distances
+from chemmap.cluster.kmeans import INIT_SAMPLE, kmeans_plusplus, lloyd_in_memory, sample_rows, squared_distances
 
 __all__ = ["GaussianMixtureModel", "fit_gaussian_mixture"]
 
@@ -185,10 +184,7 @@ def fit_gaussian_mixture(
     """
     rng = check_random_state(random_state)
     n = int(features.shape[0])
-    idx = seeded_sample(n, init_sample, rng)
-    sample = np.asarray(features[idx] if not hasattr(features, "dask") else features[idx].compute(), np.float64)
-    sample = sample[np.all(np.isfinite(sample), axis=1)]
-    scale = float(np.mean(np.var(sample, axis=0))) or 1.0
+    idx, sample, scale = sample_rows(features, init_sample, rng)
 
     def sample_stats(model):
         return _statistics(sample, model)
