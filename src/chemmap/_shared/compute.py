@@ -49,7 +49,9 @@ class ComputeSettings:
     scheduler : str
         ``"threads"``, ``"processes"``, ``"synchronous"`` or ``"distributed"``.
     memory_limit : int
-        Bytes the working set of a run may use (blocks in flight plus image-sized results).
+        Bytes of the run's budget: image-sized results may take half of it, files above a
+        quarter of it are read lazily, and a ``LocalCluster`` shares it among its workers.
+        It does not (yet) resize Dask chunks, which follow the file's chunks.
     n_workers : int
         Parallel workers (threads, processes or cluster threads).
     address : str or None
@@ -144,8 +146,8 @@ def compute_settings(
         ``"threads"`` (default), ``"processes"``, ``"synchronous"`` (one thread, for
         debugging), or the address of a Dask distributed scheduler (``"tcp://host:8786"``).
     memory_limit : int or str, optional
-        Working-set bound in bytes or as ``"2GiB"``; default half the available memory.
-        Block sizes and what is kept in memory follow from it.
+        Budget in bytes or as ``"2GiB"``; default half the available memory (see
+        :class:`ComputeSettings` for what follows from it).
     cluster : str, optional
         ``"local:N"`` starts a Dask ``LocalCluster`` of N worker processes for the
         enclosed work (and closes it after); the memory limit is shared among them.
@@ -235,11 +237,13 @@ def _client(address: str):
 
 def format_bytes(n: float) -> str:
     """``1536`` -> ``'1.5 KiB'``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+    if n < 1024:
+        return f"{int(n)} B"
+    for unit in ("KiB", "MiB", "GiB"):
         n /= 1024
-    return f"{n:.3g} TiB"
+        if n < 1024:
+            return f"{n:.3g} {unit}"
+    return f"{n / 1024:.3g} TiB"
 
 
 def ensure_fits(array, *, what: str) -> None:
@@ -276,7 +280,10 @@ def compute(*objects, stage: str = "computing", progress: ProgressCallback | Non
 
             # one BLAS thread per Dask thread: the blocks are the parallelism
             stack.enter_context(threadpool_limits(1))
-        values = _compute_local(lazy_objects := [objects[i] for i in lazy], settings) or dask.compute(*lazy_objects)
+        pending = [objects[i] for i in lazy]
+        values = _compute_local(pending, settings)
+        if values is None:
+            values = dask.compute(*pending)
         if settings.scheduler == "distributed":
             notify(progress, stage, 1, 1)
     out = list(objects)

@@ -62,12 +62,11 @@ class PixelFeatures:
         if self.kind == "spectra":
             self.n_components_ = cube.n_channels
         elif self.kind == "pca":
-            _check_n_components(self.n_components)
             self.pca_ = StreamingPCA(self.n_components, random_state=self.random_state).fit(cube, progress=progress)
             self.n_components_ = self.pca_.n_components_
             self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
         else:
-            raw = _gather(self._raw_ratios(cube), cube, "band ratios", progress)
+            raw, _ = _gather(self._raw_ratios(cube), cube, "band ratios", progress)
             finite = np.isfinite(raw)
             self.fill_ = np.array([col[ok].max() if ok.any() else 0.0 for col, ok in zip(raw.T, finite.T, strict=True)])
             filled = np.where(finite, raw, self.fill_)
@@ -93,11 +92,8 @@ class PixelFeatures:
         ``compute_with``: other lazy arrays over the same cube (maps) computed in the same
         pass, so the cube is read once; then ``(features, [computed arrays])`` is returned.
         """
-        image = self.feature_image(cube)
-        ensure_fits(image, what="the features of every pixel")
-        values, *others = compute(image, *compute_with, stage="features", progress=progress)
-        features = _valid_rows(np.asarray(values), cube)
-        return (features, [np.asarray(o) for o in others]) if compute_with else features
+        features, others = _gather(self.feature_image(cube), cube, "features", progress, compute_with)
+        return (features, others) if compute_with else features
 
     def fit_transform(self, cube: Cube, *, progress: ProgressCallback | None = None) -> np.ndarray:
         """Fit on ``cube`` and return the features of its valid pixels, ``(n_valid, n_features)``."""
@@ -113,21 +109,12 @@ class PixelFeatures:
         return np.stack(maps, axis=-1).astype(np.float64)
 
 
-def _check_n_components(n) -> None:
-    ok_float = isinstance(n, float) and 0 < n < 1
-    ok_int = isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1
-    if not (ok_float or ok_int):
-        raise InvalidParameterError(f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}.")
-
-
-def _gather(image, cube: Cube, stage: str, progress) -> np.ndarray:
-    """The valid-pixel rows of an image-shaped result, computed (one pass) into memory."""
+def _gather(image, cube: Cube, stage: str, progress, compute_with=()) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The valid-pixel rows of an image-shaped result, and the ``compute_with`` arrays, all
+    computed into memory in one pass. The rows are a view when every pixel is valid."""
     ensure_fits(image, what=f"the {stage} of every pixel")
-    (values,) = compute(image, stage=stage, progress=progress)
-    return _valid_rows(np.asarray(values), cube)
-
-
-def _valid_rows(values: np.ndarray, cube: Cube) -> np.ndarray:
-    """Rows of the valid pixels (a view, not a copy, when every pixel is valid)."""
+    values, *others = compute(image, *compute_with, stage=stage, progress=progress)
+    values = np.asarray(values)
     flat = values.reshape(-1, values.shape[-1])
-    return flat if cube.mask is None else flat[cube.valid_pixels()]
+    rows = flat if cube.mask is None else flat[cube.valid_pixels()]
+    return rows, [np.asarray(o) for o in others]

@@ -91,6 +91,7 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None, *, progress: ProgressCallback | None = None) -> StreamingPCA:
         """Fit on a Cube (its valid pixels) or an ``(n_pixels, n_channels)`` array."""
+        _check_n_components(self.n_components)
         data, valid = _pixels(X)
         n_valid = int(data.shape[0] if valid is None else np.count_nonzero(valid))
         seed = self.random_state
@@ -136,11 +137,9 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
     def _n_kept(self, ratio: np.ndarray, n_channels: int, n_samples: int) -> int:
         n = self.n_components
         limit = min(n_channels, n_samples)
-        if isinstance(n, float) and 0 < n < 1:
+        if isinstance(n, float):
             return int(min(np.searchsorted(np.cumsum(ratio), n) + 1, limit))
-        if isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1:
-            return int(min(n, limit))
-        raise InvalidParameterError(f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}.")
+        return int(min(n, limit))
 
     def transform(self, X):
         """Scores, float32: ``(h, w, n_components_)`` for a Cube, else ``(n, n_components_)``.
@@ -159,6 +158,14 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
             return x.astype(np.float32, copy=False) @ basis - offset
 
         return map_spectra(project, data, n_out=self.n_components_, dtype=np.float32)
+
+
+def _check_n_components(n) -> None:
+    """Checked before the pass over the data, so a bad value costs no reading."""
+    ok_float = isinstance(n, float) and 0 < n < 1
+    ok_int = isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1
+    if not (ok_float or ok_int):
+        raise InvalidParameterError(f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}.")
 
 
 def _pixels(X):

@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from chemmap._shared.compute import parse_cluster, parse_memory
 from chemmap._shared.params import Param, validate_params
 from chemmap.core.exceptions import ConfigError, InputFileNotFoundError, InvalidParameterError
 from chemmap.preprocessing.chain import Chain
@@ -105,14 +106,17 @@ def _options(value, name, func):
     return dict(value)
 
 
-def _memory(value, name, func):
-    from chemmap._shared.compute import parse_memory
+def _checked_by(parse):
+    """A ``check`` that runs ``parse`` on the value and names the field in its error."""
 
-    try:
-        parse_memory(value)
-    except InvalidParameterError as exc:
-        raise InvalidParameterError(f"The {name!r} parameter of {func}: {exc}") from None
-    return value
+    def check(value, name, func):
+        try:
+            parse(value)
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"The {name!r} parameter of {func}: {exc}") from None
+        return value
+
+    return check
 
 
 def _scheduler(value, name, func):
@@ -124,16 +128,6 @@ def _scheduler(value, name, func):
         f"The {name!r} parameter of {func} must be one of {', '.join(LOCAL_SCHEDULERS)} or a Dask scheduler "
         f"address such as 'tcp://127.0.0.1:8786'. Got {value!r} instead."
     )
-
-
-def _cluster(value, name, func):
-    from chemmap._shared.compute import parse_cluster
-
-    try:
-        parse_cluster(value)
-    except InvalidParameterError as exc:
-        raise InvalidParameterError(f"The {name!r} parameter of {func}: {exc}") from None
-    return value
 
 
 SECTIONS: dict[str, dict[str, Param]] = {
@@ -196,14 +190,18 @@ SECTIONS: dict[str, dict[str, Param]] = {
             "any",
             None,
             allow_none=True,
-            check=_memory,
+            check=_checked_by(parse_memory),
             doc="working-set bound, e.g. '2GiB' (default: half the free memory)",
         ),
         "scheduler": Param(
             "str", "threads", check=_scheduler, doc="threads | processes | synchronous | a Dask scheduler address"
         ),
         "cluster": Param(
-            "str", None, allow_none=True, check=_cluster, doc="'local:N': a Dask LocalCluster of N worker processes"
+            "str",
+            None,
+            allow_none=True,
+            check=_checked_by(parse_cluster),
+            doc="'local:N': a Dask LocalCluster of N worker processes",
         ),
     },
 }
