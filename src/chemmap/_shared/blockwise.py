@@ -11,8 +11,9 @@ from chemmap._shared.progress import ProgressCallback
 from chemmap.core.cube import is_lazy_array
 
 __all__ = [
-    "DEFAULT_BLOCK_BYTES",
     "FEATURE_BLOCK_BYTES",
+    "bound_chunks",
+    "bounded_chunks",
     "in_threads",
     "map_spectra",
     "reduce_blocks",
@@ -20,8 +21,6 @@ __all__ = [
     "sum_partials",
 ]
 
-#: Working-set size of one block of pixels, in bytes (input side).
-DEFAULT_BLOCK_BYTES = 64 * 2**20
 #: Rows handed to a per-spectrum kernel at once: small enough that its temporaries stay in
 #: the processor cache (several times faster than whole blocks for element-wise kernels).
 KERNEL_BLOCK_BYTES = 2 * 2**20
@@ -36,7 +35,7 @@ def map_spectra(
     *,
     n_out: int | None = None,
     dtype=np.float32,
-    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    block_bytes: int | None = None,
 ):
     """Apply ``func`` to every spectrum of a ``(..., n_channels)`` array, block by block.
 
@@ -51,10 +50,11 @@ def map_spectra(
         Length of each output row; defaults to ``n_channels``.
     dtype : dtype
         Output dtype.
-    block_bytes : int
+    block_bytes : int, optional
         Upper bound on the size of one input block for NumPy input (blocks run on the
-        threads of the active settings). Within a block, ``func`` gets pieces of about
-        :data:`KERNEL_BLOCK_BYTES`.
+        threads of the active settings); default
+        :func:`~chemmap._shared.compute.block_budget`. Within a block, ``func`` gets
+        pieces of about :data:`KERNEL_BLOCK_BYTES`.
 
     Returns
     -------
@@ -83,7 +83,7 @@ def map_spectra(
 
     flat = np.asarray(data).reshape(-1, n_channels)
     out = np.empty((flat.shape[0], n_out), dtype=dtype)
-    blocks = row_blocks(flat.shape[0], n_channels * flat.itemsize, block_bytes)
+    blocks = row_blocks(flat.shape[0], n_channels * flat.itemsize, _block_bytes(block_bytes))
 
     def fill(rows: slice) -> None:
         in_pieces(flat[rows], out[rows])
@@ -92,25 +92,39 @@ def map_spectra(
     return out.reshape(*lead, n_out)
 
 
-def in_threads(func: Callable[[slice], object], blocks: list[slice]) -> list:
+def in_threads(func: Callable[[slice], object], blocks: list[slice], *, summed: bool = False):
     """``[func(b) for b in blocks]`` on the threads of the active settings (NumPy releases
-    the GIL in the heavy parts), with BLAS limited to one thread each; results in order."""
+    the GIL in the heavy parts), with BLAS limited to one thread each; results in order.
+
+    With ``summed``, the results are added up in block order as they arrive (see
+    :func:`add_partial`) and only the total is returned, so they are never all held.
+    """
     from chemmap._shared.compute import active_settings
 
     settings = active_settings()
     workers = min(len(blocks), settings.n_workers if settings.scheduler != "synchronous" else 1)
     if workers <= 1:
-        return [func(b) for b in blocks]
+        results = (func(b) for b in blocks)
+        return _fold(results) if summed else list(results)
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(func, blocks))
+        results = pool.map(func, blocks)
+        return _fold(results) if summed else list(results)
 
 
-def row_blocks(n_rows: int, row_bytes: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> list[slice]:
-    """Consecutive slices of rows, each about ``block_bytes`` (at least one row)."""
+def _block_bytes(block_bytes: int | None) -> int:
+    from chemmap._shared.compute import block_budget
+
+    return block_budget() if block_bytes is None else int(block_bytes)
+
+
+def row_blocks(n_rows: int, row_bytes: int, block_bytes: int | None = None) -> list[slice]:
+    """Consecutive slices of rows, each about ``block_bytes`` (at least one row; default
+    :func:`~chemmap._shared.compute.block_budget`)."""
+    block_bytes = _block_bytes(block_bytes)
     step = max(1, block_bytes // max(1, row_bytes))
     return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
@@ -119,12 +133,13 @@ def reduce_blocks(
     func: Callable[..., object],
     data,
     *aligned,
-    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    block_bytes: int | None = None,
     only=None,
+    summed: bool = False,
     stage: str = "pass over the data",
     progress: ProgressCallback | None = None,
-) -> list:
-    """Partial results of ``func`` over blocks of rows, in block order.
+):
+    """Partial results of ``func`` over blocks of rows, in block order, or their sum.
 
     The one place where a pass over pixels is cut into blocks: reductions (sums,
     covariances, cluster statistics) compute a partial per block and the caller combines
@@ -140,18 +155,22 @@ def reduce_blocks(
         Cut along its first axis; for Dask, its chunks on that axis are the blocks.
     *aligned : ndarray or dask array with n rows (or None)
         Arrays sliced with the same rows (masks, labels, weights).
-    block_bytes : int
-        Size of one NumPy block.
+    block_bytes : int, optional
+        Size of one NumPy block (default: the block budget of the memory limit).
     only : callable, optional
         ``only(n_blocks) -> block numbers``: visit only those blocks (a sample of a cube
         on disk); all by default.
+    summed : bool
+        Return the sum of the partials (as :func:`sum_partials`) instead of the list,
+        adding them as they are computed (in block order for NumPy, by a fixed pairwise
+        tree over the chunks for Dask), so large partials (Gram matrices) are not all held.
     stage, progress
         Progress reporting (``progress(stage, done, total)``).
 
     Returns
     -------
-    list
-        One partial per block.
+    list or partial
+        One partial per block, or their sum with ``summed``.
     """
     from chemmap._shared.progress import notify
 
@@ -171,7 +190,7 @@ def reduce_blocks(
                 notify(progress, stage, done[0], len(blocks))
             return partial
 
-        return in_threads(one, blocks)
+        return in_threads(one, blocks, summed=summed)
     import dask
 
     from chemmap._shared.compute import compute
@@ -186,7 +205,45 @@ def reduce_blocks(
         block = chunks[i]
         rows = slice(int(starts[i]), int(starts[i + 1]))
         tasks.append(call(block, *(_rows(a, rows) for a in aligned), rows))
+    if summed:
+        add = dask.delayed(add_partial)
+        while len(tasks) > 1:
+            pairs = [add(tasks[i], tasks[i + 1]) for i in range(0, len(tasks) - 1, 2)]
+            tasks = pairs + tasks[len(pairs) * 2 :]
+        (total,) = compute(add(None, tasks[0]), stage=stage, progress=progress)
+        return total
     return list(compute(*tasks, stage=stage, progress=progress))
+
+
+def bounded_chunks(shape, itemsize: int, *, file_chunks=None, block_bytes: int | None = None) -> tuple:
+    """Chunks for a lazy ``(height, width, n_channels)`` cube that hold whole spectra and
+    at most ``block_bytes`` each (default: the block budget of the memory limit).
+
+    Bands of whole rows when a row fits, else pieces of one row. When the file's own
+    chunks (``file_chunks``, whole spectra) already fit, they are kept, so a task reads
+    exactly one stored chunk.
+    """
+    h, w, c = (int(n) for n in shape)
+    budget = _block_bytes(block_bytes)
+    if file_chunks is not None:
+        fr, fc, fz = (int(n) for n in file_chunks[:3])
+        if fz >= c and fr * fc * c * itemsize <= budget:
+            return (min(fr, h), min(fc, w), c)
+    pixels = max(1, budget // max(1, c * itemsize))
+    rows = max(1, min(h, pixels // max(w, 1)))
+    cols = w if pixels >= w else max(1, pixels)
+    return rows, cols, c
+
+
+def bound_chunks(data):
+    """A lazy cube with chunks larger than the block budget (or splitting the spectral
+    axis), rechunked to :func:`bounded_chunks`; other arrays are returned as they are."""
+    if not is_lazy_array(data) or data.ndim != 3:
+        return data
+    largest = max(data.chunks[0]) * max(data.chunks[1]) * int(data.shape[2]) * data.dtype.itemsize
+    if len(data.chunks[2]) == 1 and largest <= _block_bytes(None):
+        return data
+    return data.rechunk(bounded_chunks(data.shape, data.dtype.itemsize))
 
 
 def _rows(array, rows: slice):
@@ -195,15 +252,29 @@ def _rows(array, rows: slice):
     return array[rows]
 
 
+def add_partial(total, partial):
+    """``total + partial`` element by element for arrays, numbers or tuples of them; a
+    ``None`` total starts a sum (floating arrays are summed in float64)."""
+    if isinstance(partial, tuple):
+        if total is None:
+            total = (None,) * len(partial)
+        return tuple(add_partial(t, p) for t, p in zip(total, partial, strict=True))
+    if total is None:
+        if isinstance(partial, np.ndarray):
+            return partial.astype(np.float64 if partial.dtype.kind == "f" else partial.dtype, copy=True)
+        return partial
+    if isinstance(total, np.ndarray) and total.dtype.kind == "f":
+        return np.add(total, partial, dtype=np.float64)
+    return total + partial
+
+
+def _fold(partials) -> object:
+    total = None
+    for p in partials:
+        total = add_partial(total, p)
+    return total
+
+
 def sum_partials(partials: Sequence) -> object:
     """Sum partials (arrays, or tuples of arrays and numbers) in order, element by element."""
-    first, *rest = partials
-    if isinstance(first, tuple):
-        return tuple(sum_partials([p[j] for p in partials]) for j in range(len(first)))
-    if isinstance(first, np.ndarray):
-        total = first.astype(np.float64 if first.dtype.kind == "f" else first.dtype, copy=True)
-    else:
-        total = first
-    for p in rest:
-        total = total + p
-    return total
+    return _fold(partials)

@@ -24,6 +24,7 @@ __all__ = [
     "ComputeSettings",
     "active_settings",
     "available_memory",
+    "block_budget",
     "compute",
     "compute_settings",
     "ensure_fits",
@@ -36,6 +37,16 @@ __all__ = [
 DEFAULT_MEMORY_FRACTION = 0.5
 #: Share of the memory limit one image-sized result (features, labels, maps) may take.
 RESULT_SHARE = 0.5
+#: Share of the memory limit taken by the blocks in flight (one per worker); the rest is
+#: for results.
+WORKING_SHARE = 0.5
+#: Bytes a step holds per byte of its input block (the block, float64 temporaries, the
+#: output): a block of ``b`` bytes costs about ``WORK_FACTOR * b`` while it is processed.
+WORK_FACTOR = 4
+#: Largest block: beyond this, bigger blocks no longer speed anything up.
+MAX_BLOCK_BYTES = 64 * 2**20
+#: Smallest block: below this, per-task overheads dominate.
+MIN_BLOCK_BYTES = 256 * 2**10
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
@@ -49,9 +60,10 @@ class ComputeSettings:
     scheduler : str
         ``"threads"``, ``"processes"``, ``"synchronous"`` or ``"distributed"``.
     memory_limit : int
-        Bytes of the run's budget: image-sized results may take half of it, files above a
-        quarter of it are read lazily, and a ``LocalCluster`` shares it among its workers.
-        It does not (yet) resize Dask chunks, which follow the file's chunks.
+        Bytes of the run's budget. Half of it is for the blocks in flight: it sizes the
+        blocks each worker holds (:func:`block_budget`). The other half is for image-sized
+        results (features, labels, maps). Files above a quarter of it are read lazily, and
+        a ``LocalCluster`` shares it among its workers.
     n_workers : int
         Parallel workers (threads, processes or cluster threads).
     address : str or None
@@ -159,7 +171,7 @@ def compute_settings(
             client = stack.enter_context(_local_cluster(n, limit))
             settings = ComputeSettings("distributed", limit, n, client.scheduler.address)
         elif scheduler in LOCAL_SCHEDULERS:
-            n = 1 if scheduler == "synchronous" else (os.cpu_count() or 1)
+            n = 1 if scheduler == "synchronous" else _workers_within(limit, os.cpu_count() or 1)
             settings = ComputeSettings(scheduler, limit, n)
             stack.enter_context(_local_scheduler(scheduler, n))
         elif is_address(scheduler):
@@ -178,12 +190,17 @@ def compute_settings(
             _ACTIVE.reset(token)
 
 
+def _workers_within(limit: int, cores: int) -> int:
+    """Workers whose smallest blocks fit the working share of ``limit`` (at most ``cores``)."""
+    return int(max(1, min(cores, WORKING_SHARE * limit // (WORK_FACTOR * MIN_BLOCK_BYTES))))
+
+
 @contextlib.contextmanager
 def _local_scheduler(scheduler: str, n: int):
     import dask
 
     if scheduler != "processes":
-        with dask.config.set(scheduler=scheduler):
+        with dask.config.set(scheduler=scheduler, num_workers=n):
             yield
         return
     from concurrent.futures import ProcessPoolExecutor
@@ -244,6 +261,18 @@ def format_bytes(n: float) -> str:
         if n < 1024:
             return f"{n:.3g} {unit}"
     return f"{n / 1024:.3g} TiB"
+
+
+def block_budget(settings: ComputeSettings | None = None) -> int:
+    """Bytes of input one block may hold, so that every worker's block fits the limit.
+
+    ``WORKING_SHARE * memory_limit / (n_workers * WORK_FACTOR)``, within
+    [:data:`MIN_BLOCK_BYTES`, :data:`MAX_BLOCK_BYTES`]. Readers cut lazy cubes into
+    chunks of at most this size and NumPy passes use blocks of at most this size.
+    """
+    settings = active_settings() if settings is None else settings
+    share = WORKING_SHARE * settings.memory_limit / (max(1, settings.n_workers) * WORK_FACTOR)
+    return int(min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, share)))
 
 
 def ensure_fits(array, *, what: str) -> None:

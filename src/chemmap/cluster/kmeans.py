@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks, sum_partials
+from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_random_state
@@ -170,10 +170,9 @@ def fit_kmeans(
         return KMeansModel(centroids, best[1], 0, True)
     for it in range(1, max_iter + 1):
         step = functools.partial(_block_update, centroids=centroids)
-        partials = reduce_blocks(
-            step, features, block_bytes=FEATURE_BLOCK_BYTES, stage="k-means pass", progress=progress
+        sums, counts, inertia = reduce_blocks(
+            step, features, block_bytes=FEATURE_BLOCK_BYTES, summed=True, stage="k-means pass", progress=progress
         )
-        sums, counts, inertia = sum_partials(partials)
         new = _new_centroids(sums, counts, centroids)
         shift = float(np.sum((new - centroids) ** 2))
         centroids = new

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
-from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks, sum_partials
+from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.validation import check_random_state
 from chemmap.cluster.kmeans import INIT_SAMPLE, kmeans_plusplus, lloyd_in_memory, sample_rows, squared_distances
@@ -202,10 +202,14 @@ def fit_gaussian_mixture(
 
     def block_stats(model):
         step = functools.partial(_block_statistics, model=model)
-        partials = reduce_blocks(
-            step, features, block_bytes=FEATURE_BLOCK_BYTES, stage="Gaussian mixture pass", progress=progress
+        return reduce_blocks(
+            step,
+            features,
+            block_bytes=FEATURE_BLOCK_BYTES,
+            summed=True,
+            stage="Gaussian mixture pass",
+            progress=progress,
         )
-        return sum_partials(partials)
 
     start = GaussianMixtureModel(best.weights, best.means, best.covariances, covariance_type)
     return _em(block_stats, start, max_iter=max_iter, tol=tol, reg_covar=reg_covar)

@@ -10,7 +10,7 @@ import functools
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from chemmap._shared.blockwise import map_spectra, reduce_blocks, sum_partials
+from chemmap._shared.blockwise import map_spectra, reduce_blocks
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.sampling import pixel_uniforms
 from chemmap._shared.validation import check_int
@@ -105,15 +105,15 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
             if fraction < 1.0 and hasattr(data, "dask"):
                 only = functools.partial(_spread_blocks, share=min(1.0, SAMPLE_OVERREAD * fraction), seed=seed)
                 fraction = min(1.0, fraction / only.keywords["share"])
-        partials = reduce_blocks(
+        count, total, gram = reduce_blocks(
             functools.partial(gram_partial, fraction=fraction, seed=seed),
             data,
             valid,
             only=only,
+            summed=True,
             stage="PCA fit",
             progress=progress,
         )
-        count, total, gram = sum_partials(partials)
         if count < 2:
             raise ShapeError(f"PCA needs at least 2 finite valid pixels; the sample held {int(count)}.")
         mean = total / count

@@ -91,15 +91,15 @@ def mask_invalid_pixels(cube: Cube) -> Cube:
     return cube.replace(mask=mask if invalid.any() or cube.mask is not None else None, attrs=attrs)
 
 
-def lazy_view(data, *, chunk_bytes: int = 64 * 2**20):
-    """A Dask array over ``data`` (memory map, h5py or zarr array) with whole spectra per chunk."""
+def lazy_view(data):
+    """A Dask array over ``data`` (memory map, h5py or zarr array) in chunks of whole
+    spectra within the block budget of the memory limit (the file's chunks when they fit)."""
     import dask.array as da
 
-    h, w, c = (int(n) for n in data.shape)
-    pixels_per_chunk = max(1, chunk_bytes // max(1, c * np.dtype(data.dtype).itemsize))
-    rows = max(1, min(h, pixels_per_chunk // max(w, 1)))
-    cols = w if rows > 1 else max(1, min(w, pixels_per_chunk))
-    return da.from_array(data, chunks=(rows, cols, c), asarray=True, lock=False)
+    from chemmap._shared.blockwise import bounded_chunks
+
+    chunks = bounded_chunks(data.shape, np.dtype(data.dtype).itemsize, file_chunks=getattr(data, "chunks", None))
+    return da.from_array(data, chunks=chunks, asarray=True, lock=False)
 
 
 def build_cube(

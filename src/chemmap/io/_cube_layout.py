@@ -45,11 +45,9 @@ def cube_attrs(cube: Cube) -> dict:
 
 def cube_chunks(shape, itemsize: int, *, chunk_bytes: int = 16 * 2**20) -> tuple[int, int, int]:
     """Chunks of whole spectra, about ``chunk_bytes`` each, in bands of rows."""
-    h, w, c = (int(n) for n in shape)
-    pixels = max(1, chunk_bytes // max(1, c * itemsize))
-    rows = max(1, min(h, pixels // max(w, 1)))
-    cols = w if pixels >= w else max(1, pixels)
-    return rows, cols, c
+    from chemmap._shared.blockwise import bounded_chunks
+
+    return bounded_chunks(shape, itemsize, block_bytes=chunk_bytes)
 
 
 def iter_row_blocks(data, rows: int):

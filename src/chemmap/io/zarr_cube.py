@@ -36,7 +36,9 @@ def read_zarr(path, *, cube_key: str = "cube", dtype=None, lazy: bool = True) ->
     dtype : dtype, optional
         Convert the data; by default the stored type is kept.
     lazy : bool
-        Return a Dask array over the store's chunks (default) instead of reading it all.
+        Return a Dask array (default) instead of reading it all: the store's chunks when
+        they hold whole spectra within the block budget of the memory limit, else pieces
+        of that size.
     """
     import zarr
 
@@ -60,11 +62,9 @@ def read_zarr(path, *, cube_key: str = "cube", dtype=None, lazy: bool = True) ->
     if array.ndim != 3:
         raise FileFormatError(f"{path}: the cube array has shape {array.shape}; expected (height, width, n_channels).")
     if lazy:
-        import dask.array as da
+        from chemmap.io._build import lazy_view
 
-        data = da.from_zarr(array)
-        if len(data.chunks[-1]) != 1:
-            data = data.rechunk({2: -1})
+        data = lazy_view(array)
     else:
         data = array[...]
     return cube_from_parts(data, attrs, mask=mask, labels=labels, source=path.name, dtype=dtype, fmt="zarr")

@@ -27,12 +27,16 @@ def cluster_spectra(pixels, labels: np.ndarray, k: int, *, progress=None) -> tup
     means, stds : ndarray of shape (k, n_channels)
     counts : ndarray of shape (k,)
     """
-    from chemmap._shared.blockwise import reduce_blocks, sum_partials
+    from chemmap._shared.blockwise import reduce_blocks
 
-    partials = reduce_blocks(
-        functools.partial(_cluster_moments, k=k), pixels, labels, stage="cluster spectra", progress=progress
+    counts, sums, sq = reduce_blocks(
+        functools.partial(_cluster_moments, k=k),
+        pixels,
+        labels,
+        summed=True,
+        stage="cluster spectra",
+        progress=progress,
     )
-    counts, sums, sq = sum_partials(partials)
     n = np.maximum(counts, 1)[:, None]
     means = sums / n
     stds = np.sqrt(np.maximum(sq / n - means**2, 0))

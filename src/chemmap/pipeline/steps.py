@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 
+from chemmap._shared.blockwise import bound_chunks
 from chemmap._shared.compute import compute
 from chemmap.cluster import PixelClusterer, salt_and_pepper_fraction
 from chemmap.core.cube import Cube
@@ -36,6 +37,7 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     from chemmap.pipeline.runner import RunResult
 
     config = copy.deepcopy(config)
+    cube = cube.replace(data=bound_chunks(cube.data))
     with timer.stage("scan"):
         cube = mask_invalid_pixels(cube)
     if cube.axis.bad_bands is not None:
