@@ -25,7 +25,7 @@ from chemmap.decomposition import StreamingPCA
 from chemmap.io import read, write
 from chemmap.maps import intensity_map, ratio_map
 from chemmap.pipeline import run
-from chemmap.preprocessing import Chain
+from chemmap.preprocessing import Chain, bad_pixel_masks, band_noise
 
 
 class CountingSource:
@@ -75,6 +75,35 @@ def test_per_pixel_steps_equal_on_numpy_and_dask_and_build_lazily(scene):
     for name, graph in built.items():
         np.testing.assert_allclose(graph.compute(), expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
     assert source.reads > 0
+
+
+def test_spatial_and_image_steps_equal_on_numpy_and_dask(scene):
+    rng = np.random.default_rng(5)
+    mask = np.ones(scene.image_shape, bool)
+    mask[10:14, 5:30] = False  # a hole that crosses chunk borders
+    data = scene.data + rng.normal(0, 0.05, size=(48, 1, 1)).astype(np.float32)  # row stripes
+    data[3, 4, :] = data[3, 4, :].max()  # a dead (constant) pixel
+    striped = scene.replace(data=data, mask=mask)
+    source = CountingSource(striped.data)
+    lazy = striped.replace(data=da.from_array(source, chunks=(7, 13, 120), asarray=True))
+    steps = {
+        "spatial_gaussian": {"sigma": 1.5},
+        "flat_field": {"white": [2.0] * 120},
+        "spatial_median": {"size": 3},
+        "destripe": {"direction": "both"},
+    }
+    built = {name: Chain([{"step": name, **p}]).fit_transform(lazy).data for name, p in list(steps.items())[:2]}
+    assert source.reads == 0  # filters and flat field build without reading
+    # the median's fill values and the stripe profiles are read; the corrections stay lazy
+    built.update({name: Chain([{"step": name, **p}]).fit_transform(lazy).data for name, p in list(steps.items())[2:]})
+    assert all(isinstance(v, da.Array) for v in built.values())
+    for name, graph in built.items():
+        expected = Chain([{"step": name, **steps[name]}]).fit_transform(striped).data
+        np.testing.assert_allclose(graph.compute(), expected, rtol=1e-5, atol=1e-5, err_msg=name)
+    assert np.isnan(built["spatial_gaussian"].compute()[11, 10]).all()  # masked pixels stay masked
+    lazy_bad, bad = bad_pixel_masks(lazy), bad_pixel_masks(striped)
+    assert lazy_bad["dead"][3, 4] and np.array_equal(lazy_bad["dead"], bad["dead"])
+    np.testing.assert_allclose(band_noise(lazy), band_noise(striped), rtol=1e-6)
 
 
 def test_streaming_pca_matches_scikit_learn_subspace():

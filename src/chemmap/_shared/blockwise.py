@@ -15,6 +15,7 @@ __all__ = [
     "bound_chunks",
     "bounded_chunks",
     "in_threads",
+    "map_image",
     "map_spectra",
     "reduce_blocks",
     "row_blocks",
@@ -90,6 +91,46 @@ def map_spectra(
 
     in_threads(fill, blocks)
     return out.reshape(*lead, n_out)
+
+
+def map_image(func: Callable[..., np.ndarray], data, *aligned, depth: int, dtype=np.float32):
+    """Apply an image filter ``func(block, *aligned_blocks)`` that needs ``depth``
+    neighbouring pixels on each side, to a ``(height, width, n_channels)`` cube.
+
+    NumPy input is filtered whole. Dask input is filtered chunk by chunk with ``depth``
+    pixels of overlap from the neighbouring chunks (none beyond the image edge, where
+    ``func``'s own edge mode applies), so the result equals the whole-image one.
+
+    Parameters
+    ----------
+    func : callable
+        Takes ``(h, w, n_channels)`` and the aligned ``(h, w, ...)`` blocks; returns an
+        array of the block's shape.
+    data : ndarray or dask array of shape (height, width, n_channels)
+    *aligned : ndarray of shape (height, width, m)
+        Per-pixel arrays the filter needs (masks), cut like ``data``.
+    depth : int
+        Pixels of overlap (the filter's radius).
+    dtype : dtype
+        Output dtype.
+    """
+    if not is_lazy_array(data):
+        return func(np.asarray(data), *(np.asarray(a) for a in aligned)).astype(dtype, copy=False)
+    import dask.array as da
+
+    if len(data.chunks[2]) != 1:
+        data = data.rechunk({2: -1})
+    extra = [da.from_array(np.asarray(a), chunks=(data.chunks[0], data.chunks[1], a.shape[2])) for a in aligned]
+    depth = {0: int(depth), 1: int(depth), 2: 0}
+    return da.map_overlap(
+        lambda *blocks: func(*blocks).astype(dtype, copy=False),
+        data,
+        *extra,
+        depth=[depth] * (1 + len(extra)),
+        boundary="none",
+        dtype=dtype,
+        align_arrays=False,
+    )
 
 
 def in_threads(func: Callable[[slice], object], blocks: list[slice], *, summed: bool = False):

@@ -6,7 +6,11 @@ import numpy as np
 
 from chemmap._shared.validation import check_random_state
 
-__all__ = ["pixel_uniforms", "seeded_sample"]
+__all__ = ["ROW_SAMPLE_BYTES", "pixel_uniforms", "row_bands_sample", "seeded_sample"]
+
+#: Bytes of whole rows that image-based estimates (noise, SNR, fill values) look at; all
+#: rows of smaller cubes.
+ROW_SAMPLE_BYTES = 64 * 2**20
 
 
 def seeded_sample(n: int, size: int, random_state) -> np.ndarray:
@@ -28,3 +32,32 @@ def pixel_uniforms(start: int, n: int, seed: int) -> np.ndarray:
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
+
+
+def row_bands_sample(cube, *, max_bytes: int = ROW_SAMPLE_BYTES, n_bands: int = 8, stage: str = "row sample"):
+    """Whole rows of ``cube`` in memory: all of them when the cube is at most ``max_bytes``,
+    else ``n_bands`` evenly spaced bands of contiguous rows holding about ``max_bytes``.
+
+    Contiguous rows keep horizontal and vertical neighbours together (noise from pixel
+    differences) and read few chunks of a cube on disk.
+
+    Returns
+    -------
+    data : ndarray of shape (rows, width, n_channels)
+    valid : ndarray of bool, shape (rows, width)
+    """
+    h, w, c = cube.shape
+    valid = cube.valid_pixels().reshape(cube.image_shape)
+    row_bytes = w * c * cube.dtype.itemsize
+    if h * row_bytes <= max_bytes:
+        rows = np.arange(h)
+    else:
+        per_band = max(2, max_bytes // (n_bands * row_bytes))
+        starts = np.linspace(0, h - per_band, n_bands).astype(int)
+        rows = np.unique(np.concatenate([np.arange(s, s + per_band) for s in starts]))
+    data = cube.data[rows] if len(rows) < h else cube.data
+    if cube.is_lazy:
+        from chemmap._shared.compute import compute
+
+        (data,) = compute(data, stage=stage)
+    return np.asarray(data), valid[rows]

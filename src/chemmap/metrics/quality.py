@@ -6,59 +6,9 @@ import numpy as np
 
 from chemmap.core.cube import Cube
 from chemmap.metrics.grades import QUALITY_TABLE, grade
+from chemmap.preprocessing.quality import band_snr
 
-__all__ = ["band_snr", "row_bands_sample", "snr_summary"]
-
-#: Bytes of whole rows that the image-based noise estimates look at (all rows of smaller cubes).
-SAMPLE_BYTES = 64 * 2**20
-
-
-def band_snr(cube: Cube) -> np.ndarray:
-    """Per-band SNR: mean absolute intensity over valid pixels / noise sigma.
-
-    The noise sigma of each band comes from differences between horizontally adjacent
-    pixels (robust MAD), so no blank or repeated image is needed.
-
-    Returns
-    -------
-    ndarray of shape (n_channels,)
-    """
-    from chemmap.maps.noise import band_noise_from_neighbours
-
-    data, valid = row_bands_sample(cube)
-    sigma = band_noise_from_neighbours(data, valid)
-    signal = np.abs(data[valid].astype(np.float64)).mean(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(sigma > 0, signal / sigma, np.inf)
-
-
-def row_bands_sample(cube: Cube, *, max_bytes: int = SAMPLE_BYTES, n_bands: int = 8):
-    """Whole rows of ``cube`` in memory: all of them when the cube is at most ``max_bytes``,
-    else ``n_bands`` evenly spaced bands of contiguous rows holding about ``max_bytes``.
-
-    Contiguous rows keep horizontal and vertical neighbours together (noise from pixel
-    differences) and read few chunks of a cube on disk.
-
-    Returns
-    -------
-    data : ndarray of shape (rows, width, n_channels)
-    valid : ndarray of bool, shape (rows, width)
-    """
-    h, w, c = cube.shape
-    valid = cube.valid_pixels().reshape(cube.image_shape)
-    row_bytes = w * c * cube.dtype.itemsize
-    if h * row_bytes <= max_bytes:
-        rows = np.arange(h)
-    else:
-        per_band = max(2, max_bytes // (n_bands * row_bytes))
-        starts = np.linspace(0, h - per_band, n_bands).astype(int)
-        rows = np.unique(np.concatenate([np.arange(s, s + per_band) for s in starts]))
-    data = cube.data[rows] if len(rows) < h else cube.data
-    if cube.is_lazy:
-        from chemmap._shared.compute import compute
-
-        (data,) = compute(data, stage="SNR sample")
-    return np.asarray(data), valid[rows]
+__all__ = ["band_snr", "snr_summary"]
 
 
 def snr_summary(cube: Cube) -> dict:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from chemmap._shared.compute import compute
 from chemmap._shared.params import Param, validate_params
-from chemmap.core.cube import Cube
+from chemmap.core.cube import Cube, is_lazy_array
 from chemmap.core.exceptions import InputFileNotFoundError, InvalidParameterError, ShapeError
 from chemmap.preprocessing._steps import StepSpec, apply_spectral, steps
 
@@ -85,7 +87,7 @@ def flat_field(cube: Cube, **params) -> Cube:
             f"The white reference is not above the dark reference in {bad} place(s); reflectance would be "
             "undefined. To fix this, check that white and dark were not swapped and come from this camera."
         )
-    data = (np.asarray(cube.data, dtype=np.float64) - dark[None]) / span[None]
+    data = (cube.data.astype(np.float64) - dark[None]) / span[None]  # lazy for a lazy cube
     return cube.with_step("flat_field", params, data=data.astype(np.float32))
 
 
@@ -106,7 +108,7 @@ def absorbance(x, **params):
     return apply_spectral(x, kernel, step="absorbance", params=params)
 
 
-def _line_profile_correction(data: np.ndarray, axis: int, window: int, mode: str) -> np.ndarray:
+def _line_profile_correction(data, axis: int, window: int, mode: str):
     """Remove per-line offsets (or gains) along image ``axis`` (0: each row is a line).
 
     Neighbouring lines see almost the same scene, so the median over a line of its
@@ -114,22 +116,34 @@ def _line_profile_correction(data: np.ndarray, axis: int, window: int, mode: str
     cross a line at a few pixels, which the median ignores. Summing those changes gives the
     stripe profile up to a slow drift, which is removed with a running mean over ``window``
     lines (slow trends across lines cannot be told from the scene, and are kept). A gain
-    model works the same way on logarithms.
+    model works the same way on logarithms. ``data`` may be lazy: only the medians (one
+    value per line and band) are computed, the correction stays lazy.
     """
     from scipy.ndimage import uniform_filter1d
 
-    work = np.moveaxis(data, axis, 0)  # lines first
+    xp = _array_module(data)
+    work = xp.moveaxis(data, axis, 0)  # lines first
     if mode == "multiplicative":
         with np.errstate(divide="ignore", invalid="ignore"):
-            work = np.where(work > 0, np.log(work), np.nan)
-    step = np.nanmedian(work[1:] - work[:-1], axis=1)  # (n_lines - 1, n_channels)
-    step = np.nan_to_num(step)
+            work = xp.where(work > 0, xp.log(work), np.nan)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        (step,) = compute(xp.nanmedian(work[1:] - work[:-1], axis=1), stage="stripe profile")
+    step = np.nan_to_num(np.asarray(step))  # (n_lines - 1, n_channels)
     profile = np.concatenate([np.zeros((1, step.shape[1])), np.cumsum(step, axis=0)])
     stripe = profile - uniform_filter1d(profile, size=min(window, profile.shape[0]), axis=0, mode="nearest")
     corrected = work - stripe[:, None, :]
     if mode == "multiplicative":
-        corrected = np.exp(corrected)
-    return np.moveaxis(corrected, 0, axis)
+        corrected = xp.exp(corrected)
+    return xp.moveaxis(corrected, 0, axis)
+
+
+def _array_module(data):
+    if is_lazy_array(data):
+        import dask.array as da
+
+        return da
+    return np
 
 
 def destripe(cube: Cube, **params) -> Cube:
@@ -138,6 +152,8 @@ def destripe(cube: Cube, **params) -> Cube:
     Parameters
     ----------
     cube : Cube
+        NumPy or lazy; a lazy cube is read once per direction for the line medians and
+        the correction stays lazy.
     direction : {"rows", "columns", "both"}
         ``rows``: each image row has its own offset (line-to-line gain/offset jitter);
         ``columns``: each column (detector element) has its own; ``both`` does rows then columns.
@@ -148,10 +164,9 @@ def destripe(cube: Cube, **params) -> Cube:
         trends slower than the window are kept as scene.
     """
     params = validate_params(DESTRIPE_PARAMS, params, func="destripe")
-    cube = cube.to_numpy()
-    data = np.asarray(cube.data, dtype=np.float64)
+    xp = _array_module(cube.data)
     valid = cube.valid_pixels().reshape(cube.image_shape)
-    work = np.where(valid[..., None], data, np.nan)
+    work = xp.where(valid[..., None], cube.data.astype(np.float64), np.nan)
     axes = {"rows": (0,), "columns": (1,), "both": (0, 1)}[params["direction"]]
     for axis in axes:
         work = _line_profile_correction(work, axis, params["window"], params["mode"])

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemmap._shared.blockwise import map_spectra
+from chemmap._shared.compute import compute
 from chemmap._shared.params import Param, validate_params
+from chemmap._shared.sampling import row_bands_sample
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
+from chemmap.maps.noise import band_noise_from_neighbours
 from chemmap.preprocessing._steps import StepSpec, steps
 
 __all__ = ["bad_pixel_masks", "band_noise", "band_snr", "mask_bad_pixels"]
@@ -28,58 +32,59 @@ def band_noise(cube: Cube) -> np.ndarray:
     """Noise sigma of each band from differences between horizontally neighbouring pixels.
 
     For two neighbours sharing the same signal, ``x1 - x2`` holds only noise with variance
-    ``2 sigma^2``; the robust spread (1.4826 x MAD) of those differences over the image,
-    divided by sqrt(2), estimates sigma without replicate images. Edges between regions
-    add a few outliers that the median ignores.
+    ``2 sigma^2``; the robust spread (1.4826 x MAD) of those differences, divided by
+    sqrt(2), estimates sigma without replicate images. Edges between regions add a few
+    outliers that the median ignores. Cubes above 64 MiB (lazy ones included) are
+    estimated on evenly spaced bands of whole rows (:func:`row_bands_sample`).
 
     Returns
     -------
     ndarray of shape (n_channels,)
         Noise standard deviation per band, in data units.
     """
-    cube = cube.to_numpy()
-    h, w = cube.image_shape
-    data = np.asarray(cube.data, dtype=np.float32)
-    valid = cube.valid_pixels().reshape(h, w)
-    if w >= 2:
-        diff, both = data[:, 1:] - data[:, :-1], valid[:, 1:] & valid[:, :-1]
-    else:
-        diff, both = data[1:] - data[:-1], valid[1:] & valid[:-1]
-    diffs = diff[both]
-    if diffs.shape[0] < 2:
-        raise InvalidParameterError("Band noise needs at least two pairs of neighbouring valid pixels.")
-    med = np.median(diffs, axis=0)
-    return 1.4826 * np.median(np.abs(diffs - med), axis=0) / np.sqrt(2)
+    data, valid = row_bands_sample(cube, stage="band noise")
+    return _noise(data, valid)
+
+
+def _noise(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    sigma = band_noise_from_neighbours(data, valid)
+    if np.all(np.isnan(sigma)):
+        raise InvalidParameterError("Band noise needs at least one pair of neighbouring valid pixels.")
+    return sigma
 
 
 def band_snr(cube: Cube) -> np.ndarray:
-    """Signal-to-noise ratio of each band: mean over valid pixels / :func:`band_noise`.
+    """Signal-to-noise ratio of each band: mean absolute intensity over valid pixels /
+    :func:`band_noise` (both on the same rows for cubes above 64 MiB).
 
     Bands with zero noise get ``inf`` unless their mean is 0 too (then 0).
     """
-    cube = cube.to_numpy()
-    signal = np.abs(np.nanmean(np.asarray(cube.pixels()[cube.valid_pixels()], dtype=np.float64), axis=0))
-    noise = band_noise(cube)
+    data, valid = row_bands_sample(cube, stage="band SNR")
+    signal = np.abs(data[valid].astype(np.float64)).mean(axis=0)
+    noise = _noise(data, valid)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(noise > 0, signal / noise, np.where(signal > 0, np.inf, 0.0))
 
 
 def bad_pixel_masks(cube: Cube, *, saturation=None, max_saturated_fraction: float = 0.0) -> dict[str, np.ndarray]:
-    """Boolean ``(height, width)`` maps of saturated and dead pixels.
+    """Boolean ``(height, width)`` maps of saturated and dead pixels (one pass, by blocks).
 
     A pixel is **saturated** when more than ``max_saturated_fraction`` of its channels reach
     ``saturation`` (default: the maximum of an integer dtype; float data need the value) and
     **dead** when its spectrum is constant (all channels equal, e.g. all zero).
     """
-    cube = cube.to_numpy()
-    data = np.asarray(cube.data)
-    if saturation is None and data.dtype.kind in "iu":
-        saturation = np.iinfo(data.dtype).max
-    saturated = np.zeros(cube.image_shape, bool)
-    if saturation is not None:
-        saturated = np.mean(data >= saturation, axis=-1) > max_saturated_fraction
-    dead = np.all(data == data[..., :1], axis=-1)
-    return {"saturated": saturated, "dead": dead}
+    if saturation is None and cube.dtype.kind in "iu":
+        saturation = np.iinfo(cube.dtype).max
+
+    def flags(spectra: np.ndarray) -> np.ndarray:
+        out = np.zeros((spectra.shape[0], 2), bool)
+        if saturation is not None:
+            out[:, 0] = np.mean(spectra >= saturation, axis=-1) > max_saturated_fraction
+        out[:, 1] = np.all(spectra == spectra[:, :1], axis=-1)
+        return out
+
+    (found,) = compute(map_spectra(flags, cube.data, n_out=2, dtype=bool), stage="bad pixels")
+    return {"saturated": found[..., 0], "dead": found[..., 1]}
 
 
 def mask_bad_pixels(cube: Cube, **params) -> Cube:

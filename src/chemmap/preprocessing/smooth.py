@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemmap._shared.blockwise import map_image
 from chemmap._shared.params import Param, validate_params
+from chemmap._shared.sampling import row_bands_sample
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.preprocessing._steps import StepSpec, apply_spectral, axis_values_of, steps
+
+#: Gaussian kernels reach this many sigmas (SciPy's default).
+TRUNCATE = 4.0
 
 __all__ = ["savgol", "spatial_gaussian", "spatial_median", "whittaker"]
 
@@ -119,7 +124,8 @@ def spatial_gaussian(cube: Cube, **params) -> Cube:
     """Gaussian smoothing across pixels, channel by channel, ignoring masked pixels.
 
     Masked pixels neither contribute nor receive values (normalised convolution), so a
-    sample's edge is not blurred into the background.
+    sample's edge is not blurred into the background. Lazy cubes are filtered chunk by
+    chunk with an overlap of the kernel's radius (same result).
 
     Parameters
     ----------
@@ -132,22 +138,26 @@ def spatial_gaussian(cube: Cube, **params) -> Cube:
     params = validate_params(SPATIAL_PARAMS, params, func="spatial_gaussian")
     if not isinstance(cube, Cube):
         raise InvalidParameterError("spatial_gaussian needs a Cube (it works across pixels).")
-    cube = cube.to_numpy()
-    valid = cube.valid_pixels().reshape(cube.image_shape)
-    data = np.where(valid[..., None], cube.data, 0).astype(np.float32)
-    sigma = (params["sigma"], params["sigma"], 0)
-    weight = gaussian_filter(valid.astype(np.float32), sigma[:2], mode="nearest")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        smooth = gaussian_filter(data, sigma, mode="nearest") / weight[..., None]
-    smooth[~valid] = np.nan
-    return cube.with_step("spatial_gaussian", params, data=smooth.astype(np.float32))
+    sigma = params["sigma"]
+
+    def smooth(block: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        valid = valid[..., 0]
+        data = np.where(valid[..., None], block, 0).astype(np.float32)
+        weight = gaussian_filter(valid.astype(np.float32), sigma, mode="nearest", truncate=TRUNCATE)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = gaussian_filter(data, (sigma, sigma, 0), mode="nearest", truncate=TRUNCATE) / weight[..., None]
+        out[~valid] = np.nan
+        return out
+
+    data = map_image(smooth, cube.data, _valid_image(cube), depth=int(TRUNCATE * sigma + 0.5))
+    return cube.with_step("spatial_gaussian", params, data=data)
 
 
 def spatial_median(cube: Cube, **params) -> Cube:
     """Median filter across pixels, channel by channel (removes isolated outlier pixels).
 
-    Masked pixels are filled with the band's median of the valid pixels before filtering and
-    stay masked afterwards.
+    Masked pixels are filled with the band's median of the valid pixels (of evenly spaced
+    rows for cubes above 64 MiB) before filtering and stay masked afterwards.
     """
     from scipy.ndimage import median_filter
 
@@ -155,14 +165,24 @@ def spatial_median(cube: Cube, **params) -> Cube:
     if not isinstance(cube, Cube):
         raise InvalidParameterError("spatial_median needs a Cube (it works across pixels).")
     size = params["size"] + (1 - params["size"] % 2)
-    cube = cube.to_numpy()
-    valid = cube.valid_pixels().reshape(cube.image_shape)
-    data = np.asarray(cube.data, dtype=np.float32)
-    fill = np.nanmedian(data[valid], axis=0) if valid.any() else np.zeros(cube.n_channels, np.float32)
-    data = np.where(valid[..., None], data, fill)
-    out = median_filter(data, size=(size, size, 1), mode="nearest")
-    out[~valid] = np.nan
-    return cube.with_step("spatial_median", {"size": size}, data=out)
+    sample, sample_valid = row_bands_sample(cube, stage="band medians")
+    valid_rows = sample[sample_valid].astype(np.float32)
+    fill = np.nanmedian(valid_rows, axis=0) if valid_rows.size else np.zeros(cube.n_channels, np.float32)
+
+    def filtered(block: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        valid = valid[..., 0]
+        out = median_filter(
+            np.where(valid[..., None], block, fill).astype(np.float32), size=(size, size, 1), mode="nearest"
+        )
+        out[~valid] = np.nan
+        return out
+
+    data = map_image(filtered, cube.data, _valid_image(cube), depth=size // 2)
+    return cube.with_step("spatial_median", {"size": size}, data=data)
+
+
+def _valid_image(cube: Cube) -> np.ndarray:
+    return cube.valid_pixels().reshape(*cube.image_shape, 1)
 
 
 steps.register(
