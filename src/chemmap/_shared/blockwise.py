@@ -20,6 +20,7 @@ __all__ = [
     "reduce_blocks",
     "row_blocks",
     "sum_partials",
+    "take_rows",
 ]
 
 #: Rows handed to a per-spectrum kernel at once: small enough that its temporaries stay in
@@ -285,6 +286,16 @@ def bound_chunks(data):
     if len(data.chunks[2]) == 1 and largest <= _block_bytes(None):
         return data
     return data.rechunk(bounded_chunks(data.shape, data.dtype.itemsize))
+
+
+def take_rows(data, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` (sorted) of a NumPy or Dask array, in memory."""
+    rows = data[idx]
+    if is_lazy_array(rows):
+        from chemmap._shared.compute import compute
+
+        (rows,) = compute(rows, stage="sample")
+    return np.asarray(rows)
 
 
 def _rows(array, rows: slice):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks
+from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks, take_rows
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_random_state
@@ -41,7 +41,7 @@ def squared_distances(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 def sample_rows(features, size: int, rng: np.random.Generator):
     """A seeded sample of finite rows in memory (float64), its indices and mean feature variance."""
     idx = seeded_sample(int(features.shape[0]), size, rng)
-    sample = np.asarray(features[idx] if not hasattr(features, "dask") else features[idx].compute(), np.float64)
+    sample = take_rows(features, idx).astype(np.float64)
     sample = sample[np.all(np.isfinite(sample), axis=1)]
     return idx, sample, float(np.mean(np.var(sample, axis=0))) or 1.0
 

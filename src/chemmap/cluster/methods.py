@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, reduce_blocks, take_rows
+from chemmap._shared.compute import compute
 from chemmap._shared.validation import check_random_state
-from chemmap.cluster.kmeans import fit_kmeans, squared_distances
+from chemmap.cluster.kmeans import KMeansModel, fit_kmeans
 from chemmap.cluster.mixture import fit_gaussian_mixture
 from chemmap.core.registry import Registry
 
@@ -35,32 +37,39 @@ class ClusterResult:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Labels of new rows: the fitted model's rule, else the nearest centroid."""
         if self.model is not None and hasattr(self.model, "predict"):
-            return np.asarray(self.model.predict(features), dtype=np.int64)
+            return _labels(self.model.predict(features))
         return nearest_centroid(features, self.centroids)
 
 
-def nearest_centroid(features: np.ndarray, centroids: np.ndarray, block: int = 65536) -> np.ndarray:
-    """Index of the nearest centroid (Euclidean) of each row, block by block."""
-    out = np.empty(features.shape[0], dtype=np.int64)
-    for start in range(0, features.shape[0], block):
-        out[start : start + block] = np.argmin(squared_distances(features[start : start + block], centroids), axis=1)
-    return out
+def nearest_centroid(features, centroids: np.ndarray) -> np.ndarray:
+    """Index of the nearest centroid of every row (NumPy or Dask rows), in memory."""
+    return _labels(KMeansModel(np.asarray(centroids, dtype=np.float64)).predict(features))
 
 
-def _inertia(features, labels, centroids) -> float:
-    diff = features.astype(np.float64) - centroids[labels]
-    return float(np.sum(diff * diff))
+def _labels(lazy_or_array) -> np.ndarray:
+    (labels,) = compute(lazy_or_array, stage="labels")
+    return np.asarray(labels, dtype=np.int64)
 
 
-def spherical_bic(features: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> float:
+def _inertia(features, labels: np.ndarray, centroids: np.ndarray) -> float:
+    """Sum of squared distances of the rows to their centroids, by blocks."""
+
+    def partial(block: np.ndarray, block_labels: np.ndarray, rows: slice) -> float:
+        diff = block.astype(np.float64) - centroids[block_labels]
+        return float(np.sum(diff * diff))
+
+    total = reduce_blocks(partial, features, labels, block_bytes=FEATURE_BLOCK_BYTES, summed=True, stage="inertia")
+    return float(total)
+
+
+def spherical_bic(n_features: int, labels: np.ndarray, k: int, inertia: float) -> float:
     """BIC of a hard spherical Gaussian mixture with one shared variance (X-means style).
 
     Lower is better. ``n d log(SSE / (n d)) + p log n`` with ``p = k d + 1`` parameters
-    (up to constants shared by every k).
+    (up to constants shared by every k); ``inertia`` is the SSE of ``labels``.
     """
-    n, d = features.shape
-    k = centroids.shape[0]
-    sse = max(_inertia(features, labels, centroids), 1e-300)
+    n, d = labels.size, n_features
+    sse = max(inertia, 1e-300)
     counts = np.bincount(labels, minlength=k)
     log_lik = -0.5 * n * d * np.log(sse / (n * d)) + np.sum(counts[counts > 0] * np.log(counts[counts > 0] / n))
     return float(-2 * log_lik + (k * d + k) * np.log(n))
@@ -68,19 +77,18 @@ def spherical_bic(features: np.ndarray, labels: np.ndarray, centroids: np.ndarra
 
 def _kmeans(features, k, *, random_state, n_init=10, progress=None, **_):
     model = fit_kmeans(features, k, n_init=n_init, random_state=random_state, progress=progress)
-    labels = np.asarray(model.predict(features), dtype=np.int64)
+    labels = _labels(model.predict(features))
     inertia = _inertia(features, labels, model.centroids)
     notes = "" if model.converged else f"k-means stopped after {model.n_iter} passes without converging."
-    return ClusterResult(
-        labels, model.centroids, spherical_bic(features, labels, model.centroids), inertia, notes, model=model
-    )
+    bic = spherical_bic(features.shape[1], labels, k, inertia)
+    return ClusterResult(labels, model.centroids, bic, inertia, notes, model=model)
 
 
 def _gmm(features, k, *, random_state, n_init=3, covariance_type="full", progress=None, **_):
     model = fit_gaussian_mixture(
         features, k, covariance_type=covariance_type, n_init=n_init, random_state=random_state, progress=progress
     )
-    labels = np.asarray(model.predict(features), dtype=np.int64)
+    labels = _labels(model.predict(features))
     notes = "" if model.converged else f"EM stopped after {model.n_iter} passes without converging."
     return ClusterResult(labels, model.means, model.bic(), _inertia(features, labels, model.means), notes, model=model)
 
@@ -93,19 +101,18 @@ def _hierarchical(features, k, *, random_state, **_):
     if n > HIERARCHICAL_MAX_SAMPLES:
         rng = check_random_state(random_state)
         idx = np.sort(rng.choice(n, HIERARCHICAL_MAX_SAMPLES, replace=False))
-        sample = features[idx]
+        sample = take_rows(features, idx)
         notes = (
             f"Ward linkage fitted on a seeded sample of {HIERARCHICAL_MAX_SAMPLES} of {n} pixels; "
             "the rest joined the nearest centroid."
         )
     else:
-        sample = features
+        sample = take_rows(features, np.arange(n))
     sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(sample)
     centroids = np.stack([sample[sample_labels == j].mean(axis=0) for j in range(k)])
     labels = nearest_centroid(features, centroids) if n > HIERARCHICAL_MAX_SAMPLES else sample_labels.astype(np.int64)
-    return ClusterResult(
-        labels, centroids, spherical_bic(features, labels, centroids), _inertia(features, labels, centroids), notes
-    )
+    inertia = _inertia(features, labels, centroids)
+    return ClusterResult(labels, centroids, spherical_bic(features.shape[1], labels, k, inertia), inertia, notes)
 
 
 cluster_methods = Registry("clustering method")

@@ -10,6 +10,7 @@ import itertools
 
 import numpy as np
 
+from chemmap._shared.blockwise import take_rows
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_choice, check_random_state
@@ -88,7 +89,7 @@ def gap_statistic(features: np.ndarray, ks, fits: dict[int, ClusterResult], *, r
 
 
 def choose_k(
-    features: np.ndarray,
+    features,
     k_range: tuple[int, int],
     *,
     method: str = "kmeans",
@@ -101,7 +102,7 @@ def choose_k(
 
     Parameters
     ----------
-    features : ndarray of shape (n_pixels, n_features)
+    features : ndarray or dask array of shape (n_pixels, n_features)
     k_range : (int, int)
         Smallest and largest k tried (k >= 2).
     method : str
@@ -124,7 +125,7 @@ def choose_k(
     check_choice(criterion, CRITERIA, name="criterion", func="choose_k")
     fit = cluster_methods.get(method)
     idx = seeded_sample(features.shape[0], SELECTION_SAMPLE, random_state)
-    sample = features[idx]
+    sample = take_rows(features, idx)
     ks = list(range(k_range[0], k_range[1] + 1))
     fits: dict[int, ClusterResult] = {}
     silhouette, inertia, bic = {}, {}, {}

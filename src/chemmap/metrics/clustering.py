@@ -3,20 +3,26 @@ Hungarian matching of clusters to classes."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from chemmap._shared.blockwise import reduce_blocks, take_rows
 from chemmap._shared.sampling import seeded_sample
 from chemmap.metrics.grades import grade
 
-__all__ = ["SILHOUETTE_SAMPLE", "external_scores", "internal_scores", "match_clusters"]
+__all__ = ["SILHOUETTE_SAMPLE", "cluster_dispersion", "external_scores", "internal_scores", "match_clusters"]
 
 #: Largest number of pixels the silhouette is computed on (seeded sample beyond it).
 SILHOUETTE_SAMPLE = 10_000
 
 
-def internal_scores(features: np.ndarray, labels: np.ndarray, *, random_state=0) -> dict:
+def internal_scores(features, labels: np.ndarray, *, random_state=0) -> dict:
     """Silhouette (on a seeded sample of at most 10 000 pixels), Calinski–Harabasz and
     Davies–Bouldin of ``labels`` in feature space.
+
+    ``features`` may be a NumPy or Dask array: Calinski–Harabasz and Davies–Bouldin come
+    from block partials (two passes), equal to scikit-learn's.
 
     Returns
     -------
@@ -24,7 +30,7 @@ def internal_scores(features: np.ndarray, labels: np.ndarray, *, random_state=0)
         ``silhouette``, ``silhouette_sample_size``, ``calinski_harabasz``,
         ``davies_bouldin`` (None when fewer than 2 clusters).
     """
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+    from sklearn.metrics import silhouette_score
 
     labels = np.asarray(labels)
     idx = seeded_sample(labels.size, SILHOUETTE_SAMPLE, random_state)
@@ -34,14 +40,66 @@ def internal_scores(features: np.ndarray, labels: np.ndarray, *, random_state=0)
         "calinski_harabasz": None,
         "davies_bouldin": None,
     }
-    if len(np.unique(labels)) < 2:
+    present = np.unique(labels)
+    if len(present) < 2:
         return out
     if len(np.unique(labels[idx])) > 1:
-        out["silhouette"] = float(silhouette_score(features[idx], labels[idx]))
-    out["calinski_harabasz"] = float(calinski_harabasz_score(features, labels))
-    out["davies_bouldin"] = float(davies_bouldin_score(features, labels))
+        out["silhouette"] = float(silhouette_score(take_rows(features, idx), labels[idx]))
+    # renumber to 0..m-1 so empty cluster numbers do not count
+    dense = np.searchsorted(present, labels)
+    centroids, counts, within = cluster_dispersion(features, dense, len(present))
+    out["calinski_harabasz"] = _calinski_harabasz(centroids, counts, within)
+    out["davies_bouldin"] = _davies_bouldin(features, dense, centroids)
     out["silhouette_grade"] = grade("silhouette", out["silhouette"])
     return out
+
+
+def cluster_dispersion(features, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centroids ``(k, d)``, sizes ``(k,)`` and within-cluster sums of squares ``(k,)`` of
+    ``labels`` (0..k-1; negative left out) in feature space, from block partials."""
+    from chemmap.metrics.interpretation import cluster_spectra
+
+    means, stds, counts = cluster_spectra(features, labels, k, stage="cluster centroids")
+    return means, counts, counts * np.sum(stds**2, axis=1)
+
+
+def _calinski_harabasz(centroids: np.ndarray, counts: np.ndarray, within: np.ndarray) -> float:
+    n, k = int(counts.sum()), len(counts)
+    overall = counts @ centroids / n
+    between = float(counts @ np.sum((centroids - overall) ** 2, axis=1))
+    total_within = float(within.sum())
+    if total_within == 0:
+        return 1.0
+    return between * (n - k) / (total_within * (k - 1))
+
+
+def _davies_bouldin(features, labels: np.ndarray, centroids: np.ndarray) -> float:
+    """Mean over clusters of the worst ``(s_i + s_j) / d(c_i, c_j)``, ``s`` the mean
+    distance of a cluster's rows to its centroid (a second pass over the rows)."""
+    k = centroids.shape[0]
+    sums, counts = reduce_blocks(
+        functools.partial(_distance_partial, centroids=centroids),
+        features,
+        labels,
+        summed=True,
+        stage="Davies-Bouldin",
+    )
+    spread = sums / np.maximum(counts, 1)
+    between = np.sqrt(np.sum((centroids[:, None, :] - centroids[None, :, :]) ** 2, axis=-1))
+    if np.allclose(spread, 0) or np.allclose(between, 0):
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (spread[:, None] + spread[None, :]) / between
+    ratio[np.arange(k), np.arange(k)] = -np.inf
+    ratio[~np.isfinite(ratio) & (ratio > 0)] = np.inf
+    return float(np.mean(np.max(ratio, axis=1)))
+
+
+def _distance_partial(block: np.ndarray, labels: np.ndarray, rows: slice, *, centroids: np.ndarray):
+    x = block.astype(np.float64)
+    distance = np.sqrt(np.sum((x - centroids[labels]) ** 2, axis=1))
+    k = centroids.shape[0]
+    return np.bincount(labels, weights=distance, minlength=k), np.bincount(labels, minlength=k).astype(np.float64)
 
 
 def match_clusters(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:

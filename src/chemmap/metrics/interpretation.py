@@ -14,7 +14,9 @@ __all__ = ["boundary_sharpness", "centroid_margins", "cluster_spectra", "disting
 MIN_EFFECT = 0.8
 
 
-def cluster_spectra(pixels, labels: np.ndarray, k: int, *, progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cluster_spectra(
+    pixels, labels: np.ndarray, k: int, *, stage: str = "cluster spectra", progress=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, standard deviation and size of every cluster, from block partials.
 
     Parameters
@@ -34,7 +36,7 @@ def cluster_spectra(pixels, labels: np.ndarray, k: int, *, progress=None) -> tup
         pixels,
         labels,
         summed=True,
-        stage="cluster spectra",
+        stage=stage,
         progress=progress,
     )
     n = np.maximum(counts, 1)[:, None]
@@ -156,18 +158,25 @@ def boundary_sharpness(label_image: np.ndarray, margin_image: np.ndarray) -> dic
     }
 
 
-def centroid_margins(features: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """``(d2 - d1) / (d2 + d1)`` per row, for its two nearest centroids."""
-    d = np.sqrt(
-        np.maximum(
-            np.sum(features.astype(np.float64) ** 2, axis=1)[:, None]
-            - 2 * features @ centroids.T
-            + np.sum(centroids**2, axis=1)[None, :],
-            0,
+def centroid_margins(features, centroids: np.ndarray) -> np.ndarray:
+    """``(d2 - d1) / (d2 + d1)`` per row, for its two nearest centroids (in memory; NumPy or
+    Dask rows, by blocks)."""
+    from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra
+    from chemmap._shared.compute import compute
+
+    centroids = np.asarray(centroids, dtype=np.float64)
+
+    def margins(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float64)
+        d = np.sqrt(
+            np.maximum(np.sum(x**2, axis=1)[:, None] - 2 * x @ centroids.T + np.sum(centroids**2, axis=1)[None, :], 0)
         )
-    )
-    if d.shape[1] < 2:
-        return np.ones(d.shape[0])
-    part = np.partition(d, 1, axis=1)
-    d1, d2 = part[:, 0], part[:, 1]
-    return (d2 - d1) / np.maximum(d2 + d1, 1e-300)
+        if d.shape[1] < 2:
+            return np.ones((d.shape[0], 1))
+        part = np.partition(d, 1, axis=1)
+        d1, d2 = part[:, 0], part[:, 1]
+        return ((d2 - d1) / np.maximum(d2 + d1, 1e-300))[:, None]
+
+    out = map_spectra(margins, features, n_out=1, dtype=np.float64, block_bytes=FEATURE_BLOCK_BYTES)
+    (out,) = compute(out, stage="centroid margins")
+    return np.asarray(out)[:, 0]

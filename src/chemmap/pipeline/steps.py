@@ -15,6 +15,7 @@ from chemmap.io._build import mask_invalid_pixels
 from chemmap.maps import default_window, intensity_map, ratio_map
 from chemmap.maps.bands import complete_map_info
 from chemmap.metrics import external_scores, internal_scores, snr_summary
+from chemmap.metrics.clustering import cluster_dispersion
 from chemmap.metrics.interpretation import (
     boundary_sharpness,
     centroid_margins,
@@ -179,7 +180,7 @@ def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps:
         "clusters": region_stats(label_image, est.k_),
         "distinguishing_bands": bands,
         "boundary": boundary_sharpness(
-            label_image, processed.unflatten(centroid_margins(est.features_.astype(np.float64), _centroids(est)))
+            label_image, processed.unflatten(centroid_margins(est.features_, _centroids(est)))
         ),
     }
     if est.features == "pca":
@@ -199,6 +200,7 @@ def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps:
 
 
 def _centroids(est: PixelClusterer) -> np.ndarray:
-    """Centroids of the final (cleaned) labels in feature space."""
-    feats = est.features_.astype(np.float64)
-    return np.stack([feats[est.labels_ == j].mean(axis=0) for j in range(est.k_) if np.any(est.labels_ == j)])
+    """Centroids of the final (cleaned) labels in feature space (clusters left empty by
+    the clean-up are dropped)."""
+    centroids, counts, _ = cluster_dispersion(est.features_, est.labels_, est.k_)
+    return centroids[counts > 0]
