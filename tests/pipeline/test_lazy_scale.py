@@ -3,6 +3,7 @@ asked, streaming learners, Zarr outputs, a real LocalCluster, and bounded memory
 
 from __future__ import annotations
 
+import gc
 import threading
 import tracemalloc
 
@@ -24,6 +25,7 @@ from chemmap.datasets.synthetic import make_large_cube
 from chemmap.decomposition import StreamingPCA
 from chemmap.io import read, write
 from chemmap.maps import intensity_map, ratio_map
+from chemmap.metrics import internal_scores
 from chemmap.pipeline import run
 from chemmap.preprocessing import Chain, bad_pixel_masks, band_noise
 
@@ -148,6 +150,15 @@ def test_lazy_zarr_run_equals_in_memory_run_and_writes_zarr_outputs(tmp_path, sc
         np.testing.assert_allclose(maps[name][:], eager.maps[name], rtol=1e-6, equal_nan=True)
     assert not (tmp_path / "lazy" / "cluster_labels.npy").exists()
     assert (tmp_path / "eager" / "cluster_labels.npy").exists()
+    # with a limit the features exceed, they go through a temporary store: same run
+    config["input"]["options"] = {"lazy": True}
+    config["clustering"]["features"] = "spectra"
+    spectra = run(config, tmp_path / "in-limit")
+    config["run"] = {"memory_limit": "1MiB"}
+    spilled = run(config, tmp_path / "spilled")
+    np.testing.assert_array_equal(spilled.label_image, spectra.label_image)
+    for key in ("silhouette", "calinski_harabasz", "davies_bouldin"):
+        assert spilled.metrics["clustering"][key] == pytest.approx(spectra.metrics["clustering"][key], rel=1e-9)
 
 
 @pytest.mark.slow
@@ -196,10 +207,29 @@ def test_memory_stays_bounded_on_a_cube_larger_than_the_limit(tmp_path):
     assert peaks[40] < 0.8 * peaks[96]  # a lower limit lowers the working set
 
 
+def test_features_larger_than_the_limit_spill_to_a_temporary_store(tmp_path, scene, monkeypatch):
+    monkeypatch.setenv("CHEMMAP_SPILL_DIR", str(tmp_path))
+    lazy = lazy_copy(scene)
+    in_memory = PixelClusterer(k=3, features="spectra", random_state=0).fit(scene)
+    with compute_settings(memory_limit="1MiB"):  # the 0.9 MiB of features exceed half of it
+        spilled = PixelClusterer(k=3, features="spectra", random_state=0).fit(lazy)
+        assert isinstance(spilled.features_, da.Array)
+        assert len(list(tmp_path.glob("chemmap-spill-*/zarr.json"))) == 1
+        np.testing.assert_array_equal(spilled.features_.compute(), in_memory.features_)
+        np.testing.assert_array_equal(spilled.label_image_, in_memory.label_image_)
+        scores = internal_scores(spilled.features_, spilled.labels_)
+    expected = internal_scores(in_memory.features_, in_memory.labels_)
+    assert scores["calinski_harabasz"] == pytest.approx(expected["calinski_harabasz"], rel=1e-9)
+    assert scores["davies_bouldin"] == pytest.approx(expected["davies_bouldin"], rel=1e-9)
+    del spilled
+    gc.collect()
+    assert not list(tmp_path.glob("chemmap-spill-*"))  # the store goes with the last array over it
+
+
 def test_results_larger_than_the_limit_and_bad_settings_are_refused(tmp_path, scene):
     lazy = lazy_copy(scene)
     with compute_settings(memory_limit="1KiB"), pytest.raises(MemoryLimitError, match="--memory-limit"):
-        PixelClusterer(k=2, features="spectra").fit(lazy)
+        PixelClusterer(k=2, features="spectra").fit(lazy, compute_with=[intensity_map(lazy, 1200.0).data])
     with pytest.raises(InvalidParameterError, match="memory limit"):
         with compute_settings(memory_limit="lots"):
             pass

@@ -31,6 +31,8 @@ __all__ = [
     "is_address",
     "parse_cluster",
     "parse_memory",
+    "result_fits",
+    "spill",
 ]
 
 #: Default memory limit: this fraction of the memory available when the run starts.
@@ -275,9 +277,18 @@ def block_budget(settings: ComputeSettings | None = None) -> int:
     return int(min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, share)))
 
 
+def _nbytes(array) -> int:
+    return int(np.prod(array.shape, dtype=np.int64)) * np.dtype(array.dtype).itemsize
+
+
+def result_fits(*arrays) -> bool:
+    """True when ``arrays`` together fit the results' share of the memory limit."""
+    return sum(_nbytes(a) for a in arrays) <= RESULT_SHARE * active_settings().memory_limit
+
+
 def ensure_fits(array, *, what: str) -> None:
     """Refuse to compute ``array`` into memory when it exceeds its share of the memory limit."""
-    nbytes = int(np.prod(array.shape, dtype=np.int64)) * np.dtype(array.dtype).itemsize
+    nbytes = _nbytes(array)
     limit = active_settings().memory_limit
     if nbytes > RESULT_SHARE * limit:
         raise MemoryLimitError(
@@ -285,6 +296,47 @@ def ensure_fits(array, *, what: str) -> None:
             f"memory limit of {format_bytes(limit)}. To fix this, raise the limit (--memory-limit, "
             "memory_limit=), use fewer features (n_components), or crop the image."
         )
+
+
+#: Environment variable naming the folder of temporary spill stores (default: the system's
+#: temporary folder). On a distributed cluster it must be a folder every worker can reach.
+SPILL_DIR_VARIABLE = "CHEMMAP_SPILL_DIR"
+
+
+def spill(array, *others, stage: str = "spilling to disk", progress: ProgressCallback | None = None):
+    """Write a lazy ``(n, d)`` array to a temporary Zarr store and return a Dask array over
+    it, computing ``others`` (small lazy arrays over the same data) in the same pass.
+
+    Used for image-sized intermediate results (features of every pixel) larger than the
+    results' share of the memory limit: later passes read the store instead of
+    recomputing from the cube. The store is deleted when the returned array (and every
+    array made from it) is garbage-collected.
+
+    Returns
+    -------
+    stored : dask array
+    others : list of ndarray
+    """
+    import shutil
+    import tempfile
+    import weakref
+
+    import dask.array as da
+    import zarr
+
+    from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES
+
+    row_bytes = max(1, int(np.prod(array.shape[1:], dtype=np.int64)) * np.dtype(array.dtype).itemsize)
+    rows = max(1, FEATURE_BLOCK_BYTES // row_bytes)
+    array = array.rechunk((rows, *array.shape[1:]))
+    folder = tempfile.mkdtemp(prefix="chemmap-spill-", dir=os.environ.get(SPILL_DIR_VARIABLE) or None)
+    target = zarr.create_array(
+        store=folder, shape=array.shape, chunks=(rows, *array.shape[1:]), dtype=array.dtype, compressors=None
+    )
+    weakref.finalize(target, shutil.rmtree, folder, True)
+    written = da.store(array, target, lock=False, compute=False)
+    _, *values = compute(written, *others, stage=stage, progress=progress)
+    return da.from_array(target, chunks=target.chunks, asarray=True, lock=False), [np.asarray(v) for v in values]
 
 
 def compute(*objects, stage: str = "computing", progress: ProgressCallback | None = None):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from chemmap._shared.compute import compute, ensure_fits
+from chemmap._shared.compute import compute, ensure_fits, result_fits, spill
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.validation import check_choice
-from chemmap.core.cube import Cube
+from chemmap.core.cube import Cube, is_lazy_array
 from chemmap.core.exceptions import InvalidParameterError, NotFittedError
 from chemmap.decomposition.pca import StreamingPCA
 
@@ -67,11 +69,14 @@ class PixelFeatures:
             self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
         else:
             raw, _ = _gather(self._raw_ratios(cube), cube, "band ratios", progress)
-            finite = np.isfinite(raw)
-            self.fill_ = np.array([col[ok].max() if ok.any() else 0.0 for col, ok in zip(raw.T, finite.T, strict=True)])
+            finite = np.isfinite(raw)  # NumPy or, when spilled to disk, Dask: the same calls
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
+                (fill,) = compute(np.nanmax(np.where(finite, raw, np.nan), axis=0), stage="ratio range")
+            self.fill_ = np.nan_to_num(np.asarray(fill, dtype=np.float64), nan=0.0)
             filled = np.where(finite, raw, self.fill_)
-            std = filled.std(axis=0)
-            self.mean_, self.scale_ = filled.mean(axis=0), np.where(std > 0, std, 1.0)
+            mean, std = compute(filled.mean(axis=0), filled.std(axis=0), stage="ratio scaling")
+            self.mean_, self.scale_ = np.asarray(mean), np.where(np.asarray(std) > 0, std, 1.0)
             self.n_components_ = raw.shape[1]
         return self
 
@@ -87,7 +92,9 @@ class PixelFeatures:
         return ((np.where(np.isfinite(raw), raw, self.fill_) - self.mean_) / self.scale_).astype(np.float32)
 
     def transform(self, cube: Cube, *, progress: ProgressCallback | None = None, compute_with=()):
-        """Features of the valid pixels of ``cube``, ``(n_valid, n_features)``, in memory.
+        """Features of the valid pixels of ``cube``, ``(n_valid, n_features)``: in memory, or
+        for a lazy cube whose features exceed half the memory limit, a Dask array over a
+        temporary Zarr store (see :func:`~chemmap._shared.compute.spill`).
 
         ``compute_with``: other lazy arrays over the same cube (maps) computed in the same
         pass, so the cube is read once; then ``(features, [computed arrays])`` is returned.
@@ -109,9 +116,17 @@ class PixelFeatures:
         return np.stack(maps, axis=-1).astype(np.float64)
 
 
-def _gather(image, cube: Cube, stage: str, progress, compute_with=()) -> tuple[np.ndarray, list[np.ndarray]]:
+def _gather(image, cube: Cube, stage: str, progress, compute_with=()) -> tuple[object, list[np.ndarray]]:
     """The valid-pixel rows of an image-shaped result, and the ``compute_with`` arrays, all
-    computed into memory in one pass. The rows are a view when every pixel is valid."""
+    computed in one pass: into memory (a view when every pixel is valid), or, for a lazy
+    result above the results' share of the memory limit, into a temporary Zarr store read
+    back as a Dask array."""
+    for other in compute_with:
+        ensure_fits(other, what=f"the maps computed with the {stage}")
+    if is_lazy_array(image) and not result_fits(image):
+        flat = image.reshape(-1, image.shape[-1])
+        rows = flat if cube.mask is None else flat[cube.valid_pixels()]
+        return spill(rows, *compute_with, stage=f"{stage} (to disk)", progress=progress)
     ensure_fits(image, what=f"the {stage} of every pixel")
     values, *others = compute(image, *compute_with, stage=stage, progress=progress)
     values = np.asarray(values)
