@@ -24,6 +24,7 @@ from chemmap.io import (  # noqa: F401
     matlab,
     npy,
     parquet,
+    ripple,
     tiff,
     vendor,
     zarr_cube,
