@@ -169,16 +169,19 @@ def test_vendor_ripple_file_through_rosettasciio(tmp_path):
     ripple.file_writer(
         str(tmp_path / "m.rpl"), {"data": counts, "axes": axes, "metadata": meta, "original_metadata": {}}
     )
-    cube = read(tmp_path / "m.rpl")
-    assert cube.attrs["reader"] == "vendor" and cube.attrs["rsciio_plugin"] == "Ripple"
-    assert cube.dtype == np.uint16  # raw counts stay integers
-    np.testing.assert_array_equal(cube.data, counts)
-    assert cube.axis.unit == "keV"
-    np.testing.assert_allclose(cube.axis.values[[0, -1]], [-0.2, -0.2 + 0.63])
+    vendor = read(tmp_path / "m.rpl", format="vendor")
+    assert vendor.attrs["rsciio_plugin"] == "Ripple"
+    own = read(tmp_path / "m.rpl")  # chemmap's memory-mapped ripple reader reads HyperSpy's files too
+    assert own.attrs["reader"] == "ripple"
+    for cube in (vendor, own):
+        assert cube.dtype == np.uint16  # raw counts stay integers
+        np.testing.assert_array_equal(cube.data, counts)
+        assert cube.axis.unit == "keV"
+        np.testing.assert_allclose(cube.axis.values[[0, -1]], [-0.2, -0.2 + 0.63])
 
 
 SUFFIX = {"envi": ".hdr", "csv-flat": ".csv", "hdf5-flat": ".h5", "hdf5-cube": ".h5", "npz": ".npz",
-          "parquet": ".parquet", "tiff": ".tif", "zarr": ".zarr"}  # fmt: skip
+          "parquet": ".parquet", "ripple": ".rpl", "tiff": ".tif", "zarr": ".zarr"}  # fmt: skip
 
 
 @pytest.mark.parametrize("writer", sorted(writers.names()))

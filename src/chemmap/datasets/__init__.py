@@ -2,5 +2,14 @@
 
 from chemmap.datasets.benchmarks import load_indian_pines, load_samson
 from chemmap.datasets.synthetic import gaussian_band, make_demo_cube, make_regions_cube
+from chemmap.datasets.xrf import XRFScene, make_xrf_cube
 
-__all__ = ["gaussian_band", "load_indian_pines", "load_samson", "make_demo_cube", "make_regions_cube"]
+__all__ = [
+    "XRFScene",
+    "gaussian_band",
+    "load_indian_pines",
+    "load_samson",
+    "make_demo_cube",
+    "make_regions_cube",
+    "make_xrf_cube",
+]

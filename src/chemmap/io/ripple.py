@@ -26,7 +26,8 @@ from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 __all__ = ["parse_rpl_header", "read_ripple", "write_ripple"]
 
 _KINDS = {"signed": "i", "unsigned": "u", "float": "f"}
-_ORDERS = {"little-endian": "<", "big-endian": ">", "dont-care": "<"}
+#: ``dont-care`` (written by HyperSpy for any data length) means the writer's native order.
+_ORDERS = {"little-endian": "<", "big-endian": ">", "dont-care": "="}
 _REQUIRED = ("width", "height", "depth", "data-length", "data-type")
 
 
@@ -75,11 +76,6 @@ def _dtype(fields: dict, source: str) -> np.dtype:
         dtype = np.dtype(f"{order}{kind}{length}")
     except TypeError:
         raise FileFormatError(f"{source}: data-length {length} is not valid for {fields['data-type']} data.") from None
-    if length > 1 and fields.get("byte-order", "dont-care").lower() == "dont-care":
-        raise FileFormatError(
-            f"{source}: byte-order is 'dont-care' but the data are {length} bytes per value. To fix this, set "
-            "byte-order to little-endian or big-endian in the header."
-        )
     return dtype
 
 
@@ -200,7 +196,12 @@ def write_ripple(cube: Cube, path, *, record_by: str = "vector", byte_order: str
     ]
     values = cube.axis.values
     steps = np.diff(values)
-    if c > 1 and np.allclose(steps, steps[0], rtol=1e-6) and cube.axis.unit != "channel":
+    if c > 1 and cube.axis.unit != "channel":
+        if not np.allclose(steps, steps[0], rtol=1e-6):
+            raise FileFormatError(
+                "A ripple header holds only a uniform axis (origin + scale); this cube's axis is not uniform. "
+                "To fix this, resample it onto a uniform axis first, or write Zarr or HDF5."
+            )
         lines += [f"depth-origin\t{values[0]:.10g}", f"depth-scale\t{steps[0]:.10g}", f"depth-units\t{cube.axis.unit}"]
     rows = cube_chunks(cube.shape, dtype.itemsize)[0]
     with atomic_path(header) as tmp_header, atomic_path(raw_path) as tmp_raw:

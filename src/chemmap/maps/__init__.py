@@ -1,13 +1,25 @@
-"""Maps from the cube: band intensity, band ratio (and, later, peak areas and positions)."""
+"""Maps from the cube: band intensity, band ratio, and peak areas and positions of
+automatically found peaks."""
 
 from chemmap.maps.bands import band_weights, default_window, intensity_map, ratio_map
 from chemmap.maps.noise import band_noise_from_neighbours, spectral_noise_sigma
+from chemmap.maps.peak_maps import PeakMaps, map_noise, peak_maps
+from chemmap.maps.peaks import HotMaxSpectra, Peak, SummarySpectra, find_peaks, hotmax_spectra, summary_spectra
 
 __all__ = [
+    "HotMaxSpectra",
+    "Peak",
+    "PeakMaps",
+    "SummarySpectra",
     "band_noise_from_neighbours",
     "band_weights",
     "default_window",
+    "find_peaks",
+    "hotmax_spectra",
     "intensity_map",
+    "map_noise",
+    "peak_maps",
     "ratio_map",
     "spectral_noise_sigma",
+    "summary_spectra",
 ]

@@ -1,0 +1,259 @@
+"""Peaks found straight from the cube: summary spectra streamed over blocks, peak detection
+with slice bounds from the peak widths, and hot-max spectra (the pixel that sets each
+peak of the max spectrum)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from chemmap._shared.blockwise import reduce_blocks, take_rows
+from chemmap._shared.progress import ProgressCallback
+from chemmap._shared.validation import check_choice
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import InvalidParameterError, ShapeError
+from chemmap.maps.noise import spectral_noise_sigma
+
+__all__ = ["HotMaxSpectra", "Peak", "SummarySpectra", "find_peaks", "hotmax_spectra", "summary_spectra"]
+
+
+@dataclass
+class SummarySpectra:
+    """Per-channel summaries over the valid pixels.
+
+    Attributes
+    ----------
+    max : ndarray of shape (n_channels,)
+        Largest value of each channel.
+    argmax : ndarray of int64, shape (n_channels,)
+        Flat index of the pixel that sets it (the first such pixel on ties).
+    sum, mean : ndarray of shape (n_channels,)
+    n_pixels : int
+        Valid pixels summarised.
+    """
+
+    max: np.ndarray
+    argmax: np.ndarray
+    sum: np.ndarray
+    mean: np.ndarray
+    n_pixels: int
+
+
+def summary_spectra(cube: Cube, *, progress: ProgressCallback | None = None) -> SummarySpectra:
+    """Max, argmax, sum and mean spectra of the valid pixels, in one pass over blocks.
+
+    Works on NumPy, memory-mapped and lazy cubes alike; integer counts are summed in
+    float64 without a float copy of the cube.
+    """
+    pixels = cube.pixels()
+    valid = None if cube.mask is None else cube.valid_pixels()
+    partials = reduce_blocks(_summary_partial, pixels, valid, stage="summary spectra", progress=progress)
+    best, where, total, count = partials[0]
+    for b_max, b_where, b_sum, b_count in partials[1:]:
+        better = b_max > best  # strict: on ties the earlier pixel keeps the place
+        best = np.where(better, b_max, best)
+        where = np.where(better, b_where, where)
+        total = total + b_sum
+        count += b_count
+    if count == 0:
+        raise ShapeError("The cube has no valid pixel to summarise.")
+    return SummarySpectra(best, where.astype(np.int64), total, total / count, int(count))
+
+
+def _summary_partial(block: np.ndarray, valid, rows: slice):
+    x = block.astype(np.float64, copy=False) if block.dtype.kind == "f" else block
+    if valid is not None:
+        keep = np.flatnonzero(valid)
+        x = x[keep]
+    else:
+        keep = None
+    if x.shape[0] == 0:
+        n = block.shape[1]
+        return np.full(n, -np.inf), np.zeros(n, np.int64), np.zeros(n), 0
+    local = np.argmax(x, axis=0)
+    best = x[local, np.arange(x.shape[1])].astype(np.float64)
+    where = (local if keep is None else keep[local]) + rows.start
+    return best, where.astype(np.int64), x.sum(axis=0, dtype=np.float64), x.shape[0]
+
+
+@dataclass
+class Peak:
+    """A detected peak and the slice of channels its maps integrate.
+
+    Attributes
+    ----------
+    index : int
+        Channel of the maximum.
+    position : float
+        Axis value of the maximum (keV, cm-1, ...).
+    height, prominence : float
+        In the detection spectrum's units.
+    fwhm : float
+        Full width at half maximum, axis units.
+    lower, upper : float
+        Slice bounds, axis units (inclusive).
+    lower_index, upper_index : int
+        Slice as channels ``[lower_index, upper_index)``.
+    """
+
+    index: int
+    position: float
+    height: float
+    prominence: float
+    fwhm: float
+    lower: float
+    upper: float
+    lower_index: int
+    upper_index: int
+
+    def to_dict(self) -> dict:
+        return {k: (float(v) if isinstance(v, float | np.floating) else int(v)) for k, v in asdict(self).items()}
+
+
+def find_peaks(
+    axis_values,
+    spectrum,
+    *,
+    prominence: float | None = None,
+    noise_sigmas: float = 5.0,
+    min_width: float | None = None,
+    max_width: float | None = None,
+    slice_width: float = 1.5,
+    smooth: float = 1.0,
+    counts: bool | None = None,
+) -> list[Peak]:
+    """Peaks of a summary spectrum, with slice bounds from their widths.
+
+    Parameters
+    ----------
+    axis_values : array of shape (n_channels,)
+        Increasing axis values.
+    spectrum : array of shape (n_channels,)
+        Usually the max spectrum (finds peaks that occur in a few pixels only) or the
+        mean spectrum.
+    prominence : float, optional
+        Least prominence, in the spectrum's units. Default: ``noise_sigmas`` noise sigmas,
+        the noise measured from the spectrum itself (second differences), on the square
+        root of the spectrum for counts (Poisson noise made uniform).
+    noise_sigmas : float
+        See ``prominence``.
+    min_width, max_width : float, optional
+        FWHM limits in axis units; default at least 3 channel spacings (single-channel
+        noise spikes of a max spectrum are narrower), no upper limit.
+    slice_width : float
+        Slice width in FWHMs, centred on the peak (1.5 FWHM holds about 94 % of a Gaussian's
+        area). Slices are cut where they would overlap a neighbour's, at the midpoint.
+    smooth : float
+        Sigma (channels) of a Gaussian smoothing of the spectrum before detection (0: none);
+        widths and heights are measured on the spectrum itself.
+    counts : bool, optional
+        Treat the spectrum as counts (square-root transform for detection); default when
+        all values are non-negative integers.
+
+    Returns
+    -------
+    list of Peak
+        In axis order.
+    """
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.signal import find_peaks as scipy_find_peaks
+    from scipy.signal import peak_prominences, peak_widths
+
+    x = np.asarray(axis_values, dtype=np.float64)
+    y = np.asarray(spectrum, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 5:
+        raise ShapeError(f"find_peaks needs an axis and a spectrum of one length (>= 5); got {x.shape}, {y.shape}.")
+    if not np.all(np.diff(x) > 0):
+        raise InvalidParameterError("find_peaks needs an increasing axis.")
+    if slice_width <= 0:
+        raise InvalidParameterError(f"slice_width must be positive (in FWHMs); got {slice_width}.")
+    spacing = float(np.median(np.diff(x)))
+    if counts is None:
+        counts = bool(np.all(y >= 0) and np.all(np.mod(y, 1) == 0))
+    finite = np.where(np.isfinite(y), y, np.nanmin(y))
+    smoothed = gaussian_filter1d(finite, smooth, mode="nearest") if smooth > 0 else finite
+    if prominence is None:
+        # the noise of the unsmoothed spectrum (Poisson noise made uniform by the square
+        # root for counts) is a conservative threshold for the smoothed one
+        raw = np.sqrt(np.clip(finite, 0, None)) if counts else finite
+        threshold = noise_sigmas * max(float(spectral_noise_sigma(raw[None, :])[0]), 1e-12)
+        detect = np.sqrt(np.clip(smoothed, 0, None)) if counts else smoothed
+    else:
+        detect, threshold = smoothed, float(prominence)
+    min_channels = 3.0 if min_width is None else min_width / spacing
+    max_channels = None if max_width is None else max_width / spacing
+    found, _ = scipy_find_peaks(detect, prominence=threshold, width=(min_channels, max_channels))
+    if found.size == 0:
+        return []
+    prominences = peak_prominences(smoothed, found)[0]
+    if counts and prominence is None:
+        # a count peak must also stand out of the Poisson noise of its own base (a few
+        # counts over an empty background are not a peak however flat the rest is)
+        base = smoothed[found] - prominences
+        keep = prominences >= noise_sigmas * np.sqrt(np.clip(base, 0, None) + 1.0)
+        found, prominences = found[keep], prominences[keep]
+        if found.size == 0:
+            return []
+    widths = peak_widths(smoothed, found, rel_height=0.5)[0] * spacing
+    half = slice_width * widths / 2
+    lowers, uppers = x[found] - half, x[found] + half
+    mids = (x[found][1:] + x[found][:-1]) / 2
+    lowers[1:] = np.maximum(lowers[1:], mids)
+    uppers[:-1] = np.minimum(uppers[:-1], mids)
+    peaks = []
+    for i, channel in enumerate(found):
+        lo = int(np.searchsorted(x, lowers[i], side="left"))
+        hi = int(np.searchsorted(x, uppers[i], side="right"))
+        lo, hi = min(lo, channel), max(hi, channel + 1)
+        peaks.append(
+            Peak(
+                index=int(channel),
+                position=float(x[channel]),
+                height=float(smoothed[channel]),
+                prominence=float(prominences[i]),
+                fwhm=float(widths[i]),
+                lower=float(x[lo]),
+                upper=float(x[hi - 1]),
+                lower_index=lo,
+                upper_index=hi,
+            )
+        )
+    return peaks
+
+
+@dataclass
+class HotMaxSpectra:
+    """Spectra of the pixels that set the max spectrum's peaks.
+
+    Attributes
+    ----------
+    pixels : ndarray of shape (n_groups, 2)
+        Row and column of each hot pixel.
+    spectra : ndarray of shape (n_groups, n_channels)
+    peaks : list of list of int
+        For each hot pixel, the numbers of the peaks (in the peak list) it sets; a pixel
+        that sets several peaks appears once.
+    """
+
+    pixels: np.ndarray
+    spectra: np.ndarray
+    peaks: list[list[int]]
+
+
+def hotmax_spectra(cube: Cube, peaks: list[Peak], summary: SummarySpectra) -> HotMaxSpectra:
+    """The full spectrum of the pixel holding each peak's maximum, grouped by pixel."""
+    if not peaks:
+        return HotMaxSpectra(np.zeros((0, 2), np.int64), np.zeros((0, cube.n_channels)), [])
+    owners = np.array([summary.argmax[p.index] for p in peaks], dtype=np.int64)
+    unique = np.unique(owners)
+    groups = [[int(i) for i in np.flatnonzero(owners == pixel)] for pixel in unique]
+    spectra = take_rows(cube.pixels(), unique)
+    rows, cols = np.unravel_index(unique, cube.image_shape)
+    return HotMaxSpectra(np.stack([rows, cols], axis=1), np.asarray(spectra), groups)
+
+
+def summary_for_detection(summary: SummarySpectra, which: str) -> np.ndarray:
+    """The summary spectrum peaks are detected on: ``"max"`` or ``"mean"``."""
+    check_choice(which, ("max", "mean"), name="detect_on", func="peak detection")
+    return summary.max if which == "max" else summary.mean

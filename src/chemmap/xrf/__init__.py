@@ -1,0 +1,8 @@
+"""X-ray fluorescence: emission lines, energy calibration and element identification.
+
+Needs the ``xrf`` extra (xraydb) for the line tables.
+"""
+
+from chemmap.xrf.lines import Line, compton_energy, detector_fwhm, element_lines, family_lines
+
+__all__ = ["Line", "compton_energy", "detector_fwhm", "element_lines", "family_lines"]

@@ -1,0 +1,126 @@
+"""X-ray emission lines from the Elam tables (through xraydb), detector resolution, and the
+scatter, escape and sum peaks an energy-dispersive spectrum shows besides element lines."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from chemmap._shared.optional import optional_import
+
+__all__ = [
+    "ELECTRON_REST_KEV",
+    "SI_ESCAPE_KEV",
+    "Line",
+    "compton_energy",
+    "detector_fwhm",
+    "element_lines",
+    "family_lines",
+]
+
+#: Energy of the Si Kα photon a silicon detector may lose (escape peaks lie this far below).
+SI_ESCAPE_KEV = 1.740
+#: Electron rest energy (keV), for Compton scattering.
+ELECTRON_REST_KEV = 510.999
+#: Lines weaker than this share of their family's strongest line are ignored.
+MIN_RELATIVE_INTENSITY = 0.01
+#: Elements searched by default: Na (11) to U (92).
+ELEMENTS_Z = range(11, 93)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One emission line.
+
+    Attributes
+    ----------
+    element : str
+        Symbol, e.g. ``"Fe"``.
+    name : str
+        Siegbahn name, e.g. ``"Ka1"``.
+    family : {"K", "L", "M"}
+    energy : float
+        keV.
+    intensity : float
+        Relative to the family's strongest line (1.0).
+    """
+
+    element: str
+    name: str
+    family: str
+    energy: float
+    intensity: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.element} {self.name}"
+
+
+def _xraydb():
+    return optional_import("xraydb", extra="xrf", purpose="X-ray line energies (element identification)")
+
+
+#: Relative vacancy creation of the sub-shells under tube excitation (approximate: the
+#: tables give intensities within each sub-shell only).
+SUBSHELL_WEIGHTS = {"K": 1.0, "L1": 0.25, "L2": 0.5, "L3": 1.0, "M1": 0.1, "M2": 0.1, "M3": 0.2, "M4": 0.6, "M5": 1.0}
+
+
+@functools.cache
+def family_lines(element: str, family: str) -> tuple[Line, ...]:
+    """Lines of one element's K, L or M family above :data:`MIN_RELATIVE_INTENSITY`,
+    intensities relative to the family's strongest line, strongest first.
+
+    Within a sub-shell the Elam tables' relative intensities are used; sub-shells are
+    weighted by :data:`SUBSHELL_WEIGHTS`.
+    """
+    xraydb = _xraydb()
+    try:
+        raw = xraydb.xray_lines(element)
+    except (ValueError, KeyError):
+        return ()
+    weighted = {
+        name: (line.energy / 1000.0, line.intensity * SUBSHELL_WEIGHTS.get(line.initial_level, 0.1))
+        for name, line in raw.items()
+        if name.upper().startswith(family) and line.initial_level.startswith(family)
+    }
+    if not weighted:
+        return ()
+    top = max(weight for _, weight in weighted.values())
+    lines = [
+        Line(element, name, family, energy, weight / top)
+        for name, (energy, weight) in weighted.items()
+        if weight / top >= MIN_RELATIVE_INTENSITY
+    ]
+    return tuple(sorted(lines, key=lambda line: -line.intensity))
+
+
+def element_lines(element: str, *, low: float = 0.0, high: float = np.inf) -> dict[str, tuple[Line, ...]]:
+    """``{family: lines}`` of ``element`` with energies in ``[low, high]`` keV (families
+    whose strongest line lies outside are left out)."""
+    out = {}
+    for family in ("K", "L", "M"):
+        lines = family_lines(element, family)
+        if lines and low <= lines[0].energy <= high:
+            out[family] = tuple(line for line in lines if low <= line.energy <= high)
+    return out
+
+
+@functools.cache
+def element_symbols() -> tuple[str, ...]:
+    xraydb = _xraydb()
+    return tuple(xraydb.atomic_symbol(z) for z in ELEMENTS_Z)
+
+
+def detector_fwhm(energy, *, noise_fwhm: float = 0.09, fano: float = 0.115, pair_energy: float = 0.00385):
+    """FWHM (keV) of a silicon drift detector's peak at ``energy`` keV:
+    ``sqrt(noise^2 + 2.355^2 * fano * pair_energy * E)`` (about 0.13 keV at Mn Kα)."""
+    energy = np.asarray(energy, dtype=np.float64)
+    return np.sqrt(noise_fwhm**2 + 2.3548**2 * fano * pair_energy * np.maximum(energy, 0))
+
+
+def compton_energy(energy, angle_deg: float = 90.0):
+    """Energy (keV) of a photon of ``energy`` keV after Compton scattering by ``angle_deg``."""
+    energy = np.asarray(energy, dtype=np.float64)
+    return energy / (1 + energy / ELECTRON_REST_KEV * (1 - np.cos(np.radians(angle_deg))))
