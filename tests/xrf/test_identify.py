@@ -7,9 +7,10 @@ import pytest
 
 pytest.importorskip("xraydb", reason="element identification needs the 'xrf' extra (xraydb)")
 
+from chemmap.core.exceptions import AxisError
 from chemmap.datasets import make_xrf_cube
 from chemmap.maps import find_peaks, summary_spectra
-from chemmap.xrf import identify_peaks
+from chemmap.xrf import calibrate_energy, identify_peaks
 from chemmap.xrf.identify import CONFIDENT
 
 TRUE = {"Ca", "Fe", "Cu", "Zn", "Pb"}
@@ -38,3 +39,19 @@ def test_elements_are_identified_and_absent_ones_are_not(seed, detect_on):
         assert compton
     if detect_on == "mean":  # the Ca Ka escape peak (3.69 - 1.74 keV) is found and flagged
         assert at(1.95)["assignment"].startswith("escape peak of 3.69")
+
+
+@pytest.mark.parametrize(("gain", "offset"), [(0.02, -0.05), (0.0195, -0.12), (0.01, 0.03)])
+@pytest.mark.parametrize("degree", [1, 2])
+def test_a_cube_without_energy_axis_is_calibrated_from_its_own_lines(gain, offset, degree):
+    scan = make_xrf_cube(random_state=1, calibrated=False, gain=gain, offset=offset, n_channels=int(41 / gain))
+    assert scan.cube.axis.unit == "channel"
+    cube, calibration = calibrate_energy(scan.cube, degree=degree)
+    assert calibration.gain == pytest.approx(gain, rel=2e-3)
+    assert calibration.offset == pytest.approx(offset, abs=0.01)
+    assert calibration.rms_residual_ev < 25 and len(calibration.lines) >= 5
+    labels = {line["label"] for line in calibration.lines}
+    assert {"Fe Ka1", "Ca Ka1"} <= labels and any(label.startswith("Rh Ka") for label in labels)
+    assert cube.axis.unit == "keV" and cube.attrs["energy_calibration"]["gain_kev_per_channel"] == calibration.gain
+    with pytest.raises(AxisError, match="used as is"):
+        calibrate_energy(cube)
