@@ -10,7 +10,6 @@ import numpy as np
 
 from chemmap._shared.blockwise import reduce_blocks, take_rows
 from chemmap._shared.progress import ProgressCallback
-from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.maps.noise import spectral_noise_sigma
@@ -251,9 +250,3 @@ def hotmax_spectra(cube: Cube, peaks: list[Peak], summary: SummarySpectra) -> Ho
     spectra = take_rows(cube.pixels(), unique)
     rows, cols = np.unravel_index(unique, cube.image_shape)
     return HotMaxSpectra(np.stack([rows, cols], axis=1), np.asarray(spectra), groups)
-
-
-def summary_for_detection(summary: SummarySpectra, which: str) -> np.ndarray:
-    """The summary spectrum peaks are detected on: ``"max"`` or ``"mean"``."""
-    check_choice(which, ("max", "mean"), name="detect_on", func="peak detection")
-    return summary.max if which == "max" else summary.mean

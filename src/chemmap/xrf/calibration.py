@@ -64,18 +64,16 @@ class EnergyCalibration:
 
 
 @functools.cache
-def _known_lines(anode: str) -> tuple[tuple[float, str], ...]:
-    """(energy, label) of lines a spectrum commonly shows: every element's strongest K and
+def _known_energies(anode: str) -> np.ndarray:
+    """Energies (keV) of lines a spectrum commonly shows: every element's strongest K and
     L lines, the anode's K lines and their Compton peaks at 90 degrees."""
     out = []
     for element in element_symbols():
         for family, lines in element_lines(element, low=1.0, high=60.0).items():
             if family in ("K", "L"):
-                out += [(line.energy, line.label) for line in lines if line.intensity >= 0.3]
-    for line in family_lines(anode, "K"):
-        if line.intensity >= 0.1:
-            out.append((float(compton_energy(line.energy)), f"{line.label} Compton"))
-    return tuple(sorted(out))
+                out += [line.energy for line in lines if line.intensity >= 0.3]
+    out += [float(compton_energy(line.energy)) for line in family_lines(anode, "K") if line.intensity >= 0.1]
+    return np.sort(np.array(out))
 
 
 def _anchor_energy(label: str) -> float:
@@ -126,7 +124,7 @@ def calibrate_energy(
         raise AxisError("Fewer than two peaks in the sum spectrum: the energy axis cannot be calibrated from it.")
     position = np.array([p.position for p in peaks])
     prominence = np.array([p.prominence for p in peaks])
-    known = np.array([e for e, _ in _known_lines(anode)])
+    known = _known_energies(anode)
     top = np.argsort(-prominence)[:ANCHOR_CANDIDATES]
     best = None
     for i, j in itertools.combinations(sorted(top, key=lambda k: position[k]), 2):
