@@ -108,7 +108,8 @@ def peak_maps(
     w_right = np.clip((x_slice - x_left) / span, 0, 1)
     w_left = 1 - w_right
     counts = np.dtype(cube.dtype).kind in "iu"
-    step = 1.0 if counts else float(np.median(np.abs(np.diff(cube.axis.values)))) if n_channels > 1 else 1.0
+    # counts are summed as they are; other data are integrated over the axis
+    step = float(np.median(np.abs(np.diff(cube.axis.values)))) if not counts and n_channels > 1 else 1.0
     axis_values = cube.axis.values
     k = len(peaks)
 

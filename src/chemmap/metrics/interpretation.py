@@ -163,14 +163,12 @@ def centroid_margins(features, centroids: np.ndarray) -> np.ndarray:
     Dask rows, by blocks)."""
     from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra
     from chemmap._shared.compute import compute
+    from chemmap.cluster.kmeans import squared_distances
 
     centroids = np.asarray(centroids, dtype=np.float64)
 
     def margins(x: np.ndarray) -> np.ndarray:
-        x = x.astype(np.float64)
-        d = np.sqrt(
-            np.maximum(np.sum(x**2, axis=1)[:, None] - 2 * x @ centroids.T + np.sum(centroids**2, axis=1)[None, :], 0)
-        )
+        d = np.sqrt(squared_distances(x, centroids))
         if d.shape[1] < 2:
             return np.ones((d.shape[0], 1))
         part = np.partition(d, 1, axis=1)
