@@ -263,17 +263,20 @@ def bounded_chunks(shape, itemsize: int, *, file_chunks=None, block_bytes: int |
 
     Bands of whole rows when a row fits, else pieces of one row. When the file's own
     chunks (``file_chunks``, whole spectra) already fit, they are kept, so a task reads
-    exactly one stored chunk.
+    exactly one stored chunk; when they do not, bands of rows split each stored chunk
+    into equal parts, so no task reads (and decodes) two stored chunks.
     """
     h, w, c = (int(n) for n in shape)
     budget = _block_bytes(block_bytes)
+    pixels = max(1, budget // max(1, c * itemsize))
+    rows = max(1, min(h, pixels // max(w, 1)))
+    cols = w if pixels >= w else max(1, pixels)
     if file_chunks is not None:
         fr, fc, fz = (int(n) for n in file_chunks[:3])
         if fz >= c and fr * fc * c * itemsize <= budget:
             return (min(fr, h), min(fc, w), c)
-    pixels = max(1, budget // max(1, c * itemsize))
-    rows = max(1, min(h, pixels // max(w, 1)))
-    cols = w if pixels >= w else max(1, pixels)
+        if cols == w and rows < fr <= h:
+            rows = fr // -(-fr // rows)  # equal parts of a stored chunk's rows
     return rows, cols, c
 
 
