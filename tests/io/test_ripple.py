@@ -64,3 +64,17 @@ def test_bad_ripple_files_are_refused_with_the_reason(tmp_path):
     (tmp_path / "order.raw").write_bytes(b"\0" * 4)
     with pytest.raises(FileFormatError, match="byte-order 'middle-endian' not understood"):
         read(tmp_path / "order.rpl")
+
+
+def test_a_lazy_read_of_a_mapped_file_reads_nothing_until_asked(tmp_path):
+    resource = pytest.importorskip("resource", reason="needs the Unix resource module to read peak memory")
+    import dask.array  # noqa: F401  (imported before the measurement)
+
+    data = np.random.default_rng(0).integers(0, 1000, (128, 128, 1024), dtype=np.uint16)  # 32 MiB
+    write(Cube(data, SpectralAxis(np.arange(1024.0), "channel")), tmp_path / "big.rpl", record_by="image")
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    cube = read(tmp_path / "big.rpl", lazy=True)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak_before
+    assert grown < 8 * 2**20  # naming the Dask array by hashing the map would copy all 32 MiB
+    rows = cube.data[40:60].compute()
+    np.testing.assert_array_equal(rows, data[40:60])

@@ -12,6 +12,7 @@ from chemmap.core.exceptions import FileFormatError, ShapeError
 
 __all__ = [
     "ROWS_PER_PASS_BYTES",
+    "RemappedFile",
     "build_cube",
     "check_fits_in_file",
     "invalid_pixel_mask",
@@ -93,13 +94,83 @@ def mask_invalid_pixels(cube: Cube) -> Cube:
 
 def lazy_view(data):
     """A Dask array over ``data`` (memory map, h5py or zarr array) in chunks of whole
-    spectra within the block budget of the memory limit (the file's chunks when they fit)."""
+    spectra within the block budget of the memory limit (the file's chunks when they fit).
+
+    A memory map is read through :class:`RemappedFile`, so the pages a pass has read leave
+    the process's resident memory with each chunk instead of piling up to the file's size.
+    """
     import dask.array as da
 
     from chemmap._shared.blockwise import bounded_chunks
 
     chunks = bounded_chunks(data.shape, np.dtype(data.dtype).itemsize, file_chunks=getattr(data, "chunks", None))
-    return da.from_array(data, chunks=chunks, asarray=True, lock=False)
+    remapped = RemappedFile.over(data)
+    if remapped is None:
+        return da.from_array(data, chunks=chunks, asarray=True, lock=False)
+    # named here: Dask would otherwise name a memory map by hashing all of its bytes
+    return da.from_array(remapped, chunks=chunks, asarray=True, lock=False, name=f"mapped-{remapped.token()}")
+
+
+class RemappedFile:
+    """A read-only array over a file that is memory-mapped afresh for every read.
+
+    A single long-lived map of a large file keeps every page it has served resident (the
+    kernel counts them in the process's memory until it needs them back), so one pass over
+    a 16 GiB file would show 16 GiB resident. Mapping per read and copying the block out
+    unmaps the pages as soon as the block is taken; they stay in the page cache.
+
+    Parameters
+    ----------
+    path : str
+    dtype : dtype
+    offset : int
+        Bytes before the data.
+    stored_shape : tuple of int
+        Shape of the data as stored (C order).
+    axes : tuple of int
+        Transpose from the stored order to the order served (e.g. band-sequential to
+        height, width, channel).
+    """
+
+    def __init__(self, path: str, dtype, offset: int, stored_shape: tuple, axes: tuple):
+        self.path, self.dtype, self.offset = path, np.dtype(dtype), int(offset)
+        self.stored_shape, self.axes = tuple(stored_shape), tuple(axes)
+        self.shape = tuple(self.stored_shape[a] for a in self.axes)
+        self.ndim = len(self.shape)
+
+    @classmethod
+    def over(cls, view) -> RemappedFile | None:
+        """The file behind ``view`` (a whole NumPy memory map, possibly transposed), or
+        ``None`` when ``view`` is not one (a slice of a map, an in-memory array)."""
+        root = view
+        while isinstance(getattr(root, "base", None), np.memmap):
+            root = root.base
+        if not isinstance(root, np.memmap) or root.filename is None or not root.flags.c_contiguous:
+            return None
+        if view.ndim != root.ndim or view.__array_interface__["data"][0] != root.__array_interface__["data"][0]:
+            return None
+        axes = []
+        for size, stride in zip(view.shape, view.strides, strict=True):
+            match = [
+                a for a in range(root.ndim) if (root.strides[a], root.shape[a]) == (stride, size) and a not in axes
+            ]
+            if not match:
+                return None
+            axes.append(match[0])
+        return cls(root.filename, root.dtype, root.offset, root.shape, tuple(axes))
+
+    def token(self) -> str:
+        """A name for this view of the file that changes when the file does."""
+        import hashlib
+        import os
+
+        stat = os.stat(self.path)
+        key = (self.path, stat.st_mtime_ns, stat.st_size, self.dtype.str, self.offset, self.stored_shape, self.axes)
+        return hashlib.sha1(repr(key).encode()).hexdigest()
+
+    def __getitem__(self, key) -> np.ndarray:
+        mapped = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.stored_shape)
+        return np.array(mapped.transpose(self.axes)[key])  # the map closes with its last reference
 
 
 def build_cube(
