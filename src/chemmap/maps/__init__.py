@@ -3,6 +3,7 @@ automatically found peaks."""
 
 from chemmap.maps.bands import band_weights, default_window, intensity_map, ratio_map
 from chemmap.maps.noise import band_noise_from_neighbours, spectral_noise_sigma
+from chemmap.maps.peak_fit import peak_dictionary, peak_fit_maps
 from chemmap.maps.peak_maps import PeakMaps, map_noise, peak_maps
 from chemmap.maps.peaks import HotMaxSpectra, Peak, SummarySpectra, find_peaks, hotmax_spectra, summary_spectra
 
@@ -18,6 +19,8 @@ __all__ = [
     "hotmax_spectra",
     "intensity_map",
     "map_noise",
+    "peak_dictionary",
+    "peak_fit_maps",
     "peak_maps",
     "ratio_map",
     "spectral_noise_sigma",
