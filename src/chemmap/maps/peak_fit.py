@@ -42,7 +42,9 @@ def peak_dictionary(axis_values, peaks: list[Peak], reference, *, counts: bool =
     x = np.asarray(axis_values, dtype=np.float64)
     y = np.asarray(reference, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:
-        raise ShapeError(f"peak_dictionary needs an axis and a reference spectrum of one length; got {x.shape}, {y.shape}.")
+        raise ShapeError(
+            f"peak_dictionary needs an axis and a reference spectrum of equal length; got {x.shape}, {y.shape}."
+        )
     spacing = float(np.median(np.abs(np.diff(x)))) if x.size > 1 else 1.0
     norm = 1.0 if counts else spacing
     rows = []
