@@ -106,6 +106,8 @@ def speckle_atlas(
     connectivity: int = 2,
     background: bool = True,
     noise_sigmas: float = 5.0,
+    sigma=None,
+    isolated: bool = True,
 ) -> RegionAtlas:
     """Small bright regions (speckles) of a map.
 
@@ -130,12 +132,25 @@ def speckle_atlas(
         only what stands out of its surroundings remains; ``False`` uses the map as it is.
     noise_sigmas : float
         Never threshold below this many noise sigmas (from the negative half of the map
-        worked on), so noise is not called speckles.
+        worked on, or ``sigma``), so noise is not called speckles.
+    sigma : ndarray of shape (height, width), optional
+        Noise sigma of each pixel (e.g. the counting error of a peak area). The map worked
+        on is then divided by it, so the threshold is in local noise sigmas: counting noise
+        grows with the counts, and one sigma for the whole map would call the noise of a
+        bright layer speckles.
+
+    isolated : bool
+        Keep only regions that stand out of their whole surroundings: the region's mean
+        (on the map itself) must exceed the 90th percentile of a ring
+        :data:`RING_GAP` pixels away by ``noise_sigmas`` noise sigmas. A corner or a thin
+        tongue of an extended layer passes the top-hat but not this test, since part of
+        its ring lies on the layer.
 
     Returns
     -------
     RegionAtlas
-        ``threshold`` is on the map worked on (the top-hat with ``background``).
+        ``threshold`` is on the map worked on (the top-hat with ``background``, in local
+        sigmas with ``sigma``).
     """
     from scipy.ndimage import center_of_mass, label, maximum
 
@@ -147,15 +162,25 @@ def speckle_atlas(
     valid = np.isfinite(image) if valid is None else np.asarray(valid, bool) & np.isfinite(image)
     if background:
         image = _top_hat(image, valid, max_area)
+    if sigma is not None:
+        sigma = np.asarray(sigma, dtype=np.float64)
+        if sigma.shape != image.shape:
+            raise ShapeError(f"sigma must have the map's shape {image.shape}; got {sigma.shape}.")
+        valid = valid & (sigma > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            image = np.where(valid, image / sigma, np.nan)
     thresholds, areas = largest_region_curve(image, valid=valid, connectivity=connectivity)
     structure = _structure(connectivity)
     if threshold is None:
         threshold = _lowest_threshold(image, valid, structure, max_area)
-        sigma = map_noise(image[valid])["sigma"]
-        if sigma is not None:
-            threshold = max(threshold, noise_sigmas * sigma)
+        noise = 1.0 if sigma is not None else map_noise(image[valid])["sigma"]
+        if noise is not None:
+            threshold = max(threshold, noise_sigmas * noise)
     above = valid & (image >= threshold)
     raw, n = label(above, structure=structure)
+    if isolated and n:
+        raw, n = _isolated_regions(np.asarray(values, dtype=np.float64), raw, n, valid, structure, sigma, noise_sigmas)
+        above = raw > 0
     sizes = np.bincount(raw.ravel(), minlength=n + 1)[1:]
     order = np.argsort(-sizes, kind="stable")
     relabel = np.zeros(n + 1, np.int64)
@@ -164,12 +189,62 @@ def speckle_atlas(
     weights = np.where(above, image - threshold + 1e-12, 0.0)
     centroids = np.array(center_of_mass(weights, labels, range(1, n + 1))).reshape(-1, 2)
     peaks = np.array(maximum(np.where(above, image, -np.inf), labels, range(1, n + 1))).reshape(-1)
-    spectra = None
-    if cube is not None and n:
+    spectra = None if cube is None or not n else _region_means(cube, labels, n)
+    return RegionAtlas(float(threshold), labels, sizes[order], centroids, peaks, spectra, (thresholds, areas))
+
+
+#: Distance (pixels) between a region and the ring it is compared with, and the ring's width.
+RING_GAP = 2
+RING_WIDTH = 2
+
+
+def _isolated_regions(image, raw, n, valid, structure, sigma, noise_sigmas: float):
+    """``raw`` keeping only the regions brighter than their surrounding ring, renumbered."""
+    from scipy.ndimage import binary_dilation, find_objects
+
+    from chemmap.maps.peak_maps import map_noise
+
+    map_sigma = None if sigma is not None else map_noise(image[valid])["sigma"]
+    pad = RING_GAP + RING_WIDTH + 1
+    keep = np.zeros(n + 1, bool)
+    for i, box in enumerate(find_objects(raw), start=1):
+        window = tuple(slice(max(b.start - pad, 0), b.stop + pad) for b in box)
+        region = raw[window] == i
+        near = binary_dilation(region, structure, iterations=RING_GAP)
+        ring = binary_dilation(near, structure, iterations=RING_WIDTH) & ~near & valid[window]
+        if not ring.any():
+            keep[i] = True
+            continue
+        local = image[window]
+        noise = float(np.mean(sigma[window][region])) if sigma is not None else map_sigma
+        contrast = float(np.mean(local[region]) - np.percentile(local[ring], 90))
+        keep[i] = noise is None or contrast >= noise_sigmas * noise
+    renumber = np.zeros(n + 1, np.int64)
+    renumber[keep] = np.arange(int(keep.sum()))
+    renumber[0] = 0
+    renumber[keep] = np.arange(1, int(keep.sum()) + 1)
+    return renumber[raw], int(keep.sum())
+
+
+#: Regions holding up to this many pixels in all have their spectra read pixel by pixel
+#: (speckles are small); more are averaged in one pass over the cube.
+READ_REGION_PIXELS = 100_000
+
+
+def _region_means(cube: Cube, labels: np.ndarray, n: int) -> np.ndarray:
+    """Mean spectrum of every region 1..n of ``labels``."""
+    flat = labels.reshape(-1)
+    inside = np.flatnonzero(flat > 0)
+    if inside.size > READ_REGION_PIXELS:
         from chemmap.metrics.interpretation import cluster_spectra
 
-        spectra, _, _ = cluster_spectra(cube.pixels(), labels.reshape(-1) - 1, n, stage="region spectra")
-    return RegionAtlas(float(threshold), labels, sizes[order], centroids, peaks, spectra, (thresholds, areas))
+        return cluster_spectra(cube.pixels(), flat - 1, n, stage="region spectra")[0]
+    from chemmap._shared.blockwise import take_rows
+
+    rows = take_rows(cube.pixels(), inside).astype(np.float64)
+    sums = np.zeros((n, rows.shape[1]))
+    np.add.at(sums, flat[inside] - 1, rows)
+    return sums / np.bincount(flat[inside] - 1, minlength=n)[:, None]
 
 
 def _top_hat(image: np.ndarray, valid: np.ndarray, max_area: int) -> np.ndarray:

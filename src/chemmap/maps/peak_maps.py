@@ -10,6 +10,7 @@ import numpy as np
 from chemmap._shared.blockwise import map_spectra
 from chemmap._shared.compute import compute
 from chemmap._shared.progress import ProgressCallback
+from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.maps.peaks import Peak
@@ -40,12 +41,16 @@ class PeakMaps:
         ``fraction_above`` (share of valid pixels above it).
     names : list of str
         Map names (``"peak 6.40 keV"``).
+    sigma : ndarray of shape (height, width, n_peaks) or None
+        Counting error of each pixel's net area (counts only), from the Poisson variance
+        of the slice and of its baseline.
     """
 
     areas: Cube
     positions: Cube
     noise: list[dict]
     names: list[str]
+    sigma: np.ndarray | None = None
 
 
 def _peak_name(peak: Peak, unit: str) -> str:
@@ -137,7 +142,7 @@ def peak_maps(
             position[:, j] = axis_values[lo[j] + np.argmax(x[:, lo[j] : hi[j]], axis=1)]
         return np.concatenate([area, position, variance * step**2], axis=1)
 
-    stacked = map_spectra(kernel, cube.data, n_out=3 * k, dtype=np.float64)
+    stacked = map_spectra(kernel, cube.data, n_out=3 * k, dtype=np.float32)
     (stacked,) = compute(stacked, stage="peak maps", progress=progress)
     stacked = np.asarray(stacked)
     valid = cube.valid_pixels().reshape(cube.image_shape)
@@ -145,8 +150,6 @@ def peak_maps(
     names = [_peak_name(p, cube.axis.unit) for p in peaks] if names is None else list(names)
     if len(names) != k or len(set(names)) != k:
         raise InvalidParameterError(f"names must be {k} distinct map names, one per peak.")
-    area_maps = {name: stacked[..., j] for j, name in enumerate(names)}
-    position_maps = {name: stacked[..., k + j] for j, name in enumerate(names)}
     noise = [
         map_noise(stacked[..., j][valid], poisson_variance=stacked[..., 2 * k + j][valid] if counts else None)
         for j in range(k)
@@ -156,13 +159,16 @@ def peak_maps(
         name: {"kind": "peak area", "unit": unit, "position": p.position, "lower": p.lower, "upper": p.upper}
         for name, p in zip(names, peaks, strict=True)
     }
-    areas = Cube.from_maps(area_maps, mask=cube.mask, attrs={"maps": info})
-    positions = Cube.from_maps(
-        position_maps,
-        mask=cube.mask,
-        attrs={"maps": {n: {**i, "kind": "peak position", "unit": cube.axis.unit} for n, i in info.items()}},
-    )
-    return PeakMaps(areas, positions, noise, names)
+    position_info = {n: {**i, "kind": "peak position", "unit": cube.axis.unit} for n, i in info.items()}
+    # views of the one result array: an image-sized stack is not copied again
+    map_axis = SpectralAxis.from_names(names)
+    areas = Cube(stacked[..., :k], map_axis, mask=cube.mask, attrs={"maps": info})
+    positions = Cube(stacked[..., k : 2 * k], map_axis, mask=cube.mask, attrs={"maps": position_info})
+    sigma = None
+    if counts:
+        sigma = stacked[..., 2 * k :]
+        np.sqrt(sigma, out=sigma)
+    return PeakMaps(areas, positions, noise, names, sigma)
 
 
 def map_noise(values: np.ndarray, *, poisson_variance: np.ndarray | None = None) -> dict:
