@@ -87,7 +87,7 @@ def _anchor_energy(label: str) -> float:
 
 
 def calibrate_energy(
-    cube: Cube, *, anode: str = "Rh", anchors=None, degree: int = 1, progress=None
+    cube: Cube, *, anode: str = "Rh", anchors=None, degree: int = 1, summary=None, progress=None
 ) -> tuple[Cube, EnergyCalibration]:
     """Give a channel-axis XRF cube a keV axis from its own peaks.
 
@@ -101,6 +101,8 @@ def calibrate_energy(
         The two anchor lines, default ``(f"{anode} Ka", "Fe Ka")``.
     degree : {1, 2}
         Linear, or quadratic when three or more lines are found.
+    summary : SummarySpectra, optional
+        The cube's summary spectra when already computed (saves a pass over the cube).
 
     Returns
     -------
@@ -117,7 +119,7 @@ def calibrate_energy(
         raise InvalidParameterError(f"degree must be 1 (linear) or 2 (quadratic); got {degree}.")
     anchors = (f"{anode} Ka", "Fe Ka") if anchors is None else tuple(anchors)
     targets = sorted(_anchor_energy(a) for a in anchors)
-    summary = summary_spectra(cube, progress=progress)
+    summary = summary_spectra(cube, progress=progress) if summary is None else summary
     channels = np.arange(cube.n_channels, dtype=np.float64)
     peaks = find_peaks(channels, summary.sum)
     if len(peaks) < 2:
