@@ -140,6 +140,34 @@ def _build_parser() -> argparse.ArgumentParser:
     inputs(prep)
     common(prep)
 
+    peaks = sub.add_parser(
+        "peaks", help="find the peaks of a cube, identify XRF element lines and map every peak (areas, positions)"
+    )
+    peaks.add_argument("input", type=Path, help="data file (.rpl/.raw, .h5, .zarr, ... any format chemmap reads)")
+    peaks.add_argument("--out", required=True, type=Path, help="output folder")
+    peaks.add_argument("--detect-on", choices=("max", "mean"), help="spectrum peaks are found on (default max)")
+    peaks.add_argument(
+        "--prominence", type=float, help="least peak prominence, spectrum units (default 5 noise sigmas)"
+    )
+    peaks.add_argument("--min-width", type=float, help="least FWHM, axis units (default 3 channels)")
+    peaks.add_argument("--max-width", type=float, help="largest FWHM, axis units")
+    peaks.add_argument("--slice-width", type=float, help="slice width in FWHMs (default 1.5)")
+    peaks.add_argument("--baseline-channels", type=int, help="channels averaged at each slice end for the baseline")
+    peaks.add_argument("--anode", help="X-ray tube anode element (default Rh)")
+    peaks.add_argument("--no-calibrate", action="store_true", help="keep a channel axis as it is")
+    peaks.add_argument("--quadratic", action="store_true", help="quadratic energy calibration (3+ lines)")
+    peaks.add_argument("--identify", choices=("auto", "on", "off"), help="element identification (auto: keV axes)")
+    peaks.add_argument(
+        "--fit", action="store_true", help="also map peaks by a non-negative fit (Gaussians + continuum)"
+    )
+    peaks.add_argument("--no-speckles", action="store_true", help="skip the speckle atlases")
+    peaks.add_argument("--max-area", type=int, help="largest speckle, pixels (default 25)")
+    peaks.add_argument("--equalize", action="store_true", help="histogram-equalised peak-map grid")
+    peaks.add_argument("--smooth", type=float, metavar="SIGMA", help="also write a smoothed layer (sigma, channels)")
+    scale(peaks)
+    inputs(peaks)
+    common(peaks)
+
     convert = sub.add_parser("convert", help="read any supported file and write it in another format")
     convert.add_argument("source", type=Path, help="file (or Zarr folder) to read")
     convert.add_argument("target", type=Path, help="file to write; the suffix picks the writer (.zarr, .hdr, .h5 ...)")
@@ -252,6 +280,53 @@ def _summary(result) -> None:
         f"chemmap: wrote {len(list(result.out_dir.iterdir()))} files to {result.out_dir} "
         f"({', '.join(p for p in parts if p)}); open report.md"
     )
+
+
+def _cmd_peaks(args) -> int:
+    from chemmap.cli.progress import make_progress
+    from chemmap.pipeline.peaks import PeakSettings, run_peaks
+
+    chosen = {
+        "detect_on": args.detect_on,
+        "prominence": args.prominence,
+        "min_width": args.min_width,
+        "max_width": args.max_width,
+        "slice_width": args.slice_width,
+        "baseline_channels": args.baseline_channels,
+        "anode": args.anode,
+        "identify": args.identify,
+        "max_area": args.max_area,
+        "smooth": args.smooth,
+    }
+    settings = PeakSettings(
+        **{k: v for k, v in chosen.items() if v is not None},
+        calibrate="off" if args.no_calibrate else "auto",
+        calibration_degree=2 if args.quadratic else 1,
+        fit=args.fit,
+        speckles=not args.no_speckles,
+        equalize=args.equalize,
+    )
+    result = run_peaks(
+        args.input,
+        args.out,
+        settings,
+        format=args.format,
+        read_options=_reader_options(args),
+        memory_limit=args.memory_limit,
+        scheduler=args.scheduler,
+        cluster=args.cluster,
+        progress=make_progress(args.quiet),
+        command=["chemmap", *sys.argv[1:]],
+    )
+    for message in result.warnings:
+        print(f"chemmap: warning: {message}", file=sys.stderr)
+    found = ", ".join(name for name in result.names)
+    elements = result.report.get("identified")
+    print(f"chemmap: {len(result.peaks)} peaks ({found})")
+    if elements is not None:
+        print(f"chemmap: elements identified: {', '.join(elements) or 'none'}")
+    print(f"chemmap: wrote peaks.json, maps and figures to {result.out_dir}")
+    return 0
 
 
 def _cmd_formats() -> int:
@@ -368,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         "info": _cmd_info,
         "convert": _cmd_convert,
         "preprocess": _cmd_preprocess,
+        "peaks": _cmd_peaks,
     }[args.command]
     try:
         return handler(args)

@@ -1,0 +1,115 @@
+"""Streaming benchmark of ``chemmap peaks`` on a large MA-XRF cube in ``.rpl/.raw``.
+
+Writes (once, under --data-dir) a uint16 ripple file of --shape (default 2000 x 2000 x
+2048 = 16 GiB) without an energy axis, tiled from a synthetic MA-XRF scan (Ca, Fe, Cu, Zn,
+Pb, Rh tube, brass speckles), then measures in this run, each in a fresh process:
+
+- one plain pass over the file: the sum spectrum, read by the same lazy reader in blocks
+  under the same memory limit (the disk / page-cache floor);
+- ``chemmap peaks FILE --out DIR --memory-limit LIMIT`` with its defaults (calibration,
+  identification, sliced maps, hot-max spectra, speckle atlases, figures);
+
+and prints both times, their ratio and each process's peak RSS. Example::
+
+    python benchmarks/peaks_stream.py --shape 2000,2000,2048 --memory-limit 2GiB --data-dir /tmp/chemmap-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TILE = (64, 96)
+
+
+def ensure_file(shape: tuple[int, int, int], data_dir: Path) -> Path:
+    """The ripple file of ``shape``, written once by bands of rows from a tiled scan."""
+    from chemmap.datasets import make_xrf_cube
+
+    h, w, c = shape
+    header = data_dir / f"xrf_{h}x{w}x{c}.rpl"
+    raw = header.with_suffix(".raw")
+    if header.exists() and raw.stat().st_size == h * w * c * 2:
+        return header
+    data_dir.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    scene = np.asarray(make_xrf_cube(TILE, n_channels=c, calibrated=False, random_state=0).cube.data)
+    columns = np.arange(w) % TILE[1]
+    rows_per_band = max(1, (256 * 2**20) // (w * c * 2))
+    with open(raw, "wb") as fh:
+        for start in range(0, h, rows_per_band):
+            rows = np.arange(start, min(start + rows_per_band, h)) % TILE[0]
+            fh.write(np.ascontiguousarray(scene[rows][:, columns]).astype("<u2").tobytes())
+    header.write_text(
+        f"key\tvalue\nwidth\t{w}\nheight\t{h}\ndepth\t{c}\noffset\t0\ndata-length\t2\n"
+        "data-type\tunsigned\nbyte-order\tlittle-endian\nrecord-by\tvector\n"
+    )
+    print(f"# wrote {raw} ({raw.stat().st_size / 2**30:.1f} GiB) in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return header
+
+
+def plain_pass(path: Path, memory_limit: str) -> dict:
+    """One pass over the file (sum spectrum) through chemmap's lazy reader."""
+    import chemmap
+    from chemmap.io import read
+
+    t = time.perf_counter()
+    with chemmap.compute_settings("threads", memory_limit=memory_limit):
+        cube = read(path, lazy=True)
+        total = cube.data.sum(axis=(0, 1), dtype=np.int64).compute()
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "counts": int(total.sum())}
+
+
+def timed_child(command: list[str]) -> dict:
+    """Run ``command``; its wall time and peak RSS (this process's children only)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    return {"seconds": seconds, "peak_rss_gib": max(peak, before) * 1024 / 2**30, "stdout": done.stdout}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", default="2000,2000,2048", help="height,width,channels")
+    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "chemmap-bench")
+    parser.add_argument("--memory-limit", default="2GiB")
+    parser.add_argument("--plain", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plain is not None:
+        print(json.dumps(plain_pass(args.plain, args.memory_limit)))
+        return
+    shape = tuple(int(v) for v in args.shape.split(","))
+    path = ensure_file(shape, args.data_dir)
+    size_gib = path.with_suffix(".raw").stat().st_size / 2**30
+    plain = timed_child([sys.executable, __file__, "--plain", str(path), "--memory-limit", args.memory_limit])
+    plain.update(json.loads(plain.pop("stdout")))
+    out = args.data_dir / "peaks_out"
+    peaks = timed_child(
+        ["chemmap", "peaks", str(path), "--out", str(out), "--memory-limit", args.memory_limit, "--quiet"]
+    )
+    record = json.loads((out / "run_record.json").read_text())
+    report = json.loads((out / "peaks.json").read_text())
+    print(f"file: {path.with_suffix('.raw')} ({shape[0]} x {shape[1]} x {shape[2]} uint16, {size_gib:.1f} GiB)")
+    print(f"memory limit: {args.memory_limit}")
+    print(f"plain pass (sum spectrum):  {plain['seconds']:8.1f} s   peak RSS {plain['peak_rss_gib']:.2f} GiB")
+    print(f"chemmap peaks:              {peaks['seconds']:8.1f} s   peak RSS {peaks['peak_rss_gib']:.2f} GiB")
+    print(f"ratio peaks / plain pass:   {peaks['seconds'] / plain['seconds']:8.2f}")
+    print(f"stages (s): {record['timings']['seconds']}")
+    print(f"peaks: {len(report['peaks'])}; identified: {', '.join(report['identified'] or [])}")
+
+
+if __name__ == "__main__":
+    main()

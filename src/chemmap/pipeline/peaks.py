@@ -1,0 +1,443 @@
+"""The peak-slicing workflow behind ``chemmap peaks``: summary spectra, energy calibration
+(XRF cubes in channels), peak detection, element identification (keV axes), peak-area and
+peak-position maps with their noise, optional fitted maps, hot-max spectra and speckle
+atlases, written into one output folder atomically.
+
+Passes over the cube: one for the summary spectra (which also calibrate the energy), one
+for the sliced maps, one more for fitted maps when asked; hot-max spectra and speckle
+spectra read only their pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chemmap._shared.compute import active_settings, compute_settings
+from chemmap._shared.optional import optional_import
+from chemmap._shared.progress import ProgressCallback, notify
+from chemmap._shared.validation import check_choice
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import ChemmapWarning, InvalidParameterError
+from chemmap.pipeline.record import Timer, versions
+from chemmap.pipeline.staging import staged_output
+
+__all__ = ["PEAK_OUTPUT_FILES", "PeakSettings", "PeaksResult", "map_peaks", "run_peaks"]
+
+#: Files every ``chemmap peaks`` run writes (``peak_fit.npy``, ``speckles.png`` and
+#: ``smoothed.zarr`` only when asked or found).
+PEAK_OUTPUT_FILES = (
+    "peaks.json",
+    "peak_areas.npy",
+    "peak_positions.npy",
+    "summary_spectra.npz",
+    "hotmax_spectra.npz",
+    "peak_maps.png",
+    "peak_spectrum.png",
+    "hotmax_spectra.png",
+    "run_record.json",
+)
+#: Speckle panels drawn at most (the maps with the most speckles).
+MAX_SPECKLE_PANELS = 6
+
+
+@dataclass
+class PeakSettings:
+    """Options of the peak workflow (axis units wherever a width is given).
+
+    Attributes
+    ----------
+    detect_on : {"max", "mean"}
+        Spectrum peaks are detected on: the max spectrum finds peaks of a few pixels
+        (speckles), the mean spectrum is less noisy.
+    prominence, min_width, max_width, slice_width
+        See :func:`chemmap.maps.find_peaks`.
+    baseline_channels : int, optional
+        See :func:`chemmap.maps.peak_maps`.
+    anode : str
+        X-ray tube anode (Rayleigh/Compton lines, calibration anchor).
+    calibrate : {"auto", "off"}
+        ``auto`` calibrates a cube whose axis is in channels from its own lines.
+    calibration_degree : {1, 2}
+    identify : {"auto", "on", "off"}
+        Element identification; ``auto`` runs it on keV axes.
+    fit : bool
+        Also write maps from a non-negative fit of a Gaussian per peak plus a continuum.
+    speckles : bool
+        Build a speckle atlas of every peak-area map (tube scatter maps excepted).
+    max_area : int
+        Largest speckle, pixels.
+    equalize : bool
+        Show the peak-map grid histogram-equalised.
+    smooth : float, optional
+        Write a spectrally smoothed float32 copy (Gaussian sigma in channels) as a separate
+        layer, ``smoothed.zarr``; the maps always use the raw counts.
+    """
+
+    detect_on: str = "max"
+    prominence: float | None = None
+    min_width: float | None = None
+    max_width: float | None = None
+    slice_width: float = 1.5
+    baseline_channels: int | None = None
+    anode: str = "Rh"
+    calibrate: str = "auto"
+    calibration_degree: int = 1
+    identify: str = "auto"
+    fit: bool = False
+    speckles: bool = True
+    max_area: int = 25
+    equalize: bool = False
+    smooth: float | None = None
+
+    def __post_init__(self) -> None:
+        self.detect_on = check_choice(self.detect_on, ("max", "mean"), name="detect_on", func="peaks")
+        self.calibrate = check_choice(self.calibrate, ("auto", "off"), name="calibrate", func="peaks")
+        self.identify = check_choice(self.identify, ("auto", "on", "off"), name="identify", func="peaks")
+        if self.calibration_degree not in (1, 2):
+            raise InvalidParameterError(f"calibration_degree must be 1 or 2; got {self.calibration_degree}.")
+        if self.max_area < 1:
+            raise InvalidParameterError(f"max_area must be at least 1 pixel; got {self.max_area}.")
+        if self.smooth is not None and self.smooth <= 0:
+            raise InvalidParameterError(f"smooth must be a positive sigma in channels; got {self.smooth}.")
+
+
+@dataclass
+class PeaksResult:
+    """Everything a peak run found (the output folder holds the same)."""
+
+    cube: Cube
+    summary: object
+    peaks: list
+    names: list[str]
+    labels: list[str]
+    identification: dict | None
+    calibration: object | None
+    maps: object
+    fitted: Cube | None
+    hot: object
+    speckles: dict
+    report: dict
+    warnings: list[str] = field(default_factory=list)
+    out_dir: Path | None = None
+
+
+def map_peaks(cube: Cube, settings: PeakSettings | None = None, *, progress: ProgressCallback | None = None):
+    """Run the peak workflow on a Cube (no files written); see :func:`run_peaks`."""
+    from chemmap.maps import find_peaks, hotmax_spectra, peak_fit_maps, peak_maps, summary_spectra
+
+    settings = settings or PeakSettings()
+    summary = summary_spectra(cube, progress=progress)
+    cube, calibration = _calibrated(cube, settings, summary, progress)
+    spectrum = summary.max if settings.detect_on == "max" else summary.mean
+    peaks = find_peaks(
+        cube.axis.values,
+        spectrum,
+        prominence=settings.prominence,
+        min_width=settings.min_width,
+        max_width=settings.max_width,
+        slice_width=settings.slice_width,
+    )
+    if not peaks:
+        raise InvalidParameterError(
+            f"No peak stands out of the noise of the {settings.detect_on} spectrum. To fix this, lower the "
+            "prominence (--prominence, in the spectrum's units) or the least width (--min-width)."
+        )
+    identification = _identify(cube, spectrum, peaks, settings)
+    labels = _labels(peaks, identification)
+    unit = cube.axis.unit
+    names = [
+        f"{label} {p.position:.4g} {unit}" if label else f"peak {p.position:.4g} {unit}"
+        for p, label in zip(peaks, labels, strict=True)
+    ]
+    sliced = peak_maps(cube, peaks, baseline_channels=settings.baseline_channels, names=names, progress=progress)
+    fitted = peak_fit_maps(cube, peaks, summary.mean, names=names, progress=progress) if settings.fit else None
+    hot = hotmax_spectra(cube, peaks, summary)
+    speckles = _speckles(cube, sliced, identification, settings, progress) if settings.speckles else {}
+    report = _report(
+        cube, settings, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles
+    )
+    return PeaksResult(
+        cube, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles, report
+    )
+
+
+def _calibrated(cube: Cube, settings: PeakSettings, summary, progress):
+    if cube.axis.unit != "channel" or settings.calibrate == "off":
+        return cube, None
+    optional_import("xraydb", extra="xrf", purpose="energy calibration")
+    from chemmap.xrf import calibrate_energy
+
+    return calibrate_energy(
+        cube, anode=settings.anode, degree=settings.calibration_degree, summary=summary, progress=progress
+    )
+
+
+def _identify(cube: Cube, spectrum, peaks, settings: PeakSettings) -> dict | None:
+    wanted = settings.identify == "on" or (settings.identify == "auto" and cube.axis.unit == "keV")
+    if not wanted:
+        return None
+    if cube.axis.unit != "keV":
+        raise InvalidParameterError(
+            f"Element identification needs an energy axis in keV; this cube's axis is in {cube.axis.unit}. "
+            "Calibrate it (leave calibration on for channel axes) or turn identification off."
+        )
+    optional_import("xraydb", extra="xrf", purpose="element identification")
+    from chemmap.xrf import identify_peaks
+
+    return identify_peaks(cube.axis.values, spectrum, peaks, anode=settings.anode)
+
+
+def _labels(peaks, identification) -> list[str]:
+    """The line each peak is assigned to, or an empty string."""
+    if identification is None:
+        return [""] * len(peaks)
+    return [entry["assignment"] or "" for entry in identification["peaks"]]
+
+
+def _speckles(cube, sliced, identification, settings, progress) -> dict:
+    from chemmap.cluster.regions import speckle_atlas
+
+    scatter = set()
+    if identification is not None:
+        scatter = {
+            i for i, e in enumerate(identification["peaks"]) if e["flags"].get("rayleigh") or e["flags"].get("compton")
+        }
+    valid = cube.valid_pixels().reshape(cube.image_shape)
+    atlases = {}
+    names = sliced.names
+    for i, name in enumerate(names):
+        notify(progress, "speckle atlases", i, len(names))
+        if i in scatter:
+            continue
+        sigma = None if sliced.sigma is None else sliced.sigma[..., i]
+        image = np.asarray(sliced.areas.data[..., i])
+        atlas = speckle_atlas(image, max_area=settings.max_area, valid=valid, cube=cube, sigma=sigma)
+        if len(atlas.areas):
+            atlases[name] = atlas
+    notify(progress, "speckle atlases", len(names), len(names))
+    return atlases
+
+
+def _report(
+    cube, settings, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles
+) -> dict:
+    owner = {}
+    for g, group in enumerate(hot.peaks):
+        for i in group:
+            owner[i] = [int(v) for v in hot.pixels[g]]
+    entries = []
+    for i, peak in enumerate(peaks):
+        entry = {"name": names[i], "label": labels[i] or None, **peak.to_dict()}
+        if identification is not None:
+            ident = identification["peaks"][i]
+            entry.update(
+                {k: ident[k] for k in ("assignment", "element", "family", "confidence", "alternatives", "flags")}
+            )
+        entry["noise"] = sliced.noise[i]
+        entry["detection_limit"] = sliced.noise[i]["detection_limit"]
+        entry["fraction_above_detection_limit"] = sliced.noise[i]["fraction_above"]
+        entry["hot_pixel"] = owner.get(i)
+        entries.append(entry)
+    axis = cube.axis.values
+    report = {
+        "axis": {
+            "unit": cube.axis.unit,
+            "start": float(axis[0]),
+            "stop": float(axis[-1]),
+            "n_channels": cube.n_channels,
+        },
+        "image_shape": list(cube.image_shape),
+        "n_pixels": summary.n_pixels,
+        "detected_on": f"{settings.detect_on} spectrum",
+        "area_unit": sliced.areas.attrs["maps"][names[0]]["unit"],
+        "calibration": None if calibration is None else calibration.to_dict(),
+        "peaks": entries,
+        "elements": None if identification is None else identification["elements"],
+        "identified": None if identification is None else identification["identified"],
+        "speckles": {name: atlas.to_dict() for name, atlas in speckles.items()},
+        "arrays": {
+            "peak_areas.npy": "net area of each slice above its baseline, (height, width, n_peaks), float32",
+            "peak_positions.npy": f"axis value ({cube.axis.unit}) of each pixel's maximum in each slice",
+            **(
+                {"peak_fit.npy": "fitted area of each peak, then the continuum and the relative residual"}
+                if fitted is not None
+                else {}
+            ),
+        },
+        "settings": asdict(settings),
+    }
+    return report
+
+
+def run_peaks(
+    source,
+    out_dir,
+    settings: PeakSettings | None = None,
+    *,
+    format: str | None = None,
+    read_options: dict | None = None,
+    memory_limit=None,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    progress: ProgressCallback | None = None,
+    command: list[str] | None = None,
+) -> PeaksResult:
+    """Read ``source`` (or take a Cube), map its peaks and write everything into ``out_dir``.
+
+    Parameters
+    ----------
+    source : str, Path or Cube
+        Any file chemmap reads; large files are read lazily and streamed.
+    out_dir : str or Path
+        Receives ``peaks.json`` (peaks with position, slice bounds, element line,
+        confidence, noise and detection limit), ``peak_areas.npy`` and
+        ``peak_positions.npy`` (height x width x peaks, float32), ``summary_spectra.npz``,
+        ``hotmax_spectra.npz``, the figures and ``run_record.json``; ``peak_fit.npy``,
+        ``speckles.png`` and ``smoothed.zarr`` when asked or found. Files appear only when
+        the whole run succeeded.
+    settings : PeakSettings, optional
+
+    Returns
+    -------
+    PeaksResult
+    """
+    from chemmap.io import read
+
+    settings = settings or PeakSettings()
+    timer = Timer()
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        compute_settings(scheduler or "threads", memory_limit=memory_limit, cluster=cluster),
+    ):
+        warnings.simplefilter("always", ChemmapWarning)
+        with timer.stage("read"):
+            cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
+        with timer.stage("peaks"):
+            result = map_peaks(cube, settings, progress=progress)
+        result.warnings = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning)))
+        result.report["warnings"] = result.warnings
+        with timer.stage("write"):
+            _write(result, Path(out_dir), settings, timer=timer, command=command, progress=progress)
+        result.out_dir = Path(out_dir)
+    return result
+
+
+def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, *, timer: Timer, command, progress) -> None:
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap.report.metrics_json import to_json_safe
+
+    with staged_output(out_dir) as stage:
+        np.save(stage / "peak_areas.npy", np.asarray(result.maps.areas.data, dtype=np.float32))
+        np.save(stage / "peak_positions.npy", np.asarray(result.maps.positions.data, dtype=np.float32))
+        if result.fitted is not None:
+            np.save(stage / "peak_fit.npy", np.asarray(result.fitted.data, dtype=np.float32))
+        summary = result.summary
+        with open(stage / "summary_spectra.npz", "wb") as fh:
+            np.savez(
+                fh,
+                axis=result.cube.axis.values,
+                max=summary.max,
+                mean=summary.mean,
+                sum=summary.sum,
+                argmax=summary.argmax,
+            )
+        with open(stage / "hotmax_spectra.npz", "wb") as fh:
+            np.savez(fh, axis=result.cube.axis.values, pixels=result.hot.pixels, spectra=result.hot.spectra)
+        if settings.smooth is not None:
+            _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", progress)
+        _draw(result, stage, settings)
+        write_text_atomic(
+            stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n"
+        )
+        record = {
+            "command": command if command is not None else sys.argv,
+            "versions": versions(),
+            "timings": timer.to_dict(),
+            "input": str(result.cube.attrs.get("path", "<in memory>")),
+            "outputs": [*sorted(p.name for p in stage.iterdir()), "run_record.json"],
+            "compute": active_settings().to_dict(),
+        }
+        write_text_atomic(stage / "run_record.json", json.dumps(record, indent=2))
+
+
+def _write_smoothed(cube: Cube, sigma: float, target: Path, progress) -> None:
+    """The cube smoothed along the spectrum (float32), written block by block as Zarr."""
+    from scipy.ndimage import gaussian_filter1d
+
+    from chemmap._shared.blockwise import map_spectra
+    from chemmap.io import write
+
+    def smooth(spectra: np.ndarray) -> np.ndarray:
+        return gaussian_filter1d(spectra.astype(np.float32), sigma, axis=1, mode="nearest")
+
+    lazy = cube.data if cube.is_lazy else _as_lazy(cube.data)
+    layer = cube.replace(
+        data=map_spectra(smooth, lazy, dtype=np.float32), attrs={**cube.attrs, "smoothing_sigma_channels": sigma}
+    )
+    write(layer, target)
+
+
+def _as_lazy(data):
+    import dask.array as da
+
+    from chemmap._shared.blockwise import bounded_chunks
+
+    return da.from_array(data, chunks=bounded_chunks(data.shape, np.dtype(data.dtype).itemsize))
+
+
+def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
+    from chemmap.viz.figures import new_figure, save_figure
+    from chemmap.viz.peaks import plot_hotmax_spectra, plot_peak_grid, plot_peak_spectrum, plot_speckles
+
+    unit = result.cube.axis.unit
+    titles = [
+        f"{label or 'peak'} · {p.position:.4g} {unit}" for p, label in zip(result.peaks, result.labels, strict=True)
+    ]
+    short = [label or f"{p.position:.4g}" for p, label in zip(result.peaks, result.labels, strict=True)]
+    area_unit = result.report["area_unit"]
+    n = len(result.peaks)
+    columns = min(4, n)
+    fig = new_figure(3.4 * columns, 2.9 * -(-n // columns))
+    plot_peak_grid(
+        fig, np.asarray(result.maps.areas.data), titles, unit=area_unit, equalize=settings.equalize, columns=columns
+    )
+    save_figure(fig, stage / "peak_maps.png")
+
+    fig = new_figure(11, 5)
+    spectrum = result.summary.max if settings.detect_on == "max" else result.summary.mean
+    plot_peak_spectrum(
+        fig.subplots(),
+        result.cube.axis.values,
+        unit,
+        spectrum,
+        result.peaks,
+        short,
+        title=f"{settings.detect_on.capitalize()} spectrum with the {n} peak slices",
+        ylabel="Counts" if area_unit == "counts" else "Intensity",
+    )
+    save_figure(fig, stage / "peak_spectrum.png")
+
+    fig = new_figure(11, 5)
+    hot = result.hot
+    plot_hotmax_spectra(fig.subplots(), result.cube.axis.values, unit, hot.spectra, hot.pixels, hot.peaks, short)
+    save_figure(fig, stage / "hotmax_spectra.png")
+
+    if result.speckles:
+        chosen = sorted(result.speckles, key=lambda name: -len(result.speckles[name].areas))[:MAX_SPECKLE_PANELS]
+        columns = min(3, len(chosen))
+        fig = new_figure(4.6 * columns, 3.8 * -(-len(chosen) // columns))
+        axes = np.atleast_1d(fig.subplots(-(-len(chosen) // columns), columns, squeeze=False).ravel())
+        index = {name: i for i, name in enumerate(result.names)}
+        threshold_unit = "local σ (top-hat)" if result.maps.sigma is not None else f"{area_unit} (top-hat)"
+        for ax, name in zip(axes, chosen, strict=False):
+            image = np.asarray(result.maps.areas.data[..., index[name]])
+            plot_speckles(ax, image, result.speckles[name], title=name, unit=area_unit, threshold_unit=threshold_unit)
+        for ax in axes[len(chosen) :]:
+            ax.set_axis_off()
+        save_figure(fig, stage / "speckles.png")
