@@ -98,7 +98,18 @@ def main() -> None:
     plain.update(json.loads(plain.pop("stdout")))
     out = args.data_dir / "peaks_out"
     peaks = timed_child(
-        ["chemmap", "peaks", str(path), "--out", str(out), "--memory-limit", args.memory_limit, "--quiet"]
+        [
+            sys.executable,
+            "-m",
+            "chemmap",
+            "peaks",
+            str(path),
+            "--out",
+            str(out),
+            "--memory-limit",
+            args.memory_limit,
+            "--quiet",
+        ]
     )
     record = json.loads((out / "run_record.json").read_text())
     report = json.loads((out / "peaks.json").read_text())
