@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from chemmap.cli.main import main
+from chemmap.core.axis import SpectralAxis
 from chemmap.datasets import make_demo_cube
 from chemmap.io import write
 from chemmap.pipeline.peaks import PEAK_OUTPUT_FILES
@@ -125,3 +126,16 @@ def test_bad_requests_fail_with_the_reason_and_leave_no_files(tmp_path, capsys):
     code = main(["peaks", str(tmp_path / "demo.h5"), "--out", str(out), "--prominence", "100", "--quiet"])
     assert code == 2 and "No peak stands out" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_channel_axis_that_is_not_xrf_is_kept_when_asked(tmp_path, capsys):
+    demo = make_demo_cube()
+    cube = demo.replace(axis=SpectralAxis(np.arange(demo.n_channels, dtype=float), "channel"))
+    write(cube, tmp_path / "channels.h5")
+    assert main(["peaks", str(tmp_path / "channels.h5"), "--out", str(tmp_path / "a"), "--quiet"]) == 2
+    assert "--no-calibrate" in capsys.readouterr().err
+    code = main(["peaks", str(tmp_path / "channels.h5"), "--out", str(tmp_path / "b"), "--no-calibrate", "--quiet"])
+    assert code == 0
+    report = json.loads((tmp_path / "b" / "peaks.json").read_text())
+    assert report["axis"]["unit"] == "channel" and report["calibration"] is None
+    assert len(report["peaks"]) == 3

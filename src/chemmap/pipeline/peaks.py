@@ -23,7 +23,7 @@ from chemmap._shared.optional import optional_import
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import ChemmapWarning, InvalidParameterError
+from chemmap.core.exceptions import AxisError, ChemmapWarning, InvalidParameterError
 from chemmap.pipeline.record import Timer, versions
 from chemmap.pipeline.staging import staged_output
 
@@ -150,11 +150,7 @@ def map_peaks(cube: Cube, settings: PeakSettings | None = None, *, progress: Pro
         )
     identification = _identify(cube, spectrum, peaks, settings)
     labels = _labels(peaks, identification)
-    unit = cube.axis.unit
-    names = [
-        f"{label} {p.position:.4g} {unit}" if label else f"peak {p.position:.4g} {unit}"
-        for p, label in zip(peaks, labels, strict=True)
-    ]
+    names = _map_names(peaks, labels, cube.axis.unit)
     sliced = peak_maps(cube, peaks, baseline_channels=settings.baseline_channels, names=names, progress=progress)
     fitted = peak_fit_maps(cube, peaks, summary.mean, names=names, progress=progress) if settings.fit else None
     hot = hotmax_spectra(cube, peaks, summary)
@@ -167,15 +163,30 @@ def map_peaks(cube: Cube, settings: PeakSettings | None = None, *, progress: Pro
     )
 
 
+def _map_names(peaks, labels, unit: str) -> list[str]:
+    """``"Fe Ka1 6.404 keV"`` or ``"peak 1655 cm-1"``, with more digits until all differ."""
+    for digits in range(4, 10):
+        names = [f"{label or 'peak'} {p.position:.{digits}g} {unit}" for p, label in zip(peaks, labels, strict=True)]
+        if len(set(names)) == len(names):
+            return names
+    return [f"{name} #{i + 1}" for i, name in enumerate(names)]
+
+
 def _calibrated(cube: Cube, settings: PeakSettings, summary, progress):
     if cube.axis.unit != "channel" or settings.calibrate == "off":
         return cube, None
     optional_import("xraydb", extra="xrf", purpose="energy calibration")
     from chemmap.xrf import calibrate_energy
 
-    return calibrate_energy(
-        cube, anode=settings.anode, degree=settings.calibration_degree, summary=summary, progress=progress
-    )
+    try:
+        return calibrate_energy(
+            cube, anode=settings.anode, degree=settings.calibration_degree, summary=summary, progress=progress
+        )
+    except AxisError as exc:
+        raise AxisError(
+            f"{exc} A cube that is not an XRF scan with an {settings.anode} tube keeps its channel axis with "
+            "calibrate='off' (--no-calibrate), or give its axis when reading it."
+        ) from exc
 
 
 def _identify(cube: Cube, spectrum, peaks, settings: PeakSettings) -> dict | None:
