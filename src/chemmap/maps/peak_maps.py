@@ -70,8 +70,9 @@ def peak_maps(
     The baseline under each slice is the straight line through the mean of
     ``baseline_channels`` channels just below the slice and the mean of as many just above
     it (means, not single noisy channels); the net area is the slice's sum minus that
-    line's sum over the slice's channels. Everything is computed from one cumulative sum
-    per pixel, so the cost hardly grows with the number of peaks.
+    line's sum over the slice's channels. Every sum comes from the sums of the segments
+    between slice and window boundaries, taken once per pixel in one pass over its
+    channels, so the cost hardly grows with the number of peaks.
 
     Parameters
     ----------
@@ -118,12 +119,20 @@ def peak_maps(
     axis_values = cube.axis.values
     k = len(peaks)
 
+    # the sums needed are over intervals between a few boundary channels: sum each segment
+    # between consecutive boundaries once (integers exactly, in int64), then accumulate
+    bounds = np.unique(np.concatenate([[0, n_channels], left0, lo, hi, right1]))
+    p_left0, p_lo, p_hi, p_right1 = (np.searchsorted(bounds, b) for b in (left0, lo, hi, right1))
+    small_ints = np.dtype(cube.dtype).kind in "iu" and np.dtype(cube.dtype).itemsize < 8
+    accumulate = np.int64 if small_ints else np.float64
+
     def kernel(spectra: np.ndarray) -> np.ndarray:
-        x = spectra.astype(np.float64)
-        cs = np.zeros((x.shape[0], n_channels + 1))
-        np.cumsum(x, axis=1, out=cs[:, 1:])
-        total = cs[:, hi] - cs[:, lo]
-        left_sum, right_sum = cs[:, lo] - cs[:, left0], cs[:, right1] - cs[:, hi]
+        x = spectra if small_ints else spectra.astype(np.float64)
+        segments = np.add.reduceat(x, bounds[:-1], axis=1, dtype=accumulate)
+        cs = np.zeros((x.shape[0], bounds.size))
+        np.cumsum(segments, axis=1, out=cs[:, 1:], dtype=np.float64)
+        total = cs[:, p_hi] - cs[:, p_lo]
+        left_sum, right_sum = cs[:, p_lo] - cs[:, p_left0], cs[:, p_right1] - cs[:, p_hi]
         with np.errstate(invalid="ignore", divide="ignore"):
             left_mean = np.where(n_left > 0, left_sum / np.maximum(n_left, 1), np.nan)
             right_mean = np.where(n_right > 0, right_sum / np.maximum(n_right, 1), np.nan)

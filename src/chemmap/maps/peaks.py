@@ -70,10 +70,34 @@ def _summary_partial(block: np.ndarray, valid, rows: slice):
     if x.shape[0] == 0:
         n = block.shape[1]
         return np.full(n, -np.inf), np.zeros(n, np.int64), np.zeros(n), 0
-    local = np.argmax(x, axis=0)
-    best = x[local, np.arange(x.shape[1])].astype(np.float64)
+    best = x.max(axis=0)
+    local = _first_row_equal(x, best)
     where = (local if keep is None else keep[local]) + rows.start
-    return best, where.astype(np.int64), x.sum(axis=0, dtype=np.float64), x.shape[0]
+    return best.astype(np.float64), where.astype(np.int64), x.sum(axis=0, dtype=np.float64), x.shape[0]
+
+
+#: Rows compared at once when looking for the row that holds each channel's maximum.
+_SEARCH_ROWS = 256
+
+
+def _first_row_equal(x: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """For each column, the first row where ``x`` equals ``best`` (its column maximum).
+
+    ``np.argmax(x, axis=0)`` walks each column with a stride of a whole spectrum, about
+    twenty times slower than this scan of bands of rows, which stops as soon as every
+    column has been found (usually within the first bands).
+    """
+    where = np.full(x.shape[1], -1, dtype=np.int64)
+    for start in range(0, x.shape[0], _SEARCH_ROWS):
+        equal = x[start : start + _SEARCH_ROWS] == best
+        new = np.flatnonzero(equal.any(axis=0) & (where < 0))
+        if new.size:
+            where[new] = start + np.argmax(equal[:, new], axis=0)
+            if np.all(where >= 0):
+                return where
+    missing = np.flatnonzero(where < 0)  # NaN maxima equal nothing
+    where[missing] = np.argmax(x[:, missing], axis=0)
+    return where
 
 
 @dataclass
