@@ -127,34 +127,50 @@ class PeaksResult:
     out_dir: Path | None = None
 
 
-def map_peaks(cube: Cube, settings: PeakSettings | None = None, *, progress: ProgressCallback | None = None):
-    """Run the peak workflow on a Cube (no files written); see :func:`run_peaks`."""
+def map_peaks(
+    cube: Cube,
+    settings: PeakSettings | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    timer: Timer | None = None,
+):
+    """Run the peak workflow on a Cube (no files written); see :func:`run_peaks`.
+
+    ``timer`` receives the seconds of each stage.
+    """
     from chemmap.maps import find_peaks, hotmax_spectra, peak_fit_maps, peak_maps, summary_spectra
 
     settings = settings or PeakSettings()
-    summary = summary_spectra(cube, progress=progress)
-    cube, calibration = _calibrated(cube, settings, summary, progress)
-    spectrum = summary.max if settings.detect_on == "max" else summary.mean
-    peaks = find_peaks(
-        cube.axis.values,
-        spectrum,
-        prominence=settings.prominence,
-        min_width=settings.min_width,
-        max_width=settings.max_width,
-        slice_width=settings.slice_width,
-    )
-    if not peaks:
-        raise InvalidParameterError(
-            f"No peak stands out of the noise of the {settings.detect_on} spectrum. To fix this, lower the "
-            "prominence (--prominence, in the spectrum's units) or the least width (--min-width)."
+    timer = timer or Timer()
+    with timer.stage("summary spectra"):
+        summary = summary_spectra(cube, progress=progress)
+    with timer.stage("calibration, detection, identification"):
+        cube, calibration = _calibrated(cube, settings, summary, progress)
+        spectrum = summary.max if settings.detect_on == "max" else summary.mean
+        peaks = find_peaks(
+            cube.axis.values,
+            spectrum,
+            prominence=settings.prominence,
+            min_width=settings.min_width,
+            max_width=settings.max_width,
+            slice_width=settings.slice_width,
         )
-    identification = _identify(cube, spectrum, peaks, settings)
-    labels = _labels(peaks, identification)
-    names = _map_names(peaks, labels, cube.axis.unit)
-    sliced = peak_maps(cube, peaks, baseline_channels=settings.baseline_channels, names=names, progress=progress)
-    fitted = peak_fit_maps(cube, peaks, summary.mean, names=names, progress=progress) if settings.fit else None
-    hot = hotmax_spectra(cube, peaks, summary)
-    speckles = _speckles(cube, sliced, identification, settings, progress) if settings.speckles else {}
+        if not peaks:
+            raise InvalidParameterError(
+                f"No peak stands out of the noise of the {settings.detect_on} spectrum. To fix this, lower the "
+                "prominence (--prominence, in the spectrum's units) or the least width (--min-width)."
+            )
+        identification = _identify(cube, spectrum, peaks, settings)
+        labels = _labels(peaks, identification)
+        names = _map_names(peaks, labels, cube.axis.unit)
+    with timer.stage("peak maps"):
+        sliced = peak_maps(cube, peaks, baseline_channels=settings.baseline_channels, names=names, progress=progress)
+    with timer.stage("fitted maps"):
+        fitted = peak_fit_maps(cube, peaks, summary.mean, names=names, progress=progress) if settings.fit else None
+    with timer.stage("hot-max spectra"):
+        hot = hotmax_spectra(cube, peaks, summary)
+    with timer.stage("speckle atlases"):
+        speckles = _speckles(cube, sliced, identification, settings, progress) if settings.speckles else {}
     report = _report(
         cube, settings, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles
     )
@@ -329,8 +345,7 @@ def run_peaks(
         warnings.simplefilter("always", ChemmapWarning)
         with timer.stage("read"):
             cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
-        with timer.stage("peaks"):
-            result = map_peaks(cube, settings, progress=progress)
+        result = map_peaks(cube, settings, progress=progress, timer=timer)
         result.warnings = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning)))
         result.report["warnings"] = result.warnings
         with timer.stage("write"):
@@ -362,7 +377,8 @@ def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, *, timer:
             np.savez(fh, axis=result.cube.axis.values, pixels=result.hot.pixels, spectra=result.hot.spectra)
         if settings.smooth is not None:
             _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", progress)
-        _draw(result, stage, settings)
+        with timer.stage("figures"):
+            _draw(result, stage, settings)
         write_text_atomic(
             stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n"
         )
