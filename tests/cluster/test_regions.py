@@ -47,3 +47,25 @@ def test_largest_region_curve_shrinks_and_uses_the_connectivity():
     assert largest_region_curve(image, connectivity=1)[1][-1] == 1
     atlas = speckle_atlas(image, max_area=4, background=False, threshold=1.0)
     assert list(atlas.areas) == [9, 2]
+
+
+def test_corners_of_a_layer_are_not_speckles_but_isolated_spots_are():
+    rng = np.random.default_rng(0)
+    image = rng.normal(0.0, 1.0, (80, 80))
+    image[10:50, 10:50] += 40.0  # a layer with four sharp corners
+    image[30:33, 25:28] += 15.0  # a spot on the layer, standing out of it
+    spots = [(65, 20), (20, 65), (70, 70)]
+    for r, c in spots:
+        image[r - 1 : r + 2, c - 1 : c + 2] += 30.0
+    plain = speckle_atlas(image, max_area=25, isolated=False)
+    atlas = speckle_atlas(image, max_area=25)
+    found = {tuple(np.round(c).astype(int)) for c in atlas.centroids}
+    assert set(spots) <= found
+    corners = [(10, 10), (10, 49), (49, 10), (49, 49)]
+
+    def near_corner(centroids):
+        return any(np.min(np.hypot(*(np.asarray(centroids) - c).T)) <= 4 for c in corners)
+
+    assert near_corner(plain.centroids)  # the top-hat alone keeps the layer's corners
+    assert not near_corner(atlas.centroids)
+    assert len(atlas.areas) == len(spots) + 1 and (31, 26) in found

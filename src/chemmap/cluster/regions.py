@@ -138,7 +138,6 @@ def speckle_atlas(
         on is then divided by it, so the threshold is in local noise sigmas: counting noise
         grows with the counts, and one sigma for the whole map would call the noise of a
         bright layer speckles.
-
     isolated : bool
         Keep only regions that stand out of their whole surroundings: the region's mean
         (on the map itself) must exceed the 90th percentile of a ring
@@ -220,8 +219,6 @@ def _isolated_regions(image, raw, n, valid, structure, sigma, noise_sigmas: floa
         contrast = float(np.mean(local[region]) - np.percentile(local[ring], 90))
         keep[i] = noise is None or contrast >= noise_sigmas * noise
     renumber = np.zeros(n + 1, np.int64)
-    renumber[keep] = np.arange(int(keep.sum()))
-    renumber[0] = 0
     renumber[keep] = np.arange(1, int(keep.sum()) + 1)
     return renumber[raw], int(keep.sum())
 
