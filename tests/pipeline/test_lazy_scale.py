@@ -240,3 +240,12 @@ def test_results_larger_than_the_limit_and_bad_settings_are_refused(tmp_path, sc
     with pytest.raises(InvalidParameterError, match="scheduler"):
         with compute_settings("fast"):
             pass
+
+
+def test_work_on_parallel_threads_sees_the_callers_compute_settings():
+    from chemmap._shared.blockwise import in_threads
+    from chemmap._shared.compute import active_settings
+
+    with compute_settings("threads", memory_limit="96MiB"):
+        seen = in_threads(lambda _: active_settings().memory_limit, list(range(6)))
+    assert seen == [96 * 2**20] * 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Sequence
 
@@ -134,9 +135,10 @@ def map_image(func: Callable[..., np.ndarray], data, *aligned, depth: int, dtype
     )
 
 
-def in_threads(func: Callable[[slice], object], blocks: list[slice], *, summed: bool = False):
+def in_threads(func: Callable[[object], object], blocks: Sequence, *, summed: bool = False):
     """``[func(b) for b in blocks]`` on the threads of the active settings (NumPy releases
     the GIL in the heavy parts), with BLAS limited to one thread each; results in order.
+    ``blocks`` are usually row slices, but any items (e.g. map numbers) will do.
 
     With ``summed``, the results are added up in block order as they arrive (see
     :func:`add_partial`) and only the total is returned, so they are never all held.
@@ -152,8 +154,10 @@ def in_threads(func: Callable[[slice], object], blocks: list[slice], *, summed: 
 
     from threadpoolctl import threadpool_limits
 
+    # each call runs in a copy of the caller's context, so the compute settings hold there too
+    calls = [(contextvars.copy_context(), b) for b in blocks]
     with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
-        results = pool.map(func, blocks)
+        results = pool.map(lambda call: call[0].run(func, call[1]), calls)
         return _fold(results) if summed else list(results)
 
 

@@ -228,6 +228,8 @@ def _labels(peaks, identification) -> list[str]:
 
 
 def _speckles(cube, sliced, identification, settings, progress) -> dict:
+    """Speckle atlas of every peak-area map but the tube's scatter, maps on parallel threads."""
+    from chemmap._shared.blockwise import in_threads
     from chemmap.cluster.regions import speckle_atlas
 
     scatter = set()
@@ -236,19 +238,17 @@ def _speckles(cube, sliced, identification, settings, progress) -> dict:
             i for i, e in enumerate(identification["peaks"]) if e["flags"].get("rayleigh") or e["flags"].get("compton")
         }
     valid = cube.valid_pixels().reshape(cube.image_shape)
-    atlases = {}
-    names = sliced.names
-    for i, name in enumerate(names):
-        notify(progress, "speckle atlases", i, len(names))
-        if i in scatter:
-            continue
+    chosen = [i for i in range(len(sliced.names)) if i not in scatter]
+
+    def atlas(i: int):
         sigma = None if sliced.sigma is None else sliced.sigma[..., i]
         image = np.asarray(sliced.areas.data[..., i])
-        atlas = speckle_atlas(image, max_area=settings.max_area, valid=valid, cube=cube, sigma=sigma)
-        if len(atlas.areas):
-            atlases[name] = atlas
-    notify(progress, "speckle atlases", len(names), len(names))
-    return atlases
+        return speckle_atlas(image, max_area=settings.max_area, valid=valid, cube=cube, sigma=sigma)
+
+    notify(progress, "speckle atlases", 0, 1)
+    atlases = in_threads(atlas, chosen)
+    notify(progress, "speckle atlases", 1, 1)
+    return {sliced.names[i]: a for i, a in zip(chosen, atlases, strict=True) if len(a.areas)}
 
 
 def _report(
