@@ -36,15 +36,18 @@ def categorical_colors(n: int) -> list[str]:
 MAX_DISPLAY_PIXELS = 2048
 
 
-def for_display(image: np.ndarray, *, categorical: bool = False) -> tuple[np.ndarray, int]:
-    """``image`` reduced by an integer factor so its longest side fits :data:`MAX_DISPLAY_PIXELS`.
+def for_display(
+    image: np.ndarray, *, categorical: bool = False, max_pixels: int = MAX_DISPLAY_PIXELS
+) -> tuple[np.ndarray, int]:
+    """``image`` reduced by an integer factor so its longest side fits ``max_pixels``
+    (default :data:`MAX_DISPLAY_PIXELS`).
 
     Continuous maps are averaged over ``factor x factor`` blocks (NaN ignored); label images
     keep every ``factor``-th pixel, so classes are never blended. Returns the image and the
     factor (1 when unchanged).
     """
     h, w = image.shape
-    factor = int(np.ceil(max(h, w) / MAX_DISPLAY_PIXELS))
+    factor = int(np.ceil(max(h, w) / max_pixels))
     if factor <= 1:
         return image, 1
     if categorical:
@@ -84,6 +87,7 @@ def plot_map(
     cmap: str = "viridis",
     robust: bool = True,
     note: str | None = None,
+    max_pixels: int = MAX_DISPLAY_PIXELS,
 ):
     """Draw a continuous map; NaN pixels are left blank (light grey).
 
@@ -97,11 +101,13 @@ def plot_map(
         the rest.
     note : str, optional
         Small text under the map (e.g. how many pixels are blank and why).
+    max_pixels : int
+        Longest side drawn; larger maps are averaged down (small panels need fewer pixels).
     """
     from matplotlib import colormaps
 
     full_shape = image.shape
-    image, factor = for_display(np.asarray(image))
+    image, factor = for_display(np.asarray(image), max_pixels=max_pixels)
     finite = np.isfinite(image)
     vmin = vmax = None
     if finite.any():

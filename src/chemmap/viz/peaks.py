@@ -8,7 +8,10 @@ import numpy as np
 from chemmap.core.axis import UNIT_LABELS
 from chemmap.viz.figures import _extent, categorical_colors, for_display, plot_map
 
-__all__ = ["equalized", "plot_hotmax_spectra", "plot_peak_grid", "plot_peak_spectrum", "plot_speckles"]
+#: Longest side drawn in a small panel of the peak-map grid (about its size at 120 dpi, x 1.5).
+PANEL_PIXELS = 600
+
+__all__ = ["PANEL_PIXELS", "equalized", "plot_hotmax_spectra", "plot_peak_grid", "plot_peak_spectrum", "plot_speckles"]
 
 
 def equalized(image: np.ndarray) -> np.ndarray:
@@ -47,7 +50,8 @@ def plot_peak_grid(fig, maps: np.ndarray, titles: list[str], *, unit: str, equal
             continue
         image = maps[..., i]
         shown = equalized(image) if equalize else image
-        plot_map(ax, shown, title=titles[i], colorbar_label="rank (equalised)" if equalize else unit, cmap="magma")
+        label = "rank (equalised)" if equalize else unit
+        plot_map(ax, shown, title=titles[i], colorbar_label=label, cmap="magma", max_pixels=PANEL_PIXELS)
         ax.title.set_fontsize(9)
         ax.set_xlabel("")
         ax.set_ylabel("")
