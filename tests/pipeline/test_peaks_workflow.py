@@ -13,7 +13,7 @@ import pytest
 from chemmap.cli.main import main
 from chemmap.core.axis import SpectralAxis
 from chemmap.datasets import make_demo_cube
-from chemmap.io import write
+from chemmap.io import read, write
 from chemmap.pipeline.peaks import PEAK_OUTPUT_FILES
 
 pytest.importorskip("xraydb", reason="the synthetic XRF scan needs the 'xrf' extra (xraydb)")
@@ -29,7 +29,8 @@ def scan_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("xrf")
     scan = make_xrf_cube(random_state=2, calibrated=False)  # a Bruker M6 file has no energy axis
     write(scan.cube, folder / "scan.rpl")
-    code = main(["peaks", str(folder / "scan.rpl"), "--out", str(folder / "out"), "--fit", "--quiet"])
+    command = ["peaks", str(folder / "scan.rpl"), "--out", str(folder / "out"), "--fit", "--smooth", "1.5", "--quiet"]
+    code = main(command)
     assert code == 0
     report = json.loads((folder / "out" / "peaks.json").read_text())
     return scan, folder, report
@@ -62,6 +63,17 @@ def test_the_scan_is_calibrated_identified_and_every_element_mapped(scan_run):
         assert peak["detection_limit"] == pytest.approx(3 * peak["noise"]["sigma"])
     scatter = [p for p in report["peaks"] if p["flags"].get("rayleigh") or p["flags"].get("compton")]
     assert scatter and all(p["assignment"].startswith("Rh ") for p in scatter)
+
+
+def test_smoothing_makes_a_separate_layer_and_the_counts_stay_integers(scan_run):
+    from scipy.ndimage import gaussian_filter1d
+
+    scan, folder, _ = scan_run
+    smoothed = read(folder / "out" / "smoothed.zarr")
+    assert smoothed.dtype == np.float32 and read(folder / "scan.rpl").dtype == np.uint16
+    counts = np.asarray(scan.cube.data[:4, :4], dtype=np.float32)
+    expected = gaussian_filter1d(counts, 1.5, axis=-1, mode="nearest")
+    np.testing.assert_allclose(np.asarray(smoothed.data[:4, :4]), expected, rtol=1e-5, atol=1e-4)
 
 
 def test_every_speckle_is_found_at_its_centroid_and_layers_give_none(scan_run):

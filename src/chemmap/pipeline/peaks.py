@@ -171,12 +171,11 @@ def map_peaks(
         hot = hotmax_spectra(cube, peaks, summary)
     with timer.stage("speckle atlases"):
         speckles = _speckles(cube, sliced, identification, settings, progress) if settings.speckles else {}
-    report = _report(
-        cube, settings, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles
+    result = PeaksResult(
+        cube, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles, {}
     )
-    return PeaksResult(
-        cube, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles, report
-    )
+    result.report = _report(result, settings)
+    return result
 
 
 def _map_names(peaks, labels, unit: str) -> list[str]:
@@ -251,16 +250,16 @@ def _speckles(cube, sliced, identification, settings, progress) -> dict:
     return {sliced.names[i]: a for i, a in zip(chosen, atlases, strict=True) if len(a.areas)}
 
 
-def _report(
-    cube, settings, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles
-) -> dict:
+def _report(result: PeaksResult, settings: PeakSettings) -> dict:
+    """The content of ``peaks.json``."""
+    cube, hot, sliced, identification, names = result.cube, result.hot, result.maps, result.identification, result.names
     owner = {}
     for g, group in enumerate(hot.peaks):
         for i in group:
             owner[i] = [int(v) for v in hot.pixels[g]]
     entries = []
-    for i, peak in enumerate(peaks):
-        entry = {"name": names[i], "label": labels[i] or None, **peak.to_dict()}
+    for i, peak in enumerate(result.peaks):
+        entry = {"name": names[i], "label": result.labels[i] or None, **peak.to_dict()}
         if identification is not None:
             ident = identification["peaks"][i]
             entry.update(
@@ -272,7 +271,7 @@ def _report(
         entry["hot_pixel"] = owner.get(i)
         entries.append(entry)
     axis = cube.axis.values
-    report = {
+    return {
         "axis": {
             "unit": cube.axis.unit,
             "start": float(axis[0]),
@@ -280,26 +279,25 @@ def _report(
             "n_channels": cube.n_channels,
         },
         "image_shape": list(cube.image_shape),
-        "n_pixels": summary.n_pixels,
+        "n_pixels": result.summary.n_pixels,
         "detected_on": f"{settings.detect_on} spectrum",
         "area_unit": sliced.areas.attrs["maps"][names[0]]["unit"],
-        "calibration": None if calibration is None else calibration.to_dict(),
+        "calibration": None if result.calibration is None else result.calibration.to_dict(),
         "peaks": entries,
         "elements": None if identification is None else identification["elements"],
         "identified": None if identification is None else identification["identified"],
-        "speckles": {name: atlas.to_dict() for name, atlas in speckles.items()},
+        "speckles": {name: atlas.to_dict() for name, atlas in result.speckles.items()},
         "arrays": {
             "peak_areas.npy": "net area of each slice above its baseline, (height, width, n_peaks), float32",
             "peak_positions.npy": f"axis value ({cube.axis.unit}) of each pixel's maximum in each slice",
             **(
                 {"peak_fit.npy": "fitted area of each peak, then the continuum and the relative residual"}
-                if fitted is not None
+                if result.fitted is not None
                 else {}
             ),
         },
         "settings": asdict(settings),
     }
-    return report
 
 
 def run_peaks(
@@ -399,23 +397,16 @@ def _write_smoothed(cube: Cube, sigma: float, target: Path, progress) -> None:
 
     from chemmap._shared.blockwise import map_spectra
     from chemmap.io import write
+    from chemmap.io._build import lazy_view
 
     def smooth(spectra: np.ndarray) -> np.ndarray:
         return gaussian_filter1d(spectra.astype(np.float32), sigma, axis=1, mode="nearest")
 
-    lazy = cube.data if cube.is_lazy else _as_lazy(cube.data)
+    lazy = cube.data if cube.is_lazy else lazy_view(cube.data)
     layer = cube.replace(
         data=map_spectra(smooth, lazy, dtype=np.float32), attrs={**cube.attrs, "smoothing_sigma_channels": sigma}
     )
     write(layer, target)
-
-
-def _as_lazy(data):
-    import dask.array as da
-
-    from chemmap._shared.blockwise import bounded_chunks
-
-    return da.from_array(data, chunks=bounded_chunks(data.shape, np.dtype(data.dtype).itemsize))
 
 
 def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
