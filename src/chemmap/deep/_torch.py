@@ -25,6 +25,6 @@ def pick_device(device: str = "auto"):
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch (CPU and CUDA) and make its kernels deterministic where it can."""
+    """Seed torch's generators (CPU and CUDA). Global switches such as deterministic
+    algorithms are left to the caller: they would change the whole process."""
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
