@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from chemmap._shared.compute import compute
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
@@ -115,9 +116,7 @@ def _band_pixels(cube: Cube, rows: slice, mask: np.ndarray) -> np.ndarray:
     keep = mask[rows].reshape(-1)
     if not keep.any():
         return np.zeros((0, cube.n_channels), np.float32)
-    block = cube.data[rows]
-    if hasattr(block, "compute"):
-        block = block.compute()
+    (block,) = compute(cube.data[rows], stage="reading pixels")
     return np.asarray(block, dtype=np.float32).reshape(-1, cube.n_channels)[keep]
 
 
