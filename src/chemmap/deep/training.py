@@ -21,6 +21,10 @@ from chemmap.deep.model import SpectralAutoencoder
 
 __all__ = ["Standardizer", "TrainingResult", "block_split", "row_bands", "train_autoencoder"]
 
+#: Fewest optimiser steps per epoch: on a small image the batch shrinks (to no fewer than
+#: :data:`MIN_BATCH` spectra) so that an epoch still moves the weights.
+MIN_STEPS_PER_EPOCH = 16
+MIN_BATCH = 32
 #: Rows of the image read at once when streaming pixels (bounded further by the block budget).
 BAND_BYTES = 32 * 2**20
 
@@ -183,7 +187,8 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     cube : Cube
         NumPy or lazy; pixels are read in bands of rows, so a cube larger than memory trains.
     **settings
-        ``latent_dim`` (8), ``widths`` ((16, 32, 64)), ``epochs`` (60), ``batch_size`` (256),
+        ``latent_dim`` (8), ``widths`` ((16, 32, 64)), ``epochs`` (60), ``batch_size`` (256;
+        smaller on small images, see :data:`MIN_STEPS_PER_EPOCH`),
         ``learning_rate`` (2e-3, AdamW, cosine schedule to 1 % of it), ``weight_decay``
         (1e-4), ``patience`` (10 epochs without a better validation loss stop training),
         ``block_size`` (16 pixels) and ``validation`` (0.2) of the spatial split, ``loss``
@@ -212,6 +217,8 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     )
     bands = row_bands(cube)
     standardizer = Standardizer.fit(_band_pixels(cube, b, train_mask) for b in bands)
+    n_train = int(train_mask.sum())
+    batch_size = min(opts.batch_size, max(MIN_BATCH, n_train // MIN_STEPS_PER_EPOCH))
     model = SpectralAutoencoder(cube.n_channels, opts.latent_dim, opts.widths).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -224,7 +231,7 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     for epoch in range(opts.epochs):
         model.train()
         total, count = 0.0, 0
-        for batch in _batches(cube, train_mask, bands, standardizer, opts.batch_size, rng):
+        for batch in _batches(cube, train_mask, bands, standardizer, batch_size, rng):
             x = torch.as_tensor(batch, device=device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
                 recon, _ = model(x)
@@ -249,7 +256,15 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     model.load_state_dict(best_state)
     model = model.to("cpu").eval()
     best_epoch = int(np.argmin([h["val_loss"] for h in history]))
-    record = {**asdict(opts), "loss": asdict(opts.loss), "widths": list(opts.widths), "device_used": device.type}
+    record = {
+        **asdict(opts),
+        "loss": asdict(opts.loss),
+        "widths": list(opts.widths),
+        "device_used": device.type,
+        "batch_size_used": batch_size,
+        "training_pixels": n_train,
+        "validation_pixels": int(val_mask.sum()),
+    }
     return TrainingResult(
         model, standardizer, np.asarray(cube.axis.values), cube.axis.unit, history, best_epoch, record
     )

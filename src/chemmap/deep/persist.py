@@ -1,0 +1,120 @@
+"""Saving and loading a trained autoencoder without executing code: the weights as a
+tensors-only state dict (``weights.pt``, read with ``torch.load(weights_only=True)``) and
+everything else (architecture, per-band standardisation, spectral axis, training record)
+as JSON (``model.json``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from chemmap._shared.atomic import atomic_path, write_text_atomic
+from chemmap.core.exceptions import FileFormatError, InputFileNotFoundError
+from chemmap.deep._torch import torch
+from chemmap.deep.model import SpectralAutoencoder
+from chemmap.deep.training import Standardizer, TrainingResult
+
+__all__ = ["MODEL_FORMAT", "load_autoencoder", "save_autoencoder"]
+
+MODEL_FORMAT = "chemmap-spectral-autoencoder"
+FORMAT_VERSION = 1
+WEIGHTS = "weights.pt"
+CONFIG = "model.json"
+
+
+def save_autoencoder(trained: TrainingResult, folder: str | os.PathLike) -> Path:
+    """Write ``weights.pt`` and ``model.json`` into ``folder`` (each file atomically; the
+    JSON, which a loader reads first, is written last).
+
+    Returns
+    -------
+    Path
+        The folder.
+    """
+    from chemmap import __version__
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
+    with atomic_path(folder / WEIGHTS) as tmp:
+        torch.save(state, tmp)
+    config = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "chemmap_version": __version__,
+        "architecture": trained.model.config,
+        "standardizer": trained.standardizer.to_dict(),
+        "axis": {"unit": trained.axis_unit, "values": np.asarray(trained.axis_values, dtype=np.float64).tolist()},
+        "best_epoch": trained.best_epoch,
+        "training": trained.settings,
+        "history": trained.history,
+    }
+    write_text_atomic(folder / CONFIG, json.dumps(config, indent=1) + "\n")
+    return folder
+
+
+def load_autoencoder(folder: str | os.PathLike) -> TrainingResult:
+    """Read a model folder written by :func:`save_autoencoder`.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        When ``model.json`` or ``weights.pt`` is missing.
+    FileFormatError
+        When the files are not a chemmap autoencoder or do not match each other.
+    """
+    folder = Path(folder)
+    for name in (CONFIG, WEIGHTS):
+        if not (folder / name).is_file():
+            raise InputFileNotFoundError(
+                f"{folder / name} does not exist; a model folder written by chemmap holds {CONFIG} and {WEIGHTS}."
+            )
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FileFormatError(f"{folder / CONFIG} is not valid JSON ({err}).") from None
+    if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
+        raise FileFormatError(f"{folder / CONFIG} does not describe a chemmap spectral autoencoder.")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise FileFormatError(
+            f"{folder} was written by a newer chemmap (model format {config['format_version']}); upgrade chemmap."
+        )
+    try:
+        arch = config["architecture"]
+        model = SpectralAutoencoder(
+            arch["n_channels"],
+            arch["latent_dim"],
+            arch["widths"],
+            kernel=arch["kernel"],
+            activation=arch["activation"],
+            output=arch["output"],
+        )
+        state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
+        model.load_state_dict(state, strict=True)
+        standardizer = Standardizer(
+            np.asarray(config["standardizer"]["mean"], np.float32),
+            np.asarray(config["standardizer"]["scale"], np.float32),
+        )
+        axis_values = np.asarray(config["axis"]["values"], dtype=np.float64)
+        axis_unit = str(config["axis"]["unit"])
+    except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
+        raise FileFormatError(f"{folder} is not a consistent chemmap autoencoder: {err}") from None
+    n = arch["n_channels"]
+    if standardizer.mean.size != n or axis_values.size != n:
+        raise FileFormatError(
+            f"{folder}: the model has {n} channels but its axis or standardisation has "
+            f"{axis_values.size}/{standardizer.mean.size}."
+        )
+    return TrainingResult(
+        model.eval(),
+        standardizer,
+        axis_values,
+        axis_unit,
+        config.get("history", []),
+        int(config.get("best_epoch", 0)),
+        config.get("training", {}),
+    )
