@@ -46,6 +46,14 @@ def _clusters(text: str):
         raise argparse.ArgumentTypeError(f"--clusters must be an integer or 'auto'; got {text!r}") from None
 
 
+def _pixel(text: str) -> tuple[int, int]:
+    try:
+        row, col = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--pixel must look like ROW,COL (e.g. 12,40); got {text!r}") from None
+    return row, col
+
+
 def _read_option(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` with VALUE parsed as JSON when it can be (numbers, lists, true/false)."""
     key, sep, value = text.partition("=")
@@ -167,6 +175,32 @@ def _build_parser() -> argparse.ArgumentParser:
     scale(peaks)
     inputs(peaks)
     common(peaks)
+
+    auto = sub.add_parser(
+        "autoencoder",
+        help="train a spectral autoencoder: denoised cube, latent features and a latent segmentation (needs 'deep')",
+    )
+    auto.add_argument("input", type=Path, help="data file (any format chemmap reads)")
+    auto.add_argument("--out", required=True, type=Path, help="output folder")
+    auto.add_argument("--latent-dim", type=int, help="size of the latent vector (default 8)")
+    auto.add_argument("--epochs", type=int, help="most training epochs (default 60; early stopping)")
+    auto.add_argument("--clusters", type=_clusters, help="clusters of the latent image: K or auto (BIC; default)")
+    auto.add_argument("--method", choices=("gmm", "kmeans"), help="latent clustering (default gmm)")
+    auto.add_argument(
+        "--spatial-weight", type=float, help="weight of the pixel coordinates joined to the latent features (default 0)"
+    )
+    auto.add_argument(
+        "--smoothing", type=float, help="Potts smoothing of the cluster map, nats per agreeing neighbour (default 1)"
+    )
+    auto.add_argument("--model", type=Path, help="apply a model folder from an earlier run instead of training")
+    auto.add_argument(
+        "--pixel", type=_pixel, action="append", metavar="ROW,COL", help="pixel drawn in reconstructions.png"
+    )
+    auto.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto (default): CUDA when present")
+    auto.add_argument("--seed", type=int, help="random seed (default 0)")
+    scale(auto)
+    inputs(auto)
+    common(auto)
 
     convert = sub.add_parser("convert", help="read any supported file and write it in another format")
     convert.add_argument("source", type=Path, help="file (or Zarr folder) to read")
@@ -329,6 +363,46 @@ def _cmd_peaks(args) -> int:
     return 0
 
 
+def _cmd_autoencoder(args) -> int:
+    from chemmap.cli.progress import make_progress
+    from chemmap.pipeline.autoencoder import AutoencoderSettings, run_autoencoder
+
+    chosen = {
+        "latent_dim": args.latent_dim,
+        "epochs": args.epochs,
+        "clusters": args.clusters,
+        "method": args.method,
+        "spatial_weight": args.spatial_weight,
+        "smoothing": args.smoothing,
+        "model": None if args.model is None else str(args.model),
+        "pixels": args.pixel,
+        "device": args.device,
+        "random_state": args.seed,
+    }
+    settings = AutoencoderSettings(**{k: v for k, v in chosen.items() if v is not None})
+    result = run_autoencoder(
+        args.input,
+        args.out,
+        settings,
+        format=args.format,
+        read_options=_reader_options(args),
+        memory_limit=args.memory_limit,
+        scheduler=args.scheduler,
+        cluster=args.cluster,
+        progress=make_progress(args.quiet),
+        command=["chemmap", *sys.argv[1:]],
+    )
+    for message in result.warnings:
+        print(f"chemmap: warning: {message}", file=sys.stderr)
+    recon, seg = result.metrics["reconstruction"], result.metrics["segmentation"]
+    print(
+        f"chemmap: reconstruction RMSE {recon['rmse']:.4g}, mean spectral angle {recon['mean_sam']:.4g} rad; "
+        f"{seg['k']} clusters ({seg['method']})"
+    )
+    print(f"chemmap: wrote denoised.npy, latent.npy, cluster_map, figures, model/ and metrics.json to {result.out_dir}")
+    return 0
+
+
 def _cmd_formats() -> int:
     from chemmap.io import readers, writers
 
@@ -444,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         "convert": _cmd_convert,
         "preprocess": _cmd_preprocess,
         "peaks": _cmd_peaks,
+        "autoencoder": _cmd_autoencoder,
     }[args.command]
     try:
         return handler(args)

@@ -1,0 +1,356 @@
+"""The spectral-autoencoder workflow behind ``chemmap autoencoder``: train (or load) the
+model, denoise and encode every pixel in one streamed pass, segment the latent image
+(Gaussian mixture or k-means, optional pixel coordinates and Potts smoothing), and write the
+cubes, maps, figures, model and metrics into one output folder atomically."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chemmap._shared.compute import active_settings, compute, compute_settings
+from chemmap._shared.progress import ProgressCallback, notify
+from chemmap._shared.validation import check_choice
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import ChemmapWarning, InvalidParameterError
+from chemmap.pipeline.record import Timer, versions
+from chemmap.pipeline.staging import staged_output
+
+__all__ = ["AUTOENCODER_OUTPUT_FILES", "AutoencoderResult", "AutoencoderSettings", "run_autoencoder"]
+
+#: Files and folders every ``chemmap autoencoder`` run writes.
+AUTOENCODER_OUTPUT_FILES = (
+    "denoised.npy",
+    "latent.npy",
+    "cluster_map.npy",
+    "cluster_map.png",
+    "cluster_spectra.png",
+    "cluster_spectra.npz",
+    "loss_curves.png",
+    "reconstructions.png",
+    "model",
+    "metrics.json",
+    "run_record.json",
+)
+#: Pixels drawn in ``reconstructions.png`` when none are asked for: the most typical
+#: pixel of each of the largest clusters.
+RECONSTRUCTION_PANELS = 6
+
+
+@dataclass
+class AutoencoderSettings:
+    """Options of the autoencoder workflow (training options as in
+    :func:`chemmap.deep.training.train_autoencoder`).
+
+    Attributes
+    ----------
+    latent_dim, epochs, batch_size, learning_rate, patience : training options
+    model : str or None
+        A model folder written by an earlier run: applied instead of training.
+    clusters : int or "auto"
+        Number of clusters of the latent image; ``"auto"`` picks the lowest BIC in
+        ``k_range``.
+    method : {"gmm", "kmeans"}
+    spatial_weight : float
+        Weight of the standardised pixel coordinates joined to the latent features (0: none).
+    smoothing : float
+        Potts ``beta`` of the ICM smoothing of the labels (nats per agreeing neighbour; 0: none).
+    pixels : list of (row, col)
+        Pixels drawn in ``reconstructions.png`` (default: the most typical pixel of each of
+        the largest clusters).
+    device : {"auto", "cpu", "cuda"}
+    random_state : int
+        Seeds the split, the weights, the batches and the clustering.
+    """
+
+    latent_dim: int = 8
+    epochs: int = 60
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    patience: int = 10
+    model: str | None = None
+    clusters: int | str = "auto"
+    method: str = "gmm"
+    spatial_weight: float = 0.0
+    smoothing: float = 1.0
+    k_range: tuple[int, int] = (2, 10)
+    pixels: list = field(default_factory=list)
+    device: str = "auto"
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice(self.method, ("gmm", "kmeans"), name="method", func="chemmap autoencoder")
+        check_choice(self.device, ("auto", "cpu", "cuda"), name="device", func="chemmap autoencoder")
+        if self.clusters != "auto" and (not isinstance(self.clusters, int) or self.clusters < 1):
+            raise InvalidParameterError(f"clusters must be a positive integer or 'auto'; got {self.clusters!r}.")
+        for name in ("spatial_weight", "smoothing"):
+            if getattr(self, name) < 0:
+                raise InvalidParameterError(f"{name} must be >= 0; got {getattr(self, name)}.")
+
+    def training_options(self) -> dict:
+        return {
+            "latent_dim": self.latent_dim,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "patience": self.patience,
+            "device": self.device,
+            "random_state": self.random_state,
+        }
+
+
+@dataclass
+class AutoencoderResult:
+    """What an autoencoder run produced (arrays in memory except the denoised cube)."""
+
+    trained: object
+    latent: np.ndarray
+    labels: np.ndarray
+    segmentation: object
+    metrics: dict
+    out_dir: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_autoencoder(
+    source,
+    out_dir,
+    settings: AutoencoderSettings | None = None,
+    *,
+    format: str | None = None,
+    read_options: dict | None = None,
+    memory_limit=None,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    progress: ProgressCallback | None = None,
+    command: list[str] | None = None,
+) -> AutoencoderResult:
+    """Read ``source`` (or take a Cube), train or load the autoencoder, and write into ``out_dir``:
+
+    ``denoised.npy`` (height x width x channels, float32, the input's units),
+    ``latent.npy`` (height x width x latent_dim), ``cluster_map.npy`` (int32, -1 = masked)
+    and ``.png``, ``cluster_spectra.png`` / ``.npz`` (mean input ± s.d. and decoded latent
+    mean of each cluster), ``loss_curves.png``, ``reconstructions.png``, ``model/``,
+    ``metrics.json`` and ``run_record.json``. Files appear only when the whole run
+    succeeded. The cube is read in bands of rows: the denoised cube is streamed to disk.
+    """
+    from chemmap.io import read
+
+    settings = settings or AutoencoderSettings()
+    timer = Timer()
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        compute_settings(scheduler or "threads", memory_limit=memory_limit, cluster=cluster),
+    ):
+        warnings.simplefilter("always", ChemmapWarning)
+        with timer.stage("read"):
+            cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
+        _check_pixels(settings.pixels, cube.image_shape)
+        trained = _trained(cube, settings, timer, progress)
+        with staged_output(out_dir) as stage:
+            with timer.stage("inference"):
+                latent, score = _denoise_and_encode(trained, cube, stage / "denoised.npy", settings, progress)
+            with timer.stage("segmentation"):
+                segmentation = _segment(latent, cube, settings)
+            result = AutoencoderResult(trained, latent, segmentation.labels, segmentation, {})
+            result.warnings = list(
+                dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning))
+            )
+            with timer.stage("write"):
+                _write(result, cube, score, stage, settings, timer=timer, command=command, progress=progress)
+        result.out_dir = Path(out_dir)
+    return result
+
+
+def _trained(cube: Cube, settings: AutoencoderSettings, timer: Timer, progress):
+    if settings.model is not None:
+        from chemmap.deep.inference import check_axis
+        from chemmap.deep.persist import load_autoencoder
+
+        with timer.stage("load model"):
+            trained = load_autoencoder(settings.model)
+            check_axis(trained, cube.axis)
+        return trained
+    from chemmap.deep.training import train_autoencoder
+
+    with timer.stage("training"):
+        return train_autoencoder(cube, progress=progress, **settings.training_options())
+
+
+def _denoise_and_encode(trained, cube: Cube, target: Path, settings: AutoencoderSettings, progress):
+    """One pass in bands of rows: the denoised cube into ``target`` (a .npy on disk), the
+    latent image in memory, and the reconstruction metrics of the input."""
+    from chemmap.deep.inference import autoencode
+    from chemmap.deep.training import row_bands
+    from chemmap.metrics.reconstruction import ReconstructionScore
+
+    denoised, latent = autoencode(trained, cube, device=settings.device)
+    h, w = cube.image_shape
+    out = np.lib.format.open_memmap(target, mode="w+", dtype=np.float32, shape=(h, w, cube.n_channels))
+    latent_image = np.empty((h, w, latent.n_channels), dtype=np.float32)
+    score = ReconstructionScore(cube.n_channels)
+    bands = row_bands(cube)
+    for i, rows in enumerate(bands):
+        x, d, z = compute(cube.data[rows], denoised.data[rows], latent.data[rows], stage="autoencoder inference")
+        out[rows] = d
+        latent_image[rows] = z
+        score.add(x, d)
+        notify(progress, "denoising and encoding", i + 1, len(bands))
+    out.flush()
+    del out
+    return latent_image, score
+
+
+def _segment(latent: np.ndarray, cube: Cube, settings: AutoencoderSettings):
+    from chemmap.cluster.spatial import segment_feature_image
+
+    valid = cube.valid_pixels().reshape(cube.image_shape)
+    return segment_feature_image(
+        latent,
+        k=settings.clusters,
+        method=settings.method,
+        valid=valid,
+        spatial_weight=settings.spatial_weight,
+        smoothing=settings.smoothing,
+        k_range=tuple(settings.k_range),
+        random_state=settings.random_state,
+    )
+
+
+def typical_pixels(latent: np.ndarray, labels: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """For each of the ``n`` largest clusters, the pixel whose latent vector is nearest the
+    cluster's mean latent vector."""
+    flat, lab = latent.reshape(-1, latent.shape[-1]), labels.reshape(-1)
+    sizes = np.bincount(lab[lab >= 0])
+    pixels = []
+    for c in np.argsort(-sizes, kind="stable")[:n]:
+        members = np.flatnonzero(lab == c)
+        if members.size:
+            distance = np.sum((flat[members] - flat[members].mean(axis=0)) ** 2, axis=1)
+            pixels.append(tuple(int(v) for v in np.divmod(members[np.argmin(distance)], labels.shape[1])))
+    return pixels
+
+
+def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, *, timer, command, progress) -> None:
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap.deep.inference import decode_latent
+    from chemmap.deep.persist import save_autoencoder
+    from chemmap.metrics.interpretation import cluster_spectra
+    from chemmap.report.metrics_json import to_json_safe
+
+    labels, k = result.labels, result.segmentation.k
+    np.save(stage / "latent.npy", result.latent)
+    np.save(stage / "cluster_map.npy", labels.astype(np.int32))
+    means, stds, counts = cluster_spectra(cube.pixels(), labels.reshape(-1), k, progress=progress)
+    latent_means = np.stack(
+        [
+            result.latent.reshape(-1, result.latent.shape[-1])[labels.reshape(-1) == c].mean(axis=0)
+            if counts[c]
+            else np.zeros(result.latent.shape[-1])
+            for c in range(k)
+        ]
+    )
+    decoded = decode_latent(result.trained, latent_means)
+    with open(stage / "cluster_spectra.npz", "wb") as fh:
+        np.savez(fh, axis=cube.axis.values, mean=means, std=stds, decoded=decoded, counts=counts)
+    save_autoencoder(result.trained, stage / "model")
+    pixels = [tuple(p) for p in settings.pixels] or typical_pixels(result.latent, labels, RECONSTRUCTION_PANELS)
+    result.metrics = _metrics(result, cube, score, counts, settings)
+    with timer.stage("figures"):
+        _draw(result, cube, stage, means, stds, decoded, pixels)
+    write_text_atomic(
+        stage / "metrics.json", json.dumps(to_json_safe(result.metrics), indent=2, allow_nan=False) + "\n"
+    )
+    record = {
+        "command": command if command is not None else sys.argv,
+        "versions": versions(),
+        "timings": timer.to_dict(),
+        "input": str(cube.attrs.get("path", "<in memory>")),
+        "settings": asdict(settings),
+        "outputs": [*sorted(p.name for p in stage.iterdir()), "run_record.json"],
+        "compute": active_settings().to_dict(),
+    }
+    write_text_atomic(stage / "run_record.json", json.dumps(to_json_safe(record), indent=2))
+
+
+def _check_pixels(pixels, image_shape) -> None:
+    h, w = image_shape
+    for row, col in pixels:
+        if not (0 <= row < h and 0 <= col < w):
+            raise InvalidParameterError(f"Pixel (row {row}, col {col}) is outside the {h} x {w} image.")
+
+
+def _metrics(result: AutoencoderResult, cube: Cube, score, counts, settings) -> dict:
+    from chemmap.metrics.clustering import external_scores
+
+    trained, seg = result.trained, result.segmentation
+    history = trained.history
+    metrics = {
+        "reconstruction": score.result(),
+        "training": {
+            "loaded_from": settings.model,
+            "epochs_run": len(history),
+            "best_epoch": trained.best_epoch,
+            "best_val_loss": history[trained.best_epoch]["val_loss"] if history else None,
+            "final_train_loss": history[-1]["train_loss"] if history else None,
+            "settings": trained.settings,
+        },
+        "segmentation": {
+            "method": seg.method,
+            "k": seg.k,
+            "bic": seg.bic,
+            "k_selection": seg.k_selection,
+            "spatial_weight": settings.spatial_weight,
+            "smoothing": settings.smoothing,
+            "smoothing_changed_pixels": seg.smoothing_changed,
+            "cluster_sizes": counts.tolist(),
+        },
+        "warnings": result.warnings,
+    }
+    if cube.labels is not None:
+        metrics["segmentation"]["against_labels"] = external_scores(cube.labels, result.labels, cube.label_names)
+    return metrics
+
+
+def _draw(result: AutoencoderResult, cube: Cube, stage: Path, means, stds, decoded, pixels) -> None:
+    from chemmap.viz.autoencoder import plot_cluster_representatives, plot_loss_curves, plot_reconstructions
+    from chemmap.viz.figures import new_figure, plot_label_map, save_figure
+
+    names = [f"cluster {c}" for c in range(result.segmentation.k)]
+    fig = new_figure(7.5, 5.5)
+    plot_label_map(fig.subplots(), result.labels, names, title="Clusters of the latent features")
+    save_figure(fig, stage / "cluster_map.png")
+
+    unit = cube.axis.unit
+    fig = new_figure(10, 5.5)
+    plot_cluster_representatives(
+        fig.subplots(),
+        cube.axis.values,
+        unit,
+        means,
+        stds,
+        decoded,
+        names,
+        title="Cluster spectra: mean input (solid) and decoded latent mean (dashed)",
+    )
+    save_figure(fig, stage / "cluster_spectra.png")
+
+    history = result.trained.history
+    if history:
+        fig = new_figure(11, 4.2)
+        plot_loss_curves(fig, history, result.trained.best_epoch)
+        save_figure(fig, stage / "loss_curves.png")
+
+    rows = np.array([p[0] for p in pixels], dtype=np.intp)
+    cols = np.array([p[1] for p in pixels], dtype=np.intp)
+    denoised = np.load(stage / "denoised.npy", mmap_mode="r")
+    (inputs,) = compute(cube.data[rows, cols] if not cube.is_lazy else cube.data.vindex[rows, cols])
+    n = len(pixels)
+    fig = new_figure(4.2 * min(3, n), 3.3 * -(-n // 3))
+    plot_reconstructions(fig, cube.axis.values, unit, np.asarray(inputs), denoised[rows, cols], pixels)
+    save_figure(fig, stage / "reconstructions.png")

@@ -1,0 +1,94 @@
+"""``chemmap autoencoder`` end to end: a cube on disk read lazily is denoised, encoded and
+segmented into its true regions; every output is written; the saved model applied by a second
+run gives the same latent image; bad requests fail clearly and leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the autoencoder needs the 'deep' extra (PyTorch)")
+
+from chemmap.cli.main import main
+from chemmap.datasets import make_regions_cube
+from chemmap.io import write
+from chemmap.pipeline.autoencoder import AUTOENCODER_OUTPUT_FILES
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ae")
+    cube = make_regions_cube(image_shape=(40, 40), n_channels=80, snr=6, n_regions=3, random_state=4)
+    write(cube, folder / "scene.zarr")
+    code = main(
+        ["autoencoder", str(folder / "scene.zarr"), "--out", str(folder / "out"), "--epochs", "25",
+         "--clusters", "auto", "--device", "cpu", "--read-option", "lazy=true", "--pixel", "2,3", "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    return cube, folder
+
+
+def test_every_output_is_written_with_its_shape(run):
+    cube, folder = run
+    out = folder / "out"
+    assert {p.name for p in out.iterdir()} == set(AUTOENCODER_OUTPUT_FILES)
+    denoised = np.load(out / "denoised.npy")
+    assert denoised.shape == cube.shape and denoised.dtype == np.float32
+    assert np.load(out / "latent.npy").shape == (40, 40, 8)
+    labels = np.load(out / "cluster_map.npy")
+    assert labels.shape == (40, 40) and labels.dtype == np.int32
+    assert sorted(p.name for p in (out / "model").iterdir()) == ["model.json", "weights.pt"]
+    spectra = np.load(out / "cluster_spectra.npz")
+    assert spectra["mean"].shape == spectra["decoded"].shape == (labels.max() + 1, 80)
+    record = json.loads((out / "run_record.json").read_text())
+    assert {"training", "inference", "segmentation", "figures"} <= set(record["timings"]["seconds"])
+
+
+def test_the_run_finds_the_regions_and_reports_its_metrics(run):
+    cube, folder = run
+    metrics = json.loads((folder / "out" / "metrics.json").read_text())
+    seg = metrics["segmentation"]
+    assert seg["k"] == 3 and seg["k_selection"]["bic"]["best_k"] == 3
+    assert seg["against_labels"]["ari"] > 0.9
+    recon = metrics["reconstruction"]
+    assert recon["n_pixels"] == 1600 and len(recon["rmse_per_band"]) == 80
+    clean = make_regions_cube(image_shape=(40, 40), n_channels=80, snr=1e9, n_regions=3, random_state=4)
+    noise = np.sqrt(np.mean((np.asarray(cube.data) - np.asarray(clean.data)) ** 2))
+    assert 0.7 * noise < recon["rmse"] < 1.3 * noise  # the reconstruction leaves out about the noise
+    training = metrics["training"]
+    assert training["epochs_run"] <= 25 and 0 <= training["best_epoch"] < training["epochs_run"]
+    spectra = np.load(folder / "out" / "cluster_spectra.npz")
+    gap = np.abs(spectra["decoded"] - spectra["mean"]).max(axis=1)
+    assert np.all(gap < 0.5 * np.abs(spectra["mean"]).max(axis=1))  # decoded means look like the cluster means
+
+
+def test_a_saved_model_applied_again_gives_the_same_latent_image(run):
+    _, folder = run
+    code = main(
+        ["autoencoder", str(folder / "scene.zarr"), "--out", str(folder / "again"), "--model",
+         str(folder / "out" / "model"), "--clusters", "3", "--device", "cpu", "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    np.testing.assert_allclose(
+        np.load(folder / "again" / "latent.npy"), np.load(folder / "out" / "latent.npy"), rtol=1e-5, atol=1e-5
+    )
+    metrics = json.loads((folder / "again" / "metrics.json").read_text())
+    assert metrics["training"]["loaded_from"].endswith("model")
+
+
+def test_bad_requests_fail_clearly_and_leave_nothing(run, tmp_path, capsys):
+    _, folder = run
+    scene = str(folder / "scene.zarr")
+    assert main(["autoencoder", scene, "--out", str(tmp_path / "a"), "--pixel", "99,0", "--quiet"]) == 2
+    assert "outside the 40 x 40 image" in capsys.readouterr().err
+    other = make_regions_cube(image_shape=(20, 20), n_channels=50, random_state=0)
+    write(other, tmp_path / "other.zarr")
+    model = str(folder / "out" / "model")
+    assert main(["autoencoder", str(tmp_path / "other.zarr"), "--out", str(tmp_path / "b"), "--model", model]) == 2
+    assert "trained on 80 channels" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["autoencoder", scene, "--out", str(tmp_path / "c"), "--clusters", "two"])
+    assert usage.value.code == 2
+    assert not any((tmp_path / name).exists() for name in "abc")
