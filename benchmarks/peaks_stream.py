@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _child import timed_child
 
 TILE = (64, 96)
 
@@ -72,18 +71,6 @@ def plain_pass(path: Path, memory_limit: str) -> dict:
             total = read(path, lazy=True).data.sum(axis=(0, 1), dtype=np.int64).compute()
             seconds.append(time.perf_counter() - t)
     return {"first": seconds[0], "second": seconds[1], "counts": int(total.sum())}
-
-
-def timed_child(command: list[str]) -> dict:
-    """Run ``command``; its wall time and peak RSS (this process's children only)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
-    return {"seconds": seconds, "peak_rss_gib": max(peak, before) * 1024 / 2**30, "stdout": done.stdout}
 
 
 def main() -> None:

@@ -120,3 +120,22 @@ def test_model_files_never_execute_code_and_bad_folders_are_clear_errors(tmp_pat
     (folder / "model.json").write_text('{"format": "something else"}')
     with pytest.raises(FileFormatError, match="does not describe a chemmap spectral autoencoder"):
         load_autoencoder(folder)
+
+
+def test_the_estimator_fits_maps_and_reloads_with_its_parameters(tmp_path, small_cube):
+    from sklearn.base import clone
+
+    from chemmap.core.exceptions import NotFittedError
+    from chemmap.deep.estimator import SpectralAutoencoderMapper
+
+    mapper = SpectralAutoencoderMapper(latent_dim=3, widths=(8,), epochs=2, device="cpu", random_state=1)
+    assert clone(mapper).get_params() == mapper.get_params()
+    with pytest.raises(NotFittedError, match="call fit"):
+        mapper.transform(small_cube)
+    latent = mapper.fit(small_cube).transform(small_cube)
+    assert latent.shape == (32, 32, 3) and len(mapper.history_) == 2
+    assert mapper.denoise(small_cube).axis == small_cube.axis
+    mapper.save(tmp_path / "m")
+    again = SpectralAutoencoderMapper.load(tmp_path / "m", device="cpu")
+    assert again.get_params() == mapper.get_params()
+    np.testing.assert_array_equal(np.asarray(again.transform(small_cube).data), np.asarray(latent.data))
