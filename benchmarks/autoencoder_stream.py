@@ -89,9 +89,8 @@ def main() -> None:
     print(f"plain pass (sum spectrum): {plain['pass_seconds']:.1f} s, peak RSS {plain['peak_rss_gib']:.2f} GiB")
     print(f"chemmap autoencoder: {run['seconds']:.1f} s in all, peak RSS {run['peak_rss_gib']:.2f} GiB")
     print(f"  stages (s): {stages}")
-    print(
-        f"  inference pass (denoise + encode + write): {stages['inference'] / plain['pass_seconds']:.1f} x the plain pass"
-    )
+    ratio = stages["inference"] / plain["pass_seconds"]
+    print(f"  inference pass (denoise + encode + write): {ratio:.1f} x the plain pass")
     training = metrics["training"]
     print(f"  epochs run {training['epochs_run']}, batch {training['settings']['batch_size_used']}")
     print(f"  reconstruction RMSE {metrics['reconstruction']['rmse']:.4g}; latent GMM ARI vs truth {ari:.3f}")

@@ -78,6 +78,20 @@ def test_a_saved_model_applied_again_gives_the_same_latent_image(run):
     assert metrics["training"]["loaded_from"].endswith("model")
 
 
+def test_spectra_are_resampled_onto_the_model_axis_or_a_channel_count_when_asked(run, tmp_path):
+    _, folder = run
+    coarse = make_regions_cube(image_shape=(24, 24), n_channels=50, n_regions=3, random_state=4)
+    write(coarse, tmp_path / "coarse.zarr")
+    model = str(folder / "out" / "model")
+    command = ["autoencoder", str(tmp_path / "coarse.zarr"), "--clusters", "3", "--device", "cpu", "--quiet"]
+    assert main([*command, "--out", str(tmp_path / "m"), "--model", model, "--resample", "model"]) == 0
+    assert np.load(tmp_path / "m" / "denoised.npy").shape == (24, 24, 80)
+    assert main([*command, "--out", str(tmp_path / "n"), "--resample", "40", "--epochs", "2"]) == 0
+    assert np.load(tmp_path / "n" / "denoised.npy").shape == (24, 24, 40)
+    config = json.loads((tmp_path / "n" / "model" / "model.json").read_text())
+    assert len(config["axis"]["values"]) == 40 and config["axis"]["values"][-1] == pytest.approx(1800.0)
+
+
 def test_bad_requests_fail_clearly_and_leave_nothing(run, tmp_path, capsys):
     _, folder = run
     scene = str(folder / "scene.zarr")

@@ -46,6 +46,15 @@ def _clusters(text: str):
         raise argparse.ArgumentTypeError(f"--clusters must be an integer or 'auto'; got {text!r}") from None
 
 
+def _resample(text: str):
+    if text == "model":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--resample must be a channel count or 'model'; got {text!r}") from None
+
+
 def _pixel(text: str) -> tuple[int, int]:
     try:
         row, col = (int(v) for v in text.split(","))
@@ -193,6 +202,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "--smoothing", type=float, help="Potts smoothing of the cluster map, nats per agreeing neighbour (default 1)"
     )
     auto.add_argument("--model", type=Path, help="apply a model folder from an earlier run instead of training")
+    auto.add_argument(
+        "--resample",
+        type=_resample,
+        metavar="N|model",
+        help="resample the spectra first: onto N evenly spaced channels, or onto the --model's axis",
+    )
     auto.add_argument(
         "--pixel", type=_pixel, action="append", metavar="ROW,COL", help="pixel drawn in reconstructions.png"
     )
@@ -375,6 +390,7 @@ def _cmd_autoencoder(args) -> int:
         "spatial_weight": args.spatial_weight,
         "smoothing": args.smoothing,
         "model": None if args.model is None else str(args.model),
+        "resample": args.resample,
         "pixels": args.pixel,
         "device": args.device,
         "random_state": args.seed,

@@ -25,16 +25,16 @@ def check_axis(trained, axis: SpectralAxis) -> None:
         raise AxisError(
             f"The model was trained on {values.size} channels in {trained.axis_unit} "
             f"({values[0]:g}..{values[-1]:g}); this cube has {len(axis)} channels in {axis.unit} "
-            f"({axis.start:g}..{axis.stop:g}). Preprocess the cube onto the model's axis "
-            "(crop/resample) or train a model on this axis."
+            f"({axis.start:g}..{axis.stop:g}). Resample the cube onto the model's axis "
+            "(chemmap.preprocessing.resample, or --resample model on the command line) or train a model on it."
         )
     spacing = float(np.median(np.diff(values))) if values.size > 1 else 1.0
     worst = float(np.max(np.abs(np.asarray(axis.values) - values)))
     if worst > 0.01 * spacing:
         raise AxisError(
             f"The cube's channel positions differ from the model's by up to {worst:g} {axis.unit} "
-            f"(the channel spacing is {spacing:g}). Resample the cube onto the model's axis or "
-            "train a model on this axis."
+            f"(the channel spacing is {spacing:g}). Resample the cube onto the model's axis "
+            "(chemmap.preprocessing.resample, or --resample model on the command line) or train a model on it."
         )
 
 

@@ -60,6 +60,10 @@ class AutoencoderSettings:
         Weight of the standardised pixel coordinates joined to the latent features (0: none).
     smoothing : float
         Potts ``beta`` of the ICM smoothing of the labels (nats per agreeing neighbour; 0: none).
+    resample : int, "model" or None
+        Resample every spectrum first (never extrapolating): onto ``N`` evenly spaced
+        channels over the cube's range, or onto the axis of the loaded ``model``
+        (``"model"``). By default the model takes the cube's own channels, any number.
     pixels : list of (row, col)
         Pixels drawn in ``reconstructions.png`` (default: the most typical pixel of each of
         the largest clusters).
@@ -79,6 +83,7 @@ class AutoencoderSettings:
     spatial_weight: float = 0.0
     smoothing: float = 1.0
     k_range: tuple[int, int] = (2, 10)
+    resample: int | str | None = None
     pixels: list = field(default_factory=list)
     device: str = "auto"
     random_state: int = 0
@@ -88,6 +93,10 @@ class AutoencoderSettings:
         check_choice(self.device, ("auto", "cpu", "cuda"), name="device", func="chemmap autoencoder")
         if self.clusters != "auto" and (not isinstance(self.clusters, int) or self.clusters < 1):
             raise InvalidParameterError(f"clusters must be a positive integer or 'auto'; got {self.clusters!r}.")
+        if self.resample == "model" and self.model is None:
+            raise InvalidParameterError("resample='model' needs a model folder to take the axis from.")
+        if self.resample not in (None, "model") and (not isinstance(self.resample, int) or self.resample < 2):
+            raise InvalidParameterError(f"resample must be a channel count >= 2 or 'model'; got {self.resample!r}.")
         for name in ("spatial_weight", "smoothing"):
             if getattr(self, name) < 0:
                 raise InvalidParameterError(f"{name} must be >= 0; got {getattr(self, name)}.")
@@ -151,7 +160,7 @@ def run_autoencoder(
         with timer.stage("read"):
             cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
         _check_pixels(settings.pixels, cube.image_shape)
-        trained = _trained(cube, settings, timer, progress)
+        trained, cube = _trained(cube, settings, timer, progress)
         with staged_output(out_dir) as stage:
             with timer.stage("inference"):
                 latent, score = _denoise_and_encode(trained, cube, stage / "denoised.npy", settings, progress)
@@ -168,18 +177,25 @@ def run_autoencoder(
 
 
 def _trained(cube: Cube, settings: AutoencoderSettings, timer: Timer, progress):
+    """The loaded or trained model and the cube on its axis (resampled when asked)."""
+    from chemmap.preprocessing import resample
+
     if settings.model is not None:
         from chemmap.deep.inference import check_axis
         from chemmap.deep.persist import load_autoencoder
 
         with timer.stage("load model"):
             trained = load_autoencoder(settings.model)
+            if settings.resample == "model":
+                cube = resample(cube, to=trained.axis_values)
             check_axis(trained, cube.axis)
-        return trained
+        return trained, cube
     from chemmap.deep.training import train_autoencoder
 
+    if settings.resample is not None:
+        cube = resample(cube, to=np.linspace(cube.axis.start, cube.axis.stop, settings.resample))
     with timer.stage("training"):
-        return train_autoencoder(cube, progress=progress, **settings.training_options())
+        return train_autoencoder(cube, progress=progress, **settings.training_options()), cube
 
 
 def _denoise_and_encode(trained, cube: Cube, target: Path, settings: AutoencoderSettings, progress):
