@@ -19,7 +19,7 @@ from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ChemmapWarning, InvalidParameterError
 from chemmap.pipeline.record import Timer, versions
-from chemmap.pipeline.staging import staged_output
+from chemmap.pipeline.staging import NpyRowWriter, staged_output
 
 __all__ = ["AUTOENCODER_OUTPUT_FILES", "AutoencoderResult", "AutoencoderSettings", "run_autoencoder"]
 
@@ -207,18 +207,16 @@ def _denoise_and_encode(trained, cube: Cube, target: Path, settings: Autoencoder
 
     denoised, latent = autoencode(trained, cube, device=settings.device)
     h, w = cube.image_shape
-    out = np.lib.format.open_memmap(target, mode="w+", dtype=np.float32, shape=(h, w, cube.n_channels))
     latent_image = np.empty((h, w, latent.n_channels), dtype=np.float32)
     score = ReconstructionScore(cube.n_channels)
     bands = row_bands(cube)
-    for i, rows in enumerate(bands):
-        x, d, z = compute(cube.data[rows], denoised.data[rows], latent.data[rows], stage="autoencoder inference")
-        out[rows] = d
-        latent_image[rows] = z
-        score.add(x, d)
-        notify(progress, "denoising and encoding", i + 1, len(bands))
-    out.flush()
-    del out
+    with NpyRowWriter(target, (h, w, cube.n_channels), np.float32) as out:
+        for i, rows in enumerate(bands):
+            x, d, z = compute(cube.data[rows], denoised.data[rows], latent.data[rows], stage="autoencoder inference")
+            out.write(d)
+            latent_image[rows] = z
+            score.add(x, d)
+            notify(progress, "denoising and encoding", i + 1, len(bands))
     return latent_image, score
 
 

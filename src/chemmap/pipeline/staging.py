@@ -14,7 +14,7 @@ import numpy as np
 
 from chemmap.report.metrics_json import to_json_safe
 
-__all__ = ["OUTPUT_CHUNK", "staged_output", "write_zarr_outputs"]
+__all__ = ["OUTPUT_CHUNK", "NpyRowWriter", "staged_output", "write_zarr_outputs"]
 
 #: Chunk of the Zarr label and map outputs, in pixels per side.
 OUTPUT_CHUNK = 1024
@@ -67,3 +67,34 @@ def write_zarr_outputs(label_image, maps, folder: Path) -> None:
 def _copy_by_rows(source, target, rows: int) -> None:
     for start in range(0, source.shape[0], rows):
         target[start : start + rows] = np.asarray(source[start : start + rows], dtype=target.dtype)
+
+
+class NpyRowWriter:
+    """Write a ``.npy`` array of known shape band of rows after band, in order, with plain
+    file writes (a memory map would count every written page in the process's memory).
+
+    Use as a context manager; :meth:`write` takes the next rows. Leaving the block before
+    every row was written raises, so a short file is never left looking complete.
+    """
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, ...], dtype) -> None:
+        self.path, self.shape, self.dtype = Path(path), tuple(int(n) for n in shape), np.dtype(dtype)
+        self.rows = 0
+
+    def __enter__(self) -> NpyRowWriter:
+        self._fh = open(self.path, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+        np.lib.format.write_array_header_2_0(self._fh, header)
+        return self
+
+    def write(self, rows: np.ndarray) -> None:
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        if rows.shape[1:] != self.shape[1:] or self.rows + rows.shape[0] > self.shape[0]:
+            raise ValueError(f"rows of shape {rows.shape} do not continue an array of shape {self.shape}")
+        self._fh.write(rows.data)
+        self.rows += rows.shape[0]
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self._fh.close()
+        if kind is None and self.rows != self.shape[0]:
+            raise ValueError(f"{self.path}: {self.rows} of {self.shape[0]} rows were written")
