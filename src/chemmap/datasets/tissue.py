@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
@@ -54,6 +53,8 @@ def nir_pure_spectra(wavelengths: np.ndarray) -> np.ndarray:
 
 
 def _smooth_noise(shape, rng, sigma: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
     field = gaussian_filter(rng.normal(size=shape), sigma, mode="reflect")
     return field / max(field.std(), 1e-12)
 
@@ -69,6 +70,8 @@ def _sample_mask(shape, rng) -> np.ndarray:
 def _fat_fraction(shape, rng) -> np.ndarray:
     """Per-pixel fat fraction in [0, 1]: wavy alternating layers of fat and lean, each with
     a smooth within-layer variation, blurred at the boundaries."""
+    from scipy.ndimage import gaussian_filter
+
     h, w = shape
     rows = np.arange(h)[:, None] * np.ones((1, w))
     n_layers = rng.integers(3, 7)
