@@ -319,8 +319,7 @@ def _cmd_demo(args) -> int:
 
 
 def _summary(result) -> None:
-    for message in result.warnings:
-        print(f"chemmap: warning: {message}", file=sys.stderr)
+    _print_warnings(result.warnings)
     cl = result.metrics["clustering"]
     parts = [f"k={cl['k']}", f"silhouette={cl['silhouette']:.3f}" if cl.get("silhouette") is not None else ""]
     if "ari" in cl:
@@ -331,8 +330,27 @@ def _summary(result) -> None:
     )
 
 
-def _cmd_peaks(args) -> int:
+def _workflow_options(args) -> dict:
+    """Reading, scale, progress and command options of the workflow commands (peaks, autoencoder)."""
     from chemmap.cli.progress import make_progress
+
+    return {
+        "format": args.format,
+        "read_options": _reader_options(args),
+        "memory_limit": args.memory_limit,
+        "scheduler": args.scheduler,
+        "cluster": args.cluster,
+        "progress": make_progress(args.quiet),
+        "command": ["chemmap", *sys.argv[1:]],
+    }
+
+
+def _print_warnings(messages) -> None:
+    for message in messages:
+        print(f"chemmap: warning: {message}", file=sys.stderr)
+
+
+def _cmd_peaks(args) -> int:
     from chemmap.pipeline.peaks import PeakSettings, run_peaks
 
     chosen = {
@@ -359,16 +377,9 @@ def _cmd_peaks(args) -> int:
         args.input,
         args.out,
         settings,
-        format=args.format,
-        read_options=_reader_options(args),
-        memory_limit=args.memory_limit,
-        scheduler=args.scheduler,
-        cluster=args.cluster,
-        progress=make_progress(args.quiet),
-        command=["chemmap", *sys.argv[1:]],
+        **_workflow_options(args),
     )
-    for message in result.warnings:
-        print(f"chemmap: warning: {message}", file=sys.stderr)
+    _print_warnings(result.warnings)
     found = ", ".join(name for name in result.names)
     elements = result.report.get("identified")
     print(f"chemmap: {len(result.peaks)} peaks ({found})")
@@ -379,7 +390,6 @@ def _cmd_peaks(args) -> int:
 
 
 def _cmd_autoencoder(args) -> int:
-    from chemmap.cli.progress import make_progress
     from chemmap.pipeline.autoencoder import AutoencoderSettings, run_autoencoder
 
     chosen = {
@@ -400,16 +410,9 @@ def _cmd_autoencoder(args) -> int:
         args.input,
         args.out,
         settings,
-        format=args.format,
-        read_options=_reader_options(args),
-        memory_limit=args.memory_limit,
-        scheduler=args.scheduler,
-        cluster=args.cluster,
-        progress=make_progress(args.quiet),
-        command=["chemmap", *sys.argv[1:]],
+        **_workflow_options(args),
     )
-    for message in result.warnings:
-        print(f"chemmap: warning: {message}", file=sys.stderr)
+    _print_warnings(result.warnings)
     recon, seg = result.metrics["reconstruction"], result.metrics["segmentation"]
     print(
         f"chemmap: reconstruction RMSE {recon['rmse']:.4g}, mean spectral angle {recon['mean_sam']:.4g} rad; "

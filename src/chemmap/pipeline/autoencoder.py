@@ -6,19 +6,17 @@ cubes, maps, figures, model and metrics into one output folder atomically."""
 from __future__ import annotations
 
 import json
-import sys
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from chemmap._shared.compute import active_settings, compute, compute_settings
+from chemmap._shared.compute import compute
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import ChemmapWarning, InvalidParameterError
-from chemmap.pipeline.record import Timer, versions
+from chemmap.core.exceptions import InvalidParameterError
+from chemmap.pipeline.record import Timer, workflow_session, write_run_record
 from chemmap.pipeline.staging import NpyRowWriter, staged_output
 
 __all__ = ["AUTOENCODER_OUTPUT_FILES", "AutoencoderResult", "AutoencoderSettings", "run_autoencoder"]
@@ -152,11 +150,7 @@ def run_autoencoder(
 
     settings = settings or AutoencoderSettings()
     timer = Timer()
-    with (
-        warnings.catch_warnings(record=True) as caught,
-        compute_settings(scheduler or "threads", memory_limit=memory_limit, cluster=cluster),
-    ):
-        warnings.simplefilter("always", ChemmapWarning)
+    with workflow_session(scheduler, memory_limit, cluster) as caught_warnings:
         with timer.stage("read"):
             cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
         _check_pixels(settings.pixels, cube.image_shape)
@@ -166,10 +160,7 @@ def run_autoencoder(
                 latent, score = _denoise_and_encode(trained, cube, stage / "denoised.npy", settings, progress)
             with timer.stage("segmentation"):
                 segmentation = _segment(latent, cube, settings)
-            result = AutoencoderResult(trained, latent, segmentation.labels, segmentation, {})
-            result.warnings = list(
-                dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning))
-            )
+            result = AutoencoderResult(trained, latent, segmentation.labels, segmentation, {}, None, caught_warnings())
             with timer.stage("write"):
                 _write(result, cube, score, stage, settings, timer=timer, command=command, progress=progress)
         result.out_dir = Path(out_dir)
@@ -280,16 +271,13 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     write_text_atomic(
         stage / "metrics.json", json.dumps(to_json_safe(result.metrics), indent=2, allow_nan=False) + "\n"
     )
-    record = {
-        "command": command if command is not None else sys.argv,
-        "versions": versions(),
-        "timings": timer.to_dict(),
-        "input": str(cube.attrs.get("path", "<in memory>")),
-        "settings": asdict(settings),
-        "outputs": [*sorted(p.name for p in stage.iterdir()), "run_record.json"],
-        "compute": active_settings().to_dict(),
-    }
-    write_text_atomic(stage / "run_record.json", json.dumps(to_json_safe(record), indent=2))
+    write_run_record(
+        stage,
+        command=command,
+        timer=timer,
+        source=str(cube.attrs.get("path", "<in memory>")),
+        settings=asdict(settings),
+    )
 
 
 def _check_pixels(pixels, image_shape) -> None:

@@ -11,20 +11,17 @@ spectra read only their pixels.
 from __future__ import annotations
 
 import json
-import sys
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from chemmap._shared.compute import active_settings, compute_settings
 from chemmap._shared.optional import optional_import
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import AxisError, ChemmapWarning, InvalidParameterError
-from chemmap.pipeline.record import Timer, versions
+from chemmap.core.exceptions import AxisError, InvalidParameterError
+from chemmap.pipeline.record import Timer, workflow_session, write_run_record
 from chemmap.pipeline.staging import staged_output
 
 __all__ = ["PEAK_OUTPUT_FILES", "PeakSettings", "PeaksResult", "map_peaks", "run_peaks"]
@@ -336,15 +333,11 @@ def run_peaks(
 
     settings = settings or PeakSettings()
     timer = Timer()
-    with (
-        warnings.catch_warnings(record=True) as caught,
-        compute_settings(scheduler or "threads", memory_limit=memory_limit, cluster=cluster),
-    ):
-        warnings.simplefilter("always", ChemmapWarning)
+    with workflow_session(scheduler, memory_limit, cluster) as caught_warnings:
         with timer.stage("read"):
             cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
         result = map_peaks(cube, settings, progress=progress, timer=timer)
-        result.warnings = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning)))
+        result.warnings = caught_warnings()
         result.report["warnings"] = result.warnings
         with timer.stage("write"):
             _write(result, Path(out_dir), settings, timer=timer, command=command, progress=progress)
@@ -380,15 +373,7 @@ def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, *, timer:
         write_text_atomic(
             stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n"
         )
-        record = {
-            "command": command if command is not None else sys.argv,
-            "versions": versions(),
-            "timings": timer.to_dict(),
-            "input": str(result.cube.attrs.get("path", "<in memory>")),
-            "outputs": [*sorted(p.name for p in stage.iterdir()), "run_record.json"],
-            "compute": active_settings().to_dict(),
-        }
-        write_text_atomic(stage / "run_record.json", json.dumps(record, indent=2))
+        write_run_record(stage, command=command, timer=timer, source=str(result.cube.attrs.get("path", "<in memory>")))
 
 
 def _write_smoothed(cube: Cube, sigma: float, target: Path, progress) -> None:

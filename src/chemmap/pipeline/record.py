@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import json
 import platform
 import sys
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
-__all__ = ["Timer", "versions"]
+__all__ = ["Timer", "versions", "workflow_session", "write_run_record"]
 
 _PACKAGES = ("chemmap", "numpy", "scipy", "scikit-learn", "pandas", "h5py", "matplotlib")
 
@@ -48,3 +51,37 @@ class Timer:
             "seconds": self.seconds,
             "total_seconds": round(sum(self.seconds.values()), 4),
         }
+
+
+@contextlib.contextmanager
+def workflow_session(scheduler: str | None, memory_limit, cluster: str | None) -> Iterator[Callable[[], list[str]]]:
+    """The compute settings of one workflow run (threads by default), recording chemmap's
+    warnings; yields a function that returns their distinct messages so far."""
+    from chemmap._shared.compute import compute_settings
+    from chemmap.core.exceptions import ChemmapWarning
+
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        compute_settings(scheduler or "threads", memory_limit=memory_limit, cluster=cluster),
+    ):
+        warnings.simplefilter("always", ChemmapWarning)
+        yield lambda: list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning)))
+
+
+def write_run_record(stage: Path, *, command, timer: Timer, source: str, **extra) -> None:
+    """``run_record.json`` in ``stage``: command, versions, timings, input, the files beside
+    it, the compute settings, and ``extra`` entries."""
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap._shared.compute import active_settings
+    from chemmap.report.metrics_json import to_json_safe
+
+    record = {
+        "command": command if command is not None else sys.argv,
+        "versions": versions(),
+        "timings": timer.to_dict(),
+        "input": source,
+        **extra,
+        "outputs": [*sorted(p.name for p in stage.iterdir()), "run_record.json"],
+        "compute": active_settings().to_dict(),
+    }
+    write_text_atomic(stage / "run_record.json", json.dumps(to_json_safe(record), indent=2))
