@@ -139,3 +139,12 @@ def test_the_estimator_fits_maps_and_reloads_with_its_parameters(tmp_path, small
     again = SpectralAutoencoderMapper.load(tmp_path / "m", device="cpu")
     assert again.get_params() == mapper.get_params()
     np.testing.assert_array_equal(np.asarray(again.transform(small_cube).data), np.asarray(latent.data))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here; the CPU path is tested above")
+def test_cuda_gives_the_cpu_outputs_to_tolerance(small_cube, tiny_model):
+    cpu_denoised, cpu_latent = autoencode(tiny_model, small_cube, device="cpu")
+    cuda_denoised, cuda_latent = autoencode(tiny_model, small_cube, device="cuda")
+    np.testing.assert_allclose(np.asarray(cuda_denoised.data), np.asarray(cpu_denoised.data), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(np.asarray(cuda_latent.data), np.asarray(cpu_latent.data), rtol=1e-3, atol=1e-3)
+    assert next(tiny_model.model.parameters()).device.type == "cpu"  # the trained model stays where it was

@@ -3,6 +3,8 @@ cube and the latent feature image, lazily for a cube on disk."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from chemmap._shared.blockwise import map_spectra
@@ -45,7 +47,8 @@ def check_axis(trained, axis: SpectralAxis) -> None:
 def _kernel(trained, device):
     """``(n, C) -> (n, C + latent_dim)``: reconstruction then latent vector per row; rows
     with a non-finite value give NaN."""
-    model = trained.model.to(device).eval()
+    model = trained.model if device.type == "cpu" else copy.deepcopy(trained.model).to(device)  # keep it on the CPU
+    model.eval()
     standardizer = trained.standardizer
     n_out = model.config["n_channels"] + model.config["latent_dim"]
 
