@@ -110,13 +110,12 @@ def block_split(
 def row_bands(cube: Cube, *, band_bytes: int | None = None) -> list[slice]:
     """Bands of image rows of about ``band_bytes`` each (whole rows, at least one); by
     default :data:`BAND_BYTES`, or less when the memory limit's block budget is smaller."""
+    from chemmap._shared.blockwise import row_blocks
     from chemmap._shared.compute import block_budget
 
     band_bytes = min(BAND_BYTES, block_budget()) if band_bytes is None else band_bytes
     h, w = cube.image_shape
-    row_bytes = w * cube.n_channels * np.dtype(cube.dtype).itemsize
-    rows = max(1, band_bytes // max(row_bytes, 1))
-    return [slice(s, min(s + rows, h)) for s in range(0, h, rows)]
+    return row_blocks(h, w * cube.n_channels * np.dtype(cube.dtype).itemsize, band_bytes)
 
 
 def _band_pixels(cube: Cube, rows: slice, mask: np.ndarray) -> np.ndarray:

@@ -65,11 +65,11 @@ def semivariogram(image: np.ndarray, mask: np.ndarray | None = None, *, max_lag:
         max_lag = max(3.0, min(np.ptp(rows) + 1, np.ptp(cols) + 1) / 3)
     bins = np.rint(distance).astype(np.int64)
     keep = (bins >= 1) & (bins <= max_lag) & (pairs > 0.5)
-    count = np.bincount(bins[keep], weights=np.rint(pairs[keep]))
+    n_pairs = np.rint(pairs[keep])
+    count = np.bincount(bins[keep], weights=n_pairs)
     total = np.bincount(bins[keep], weights=squares[keep])
-    mean_lag = np.bincount(bins[keep], weights=distance[keep] * np.rint(pairs[keep]))
-    used = np.flatnonzero(count > 0)
-    used = used[used >= 1]
+    mean_lag = np.bincount(bins[keep], weights=distance[keep] * n_pairs)
+    used = np.flatnonzero(count > 0)  # bin 0 (a pixel with itself) is never kept
     return mean_lag[used] / count[used], np.maximum(total[used], 0) / (2 * count[used]), count[used]
 
 
