@@ -22,6 +22,9 @@ __all__ = ["TissueSample", "make_tissue_samples", "nir_pure_spectra", "write_tis
 #: overtones and combinations) and lean tissue (water O-H and protein N-H).
 FAT_BANDS = ((930, 25, 0.35), (1210, 30, 0.8), (1390, 35, 0.45), (1725, 25, 1.0), (1765, 25, 0.8))
 LEAN_BANDS = ((970, 40, 0.5), (1190, 50, 0.25), (1450, 60, 1.0), (1510, 45, 0.45), (1940, 60, 0.2))
+#: Broad bands (nm, width nm) of minor constituents (connective tissue, free water, pigments)
+#: whose amounts vary from pixel to pixel independently of fat and average out in a sample's mean.
+INTERFERENT_BANDS = ((1040, 60), (1320, 80), (1580, 70))
 
 
 @dataclass(frozen=True)
@@ -95,15 +98,21 @@ def make_tissue_samples(
     noise: float = 0.02,
     scatter: float = 0.15,
     baseline: float = 0.1,
+    interferent_level: float = 0.1,
     reference_error: float = 0.5,
     random_state: int = 0,
 ) -> list[TissueSample]:
     """Samples of layered fat / lean tissue with per-pixel truth.
 
-    Each pixel's spectrum is ``s * (f * fat + (1 - f) * lean) + offset + slope * x + noise``:
-    ``f`` the true fat fraction, ``s`` a smooth multiplicative scatter field
-    (``1 ± scatter``), a smooth additive baseline (``baseline``), white noise of standard
-    deviation ``noise`` (absorbance units; the strongest band is about 1). Background
+    Each pixel's spectrum is ``s * (f * fat + (1 - f) * lean) + offset + slope * x + a @
+    minor + noise``: ``f`` the true fat fraction, ``s`` a smooth multiplicative scatter field
+    (``1 ± scatter``), a smooth additive baseline (``baseline``), per-pixel amounts ``a``
+    (half-normal, scale ``interferent_level``) of three minor constituents
+    (:data:`INTERFERENT_BANDS`), white noise of standard deviation ``noise`` (absorbance
+    units; the strongest band is about 1). The minor constituents are what makes a model
+    calibrated on sample means noisy per pixel: their pixel-to-pixel variation averages out
+    in the means the model learns from (set ``interferent_level=0`` for spectra that are
+    linear mixtures of fat and lean only, where PLS maps are nearly exact). Background
     pixels are a flat dark spectrum with noise. The reference is the masked mean of the
     true fat % plus a lab error of standard deviation ``reference_error`` (percentage points).
 
@@ -115,6 +124,7 @@ def make_tissue_samples(
     x = np.linspace(*wavelength_range, n_channels)
     pure = nir_pure_spectra(x)
     ramp = (x - x.mean()) / np.ptp(x)
+    interferents = np.stack([gaussian_band(x, c, 2 * w**2) for c, w in INTERFERENT_BANDS])
     axis = SpectralAxis(x, "nm")
     samples = []
     for i in range(n_samples):
@@ -125,6 +135,9 @@ def make_tissue_samples(
         offset = baseline * _smooth_noise(image_shape, rng, 10)
         slope = baseline * _smooth_noise(image_shape, rng, 10)
         spectra = scale[..., None] * mixed + offset[..., None] + slope[..., None] * ramp
+        if interferent_level:
+            amounts = interferent_level * np.abs(rng.standard_normal((*image_shape, interferents.shape[0])))
+            spectra = spectra + amounts @ interferents
         spectra = np.where(mask[..., None], spectra, 0.02)
         spectra = spectra + rng.normal(scale=noise, size=spectra.shape)
         truth = np.where(mask, 100 * fraction, np.nan).astype(np.float32)
