@@ -13,30 +13,30 @@ from chemmap.core.exceptions import InvalidParameterError
 from chemmap.deep.map_losses import MapLossWeights, map_loss, masked_mean
 
 
-def hand_loss(maps, masks, refs, smoothness, range_penalty, inside):
+def hand_loss(maps, masks, refs, smoothness, range_penalty, pairs):
     means = np.array([m[k].mean() for m, k in zip(maps, masks, strict=True)])
     mean_term = np.mean((refs - means) ** 2)
     total = count = 0.0
     for m, k in zip(maps, masks, strict=True):
         for a, b, ka, kb in ((m[1:], m[:-1], k[1:], k[:-1]), (m[:, 1:], m[:, :-1], k[:, 1:], k[:, :-1])):
-            pair = (ka & kb) if inside else np.ones_like(ka)
+            pair = {"inside": ka & kb, "anchored": kb, "all": np.ones_like(ka)}[pairs]
             total += np.sum((a - b) ** 2 * pair)
             count += pair.sum()
     excursion = np.concatenate(
         [np.clip(-m[k], 0, None) + np.clip(m[k] - 100, 0, None) for m, k in zip(maps, masks, strict=True)]
     )
-    return mean_term + smoothness * total / count + range_penalty * np.mean(excursion**2)
+    return mean_term + smoothness * total / (count / 2) + range_penalty * np.mean(excursion**2)
 
 
-@pytest.mark.parametrize("inside", [True, False])
-def test_the_masked_mean_loss_equals_a_hand_computation(inside):
+@pytest.mark.parametrize("pairs", ["inside", "anchored", "all"])
+def test_the_masked_mean_loss_equals_a_hand_computation(pairs):
     rng = np.random.default_rng(0)
     maps = rng.uniform(-20, 130, size=(3, 6, 7))
     masks = rng.random((3, 6, 7)) > 0.3
     refs = np.array([30.0, 55.0, 80.0])
-    weights = MapLossWeights(smoothness=20.0, range_penalty=1e-3, inside_mask_only=inside)
+    weights = MapLossWeights(smoothness=20.0, range_penalty=1e-3, pairs=pairs)
     terms = map_loss(torch.as_tensor(maps), torch.as_tensor(masks), torch.as_tensor(refs), weights)
-    assert float(terms["loss"]) == pytest.approx(hand_loss(maps, masks, refs, 20.0, 1e-3, inside), rel=1e-10)
+    assert float(terms["loss"]) == pytest.approx(hand_loss(maps, masks, refs, 20.0, 1e-3, pairs), rel=1e-10)
     np.testing.assert_allclose(
         masked_mean(torch.as_tensor(maps), torch.as_tensor(masks)).numpy(),
         [m[k].mean() for m, k in zip(maps, masks, strict=True)],

@@ -12,6 +12,7 @@ from chemmap.deep._torch import torch
 __all__ = ["MapLossWeights", "map_loss", "masked_mean"]
 
 SMOOTHNESS = ("squared", "huber", "tv")
+PAIRS = ("inside", "anchored", "all")
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,8 @@ class MapLossWeights:
     Attributes
     ----------
     smoothness : float
-        Weight of the mean spatial-difference term (the paper: 20).
+        Weight of the spatial-difference term (the paper: 20): the penalty of the row and
+        the column difference summed per pixel, averaged over the pixels counted.
     range_penalty : float
         Weight of the mean squared excursion outside ``[low, high]`` (the paper: 1e-3).
     low, high : float
@@ -31,9 +33,10 @@ class MapLossWeights:
         linear above: edges between layers cost less), or absolute (total variation).
     delta : float
         Huber threshold, map units.
-    inside_mask_only : bool
-        Count only pairs of neighbouring pixels both inside the mask (the paper counts
-        every pair of the output, background included).
+    pairs : {"inside", "anchored", "all"}
+        Neighbour pairs counted: both pixels inside the mask; the first (upper or left)
+        pixel inside the mask (the paper's code: differences across the mask's edge count);
+        or every pair of the image.
     """
 
     smoothness: float = 20.0
@@ -42,11 +45,13 @@ class MapLossWeights:
     high: float = 100.0
     kind: str = "squared"
     delta: float = 1.0
-    inside_mask_only: bool = True
+    pairs: str = "inside"
 
     def __post_init__(self) -> None:
         if self.kind not in SMOOTHNESS:
             raise InvalidParameterError(f"kind must be one of {SMOOTHNESS}; got {self.kind!r}.")
+        if self.pairs not in PAIRS:
+            raise InvalidParameterError(f"pairs must be one of {PAIRS}; got {self.pairs!r}.")
 
 
 def masked_mean(maps, masks):
@@ -66,8 +71,9 @@ def _penalty(diff, weights: MapLossWeights):
 def map_loss(maps, masks, references, weights: MapLossWeights = MapLossWeights()) -> dict:
     """Loss of predicted maps against per-sample references.
 
-    ``mean_b (reference_b - masked_mean(map_b))^2 + smoothness * mean(penalty(neighbour
-    differences)) + range_penalty * mean over mask pixels of (excursion outside [low, high])^2``.
+    ``mean_b (reference_b - masked_mean(map_b))^2 + smoothness * sum(penalty(neighbour
+    differences)) / (pairs counted / 2) + range_penalty * mean over mask pixels of
+    (excursion outside [low, high])^2``.
 
     Parameters
     ----------
@@ -82,16 +88,14 @@ def map_loss(maps, masks, references, weights: MapLossWeights = MapLossWeights()
         ``range`` (the last three detached).
     """
     mean_error = torch.mean((references - masked_mean(maps, masks)) ** 2)
+    m = masks.to(maps.dtype)
     terms = []
     for dim in (1, 2):
         diff = torch.diff(maps, dim=dim)
-        pair = torch.ones_like(diff)
-        if weights.inside_mask_only:
-            m = masks.to(maps.dtype)
-            pair = m.narrow(dim, 0, m.shape[dim] - 1) * m.narrow(dim, 1, m.shape[dim] - 1)
+        first, second = m.narrow(dim, 0, m.shape[dim] - 1), m.narrow(dim, 1, m.shape[dim] - 1)
+        pair = {"inside": first * second, "anchored": first, "all": torch.ones_like(diff)}[weights.pairs]
         terms.append(((_penalty(diff, weights) * pair).sum(), pair.sum()))
-    smooth = sum(t[0] for t in terms) / sum(t[1] for t in terms).clamp_min(1.0)
-    m = masks.to(maps.dtype)
+    smooth = 2 * sum(t[0] for t in terms) / sum(t[1] for t in terms).clamp_min(1.0)
     excursion = torch.relu(weights.low - maps) + torch.relu(maps - weights.high)
     outside = (excursion**2 * m).sum() / m.sum().clamp_min(1.0)
     loss = mean_error + weights.smoothness * smooth + weights.range_penalty * outside
