@@ -8,9 +8,9 @@ import copy
 import numpy as np
 
 from chemmap._shared.blockwise import map_spectra
+from chemmap._shared.model_axis import check_model_axis
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import AxisError
 from chemmap.deep._torch import pick_device, torch
 
 __all__ = ["INFERENCE_BATCH", "autoencode", "check_axis", "decode_latent"]
@@ -21,27 +21,9 @@ INFERENCE_BATCH = 512
 
 
 def check_axis(trained, axis: SpectralAxis) -> None:
-    """Raise :class:`AxisError` unless ``axis`` is the axis the model was trained on.
-
-    Positions must agree to 1 % of the channel spacing, so a model is never applied to
-    spectra whose channel ``i`` means something else.
-    """
-    values = np.asarray(trained.axis_values, dtype=np.float64)
-    if axis.unit != trained.axis_unit or len(axis) != values.size:
-        raise AxisError(
-            f"The model was trained on {values.size} channels in {trained.axis_unit} "
-            f"({values[0]:g}..{values[-1]:g}); this cube has {len(axis)} channels in {axis.unit} "
-            f"({axis.start:g}..{axis.stop:g}). Resample the cube onto the model's axis "
-            "(chemmap.preprocessing.resample, or --resample model on the command line) or train a model on it."
-        )
-    spacing = float(np.median(np.diff(values))) if values.size > 1 else 1.0
-    worst = float(np.max(np.abs(np.asarray(axis.values) - values)))
-    if worst > 0.01 * spacing:
-        raise AxisError(
-            f"The cube's channel positions differ from the model's by up to {worst:g} {axis.unit} "
-            f"(the channel spacing is {spacing:g}). Resample the cube onto the model's axis "
-            "(chemmap.preprocessing.resample, or --resample model on the command line) or train a model on it."
-        )
+    """Raise :class:`AxisError` unless ``axis`` is the axis the model was trained on
+    (see :func:`chemmap._shared.model_axis.check_model_axis`)."""
+    check_model_axis(trained.axis_values, trained.axis_unit, axis)
 
 
 def _kernel(trained, device):

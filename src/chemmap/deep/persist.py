@@ -18,12 +18,65 @@ from chemmap.deep._torch import torch
 from chemmap.deep.model import SpectralAutoencoder
 from chemmap.deep.training import Standardizer, TrainingResult
 
-__all__ = ["MODEL_FORMAT", "load_autoencoder", "save_autoencoder"]
+__all__ = [
+    "MODEL_FORMAT",
+    "load_autoencoder",
+    "read_model_config",
+    "read_weights",
+    "save_autoencoder",
+    "write_model_folder",
+]
 
 MODEL_FORMAT = "chemmap-spectral-autoencoder"
 FORMAT_VERSION = 1
 WEIGHTS = "weights.pt"
 CONFIG = "model.json"
+
+
+def write_model_folder(folder: str | os.PathLike, state: dict, config: dict) -> Path:
+    """Write the tensors of ``state`` to ``weights.pt`` and ``config`` (plus format version
+    and chemmap version) to ``model.json``, each atomically; the JSON, which a loader reads
+    first, is written last."""
+    from chemmap import __version__
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / WEIGHTS) as tmp:
+        torch.save({k: v.detach().cpu().contiguous() for k, v in state.items()}, tmp)
+    config = {"format": config["format"], "format_version": FORMAT_VERSION, "chemmap_version": __version__, **config}
+    write_text_atomic(folder / CONFIG, json.dumps(config, indent=1) + "\n")
+    return folder
+
+
+def read_model_config(folder: str | os.PathLike, model_format: str, what: str) -> dict:
+    """``model.json`` of a model folder, checked to be ``model_format`` (``what`` names it in
+    errors) and not newer than this chemmap reads."""
+    folder = Path(folder)
+    for name in (CONFIG, WEIGHTS):
+        if not (folder / name).is_file():
+            raise InputFileNotFoundError(
+                f"{folder / name} does not exist; a model folder written by chemmap holds {CONFIG} and {WEIGHTS}."
+            )
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FileFormatError(f"{folder / CONFIG} is not valid JSON ({err}).") from None
+    if not isinstance(config, dict) or config.get("format") != model_format:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise FileFormatError(f"{folder / CONFIG} does not describe a chemmap {what} (format {found!r}).")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise FileFormatError(
+            f"{folder} was written by a newer chemmap (model format {config['format_version']}); upgrade chemmap."
+        )
+    return config
+
+
+def read_weights(folder: str | os.PathLike) -> dict:
+    """The tensors of ``weights.pt``, loaded without executing code."""
+    return torch.load(Path(folder) / WEIGHTS, map_location="cpu", weights_only=True)
+
+
+LOAD_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError)
 
 
 def save_autoencoder(trained: TrainingResult, folder: str | os.PathLike) -> Path:
@@ -35,17 +88,8 @@ def save_autoencoder(trained: TrainingResult, folder: str | os.PathLike) -> Path
     Path
         The folder.
     """
-    from chemmap import __version__
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
-    with atomic_path(folder / WEIGHTS) as tmp:
-        torch.save(state, tmp)
     config = {
         "format": MODEL_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "chemmap_version": __version__,
         "architecture": trained.model.config,
         "standardizer": trained.standardizer.to_dict(),
         "axis": {"unit": trained.axis_unit, "values": np.asarray(trained.axis_values, dtype=np.float64).tolist()},
@@ -53,8 +97,7 @@ def save_autoencoder(trained: TrainingResult, folder: str | os.PathLike) -> Path
         "training": trained.settings,
         "history": trained.history,
     }
-    write_text_atomic(folder / CONFIG, json.dumps(config, indent=1) + "\n")
-    return folder
+    return write_model_folder(folder, trained.model.state_dict(), config)
 
 
 def load_autoencoder(folder: str | os.PathLike) -> TrainingResult:
@@ -67,22 +110,7 @@ def load_autoencoder(folder: str | os.PathLike) -> TrainingResult:
     FileFormatError
         When the files are not a chemmap autoencoder or do not match each other.
     """
-    folder = Path(folder)
-    for name in (CONFIG, WEIGHTS):
-        if not (folder / name).is_file():
-            raise InputFileNotFoundError(
-                f"{folder / name} does not exist; a model folder written by chemmap holds {CONFIG} and {WEIGHTS}."
-            )
-    try:
-        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise FileFormatError(f"{folder / CONFIG} is not valid JSON ({err}).") from None
-    if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
-        raise FileFormatError(f"{folder / CONFIG} does not describe a chemmap spectral autoencoder.")
-    if config.get("format_version", 0) > FORMAT_VERSION:
-        raise FileFormatError(
-            f"{folder} was written by a newer chemmap (model format {config['format_version']}); upgrade chemmap."
-        )
+    config = read_model_config(folder, MODEL_FORMAT, "spectral autoencoder")
     try:
         arch = config["architecture"]
         model = SpectralAutoencoder(
@@ -93,15 +121,14 @@ def load_autoencoder(folder: str | os.PathLike) -> TrainingResult:
             activation=arch["activation"],
             output=arch["output"],
         )
-        state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(read_weights(folder), strict=True)
         standardizer = Standardizer(
             np.asarray(config["standardizer"]["mean"], np.float32),
             np.asarray(config["standardizer"]["scale"], np.float32),
         )
         axis_values = np.asarray(config["axis"]["values"], dtype=np.float64)
         axis_unit = str(config["axis"]["unit"])
-    except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
+    except LOAD_ERRORS as err:
         raise FileFormatError(f"{folder} is not a consistent chemmap autoencoder: {err}") from None
     n = arch["n_channels"]
     if standardizer.mean.size != n or axis_values.size != n:

@@ -40,6 +40,13 @@ class Sample:
     truth: np.ndarray | None = None
     name: str = ""
 
+    def pixels(self) -> np.ndarray:
+        """``(n, n_channels)`` spectra of the mask's pixels (read from NumPy or Dask)."""
+        from chemmap._shared.compute import compute
+
+        (data,) = compute(self.cube.data)
+        return np.asarray(data).reshape(-1, self.cube.n_channels)[self.mask.reshape(-1)]
+
 
 def _path(folder: Path, value: str, column: str, row: int) -> Path | None:
     if not value.strip():
