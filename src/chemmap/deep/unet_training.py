@@ -1,0 +1,350 @@
+"""Training U-Nets that map a hyperspectral image to a quantity from one reference value per
+sample: the loss sees only the masked mean of each predicted map (plus smoothness and range
+terms), early stopping and reduce-on-plateau watch the validation samples' RMSE of the mean,
+and an ensemble holds one model per fold of the training samples.
+
+Two presets. :data:`PAPER` is the setup of Engstrøm et al. (arXiv 2504.14131) as named
+parameters. :data:`IMPROVED` bounds the output, pads convolutions, counts smoothness only
+inside the mask with an edge-preserving Huber penalty, uses AdamW, standardises every band
+and augments with flips and rotations.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from chemmap._shared.progress import ProgressCallback, notify
+from chemmap.core.exceptions import InvalidParameterError, ShapeError
+from chemmap.deep._torch import pick_device, seed_everything, torch
+from chemmap.deep.map_losses import MapLossWeights, map_loss, masked_mean
+from chemmap.deep.training import Standardizer
+from chemmap.deep.unet import SpectralUNet
+
+__all__ = ["IMPROVED", "PAPER", "TrainedUNet", "UNetSettings", "train_unet", "unet_settings"]
+
+AUGMENTATIONS = ("none", "flips", "flips+rotations")
+OPTIMIZERS = ("adam", "adamw")
+
+
+@dataclass(frozen=True)
+class UNetSettings:
+    """Everything that defines a U-Net mapper and its training.
+
+    Attributes
+    ----------
+    mode : str
+        A label recorded with the model ("paper", "improved" or your own).
+    widths, spectral_kernel, spectral_filters, padding, output, n_outputs, low, high
+        The architecture (see :class:`~chemmap.deep.unet.SpectralUNet`).
+    loss : MapLossWeights
+        Smoothness and range terms beside the squared error of the masked mean.
+    l2_penalty : float
+        Weight of the summed squared convolution weights added to the loss (the paper: 1e-3).
+    optimizer : {"adam", "adamw"}
+    learning_rate : float
+    weight_decay : float
+        AdamW's decoupled decay (ignored by Adam).
+    standardize : bool
+        Standardise every band with the training pixels' mean and standard deviation.
+    augment : {"none", "flips", "flips+rotations"}
+        Random flips (and quarter turns) of each training image, with its mask.
+    max_epochs, burn_in, plateau_patience, early_stopping_patience : int
+        Epochs at most; epochs before plateaus and early stopping are watched; epochs
+        without a better validation RMSE before the learning rate drops (to ``lr_factor``
+        times, never below ``min_lr``, restarting from the best weights) and before
+        training stops.
+    lr_factor, min_lr : float
+    n_folds : int
+        Ensemble members: each is trained on the other folds of the training samples and
+        stopped on its own fold.
+    tile, halo : int
+        Inference works on tiles of ``tile`` x ``tile`` pixels, each read with ``halo``
+        pixels of context on every side, so an image of any size fits in memory.
+    device : {"auto", "cpu", "cuda"}
+    random_state : int
+    """
+
+    mode: str = "improved"
+    widths: tuple = (16, 32, 64, 128)
+    spectral_kernel: int = 7
+    spectral_filters: int = 1
+    padding: str = "same"
+    output: str = "sigmoid"
+    n_outputs: int = 1
+    low: float = 0.0
+    high: float = 100.0
+    loss: MapLossWeights = field(default_factory=lambda: MapLossWeights(kind="huber", delta=2.0, pairs="inside"))
+    l2_penalty: float = 0.0
+    optimizer: str = "adamw"
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-2
+    standardize: bool = True
+    augment: str = "flips+rotations"
+    max_epochs: int = 60
+    burn_in: int = 10
+    plateau_patience: int = 6
+    early_stopping_patience: int = 15
+    lr_factor: float = 0.1
+    min_lr: float = 1e-6
+    n_folds: int = 5
+    tile: int = 256
+    halo: int = 48
+    device: str = "auto"
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        if self.augment not in AUGMENTATIONS:
+            raise InvalidParameterError(f"augment must be one of {AUGMENTATIONS}; got {self.augment!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise InvalidParameterError(f"optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}.")
+        for name in ("max_epochs", "n_folds", "tile"):
+            if getattr(self, name) < 1:
+                raise InvalidParameterError(f"{name} must be at least 1; got {getattr(self, name)}.")
+        if self.halo < 0:
+            raise InvalidParameterError(f"halo must be >= 0; got {self.halo}.")
+
+    def architecture(self, n_channels: int) -> dict:
+        return {
+            "n_channels": n_channels,
+            "widths": list(self.widths),
+            "spectral_kernel": self.spectral_kernel,
+            "spectral_filters": self.spectral_filters,
+            "padding": self.padding,
+            "output": self.output,
+            "n_outputs": self.n_outputs,
+            "low": self.low,
+            "high": self.high,
+        }
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "widths": list(self.widths), "loss": asdict(self.loss)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> UNetSettings:
+        values = dict(values)
+        values["widths"] = tuple(values["widths"])
+        values["loss"] = MapLossWeights(**values["loss"])
+        return cls(**values)
+
+
+#: The setup of the PorkBellyHSI code: a 7-tap spectral convolution with one filter, a U-Net
+#: of 64-1024 channels with unpadded convolutions, a linear output, squared smoothness
+#: (weight 20) over differences starting inside the mask, range penalty 1e-3, explicit L2 of
+#: the weights 1e-3, Adam at 1e-3, flips, 250 epochs with 30 of burn-in, plateau patience 10,
+#: early stopping after 30, a five-fold ensemble.
+PAPER = UNetSettings(
+    mode="paper",
+    widths=(64, 128, 256, 512, 1024),
+    padding="valid",
+    output="linear",
+    loss=MapLossWeights(smoothness=20.0, range_penalty=1e-3, kind="squared", pairs="anchored"),
+    l2_penalty=1e-3,
+    optimizer="adam",
+    weight_decay=0.0,
+    standardize=False,
+    augment="flips",
+    max_epochs=250,
+    burn_in=30,
+    plateau_patience=10,
+    early_stopping_patience=30,
+    min_lr=1e-7,
+)
+#: chemmap's default: bounded output, padded convolutions, Huber smoothness inside the mask,
+#: AdamW, per-band standardisation, flips and rotations, a five-fold ensemble.
+IMPROVED = UNetSettings()
+
+
+def unet_settings(mode: str = "improved", **overrides) -> UNetSettings:
+    """The preset ``mode`` ("paper" or "improved") with ``overrides`` applied."""
+    presets = {"paper": PAPER, "improved": IMPROVED}
+    if mode not in presets:
+        raise InvalidParameterError(f"mode must be 'paper' or 'improved'; got {mode!r}.")
+    unknown = set(overrides) - set(UNetSettings.__dataclass_fields__)
+    if unknown:
+        raise InvalidParameterError(
+            f"Unknown U-Net settings {sorted(unknown)}; valid: {sorted(UNetSettings.__dataclass_fields__)}."
+        )
+    if "widths" in overrides:
+        overrides["widths"] = tuple(overrides["widths"])
+    return replace(presets[mode], **overrides)
+
+
+@dataclass
+class TrainedUNet:
+    """An ensemble of trained U-Nets and what it needs to map new images.
+
+    Attributes
+    ----------
+    models : list of SpectralUNet
+        In eval mode, on the CPU; the map is the mean of their maps.
+    standardizer : Standardizer
+    axis_values : ndarray
+    axis_unit : str
+    settings : UNetSettings
+    histories : list of list of dict
+        Per member, per epoch: ``train_loss``, ``val_rmse_mean``, ``lr``.
+    best_epochs : list of int
+    """
+
+    models: list
+    standardizer: Standardizer
+    axis_values: np.ndarray
+    axis_unit: str
+    settings: UNetSettings
+    histories: list = field(default_factory=list)
+    best_epochs: list = field(default_factory=list)
+
+
+def _image(sample, standardizer: Standardizer) -> np.ndarray:
+    """``(C, H, W)`` standardised float32 image, non-finite values set to 0."""
+    from chemmap._shared.compute import compute
+
+    (data,) = compute(sample.cube.data)
+    x = standardizer.transform(np.asarray(data, dtype=np.float32))
+    return np.moveaxis(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -1, 0)
+
+
+def _fit_standardizer(samples, settings: UNetSettings, n_channels: int) -> Standardizer:
+    if not settings.standardize:
+        return Standardizer(np.zeros(n_channels, np.float32), np.ones(n_channels, np.float32))
+    return Standardizer.fit(s.pixels() for s in samples)
+
+
+def _augment(x, mask, how: str, rng):
+    if how == "none":
+        return x, mask
+    for dim in (-2, -1):
+        if rng.random() < 0.5:
+            x, mask = x.flip(dim), mask.flip(dim)
+    if how == "flips+rotations":
+        turns = int(rng.integers(4))
+        x, mask = torch.rot90(x, turns, (-2, -1)), torch.rot90(mask, turns, (-2, -1))
+    return x, mask
+
+
+def _l2(model):
+    return sum(p.pow(2).sum() for name, p in model.named_parameters() if name.endswith("weight"))
+
+
+@torch.no_grad()
+def _rmse_mean(model, data, indices) -> float:
+    model.eval()
+    errors = [float(masked_mean(model(x[None])[:, 0], m[None])[0]) - ref for x, m, ref in (data[i] for i in indices)]
+    return float(np.sqrt(np.mean(np.square(errors))))
+
+
+def _train_member(data, train, val, settings: UNetSettings, n_channels, device, seed, progress, label):
+    seed_everything(seed)
+    rng = np.random.default_rng(seed)
+    model = SpectralUNet(**settings.architecture(n_channels)).to(device)
+    model.init_output(float(np.mean([data[i][2] for i in train])))
+    if settings.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=settings.lr_factor, patience=settings.plateau_patience, min_lr=settings.min_lr
+    )
+    history, best, best_state, waited = [], np.inf, copy.deepcopy(model.state_dict()), 0
+    for epoch in range(settings.max_epochs):
+        model.train()
+        losses = []
+        for i in rng.permutation(train):
+            x, mask, ref = data[i]
+            x, mask = _augment(x, mask, settings.augment, rng)
+            maps = model(x[None])[:, 0]
+            terms = map_loss(maps, mask[None], torch.tensor([ref], device=device), settings.loss)
+            loss = terms["loss"] + settings.l2_penalty * _l2(model) if settings.l2_penalty else terms["loss"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+        score = _rmse_mean(model, data, val)
+        lr = optimizer.param_groups[0]["lr"]
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_rmse_mean": score, "lr": lr})
+        notify(progress, label, epoch + 1, settings.max_epochs)
+        if score < best - 1e-6:
+            best, best_state, waited = score, copy.deepcopy(model.state_dict()), 0
+        elif epoch >= settings.burn_in:
+            waited += 1
+            if waited >= settings.early_stopping_patience:
+                break
+        if epoch >= settings.burn_in:
+            plateau.step(score)
+            if optimizer.param_groups[0]["lr"] < lr:
+                model.load_state_dict(best_state)
+    notify(progress, label, settings.max_epochs, settings.max_epochs)
+    model.load_state_dict(best_state)
+    best_epoch = int(np.argmin([h["val_rmse_mean"] for h in history]))
+    return model.to("cpu").eval(), history, best_epoch
+
+
+def train_unet(
+    samples,
+    settings: UNetSettings = IMPROVED,
+    *,
+    validation=None,
+    progress: ProgressCallback | None = None,
+) -> TrainedUNet:
+    """Train an ensemble of :class:`SpectralUNet` on samples with one reference each.
+
+    Parameters
+    ----------
+    samples : list of chemmap.supervised.Sample
+        Training samples (cube, mask, reference); every cube on the same axis. Their images
+        are held in memory while training.
+    settings : UNetSettings
+        :data:`IMPROVED` (default), :data:`PAPER` or :func:`unet_settings` with overrides.
+    validation : list of Sample, optional
+        Samples that stop training (the manifest's ``val`` split): one model is trained.
+        Without them, ``settings.n_folds`` models are trained, each stopped on its fold.
+    progress : callable, optional
+        ``progress(stage, done, total)`` once per epoch.
+
+    Returns
+    -------
+    TrainedUNet
+    """
+    from chemmap.supervised.samples import grouped_folds
+
+    validation = list(validation or [])
+    everything = list(samples) + validation
+    channels = {s.cube.n_channels for s in everything}
+    if len(channels) != 1:
+        raise ShapeError(f"Every sample must have the same channels; found {sorted(channels)}.")
+    n_channels = channels.pop()
+    if not validation and len(samples) < max(settings.n_folds, 2):
+        raise ShapeError(
+            f"{len(samples)} training samples cannot make {settings.n_folds} folds; "
+            "give validation samples or lower n_folds."
+        )
+    device = pick_device(settings.device)
+    standardizer = _fit_standardizer(samples, settings, n_channels)
+    data = [
+        (
+            torch.as_tensor(_image(s, standardizer), device=device),
+            torch.as_tensor(np.array(s.mask, dtype=bool), device=device),
+            float(s.reference),
+        )
+        for s in everything
+    ]
+    n = len(samples)
+    if validation:
+        plans = [(np.arange(n), np.arange(n, len(everything)))]
+    else:
+        folds = grouped_folds(n, settings.n_folds, random_state=settings.random_state)
+        plans = [(np.setdiff1d(np.arange(n), fold), fold) for fold in folds]
+    models, histories, best_epochs = [], [], []
+    for k, (train, val) in enumerate(plans):
+        label = f"training U-Net {k + 1}/{len(plans)}"
+        model, history, best_epoch = _train_member(
+            data, train, val, settings, n_channels, device, settings.random_state + k, progress, label
+        )
+        models.append(model)
+        histories.append(history)
+        best_epochs.append(best_epoch)
+    axis = everything[0].cube.axis
+    return TrainedUNet(models, standardizer, np.asarray(axis.values), axis.unit, settings, histories, best_epochs)
