@@ -8,7 +8,7 @@ import numpy as np
 
 from chemmap.core.exceptions import ShapeError
 
-__all__ = ["masked_mean", "mean_scores", "out_of_range_fraction", "pixel_scores"]
+__all__ = ["masked_mean", "mean_scores", "out_of_range_fraction", "pixel_scores", "quantitative_map_scores"]
 
 
 def masked_mean(image: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -80,3 +80,55 @@ def pixel_scores(images, truths, masks) -> dict:
         raise ShapeError("Fewer than two mask pixels with truth; no per-pixel scores.")
     corr = float(np.corrcoef(p, t)[0, 1]) if p.std() > 0 and t.std() > 0 else None
     return {"pixel_rmse": float(np.sqrt(np.mean((p - t) ** 2))), "pixel_corr": corr, "n_pixels": int(p.size)}
+
+
+def quantitative_map_scores(samples, maps, *, low: float = 0.0, high: float = 100.0) -> dict:
+    """Every score of a model's maps on test samples.
+
+    Parameters
+    ----------
+    samples : list of Sample
+        Their masks, references and (optional) truth maps.
+    maps : list of ndarray
+        One map per sample, in the reference's units.
+    low, high : float
+        Physical range.
+
+    Returns
+    -------
+    dict
+        :func:`mean_scores` of the masked means; ``out_of_range_fraction``;
+        ``spatial_variance_fraction`` (mean over the maps; see
+        :func:`chemmap.metrics.spatial.spatial_variance_fraction`; None for maps too small
+        to fit a variogram); ``pixel_rmse``, ``pixel_corr`` and ``n_pixels`` against the
+        truth maps (None without truth); ``per_sample`` (name, reference, predicted mean,
+        spatial variance fraction).
+    """
+    from chemmap.metrics.spatial import spatial_variance_fraction
+
+    masks = [s.mask for s in samples]
+    predicted = [masked_mean(m, k) for m, k in zip(maps, masks, strict=True)]
+    out = mean_scores([s.reference for s in samples], predicted)
+    out["out_of_range_fraction"] = out_of_range_fraction(maps, masks, low=low, high=high)
+    fractions = []
+    for image, mask in zip(maps, masks, strict=True):
+        try:
+            fractions.append(spatial_variance_fraction(image, mask)["spatial_fraction"])
+        except ShapeError:
+            fractions.append(None)
+    known = [f for f in fractions if f is not None]
+    out["spatial_variance_fraction"] = float(np.mean(known)) if known else None
+    with_truth = [i for i, s in enumerate(samples) if s.truth is not None]
+    if with_truth:
+        out.update(
+            pixel_scores(
+                [maps[i] for i in with_truth], [samples[i].truth for i in with_truth], [masks[i] for i in with_truth]
+            )
+        )
+    else:
+        out.update(pixel_rmse=None, pixel_corr=None, n_pixels=None)
+    out["per_sample"] = [
+        {"name": s.name, "reference": s.reference, "predicted_mean": p, "spatial_variance_fraction": f}
+        for s, p, f in zip(samples, predicted, fractions, strict=True)
+    ]
+    return out

@@ -4,15 +4,27 @@ components chosen by grouped cross-validation; applied pixel by pixel to make ma
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from chemmap._shared.blockwise import map_spectra
 from chemmap._shared.validation import check_choice
-from chemmap.core.exceptions import InvalidParameterError, NotFittedError, ShapeError
+from chemmap.core.exceptions import (
+    FileFormatError,
+    InputFileNotFoundError,
+    InvalidParameterError,
+    NotFittedError,
+    ShapeError,
+)
 from chemmap.supervised.samples import Sample, grouped_folds
 
-__all__ = ["PREPROCESSING", "PLSMapper", "preprocess_spectra"]
+__all__ = ["PLS_FORMAT", "PREPROCESSING", "PLSMapper", "preprocess_spectra"]
+
+PLS_FORMAT = "chemmap-pls"
 
 PREPROCESSING = ("none", "snv", "snv+d1")
 #: Savitzky–Golay first derivative of ``snv+d1``: window (channels) and polynomial order.
@@ -35,13 +47,6 @@ def preprocess_spectra(spectra: np.ndarray, kind: str) -> np.ndarray:
         window = min(DERIVATIVE_WINDOW, x.shape[-1] - (1 - x.shape[-1] % 2))
         x = savgol_filter(x, window, min(DERIVATIVE_ORDER, window - 1), deriv=1, axis=-1)
     return x
-
-
-def _mask_pixels(sample: Sample) -> np.ndarray:
-    from chemmap._shared.compute import compute
-
-    (data,) = compute(sample.cube.data)
-    return np.asarray(data).reshape(-1, sample.cube.n_channels)[sample.mask.reshape(-1)]
 
 
 class PLSMapper(RegressorMixin, BaseEstimator):
@@ -99,7 +104,7 @@ class PLSMapper(RegressorMixin, BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         means, rows, targets, groups = [], [], [], []
         for i, sample in enumerate(samples):
-            pixels = preprocess_spectra(_mask_pixels(sample), self.preprocess)
+            pixels = preprocess_spectra(sample.pixels(), self.preprocess)
             pixels = pixels[np.isfinite(pixels).all(axis=1)]
             means.append(pixels.mean(axis=0))
             if self.calibration == "pixels":
@@ -113,10 +118,12 @@ class PLSMapper(RegressorMixin, BaseEstimator):
             return means, references, np.arange(len(samples)), means
         return np.concatenate(rows), np.concatenate(targets), np.concatenate(groups), means
 
-    def fit(self, samples: list[Sample], y=None) -> PLSMapper:
-        """Calibrate on ``samples`` (their cubes, masks and references)."""
+    def fit(self, samples: list[Sample], y=None, *, validation=None, progress=None) -> PLSMapper:
+        """Calibrate on ``samples`` (their cubes, masks and references); ``validation``
+        samples, when given, join the calibration (cross-validation picks the components)."""
         from sklearn.cross_decomposition import PLSRegression
 
+        samples = list(samples) + list(validation or [])
         check_choice(self.calibration, ("mean", "pixels"), name="calibration", func="PLSMapper")
         check_choice(self.preprocess, PREPROCESSING, name="preprocess", func="PLSMapper")
         if len(samples) < 3:
@@ -151,6 +158,8 @@ class PLSMapper(RegressorMixin, BaseEstimator):
         # sklearn centres X before its coefficients; the prediction at X = 0 folds that in
         self.intercept_ = float(np.ravel(model.predict(np.zeros((1, x.shape[1]))))[0])
         self.n_channels_ = x.shape[1]
+        self.axis_values_ = np.asarray(samples[0].cube.axis.values, dtype=np.float64)
+        self.axis_unit_ = samples[0].cube.axis.unit
         return self
 
     def _check(self, n_channels: int) -> None:
@@ -180,3 +189,58 @@ class PLSMapper(RegressorMixin, BaseEstimator):
     def predict(self, samples: list[Sample]) -> np.ndarray:
         """Masked mean of each sample's map."""
         return np.array([float(np.nanmean(self.predict_map(s))) for s in samples])
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write ``model.json`` (coefficients, preprocessing, spectral axis; no code) into
+        ``folder`` atomically; returns the folder."""
+        from chemmap import __version__
+        from chemmap._shared.atomic import write_text_atomic
+
+        self._check(getattr(self, "n_channels_", 0))
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {
+            "format": PLS_FORMAT,
+            "format_version": 1,
+            "chemmap_version": __version__,
+            "params": self.get_params(),
+            "coef": self.coef_.tolist(),
+            "intercept": self.intercept_,
+            "n_components": self.n_components_,
+            "cv_rmse": {str(k): v for k, v in self.cv_rmse_.items()},
+            "axis": {"unit": self.axis_unit_, "values": self.axis_values_.tolist()},
+        }
+        write_text_atomic(folder / "model.json", json.dumps(config, indent=1) + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> PLSMapper:
+        """A fitted mapper from a folder written by :meth:`save`.
+
+        Raises
+        ------
+        InputFileNotFoundError, FileFormatError
+        """
+        path = Path(folder) / "model.json"
+        if not path.is_file():
+            raise InputFileNotFoundError(f"{path} does not exist; a PLS model folder holds model.json.")
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+            if config.get("format") != PLS_FORMAT:
+                found = config.get("format")
+                raise FileFormatError(f"{path} does not describe a chemmap PLS model (format {found!r}).")
+            mapper = cls(**config["params"])
+            mapper.coef_ = np.asarray(config["coef"], dtype=np.float64)
+            mapper.intercept_ = float(config["intercept"])
+            mapper.n_components_ = int(config["n_components"])
+            mapper.cv_rmse_ = {int(k): float(v) for k, v in config["cv_rmse"].items()}
+            mapper.axis_values_ = np.asarray(config["axis"]["values"], dtype=np.float64)
+            mapper.axis_unit_ = str(config["axis"]["unit"])
+        except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as err:
+            raise FileFormatError(f"{path} is not a consistent chemmap PLS model: {err}") from None
+        mapper.n_channels_ = mapper.coef_.size
+        if mapper.axis_values_.size != mapper.n_channels_:
+            raise FileFormatError(
+                f"{path}: {mapper.n_channels_} coefficients but {mapper.axis_values_.size} axis values."
+            )
+        return mapper
