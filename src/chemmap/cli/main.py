@@ -217,6 +217,10 @@ def _build_parser() -> argparse.ArgumentParser:
     inputs(auto)
     common(auto)
 
+    from chemmap.cli.quantify import add_quantify_parser
+
+    add_quantify_parser(sub, common, _read_option)
+
     convert = sub.add_parser("convert", help="read any supported file and write it in another format")
     convert.add_argument("source", type=Path, help="file (or Zarr folder) to read")
     convert.add_argument("target", type=Path, help="file to write; the suffix picks the writer (.zarr, .hdr, .h5 ...)")
@@ -422,6 +426,12 @@ def _cmd_autoencoder(args) -> int:
     return 0
 
 
+def _cmd_quantify(args) -> int:
+    from chemmap.cli.quantify import cmd_quantify
+
+    return cmd_quantify(args)
+
+
 def _cmd_formats() -> int:
     from chemmap.io import readers, writers
 
@@ -538,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         "preprocess": _cmd_preprocess,
         "peaks": _cmd_peaks,
         "autoencoder": _cmd_autoencoder,
+        "quantify": _cmd_quantify,
     }[args.command]
     try:
         return handler(args)

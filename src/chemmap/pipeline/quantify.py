@@ -1,0 +1,455 @@
+"""Quantitative maps from per-sample reference values, end to end: train PLS baselines and
+U-Nets on the same splits of a sample set and compare them on the test samples
+(``chemmap quantify compare``), train one model and save it (``quantify train``), and map
+new cubes with a saved model (``quantify predict``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from chemmap._shared.progress import ProgressCallback
+from chemmap.core.exceptions import ConfigError, InvalidParameterError
+from chemmap.pipeline.record import Timer, write_run_record
+from chemmap.pipeline.staging import staged_output
+
+__all__ = ["MODEL_NAMES", "QuantifySettings", "build_model", "load_model", "run_compare", "run_predict", "run_train"]
+
+#: ``pls-mean``: PLS calibrated on masked mean spectra; ``pls-pixels``: on subsampled
+#: pixels carrying their sample's reference; ``unet-paper``: the paper's setup;
+#: ``unet``: chemmap's improved U-Net.
+MODEL_NAMES = ("pls-mean", "pls-pixels", "unet-paper", "unet")
+FIGURE_SAMPLES = 4
+
+
+@dataclass(frozen=True)
+class QuantifySettings:
+    """Options of the quantify workflows.
+
+    Attributes
+    ----------
+    models : tuple of str
+        Of :data:`MODEL_NAMES`, compared in this order.
+    low, high : float
+        Physical range of the quantity (fat %: 0 and 100).
+    unit : str
+        Of the reference values (for figures and reports).
+    test_fraction : float
+        Share of samples held out for testing when the manifest has no ``split`` column
+        (seeded, whole samples).
+    pls_preprocess : {"none", "snv", "snv+d1"}
+    pls_max_components : int
+    epochs : int, optional
+        Caps the U-Nets' epochs (their presets: paper 250, improved 60).
+    widths : tuple of int, optional
+        Replaces the U-Nets' level widths (paper: 64-1024; improved: 16-128); a narrower
+        paper network keeps CPU runs short.
+    n_folds : int
+        Folds of the PLS cross-validation and of the U-Net ensembles.
+    device : {"auto", "cpu", "cuda"}
+    random_state : int
+    """
+
+    models: tuple = MODEL_NAMES
+    low: float = 0.0
+    high: float = 100.0
+    unit: str = "%"
+    test_fraction: float = 0.25
+    pls_preprocess: str = "none"
+    pls_max_components: int = 15
+    epochs: int | None = None
+    widths: tuple | None = None
+    n_folds: int = 5
+    device: str = "auto"
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.models if m not in MODEL_NAMES]
+        if unknown or not self.models:
+            raise InvalidParameterError(f"models must be among {list(MODEL_NAMES)}; got {list(self.models)}.")
+        if not 0 < self.test_fraction < 1:
+            raise InvalidParameterError(f"test_fraction must be in (0, 1); got {self.test_fraction}.")
+        if not self.high > self.low:
+            raise InvalidParameterError(f"high must exceed low; got low={self.low}, high={self.high}.")
+
+
+def build_model(name: str, settings: QuantifySettings):
+    """An unfitted mapper (``fit(samples, validation=)``, ``predict_map``, ``save``)."""
+    if name.startswith("pls"):
+        from chemmap.supervised.pls import PLSMapper
+
+        return PLSMapper(
+            calibration=name.split("-")[1],
+            preprocess=settings.pls_preprocess,
+            max_components=settings.pls_max_components,
+            n_folds=settings.n_folds,
+            random_state=settings.random_state,
+        )
+    if name not in MODEL_NAMES:
+        raise InvalidParameterError(f"model must be one of {list(MODEL_NAMES)}; got {name!r}.")
+    from chemmap.deep.unet_estimator import UNetMapper
+    from chemmap.deep.unet_training import unet_settings
+
+    overrides = {
+        "low": settings.low,
+        "high": settings.high,
+        "n_folds": settings.n_folds,
+        "device": settings.device,
+        "random_state": settings.random_state,
+    }
+    if settings.widths is not None:
+        overrides["widths"] = tuple(settings.widths)
+    mode = "paper" if name == "unet-paper" else "improved"
+    if settings.epochs is not None:
+        overrides["max_epochs"] = settings.epochs
+    return UNetMapper(unet_settings(mode, **overrides), device="cpu" if settings.device == "cpu" else "auto")
+
+
+def load_model(folder):
+    """A fitted mapper from a folder written by ``quantify train`` (PLS or U-Net)."""
+    from chemmap.core.exceptions import FileFormatError, InputFileNotFoundError
+
+    config_path = Path(folder) / "model.json"
+    if not config_path.is_file():
+        raise InputFileNotFoundError(
+            f"{config_path} does not exist; give a folder written by 'chemmap quantify train'."
+        )
+    try:
+        kind = json.loads(config_path.read_text(encoding="utf-8")).get("format")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
+        raise FileFormatError(f"{config_path} is not a chemmap model description ({err}).") from None
+    if kind == "chemmap-pls":
+        from chemmap.supervised.pls import PLSMapper
+
+        return PLSMapper.load(folder)
+    if kind == "chemmap-spectral-unet":
+        from chemmap.deep.unet_estimator import UNetMapper
+
+        return UNetMapper.load(folder)
+    raise FileFormatError(f"{config_path} describes {kind!r}, not a PLS or U-Net quantitative model.")
+
+
+def _split(entries, settings: QuantifySettings):
+    """Train, validation and test entries: the manifest's ``split`` column, or a seeded
+    hold-out of ``test_fraction`` of the samples."""
+    if any(e.split for e in entries):
+        train = [e for e in entries if e.split in (None, "train")]
+        val = [e for e in entries if e.split == "val"]
+        test = [e for e in entries if e.split == "test"]
+    else:
+        order = np.random.default_rng(settings.random_state).permutation(len(entries))
+        n_test = min(max(1, round(settings.test_fraction * len(entries))), len(entries) - 3)
+        test = [entries[i] for i in sorted(order[:n_test])]
+        train = [entries[i] for i in sorted(order[n_test:])]
+        val = []
+    if len(train) < 3:
+        raise ConfigError(f"{len(train)} training samples; a quantitative model needs at least 3.")
+    return train, val, test
+
+
+def _load(entries, read_options):
+    from chemmap.supervised.samples import load_sample
+
+    return [load_sample(e, **(read_options or {})) for e in entries]
+
+
+def _check_axes(samples) -> None:
+    from chemmap._shared.model_axis import check_model_axis
+
+    first = samples[0].cube.axis
+    for sample in samples[1:]:
+        check_model_axis(first.values, first.unit, sample.cube.axis)
+
+
+def run_compare(
+    manifest,
+    out_dir,
+    settings: QuantifySettings | None = None,
+    *,
+    read_options: dict | None = None,
+    progress: ProgressCallback | None = None,
+    command: list[str] | None = None,
+) -> dict:
+    """Train every model of ``settings.models`` on the same training samples and score its
+    maps of the test samples.
+
+    Writes into ``out_dir`` (all or nothing): ``comparison.json`` (one object per model:
+    ``rmse_mean``, ``bias``, ``slope``, ``intercept``, ``r2``, ``out_of_range_fraction``,
+    ``spatial_variance_fraction``, ``pixel_rmse``, ``pixel_corr``, ``fit_seconds``,
+    ``per_sample``), ``maps.png`` (the maps of up to four test samples side by side),
+    ``test_maps.npz`` (every test map, keys ``<model>/<sample>``), ``report.md`` and
+    ``run_record.json``.
+
+    Returns
+    -------
+    dict
+        The content of ``comparison.json``.
+    """
+    from chemmap.metrics.regression import quantitative_map_scores
+    from chemmap.supervised.samples import read_manifest
+
+    settings = settings or QuantifySettings()
+    timer = Timer()
+    entries = read_manifest(manifest)
+    train_entries, val_entries, test_entries = _split(entries, settings)
+    if not test_entries:
+        raise ConfigError(
+            f"{manifest} marks no sample split=test; compare scores models on test samples. "
+            "Mark some rows test, or drop the split column to hold out a share of the samples."
+        )
+    with timer.stage("read"):
+        train, val, test = (_load(e, read_options) for e in (train_entries, val_entries, test_entries))
+        _check_axes(train + val + test)
+    comparison, maps = {}, {}
+    for name in settings.models:
+        model = build_model(name, settings)
+        started = time.perf_counter()
+        with timer.stage(f"fit {name}"):
+            model.fit(train, validation=val or None, progress=progress)
+        fit_seconds = time.perf_counter() - started
+        with timer.stage(f"map {name}"):
+            maps[name] = [model.predict_map(s) for s in test]
+        comparison[name] = {
+            **quantitative_map_scores(test, maps[name], low=settings.low, high=settings.high),
+            "fit_seconds": round(fit_seconds, 2),
+        }
+    splits = {"train": [s.name for s in train], "val": [s.name for s in val], "test": [s.name for s in test]}
+    with staged_output(out_dir) as stage:
+        _write_comparison(stage, comparison, maps, test, settings)
+        (stage / "report.md").write_text(_compare_report(comparison, splits, settings, manifest), encoding="utf-8")
+        write_run_record(
+            stage, command=command, timer=timer, source=str(manifest), settings=asdict(settings), splits=splits
+        )
+    return comparison
+
+
+def _write_comparison(stage: Path, comparison: dict, maps: dict, test, settings: QuantifySettings) -> None:
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap.report.metrics_json import to_json_safe
+    from chemmap.viz.figures import new_figure, save_figure
+    from chemmap.viz.quantify import plot_model_maps
+
+    write_text_atomic(stage / "comparison.json", json.dumps(to_json_safe(comparison), indent=2) + "\n")
+    with open(stage / "test_maps.npz", "wb") as fh:
+        np.savez_compressed(
+            fh, **{f"{name}/{s.name}": m for name, ms in maps.items() for s, m in zip(test, ms, strict=True)}
+        )
+    shown = slice(0, FIGURE_SAMPLES)
+    columns = len(maps) + any(s.truth is not None for s in test)
+    fig = new_figure(2.4 * columns + 1.5, 2.3 * len(test[shown]) + 0.6)
+    plot_model_maps(
+        fig,
+        test[shown],
+        {k: v[shown] for k, v in maps.items()},
+        low=settings.low,
+        high=settings.high,
+        unit=settings.unit,
+    )
+    save_figure(fig, stage / "maps.png")
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _compare_report(comparison: dict, splits: dict, settings: QuantifySettings, manifest) -> str:
+    keys = (
+        "rmse_mean",
+        "bias",
+        "slope",
+        "out_of_range_fraction",
+        "spatial_variance_fraction",
+        "pixel_rmse",
+        "pixel_corr",
+    )
+    lines = [
+        "# Quantitative maps: model comparison",
+        "",
+        f"- Sample set: `{manifest}`",
+        f"- Samples: {len(splits['train'])} training, {len(splits['val'])} validation, {len(splits['test'])} test "
+        "(the same for every model; a sample's pixels never straddle sets)",
+        f"- Physical range: {settings.low:g} to {settings.high:g} {settings.unit}",
+        "",
+        "## Scores on the test samples",
+        "",
+        "| model | " + " | ".join(keys) + " | fit s |",
+        "|---|" + "---|" * (len(keys) + 1),
+    ]
+    for name, scores in comparison.items():
+        lines.append(
+            f"| {name} | " + " | ".join(_fmt(scores.get(k)) for k in keys) + f" | {scores['fit_seconds']:.1f} |"
+        )
+    lines += [
+        "",
+        "## How to read this",
+        "",
+        "- `rmse_mean`, `bias`, `slope`: the masked mean of each test map against the sample's reference "
+        f"({settings.unit}); a slope below 1 means the maps shrink towards the average sample.",
+        "- `out_of_range_fraction`: share of sample pixels outside the physical range.",
+        "- `spatial_variance_fraction`: share of each map's variance that is spatially correlated "
+        "(exponential variogram: partial sill over total sill); near 0 the map is mostly pixel noise. "
+        "A smooth map is not thereby a correct one: only `pixel_rmse` and `pixel_corr`, against "
+        "per-pixel truth, say that.",
+    ]
+    best = min(comparison, key=lambda k: comparison[k]["rmse_mean"])
+    lines.append(f"- Lowest RMSE of the mean: **{best}** ({comparison[best]['rmse_mean']:.3f} {settings.unit}).")
+    with_truth = {k: v for k, v in comparison.items() if v.get("pixel_rmse") is not None}
+    if with_truth:
+        pixel_best = min(with_truth, key=lambda k: with_truth[k]["pixel_rmse"])
+        lines.append(
+            f"- Lowest per-pixel RMSE against truth: **{pixel_best}** "
+            f"({with_truth[pixel_best]['pixel_rmse']:.3f} {settings.unit})."
+        )
+    else:
+        lines.append("- No per-pixel truth: the correctness of individual pixels cannot be judged from this set.")
+    lines += ["", "![maps of the test samples](maps.png)", ""]
+    return "\n".join(lines)
+
+
+def _model_name(name: str) -> str:
+    if name not in MODEL_NAMES:
+        raise InvalidParameterError(f"model must be one of {list(MODEL_NAMES)}; got {name!r}.")
+    return name
+
+
+def run_train(
+    manifest,
+    model: str,
+    out_dir,
+    settings: QuantifySettings | None = None,
+    *,
+    read_options: dict | None = None,
+    progress: ProgressCallback | None = None,
+    command: list[str] | None = None,
+) -> dict:
+    """Train ``model`` on every sample not marked ``test`` (``val`` samples stop U-Net
+    training) and write the model folder ``out_dir`` (``model.json``, and ``weights.pt`` for
+    a U-Net; nothing executable), with ``training.json`` (scores of the training fit) and
+    ``run_record.json``.
+
+    Returns
+    -------
+    dict
+        The content of ``training.json``.
+    """
+    from chemmap.metrics.regression import mean_scores
+    from chemmap.supervised.samples import read_manifest
+
+    settings = settings or QuantifySettings()
+    timer = Timer()
+    entries = [e for e in read_manifest(manifest) if e.split != "test"]
+    with timer.stage("read"):
+        train = _load([e for e in entries if e.split != "val"], read_options)
+        val = _load([e for e in entries if e.split == "val"], read_options)
+        _check_axes(train + val)
+    mapper = build_model(_model_name(model), settings)
+    with timer.stage("fit"):
+        mapper.fit(train, validation=val or None, progress=progress)
+    summary = {
+        "model": model,
+        "training_samples": len(train),
+        "validation_samples": len(val),
+        "training_fit": mean_scores([s.reference for s in train], mapper.predict(train)),
+    }
+    with staged_output(out_dir) as stage:
+        from chemmap._shared.atomic import write_text_atomic
+        from chemmap.report.metrics_json import to_json_safe
+
+        mapper.save(stage)
+        write_text_atomic(stage / "training.json", json.dumps(to_json_safe(summary), indent=2) + "\n")
+        write_run_record(stage, command=command, timer=timer, source=str(manifest), settings=asdict(settings))
+    return summary
+
+
+def run_predict(
+    model_dir,
+    source,
+    out_dir,
+    *,
+    low: float = 0.0,
+    high: float = 100.0,
+    unit: str = "%",
+    format: str | None = None,
+    read_options: dict | None = None,
+    progress: ProgressCallback | None = None,
+    command: list[str] | None = None,
+) -> list[dict]:
+    """Map a cube file, or every sample of a manifest (``.csv``), with a saved model.
+
+    Writes into ``out_dir``: ``maps/<name>.npy`` (float32, NaN outside the mask) and
+    ``maps/<name>.png``, ``predictions.csv`` (name, predicted mean, reference when known,
+    out-of-range share), ``metrics.json`` (scores against the references, for a manifest)
+    and ``run_record.json``.
+
+    Returns
+    -------
+    list of dict
+        The rows of ``predictions.csv``.
+    """
+    from chemmap._shared.model_axis import check_model_axis
+    from chemmap.metrics.regression import quantitative_map_scores
+    from chemmap.supervised.samples import SampleEntry, load_sample, read_manifest
+
+    timer = Timer()
+    model = load_model(model_dir)
+    trained = getattr(model, "trained_", model)
+    axis_values = getattr(trained, "axis_values", getattr(model, "axis_values_", None))
+    axis_unit = getattr(trained, "axis_unit", getattr(model, "axis_unit_", None))
+    source = Path(source)
+    with timer.stage("read"):
+        if source.suffix.lower() == ".csv":
+            samples = _load(read_manifest(source), read_options)
+        else:
+            samples = [load_sample(SampleEntry(source, float("nan")), format=format, **(read_options or {}))]
+    for sample in samples:
+        check_model_axis(axis_values, axis_unit, sample.cube.axis)
+    with timer.stage("map"):
+        maps = [model.predict_map(s) for s in samples]
+    rows = []
+    for sample, image in zip(samples, maps, strict=True):
+        inside = image[sample.mask]
+        rows.append(
+            {
+                "name": sample.name,
+                "predicted_mean": float(np.nanmean(inside)),
+                "reference": sample.reference if np.isfinite(sample.reference) else None,
+                "out_of_range_fraction": float(np.mean((inside < low) | (inside > high))),
+            }
+        )
+    referenced = [i for i, s in enumerate(samples) if np.isfinite(s.reference)]
+    with staged_output(out_dir) as stage:
+        _write_predictions(stage, samples, maps, rows, low=low, high=high, unit=unit)
+        if len(referenced) >= 2:
+            from chemmap._shared.atomic import write_text_atomic
+            from chemmap.report.metrics_json import to_json_safe
+
+            scores = quantitative_map_scores(
+                [samples[i] for i in referenced], [maps[i] for i in referenced], low=low, high=high
+            )
+            write_text_atomic(stage / "metrics.json", json.dumps(to_json_safe(scores), indent=2) + "\n")
+        write_run_record(stage, command=command, timer=timer, source=str(source), model=str(model_dir))
+    return rows
+
+
+def _write_predictions(stage: Path, samples, maps, rows, *, low, high, unit) -> None:
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap.viz.figures import new_figure, save_figure
+    from chemmap.viz.quantify import plot_model_maps
+
+    (stage / "maps").mkdir()
+    for sample, image in zip(samples, maps, strict=True):
+        np.save(stage / "maps" / f"{sample.name}.npy", image.astype(np.float32))
+        fig = new_figure(4.5, 4.0)
+        plot_model_maps(fig, [sample], {"prediction": [image]}, low=low, high=high, unit=unit)
+        save_figure(fig, stage / "maps" / f"{sample.name}.png")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(stage / "predictions.csv", buffer.getvalue())

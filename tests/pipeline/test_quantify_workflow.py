@@ -1,0 +1,113 @@
+"""``chemmap quantify compare | train | predict`` end to end on a small written sample set:
+the comparison holds every score per model, saved models map new cubes as they did in
+memory, and bad inputs fail with one clear line."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from chemmap.cli.main import main
+from chemmap.datasets import make_tissue_samples, write_tissue_benchmark
+from chemmap.pipeline.quantify import load_model
+from chemmap.supervised import load_sample, read_manifest
+
+KEYS = ("rmse_mean", "bias", "slope", "out_of_range_fraction", "spatial_variance_fraction", "pixel_rmse", "pixel_corr")
+TINY_UNET = ["--epochs", "3", "--widths", "4,8", "--folds", "2", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tissue")
+    return write_tissue_benchmark(folder, make_tissue_samples(10, image_shape=(16, 20), n_channels=24, random_state=1))
+
+
+def test_compare_scores_every_model_on_the_same_test_samples(manifest, tmp_path):
+    pytest.importorskip("torch", reason="the U-Nets need the 'deep' extra")
+    out = tmp_path / "compare"
+    assert (
+        main(
+            [
+                "quantify",
+                "compare",
+                str(manifest),
+                "--out",
+                str(out),
+                "--models",
+                "pls-mean,pls-pixels,unet",
+                *TINY_UNET,
+            ]
+        )
+        == 0
+    )
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert list(comparison) == ["pls-mean", "pls-pixels", "unet"]
+    for scores in comparison.values():
+        assert all(key in scores for key in KEYS)
+        assert scores["n_samples"] == 2  # 25 % of 10, rounded
+        assert scores["pixel_rmse"] > 0 and -1 <= scores["pixel_corr"] <= 1
+    assert comparison["unet"]["out_of_range_fraction"] == 0.0  # the bounded output
+    record = json.loads((out / "run_record.json").read_text())
+    assert not set(record["splits"]["train"]) & set(record["splits"]["test"])
+    with np.load(out / "test_maps.npz") as maps:
+        assert len(maps.files) == 3 * 2
+        key = f"pls-mean/{record['splits']['test'][0]}"
+        assert np.nanmean(maps[key]) == pytest.approx(comparison["pls-mean"]["per_sample"][0]["predicted_mean"])
+    report = (out / "report.md").read_text()
+    assert "| unet |" in report and "maps.png" in report
+    assert (out / "maps.png").stat().st_size > 10_000
+
+
+def test_a_trained_pls_model_maps_a_manifest_as_it_did_in_memory(manifest, tmp_path):
+    model_dir = tmp_path / "pls"
+    assert main(["quantify", "train", str(manifest), "--model", "pls", "--out", str(model_dir), "--quiet"]) == 0
+    training = json.loads((model_dir / "training.json").read_text())
+    assert training["training_samples"] == 10 and training["training_fit"]["rmse_mean"] < 10
+    out = tmp_path / "predicted"
+    assert main(["quantify", "predict", str(model_dir), str(manifest), "--out", str(out), "--quiet"]) == 0
+    with open(out / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 10
+    model = load_model(model_dir)
+    first = load_sample(read_manifest(manifest)[0])
+    expected = model.predict_map(first)
+    np.testing.assert_array_equal(np.load(out / "maps" / f"{first.name}.npy"), expected)
+    assert float(rows[0]["predicted_mean"]) == pytest.approx(np.nanmean(expected))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_samples"] == 10 and metrics["pixel_rmse"] is not None
+
+
+def test_a_trained_unet_maps_one_cube_file_identically_after_reloading(manifest, tmp_path):
+    pytest.importorskip("torch", reason="the U-Nets need the 'deep' extra")
+    model_dir = tmp_path / "unet"
+    assert main(["quantify", "train", str(manifest), "--model", "unet", "--out", str(model_dir), *TINY_UNET]) == 0
+    assert {p.name for p in model_dir.iterdir()} >= {"model.json", "weights.pt", "training.json"}
+    cube_file = read_manifest(manifest)[3].cube
+    out = tmp_path / "one"
+    assert main(["quantify", "predict", str(model_dir), str(cube_file), "--out", str(out), "--quiet"]) == 0
+    sample = load_sample(read_manifest(manifest)[3])
+    expected = load_model(model_dir).predict_map(sample.cube)
+    np.testing.assert_array_equal(np.load(out / "maps" / f"{cube_file.stem}.npy"), expected)
+    assert not (out / "metrics.json").exists()  # one cube, no reference to score against
+
+
+def test_bad_inputs_fail_with_one_line_and_leave_nothing(manifest, tmp_path, capsys):
+    lines = manifest.read_text().splitlines()
+    with_split = manifest.parent / "all_train.csv"  # beside the cubes it names
+    with_split.write_text("\n".join([lines[0] + ",split"] + [f"{row},train" for row in lines[1:]]) + "\n")
+    out = tmp_path / "never"
+    assert main(["quantify", "compare", str(with_split), "--out", str(out), "--models", "pls-mean", "--quiet"]) == 2
+    assert "marks no sample split=test" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["quantify", "predict", str(tmp_path), str(manifest), "--out", str(out), "--quiet"]) == 2
+    assert "quantify train" in capsys.readouterr().err
+    model_dir = tmp_path / "pls"
+    assert main(["quantify", "train", str(manifest), "--model", "pls", "--out", str(model_dir), "--quiet"]) == 0
+    narrow = make_tissue_samples(2, image_shape=(8, 8), n_channels=20, random_state=0)
+    other = write_tissue_benchmark(tmp_path / "narrow", narrow)
+    assert main(["quantify", "predict", str(model_dir), str(other), "--out", str(out), "--quiet"]) == 2
+    assert "Resample the cube" in capsys.readouterr().err
+    assert not out.exists()
