@@ -57,7 +57,15 @@ def main() -> None:
             print(f"  {stage}: done", flush=True)
 
     comparison = run_compare(manifest, out / "compare", settings, progress=progress)
-    keys = ("rmse_mean", "bias", "slope", "out_of_range_fraction", "spatial_variance_fraction", "pixel_rmse", "pixel_corr")
+    keys = (
+        "rmse_mean",
+        "bias",
+        "slope",
+        "out_of_range_fraction",
+        "spatial_variance_fraction",
+        "pixel_rmse",
+        "pixel_corr",
+    )
     print(f"\n{'model':12s} " + " ".join(f"{k[:14]:>14s}" for k in keys) + f" {'fit s':>8s}")
     for name, scores in comparison.items():
         cells = " ".join(f"{scores[k]:14.4f}" if scores[k] is not None else f"{'n/a':>14s}" for k in keys)

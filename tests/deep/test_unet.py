@@ -137,3 +137,15 @@ def test_paper_mode_trains_with_valid_convolutions_and_a_linear_output(samples):
         cube = samples[1].cube
         fewer = cube.replace(data=np.asarray(cube.data)[..., :20], axis=cube.axis.take(np.arange(20)))
         train_unet([samples[0], Sample(fewer, samples[1].mask, 1.0)], settings)
+
+
+def test_a_mosaic_carries_the_pixel_weighted_mean_of_its_two_references():
+    from chemmap.deep.unet_training import _mosaic
+
+    x1, x2 = torch.ones(3, 4, 5), 2 * torch.ones(3, 6, 2)
+    m1, m2 = torch.zeros(4, 5, dtype=torch.bool), torch.ones(6, 2, dtype=torch.bool)
+    m1[:2] = True  # 10 pixels at 30 %, 12 pixels at 80 %
+    x, m, ref = _mosaic((x1, m1, 30.0), (x2, m2, 80.0))
+    assert x.shape == (3, 6, 7) and m.shape == (6, 7)
+    assert ref == pytest.approx((10 * 30 + 12 * 80) / 22)
+    assert not m[4:, :5].any() and float(x[:, 4:, :5].abs().sum()) == 0.0  # padding is background
