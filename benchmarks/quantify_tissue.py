@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from chemmap.datasets import make_tissue_samples, write_tissue_benchmark
-    from chemmap.pipeline.quantify import QuantifySettings, run_compare
+    from chemmap.pipeline.quantify import COMPARISON_KEYS, QuantifySettings, run_compare
 
     out = args.out or Path(tempfile.mkdtemp(prefix="quantify_bench_"))
     samples = make_tissue_samples(
@@ -57,15 +57,7 @@ def main() -> None:
             print(f"  {stage}: done", flush=True)
 
     comparison = run_compare(manifest, out / "compare", settings, progress=progress)
-    keys = (
-        "rmse_mean",
-        "bias",
-        "slope",
-        "out_of_range_fraction",
-        "spatial_variance_fraction",
-        "pixel_rmse",
-        "pixel_corr",
-    )
+    keys = COMPARISON_KEYS
     print(f"\n{'model':12s} " + " ".join(f"{k[:14]:>14s}" for k in keys) + f" {'fit s':>8s}")
     for name, scores in comparison.items():
         cells = " ".join(f"{scores[k]:14.4f}" if scores[k] is not None else f"{'n/a':>14s}" for k in keys)

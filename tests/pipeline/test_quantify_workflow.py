@@ -12,10 +12,19 @@ import pytest
 
 from chemmap.cli.main import main
 from chemmap.datasets import make_tissue_samples, write_tissue_benchmark
-from chemmap.pipeline.quantify import load_model
+from chemmap.pipeline.quantify import COMPARISON_KEYS, load_model
 from chemmap.supervised import load_sample, read_manifest
 
-KEYS = ("rmse_mean", "bias", "slope", "out_of_range_fraction", "spatial_variance_fraction", "pixel_rmse", "pixel_corr")
+#: The keys the issue names for every model in comparison.json.
+ISSUE_KEYS = (
+    "rmse_mean",
+    "bias",
+    "slope",
+    "out_of_range_fraction",
+    "spatial_variance_fraction",
+    "pixel_rmse",
+    "pixel_corr",
+)
 TINY_UNET = ["--epochs", "3", "--widths", "4,8", "--folds", "2", "--device", "cpu", "--quiet"]
 
 
@@ -45,8 +54,9 @@ def test_compare_scores_every_model_on_the_same_test_samples(manifest, tmp_path)
     )
     comparison = json.loads((out / "comparison.json").read_text())
     assert list(comparison) == ["pls-mean", "pls-pixels", "unet"]
+    assert COMPARISON_KEYS == ISSUE_KEYS
     for scores in comparison.values():
-        assert all(key in scores for key in KEYS)
+        assert set(ISSUE_KEYS) <= set(scores)
         assert scores["n_samples"] == 2  # 25 % of 10, rounded
         assert scores["pixel_rmse"] > 0 and -1 <= scores["pixel_corr"] <= 1
     assert comparison["unet"]["out_of_range_fraction"] == 0.0  # the bounded output

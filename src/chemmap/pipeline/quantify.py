@@ -19,13 +19,32 @@ from chemmap.core.exceptions import ConfigError, InvalidParameterError
 from chemmap.pipeline.record import Timer, write_run_record
 from chemmap.pipeline.staging import staged_output
 
-__all__ = ["MODEL_NAMES", "QuantifySettings", "build_model", "load_model", "run_compare", "run_predict", "run_train"]
+__all__ = [
+    "COMPARISON_KEYS",
+    "MODEL_NAMES",
+    "QuantifySettings",
+    "build_model",
+    "load_model",
+    "run_compare",
+    "run_predict",
+    "run_train",
+]
 
 #: ``pls-mean``: PLS calibrated on masked mean spectra; ``pls-pixels``: on subsampled
 #: pixels carrying their sample's reference; ``unet-paper``: the paper's setup;
 #: ``unet``: chemmap's improved U-Net.
 MODEL_NAMES = ("pls-mean", "pls-pixels", "unet-paper", "unet")
 FIGURE_SAMPLES = 4
+#: The scores of every model in ``comparison.json`` (beside intercept, r2, counts, seconds).
+COMPARISON_KEYS = (
+    "rmse_mean",
+    "bias",
+    "slope",
+    "out_of_range_fraction",
+    "spatial_variance_fraction",
+    "pixel_rmse",
+    "pixel_corr",
+)
 
 
 @dataclass(frozen=True)
@@ -254,20 +273,10 @@ def _write_comparison(stage: Path, comparison: dict, maps: dict, test, settings:
     save_figure(fig, stage / "maps.png")
 
 
-def _fmt(value, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
 def _compare_report(comparison: dict, splits: dict, settings: QuantifySettings, manifest) -> str:
-    keys = (
-        "rmse_mean",
-        "bias",
-        "slope",
-        "out_of_range_fraction",
-        "spatial_variance_fraction",
-        "pixel_rmse",
-        "pixel_corr",
-    )
+    from chemmap.report.markdown import format_value
+
+    keys = COMPARISON_KEYS
     lines = [
         "# Quantitative maps: model comparison",
         "",
@@ -283,7 +292,7 @@ def _compare_report(comparison: dict, splits: dict, settings: QuantifySettings, 
     ]
     for name, scores in comparison.items():
         lines.append(
-            f"| {name} | " + " | ".join(_fmt(scores.get(k)) for k in keys) + f" | {scores['fit_seconds']:.1f} |"
+            f"| {name} | " + " | ".join(format_value(scores.get(k)) for k in keys) + f" | {scores['fit_seconds']:.1f} |"
         )
     lines += [
         "",

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from chemmap.report.flags import red_flags
 
-__all__ = ["render_markdown"]
+__all__ = ["format_value", "render_markdown"]
 
 
-def _fmt(value, digits: int = 3) -> str:
+def format_value(value, digits: int = 3) -> str:
+    """A table cell: ``n/a`` for None, floats to ``digits`` decimals."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -18,7 +19,7 @@ def _fmt(value, digits: int = 3) -> str:
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(format_value(c) for c in row) + " |" for row in rows]
     return lines
 
 
@@ -42,8 +43,8 @@ def render_markdown(result) -> str:
         ),
         f"- Invalid pixels: {m['n_invalid_pixels']} (missing rows {m['n_missing_pixels']}, "
         f"NaN/Inf {m['n_nonfinite_pixels']})",
-        f"- SNR per band (median / p90 / max): {_fmt(m['snr'].get('median'), 1)} / "
-        f"{_fmt(m['snr'].get('p90'), 1)} / {_fmt(m['snr'].get('max'), 1)}; {m['snr'].get('method')}",
+        f"- SNR per band (median / p90 / max): {format_value(m['snr'].get('median'), 1)} / "
+        f"{format_value(m['snr'].get('p90'), 1)} / {format_value(m['snr'].get('max'), 1)}; {m['snr'].get('method')}",
         "",
     ]
 
