@@ -149,3 +149,13 @@ def test_a_mosaic_carries_the_pixel_weighted_mean_of_its_two_references():
     assert x.shape == (3, 6, 7) and m.shape == (6, 7)
     assert ref == pytest.approx((10 * 30 + 12 * 80) / 22)
     assert not m[4:, :5].any() and float(x[:, 4:, :5].abs().sum()) == 0.0  # padding is background
+
+
+def test_a_cube_on_another_axis_is_refused_with_the_way_to_fix_it(trained, samples):
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.exceptions import AxisError
+
+    cube = samples[9].cube
+    shifted = cube.replace(axis=SpectralAxis(np.asarray(cube.axis.values) + 3.0, cube.axis.unit))
+    with pytest.raises(AxisError, match="Resample the cube"):
+        predict_unet_map(trained, shifted)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from chemmap._shared.compute import compute
+from chemmap._shared.model_axis import check_model_axis
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
@@ -45,13 +46,16 @@ def predict_unet_map(
     ------
     ShapeError
         When the cube's channels differ from the model's.
+    AxisError
+        When its unit or channel positions differ.
     """
     n_channels = trained.standardizer.mean.size
     if cube.n_channels != n_channels:
         raise ShapeError(
             f"The model was trained on {n_channels} channels; this cube has {cube.n_channels}. "
-            "Resample it onto the model's axis first."
+            "Resample the cube onto the model's axis (chemmap.preprocessing.resample) or train on it."
         )
+    check_model_axis(trained.axis_values, trained.axis_unit, cube.axis)
     height, width = cube.image_shape
     mask = cube.valid_pixels().reshape(height, width) if mask is None else np.asarray(mask, bool)
     if mask.shape != (height, width):

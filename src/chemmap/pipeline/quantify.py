@@ -401,23 +401,17 @@ def run_predict(
     list of dict
         The rows of ``predictions.csv``.
     """
-    from chemmap._shared.model_axis import check_model_axis
     from chemmap.metrics.regression import quantitative_map_scores
     from chemmap.supervised.samples import SampleEntry, load_sample, read_manifest
 
     timer = Timer()
     model = load_model(model_dir)
-    trained = getattr(model, "trained_", model)
-    axis_values = getattr(trained, "axis_values", getattr(model, "axis_values_", None))
-    axis_unit = getattr(trained, "axis_unit", getattr(model, "axis_unit_", None))
     source = Path(source)
     with timer.stage("read"):
         if source.suffix.lower() == ".csv":
             samples = _load(read_manifest(source), read_options)
         else:
             samples = [load_sample(SampleEntry(source, float("nan")), format=format, **(read_options or {}))]
-    for sample in samples:
-        check_model_axis(axis_values, axis_unit, sample.cube.axis)
     with timer.stage("map"):
         maps = [model.predict_map(s) for s in samples]
     rows = []

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from chemmap._shared.blockwise import map_spectra
+from chemmap._shared.model_axis import check_model_axis
 from chemmap._shared.validation import check_choice
 from chemmap.core.exceptions import (
     FileFormatError,
@@ -166,12 +167,16 @@ class PLSMapper(RegressorMixin, BaseEstimator):
         if not hasattr(self, "coef_"):
             raise NotFittedError("This PLSMapper is not fitted yet; call fit first.")
         if n_channels != self.n_channels_:
-            raise ShapeError(f"The model was calibrated on {self.n_channels_} channels; this cube has {n_channels}.")
+            raise ShapeError(
+                f"The model was calibrated on {self.n_channels_} channels; this cube has {n_channels}. "
+                "Resample the cube onto the model's axis (chemmap.preprocessing.resample) or calibrate on it."
+            )
 
     def predict_map(self, sample_or_cube) -> np.ndarray:
         """The map ``(height, width)`` float32 of a Sample (NaN outside its mask) or a Cube."""
         cube = sample_or_cube.cube if isinstance(sample_or_cube, Sample) else sample_or_cube
         self._check(cube.n_channels)
+        check_model_axis(self.axis_values_, self.axis_unit_, cube.axis)
         coef, intercept, kind = self.coef_, self.intercept_, self.preprocess
 
         def predict(spectra: np.ndarray) -> np.ndarray:
