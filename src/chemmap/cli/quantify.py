@@ -3,6 +3,7 @@ reference values."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -10,8 +11,6 @@ __all__ = ["add_quantify_parser", "cmd_quantify"]
 
 
 def _widths(text: str) -> tuple[int, ...]:
-    import argparse
-
     try:
         widths = tuple(int(v) for v in text.split(","))
     except ValueError:

@@ -222,19 +222,25 @@ class TrainedUNet:
     best_epochs: list = field(default_factory=list)
 
 
-def _image(sample, standardizer: Standardizer) -> np.ndarray:
-    """``(C, H, W)`` standardised float32 image, non-finite values set to 0."""
+def _read(sample) -> np.ndarray:
+    """``(H, W, C)`` float32 image of a sample, read once (NumPy or Dask)."""
     from chemmap._shared.compute import compute
 
     (data,) = compute(sample.cube.data)
-    x = standardizer.transform(np.asarray(data, dtype=np.float32))
+    return np.asarray(data, dtype=np.float32)
+
+
+def _image(data: np.ndarray, standardizer: Standardizer) -> np.ndarray:
+    """``(C, H, W)`` standardised float32 image, non-finite values set to 0."""
+    x = standardizer.transform(data)
     return np.moveaxis(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -1, 0)
 
 
-def _fit_standardizer(samples, settings: UNetSettings, n_channels: int) -> Standardizer:
+def _fit_standardizer(images, masks, settings: UNetSettings, n_channels: int) -> Standardizer:
+    """From the mask pixels of the training images (identity when not standardising)."""
     if not settings.standardize:
         return Standardizer(np.zeros(n_channels, np.float32), np.ones(n_channels, np.float32))
-    return Standardizer.fit(s.pixels() for s in samples)
+    return Standardizer.fit(image[mask] for image, mask in zip(images, masks, strict=True))
 
 
 def _augment(x, mask, how: str, rng):
@@ -371,15 +377,14 @@ def train_unet(
             "give validation samples or lower n_folds."
         )
     device = pick_device(settings.device)
-    standardizer = _fit_standardizer(samples, settings, n_channels)
+    images = [_read(s) for s in everything]
+    masks = [np.array(s.mask, dtype=bool) for s in everything]
+    standardizer = _fit_standardizer(images[: len(samples)], masks[: len(samples)], settings, n_channels)
     data = [
-        (
-            torch.as_tensor(_image(s, standardizer), device=device),
-            torch.as_tensor(np.array(s.mask, dtype=bool), device=device),
-            float(s.reference),
-        )
-        for s in everything
+        (torch.as_tensor(_image(x, standardizer), device=device), torch.as_tensor(m, device=device), float(s.reference))
+        for x, m, s in zip(images, masks, everything, strict=True)
     ]
+    del images
     n = len(samples)
     if validation:
         plans = [(np.arange(n), np.arange(n, len(everything)))]

@@ -100,6 +100,8 @@ class QuantifySettings:
 
 def build_model(name: str, settings: QuantifySettings):
     """An unfitted mapper (``fit(samples, validation=)``, ``predict_map``, ``save``)."""
+    if name not in MODEL_NAMES:
+        raise InvalidParameterError(f"model must be one of {list(MODEL_NAMES)}; got {name!r}.")
     if name.startswith("pls"):
         from chemmap.supervised.pls import PLSMapper
 
@@ -110,8 +112,6 @@ def build_model(name: str, settings: QuantifySettings):
             n_folds=settings.n_folds,
             random_state=settings.random_state,
         )
-    if name not in MODEL_NAMES:
-        raise InvalidParameterError(f"model must be one of {list(MODEL_NAMES)}; got {name!r}.")
     from chemmap.deep.unet_estimator import UNetMapper
     from chemmap.deep.unet_training import unet_settings
 
@@ -321,12 +321,6 @@ def _compare_report(comparison: dict, splits: dict, settings: QuantifySettings, 
     return "\n".join(lines)
 
 
-def _model_name(name: str) -> str:
-    if name not in MODEL_NAMES:
-        raise InvalidParameterError(f"model must be one of {list(MODEL_NAMES)}; got {name!r}.")
-    return name
-
-
 def run_train(
     manifest,
     model: str,
@@ -357,7 +351,7 @@ def run_train(
         train = _load([e for e in entries if e.split != "val"], read_options)
         val = _load([e for e in entries if e.split == "val"], read_options)
         _check_axes(train + val)
-    mapper = build_model(_model_name(model), settings)
+    mapper = build_model(model, settings)
     with timer.stage("fit"):
         mapper.fit(train, validation=val or None, progress=progress)
     summary = {
