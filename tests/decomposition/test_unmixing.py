@@ -1,0 +1,155 @@
+"""Unmixing: fully constrained abundances against a per-pixel constrained solver, endmember
+extraction on hand-made mixtures with planted pure pixels, component counts with known
+dimension and noise, spatial regularisation on a noisy scene, and the NumPy/Dask equality."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from chemmap.core.axis import SpectralAxis
+from chemmap.core.cube import Cube
+from chemmap.decomposition.abundances import abundance_maps, fcls_gram
+from chemmap.decomposition.endmembers import ENDMEMBER_METHODS, extract_endmembers
+from chemmap.decomposition.regularised import project_simplex
+from chemmap.decomposition.subspace import band_noise, count_components, hysime
+from chemmap.metrics.unmixing import unmixing_scores
+
+
+def _scene(k=4, shape=(30, 40), c=60, noise=0.01, seed=0, pure=True):
+    """Mixtures of ``k`` smooth non-negative spectra, with the first ``k`` pixels pure."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0, 1, c)
+    spectra = np.stack([0.2 + np.exp(-0.5 * ((x - m) / 0.15) ** 2) for m in np.linspace(0.1, 0.9, k)])
+    fractions = rng.dirichlet(np.full(k, 0.7), size=shape)
+    if pure:
+        fractions.reshape(-1, k)[:k] = np.eye(k)
+    data = fractions @ spectra + rng.normal(scale=noise, size=(*shape, c))
+    return Cube(data.astype(np.float32), SpectralAxis(np.linspace(400, 900, c), "nm")), spectra, fractions
+
+
+def _slsqp_fcls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    k = a.shape[0]
+    result = minimize(
+        lambda v: np.sum((y - v @ a) ** 2),
+        np.full(k, 1 / k),
+        jac=lambda v: -2 * a @ (y - v @ a),
+        method="SLSQP",
+        bounds=[(0, None)] * k,
+        constraints={"type": "eq", "fun": lambda v: v.sum() - 1},
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
+    return result.x
+
+
+def test_fcls_equals_a_per_pixel_constrained_solver_and_keeps_the_constraints():
+    rng = np.random.default_rng(2)
+    a = np.abs(rng.normal(size=(5, 40))) + 0.1
+    truth = rng.dirichlet(np.full(5, 0.3), size=300)
+    y = truth @ a + rng.normal(scale=0.2, size=(300, 40))  # noisy: many solutions on the simplex's faces
+    ours = fcls_gram(a @ a.T, y @ a.T)
+    assert np.all(ours >= 0)
+    np.testing.assert_allclose(ours.sum(axis=1), 1, atol=1e-9)
+    reference = np.array([_slsqp_fcls(a, row) for row in y[:60]])
+    np.testing.assert_allclose(ours[:60], reference, atol=1e-5)
+    assert np.mean(ours == 0) > 0.1  # the test reaches the boundary
+
+
+def test_simplex_projection_is_the_nearest_point_of_the_simplex():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4)) * 2
+    p = project_simplex(x)
+    np.testing.assert_allclose(p.sum(axis=1), 1, atol=1e-12)
+    assert np.all(p >= 0)
+    # no other point of the simplex is closer
+    others = rng.dirichlet(np.ones(4), size=(200, 50))
+    assert np.all(np.linalg.norm(x - p, axis=1)[:, None] <= np.linalg.norm(x[:, None] - others, axis=2) + 1e-12)
+
+
+@pytest.mark.parametrize("method", sorted(ENDMEMBER_METHODS))
+def test_every_extractor_finds_the_planted_pure_pixels(method):
+    cube, spectra, _ = _scene(noise=0.002)
+    found = extract_endmembers(cube, 4, method=method)
+    assert sorted(found.pixels[:, 0] * 40 + found.pixels[:, 1]) == [0, 1, 2, 3]
+    scores = unmixing_scores(found.spectra, true_spectra=spectra)
+    assert scores["mean_spectral_angle"] < 0.02
+
+
+def test_vca_and_fcls_recover_abundances_and_numpy_equals_dask():
+    cube, spectra, fractions = _scene(noise=0.01)
+    found = extract_endmembers(cube, 4, method="vca")
+    maps = abundance_maps(cube, found.spectra, method="fcls", residual=False)
+    stack = np.asarray(maps.data)
+    np.testing.assert_allclose(stack.sum(axis=2), 1, atol=1e-5)
+    scores = unmixing_scores(found.spectra, stack, true_spectra=spectra, true_abundances=fractions)
+    assert scores["mean_abundance_rmse"] < 0.03
+    lazy = cube.replace(data=da.from_array(np.asarray(cube.data), chunks=(7, 40, 60)))
+    lazy_maps = abundance_maps(lazy, found.spectra, method="fcls", residual=False)
+    np.testing.assert_allclose(np.asarray(lazy_maps.data), stack, atol=1e-6)
+
+
+def test_scaled_unmixing_ignores_pixel_brightness_where_fcls_cannot():
+    cube, spectra, fractions = _scene(noise=0.0)
+    brightness = np.random.default_rng(1).uniform(0.5, 1.5, size=(*cube.image_shape, 1))
+    dim = cube.replace(data=(np.asarray(cube.data) * brightness).astype(np.float32))
+    scaled = np.asarray(abundance_maps(dim, spectra, method="scaled", residual=False).data)
+    fcls = np.asarray(abundance_maps(dim, spectra, method="fcls", residual=False).data)
+    assert np.sqrt(np.mean((scaled - _unit_norm_fractions(fractions, spectra)) ** 2)) < 1e-4
+    assert np.sqrt(np.mean((fcls - fractions) ** 2)) > 0.05
+
+
+def _unit_norm_fractions(fractions, spectra):
+    """Fractions of unit-norm spectra that make the same mixture."""
+    weighted = fractions * np.linalg.norm(spectra, axis=1)
+    return weighted / weighted.sum(axis=2, keepdims=True)
+
+
+def test_spatial_regularisation_lowers_the_error_on_a_noisy_piecewise_scene():
+    rng = np.random.default_rng(4)
+    k, c = 3, 50
+    x = np.linspace(0, 1, c)
+    spectra = np.stack([0.1 + np.exp(-0.5 * ((x - m) / 0.2) ** 2) for m in (0.2, 0.5, 0.8)])
+    regions = np.repeat(np.arange(36)[:, None] // 12, 36, axis=1)  # three bands of rows
+    fractions = rng.dirichlet(np.ones(k), size=3)[regions]
+    data = fractions @ spectra + rng.normal(scale=0.15, size=(36, 36, c))
+    cube = Cube(data.astype(np.float32), SpectralAxis(x * 500 + 400, "nm"))
+    plain = np.asarray(abundance_maps(cube, spectra, method="fcls", residual=False).data)
+    for penalty in ("tv", "laplacian"):
+        smooth = abundance_maps(cube, spectra, method="fcls", residual=False, spatial=penalty)
+        stack = np.asarray(smooth.data)
+        np.testing.assert_allclose(stack.sum(axis=2), 1, atol=1e-5)
+        assert np.all(stack >= 0)
+        error, baseline = np.sqrt(np.mean((stack - fractions) ** 2)), np.sqrt(np.mean((plain - fractions) ** 2))
+        assert error < 0.7 * baseline, (penalty, error, baseline)
+
+
+def test_hysime_counts_the_components_and_the_noise_of_each_band():
+    cube, _, _ = _scene(k=4, shape=(60, 60), noise=0.0)
+    rng = np.random.default_rng(5)
+    sigma = np.linspace(0.005, 0.02, cube.n_channels)
+    noisy = cube.replace(data=(np.asarray(cube.data) + rng.normal(size=cube.shape) * sigma).astype(np.float32))
+    count = count_components(noisy)
+    assert count.hysime == 4 and count.recommended == 4
+    np.testing.assert_allclose(count.noise_std, sigma, rtol=0.2)
+    y = np.asarray(noisy.data, dtype=np.float64).reshape(-1, cube.n_channels)
+    k, cost = hysime(y.T @ y, y.shape[0])
+    assert k == 4 and np.all(cost[:4] < 0) and np.all(cost[4:] >= 0)
+    _, std = band_noise(y.T @ y, y.shape[0])
+    np.testing.assert_allclose(std, count.noise_std, rtol=0.05)
+
+
+def test_samson_vca_and_nfindr_with_scaled_unmixing_meet_the_targets(shared_data):
+    from chemmap.datasets.benchmarks import SAMSON_MATERIALS, load_samson
+
+    scene = load_samson(shared_data / "samson")
+    truth = np.asarray(scene.abundances.data)
+    for method in ("vca", "nfindr"):
+        found = extract_endmembers(scene.cube, 3, method=method)
+        maps = np.asarray(abundance_maps(scene.cube, found.spectra, method="scaled", residual=False).data)
+        scores = unmixing_scores(
+            found.spectra, maps, true_spectra=scene.endmembers, true_abundances=truth, names=list(SAMSON_MATERIALS)
+        )
+        assert scores["mean_abundance_rmse"] <= 0.10, (method, scores)
+        assert scores["mean_spectral_angle"] <= 0.10, (method, scores)
