@@ -120,7 +120,7 @@ def test_usage_error_exit_code_and_debug_traceback(tmp_path, rows_csv):
         capture_output=True,
         text=True,
     )
-    assert bad.returncode == 2 and "--clusters must be an integer or 'auto'" in bad.stderr
+    assert bad.returncode == 2 and "argument --clusters: expected an integer or 'auto'" in bad.stderr
     plain = subprocess.run(
         [sys.executable, "-m", "chemmap", "run", str(rows_csv), "--out", str(tmp_path / "x")],
         capture_output=True,

@@ -131,7 +131,7 @@ def test_hysime_counts_the_components_and_the_noise_of_each_band():
     sigma = np.linspace(0.005, 0.02, cube.n_channels)
     noisy = cube.replace(data=(np.asarray(cube.data) + rng.normal(size=cube.shape) * sigma).astype(np.float32))
     count = count_components(noisy)
-    assert count.hysime == 4 and count.recommended == 4
+    assert count.hysime == 4 and count.whitened == 4 and count.recommended == 4
     np.testing.assert_allclose(count.noise_std, sigma, rtol=0.2)
     y = np.asarray(noisy.data, dtype=np.float64).reshape(-1, cube.n_channels)
     k, cost = hysime(y.T @ y, y.shape[0])

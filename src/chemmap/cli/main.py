@@ -43,7 +43,7 @@ def _clusters(text: str):
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--clusters must be an integer or 'auto'; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected an integer or 'auto'; got {text!r}") from None
 
 
 def _resample(text: str):
@@ -136,6 +136,20 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--normalize", help="snv | msc | emsc | l1 | l2 | area | max")
     run.add_argument("--savgol", type=float, metavar="WINDOW", help="Savitzky-Golay window (axis units)")
     run.add_argument("--spatial-sigma", type=float, help="Gaussian smoothing across pixels (sigma, pixels)")
+    run.add_argument(
+        "--unmix",
+        help="unmixing: EXTRACTOR+SOLVER (vca, nfindr, atgp, ppi, smacc + fcls, scaled, nnls, ls), mcr or nmf",
+    )
+    run.add_argument("--components", type=_clusters, help="components of --unmix / --mcr: K or auto (HySime)")
+    run.add_argument(
+        "--mcr", type=int, metavar="K", help="MCR-ALS with K components (same as --unmix mcr --components K)"
+    )
+    run.add_argument("--spatial-unmix", choices=("none", "tv", "laplacian"), help="neighbour penalty on abundances")
+    run.add_argument("--truth-abundances", help=".npy (H, W, K) reference abundances, for scores")
+    run.add_argument("--truth-endmembers", help=".npy (K, C) reference spectra, for scores")
+    run.add_argument("--classify", metavar="LABELS", help=".npy (H, W) int class per pixel (0 = unlabelled)")
+    run.add_argument("--classifier", help="lda | plsda | svm | rf | sam | mf (default lda)")
+    run.add_argument("--train-fraction", type=float, help="share of labelled pixels trained on (default 0.1)")
     run.add_argument("--seed", type=int, help="random seed (default 0)")
     scale(run)
     common(run)
@@ -244,7 +258,7 @@ def _run_config(args) -> tuple[dict, Path | None]:
         config.setdefault("input", {}).setdefault("options", {}).update(dict(args.read_option))
     sections = {
         s: dict(config.get(s, {})) if isinstance(config.get(s, {}), dict) else config.get(s)
-        for s in ("input", "maps", "clustering", "run")
+        for s in ("input", "maps", "clustering", "unmixing", "classification", "run")
     }
     flags = {
         ("input", "format"): args.format,
@@ -261,6 +275,14 @@ def _run_config(args) -> tuple[dict, Path | None]:
         ("maps", "intensity"): args.intensity,
         ("maps", "ratio"): args.ratio,
         ("maps", "window"): args.window,
+        ("unmixing", "method"): "mcr" if args.mcr else args.unmix,
+        ("unmixing", "components"): args.mcr or args.components,
+        ("unmixing", "spatial"): args.spatial_unmix,
+        ("unmixing", "truth_abundances"): args.truth_abundances,
+        ("unmixing", "truth_endmembers"): args.truth_endmembers,
+        ("classification", "labels"): args.classify,
+        ("classification", "method"): args.classifier,
+        ("classification", "train_fraction"): args.train_fraction,
         ("run", "random_state"): args.seed,
         ("run", "memory_limit"): args.memory_limit,
         ("run", "scheduler"): args.scheduler,

@@ -1,5 +1,6 @@
-"""How many components: the noise of every band, the explained variance (scree) and HySime
-(Bioucas-Dias and Nascimento, IEEE TGRS 46, 2008), from one Gram matrix of (a seeded sample
+"""How many components: the noise of every band, the explained variance (scree), HySime
+(Bioucas-Dias and Nascimento, IEEE TGRS 46, 2008) and the noise-whitened eigenvalues
+against the Marchenko–Pastur edge, from one Gram matrix of (a seeded sample
 of) the pixels, so a cube on disk is read once."""
 
 from __future__ import annotations
@@ -15,10 +16,32 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
 from chemmap.decomposition.pca import DEFAULT_FIT_SAMPLE, gram_partial
 
-__all__ = ["ComponentCount", "band_noise", "count_components", "hysime"]
+__all__ = ["ComponentCount", "band_noise", "count_components", "hysime", "whitened_count"]
 
 #: Share of the variance the scree count keeps.
 SCREE_VARIANCE = 0.99
+#: Margin over the Marchenko–Pastur edge a noise-whitened eigenvalue must clear to count
+#: as signal (finite samples scatter a little beyond the edge).
+EDGE_MARGIN = 1.1
+
+
+def whitened_count(gram: np.ndarray, n: int, noise_std: np.ndarray) -> tuple[int, np.ndarray]:
+    """Signal components: eigenvalues of the noise-whitened second-moment matrix above the
+    largest one pure noise would give, the Marchenko–Pastur edge ``(1 + √(c/n))²`` (times
+    :data:`EDGE_MARGIN`). Unlike HySime's cost, the threshold allows for the spread of
+    noise eigenvalues in a finite sample, so small samples do not inflate the count.
+
+    Returns
+    -------
+    k : int
+    eigenvalues : ndarray
+        Whitened eigenvalues, decreasing (1 is the noise level).
+    """
+    c = gram.shape[0]
+    scale = 1.0 / np.clip(noise_std, np.finfo(np.float64).tiny, None)
+    values = np.linalg.eigvalsh(scale[:, None] * (np.asarray(gram, dtype=np.float64) / n) * scale[None, :])[::-1]
+    edge = (1 + np.sqrt(c / n)) ** 2 * EDGE_MARGIN
+    return int(max(1, np.count_nonzero(values > edge))), values
 
 
 def band_noise(gram: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -26,7 +49,8 @@ def band_noise(gram: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     estimator), from the (uncentred) Gram matrix ``YᵀY`` of ``n`` pixels alone.
 
     With ``P = (YᵀY)⁻¹``, band ``i``'s residual is ``(YP)_i / P_ii``; so the noise
-    covariance is ``D P D / n`` with ``D = diag(1 / P_ii)``.
+    covariance is ``D P D / (n - c + 1)`` with ``D = diag(1 / P_ii)`` (the residual sum of
+    squares over its degrees of freedom: ``c - 1`` bands are regressed on).
 
     Returns
     -------
@@ -38,7 +62,8 @@ def band_noise(gram: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     ridge = 1e-10 * max(float(np.trace(g)) / g.shape[0], np.finfo(np.float64).tiny)
     precision = np.linalg.pinv(g + ridge * np.eye(g.shape[0]), hermitian=True)
     d = 1.0 / np.clip(np.diag(precision), np.finfo(np.float64).tiny, None)
-    noise_cov = (d[:, None] * precision * d[None, :]) / n
+    dof = max(n - g.shape[0] + 1, 1)
+    noise_cov = (d[:, None] * precision * d[None, :]) / dof
     return noise_cov, np.sqrt(np.clip(np.diag(noise_cov), 0, None))
 
 
@@ -68,6 +93,7 @@ class ComponentCount:
     """How many components a cube holds, by several estimates, with the recommendation."""
 
     hysime: int
+    whitened: int
     scree: int
     explained_variance_ratio: np.ndarray
     noise_std: np.ndarray
@@ -75,14 +101,16 @@ class ComponentCount:
 
     @property
     def recommended(self) -> int:
-        """HySime's count: it weighs each direction's signal against the estimated noise,
-        where the scree count depends on an arbitrary variance share."""
-        return self.hysime
+        """The noise-whitened count: it weighs each direction's signal against the
+        estimated noise of each band, with a threshold that holds for small samples (where
+        HySime counts noise directions); the scree count depends on an arbitrary share."""
+        return self.whitened
 
     def to_dict(self) -> dict:
         return {
             "recommended": self.recommended,
-            "chosen_by": "hysime",
+            "chosen_by": "noise-whitened eigenvalues above the Marchenko-Pastur edge",
+            "whitened": self.whitened,
             "hysime": self.hysime,
             "scree": self.scree,
             "scree_variance": SCREE_VARIANCE,
@@ -120,6 +148,12 @@ def count_components(
     values = np.clip(np.linalg.eigvalsh((gram - n * np.outer(mean, mean)) / (n - 1))[::-1], 0, None)
     ratio = values / values.sum() if values.sum() > 0 else np.zeros_like(values)
     scree = int(min(np.searchsorted(np.cumsum(ratio), SCREE_VARIANCE) + 1, ratio.size))
+    noise_std = band_noise(gram, n)[1]
     return ComponentCount(
-        hysime=k, scree=scree, explained_variance_ratio=ratio, noise_std=band_noise(gram, n)[1], n_pixels=n
+        hysime=k,
+        whitened=whitened_count(gram, n, noise_std)[0],
+        scree=scree,
+        explained_variance_ratio=ratio,
+        noise_std=noise_std,
+        n_pixels=n,
     )

@@ -119,6 +119,17 @@ def _checked_by(parse):
     return check
 
 
+def _checked_by_name(name: str):
+    """A check defined in :mod:`chemmap.pipeline.chemical_maps` (imported when used)."""
+
+    def check(value, param, func):
+        from chemmap.pipeline import chemical_maps
+
+        return getattr(chemical_maps, name)(value, param, func)
+
+    return check
+
+
 def _scheduler(value, name, func):
     from chemmap._shared.compute import LOCAL_SCHEDULERS, is_address
 
@@ -183,6 +194,43 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "n_init": Param("int", 10, low=1, doc="restarts"),
         "mode_filter": Param("int", 0, low=0, doc="majority-filter window in pixels (0 = off)"),
         "min_region_size": Param("int", 0, low=0, doc="merge regions smaller than this, in pixels (0 = off)"),
+    },
+    "unmixing": {
+        "method": Param(
+            "any",
+            "none",
+            check=_checked_by_name("check_unmix_method"),
+            doc="none | mcr | nmf | EXTRACTOR+SOLVER (vca, nfindr, atgp, ppi, smacc + fcls, scaled, nnls, ls)",
+        ),
+        "components": Param("any", "auto", check=_k, doc="number of components or 'auto' (HySime)"),
+        "spatial": Param("choice", "none", choices=("none", "tv", "laplacian"), doc="neighbour penalty on abundances"),
+        "smoothing": Param("float", None, low=0, allow_none=True, doc="strength of the spatial penalty"),
+        "sample": Param("int", 100_000, low=1, doc="pixels searched for endmembers"),
+        "init": Param(
+            "choice", "vca", choices=("vca", "nfindr", "atgp", "smacc", "simplisma"), doc="MCR-ALS starting point"
+        ),
+        "closure": Param("bool", False, doc="MCR-ALS: concentrations sum to 1"),
+        "truth_abundances": Param("str", None, allow_none=True, doc=".npy (H, W, K) reference abundances"),
+        "truth_endmembers": Param("str", None, allow_none=True, doc=".npy (K, C) reference spectra"),
+    },
+    "classification": {
+        "labels": Param("str", None, allow_none=True, doc=".npy (H, W) int class per pixel; enables the step"),
+        "method": Param("choice", "lda", choices=("lda", "plsda", "svm", "rf", "sam", "mf"), doc="classifier"),
+        "train_fraction": Param(
+            "float",
+            0.1,
+            low=0,
+            high=1,
+            low_inclusive=False,
+            high_inclusive=False,
+            doc="share of labelled pixels trained on (whole spatial blocks)",
+        ),
+        "block_size": Param(
+            "int", None, low=1, allow_none=True, doc="spatial block side, pixels (default ~10x10 grid)"
+        ),
+        "buffer": Param("int", 0, low=0, doc="test pixels this close to a training block are dropped"),
+        "smoothing": Param("float", 1.0, low=0, doc="Potts weight of the smoothed labels (0 = off)"),
+        "unlabelled": Param("int", 0, doc="label value meaning 'no class' (negative values are unlabelled too)"),
     },
     "run": {
         "random_state": Param("int", 0, low=0, doc="seed of every random choice"),
@@ -255,6 +303,14 @@ def validate_config(
     if check_input_exists and not path.exists():
         raise InputFileNotFoundError(f"Input file {str(path)!r} (from [input] path) does not exist.")
     resolved["input"]["path"] = str(path)
+    for section, key in (
+        ("unmixing", "truth_abundances"),
+        ("unmixing", "truth_endmembers"),
+        ("classification", "labels"),
+    ):
+        given = resolved[section][key]
+        if given is not None and base_dir is not None and not Path(given).is_absolute():
+            resolved[section][key] = str(base_dir / given)
     return resolved
 
 

@@ -55,6 +55,8 @@ class RunResult:
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     out_dir: Path | None = None
+    unmixing: Any = None
+    classification: Any = None
 
 
 def run(
@@ -133,10 +135,12 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
 
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report import render_markdown, write_figures, write_metrics_json
+    from chemmap.report.chemical_maps import chemical_map_files, write_chemical_maps
 
     lazy = result.cube.is_lazy
     with staged_output(out_dir) as stage:
         write_figures(result, stage)
+        write_chemical_maps(result, stage)
         if lazy:
             write_zarr_outputs(result.label_image, result.maps, stage)
         else:
@@ -152,7 +156,7 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
             "versions": versions(),
             "timings": timer.to_dict(),
             "input": result.config["input"]["path"],
-            "outputs": list(output_files(lazy)),
+            "outputs": [*output_files(lazy), *chemical_map_files(result)],
             "compute": active_settings().to_dict(),
         }
         write_text_atomic(stage / "run_record.json", json.dumps(record, indent=2))

@@ -23,6 +23,7 @@ from chemmap.metrics.interpretation import (
     distinguishing_bands,
     region_stats,
 )
+from chemmap.pipeline.chemical_maps import classification_step, unmixing_step
 from chemmap.preprocessing import Chain, drop_bad_bands
 from chemmap.report.metrics_json import to_json_safe
 
@@ -89,7 +90,25 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     metrics["parameter_justification"] = justification
     metrics["cluster_spectra"] = {"means": means.tolist(), "stds": stds.tolist(), "counts": counts.tolist()}
     config["clustering"]["k"] = cl["k"]
-    return RunResult(cube=cube, processed=processed, maps=maps, label_image=label_image, metrics=metrics, config=config)
+    unmixing = classification = None
+    if config["unmixing"]["method"] != "none":
+        with timer.stage("unmixing"):
+            unmixing = unmixing_step(processed, config["unmixing"], seed=seed, progress=progress)
+        metrics["unmixing"] = unmixing.metrics
+    if config["classification"]["labels"] is not None:
+        with timer.stage("classification"):
+            classification = classification_step(processed, config["classification"], seed=seed, progress=progress)
+        metrics["classification"] = classification.report
+    return RunResult(
+        cube=cube,
+        processed=processed,
+        maps=maps,
+        label_image=label_image,
+        metrics=metrics,
+        config=config,
+        unmixing=unmixing,
+        classification=classification,
+    )
 
 
 def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):

@@ -142,6 +142,9 @@ def render_markdown(result) -> str:
         )
         out.append("")
 
+    from chemmap.report.chemical_maps import chemical_map_files, markdown_sections
+
+    out += markdown_sections(result)
     out += ["## Interpretation", ""]
     out += _interpretation(m, unit)
     out += ["", "## Warnings", ""]
@@ -158,7 +161,9 @@ def render_markdown(result) -> str:
             else "`cluster_labels.npy` (H x W, -1 = masked), `maps.npz`, "
         )
         + "`config.resolved.toml` (re-run with `chemmap run config.resolved.toml --out DIR`), "
-        "`run_record.json` (versions, timings, scheduler).",
+        "`run_record.json` (versions, timings, scheduler)"
+        + "".join(f", `{name}`" for name in chemical_map_files(result))
+        + ".",
         "",
     ]
     return "\n".join(out)

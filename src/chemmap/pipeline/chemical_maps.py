@@ -1,0 +1,150 @@
+"""The unmixing and classification steps of a run: component maps (endmembers and
+abundances, MCR-ALS or NMF) and maps from labelled pixels, with their scores (the files,
+figures and report sections are in :mod:`chemmap.report.chemical_maps`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import ConfigError, InputFileNotFoundError, ShapeError
+
+__all__ = ["ABUNDANCE_SOLVERS", "UnmixingOutput", "check_unmix_method", "classification_step", "unmixing_step"]
+
+ABUNDANCE_SOLVERS = ("fcls", "scaled", "nnls", "ls")
+
+
+def check_unmix_method(value, name, func):
+    """``none``, ``mcr``, ``nmf`` or ``EXTRACTOR+SOLVER`` (e.g. ``vca+fcls``)."""
+    from chemmap.core.exceptions import InvalidParameterError
+    from chemmap.decomposition.endmembers import ENDMEMBER_METHODS
+
+    if value in ("none", "mcr", "nmf"):
+        return value
+    parts = str(value).split("+")
+    if len(parts) == 2 and parts[0] in ENDMEMBER_METHODS and parts[1] in ABUNDANCE_SOLVERS:
+        return str(value)
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {func} must be 'none', 'mcr', 'nmf' or EXTRACTOR+SOLVER with EXTRACTOR one of "
+        f"{', '.join(ENDMEMBER_METHODS)} and SOLVER one of {', '.join(ABUNDANCE_SOLVERS)} (e.g. 'vca+fcls'). "
+        f"Got {value!r} instead."
+    )
+
+
+@dataclass
+class UnmixingOutput:
+    """Abundance maps ``(height, width, k)``, component spectra ``(k, n_channels)`` and the
+    metrics of an unmixing step."""
+
+    abundances: np.ndarray
+    endmembers: np.ndarray
+    names: list[str]
+    metrics: dict = field(default_factory=dict)
+
+
+def _load_array(path, what: str, shape_hint: str) -> np.ndarray:
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileNotFoundError(f"{what} file {str(path)!r} does not exist; expected a .npy array {shape_hint}.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ConfigError(f"{what} file {path} is not a NumPy .npy array {shape_hint}: {exc}") from None
+
+
+def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> UnmixingOutput:
+    """Run the ``[unmixing]`` section on the preprocessed cube."""
+    from chemmap.decomposition import MCRALS, abundance_maps, count_components, extract_endmembers, nmf_maps
+    from chemmap.metrics.unmixing import unmixing_scores
+
+    method = opts["method"]
+    metrics: dict = {"method": method}
+    k = opts["components"]
+    if k == "auto":
+        count = count_components(cube, random_state=seed, progress=progress)
+        k = count.recommended
+        metrics["component_count"] = count.to_dict()
+        metrics["k_chosen_by"] = "noise-whitened count"
+    else:
+        metrics["k_chosen_by"] = "user"
+    metrics["k"] = int(k)
+    if method == "mcr":
+        result = MCRALS(k, init=opts["init"], closure=opts["closure"], random_state=seed).fit(cube, progress=progress)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            abundances = result.concentrations / result.concentrations.sum(axis=2, keepdims=True)
+        endmembers = result.spectra
+        metrics["mcr"] = result.report()
+        metrics["abundance_kind"] = "MCR concentrations divided by their sum per pixel (fractions)"
+    elif method == "nmf":
+        result = nmf_maps(cube, k, random_state=seed, progress=progress)
+        norms = np.linalg.norm(result.spectra, axis=1)
+        weighted = result.maps * norms
+        with np.errstate(invalid="ignore", divide="ignore"):
+            abundances = weighted / weighted.sum(axis=2, keepdims=True)
+        endmembers = result.spectra
+        metrics["nmf"] = result.report
+        metrics["abundance_kind"] = "NMF weights of unit-norm components divided by their sum per pixel (fractions)"
+    else:
+        extractor, solver = method.split("+")
+        found = extract_endmembers(cube, k, method=extractor, sample=opts["sample"], random_state=seed)
+        maps = abundance_maps(
+            cube,
+            found.spectra,
+            method=solver,
+            residual=True,
+            spatial=None if opts["spatial"] == "none" else opts["spatial"],
+            smoothing=opts["smoothing"],
+            progress=progress,
+        )
+        stack = np.asarray(maps.data)
+        abundances, endmembers = stack[..., :k], found.spectra
+        metrics["endmembers"] = found.to_dict()
+        metrics["abundance_kind"] = maps.attrs["maps"][maps.map_names[0]]["kind"]
+        residual = stack[..., k]
+        metrics["fit_residual_median"] = float(np.nanmedian(residual))
+        if "spatial" in maps.attrs:
+            metrics["spatial"] = maps.attrs["spatial"]
+    abundances = np.asarray(abundances, dtype=np.float32)
+    names = [f"component {i + 1}" for i in range(k)]
+    true_a = opts["truth_abundances"]
+    true_e = opts["truth_endmembers"]
+    truth_a = None if true_a is None else _load_array(true_a, "truth_abundances", "(height, width, k)")
+    truth_e = None if true_e is None else _load_array(true_e, "truth_endmembers", "(k, n_channels)")
+    if truth_e is not None and (truth_e.ndim != 2 or truth_e.shape[1] != cube.n_channels):
+        raise ShapeError(f"truth_endmembers must be (k, {cube.n_channels}) on the processed axis; got {truth_e.shape}.")
+    if truth_a is not None or truth_e is not None:
+        metrics["scores"] = unmixing_scores(endmembers, abundances, true_spectra=truth_e, true_abundances=truth_a)
+    sums = np.nansum(abundances, axis=2)
+    metrics["abundance_stats"] = {
+        name: {"mean": float(np.nanmean(abundances[..., i])), "max": float(np.nanmax(abundances[..., i]))}
+        for i, name in enumerate(names)
+    }
+    metrics["sum_to_one_max_error"] = float(np.nanmax(np.abs(sums[np.isfinite(sums)] - 1))) if sums.size else None
+    return UnmixingOutput(abundances, np.asarray(endmembers, dtype=np.float32), names, metrics)
+
+
+def classification_step(cube: Cube, opts: dict, *, seed: int, progress=None):
+    """Run the ``[classification]`` section: returns the ClassificationResult."""
+    from chemmap.supervised.classify import classify_pixels
+
+    labels = _load_array(opts["labels"], "classification labels", f"of int, shape {tuple(cube.image_shape)}")
+    if labels.dtype.kind not in "iub":
+        raise ConfigError(
+            f"classification labels must be integers (class per pixel, {opts['unlabelled']} = unlabelled); "
+            f"got dtype {labels.dtype}."
+        )
+    return classify_pixels(
+        cube,
+        labels.astype(np.int64),
+        method=opts["method"],
+        train_fraction=opts["train_fraction"],
+        block_size=opts["block_size"],
+        buffer=opts["buffer"],
+        smoothing=opts["smoothing"] or None,
+        unlabelled=opts["unlabelled"],
+        random_state=seed,
+        progress=progress,
+    )

@@ -1,0 +1,113 @@
+"""`chemmap run` with unmixing and classification: the files each writes, the scores in
+metrics.json against known truth, the report sections, and clear errors for bad options."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from chemmap.cli.main import main
+
+
+@pytest.fixture
+def mixture_scene(tmp_path):
+    """A 30 x 36 scene of three band spectra mixed in known fractions, with pure corners,
+    written as .npz with the truth and a label image of the dominant component."""
+    rng = np.random.default_rng(0)
+    x = np.linspace(1000, 1800, 80)
+    spectra = np.stack([0.05 + np.exp(-0.5 * ((x - m) / 40) ** 2) for m in (1150, 1400, 1650)])
+    fractions = rng.dirichlet(np.full(3, 0.6), size=(30, 36))
+    fractions[:3, :3], fractions[:3, -3:], fractions[-3:, :3] = [1, 0, 0], [0, 1, 0], [0, 0, 1]
+    cube = (fractions @ spectra + rng.normal(scale=0.005, size=(30, 36, 80))).astype(np.float32)
+    np.savez(tmp_path / "scene.npz", cube=cube, axis=x, axis_unit="cm-1")
+    np.save(tmp_path / "abundances.npy", fractions)
+    np.save(tmp_path / "endmembers.npy", spectra)
+    labels = np.argmax(fractions, axis=2) + 1
+    labels[::4, ::3] = 0
+    np.save(tmp_path / "labels.npy", labels)
+    return tmp_path
+
+
+def _run(scene, out, *extra) -> dict:
+    code = main(["run", str(scene / "scene.npz"), "--out", str(out), "--clusters", "3", "--quiet", *extra])
+    assert code == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_run_unmixes_with_vca_fcls_and_scores_against_the_truth(mixture_scene):
+    out = mixture_scene / "vca"
+    metrics = _run(
+        mixture_scene,
+        out,
+        "--unmix",
+        "vca+fcls",
+        "--components",
+        "3",
+        "--truth-abundances",
+        str(mixture_scene / "abundances.npy"),
+        "--truth-endmembers",
+        str(mixture_scene / "endmembers.npy"),
+    )
+    abundances = np.load(out / "abundances.npy")
+    assert abundances.shape == (30, 36, 3) and np.load(out / "endmembers.npy").shape == (3, 80)
+    np.testing.assert_allclose(abundances.sum(axis=2), 1, atol=1e-5)
+    scores = metrics["unmixing"]["scores"]
+    assert scores["mean_abundance_rmse"] < 0.03 and scores["mean_spectral_angle"] < 0.05
+    assert (out / "abundance_maps.png").stat().st_size > 0 and (out / "endmember_spectra.png").stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "## Unmixing" in report and "abundances.npy" in report
+    record = json.loads((out / "run_record.json").read_text())
+    assert "abundances.npy" in record["outputs"]
+
+
+def test_run_mcr_with_hysime_count(mixture_scene):
+    out = mixture_scene / "mcr"
+    metrics = _run(
+        mixture_scene,
+        out,
+        "--unmix",
+        "mcr",
+        "--components",
+        "auto",
+        "--truth-endmembers",
+        str(mixture_scene / "endmembers.npy"),
+    )
+    unmix = metrics["unmixing"]
+    assert unmix["k"] == 3 and unmix["k_chosen_by"] == "noise-whitened count"
+    assert unmix["mcr"]["explained_variance_percent"] > 99
+    assert unmix["scores"]["mean_spectral_angle"] < 0.05
+    assert np.load(out / "abundances.npy").shape == (30, 36, 3)
+
+
+def test_run_classifies_from_a_label_image_on_spatial_blocks(mixture_scene):
+    out = mixture_scene / "classes"
+    metrics = _run(mixture_scene, out, "--classify", str(mixture_scene / "labels.npy"), "--classifier", "lda")
+    cls = metrics["classification"]
+    assert cls["split"]["n_train_pixels"] > 0 and cls["test"]["n_test_pixels"] > 500
+    assert cls["test"]["overall_accuracy"] > 0.8 and "kappa" in cls["test_smoothed"]
+    labels = np.load(out / "classification_labels.npy")
+    assert labels.shape == (30, 36) and set(np.unique(labels)) <= {1, 2, 3}
+    proba = np.load(out / "class_probabilities.npy")
+    np.testing.assert_allclose(proba.sum(axis=2), 1, atol=1e-5)
+    assert "## Classification" in (out / "report.md").read_text()
+
+
+def test_bad_unmixing_options_fail_clearly_and_write_nothing(mixture_scene, capsys):
+    out = mixture_scene / "bad"
+    assert main(["run", str(mixture_scene / "scene.npz"), "--out", str(out), "--unmix", "vca+magic", "--quiet"]) != 0
+    assert "EXTRACTOR+SOLVER" in capsys.readouterr().err
+    code = main(
+        [
+            "run",
+            str(mixture_scene / "scene.npz"),
+            "--out",
+            str(out),
+            "--classify",
+            str(mixture_scene / "nope.npy"),
+            "--quiet",
+        ]
+    )
+    assert code != 0 and "does not exist" in capsys.readouterr().err
+    assert not out.exists()
