@@ -27,7 +27,17 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
 from chemmap.decomposition.abundances import nnls_gram
 
-__all__ = ["ENDMEMBER_METHODS", "Endmembers", "atgp", "extract_endmembers", "nfindr", "ppi", "smacc", "vca"]
+__all__ = [
+    "ENDMEMBER_METHODS",
+    "Endmembers",
+    "atgp",
+    "extract_endmembers",
+    "nfindr",
+    "ppi",
+    "sample_pixels",
+    "smacc",
+    "vca",
+]
 
 #: Valid pixels (at most) the endmembers are searched among.
 DEFAULT_SAMPLE = 100_000
@@ -180,6 +190,18 @@ def smacc(pixels, k: int) -> np.ndarray:
     return np.asarray(chosen, dtype=np.int64)
 
 
+def sample_pixels(cube: Cube, sample: int | None, random_state, *, func: str) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded sample of at most ``sample`` valid, finite pixels (all if ``None``), in
+    memory as float64, and their flat positions in the image."""
+    valid = np.flatnonzero(cube.valid_pixels())
+    if sample is not None:
+        sample = check_int(sample, name="sample", func=func, low=1)
+        valid = valid[seeded_sample(valid.size, sample, random_state)]
+    y = take_rows(cube.pixels(), valid).astype(np.float64)
+    finite = np.all(np.isfinite(y), axis=1)
+    return y[finite], valid[finite]
+
+
 ENDMEMBER_METHODS = {"vca": vca, "nfindr": nfindr, "atgp": atgp, "ppi": ppi, "smacc": smacc}
 _SEEDED = ("vca", "ppi")
 
@@ -233,13 +255,7 @@ def extract_endmembers(
         Seed of the sample and of the random directions (VCA, PPI).
     """
     method = check_choice(method, tuple(ENDMEMBER_METHODS), name="method", func="extract_endmembers")
-    valid = np.flatnonzero(cube.valid_pixels())
-    if sample is not None:
-        sample = check_int(sample, name="sample", func="extract_endmembers", low=1)
-        valid = valid[seeded_sample(valid.size, sample, random_state)]
-    y = take_rows(cube.pixels(), valid).astype(np.float64)
-    finite = np.all(np.isfinite(y), axis=1)
-    y, valid = y[finite], valid[finite]
+    y, valid = sample_pixels(cube, sample, random_state, func="extract_endmembers")
     finder = ENDMEMBER_METHODS[method]
     found = finder(y, k, random_state=random_state) if method in _SEEDED else finder(y, k)
     rows, cols = np.unravel_index(valid[found], cube.image_shape)

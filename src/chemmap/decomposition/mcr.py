@@ -22,7 +22,7 @@ from chemmap._shared.validation import check_choice, check_int, check_number
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.decomposition.abundances import fcls_gram, nnls_gram
-from chemmap.decomposition.endmembers import DEFAULT_SAMPLE, extract_endmembers
+from chemmap.decomposition.endmembers import DEFAULT_SAMPLE, extract_endmembers, sample_pixels
 
 __all__ = ["MCRALS", "MCRResult", "simplisma", "unimodal"]
 
@@ -195,13 +195,7 @@ class MCRALS:
         if method != "simplisma":
             found = extract_endmembers(cube, k, method=method, sample=self.sample, random_state=self.random_state)
             return found.spectra
-        from chemmap._shared.blockwise import take_rows
-        from chemmap._shared.sampling import seeded_sample
-
-        valid = np.flatnonzero(cube.valid_pixels())
-        if self.sample is not None:
-            valid = valid[seeded_sample(valid.size, self.sample, self.random_state)]
-        y = take_rows(cube.pixels(), valid).astype(np.float64)
+        y, _ = sample_pixels(cube, self.sample, self.random_state, func="MCRALS")
         c = np.clip(y[:, simplisma(y, k)], 0, None)
         return nnls_gram(c.T @ c, (c.T @ y).T).T
 

@@ -10,15 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chemmap._shared.blockwise import map_spectra, take_rows
+from chemmap._shared.blockwise import map_spectra
 from chemmap._shared.compute import compute
 from chemmap._shared.progress import ProgressCallback
-from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_choice, check_int
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import DataWarning, InvalidParameterError, ShapeError
 from chemmap.decomposition.abundances import nnls_gram
-from chemmap.decomposition.endmembers import DEFAULT_SAMPLE
+from chemmap.decomposition.endmembers import DEFAULT_SAMPLE, sample_pixels
 
 __all__ = ["NEGATIVE_LIMIT", "NMFResult", "nmf_maps"]
 
@@ -72,11 +71,7 @@ def nmf_maps(
     k = check_int(k, name="k", func="nmf_maps", low=1)
     negative = check_choice(negative, ("clip", "shift", "error"), name="negative", func="nmf_maps")
     solver = check_choice(solver, ("auto", "cd", "minibatch"), name="solver", func="nmf_maps")
-    valid = np.flatnonzero(cube.valid_pixels())
-    if sample is not None:
-        valid = valid[seeded_sample(valid.size, check_int(sample, name="sample", func="nmf_maps", low=1), random_state)]
-    y = take_rows(cube.pixels(), valid).astype(np.float64)
-    y = y[np.all(np.isfinite(y), axis=1)]
+    y, _ = sample_pixels(cube, sample, random_state, func="nmf_maps")
     if y.shape[0] < k:
         raise ShapeError(f"NMF with {k} components needs at least {k} valid pixels; got {y.shape[0]}.")
     share = float(np.abs(np.clip(y, None, 0)).sum() / max(np.abs(y).sum(), 1e-300))
