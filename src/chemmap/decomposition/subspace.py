@@ -67,8 +67,10 @@ def band_noise(gram: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return noise_cov, np.sqrt(np.clip(np.diag(noise_cov), 0, None))
 
 
-def hysime(gram: np.ndarray, n: int) -> tuple[int, np.ndarray]:
+def hysime(gram: np.ndarray, n: int, noise_cov: np.ndarray | None = None) -> tuple[int, np.ndarray]:
     """HySime: the signal subspace dimension minimising projection error plus noise power.
+
+    ``noise_cov`` is :func:`band_noise`'s estimate, computed here when not given.
 
     Returns
     -------
@@ -78,8 +80,9 @@ def hysime(gram: np.ndarray, n: int) -> tuple[int, np.ndarray]:
         Per-eigenvector cost (negative: kept), by decreasing signal power.
     """
     g = np.asarray(gram, dtype=np.float64)
-    noise_cov, _ = band_noise(g, n)
-    signal_cov = g / n - noise_cov  # E[(y - w)(y - w)ᵀ], the regression fit being orthogonal to its residual
+    if noise_cov is None:
+        noise_cov, _ = band_noise(g, n)
+    signal_cov = g / n - noise_cov  # E[(y - w)(y - w)ᵀ], the fits being nearly orthogonal to the residuals
     values, vectors = np.linalg.eigh(signal_cov)
     vectors = vectors[:, np.argsort(values)[::-1]]
     power = np.einsum("ij,jk,ki->i", vectors.T, g / n, vectors)
@@ -143,12 +146,12 @@ def count_components(
             f"Counting components needs more valid pixels than channels ({cube.n_channels}); got {n}. "
             "Use a larger sample or fewer channels."
         )
-    k, _ = hysime(gram, n)
+    noise_cov, noise_std = band_noise(gram, n)
+    k, _ = hysime(gram, n, noise_cov)
     mean = total / n
     values = np.clip(np.linalg.eigvalsh((gram - n * np.outer(mean, mean)) / (n - 1))[::-1], 0, None)
     ratio = values / values.sum() if values.sum() > 0 else np.zeros_like(values)
     scree = int(min(np.searchsorted(np.cumsum(ratio), SCREE_VARIANCE) + 1, ratio.size))
-    noise_std = band_noise(gram, n)[1]
     return ComponentCount(
         hysime=k,
         whitened=whitened_count(gram, n, noise_std)[0],

@@ -43,6 +43,13 @@ class UnmixingOutput:
     endmembers: np.ndarray
     names: list[str]
     metrics: dict = field(default_factory=dict)
+    reference_spectra: np.ndarray | None = None
+
+
+def _fractions(weights: np.ndarray) -> np.ndarray:
+    """Each pixel's non-negative weights divided by their sum."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return weights / weights.sum(axis=2, keepdims=True)
 
 
 def _load_array(path, what: str, shape_hint: str) -> np.ndarray:
@@ -60,6 +67,13 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
     from chemmap.decomposition import MCRALS, abundance_maps, count_components, extract_endmembers, nmf_maps
     from chemmap.metrics.unmixing import unmixing_scores
 
+    # the references are read first, so a bad path fails before the unmixing runs
+    true_a = opts["truth_abundances"]
+    true_e = opts["truth_endmembers"]
+    truth_a = None if true_a is None else _load_array(true_a, "truth_abundances", "(height, width, k)")
+    truth_e = None if true_e is None else _load_array(true_e, "truth_endmembers", "(k, n_channels)")
+    if truth_e is not None and (truth_e.ndim != 2 or truth_e.shape[1] != cube.n_channels):
+        raise ShapeError(f"truth_endmembers must be (k, {cube.n_channels}) on the processed axis; got {truth_e.shape}.")
     method = opts["method"]
     metrics: dict = {"method": method}
     k = opts["components"]
@@ -73,17 +87,13 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
     metrics["k"] = int(k)
     if method == "mcr":
         result = MCRALS(k, init=opts["init"], closure=opts["closure"], random_state=seed).fit(cube, progress=progress)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            abundances = result.concentrations / result.concentrations.sum(axis=2, keepdims=True)
+        abundances = _fractions(result.concentrations)
         endmembers = result.spectra
         metrics["mcr"] = result.report()
         metrics["abundance_kind"] = "MCR concentrations divided by their sum per pixel (fractions)"
     elif method == "nmf":
         result = nmf_maps(cube, k, random_state=seed, progress=progress)
-        norms = np.linalg.norm(result.spectra, axis=1)
-        weighted = result.maps * norms
-        with np.errstate(invalid="ignore", divide="ignore"):
-            abundances = weighted / weighted.sum(axis=2, keepdims=True)
+        abundances = _fractions(result.maps * np.linalg.norm(result.spectra, axis=1))
         endmembers = result.spectra
         metrics["nmf"] = result.report
         metrics["abundance_kind"] = "NMF weights of unit-norm components divided by their sum per pixel (fractions)"
@@ -109,12 +119,6 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
             metrics["spatial"] = maps.attrs["spatial"]
     abundances = np.asarray(abundances, dtype=np.float32)
     names = [f"component {i + 1}" for i in range(k)]
-    true_a = opts["truth_abundances"]
-    true_e = opts["truth_endmembers"]
-    truth_a = None if true_a is None else _load_array(true_a, "truth_abundances", "(height, width, k)")
-    truth_e = None if true_e is None else _load_array(true_e, "truth_endmembers", "(k, n_channels)")
-    if truth_e is not None and (truth_e.ndim != 2 or truth_e.shape[1] != cube.n_channels):
-        raise ShapeError(f"truth_endmembers must be (k, {cube.n_channels}) on the processed axis; got {truth_e.shape}.")
     if truth_a is not None or truth_e is not None:
         metrics["scores"] = unmixing_scores(endmembers, abundances, true_spectra=truth_e, true_abundances=truth_a)
     sums = np.nansum(abundances, axis=2)
@@ -123,7 +127,7 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
         for i, name in enumerate(names)
     }
     metrics["sum_to_one_max_error"] = float(np.nanmax(np.abs(sums[np.isfinite(sums)] - 1))) if sums.size else None
-    return UnmixingOutput(abundances, np.asarray(endmembers, dtype=np.float32), names, metrics)
+    return UnmixingOutput(abundances, np.asarray(endmembers, dtype=np.float32), names, metrics, truth_e)
 
 
 def classification_step(cube: Cube, opts: dict, *, seed: int, progress=None):

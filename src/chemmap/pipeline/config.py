@@ -119,15 +119,11 @@ def _checked_by(parse):
     return check
 
 
-def _checked_by_name(name: str):
-    """A check defined in :mod:`chemmap.pipeline.chemical_maps` (imported when used)."""
+def _unmix_method(value, name, func):
+    # imported when used: the check needs the extractor names of chemmap.decomposition
+    from chemmap.pipeline.chemical_maps import check_unmix_method
 
-    def check(value, param, func):
-        from chemmap.pipeline import chemical_maps
-
-        return getattr(chemical_maps, name)(value, param, func)
-
-    return check
+    return check_unmix_method(value, name, func)
 
 
 def _scheduler(value, name, func):
@@ -199,7 +195,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "method": Param(
             "any",
             "none",
-            check=_checked_by_name("check_unmix_method"),
+            check=_unmix_method,
             doc="none | mcr | nmf | EXTRACTOR+SOLVER (vca, nfindr, atgp, ppi, smacc + fcls, scaled, nnls, ls)",
         ),
         "components": Param("any", "auto", check=_k, doc="number of components or 'auto' (HySime)"),

@@ -50,9 +50,8 @@ def write_chemical_maps(result, stage: Path) -> None:
         axis = result.processed.axis
         for i, spectrum in enumerate(unmix.endmembers):
             ax.plot(axis.values, spectrum / max(np.abs(spectrum).max(), 1e-30), label=unmix.names[i])
-        truth = result.config["unmixing"]["truth_endmembers"]
-        if truth is not None:
-            for j, spectrum in enumerate(np.load(truth)):
+        if unmix.reference_spectra is not None:
+            for j, spectrum in enumerate(unmix.reference_spectra):
                 ax.plot(
                     axis.values,
                     spectrum / max(np.abs(spectrum).max(), 1e-30),

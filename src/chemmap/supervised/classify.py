@@ -60,10 +60,10 @@ def _held_out_temperature(make, x: np.ndarray, y: np.ndarray, classes: np.ndarra
     from sklearn.model_selection import StratifiedKFold
 
     if np.bincount(np.searchsorted(classes, y)).min() < 3:
-        return _fit_temperature(make().fit(x, y, calibrate=False).raw_scores(x), np.searchsorted(classes, y))
+        return _fit_temperature(make().fit(x, y).raw_scores(x), np.searchsorted(classes, y))
     scores = np.empty((y.size, classes.size))
     for fit_rows, held in StratifiedKFold(3).split(x, y):
-        part = make().fit(x[fit_rows], y[fit_rows], calibrate=False)
+        part = make().fit(x[fit_rows], y[fit_rows])
         raw = part.raw_scores(x[held])
         full = np.repeat(raw.min(axis=1, keepdims=True), classes.size, axis=1)
         full[:, np.searchsorted(classes, part.classes_)] = raw
@@ -104,18 +104,20 @@ class _Detector:
 class _PLSDA:
     """PLS regression on one-hot classes; the predicted columns calibrated by a softmax."""
 
-    def __init__(self, n_components: int):
-        self.n_components = n_components
+    def __init__(self, n_components: int, *, calibrate: bool = True):
+        self.n_components, self.calibrate = n_components, calibrate
 
-    def fit(self, x: np.ndarray, y: np.ndarray, *, calibrate: bool = True) -> _PLSDA:
+    def fit(self, x: np.ndarray, y: np.ndarray) -> _PLSDA:
         from sklearn.cross_decomposition import PLSRegression
 
         self.classes_ = np.unique(y)
         onehot = (y[:, None] == self.classes_[None, :]).astype(np.float64)
         self.model_ = PLSRegression(n_components=min(self.n_components, x.shape[1], x.shape[0] - 1), scale=False)
         self.model_.fit(x, onehot)
-        if calibrate:
-            self.temperature_ = _held_out_temperature(lambda: _PLSDA(self.n_components), x, y, self.classes_)
+        if self.calibrate:
+            self.temperature_ = _held_out_temperature(
+                lambda: _PLSDA(self.n_components, calibrate=False), x, y, self.classes_
+            )
         return self
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
@@ -129,18 +131,20 @@ class _SVM:
     """RBF support vector machine on standardised spectra; its one-vs-rest decision values
     calibrated by a softmax."""
 
-    def __init__(self, c: float, random_state):
-        self.c, self.random_state = c, random_state
+    def __init__(self, c: float, random_state, *, calibrate: bool = True):
+        self.c, self.random_state, self.calibrate = c, random_state, calibrate
 
-    def fit(self, x: np.ndarray, y: np.ndarray, *, calibrate: bool = True) -> _SVM:
+    def fit(self, x: np.ndarray, y: np.ndarray) -> _SVM:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import SVC
 
         self.classes_ = np.unique(y)
         self.model_ = make_pipeline(StandardScaler(), SVC(C=self.c, decision_function_shape="ovr")).fit(x, y)
-        if calibrate:
-            self.temperature_ = _held_out_temperature(lambda: _SVM(self.c, self.random_state), x, y, self.classes_)
+        if self.calibrate:
+            self.temperature_ = _held_out_temperature(
+                lambda: _SVM(self.c, self.random_state, calibrate=False), x, y, self.classes_
+            )
         return self
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
@@ -151,19 +155,19 @@ class _SVM:
         return _softmax(self.raw_scores(x), getattr(self, "temperature_", 1.0))
 
 
-def _make(method: str, param, random_state):
+def _make(method: str, param, random_state, *, calibrate: bool = True):
     if method == "lda":
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
         return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
     if method == "svm":
-        return _SVM(param, random_state)
+        return _SVM(param, random_state, calibrate=calibrate)
     if method == "rf":
         from sklearn.ensemble import RandomForestClassifier
 
         return RandomForestClassifier(n_estimators=200, random_state=random_state, n_jobs=1)
     if method == "plsda":
-        return _PLSDA(param)
+        return _PLSDA(param, calibrate=calibrate)
     return _Detector(method)
 
 
@@ -242,7 +246,8 @@ class PixelClassifier:
             for fit_rows, test_rows in GroupKFold(n_folds).split(x, y, groups):
                 if np.unique(y[fit_rows]).size < 2:
                     continue
-                model = _make(method, option, self.random_state).fit(x[fit_rows], y[fit_rows])
+                # candidates are compared by their best class only: no probability calibration
+                model = _make(method, option, self.random_state, calibrate=False).fit(x[fit_rows], y[fit_rows])
                 guess = model.classes_[np.argmax(model.predict_proba(x[test_rows]), axis=1)]
                 correct += int(np.sum(guess == y[test_rows]))
             scores[str(option)] = correct / y.size
