@@ -352,7 +352,7 @@ def _summary(result) -> None:
         parts += [f"ARI={cl['ari']:.3f}", f"accuracy={cl['pixel_accuracy']:.3f}", f"mean IoU={cl['mean_iou']:.3f}"]
     print(
         f"chemmap: wrote {len(list(result.out_dir.iterdir()))} files to {result.out_dir} "
-        f"({', '.join(p for p in parts if p)}); open report.md"
+        f"({', '.join(p for p in parts if p)}); open report.html (or report.md)"
     )
 
 

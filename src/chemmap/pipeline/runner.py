@@ -29,6 +29,7 @@ _COMMON_FILES = (
     "pixel_spectra.png",
     "metrics.json",
     "report.md",
+    "report.html",
     "config.resolved.toml",
     "run_record.json",
 )
@@ -136,6 +137,8 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report import render_markdown, write_figures, write_metrics_json
     from chemmap.report.chemical_maps import chemical_map_files, write_chemical_maps
+    from chemmap.report.html import write_html
+    from chemmap.report.interactive import run_report
 
     lazy = result.cube.is_lazy
     with staged_output(out_dir) as stage:
@@ -151,6 +154,7 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
         write_metrics_json(result.metrics, stage / "metrics.json")
         write_text_atomic(stage / "config.resolved.toml", tomli_w.dumps(_toml_clean(result.config)))
         write_text_atomic(stage / "report.md", render_markdown(result))
+        write_html(run_report(result, command=command, versions=versions()), stage / "report.html")
         record = {
             "command": command if command is not None else sys.argv,
             "versions": versions(),

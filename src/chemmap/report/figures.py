@@ -8,7 +8,16 @@ import numpy as np
 
 from chemmap.viz.figures import new_figure, plot_cluster_spectra, plot_label_map, plot_map, save_figure
 
-__all__ = ["write_figures"]
+__all__ = ["map_title", "write_figures"]
+
+
+def map_title(info: dict, unit: str) -> str:
+    """A band-intensity or ratio map's title (two lines) from its entry in the maps' info."""
+    if info["kind"] == "ratio":
+        bands = f"{info['numerator']['at']:g} / {info['denominator']['at']:g} {unit}"
+        return f"Ratio {bands}\n(window {info['numerator']['window']:.3g} {unit})"
+    window = f"window {info['window']:.3g} {unit}, {info['n_channels']} channels"
+    return f"Band intensity at {info['at']:g} {unit} \n({window})"
 
 
 def _grid(result, names: list[str], path: Path, title, label, note) -> None:
@@ -31,15 +40,6 @@ def write_figures(result, out_dir: Path) -> None:
     names = list(result.maps.map_names)
     ylabel = "Intensity after preprocessing (a.u.)" if result.config["preprocessing"] else "Intensity (a.u.)"
 
-    def intensity_title(n):
-        i = info[n]
-        return f"Band intensity at {i['at']:g} {unit} \n(window {i['window']:.3g} {unit}, {i['n_channels']} channels)"
-
-    def ratio_title(n):
-        i = info[n]
-        bands = f"{i['numerator']['at']:g} / {i['denominator']['at']:g} {unit}"
-        return f"Ratio {bands}\n(window {i['numerator']['window']:.3g} {unit})"
-
     def ratio_note(n):
         i = info[n]
         return (
@@ -55,7 +55,7 @@ def write_figures(result, out_dir: Path) -> None:
         result,
         [n for n in names if info[n]["kind"] == "intensity"],
         out_dir / "intensity_map.png",
-        intensity_title,
+        lambda n: map_title(info[n], unit),
         lambda n: (
             ylabel.replace("Intensity", "Mean intensity") if info[n]["mode"] == "mean" else f"Band area (a.u. x {unit})"
         ),
@@ -65,7 +65,7 @@ def write_figures(result, out_dir: Path) -> None:
         result,
         [n for n in names if info[n]["kind"] == "ratio"],
         out_dir / "ratio_map.png",
-        ratio_title,
+        lambda n: map_title(info[n], unit),
         lambda n: "Intensity ratio (dimensionless)",
         ratio_note,
     )

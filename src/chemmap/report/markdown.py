@@ -154,7 +154,8 @@ def render_markdown(result) -> str:
         "",
         "## Files",
         "",
-        "`intensity_map.png`, `ratio_map.png`, `cluster_map.png`, `pixel_spectra.png`, `metrics.json`, "
+        "`report.html` (this report with the maps: pick a pixel to see its spectrum; opens from disk, "
+        "no network), `intensity_map.png`, `ratio_map.png`, `cluster_map.png`, `pixel_spectra.png`, `metrics.json`, "
         + (
             "`cluster_labels.zarr` (array `labels`, H x W, -1 = masked) and `maps.zarr` (one array per map), "
             if result.cube.is_lazy

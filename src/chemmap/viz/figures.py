@@ -14,6 +14,7 @@ __all__ = [
     "plot_cluster_spectra",
     "plot_label_map",
     "plot_map",
+    "reduce_image",
     "save_figure",
 ]
 
@@ -40,18 +41,25 @@ def for_display(
     image: np.ndarray, *, categorical: bool = False, max_pixels: int = MAX_DISPLAY_PIXELS
 ) -> tuple[np.ndarray, int]:
     """``image`` reduced by an integer factor so its longest side fits ``max_pixels``
-    (default :data:`MAX_DISPLAY_PIXELS`).
-
-    Continuous maps are averaged over ``factor x factor`` blocks (NaN ignored); label images
-    keep every ``factor``-th pixel, so classes are never blended. Returns the image and the
-    factor (1 when unchanged).
-    """
+    (default :data:`MAX_DISPLAY_PIXELS`); returns the image and the factor (1 when unchanged).
+    See :func:`reduce_image` for how pixels are combined."""
     h, w = image.shape
-    factor = int(np.ceil(max(h, w) / max_pixels))
+    factor = max(int(np.ceil(max(h, w) / max_pixels)), 1)
+    return reduce_image(image, factor, categorical=categorical), factor
+
+
+def reduce_image(image: np.ndarray, factor: int, *, categorical: bool = False) -> np.ndarray:
+    """``image`` (H x W) reduced ``factor`` times along each side.
+
+    Continuous maps are averaged over ``factor x factor`` blocks (NaN ignored; the last block
+    of a side may be partial); label images keep every ``factor``-th pixel, so classes are never
+    blended.
+    """
     if factor <= 1:
-        return image, 1
+        return image
     if categorical:
-        return np.asarray(image[::factor, ::factor]), factor
+        return np.asarray(image[::factor, ::factor])
+    h, w = image.shape
     hh, ww = -(-h // factor) * factor, -(-w // factor) * factor
     padded = np.full((hh, ww), np.nan, dtype=np.float32)
     padded[:h, :w] = image
@@ -59,7 +67,7 @@ def for_display(
     counts = np.isfinite(blocks).sum(axis=(1, 3))
     sums = np.nansum(blocks, axis=(1, 3), dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / counts, np.nan).astype(np.float32), factor
+        return np.where(counts > 0, sums / counts, np.nan).astype(np.float32)
 
 
 def _extent(shape: tuple[int, int]) -> tuple[float, float, float, float]:

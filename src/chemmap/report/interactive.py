@@ -1,0 +1,106 @@
+"""The interactive ``report.html`` of a mapping run: its maps, clusters, component and class
+maps, the processed spectra, the written report and the provenance."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chemmap.report.html import ClusterSummary, InteractiveReport, MapLayer, SpectraSource
+
+__all__ = ["run_report"]
+
+
+def _axis_label(unit: str) -> str:
+    from chemmap.core.axis import UNIT_LABELS
+
+    return UNIT_LABELS.get(unit, unit).replace("$^{-1}$", "⁻¹")
+
+
+def _label_layer(name: str, title: str, labels: np.ndarray, classes, class_names) -> MapLayer:
+    """A label image with arbitrary class values as a layer of indices into ``class_names``."""
+    classes = np.asarray(classes)
+    index = np.full(labels.shape, -1, dtype=np.int32)
+    valid = np.isin(labels, classes)
+    index[valid] = np.searchsorted(classes, labels[valid])
+    return MapLayer(name, title, index, categories=list(class_names))
+
+
+def _run_layers(result) -> list[MapLayer]:
+    unit = result.processed.axis.unit
+    info = result.maps.attrs["maps"]
+    from chemmap.report.figures import map_title
+
+    layers = []
+    k = result.metrics["clustering"]["k"]
+    layers.append(
+        MapLayer(
+            "clusters",
+            f"{result.metrics['clustering']['method']} clusters (k = {k})",
+            np.asarray(result.label_image),
+            categories=[f"cluster {j}" for j in range(k)],
+        )
+    )
+    for name in result.maps.map_names:
+        layers.append(
+            MapLayer(
+                name,
+                map_title(info[name], unit).replace("\n", " ").replace("  ", " "),
+                np.asarray(result.maps[name]),
+                unit="" if info[name]["kind"] == "ratio" else "a.u.",
+            )
+        )
+    unmix = result.unmixing
+    if unmix is not None:
+        for i, component in enumerate(unmix.names):
+            layers.append(
+                MapLayer(
+                    f"abundance_{i}",
+                    f"Abundance of {component} ({unmix.metrics['method']})",
+                    unmix.abundances[..., i],
+                    unit="fraction",
+                )
+            )
+    cls = result.classification
+    if cls is not None:
+        shown = cls.smoothed if cls.smoothed is not None else cls.labels
+        layers.append(
+            _label_layer(
+                "classes", f"{cls.report['method']} classes", shown, cls.classes, [f"class {c}" for c in cls.classes]
+            )
+        )
+        layers.append(MapLayer("class_uncertainty", "Class uncertainty (normalised entropy)", cls.entropy))
+    cube = result.cube
+    if cube.labels is not None:
+        classes = np.unique(cube.labels[cube.labels >= 0])
+        names = [str((cube.label_names or {}).get(int(c), c)) for c in classes]
+        layers.append(_label_layer("ground_truth", "Ground truth labels", np.asarray(cube.labels), classes, names))
+    return layers
+
+
+def run_report(result, *, command: list[str] | None = None, versions: dict | None = None) -> InteractiveReport:
+    """The interactive report of a mapping run (:class:`chemmap.pipeline.RunResult`); ``command``
+    and the package ``versions`` go into its provenance table."""
+    from chemmap.report.markdown import render_markdown
+
+    processed = result.processed
+    unit = processed.axis.unit
+    spectra = result.metrics["cluster_spectra"]
+    intensity = "Intensity after preprocessing (a.u.)" if result.config["preprocessing"] else "Intensity (a.u.)"
+    provenance = {
+        "source": str(result.metrics.get("source")),
+        "input": str(result.config["input"]["path"]),
+        "command": " ".join(command) if command else "Python API",
+        "random seed": str(result.config["run"]["random_state"]),
+    }
+    provenance.update({f"version of {k}": v for k, v in (versions or {}).items()})
+    return InteractiveReport(
+        title=f"chemmap report: {result.metrics.get('source') or result.config['input']['path']}",
+        shape=tuple(int(n) for n in result.label_image.shape),
+        layers=_run_layers(result),
+        spectra=SpectraSource(processed.data, processed.axis.values, unit, _axis_label(unit), intensity),
+        clusters=ClusterSummary(
+            "clusters", np.asarray(spectra["means"]), np.asarray(spectra["stds"]), spectra["counts"]
+        ),
+        markdown=render_markdown(result),
+        provenance=provenance,
+    )
