@@ -106,3 +106,21 @@ def test_bad_requests_fail_clearly_and_leave_nothing(run, tmp_path, capsys):
         main(["autoencoder", scene, "--out", str(tmp_path / "c"), "--clusters", "two"])
     assert usage.value.code == 2
     assert not any((tmp_path / name).exists() for name in "abc")
+
+
+def test_the_interactive_report_shows_latent_clusters_and_features(run):
+    from chemmap.report.html import read_report_data
+
+    cube, folder = run
+    out = folder / "out"
+    data = read_report_data(out / "report.html")
+    labels, latent = np.load(out / "cluster_map.npy"), np.load(out / "latent.npy")
+    layers = {layer["name"]: layer for layer in data["layers"]}
+    assert list(layers) == ["clusters"] + [f"latent_{j}" for j in range(8)]
+    np.testing.assert_array_equal(layers["clusters"]["values"], labels)
+    step = (latent[..., 0].max() - latent[..., 0].min()) / 65534
+    assert np.abs(layers["latent_0"]["values"] - latent[..., 0]).max() <= 0.51 * step + 1e-6
+    spectra = np.load(out / "cluster_spectra.npz")
+    np.testing.assert_allclose(data["clusters"]["means"], spectra["mean"], rtol=1e-5, atol=1e-5)
+    assert data["spectra"]["values"].shape == cube.shape
+    assert "<h3>Reconstruction</h3>" in (out / "report.html").read_text()

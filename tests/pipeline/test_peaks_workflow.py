@@ -151,3 +151,26 @@ def test_a_channel_axis_that_is_not_xrf_is_kept_when_asked(tmp_path, capsys):
     report = json.loads((tmp_path / "b" / "peaks.json").read_text())
     assert report["axis"]["unit"] == "channel" and report["calibration"] is None
     assert len(report["peaks"]) == 3
+
+
+def test_the_interactive_report_holds_every_peak_map_and_the_calibrated_spectra(scan_run):
+    from chemmap.report.html import read_report_data, spectra_stride
+
+    scan, folder, report = scan_run
+    out = folder / "out"
+    data = read_report_data(out / "report.html")
+    areas, positions = np.load(out / "peak_areas.npy"), np.load(out / "peak_positions.npy")
+    layers = {layer["name"]: layer for layer in data["layers"]}
+    assert len(layers) == 3 * len(report["peaks"])  # area, position and fitted area of each peak
+    for i, peak in enumerate(report["peaks"]):
+        assert layers[f"area_{i}"]["title"] == f"Peak area: {peak['name']}"
+        step = (np.nanmax(areas[..., i]) - np.nanmin(areas[..., i])) / 65534
+        assert np.nanmax(np.abs(layers[f"area_{i}"]["values"] - areas[..., i])) <= 0.51 * step + 1e-6
+        assert layers[f"position_{i}"]["unit"] == "keV"
+        np.testing.assert_allclose(layers[f"position_{i}"]["values"], positions[..., i], atol=1e-3, equal_nan=True)
+    assert data["axis"]["unit"] == "keV" and data["axis"]["intensity"] == "Counts"
+    (h, w), n, stride = scan.cube.image_shape, scan.cube.n_channels, data["spectra"]["stride"]
+    assert stride == spectra_stride((h, w), n) > 1  # 2048 channels: a grid of pixels keeps the budget
+    assert data["spectra"]["values"].shape == (-(-h // stride), -(-w // stride), n)
+    page = (out / "report.html").read_text()
+    assert "<h3>Peaks</h3>" in page and "Fe Ka1" in page

@@ -190,22 +190,15 @@ def test_dark_scheme_is_readable(browser, demo_report):
 @pytest.mark.slow
 def test_megapixel_run_report_is_small_and_responsive(browser, tmp_path):
     """A 1000 x 1000 x 200 run: the report stays under the size budget, opens and answers clicks."""
-    from chemmap.core.axis import SpectralAxis
-    from chemmap.core.cube import Cube
-    from chemmap.datasets.synthetic import gaussian_band
+    from chemmap.datasets import make_demo_cube
     from chemmap.pipeline import run_cube
     from chemmap.report.html import HTML_SIZE_BUDGET
 
     h = w = 1000
-    x = np.linspace(600.0, 1800.0, 200)
-    left = 1.8 * gaussian_band(x, 1655, 2000) + 1.2 * gaussian_band(x, 1450, 1500)
-    right = 1.0 * gaussian_band(x, 1655, 2000) + 1.8 * gaussian_band(x, 1742, 1800)
-    data = np.random.default_rng(0).normal(0.0, 0.05, (h, w, 200)).astype(np.float32)
-    data[:, : w // 2] += left.astype(np.float32)
-    data[:, w // 2 :] += right.astype(np.float32)
+    cube = make_demo_cube(image_shape=(h, w))
     config = {"maps": {"intensity": [1655.0], "ratio": [[1655.0, 1742.0]]}, "clustering": {"k": 2}}
-    run_cube(Cube(data, SpectralAxis(x, "cm-1")), config, tmp_path / "out")
-    del data
+    run_cube(cube, config, tmp_path / "out")
+    del cube
     path = tmp_path / "out" / "report.html"
     assert path.stat().st_size < HTML_SIZE_BUDGET
 

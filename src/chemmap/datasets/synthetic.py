@@ -16,12 +16,13 @@ def gaussian_band(x: np.ndarray, center: float, variance_term: float) -> np.ndar
     return np.exp(-((x - center) ** 2) / variance_term)
 
 
-def make_demo_cube(*, random_state: int = 42, noise: float = 0.05) -> Cube:
-    """The seed example: 30 x 30 pixels, 200 channels over 600–1800 cm-1.
+def make_demo_cube(*, random_state: int = 42, noise: float = 0.05, image_shape: tuple[int, int] = (30, 30)) -> Cube:
+    """The seed example: 30 x 30 pixels (or ``image_shape``), 200 channels over 600–1800 cm-1.
 
-    Left half (columns 0–14): ``1.8·G(1655, 2000) + 1.2·G(1450, 1500)``; right half:
-    ``1.0·G(1655, 2000) + 1.8·G(1742, 1800)``; Gaussian noise of standard deviation
-    ``noise`` drawn with seed ``random_state``. Labels: 0 = "left", 1 = "right".
+    Left half (columns below ``width // 2``): ``1.8·G(1655, 2000) + 1.2·G(1450, 1500)``; right
+    half: ``1.0·G(1655, 2000) + 1.8·G(1742, 1800)``; Gaussian noise of standard deviation
+    ``noise`` drawn with seed ``random_state``. Labels: 0 = "left", 1 = "right". Large images
+    are built in bands of rows, so memory stays near the float32 cube's size.
 
     Returns
     -------
@@ -29,22 +30,26 @@ def make_demo_cube(*, random_state: int = 42, noise: float = 0.05) -> Cube:
         float32 data, axis in cm-1, ground-truth labels.
     """
     rng = np.random.default_rng(random_state)
-    h, w, n = 30, 30, 200
+    (h, w), n = image_shape, 200
     x = np.linspace(600.0, 1800.0, n)
     left = 1.8 * gaussian_band(x, 1655, 2000) + 1.2 * gaussian_band(x, 1450, 1500)
     right = 1.0 * gaussian_band(x, 1655, 2000) + 1.8 * gaussian_band(x, 1742, 1800)
     labels = np.zeros((h, w), dtype=np.int64)
     labels[:, w // 2 :] = 1
-    clean = np.where(labels[..., None] == 0, left, right)
-    data = clean + rng.normal(0.0, noise, size=clean.shape)
+    clean_row = np.where(labels[0, :, None] == 0, left, right)
+    data = np.empty((h, w, n), dtype=np.float32)
+    band = max(1, 2**22 // (w * n))
+    for r in range(0, h, band):
+        rows = min(band, h - r)
+        data[r : r + rows] = clean_row + rng.normal(0.0, noise, size=(rows, w, n))
     return Cube(
-        data.astype(np.float32),
+        data,
         SpectralAxis(x, "cm-1"),
         labels=labels,
         label_names={0: "left", 1: "right"},
         attrs={
             "source": f"chemmap demo (synthetic, seed {random_state})",
-            "image_shape_source": "the demo generator (30 x 30)",
+            "image_shape_source": f"the demo generator ({h} x {w})",
         },
     )
 

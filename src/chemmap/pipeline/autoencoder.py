@@ -16,7 +16,7 @@ from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
-from chemmap.pipeline.record import Timer, workflow_session, write_run_record
+from chemmap.pipeline.record import Timer, versions, workflow_session, write_run_record
 from chemmap.pipeline.staging import NpyRowWriter, staged_output
 
 __all__ = ["AUTOENCODER_OUTPUT_FILES", "AutoencoderResult", "AutoencoderSettings", "run_autoencoder"]
@@ -33,6 +33,7 @@ AUTOENCODER_OUTPUT_FILES = (
     "reconstructions.png",
     "model",
     "metrics.json",
+    "report.html",
     "run_record.json",
 )
 #: Pixels drawn in ``reconstructions.png`` when none are asked for: the most typical
@@ -246,6 +247,8 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     from chemmap.deep.inference import decode_latent
     from chemmap.deep.persist import save_autoencoder
     from chemmap.metrics.interpretation import cluster_spectra
+    from chemmap.report.html import write_html
+    from chemmap.report.interactive import autoencoder_report
     from chemmap.report.metrics_json import to_json_safe
 
     labels, k = result.labels, result.segmentation.k
@@ -268,6 +271,8 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     result.metrics = _metrics(result, cube, score, counts, settings)
     with timer.stage("figures"):
         _draw(result, cube, stage, means, stds, decoded, pixels)
+        report = autoencoder_report(result, cube, (means, stds, counts), command=command, versions=versions())
+        write_html(report, stage / "report.html")
     write_text_atomic(
         stage / "metrics.json", json.dumps(to_json_safe(result.metrics), indent=2, allow_nan=False) + "\n"
     )

@@ -21,7 +21,7 @@ from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, InvalidParameterError
-from chemmap.pipeline.record import Timer, workflow_session, write_run_record
+from chemmap.pipeline.record import Timer, versions, workflow_session, write_run_record
 from chemmap.pipeline.staging import staged_output
 
 __all__ = ["PEAK_OUTPUT_FILES", "PeakSettings", "PeaksResult", "map_peaks", "run_peaks"]
@@ -37,6 +37,7 @@ PEAK_OUTPUT_FILES = (
     "peak_maps.png",
     "peak_spectrum.png",
     "hotmax_spectra.png",
+    "report.html",
     "run_record.json",
 )
 #: Speckle panels drawn at most (the maps with the most speckles).
@@ -347,6 +348,8 @@ def run_peaks(
 
 def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, *, timer: Timer, command, progress) -> None:
     from chemmap._shared.atomic import write_text_atomic
+    from chemmap.report.html import write_html
+    from chemmap.report.interactive import peaks_report
     from chemmap.report.metrics_json import to_json_safe
 
     with staged_output(out_dir) as stage:
@@ -370,6 +373,7 @@ def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, *, timer:
             _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", progress)
         with timer.stage("figures"):
             _draw(result, stage, settings)
+            write_html(peaks_report(result, command=command, versions=versions()), stage / "report.html")
         write_text_atomic(
             stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n"
         )

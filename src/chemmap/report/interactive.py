@@ -7,7 +7,7 @@ import numpy as np
 
 from chemmap.report.html import ClusterSummary, InteractiveReport, MapLayer, SpectraSource
 
-__all__ = ["run_report"]
+__all__ = ["autoencoder_report", "peaks_report", "run_report"]
 
 
 def _axis_label(unit: str) -> str:
@@ -87,12 +87,10 @@ def run_report(result, *, command: list[str] | None = None, versions: dict | Non
     spectra = result.metrics["cluster_spectra"]
     intensity = "Intensity after preprocessing (a.u.)" if result.config["preprocessing"] else "Intensity (a.u.)"
     provenance = {
-        "source": str(result.metrics.get("source")),
         "input": str(result.config["input"]["path"]),
-        "command": " ".join(command) if command else "Python API",
         "random seed": str(result.config["run"]["random_state"]),
+        **_provenance(str(result.metrics.get("source")), command, versions),
     }
-    provenance.update({f"version of {k}": v for k, v in (versions or {}).items()})
     return InteractiveReport(
         title=f"chemmap report: {result.metrics.get('source') or result.config['input']['path']}",
         shape=tuple(int(n) for n in result.label_image.shape),
@@ -103,4 +101,82 @@ def run_report(result, *, command: list[str] | None = None, versions: dict | Non
         ),
         markdown=render_markdown(result),
         provenance=provenance,
+    )
+
+
+def _provenance(source: str, command, versions) -> dict[str, str]:
+    out = {"source": source, "command": " ".join(command) if command else "Python API"}
+    out.update({f"version of {k}": v for k, v in (versions or {}).items()})
+    return out
+
+
+def _spectra(cube, intensity: str | None = None) -> SpectraSource:
+    unit = cube.axis.unit
+    if intensity is None:
+        intensity = "Counts" if np.issubdtype(cube.dtype, np.integer) else "Intensity (a.u.)"
+    return SpectraSource(cube.data, cube.axis.values, unit, _axis_label(unit), intensity)
+
+
+def peaks_report(result, *, command: list[str] | None = None, versions: dict | None = None) -> InteractiveReport:
+    """The interactive report of a peak run (:class:`chemmap.pipeline.peaks.PeaksResult`): one
+    area and one position map per peak (and fitted areas when the fit ran), the spectra, and
+    ``peaks.json`` as tables."""
+    from chemmap.report.markdown import summary_markdown
+
+    unit = result.cube.axis.unit
+    area_unit = result.report.get("area_unit", "")
+    layers = []
+    for i, name in enumerate(result.names):
+        layers.append(
+            MapLayer(f"area_{i}", f"Peak area: {name}", np.asarray(result.maps.areas.data[..., i]), area_unit)
+        )
+        layers.append(
+            MapLayer(f"position_{i}", f"Peak position: {name}", np.asarray(result.maps.positions.data[..., i]), unit)
+        )
+        if result.fitted is not None:
+            layers.append(
+                MapLayer(f"fitted_{i}", f"Fitted area: {name}", np.asarray(result.fitted.data[..., i]), area_unit)
+            )
+    source = str(result.cube.attrs.get("source") or result.cube.attrs.get("path", "<in memory>"))
+    return InteractiveReport(
+        title=f"chemmap peaks: {source}",
+        shape=tuple(result.cube.image_shape),
+        layers=layers,
+        spectra=_spectra(result.cube),
+        markdown=summary_markdown("Peak maps", result.report, result.warnings),
+        provenance=_provenance(source, command, versions),
+    )
+
+
+def autoencoder_report(
+    result, cube, spectra: tuple, *, command: list[str] | None = None, versions: dict | None = None
+) -> InteractiveReport:
+    """The interactive report of an autoencoder run: the latent clusters and each latent
+    feature as maps, the input spectra, and each cluster's mean ± std input spectrum
+    (``spectra`` = ``(means, stds, counts)``)."""
+    from chemmap.report.markdown import summary_markdown
+
+    k = result.segmentation.k
+    layers = [
+        MapLayer(
+            "clusters",
+            f"Clusters of the latent features (k = {k})",
+            result.labels,
+            categories=[f"cluster {c}" for c in range(k)],
+        )
+    ]
+    layers += [
+        MapLayer(f"latent_{j}", f"Latent feature {j + 1}", result.latent[..., j])
+        for j in range(result.latent.shape[-1])
+    ]
+    means, stds, counts = spectra
+    source = str(cube.attrs.get("source") or cube.attrs.get("path", "<in memory>"))
+    return InteractiveReport(
+        title=f"chemmap autoencoder: {source}",
+        shape=tuple(cube.image_shape),
+        layers=layers,
+        spectra=_spectra(cube),
+        clusters=ClusterSummary("clusters", np.asarray(means), np.asarray(stds), list(counts)),
+        markdown=summary_markdown("Spectral autoencoder", result.metrics, result.warnings),
+        provenance=_provenance(source, command, versions),
     )

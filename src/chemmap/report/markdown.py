@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chemmap.report.flags import red_flags
 
-__all__ = ["format_value", "render_markdown"]
+__all__ = ["SUMMARY_TABLE_ROWS", "format_value", "render_markdown", "summary_markdown"]
 
 
 def format_value(value, digits: int = 3) -> str:
@@ -218,3 +218,58 @@ def _interpretation(m: dict, unit: str) -> list[str]:
             f"mean IoU {cl['mean_iou']:.3f}."
         )
     return lines
+
+
+#: Rows of a list-of-records table drawn at most in :func:`summary_markdown`.
+SUMMARY_TABLE_ROWS = 60
+
+
+def _cell(value) -> str:
+    if isinstance(value, list | tuple):
+        shown = ", ".join(format_value(v) for v in value[:8])
+        return f"[{shown}{', ...' if len(value) > 8 else ''}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in list(value.items())[:6]) + "}"
+    return format_value(value)
+
+
+def _flatten(values: dict, prefix: str = "") -> list[list[str]]:
+    rows = []
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            rows += _flatten(value, f"{name} / ")
+        elif value is not None:
+            rows.append([name, _cell(value)])
+    return rows
+
+
+def summary_markdown(title: str, summary: dict, warnings: list[str]) -> str:
+    """A readable Markdown page from a workflow's JSON summary (``peaks.json``, an autoencoder
+    run's metrics): scalars as a list, each section as a table, lists of records as tables
+    (first :data:`SUMMARY_TABLE_ROWS` rows), then the warnings."""
+    out = [f"# {title}", ""]
+    scalars = [[k, _cell(v)] for k, v in summary.items() if not isinstance(v, dict | list) and v is not None]
+    out += [f"- {k}: {v}" for k, v in scalars] + ([""] if scalars else [])
+    for key, value in summary.items():
+        if key == "warnings" or value is None or not isinstance(value, dict | list) or not value:
+            continue
+        out += [f"## {key.replace('_', ' ').capitalize()}", ""]
+        if isinstance(value, dict):
+            out += _table(["item", "value"], _flatten(value))
+        elif all(isinstance(v, dict) for v in value):
+            columns = [  # nested records stay in the JSON file
+                c
+                for c in dict.fromkeys(k for v in value for k in v)
+                if not all(isinstance(v.get(c), dict) for v in value)
+            ]
+            rows = [[_cell(v.get(c)) for c in columns] for v in value[:SUMMARY_TABLE_ROWS]]
+            out += _table(columns, rows)
+            if len(value) > SUMMARY_TABLE_ROWS:
+                out.append(f"\n({len(value) - SUMMARY_TABLE_ROWS} more rows in the JSON file)")
+        else:
+            out.append(f"- {_cell(value)}")
+        out.append("")
+    out += ["## Warnings", ""]
+    out += [f"- {w}" for w in warnings] if warnings else ["- None."]
+    return "\n".join(out) + "\n"

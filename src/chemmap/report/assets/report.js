@@ -125,7 +125,10 @@
   function buildLegend() {
     const legend = el("legend");
     const clusters = clusterLayer();
-    if (!clusters) { legend.hidden = true; return; }
+    if (!clusters) {
+      el("legend-hint").hidden = true;
+      return;
+    }
     const total = data.clusters.counts.reduce((a, b) => a + b, 0) || 1;
     clusters.categories.forEach((name, k) => {
       const b = document.createElement("button");
