@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from chemmap.cli.main import main
+from chemmap.report.html import read_report_data
 
 
 @pytest.fixture
@@ -60,6 +61,10 @@ def test_run_unmixes_with_vca_fcls_and_scores_against_the_truth(mixture_scene):
     assert "## Unmixing" in report and "abundances.npy" in report
     record = json.loads((out / "run_record.json").read_text())
     assert "abundances.npy" in record["outputs"]
+    page = {layer["name"]: layer for layer in read_report_data(out / "report.html")["layers"]}
+    for i in range(3):
+        assert page[f"abundance_{i}"]["unit"] == "fraction"
+        np.testing.assert_allclose(page[f"abundance_{i}"]["values"], abundances[..., i], atol=2e-5)
 
 
 def test_run_mcr_with_hysime_count(mixture_scene):
@@ -92,6 +97,11 @@ def test_run_classifies_from_a_label_image_on_spatial_blocks(mixture_scene):
     proba = np.load(out / "class_probabilities.npy")
     np.testing.assert_allclose(proba.sum(axis=2), 1, atol=1e-5)
     assert "## Classification" in (out / "report.md").read_text()
+    page = {layer["name"]: layer for layer in read_report_data(out / "report.html")["layers"]}
+    assert page["classes"]["categories"] == ["class 1", "class 2", "class 3"]
+    shown = np.where(page["classes"]["values"] >= 0, page["classes"]["values"] + 1, -1)
+    np.testing.assert_array_equal(shown, labels)
+    assert page["class_uncertainty"]["kind"] == "continuous"
 
 
 def test_bad_unmixing_options_fail_clearly_and_write_nothing(mixture_scene, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemmap.report.figures import map_title
 from chemmap.report.html import ClusterSummary, InteractiveReport, MapLayer, SpectraSource
 
 __all__ = ["autoencoder_report", "peaks_report", "run_report"]
@@ -28,8 +29,6 @@ def _label_layer(name: str, title: str, labels: np.ndarray, classes, class_names
 def _run_layers(result) -> list[MapLayer]:
     unit = result.processed.axis.unit
     info = result.maps.attrs["maps"]
-    from chemmap.report.figures import map_title
-
     layers = []
     k = result.metrics["clustering"]["k"]
     layers.append(
