@@ -13,6 +13,7 @@ import pytest
 from chemmap.cli.main import main
 from chemmap.datasets import make_tissue_samples, write_tissue_benchmark
 from chemmap.pipeline.quantify import COMPARISON_KEYS, load_model
+from chemmap.report.html import read_report_data
 from chemmap.supervised import load_sample, read_manifest
 
 #: The keys the issue names for every model in comparison.json.
@@ -88,6 +89,15 @@ def test_a_trained_pls_model_maps_a_manifest_as_it_did_in_memory(manifest, tmp_p
     assert float(rows[0]["predicted_mean"]) == pytest.approx(np.nanmean(expected))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_samples"] == 10 and metrics["pixel_rmse"] is not None
+    page = read_report_data(out / "maps" / f"{first.name}.html")
+    layers = {layer["name"]: layer for layer in page["layers"]}
+    assert list(layers) == ["prediction", "range", "truth"]
+    step = (np.nanmax(expected) - np.nanmin(expected)) / 65534
+    assert np.nanmax(np.abs(layers["prediction"]["values"] - expected)) <= 0.51 * step + 1e-5
+    side = layers["range"]["values"]
+    np.testing.assert_array_equal(side == 2, expected > 100)
+    np.testing.assert_array_equal(side == -1, np.isnan(expected))
+    assert page["spectra"]["values"].shape[-1] == first.cube.n_channels
 
 
 def test_a_trained_unet_maps_one_cube_file_identically_after_reloading(manifest, tmp_path):

@@ -16,7 +16,7 @@ import numpy as np
 
 from chemmap._shared.progress import ProgressCallback
 from chemmap.core.exceptions import ConfigError, InvalidParameterError
-from chemmap.pipeline.record import Timer, write_run_record
+from chemmap.pipeline.record import Timer, versions, write_run_record
 from chemmap.pipeline.staging import staged_output
 
 __all__ = [
@@ -386,7 +386,8 @@ def run_predict(
     """Map a cube file, or every sample of a manifest (``.csv``), with a saved model.
 
     Writes into ``out_dir``: ``maps/<name>.npy`` (float32, NaN outside the mask) and
-    ``maps/<name>.png``, ``predictions.csv`` (name, predicted mean, reference when known,
+    ``maps/<name>.png``, ``maps/<name>.html`` (the interactive page of the sample: map,
+    out-of-range pixels, truth when known, spectra), ``predictions.csv`` (name, predicted mean, reference when known,
     out-of-range share), ``metrics.json`` (scores against the references, for a manifest)
     and ``run_record.json``.
 
@@ -396,6 +397,8 @@ def run_predict(
         The rows of ``predictions.csv``.
     """
     from chemmap.metrics.regression import quantitative_map_scores
+    from chemmap.report.html import write_html
+    from chemmap.report.interactive import prediction_report
     from chemmap.supervised.samples import SampleEntry, load_sample, read_manifest
 
     timer = Timer()
@@ -422,6 +425,19 @@ def run_predict(
     referenced = [i for i, s in enumerate(samples) if np.isfinite(s.reference)]
     with staged_output(out_dir) as stage:
         _write_predictions(stage, samples, maps, rows, low=low, high=high, unit=unit)
+        for sample, image, row in zip(samples, maps, rows, strict=True):
+            page = prediction_report(
+                sample,
+                image,
+                row,
+                low=low,
+                high=high,
+                unit=unit,
+                model=str(model_dir),
+                command=command,
+                versions=versions(),
+            )
+            write_html(page, stage / "maps" / f"{sample.name}.html")
         if len(referenced) >= 2:
             from chemmap._shared.atomic import write_text_atomic
             from chemmap.report.metrics_json import to_json_safe
