@@ -70,6 +70,18 @@ def test_compare_scores_every_model_on_the_same_test_samples(manifest, tmp_path)
     report = (out / "report.md").read_text()
     assert "| unet |" in report and "maps.png" in report
     assert (out / "maps.png").stat().st_size > 10_000
+    name = record["splits"]["test"][0]
+    page = read_report_data(out / "samples" / f"{name}.html")
+    assert [layer["title"] for layer in page["layers"]][::2] == [
+        "pls-mean: predicted map (%)",
+        "pls-pixels: predicted map (%)",
+        "unet: predicted map (%)",
+        "Per-pixel truth (%)",
+    ]
+    with np.load(out / "test_maps.npz") as maps:
+        unet = maps[f"unet/{name}"]
+    got = page["layers"][4]["values"]
+    assert np.nanmax(np.abs(got - unet)) <= 0.51 * (np.nanmax(unet) - np.nanmin(unet)) / 65534 + 1e-5
 
 
 def test_a_trained_pls_model_maps_a_manifest_as_it_did_in_memory(manifest, tmp_path):
@@ -91,10 +103,10 @@ def test_a_trained_pls_model_maps_a_manifest_as_it_did_in_memory(manifest, tmp_p
     assert metrics["n_samples"] == 10 and metrics["pixel_rmse"] is not None
     page = read_report_data(out / "maps" / f"{first.name}.html")
     layers = {layer["name"]: layer for layer in page["layers"]}
-    assert list(layers) == ["prediction", "range", "truth"]
+    assert list(layers) == ["prediction_0", "range_0", "truth"]
     step = (np.nanmax(expected) - np.nanmin(expected)) / 65534
-    assert np.nanmax(np.abs(layers["prediction"]["values"] - expected)) <= 0.51 * step + 1e-5
-    side = layers["range"]["values"]
+    assert np.nanmax(np.abs(layers["prediction_0"]["values"] - expected)) <= 0.51 * step + 1e-5
+    side = layers["range_0"]["values"]
     np.testing.assert_array_equal(side == 2, expected > 100)
     np.testing.assert_array_equal(side == -1, np.isnan(expected))
     assert page["spectra"]["values"].shape[-1] == first.cube.n_channels

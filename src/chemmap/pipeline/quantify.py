@@ -202,8 +202,9 @@ def run_compare(
     ``rmse_mean``, ``bias``, ``slope``, ``intercept``, ``r2``, ``out_of_range_fraction``,
     ``spatial_variance_fraction``, ``pixel_rmse``, ``pixel_corr``, ``fit_seconds``,
     ``per_sample``), ``maps.png`` (the maps of up to four test samples side by side),
-    ``test_maps.npz`` (every test map, keys ``<model>/<sample>``), ``report.md`` and
-    ``run_record.json``.
+    ``test_maps.npz`` (every test map, keys ``<model>/<sample>``), ``samples/<sample>.html``
+    (each test sample's interactive page: every model's map beside the spectra), ``report.md``
+    and ``run_record.json``.
 
     Returns
     -------
@@ -241,11 +242,32 @@ def run_compare(
     splits = {"train": [s.name for s in train], "val": [s.name for s in val], "test": [s.name for s in test]}
     with staged_output(out_dir) as stage:
         _write_comparison(stage, comparison, maps, test, settings)
+        _write_sample_pages(stage / "samples", comparison, maps, test, settings, command)
         (stage / "report.md").write_text(_compare_report(comparison, splits, settings, manifest), encoding="utf-8")
         write_run_record(
             stage, command=command, timer=timer, source=str(manifest), settings=asdict(settings), splits=splits
         )
     return comparison
+
+
+def _write_sample_pages(folder: Path, comparison: dict, maps: dict, test, settings: QuantifySettings, command) -> None:
+    """``<sample>.html`` for each test sample: every model's map, switchable, beside the spectra."""
+    from chemmap.report.html import write_html
+    from chemmap.report.interactive import prediction_report
+
+    folder.mkdir()
+    for i, sample in enumerate(test):
+        page = prediction_report(
+            sample,
+            {name: maps[name][i] for name in maps},
+            {name: comparison[name]["per_sample"][i] for name in maps},
+            low=settings.low,
+            high=settings.high,
+            unit=settings.unit,
+            command=command,
+            versions=versions(),
+        )
+        write_html(page, folder / f"{sample.name}.html")
 
 
 def _write_comparison(stage: Path, comparison: dict, maps: dict, test, settings: QuantifySettings) -> None:
@@ -318,6 +340,7 @@ def _compare_report(comparison: dict, splits: dict, settings: QuantifySettings, 
     else:
         lines.append("- No per-pixel truth: the correctness of individual pixels cannot be judged from this set.")
     lines += ["", "![maps of the test samples](maps.png)", ""]
+    lines += ["Each test sample's maps, one model at a time, with its spectra: `samples/<sample>.html`.", ""]
     return "\n".join(lines)
 
 
@@ -426,16 +449,9 @@ def run_predict(
     with staged_output(out_dir) as stage:
         _write_predictions(stage, samples, maps, rows, low=low, high=high, unit=unit)
         for sample, image, row in zip(samples, maps, rows, strict=True):
+            summary = {**row, "model": str(model_dir), "physical range": f"{low:g}-{high:g} {unit}"}
             page = prediction_report(
-                sample,
-                image,
-                row,
-                low=low,
-                high=high,
-                unit=unit,
-                model=str(model_dir),
-                command=command,
-                versions=versions(),
+                sample, {"model": image}, summary, low=low, high=high, unit=unit, command=command, versions=versions()
             )
             write_html(page, stage / "maps" / f"{sample.name}.html")
         if len(referenced) >= 2:

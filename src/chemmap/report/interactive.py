@@ -183,41 +183,42 @@ def autoencoder_report(
 
 def prediction_report(
     sample,
-    image: np.ndarray,
-    row: dict,
+    maps: dict[str, np.ndarray],
+    summary: dict,
     *,
     low: float,
     high: float,
     unit: str,
-    model: str,
     command: list[str] | None = None,
     versions: dict | None = None,
 ) -> InteractiveReport:
-    """The interactive page of one sample mapped by a quantitative model: the predicted map,
-    where it leaves the physical range ``[low, high]``, the per-pixel truth when the sample has
-    one, and the sample's spectra; ``row`` is the sample's line of ``predictions.csv``."""
+    """The interactive page of one sample mapped by quantitative models: each model's map
+    (``maps``: model name → map) and where it leaves the physical range ``[low, high]``, the
+    per-pixel truth when the sample has one, and the sample's spectra; ``summary`` (the sample's
+    predictions and scores) is shown as tables."""
     from chemmap.report.markdown import summary_markdown
 
-    image = np.asarray(image, dtype=np.float32)
-    side = np.where(np.isnan(image), -1, np.where(image < low, 0, np.where(image > high, 2, 1)))
-    layers = [
-        MapLayer("prediction", f"Predicted map ({unit})", image, unit),
-        MapLayer(
-            "range",
-            f"Physical range {low:g}-{high:g} {unit}",
-            side,
-            categories=[f"below {low:g} {unit}", "inside the range", f"above {high:g} {unit}"],
-            colors=["#0072B2", "#BBBBBB", "#D55E00"],
-        ),
-    ]
+    layers = []
+    for i, (model, image) in enumerate(maps.items()):
+        image = np.asarray(image, dtype=np.float32)
+        side = np.where(np.isnan(image), -1, np.where(image < low, 0, np.where(image > high, 2, 1)))
+        layers.append(MapLayer(f"prediction_{i}", f"{model}: predicted map ({unit})", image, unit))
+        layers.append(
+            MapLayer(
+                f"range_{i}",
+                f"{model}: physical range {low:g}-{high:g} {unit}",
+                side,
+                categories=[f"below {low:g} {unit}", "inside the range", f"above {high:g} {unit}"],
+                colors=["#0072B2", "#BBBBBB", "#D55E00"],
+            )
+        )
     if sample.truth is not None:
         layers.append(MapLayer("truth", f"Per-pixel truth ({unit})", np.asarray(sample.truth, dtype=np.float32), unit))
-    summary = {**row, "model": model, "physical range": f"{low:g}-{high:g} {unit}"}
     return InteractiveReport(
-        title=f"chemmap quantitative map: {sample.name}",
+        title=f"chemmap quantitative maps: {sample.name}",
         shape=tuple(sample.cube.image_shape),
         layers=layers,
         spectra=_spectra(sample.cube),
-        markdown=summary_markdown(f"Quantitative map of {sample.name}", summary, []),
+        markdown=summary_markdown(f"Quantitative maps of {sample.name}", summary, []),
         provenance=_provenance(str(sample.cube.attrs.get("path", sample.name)), command, versions),
     )

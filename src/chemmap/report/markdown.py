@@ -254,7 +254,8 @@ def summary_markdown(title: str, summary: dict, warnings: list[str]) -> str:
     for key, value in summary.items():
         if key == "warnings" or value is None or not isinstance(value, dict | list) or not value:
             continue
-        out += [f"## {key.replace('_', ' ').capitalize()}", ""]
+        heading = key.replace("_", " ")
+        out += [f"## {heading[:1].upper()}{heading[1:]}", ""]
         if isinstance(value, dict):
             out += _table(["item", "value"], _flatten(value))
         elif all(isinstance(v, dict) for v in value):
