@@ -219,3 +219,16 @@ def test_megapixel_run_report_is_small_and_responsive(browser, tmp_path):
         assert report.errors == []
     finally:
         report.page.close()
+
+
+def test_a_browser_without_decompression_streams_gets_a_clear_message(browser, demo_report):
+    page = browser.new_page()
+    try:
+        page.add_init_script("delete window.DecompressionStream")
+        page.goto(demo_report.resolve().as_uri())
+        note = page.locator("#map-note")
+        page.wait_for_function("document.getElementById('map-note').textContent.length > 0")
+        assert "DecompressionStream" in note.text_content() and "written report below" in note.text_content()
+        assert page.get_by_role("heading", name="Metrics").is_visible()
+    finally:
+        page.close()

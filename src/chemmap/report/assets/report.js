@@ -384,7 +384,16 @@
     drawSpectrum();
   }
 
-  const ready = init().then(() => { document.body.dataset.ready = "true"; });
+  const ready = init().then(
+    () => { document.body.dataset.ready = "true"; },
+    (error) => {
+      const note = el("map-note");
+      note.classList.add("warning");
+      note.textContent = `This browser could not unpack the maps embedded in the page (${error.message}); it needs `
+        + "DecompressionStream (Chrome/Edge 80+, Firefox 113+, Safari 16.4+). The written report below is complete.";
+      throw error;
+    },
+  );
   window.chemmap = {
     ready,
     pick,
