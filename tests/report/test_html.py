@@ -129,3 +129,13 @@ def test_duplicate_map_names_are_refused():
     layer = MapLayer("a", "a", np.zeros((2, 2)))
     with pytest.raises(ChemmapError, match="unique"):
         render_html(InteractiveReport("x", (2, 2), [layer, layer]))
+
+
+def test_a_page_over_the_budget_warns(monkeypatch):
+    import chemmap.report.html as html_module
+    from chemmap.core.exceptions import DataWarning
+
+    monkeypatch.setattr(html_module, "HTML_SIZE_BUDGET", 10_000)
+    report = InteractiveReport("x", (4, 4), [MapLayer("a", "a", np.zeros((4, 4)))])
+    with pytest.warns(DataWarning, match="above its 0 MiB budget: 1 maps"):
+        render_html(report)

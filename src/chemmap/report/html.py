@@ -22,6 +22,7 @@ import base64
 import html
 import json
 import re
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,7 +31,7 @@ from string import Template
 
 import numpy as np
 
-from chemmap.core.exceptions import ChemmapError
+from chemmap.core.exceptions import ChemmapError, DataWarning
 
 __all__ = [
     "HTML_SIZE_BUDGET",
@@ -252,7 +253,7 @@ def render_html(report: InteractiveReport) -> str:
         f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in report.provenance.items()
     )
-    return Template(_asset("report.html.in")).substitute(
+    page = Template(_asset("report.html.in")).substitute(
         title=html.escape(report.title),
         css=_asset("report.css"),
         script=_asset("report.js"),
@@ -260,6 +261,15 @@ def render_html(report: InteractiveReport) -> str:
         markdown=markdown_to_html(report.markdown),
         provenance=provenance,
     )
+    if len(page) > HTML_SIZE_BUDGET:
+        warnings.warn(
+            f"report.html is {len(page) / 2**20:.1f} MiB, above its {HTML_SIZE_BUDGET / 2**20:.0f} MiB budget: "
+            f"{len(report.layers)} maps and {report.clusters.means.shape[0] if report.clusters else 0} cluster "
+            "spectra; it still opens, but slowly. Fewer maps or clusters keep it small.",
+            DataWarning,
+            stacklevel=2,
+        )
+    return page
 
 
 def write_html(report: InteractiveReport, path) -> Path:
