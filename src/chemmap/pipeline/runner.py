@@ -141,6 +141,7 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
     from chemmap.report.interactive import run_report
 
     lazy = result.cube.is_lazy
+    package_versions = versions()
     with staged_output(out_dir) as stage:
         write_figures(result, stage)
         write_chemical_maps(result, stage)
@@ -154,10 +155,10 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
         write_metrics_json(result.metrics, stage / "metrics.json")
         write_text_atomic(stage / "config.resolved.toml", tomli_w.dumps(_toml_clean(result.config)))
         write_text_atomic(stage / "report.md", render_markdown(result))
-        write_html(run_report(result, command=command, versions=versions()), stage / "report.html")
+        write_html(run_report(result, command=command, versions=package_versions), stage / "report.html")
         record = {
             "command": command if command is not None else sys.argv,
-            "versions": versions(),
+            "versions": package_versions,
             "timings": timer.to_dict(),
             "input": result.config["input"]["path"],
             "outputs": [*output_files(lazy), *chemical_map_files(result)],

@@ -17,7 +17,7 @@ def map_title(info: dict, unit: str) -> str:
         bands = f"{info['numerator']['at']:g} / {info['denominator']['at']:g} {unit}"
         return f"Ratio {bands}\n(window {info['numerator']['window']:.3g} {unit})"
     window = f"window {info['window']:.3g} {unit}, {info['n_channels']} channels"
-    return f"Band intensity at {info['at']:g} {unit} \n({window})"
+    return f"Band intensity at {info['at']:g} {unit}\n({window})"
 
 
 def _grid(result, names: list[str], path: Path, title, label, note) -> None:

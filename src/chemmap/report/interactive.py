@@ -43,7 +43,7 @@ def _run_layers(result) -> list[MapLayer]:
         layers.append(
             MapLayer(
                 name,
-                map_title(info[name], unit).replace("\n", " ").replace("  ", " "),
+                map_title(info[name], unit).replace("\n", " "),
                 np.asarray(result.maps[name]),
                 unit="" if info[name]["kind"] == "ratio" else "a.u.",
             )
@@ -81,8 +81,6 @@ def run_report(result, *, command: list[str] | None = None, versions: dict | Non
     and the package ``versions`` go into its provenance table."""
     from chemmap.report.markdown import render_markdown
 
-    processed = result.processed
-    unit = processed.axis.unit
     spectra = result.metrics["cluster_spectra"]
     intensity = "Intensity after preprocessing (a.u.)" if result.config["preprocessing"] else "Intensity (a.u.)"
     provenance = {
@@ -94,7 +92,7 @@ def run_report(result, *, command: list[str] | None = None, versions: dict | Non
         title=f"chemmap report: {result.metrics.get('source') or result.config['input']['path']}",
         shape=tuple(int(n) for n in result.label_image.shape),
         layers=_run_layers(result),
-        spectra=SpectraSource(processed.data, processed.axis.values, unit, _axis_label(unit), intensity),
+        spectra=_spectra(result.processed, intensity),
         clusters=ClusterSummary(
             "clusters", np.asarray(spectra["means"]), np.asarray(spectra["stds"]), spectra["counts"]
         ),
@@ -107,6 +105,10 @@ def _provenance(source: str, command, versions) -> dict[str, str]:
     out = {"source": source, "command": " ".join(command) if command else "Python API"}
     out.update({f"version of {k}": v for k, v in (versions or {}).items()})
     return out
+
+
+def _source(cube) -> str:
+    return str(cube.attrs.get("source") or cube.attrs.get("path", "<in memory>"))
 
 
 def _spectra(cube, intensity: str | None = None) -> SpectraSource:
@@ -136,7 +138,7 @@ def peaks_report(result, *, command: list[str] | None = None, versions: dict | N
             layers.append(
                 MapLayer(f"fitted_{i}", f"Fitted area: {name}", np.asarray(result.fitted.data[..., i]), area_unit)
             )
-    source = str(result.cube.attrs.get("source") or result.cube.attrs.get("path", "<in memory>"))
+    source = _source(result.cube)
     return InteractiveReport(
         title=f"chemmap peaks: {source}",
         shape=tuple(result.cube.image_shape),
@@ -169,7 +171,7 @@ def autoencoder_report(
         for j in range(result.latent.shape[-1])
     ]
     means, stds, counts = spectra
-    source = str(cube.attrs.get("source") or cube.attrs.get("path", "<in memory>"))
+    source = _source(cube)
     return InteractiveReport(
         title=f"chemmap autoencoder: {source}",
         shape=tuple(cube.image_shape),
