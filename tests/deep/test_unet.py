@@ -71,6 +71,24 @@ def test_softmax_fractions_sum_to_the_range_and_bad_settings_are_named():
         unet_settings("paper", width=(4, 8))
 
 
+def test_the_linear_path_starts_silent_and_is_a_per_pixel_linear_calibration():
+    torch.manual_seed(0)
+    plain = SpectralUNet(12, (4, 8), padding="same", output="linear")
+    torch.manual_seed(0)
+    model = SpectralUNet(12, (4, 8), padding="same", output="linear", linear_path=True)
+    x = torch.randn(2, 12, 9, 10)
+    torch.testing.assert_close(model(x), plain(x))  # zero at the start: training begins from the same map
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        w, b = torch.randn(12), 3.0
+        model.linear.weight.copy_(w.reshape(1, 12, 1, 1))
+        model.linear.bias.fill_(b)
+    expected = torch.einsum("bchw,c->bhw", x, w) + b
+    torch.testing.assert_close(model(x)[:, 0], expected, rtol=1e-5, atol=1e-5)
+    assert unet_settings("improved").linear_path and not PAPER.linear_path
+
+
 def test_the_paper_preset_carries_the_published_setup():
     assert PAPER.widths == (64, 128, 256, 512, 1024)
     assert (PAPER.spectral_kernel, PAPER.spectral_filters, PAPER.padding, PAPER.output) == (7, 1, "valid", "linear")

@@ -104,6 +104,11 @@ class SpectralUNet(nn.Module):
         Maps produced (1 for linear and sigmoid; at least 2 for softmax).
     low, high : float
         Physical range, in the map's units.
+    linear_path : bool
+        Add a per-pixel linear function of the full-resolution spectrum (a 1 x 1 convolution,
+        starting at zero) to the U-Net's output before the bound: the network then contains a
+        pixel-wise linear calibration, which is what PLS is, and the U-Net learns what such a
+        calibration misses.
     """
 
     def __init__(
@@ -118,6 +123,7 @@ class SpectralUNet(nn.Module):
         n_outputs: int = 1,
         low: float = 0.0,
         high: float = 100.0,
+        linear_path: bool = False,
     ) -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
@@ -147,6 +153,7 @@ class SpectralUNet(nn.Module):
             "n_outputs": int(n_outputs),
             "low": float(low),
             "high": float(high),
+            "linear_path": bool(linear_path),
         }
         self.depth = len(widths) - 1
         pad = 1 if padding == "same" else 0
@@ -162,6 +169,10 @@ class SpectralUNet(nn.Module):
             if isinstance(module, nn.Conv2d | nn.Conv3d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
                 nn.init.zeros_(module.bias)
+        self.linear = nn.Conv2d(n_channels, n_outputs, 1) if linear_path else None
+        if self.linear is not None:
+            nn.init.zeros_(self.linear.weight)
+            nn.init.zeros_(self.linear.bias)
 
     def init_output(self, value: float) -> None:
         """Start the map at ``value`` everywhere (the head's bias), so that training begins at
@@ -195,6 +206,7 @@ class SpectralUNet(nn.Module):
                 f"SpectralUNet expects (batch, {self.config['n_channels']}, height, width); got {tuple(x.shape)}."
             )
         height, width = x.shape[-2:]
+        linear = self.linear(x) if self.linear is not None else 0.0
         in_h, in_w, _, _ = self.half_size(height, width)
         extra_h, extra_w = 2 * in_h - height, 2 * in_w - width
         x = _pad(x, extra_h // 2, extra_h - extra_h // 2, extra_w // 2, extra_w - extra_w // 2)
@@ -214,7 +226,7 @@ class SpectralUNet(nn.Module):
         z = self.head(z)
         z = F.interpolate(z, scale_factor=2, mode="bilinear", align_corners=False)
         z = _centre_crop(z, height, width)
-        return self._bound(z)
+        return self._bound(z + linear)
 
     def _bound(self, z):
         low, high = self.config["low"], self.config["high"]

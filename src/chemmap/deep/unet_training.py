@@ -38,7 +38,7 @@ class UNetSettings:
     ----------
     mode : str
         A label recorded with the model ("paper", "improved" or your own).
-    widths, spectral_kernel, spectral_filters, padding, output, n_outputs, low, high
+    widths, spectral_kernel, spectral_filters, padding, output, n_outputs, low, high, linear_path
         The architecture (see :class:`~chemmap.deep.unet.SpectralUNet`).
     loss : MapLossWeights
         Smoothness and range terms beside the squared error of the masked mean.
@@ -88,6 +88,7 @@ class UNetSettings:
     n_outputs: int = 1
     low: float = 0.0
     high: float = 100.0
+    linear_path: bool = True
     loss: MapLossWeights = field(
         default_factory=lambda: MapLossWeights(smoothness=1.0, kind="huber", delta=2.0, pairs="inside")
     )
@@ -135,6 +136,7 @@ class UNetSettings:
             "n_outputs": self.n_outputs,
             "low": self.low,
             "high": self.high,
+            "linear_path": self.linear_path,
         }
 
     def to_dict(self) -> dict:
@@ -158,6 +160,7 @@ PAPER = UNetSettings(
     widths=(64, 128, 256, 512, 1024),
     padding="valid",
     output="linear",
+    linear_path=False,
     loss=MapLossWeights(smoothness=20.0, range_penalty=1e-3, kind="squared", pairs="anchored"),
     l2_penalty=1e-3,
     optimizer="adam",
@@ -175,9 +178,10 @@ PAPER = UNetSettings(
 #: chemmap's default: bounded output (scaled sigmoid), padded convolutions, Huber smoothness
 #: (weight 1, threshold 2 map units) on pairs inside the mask, AdamW with decoupled weight
 #: decay, per-band standardisation, flips, rotations and sample mosaics, a cosine schedule,
-#: a five-fold ensemble. The smoothness weight is 1, not the paper's 20: at 20 the penalty
-#: outweighs the error of the mean by orders of magnitude and flattens real boundaries
-#: between layers, which the mean never asked for.
+#: a five-fold ensemble, and a linear path (a per-pixel linear calibration of the spectrum,
+#: what PLS is) beside the U-Net. The smoothness weight is 1, not the paper's 20: at 20 the
+#: penalty outweighs the error of the mean by orders of magnitude and flattens real
+#: boundaries between layers, which the mean never asked for.
 IMPROVED = UNetSettings()
 
 
