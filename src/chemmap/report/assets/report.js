@@ -70,14 +70,13 @@
     const image = ctx.createImageData(w, h);
     const px = image.data;
     const colors = layer.kind === "categorical" ? layer.colors.map(hexColor) : null;
-    const span = STEPS;
     const dim = dimColor();
     const highlighting = state.highlighted.size > 0 && clusters;
     for (let i = 0; i < w * h; i++) {
       const q = layer.raw[i];
       let rgb;
       if (colors) rgb = q === layer.missing ? null : colors[q];
-      else rgb = q === MISSING ? null : lut[Math.min(255, Math.floor((q / span) * 256))];
+      else rgb = q === MISSING ? null : lut[Math.min(255, Math.floor((q / STEPS) * 256))];
       const o = i * 4;
       if (!rgb) { px[o + 3] = 0; continue; }
       let alpha = 1;
@@ -189,7 +188,6 @@
       const td = tr.insertCell();
       td.textContent = layer.kind === "categorical" ? (v === null ? "blank" : layer.categories[v]) : `${format(v)}${v === null || !layer.unit ? "" : " " + layer.unit}`;
     }
-    el("map-note").textContent = F > 1 ? `Maps are embedded at 1/${F} resolution: values are means of ${F} x ${F} pixel blocks (labels: the block's first pixel).` : "";
     drawSpectrum();
   }
 
@@ -354,6 +352,7 @@
     if (data.spectra) state.spectra = { ...data.spectra, raw: await unpack(data.spectra.data, data.spectra.dtype) };
     canvas.width = w;
     canvas.height = h;
+    if (F > 1) el("map-note").textContent = `Maps are embedded at 1/${F} resolution: values are means of ${F} x ${F} pixel blocks (labels: the block's first pixel).`;
     const select = el("map-select");
     state.layers.forEach((l, i) => select.add(new Option(l.title, String(i))));
     select.addEventListener("change", () => { state.layer = Number(select.value); drawMap(); });
