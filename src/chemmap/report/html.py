@@ -115,10 +115,18 @@ class InteractiveReport:
     provenance: dict[str, str] = field(default_factory=dict)
 
 
+_DTYPES = {"u8": "u1", "u16": "<u2"}
+
+
+def _label_code(n_categories: int) -> tuple[str, int]:
+    """Storage of a label map's indices: ``("u8", 255)`` (dtype name, blank code) while the
+    categories leave 255 free, else ``("u16", 65535)``."""
+    return ("u8", 255) if n_categories < 255 else ("u16", _U16_MISSING)
+
+
 def _layer_bytes(layer: MapLayer) -> int:
-    if layer.categories is None:
-        return 2
-    return 1 if len(layer.categories) < 255 else 2
+    name = "u16" if layer.categories is None else _label_code(len(layer.categories))[0]
+    return np.dtype(_DTYPES[name]).itemsize
 
 
 def display_factor(shape: tuple[int, int], layers: list[MapLayer], budget: int = MAP_BYTES_BUDGET) -> int:
@@ -165,13 +173,13 @@ def _encode_layer(layer: MapLayer, factor: int) -> dict:
         steps, lo, hi = _quantise(reduce_image(values.astype(np.float32), factor))
         return {**out, "kind": "continuous", "dtype": "u16", "min": lo, "max": hi, "data": _pack(steps)}
     n = len(layer.categories)
-    dtype, missing = ("u1", 255) if n < 255 else ("<u2", _U16_MISSING)
+    dtype, missing = _label_code(n)
     shown = reduce_image(values, factor, categorical=True)
-    indices = np.where((shown >= 0) & (shown < n), shown, missing).astype(dtype)
+    indices = np.where((shown >= 0) & (shown < n), shown, missing).astype(_DTYPES[dtype])
     return {
         **out,
         "kind": "categorical",
-        "dtype": "u8" if dtype == "u1" else "u16",
+        "dtype": dtype,
         "missing": missing,
         "categories": list(layer.categories),
         "colors": list(layer.colors or categorical_colors(n)),
@@ -286,7 +294,7 @@ _DATA_BLOCK = re.compile(r'<script id="chemmap-data" type="application/json">(.*
 
 def _unpack(text: str, dtype: str) -> np.ndarray:
     raw = zlib.decompress(base64.b64decode(text))
-    return np.frombuffer(raw, dtype={"u8": "u1", "u16": "<u2"}[dtype])
+    return np.frombuffer(raw, dtype=_DTYPES[dtype])
 
 
 def read_report_data(path) -> dict:
