@@ -89,6 +89,23 @@ def test_the_linear_path_starts_silent_and_is_a_per_pixel_linear_calibration():
     assert unet_settings("improved").linear_path and not PAPER.linear_path
 
 
+def test_the_paper_upsampling_projects_the_corner_aligned_features_before_the_skip_is_joined():
+    torch.manual_seed(0)
+    model = SpectralUNet(12, (4, 8), padding="same", output="linear", up_conv=True)
+    seen = {}
+    model.down[0].register_forward_hook(lambda m, i, out: seen.update(skip=out))
+    model.down[1].register_forward_hook(lambda m, i, out: seen.update(bottom=out))
+    model.up[0].register_forward_pre_hook(lambda m, args: seen.update(joined=args[0]))
+    model(torch.randn(1, 12, 8, 8))
+    conv = model.up_conv[0]
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (8, 4, (1, 1))
+    upsampled = torch.nn.functional.interpolate(seen["bottom"], scale_factor=2, mode="bilinear", align_corners=True)
+    expected = torch.cat([seen["skip"], torch.relu(conv(upsampled))], dim=1)
+    torch.testing.assert_close(seen["joined"], expected)
+    assert PAPER.up_conv and not unet_settings("improved").up_conv
+    assert SpectralUNet(12, (4, 8)).up_conv is None  # models saved without the key load as they were
+
+
 def test_the_paper_preset_carries_the_published_setup():
     assert PAPER.widths == (64, 128, 256, 512, 1024)
     assert (PAPER.spectral_kernel, PAPER.spectral_filters, PAPER.padding, PAPER.output) == (7, 1, "valid", "linear")
@@ -145,12 +162,16 @@ def test_a_model_reloaded_from_disk_predicts_identically(trained, samples, tmp_p
         load_unet(tmp_path / "model")
 
 
-def test_paper_mode_trains_with_valid_convolutions_and_a_linear_output(samples):
+def test_paper_mode_trains_with_valid_convolutions_and_a_linear_output(samples, tmp_path):
     settings = unet_settings("paper", widths=(4, 8), max_epochs=2, burn_in=2, n_folds=2, device="cpu")
     result = train_unet(samples[:6], settings, validation=samples[6:8])
     assert len(result.models) == 1  # validation samples given: one model, no folds
     image = predict_unet_map(result, samples[9].cube, samples[9].mask)
     assert np.isfinite(image[samples[9].mask]).all()
+    save_unet(result, tmp_path / "paper")
+    again = load_unet(tmp_path / "paper")
+    assert again.models[0].config["up_conv"] and again.settings == result.settings
+    np.testing.assert_array_equal(predict_unet_map(again, samples[9].cube, samples[9].mask), image)
     with pytest.raises(ShapeError, match="same channels"):
         cube = samples[1].cube
         fewer = cube.replace(data=np.asarray(cube.data)[..., :20], axis=cube.axis.take(np.arange(20)))

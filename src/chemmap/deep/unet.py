@@ -109,6 +109,10 @@ class SpectralUNet(nn.Module):
         starting at zero) to the U-Net's output before the bound: the network then contains a
         pixel-wise linear calibration, which is what PLS is, and the U-Net learns what such a
         calibration misses.
+    up_conv : bool
+        After each bilinear upsampling (corner-aligned), a 1 x 1 convolution and a ReLU bring
+        the channels down to the level's width before the skip is joined, as in the paper's
+        code; without it the upsampled features are joined as they are.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class SpectralUNet(nn.Module):
         low: float = 0.0,
         high: float = 100.0,
         linear_path: bool = False,
+        up_conv: bool = False,
     ) -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
@@ -154,6 +159,7 @@ class SpectralUNet(nn.Module):
             "low": float(low),
             "high": float(high),
             "linear_path": bool(linear_path),
+            "up_conv": bool(up_conv),
         }
         self.depth = len(widths) - 1
         pad = 1 if padding == "same" else 0
@@ -163,7 +169,11 @@ class SpectralUNet(nn.Module):
         for width in widths:
             self.down.append(_DoubleConv(n_in, width, pad))
             n_in = width
-        self.up = nn.ModuleList(_DoubleConv(widths[i + 1] + widths[i], widths[i], pad) for i in range(self.depth))
+        self.up_conv = (
+            nn.ModuleList(nn.Conv2d(widths[i + 1], widths[i], 1) for i in range(self.depth)) if up_conv else None
+        )
+        joined = [widths[i] + (widths[i] if up_conv else widths[i + 1]) for i in range(self.depth)]
+        self.up = nn.ModuleList(_DoubleConv(joined[i], widths[i], pad) for i in range(self.depth))
         self.head = nn.Conv2d(widths[0], n_outputs, 1)
         for module in self.modules():
             if isinstance(module, nn.Conv2d | nn.Conv3d):
@@ -220,7 +230,9 @@ class SpectralUNet(nn.Module):
             z = block(z)
             skips.append(z)
         for level in reversed(range(self.depth)):
-            z = F.interpolate(z, scale_factor=2, mode="bilinear", align_corners=False)
+            z = F.interpolate(z, scale_factor=2, mode="bilinear", align_corners=self.up_conv is not None)
+            if self.up_conv is not None:
+                z = F.relu(self.up_conv[level](z))
             skip = _centre_crop(skips[level], z.shape[-2], z.shape[-1])
             z = self.up[level](torch.cat([skip, z], dim=1))
         z = self.head(z)

@@ -38,7 +38,7 @@ class UNetSettings:
     ----------
     mode : str
         A label recorded with the model ("paper", "improved" or your own).
-    widths, spectral_kernel, spectral_filters, padding, output, n_outputs, low, high, linear_path
+    widths, spectral_kernel, spectral_filters, padding, output, n_outputs, low, high, linear_path, up_conv
         The architecture (see :class:`~chemmap.deep.unet.SpectralUNet`).
     loss : MapLossWeights
         Smoothness and range terms beside the squared error of the masked mean.
@@ -89,6 +89,7 @@ class UNetSettings:
     low: float = 0.0
     high: float = 100.0
     linear_path: bool = True
+    up_conv: bool = False
     loss: MapLossWeights = field(
         default_factory=lambda: MapLossWeights(smoothness=1.0, kind="huber", delta=2.0, pairs="inside")
     )
@@ -137,6 +138,7 @@ class UNetSettings:
             "low": self.low,
             "high": self.high,
             "linear_path": self.linear_path,
+            "up_conv": self.up_conv,
         }
 
     def to_dict(self) -> dict:
@@ -151,16 +153,20 @@ class UNetSettings:
 
 
 #: The setup of the PorkBellyHSI code: a 7-tap spectral convolution with one filter, a U-Net
-#: of 64-1024 channels with unpadded convolutions, a linear output, squared smoothness
-#: (weight 20) over differences starting inside the mask, range penalty 1e-3, explicit L2 of
-#: the weights 1e-3, Adam at 1e-3, flips, 250 epochs with 30 of burn-in, plateau patience 10,
-#: early stopping after 30, a five-fold ensemble.
+#: of 64-1024 channels with unpadded convolutions and a 1 x 1 convolution after each
+#: upsampling, a linear output, squared smoothness (weight 20) over differences starting
+#: inside the mask, range penalty 1e-3, explicit L2 of the weights 1e-3, Adam at 1e-3, flips,
+#: 250 epochs with 30 of burn-in, plateau patience 10, early stopping after 30, a five-fold
+#: ensemble. The smoothness is counted on the full-resolution map, where a bilinearly doubled
+#: map has half the neighbour differences of the half-resolution map the paper's loss sees:
+#: weight 20 here is about 5 there (use 80 to match).
 PAPER = UNetSettings(
     mode="paper",
     widths=(64, 128, 256, 512, 1024),
     padding="valid",
     output="linear",
     linear_path=False,
+    up_conv=True,
     loss=MapLossWeights(smoothness=20.0, range_penalty=1e-3, kind="squared", pairs="anchored"),
     l2_penalty=1e-3,
     optimizer="adam",
