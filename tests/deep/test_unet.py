@@ -164,8 +164,10 @@ def test_a_model_reloaded_from_disk_predicts_identically(trained, samples, tmp_p
 
 def test_paper_mode_trains_with_valid_convolutions_and_a_linear_output(samples, tmp_path):
     settings = unet_settings("paper", widths=(4, 8), max_epochs=2, burn_in=2, n_folds=2, device="cpu")
-    result = train_unet(samples[:6], settings, validation=samples[6:8])
+    calls = []
+    result = train_unet(samples[:6], settings, validation=samples[6:8], progress=lambda *call: calls.append(call))
     assert len(result.models) == 1  # validation samples given: one model, no folds
+    assert calls == [("training U-Net 1/1", 1, 2), ("training U-Net 1/1", 2, 2)]  # one call per epoch, no repeat
     image = predict_unet_map(result, samples[9].cube, samples[9].mask)
     assert np.isfinite(image[samples[9].mask]).all()
     save_unet(result, tmp_path / "paper")

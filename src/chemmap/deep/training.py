@@ -255,7 +255,8 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
             waited += 1
             if waited >= opts.patience:
                 break
-    notify(progress, "training", opts.epochs, opts.epochs)
+    if len(history) < opts.epochs:  # stopped early: the bar still ends full
+        notify(progress, "training", opts.epochs, opts.epochs)
     model.load_state_dict(best_state)
     model = model.to("cpu").eval()
     best_epoch = int(np.argmin([h["val_loss"] for h in history]))

@@ -341,7 +341,8 @@ def _train_member(data, train, val, settings: UNetSettings, n_channels, device, 
             scheduler.step(score)
             if optimizer.param_groups[0]["lr"] < lr:
                 model.load_state_dict(best_state)
-    notify(progress, label, settings.max_epochs, settings.max_epochs)
+    if len(history) < settings.max_epochs:  # stopped early: the bar still ends full
+        notify(progress, label, settings.max_epochs, settings.max_epochs)
     model.load_state_dict(best_state)
     best_epoch = int(np.argmin([h["val_rmse_mean"] for h in history]))
     return model.to("cpu").eval(), history, best_epoch
