@@ -79,7 +79,7 @@ def test_offset_ignore_value_scale_and_units(tmp_path):
         "wavelength units = Micrometers\nwavelength = {\n 1.0, 1.5,\n 2.0, 2.5}\n"
     )
     cube = read(tmp_path / "r.hdr")
-    assert cube.axis.unit == "um" and list(cube.axis.values) == [1.0, 1.5, 2.0, 2.5]
+    assert cube.axis.unit == "nm" and list(cube.axis.values) == [1000.0, 1500.0, 2000.0, 2500.0]  # µm become nm
     assert cube.dtype == np.float32
     np.testing.assert_allclose(cube.data[0, 0], data[0, 0] / 10000)
     assert cube.mask is not None and not cube.mask[1, 2] and cube.mask.sum() == 5

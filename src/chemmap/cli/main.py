@@ -490,6 +490,14 @@ def _cmd_info(args) -> int:
     )
     bad = f"; {ax['n_bad_bands']} bad bands flagged" if ax.get("n_bad_bands") else ""
     print(f"  axis: {ax['start']:g} .. {ax['stop']:g} {ax['unit']}{bad}")
+    if "axis_unit_note" in summary:
+        print(f"  axis unit: {summary['axis_unit_note']}")
+    if "dataset" in summary:
+        print(f"  read: {summary['dataset']}")
+    if summary.get("other_datasets"):
+        print(f"  also in the file (not read): {'; '.join(summary['other_datasets'])}")
+    if "layout_note" in summary:
+        print(f"  layout: {summary['layout_note']}")
     nonfinite = summary["n_nonfinite_pixels"]
     print(
         f"  valid pixels: {summary['n_valid_pixels']} (missing {summary['n_missing_pixels']}, "

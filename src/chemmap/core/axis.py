@@ -9,7 +9,7 @@ import numpy as np
 
 from chemmap.core.exceptions import AxisError, AxisOrderWarning, InvalidParameterError
 
-__all__ = ["UNITS", "SpectralAxis", "normalize_unit", "sort_order"]
+__all__ = ["UNITS", "SpectralAxis", "normalize_unit", "parse_unit", "resolve_axis_unit", "sort_order"]
 
 #: Canonical units and the names they are known by.
 UNITS: dict[str, tuple[str, ...]] = {
@@ -51,6 +51,143 @@ def normalize_unit(unit: str) -> str:
             "To fix this, give one of them (e.g. axis_unit='cm-1')."
         )
     return _UNIT_LOOKUP[key]
+
+
+#: Length units a file may state for its axis, with their size in nanometres: every length
+#: axis that a reader finds is converted to nm.
+LENGTH_UNITS_NM = {"m": 1e9, "mm": 1e6, "um": 1e3, "nm": 1.0}
+_LENGTH_ALIASES = {
+    "m": ("m", "meter", "meters", "metre", "metres"),
+    "mm": ("mm", "millimeter", "millimeters", "millimetre", "millimetres"),
+    "um": UNITS["um"],
+    "nm": UNITS["nm"],
+}
+_LENGTH_LOOKUP = {alias.lower(): unit for unit, aliases in _LENGTH_ALIASES.items() for alias in aliases}
+#: Energy units, with their size in eV: converted into each other only on request.
+ENERGY_UNITS_EV = {"eV": 1.0, "keV": 1e3}
+#: What files write where they state no unit.
+UNSTATED_UNITS = ("", "unknown", "<undefined>", "undefined", "none", "n/a", "a.u.", "arb. units")
+
+
+def parse_unit(raw: str | None) -> tuple[str | None, float]:
+    """The canonical unit a stated unit stands for, and the factor its values are multiplied by.
+
+    Length units (m, mm, µm, nm) become nm (``"mm"`` gives ``("nm", 1e6)``); other known units
+    keep their values (factor 1); a unit the file leaves unstated (``None``, ``"Unknown"``,
+    ``"<undefined>"``) gives ``(None, 1.0)``.
+
+    Raises
+    ------
+    AxisError
+        If the unit is neither known nor one of the unstated spellings.
+    """
+    if raw is None or str(raw).strip().lower() in UNSTATED_UNITS:
+        return None, 1.0
+    key = str(raw).strip().lower()
+    if key in _LENGTH_LOOKUP:
+        return "nm", LENGTH_UNITS_NM[_LENGTH_LOOKUP[key]]
+    return normalize_unit(key), 1.0
+
+
+def _family(unit: str) -> str:
+    return "length" if unit in ("nm", "um") else "energy" if unit in ENERGY_UNITS_EV else unit
+
+
+def _guessed_unit(values: np.ndarray) -> tuple[str, float] | None:
+    """nm (or µm as nm) for unstated values that can only be wavelengths of an imaging
+    spectrometer: fractional positions within 0.25-2.6 µm or 250-2600 nm."""
+    if values.size < 3 or np.allclose(values, np.round(values)):
+        return None
+    if 250 <= values[0] and values[-1] <= 2600:
+        return "nm", 1.0
+    if 0.25 <= values[0] and values[-1] <= 2.6:
+        return "nm", 1e3
+    return None
+
+
+def resolve_axis_unit(
+    values, stated: str | None, requested: str | None = None, *, source: str, guess: bool = False
+) -> tuple[np.ndarray, str, float, str | None]:
+    """Axis values and unit from what a file states and what the user asks for.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_channels,)
+        Positions as the file stores them.
+    stated : str or None
+        The unit the file states (``None`` or ``"Unknown"`` when it states none).
+    requested : str, optional
+        ``axis_unit=`` from the user: converts from a stated unit of the same kind (eV and
+        keV; lengths, kept in nm) and labels the values when the file states no unit.
+    source : str
+        Where the axis comes from, for messages.
+    guess : bool
+        With no stated or requested unit, read fractional values that can only be
+        wavelengths (250-2600 nm, or 0.25-2.6 µm) as nm, saying so.
+
+    Returns
+    -------
+    values : ndarray of float64
+    unit : str
+        A canonical unit (``"channel"`` when nothing says more).
+    factor : float
+        What ``values`` were multiplied by (apply it to per-channel widths too).
+    note : str or None
+        What was converted, labelled or guessed, for a warning and the provenance.
+
+    Raises
+    ------
+    AxisError
+        If ``requested`` is of another kind than the stated unit (cm-1 to nm, keV to nm).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    unit, factor = parse_unit(stated)
+    if requested is None:
+        if unit is None and guess:
+            guessed = _guessed_unit(values)
+            if guessed is not None:
+                unit, factor = guessed
+                return (
+                    values * factor,
+                    unit,
+                    factor,
+                    f"{source} states no axis unit; its values "
+                    f"({values[0]:g}..{values[-1]:g}) can only be wavelengths, read as nm"
+                    f"{' (converted from µm)' if factor != 1 else ''}. Pass axis_unit= if they are not.",
+                )
+        if unit is None:
+            return values, "channel", 1.0, None
+        note = None if factor == 1 else f"{source}: the axis was converted from {stated} to nm."
+        return values * factor, unit, factor, note
+    target, target_factor = parse_unit(requested)
+    if target is None:
+        raise AxisError(f"axis_unit={requested!r} names no unit. Valid units are: {', '.join(UNITS)}.")
+    if unit is None or unit == "channel":
+        return (
+            values * target_factor,
+            target,
+            target_factor,
+            f"{source} states no axis unit, so axis_unit={requested!r} labels its values (relabelled, not "
+            f"converted){'; lengths are kept in nm' if target_factor != 1 else ''}.",
+        )
+    if unit == target and factor == 1:
+        return values, unit, 1.0, None
+    if _family(unit) != _family(target):
+        raise AxisError(
+            f"{source} states its axis in {stated}, which cannot be converted to {requested}. To fix this, leave "
+            f"axis_unit= out (the file's unit is used), or give a unit of the same kind"
+            f"{' (eV or keV)' if _family(unit) == 'energy' else ''}."
+        )
+    if unit in ENERGY_UNITS_EV:
+        factor *= ENERGY_UNITS_EV[unit] / ENERGY_UNITS_EV[target]
+    if factor == 1:
+        return values, unit, 1.0, None
+    return (
+        values * factor,
+        target,
+        factor,
+        f"{source}: the axis was converted from {stated} to {target} (x{factor:g}) as axis_unit= asks.",
+    )
 
 
 def sort_order(values: Sequence[float] | np.ndarray, *, source: str = "the axis") -> np.ndarray | None:

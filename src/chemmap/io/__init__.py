@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import FileFormatError, InputFileNotFoundError, InvalidParameterError
+from chemmap.core.exceptions import ChemmapError, FileFormatError, InputFileNotFoundError, InvalidParameterError
 
 # Importing the format modules registers their readers; the order is the order of guessing.
 from chemmap.io import (  # noqa: F401
@@ -84,7 +84,7 @@ def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cu
     auto_lazy = "lazy" in entry.options and "lazy" not in options and _stored_bytes(path) > _lazy_threshold()
     if auto_lazy:
         options["lazy"] = True
-    cube = entry.read(path, **options)
+    cube = _read_with(entry, path, options)
     if auto_lazy:
         cube.attrs["lazy_reason"] = (
             f"the file holds more than {AUTO_LAZY_SHARE:.0%} of the memory limit; read lazily (lazy=false to load it)"
@@ -92,6 +92,20 @@ def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cu
     cube.attrs["reader"] = entry.name
     cube.attrs["path"] = str(path)
     return cube
+
+
+def _read_with(entry: ReaderEntry, path: Path, options: dict) -> Cube:
+    """``entry.read``, with any failure of a third-party parser turned into one FileFormatError."""
+    try:
+        return entry.read(path, **options)
+    except (ChemmapError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise FileFormatError(
+            f"The {entry.name} reader could not read {path.name}: {type(exc).__name__}: {exc}. The file may be "
+            "damaged or in a variant this reader does not know; pass format= to try another reader "
+            "(chemmap info --formats lists them)."
+        ) from exc
 
 
 #: Files larger than this share of the memory limit are read lazily unless ``lazy`` is given.
@@ -159,6 +173,9 @@ def describe(cube: Cube) -> dict:
         "source": cube.attrs.get("source"),
         "reader": cube.attrs.get("reader"),
     }
+    for key in ("dataset", "other_datasets", "axis_unit_note", "layout_note"):
+        if cube.attrs.get(key):
+            summary[key] = cube.attrs[key]
     if not cube.is_lazy and valid.any():
         values = cube.pixels()[valid]
         summary["value_range"] = [float(np.nanmin(values)), float(np.nanmax(values))]

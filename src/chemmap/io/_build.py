@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
-from chemmap.core.axis import SpectralAxis, sort_order
+from chemmap.core.axis import SpectralAxis, parse_unit, resolve_axis_unit, sort_order
 from chemmap.core.cube import Cube, is_lazy_array
-from chemmap.core.exceptions import FileFormatError, ShapeError
+from chemmap.core.exceptions import DataWarning, FileFormatError, ShapeError
 
 __all__ = [
     "ROWS_PER_PASS_BYTES",
@@ -176,9 +177,11 @@ class RemappedFile:
 def build_cube(
     data,
     axis_values,
-    unit: str,
+    unit: str | None,
     *,
     source: str,
+    requested_unit: str | None = None,
+    guess_unit: bool = False,
     mask=None,
     labels=None,
     label_names=None,
@@ -196,10 +199,15 @@ def build_cube(
     data : ndarray, memory map or dask array of shape (height, width, n_channels)
     axis_values : array-like of shape (n_channels,) or None
         Channel positions; ``None`` numbers the channels (unit ``"channel"``).
-    unit : str
-        Axis unit.
+    unit : str or None
+        The axis unit as the file states it (``None`` or ``"Unknown"`` when it states none);
+        length units are converted to nm (see :func:`chemmap.core.axis.resolve_axis_unit`).
     source : str
         File name used in messages and provenance.
+    requested_unit : str, optional
+        The user's ``axis_unit=``: converts a stated unit of the same kind, labels an unstated one.
+    guess_unit : bool
+        Read unstated values that can only be wavelengths as nm (imaging formats), with a warning.
     mask, labels, label_names
         Optional pixel mask and ground truth.
     dtype : dtype, optional
@@ -223,6 +231,12 @@ def build_cube(
     if axis_values is None:
         axis_values, unit = np.arange(n_channels, dtype=np.float64), "channel"
     axis_values = np.asarray(axis_values, dtype=np.float64).reshape(-1)
+    unit_was_stated = parse_unit(unit)[0]
+    axis_values, unit, factor, unit_note = resolve_axis_unit(
+        axis_values, unit, requested_unit, source=f"The spectral axis of {source}", guess=guess_unit
+    )
+    if fwhm is not None and factor != 1:
+        fwhm = np.asarray(fwhm, dtype=np.float64) * factor
     if axis_values.shape != (n_channels,):
         raise ShapeError(
             f"The spectral axis of {source} has {axis_values.size} values but the data have "
@@ -256,6 +270,10 @@ def build_cube(
         "n_nonfinite_pixels": None if invalid is None else int(invalid.sum()),
         "image_shape_source": f"the array shape in {source}",
     }
+    if unit_note is not None:
+        if unit_was_stated in (None, "channel"):  # guessed or labelled: the user should know; a conversion is only recorded
+            warnings.warn(unit_note, DataWarning, stacklevel=3)
+        base_attrs["axis_unit_note"] = unit_note
     base_attrs.update(attrs or {})
     axis = SpectralAxis(axis_values, unit, **extras)
     return Cube(data, axis, mask=full_mask, labels=labels, label_names=label_names, attrs=base_attrs)

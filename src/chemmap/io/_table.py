@@ -30,8 +30,8 @@ def table_to_cube(
     spectral_columns=None,
     metadata_columns=None,
     label_column: str | None = None,
-    x_column: str = "pixel_x",
-    y_column: str = "pixel_y",
+    x_column: str | None = None,
+    y_column: str | None = None,
     coordinate_origin: int = 0,
     axis=None,
     axis_unit: str = "cm-1",
@@ -56,8 +56,10 @@ def table_to_cube(
         Names of the non-spectral columns; every other column is spectral.
     label_column : str, optional
         Column holding the ground-truth class of each pixel.
-    x_column, y_column : str
-        Columns holding each row's pixel column and row, used when both exist.
+    x_column, y_column : str, optional
+        Columns holding each row's pixel column and row; default ``pixel_x``/``pixel_y``, else
+        ``x``/``y``, when both exist. Stage positions on a regular grid (µm, mm) become pixel
+        indices by their step.
     coordinate_origin : int
         Index of the first column/row in those columns (0 or 1).
     axis : array-like, optional
@@ -83,6 +85,7 @@ def table_to_cube(
         spectral = [c for c in columns if c not in set(metadata_columns)]
     else:
         spectral = [c for c in columns if is_number(c)]
+    x_column, y_column = _coordinate_columns(columns, x_column, y_column, source)
     special = {label_column, x_column, y_column}
     spectral = [c for c in spectral if c not in special]
     if not spectral:
@@ -92,6 +95,7 @@ def table_to_cube(
             "spectral_columns=[...] and axis=[...]."
         )
     if axis is None:
+        _refuse_headerless(spectral, source)
         bad = [c for c in spectral if not is_number(c)]
         if bad:
             raise FileFormatError(f"{source}: spectral column header {bad[0]!r} is not an axis value; pass axis=[...].")
@@ -116,20 +120,68 @@ def table_to_cube(
             f"{source} has no label column {missing[0]!r}; its non-spectral columns are "
             f"{[c for c in columns if c not in spectral]}."
         )
-    has_xy = x_column in columns and y_column in columns
+    has_xy = x_column is not None
     return assemble_flat(
         numeric.to_numpy(dtype=np.float64),
         axis_values,
         unit=axis_unit,
         source=Path(source).name,
         image_shape=image_shape,
-        pixel_x=table[x_column].to_numpy() if has_xy else None,
-        pixel_y=table[y_column].to_numpy() if has_xy else None,
+        pixel_x=grid_indices(table[x_column].to_numpy(), x_column, source) if has_xy else None,
+        pixel_y=grid_indices(table[y_column].to_numpy(), y_column, source) if has_xy else None,
         labels=table[label_column].to_numpy() if label_column else None,
         coordinate_origin=coordinate_origin,
         dtype=dtype,
         attrs={"format": fmt, "label_column": label_column},
     )
+
+
+def _coordinate_columns(columns, x_column, y_column, source) -> tuple[str | None, str | None]:
+    """The coordinate columns named, or the first of ``pixel_x``/``pixel_y`` and ``x``/``y`` present."""
+    if x_column is not None or y_column is not None:
+        missing = [c for c in (x_column, y_column) if c is None or c not in columns]
+        if missing:
+            raise InvalidParameterError(
+                f"{source}: x_column and y_column must both name columns of the table; missing {missing}."
+            )
+        return x_column, y_column
+    for x, y in (("pixel_x", "pixel_y"), ("x", "y"), ("X", "Y")):
+        if x in columns and y in columns:
+            return x, y
+    return None, None
+
+
+def grid_indices(values, name: str, source) -> np.ndarray:
+    """Pixel indices of coordinates: integers as they are, stage positions on a regular grid
+    (µm, mm ...) divided by their step from the smallest."""
+    arr = np.asarray(values)
+    if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.all(arr == np.round(arr)):
+        return arr
+    levels = np.unique(arr)
+    steps = np.diff(levels)
+    step = float(np.median(steps)) if steps.size else 1.0
+    index = (arr - levels[0]) / step
+    if steps.size and np.max(np.abs(index - np.round(index))) > 0.05:
+        raise FileFormatError(
+            f"{source}: column {name!r} holds positions that are not on a regular grid (steps {steps.min():g} to "
+            f"{steps.max():g}); expected whole pixel numbers or evenly spaced stage positions."
+        )
+    return np.round(index).astype(np.int64)
+
+
+def _refuse_headerless(spectral: list[str], source) -> None:
+    """A header row of numbers that go up and down is a spectrum, not an axis: the file has no header."""
+    values = np.array([float(c) for c in spectral if is_number(c)])
+    if values.size < 4:
+        return
+    steps = np.diff(values)
+    if np.mean(steps > 0) < 0.9 and np.mean(steps < 0) < 0.9:
+        raise FileFormatError(
+            f"{source} has no header row of axis values: its first row ({', '.join(spectral[:4])}, ...) goes up "
+            "and down as intensities do, so it is a spectrum, not an axis. chemmap needs the axis (the first row "
+            "as its column headers, e.g. 600.0, 601.9, ...) to map a table. To fix this, add that header row, or "
+            "give axis=[...] with spectral_columns=[...]."
+        )
 
 
 def cube_to_table(cube: Cube, *, label_column: str = "label"):

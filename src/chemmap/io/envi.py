@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chemmap.core.axis import normalize_unit
+from chemmap.core.axis import UNSTATED_UNITS, parse_unit
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, DataWarning, FileFormatError, InputFileNotFoundError
 from chemmap.io._build import build_cube, check_fits_in_file, lazy_view
@@ -39,21 +39,22 @@ ENVI_DTYPES = {
 _CODE_OF = {np.dtype(t): code for code, t in ENVI_DTYPES.items()}
 
 #: Suffixes the data file of a header may have (tried in this order; none is also tried).
-DATA_SUFFIXES = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip")
+DATA_SUFFIXES = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip", ".sli")
 
 #: How ENVI spells axis units, mapped to chemmap's units.
 _ENVI_UNITS = {
     "nanometers": "nm",
     "micrometers": "um",
     "microns": "um",
+    "millimeters": "mm",
+    "meters": "m",
     "wavenumber": "cm-1",
     "wavenumbers": "cm-1",
     "index": "channel",
-    "unknown": "channel",
     "kev": "keV",
     "ev": "eV",
 }
-_LIST_FIELDS = ("wavelength", "fwhm", "bbl", "band names")
+_LIST_FIELDS = ("wavelength", "fwhm", "bbl", "band names", "spectra names")
 
 
 def parse_envi_header(text: str, *, source: str = "the header") -> dict[str, str | list[str]]:
@@ -130,10 +131,14 @@ def _float_field(fields: dict, key: str, source: str) -> float | None:
         raise FileFormatError(f"{source}: field {key!r} must be a number; got {raw!r}.") from None
 
 
-def _axis_unit(fields: dict, source: str) -> str:
+def _stated_unit(fields: dict, source: str) -> str | None:
+    """``wavelength units`` as chemmap spells it; ``None`` when the header states none."""
     raw = str(fields.get("wavelength units", "unknown")).strip()
+    if raw.lower() in UNSTATED_UNITS:
+        return None
+    spelled = _ENVI_UNITS.get(raw.lower(), raw)
     try:
-        return _ENVI_UNITS.get(raw.lower()) or normalize_unit(raw)
+        parse_unit(spelled)
     except AxisError:
         warnings.warn(
             f"{source}: 'wavelength units = {raw}' is not a unit chemmap knows; the axis is read as "
@@ -142,6 +147,7 @@ def _axis_unit(fields: dict, source: str) -> str:
             stacklevel=4,
         )
         return "channel"
+    return spelled
 
 
 def header_for(path: Path) -> Path:
@@ -161,7 +167,7 @@ def _data_file_for(header: Path, fields: dict, data_file) -> Path:
     if data_file is not None:
         path = Path(data_file)
         if not path.is_file():
-            raise InputFileNotFoundError(f"The data file {path} given as data_file= does not exist.")
+            raise InputFileNotFoundError(f"The data file {path} does not exist.")
         return path
     folder = header.parent.resolve()
     named = fields.get("data file") or fields.get("filename")
@@ -238,7 +244,8 @@ def read_envi(
     path : str or Path
         The ``.hdr`` header or its data file.
     data_file : str or Path, optional
-        The data file, when its name does not follow the header's.
+        The data file, when its name does not follow the header's (a relative path is
+        relative to the header's folder).
     dtype : dtype, optional
         Convert the data; by default the file's type is kept and the data stay memory-mapped.
     lazy : bool
@@ -246,7 +253,8 @@ def read_envi(
     apply_scale : bool
         Divide by ``reflectance scale factor`` when the header has one (float32 data).
     axis_unit : str, optional
-        Overrides ``wavelength units``.
+        Converts from ``wavelength units`` (eV and keV; lengths are kept in nm), or labels
+        the axis when the header states no unit.
 
     Returns
     -------
@@ -262,13 +270,16 @@ def read_envi(
     except OSError as exc:
         raise FileFormatError(f"{header} cannot be read ({exc}).") from None
     fields = parse_envi_header(text, source=source)
+    if data_file is not None and not Path(data_file).is_absolute():
+        data_file = header.parent / data_file  # beside the header, as 'data file' in a header is
     data_path = _data_file_for(header, fields, data_file if data_file is not None or path == header else path)
+    library = str(fields.get("file type", "")).strip().lower() == "envi spectral library"
     data = _memmap(data_path, fields, source)
+    if library:
+        data = _library_table(data, source)
     bands = data.shape[-1]
     wavelength = _float_list(fields, "wavelength", source, bands)
-    unit = normalize_unit(axis_unit) if axis_unit is not None else _axis_unit(fields, source)
-    if wavelength is None:
-        unit = "channel"
+    unit = _stated_unit(fields, source) if wavelength is not None else "channel"
     fwhm = _float_list(fields, "fwhm", source, bands)
     bbl = _float_list(fields, "bbl", source, bands)
     scale = _float_field(fields, "reflectance scale factor", source) if apply_scale else None
@@ -283,13 +294,36 @@ def read_envi(
         wavelength,
         unit,
         source=data_path.name,
+        requested_unit=axis_unit,
+        guess_unit=True,
         dtype=dtype,
         fwhm=fwhm,
         bad_bands=None if bbl is None else bbl == 0,
         ignore_value=_float_field(fields, "data ignore value", source),
         scale=scale,
-        attrs={"format": "envi", "envi": {k: v for k, v in fields.items() if k not in _LIST_FIELDS}},
+        attrs={
+            "format": "envi",
+            "envi": {k: v for k, v in fields.items() if k not in _LIST_FIELDS},
+            **(_library_attrs(fields, data.shape[0]) if library else {}),
+        },
     )
+
+
+def _library_table(data, source: str):
+    """An ENVI spectral library (``lines`` spectra of ``samples`` channels, one band) as a
+    one-column image: one spectrum per row, the axis from ``wavelength``."""
+    lines, samples, bands = data.shape
+    if bands != 1:
+        raise FileFormatError(
+            f"{source}: a spectral library must have bands = 1 (one spectrum per line); got {bands}."
+        )
+    return data.transpose(0, 2, 1)
+
+
+def _library_attrs(fields: dict, n_spectra: int) -> dict:
+    names = fields.get("spectra names")
+    names = list(names) if isinstance(names, list) and len(names) == n_spectra else None
+    return {"spectral_library": True, "spectrum_names": names}
 
 
 def _is_envi(path: Path) -> bool:

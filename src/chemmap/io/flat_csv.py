@@ -18,12 +18,44 @@ from chemmap.io._table import cube_to_table, table_to_cube
 __all__ = ["read_flat_csv", "write_flat_csv"]
 
 
+#: Compressed tables pandas reads as they are (``x.csv.gz``, ``x.csv.xz`` ...).
+COMPRESSED_SUFFIXES = (".gz", ".xz", ".bz2", ".zip")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def _open_text(path: Path):
+    """The file as text, decompressed by its suffix."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zipfile
+
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        return io.TextIOWrapper(archive.open(archive.namelist()[0]), encoding="utf-8", errors="replace")
+    opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}.get(suffix, open)
+    return opener(path, "rt", encoding="utf-8", errors="replace")
+
+
 def _sniff_delimiter(path: Path) -> str:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        header = fh.readline()
+    try:
+        with _open_text(path) as fh:
+            header = fh.readline()
+    except (OSError, EOFError, ValueError) as exc:
+        raise FileFormatError(f"{path} cannot be decompressed or read as text ({exc}).") from None
     counts = {d: header.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","
+
+
+def _is_table(path: Path) -> bool:
+    """A table by its suffix; a compressed file only when the name inside says so (``x.csv.gz``)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSED_SUFFIXES:
+        return len(suffixes) > 1 and suffixes[-2] in TABLE_SUFFIXES
+    return True
 
 
 def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
@@ -32,7 +64,7 @@ def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
     Parameters
     ----------
     path : str or Path
-        The CSV file.
+        The CSV file, possibly compressed (``.gz``, ``.xz``, ``.bz2``, ``.zip``).
     delimiter : str, optional
         Field separator; sniffed from the header when not given.
     **options
@@ -56,7 +88,7 @@ def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
         table = pd.read_csv(path, sep=delimiter, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise FileFormatError(f"{path} is empty; expected a header row and one row per pixel.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise FileFormatError(f"{path} is not a readable CSV table: {exc}") from None
     if table.shape[0] == 0:
         raise FileFormatError(f"{path} has a header but no data rows; expected one row per pixel.")
@@ -81,9 +113,10 @@ readers.register(
     "csv-flat",
     ReaderEntry(
         "csv-flat",
-        (".csv", ".tsv", ".txt"),
+        (*TABLE_SUFFIXES, *COMPRESSED_SUFFIXES),
         read_flat_csv,
         "flat table, one spectrum per row, numeric headers are the axis",
+        sniff=_is_table,
         forwards_to=table_to_cube,
     ),
 )

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from chemmap.core.axis import normalize_unit
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InputFileNotFoundError
 from chemmap.io._build import build_cube, check_fits_in_file, lazy_view
@@ -88,8 +87,7 @@ def _axis(fields: dict, depth: int, source: str) -> tuple[np.ndarray | None, str
 
     scale, origin = number("depth-scale"), number("depth-origin")
     if scale is not None and scale != 0:
-        unit = normalize_unit(fields.get("depth-units", "channel"))
-        return (origin or 0.0) + scale * np.arange(depth), unit
+        return (origin or 0.0) + scale * np.arange(depth), fields.get("depth-units")
     per_channel = number("ev-per-chan")
     if per_channel is not None and per_channel > 0:
         offset = number("ev-offset") or 0.0

@@ -15,9 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from chemmap.core.axis import normalize_unit
+from chemmap.core.axis import parse_unit
 from chemmap.core.cube import Cube, is_lazy_array
-from chemmap.core.exceptions import AxisError, DataWarning, FileFormatError, InvalidParameterError
+from chemmap.core.exceptions import (
+    AxisError,
+    DataWarning,
+    FileFormatError,
+    InvalidParameterError,
+    MissingDependencyError,
+)
 from chemmap.io._build import build_cube
 from chemmap.io._registry import ReaderEntry, readers
 
@@ -26,8 +32,16 @@ __all__ = ["VENDOR_SUFFIXES", "read_vendor"]
 #: Suffixes routed to RosettaSciIO (formats chemmap reads natively are not listed).
 VENDOR_SUFFIXES = (
     ".bcf", ".spx", ".rpl", ".wdf", ".spd", ".spc", ".pts", ".asw", ".emd", ".hspy", ".zspy",
-    ".msa", ".emsa", ".sur", ".pro", ".tvf", ".dm3", ".dm4", ".nxs", ".elid",
+    ".msa", ".emsa", ".sur", ".pro", ".tvf", ".dm3", ".dm4", ".nxs", ".elid", ".emi", ".ser",
 )  # fmt: skip
+#: What the errors of RosettaSciIO's parsers say when a file ends before its structures do.
+TRUNCATION_SIGNS = (
+    "unpack requires a buffer", "no element found", "cannot reshape array", "out of bounds", "unexpected end",
+    "end of file", "eof", "missing", "truncated", "buffer is smaller", "not enough data",
+    "setting an array element with a sequence",
+)  # fmt: skip
+#: Units of spatial (navigation) axes, as RosettaSciIO writes them.
+SPATIAL_UNITS = ("m", "mm", "µm", "um", "nm", "pm", "Å")
 
 
 def _rsciio():
@@ -52,18 +66,21 @@ def _plugin_for(path: Path, plugin: str | None):
     return matches[0]
 
 
-def _signal_axis(axis: dict, source: str, axis_unit: str | None) -> tuple[np.ndarray, str]:
+def _signal_axis(axis: dict) -> tuple[np.ndarray, str | None]:
+    """Positions and stated unit of a RosettaSciIO axis (offset + scale x index, or its values)."""
     if axis.get("axis") is not None:
         values = np.asarray(axis["axis"], dtype=np.float64)
     else:
-        values = axis.get("offset", 0.0) + axis.get("scale", 1.0) * np.arange(axis["size"], dtype=np.float64)
-    if axis_unit is not None:
-        return values, normalize_unit(axis_unit)
+        values = axis.get("offset", 0.0) + axis.get("scale", 1.0) * np.arange(int(axis["size"]), dtype=np.float64)
     raw = axis.get("units")
-    if raw in (None, "", "<undefined>"):
-        return values, "channel"
+    return values, (None if raw in (None, "", "<undefined>") else str(raw))
+
+
+def _stated_unit(raw: str | None, source: str) -> str | None:
+    if raw is None:
+        return None
     try:
-        return values, normalize_unit(str(raw))
+        parse_unit(raw)
     except AxisError:
         warnings.warn(
             f"{source}: the signal axis unit {raw!r} is not one chemmap knows; reading the axis as channel "
@@ -71,17 +88,101 @@ def _signal_axis(axis: dict, source: str, axis_unit: str | None) -> tuple[np.nda
             DataWarning,
             stacklevel=4,
         )
-        return values, "channel"
+        return "channel"
+    return raw
 
 
-def _spectrum_image(signals: list[dict], source: str) -> dict:
-    candidates = [s for s in signals if sum(not a.get("navigate", True) for a in s["axes"]) == 1]
+def _n_spectral(signal: dict) -> int:
+    return sum(not a.get("navigate", True) for a in signal["axes"])
+
+
+def _navigation_marked_spectral(signal: dict) -> bool:
+    """True for a 3-D signal whose one navigation axis is spectral and whose two signal axes
+    are spatial (Gatan writes EELS spectrum images so)."""
+    axes = signal["axes"]
+    if len(axes) != 3 or _n_spectral(signal) != 2:
+        return False
+    nav = next(a for a in axes if a.get("navigate", True))
+    others = [a for a in axes if not a.get("navigate", True)]
+    spatial = all(str(a.get("units", "")).strip() in SPATIAL_UNITS for a in others)
+    return spatial and str(nav.get("units", "")).strip() not in SPATIAL_UNITS
+
+
+def _describe_signal(signal: dict) -> str:
+    data = signal["data"]
+    kind = str(signal.get("metadata", {}).get("Signal", {}).get("signal_type", "") or "")
+    spectral = _n_spectral(signal)
+    what = "spectra" if spectral == 1 else "image" if len(signal["axes"]) == 2 else f"{len(signal['axes'])}-D data"
+    dtype = getattr(data, "dtype", "")
+    rgb = " (RGB)" if getattr(dtype, "names", None) else ""
+    return f"{' x '.join(str(int(n)) for n in data.shape)} {what}{rgb}{f' [{kind}]' if kind else ''}"
+
+
+def _spectrum_image(signals: list[dict], source: str) -> tuple[dict, list[str]]:
+    """The signal holding spectra (largest first), and descriptions of the others.
+
+    Signals with exactly one spectral axis come before images, RGB previews and thumbnails;
+    a 3-D signal whose spectral axis is marked navigation (EELS spectrum images) is fixed
+    with a warning.
+    """
+    fixed = []
+    for signal in signals:
+        if _navigation_marked_spectral(signal):
+            axes = [{**a, "navigate": not a.get("navigate", True)} for a in signal["axes"]]
+            name = next(a.get("name", "?") for a in signal["axes"] if a.get("navigate", True))
+            warnings.warn(
+                f"{source} marks its {name!r} axis as navigation and its spatial axes as signal; read "
+                f"as a spectrum image with {name!r} as the spectral axis.",
+                DataWarning,
+                stacklevel=4,
+            )
+            signal = {**signal, "axes": axes}
+        fixed.append(signal)
+    candidates = [s for s in fixed if _n_spectral(s) == 1 and len(s["axes"]) <= 3 and not _is_record(s)]
     if not candidates:
-        shapes = [tuple(s["data"].shape) for s in signals]
+        shapes = "; ".join(_describe_signal(s) for s in fixed)
         raise FileFormatError(
-            f"{source} holds no spectrum data (signals of shapes {shapes}, none with exactly one spectral axis)."
+            f"{source} holds no spectral cube: its signals are {shapes}, none with one spectral axis and "
+            "up to two spatial ones. chemmap maps spectrum images, line scans and single spectra."
         )
-    return max(candidates, key=lambda s: int(np.prod(s["data"].shape)))
+    chosen = max(candidates, key=lambda s: int(np.prod(s["data"].shape)))
+    others = [_describe_signal(s) for s in fixed if s is not chosen]
+    return chosen, others
+
+
+def _is_record(signal: dict) -> bool:
+    return bool(getattr(getattr(signal["data"], "dtype", None), "names", None))
+
+
+def _read_signals(module, path: Path, plugin: str, lazy: bool) -> list[dict]:
+    """RosettaSciIO's signals of ``path``; every failure of its parser becomes one FileFormatError."""
+    import logging
+
+    logger = logging.getLogger("rsciio")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # "cannot find lumispy" and the like are not the user's concern
+    try:
+        return module.file_reader(str(path), lazy=lazy)
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError(
+            f"RosettaSciIO's {plugin} reader needs the package {exc.name!r} to read {path.name}. To fix this, "
+            f"pip install {exc.name} (or reinstall chemmap with pip install 'chemmap[vendor]')."
+        ) from None
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}".strip().rstrip(".")
+        truncated = any(sign in message.lower() for sign in TRUNCATION_SIGNS) or isinstance(exc, EOFError)
+        hint = (
+            f" The file looks truncated or damaged ({path.stat().st_size:,} bytes): copy it again from the "
+            "instrument."
+            if truncated or isinstance(exc, StopIteration)
+            else " To fix this, check that the file opens in the vendor's software, or pass plugin= to pick "
+            "another RosettaSciIO reader."
+        )
+        raise FileFormatError(f"RosettaSciIO ({plugin}) could not read {path.name}: {message}.{hint}") from None
+    finally:
+        logger.setLevel(level)
 
 
 def read_vendor(
@@ -96,7 +197,8 @@ def read_vendor(
         RosettaSciIO plugin name (e.g. ``"Ripple"``, ``"Bruker"``, ``"Renishaw"``); chosen from
         the suffix when omitted.
     axis_unit : str, optional
-        Overrides the unit of the signal axis.
+        Converts from the file's unit (eV and keV; lengths are kept in nm), or labels the
+        axis when the file states no unit.
     dtype : dtype, optional
         Convert the data; by default the file's type is kept (raw counts stay integers).
     lazy : bool
@@ -105,31 +207,30 @@ def read_vendor(
     path = Path(path)
     entry = _plugin_for(path, plugin)
     module = importlib.import_module(entry["api"])
-    try:
-        signals = module.file_reader(str(path), lazy=lazy)
-    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise FileFormatError(f"RosettaSciIO ({entry['name']}) could not read {path.name}: {exc}") from None
-    signal = _spectrum_image(signals, path.name)
-    axes = sorted(signal["axes"], key=lambda a: a.get("index_in_array", 0))
+    signal, others = _spectrum_image(_read_signals(module, path, entry["name"], lazy), path.name)
+    axes = sorted(signal["axes"], key=lambda a: a.get("index_in_array") or 0)
     data = signal["data"]
+    if 0 in tuple(data.shape):
+        raise FileFormatError(f"{path.name} holds an empty signal (shape {tuple(data.shape)}); the file looks truncated.")
     spectral = next(i for i, a in enumerate(axes) if not a.get("navigate", True))
     if spectral != data.ndim - 1:
         data = data.swapaxes(spectral, -1) if is_lazy_array(data) else np.moveaxis(data, spectral, -1)
     nav = data.ndim - 1
-    if nav > 2:
-        raise FileFormatError(f"{path.name}: the spectrum data have {nav} navigation axes; chemmap maps need 2.")
     data = data.reshape((1,) * (2 - nav) + tuple(data.shape))
-    values, unit = _signal_axis(axes[spectral], path.name, axis_unit)
+    values, raw_unit = _signal_axis(axes[spectral])
     return build_cube(
         data,
         values,
-        unit,
+        _stated_unit(raw_unit, path.name),
         source=path.name,
+        requested_unit=axis_unit,
         dtype=dtype,
         attrs={
             "format": "vendor",
             "rsciio_plugin": entry["name"],
             "signal_type": str(signal.get("metadata", {}).get("Signal", {}).get("signal_type", "")),
+            "dataset": _describe_signal(signal),
+            "other_datasets": others,
         },
     )
 
