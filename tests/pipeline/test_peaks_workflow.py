@@ -49,6 +49,8 @@ def test_the_scan_is_calibrated_identified_and_every_element_mapped(scan_run):
     assert report["axis"]["unit"] == "keV"
     assert set(report["identified"]) == TRUE
     assert {e["element"] for e in report["elements"] if e["confidence"] >= CONFIDENT} <= TRUE
+    # a ripple export names no anode: rhodium is inferred from its Rayleigh and Compton peaks
+    assert report["tube_anode"] == "Rh" and report["tube_anode_inferred"]
     areas = np.load(out / "peak_areas.npy")
     fitted = np.load(out / "peak_fit.npy")
     assert areas.shape == (*scan.cube.image_shape, len(report["peaks"])) and areas.dtype == np.float32
@@ -133,7 +135,7 @@ def test_bad_requests_fail_with_the_reason_and_leave_no_files(tmp_path, capsys):
     write(make_demo_cube(), tmp_path / "demo.h5")
     out = tmp_path / "out"
     assert main(["peaks", str(tmp_path / "demo.h5"), "--out", str(out), "--identify", "on", "--quiet"]) == 2
-    assert "needs an energy axis in keV" in capsys.readouterr().err
+    assert "needs an energy axis (keV or eV)" in capsys.readouterr().err
     assert not out.exists()
     code = main(["peaks", str(tmp_path / "demo.h5"), "--out", str(out), "--prominence", "100", "--quiet"])
     assert code == 2 and "No peak stands out" in capsys.readouterr().err

@@ -10,6 +10,7 @@ pytest.importorskip("xraydb", reason="element identification needs the 'xrf' ext
 from chemmap.core.exceptions import AxisError
 from chemmap.datasets import make_xrf_cube
 from chemmap.maps import find_peaks, summary_spectra
+from chemmap.maps.peaks import Peak
 from chemmap.xrf import calibrate_energy, identify_peaks
 from chemmap.xrf.identify import CONFIDENT
 
@@ -39,6 +40,19 @@ def test_elements_are_identified_and_absent_ones_are_not(seed, detect_on):
         assert compton
     if detect_on == "mean":  # the Ca Ka escape peak (3.69 - 1.74 keV) is found and flagged
         assert at(1.95)["assignment"].startswith("escape peak of 3.69")
+
+
+def test_an_unknown_anode_is_inferred_from_its_scatter_and_the_zero_peak_is_never_an_element():
+    scan = make_xrf_cube(random_state=3)
+    x = scan.cube.axis.values
+    spectrum = summary_spectra(scan.cube).mean
+    peaks = find_peaks(x, spectrum)
+    result = identify_peaks(x, spectrum, peaks, anode=None)
+    assert result["anode"] == "Rh" and result["anode_inferred"]
+    assert set(result["identified"]) == TRUE  # no Ru from the Compton peaks, no Rh element
+    zero = Peak(0, 0.004, 1e6, 1e6, 0.12, -0.1, 0.1, 0, 1)  # the detector's noise peak
+    result = identify_peaks(x, spectrum, [zero, *peaks], anode="Rh")
+    assert result["peaks"][0]["element"] is None and result["peaks"][0]["flags"]["zero"] == "detector zero peak"
 
 
 @pytest.mark.parametrize(("gain", "offset"), [(0.02, -0.05), (0.0195, -0.12), (0.01, 0.03)])

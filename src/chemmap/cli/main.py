@@ -184,7 +184,7 @@ def _build_parser() -> argparse.ArgumentParser:
     peaks.add_argument("--max-width", type=float, help="largest FWHM, axis units")
     peaks.add_argument("--slice-width", type=float, help="slice width in FWHMs (default 1.5)")
     peaks.add_argument("--baseline-channels", type=int, help="channels averaged at each slice end for the baseline")
-    peaks.add_argument("--anode", help="X-ray tube anode element (default Rh)")
+    peaks.add_argument("--anode", help="X-ray tube anode element (default: the one the file names, else unknown)")
     peaks.add_argument("--no-calibrate", action="store_true", help="keep a channel axis as it is")
     peaks.add_argument("--quadratic", action="store_true", help="quadratic energy calibration (3+ lines)")
     peaks.add_argument("--identify", choices=("auto", "on", "off"), help="element identification (auto: keV axes)")

@@ -11,7 +11,7 @@ spectra read only their pixels.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +57,10 @@ class PeakSettings:
         See :func:`chemmap.maps.find_peaks`.
     baseline_channels : int, optional
         See :func:`chemmap.maps.peak_maps`.
-    anode : str
-        X-ray tube anode (Rayleigh/Compton lines, calibration anchor).
+    anode : str, optional
+        X-ray tube anode (Rayleigh/Compton lines, calibration anchor); default the one the
+        file names (``attrs["anode"]``), else unknown: scatter peaks are then not flagged
+        and calibration anchors on common element lines only.
     calibrate : {"auto", "off"}
         ``auto`` calibrates a cube whose axis is in channels from its own lines.
     calibration_degree : {1, 2}
@@ -83,7 +85,7 @@ class PeakSettings:
     max_width: float | None = None
     slice_width: float = 1.5
     baseline_channels: int | None = None
-    anode: str = "Rh"
+    anode: str | None = None
     calibrate: str = "auto"
     calibration_degree: int = 1
     identify: str = "auto"
@@ -136,7 +138,7 @@ def map_peaks(
 
     ``timer`` receives the seconds of each stage.
     """
-    from chemmap.maps import find_peaks, hotmax_spectra, peak_fit_maps, peak_maps, summary_spectra
+    from chemmap.maps import hotmax_spectra, peak_fit_maps, peak_maps, summary_spectra
 
     settings = settings or PeakSettings()
     timer = timer or Timer()
@@ -145,20 +147,14 @@ def map_peaks(
     with timer.stage("calibration, detection, identification"):
         cube, calibration = _calibrated(cube, settings, summary, progress)
         spectrum = summary.max if settings.detect_on == "max" else summary.mean
-        peaks = find_peaks(
-            cube.axis.values,
-            spectrum,
-            prominence=settings.prominence,
-            min_width=settings.min_width,
-            max_width=settings.max_width,
-            slice_width=settings.slice_width,
-        )
+        peaks = _detect(cube, spectrum, summary, settings)
         if not peaks:
             raise InvalidParameterError(
                 f"No peak stands out of the noise of the {settings.detect_on} spectrum. To fix this, lower the "
                 "prominence (--prominence, in the spectrum's units) or the least width (--min-width)."
             )
-        identification = _identify(cube, spectrum, peaks, settings)
+        support = summary.mean if settings.detect_on == "max" else summary.max
+        identification = _identify(cube, spectrum, support, peaks, settings)
         labels = _labels(peaks, identification)
         names = _map_names(peaks, labels, cube.axis.unit)
     with timer.stage("peak maps"):
@@ -174,6 +170,21 @@ def map_peaks(
     )
     result.report = _report(result, settings)
     return result
+
+
+def _detect(cube: Cube, spectrum, summary, settings: PeakSettings) -> list:
+    """Peaks of the detection spectrum. A mean of counts is searched as the summed counts
+    (their Poisson noise is known; a mean of sparse counts looks smooth to a noise
+    estimate and its noise bumps pass as peaks), heights then scaled back to the mean."""
+    from chemmap.maps import find_peaks
+
+    options = {"min_width": settings.min_width, "max_width": settings.max_width, "slice_width": settings.slice_width}
+    total = summary.sum
+    if settings.detect_on == "mean" and settings.prominence is None and np.all(total >= 0) and np.all(total % 1 == 0):
+        n = summary.n_pixels
+        found = find_peaks(cube.axis.values, total, counts=True, **options)
+        return [replace(p, height=p.height / n, prominence=p.prominence / n) for p in found]
+    return find_peaks(cube.axis.values, spectrum, prominence=settings.prominence, **options)
 
 
 def _map_names(peaks, labels, unit: str) -> list[str]:
@@ -193,28 +204,49 @@ def _calibrated(cube: Cube, settings: PeakSettings, summary, progress):
 
     try:
         return calibrate_energy(
-            cube, anode=settings.anode, degree=settings.calibration_degree, summary=summary, progress=progress
+            cube, anode=anode_of(cube, settings), degree=settings.calibration_degree, summary=summary, progress=progress
         )
     except AxisError as exc:
         raise AxisError(
-            f"{exc} A cube that is not an XRF scan with an {settings.anode} tube keeps its channel axis with "
-            "calibrate='off' (--no-calibrate), or give its axis when reading it."
+            f"{exc} A cube that is not an X-ray spectrum keeps its channel axis with calibrate='off' "
+            "(--no-calibrate); give its axis when reading it, or the tube anode (--anode)."
         ) from exc
 
 
-def _identify(cube: Cube, spectrum, peaks, settings: PeakSettings) -> dict | None:
-    wanted = settings.identify == "on" or (settings.identify == "auto" and cube.axis.unit == "keV")
+def anode_of(cube: Cube, settings: PeakSettings) -> str | None:
+    """The tube anode: the setting, else the one the file names, else None (unknown)."""
+    return settings.anode or cube.attrs.get("anode") or None
+
+
+#: Energy axis units identification reads, with their factor to keV.
+ENERGY_UNITS_TO_KEV = {"keV": 1.0, "eV": 1e-3}
+
+
+def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings) -> dict | None:
+    unit = cube.axis.unit
+    wanted = settings.identify == "on" or (settings.identify == "auto" and unit in ENERGY_UNITS_TO_KEV)
     if not wanted:
         return None
-    if cube.axis.unit != "keV":
+    if unit not in ENERGY_UNITS_TO_KEV:
         raise InvalidParameterError(
-            f"Element identification needs an energy axis in keV; this cube's axis is in {cube.axis.unit}. "
+            f"Element identification needs an energy axis (keV or eV); this cube's axis is in {unit}. "
             "Calibrate it (leave calibration on for channel axes) or turn identification off."
         )
     optional_import("xraydb", extra="xrf", purpose="element identification")
     from chemmap.xrf import identify_peaks
 
-    return identify_peaks(cube.axis.values, spectrum, peaks, anode=settings.anode)
+    factor = ENERGY_UNITS_TO_KEV[unit]
+    in_kev = [
+        replace(p, position=p.position * factor, fwhm=p.fwhm * factor, lower=p.lower * factor, upper=p.upper * factor)
+        for p in peaks
+    ]
+    return identify_peaks(
+        cube.axis.values * factor,
+        spectrum,
+        in_kev,
+        anode=anode_of(cube, settings),
+        support=[support],
+    )
 
 
 def _labels(peaks, identification) -> list[str]:
@@ -281,6 +313,8 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
         "detected_on": f"{settings.detect_on} spectrum",
         "area_unit": sliced.areas.attrs["maps"][names[0]]["unit"],
         "calibration": None if result.calibration is None else result.calibration.to_dict(),
+        "tube_anode": anode_of(cube, settings) if identification is None else identification["anode"],
+        "tube_anode_inferred": bool(identification and identification.get("anode_inferred")),
         "peaks": entries,
         "elements": None if identification is None else identification["elements"],
         "identified": None if identification is None else identification["identified"],

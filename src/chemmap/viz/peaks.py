@@ -129,7 +129,7 @@ def plot_speckles(ax, image: np.ndarray, atlas, *, title: str, unit: str, thresh
     plot_map(ax, image, title=title, colorbar_label=unit, cmap="gray")
     labels = np.asarray(atlas.labels)
     shown, _factor = for_display(labels.astype(np.float32), categorical=True)
-    if len(atlas.areas):
+    if len(atlas.areas) and min(shown.shape) >= 2:  # a contour needs two rows and two columns
         ax.contour(
             shown > 0, levels=[0.5], colors="#E69F00", linewidths=1.0, extent=_extent(labels.shape), origin="upper"
         )

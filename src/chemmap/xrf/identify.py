@@ -1,10 +1,15 @@
 """Which element lines explain the peaks of an XRF spectrum.
 
-Every element family (K, L, M) whose strongest line lies within a tolerance of a peak is a
-candidate. Its confidence is how well the spectrum shows its *other* lines at their expected
-relative heights: a line expected above three noise sigmas but missing lowers it (arsenic
-Kα coincides with lead Lα, but arsenic Kβ at 11.73 keV must then show too). The tube
-anode's Rayleigh and Compton scatter, Si escape peaks and sum peaks are flagged.
+Every element family (K, L, M) whose strongest line lies within a peak's width of the peak
+is a candidate. Its confidence is how well the spectrum shows its *other* lines at their
+expected relative heights: a line expected above three noise sigmas but missing lowers it
+(arsenic Kα coincides with lead Lα, but arsenic Kβ at 11.73 keV must then show too), and so
+does a missing principal line of the element's higher family (Mg L without Mg Kα). M lines
+alone never identify an element. The detector's zero peak and peaks below
+:data:`LOWEST_LINE_KEV` are never assigned; a peak much wider than the detector resolution
+at its energy is flagged as continuum (or unresolved lines) and not assigned. The tube
+anode's Rayleigh and Compton scatter (when the anode is known), Si escape peaks and sum
+peaks are flagged.
 """
 
 from __future__ import annotations
@@ -13,7 +18,14 @@ import numpy as np
 
 from chemmap.maps.noise import spectral_noise_sigma
 from chemmap.maps.peaks import Peak
-from chemmap.xrf.lines import SI_ESCAPE_KEV, compton_energy, element_lines, element_symbols, family_lines
+from chemmap.xrf.lines import (
+    SI_ESCAPE_KEV,
+    compton_energy,
+    detector_fwhm,
+    element_lines,
+    element_symbols,
+    family_lines,
+)
 
 __all__ = ["CONFIDENT", "identify_peaks"]
 
@@ -25,6 +37,19 @@ CHECKED_INTENSITY = 0.05
 SINGLE_LINE_CONFIDENCE = 0.5
 #: Compton scattering angles considered (degrees): the peak lies between their energies.
 COMPTON_ANGLES = (60.0, 150.0)
+#: Lowest line energy assigned (keV): below it sit the detector's zero (noise) peak and
+#: lines no energy-dispersive detector resolves.
+LOWEST_LINE_KEV = 0.1
+#: A peak wider than this many detector FWHMs at its energy is continuum, scatter or
+#: unresolved lines, never one element line.
+BROAD_FACTOR = 4.0
+#: Detector noise FWHM term (keV) assumed when the peaks cannot estimate it (an SDD).
+DEFAULT_NOISE_FWHM = 0.09
+#: Confidence factor of a family whose element's higher family is in range but absent.
+MISSING_FAMILY_FACTOR = 0.3
+#: A rival family on the same peak with at least this share of the accepted family's
+#: confidence makes the assignment ambiguous (O Kα or V Lα, S Kα or Pb Mα or Mo Lα).
+AMBIGUOUS_SHARE = 0.4
 
 
 def identify_peaks(
@@ -32,9 +57,10 @@ def identify_peaks(
     spectrum,
     peaks: list[Peak],
     *,
-    anode: str = "Rh",
+    anode: str | None = None,
     tolerance: float | None = None,
     elements=None,
+    support=(),
 ) -> dict:
     """Assign element lines (or scatter, escape and sum peaks) to the peaks of a spectrum.
 
@@ -45,22 +71,29 @@ def identify_peaks(
     spectrum : array of shape (n_channels,)
         The spectrum the peaks were found on (max or mean spectrum).
     peaks : list of Peak
-    anode : str
-        X-ray tube anode element (its K lines are scattered into the spectrum).
+    anode : str, optional
+        X-ray tube anode element (its K lines are scattered into the spectrum); unknown
+        (None): inferred from a Rayleigh and a Compton peak where the spectrum shows them
+        (Mo, Rh, Pd, Ag), else Rayleigh and Compton peaks are left unflagged.
     tolerance : float, optional
-        Largest distance (keV) between a line and a peak; default the larger of 0.05 keV
-        and half of each peak's FWHM.
+        Largest distance (keV) between a line and a peak; default half the peak's FWHM,
+        at least 0.04 keV and at most 0.75 detector FWHMs at its energy.
     elements : sequence of str, optional
-        Elements considered (default Na to U).
+        Elements considered (default B to U, neon excepted).
+    support : sequence of arrays of shape (n_channels,), optional
+        Other summary spectra of the same cube (e.g. the mean beside the max) in which an
+        element's higher family may show instead.
 
     Returns
     -------
     dict
         ``peaks``: per peak its ``assignment`` (e.g. ``"Fe Ka1"``), ``element``,
-        ``family``, ``confidence``, ``alternatives`` and ``flags`` (``rayleigh``,
-        ``compton``, ``escape``, ``sum``); ``elements``: every candidate family with its
-        confidence and matched lines, most confident first; ``identified``: the elements
-        at or above :data:`CONFIDENT`.
+        ``family``, ``confidence``, ``alternatives`` and ``flags`` (``zero``,
+        ``broad``, ``rayleigh``, ``compton``, ``escape``, ``sum``); ``elements``: every
+        candidate family with its confidence, matched lines and ``notes``, most
+        confident first; ``identified``: the elements at or above :data:`CONFIDENT`;
+        ``detector_fwhm_mn_kev``: the resolution (FWHM at Mn Kα) the peak widths imply;
+        ``anode`` and ``anode_inferred``.
     """
     x = np.asarray(energies, dtype=np.float64)
     y = np.asarray(spectrum, dtype=np.float64)
@@ -68,13 +101,21 @@ def identify_peaks(
         return {"peaks": [], "elements": [], "identified": []}
     positions = np.array([p.position for p in peaks])
     fwhm = np.array([max(p.fwhm, 1e-6) for p in peaks])
-    tol = np.maximum(0.05, fwhm / 2) if tolerance is None else np.full(len(peaks), float(tolerance))
-    noise = float(spectral_noise_sigma(y[None, :])[0])
+    noise_fwhm = _noise_fwhm(positions, fwhm)
+    expected = detector_fwhm(positions, noise_fwhm=noise_fwhm)
+    if tolerance is None:
+        tol = np.clip(fwhm / 2, 0.04, np.maximum(0.75 * expected, 0.04))
+    else:
+        tol = np.full(len(peaks), float(tolerance))
+    spectra = [(y, _noise(y))] + [(v, _noise(v)) for v in (np.asarray(v, dtype=np.float64) for v in support)]
     symbols = element_symbols() if elements is None else tuple(elements)
-    low, high = float(x[0]), float(x[-1])
+    low, high = max(float(x[0]), LOWEST_LINE_KEV), float(x[-1])
+    inferred = anode is None and (anode := _infer_anode(positions, tol)) is not None
+    flags = _flags(peaks, anode, tol, expected)
+    assignable = np.array([not (f.get("zero") or f.get("broad")) for f in flags])
 
     def matching(energy: float) -> int | None:
-        distance = np.abs(positions - energy)
+        distance = np.where(assignable, np.abs(positions - energy), np.inf)
         best = int(np.argmin(distance))
         return best if distance[best] <= tol[best] else None
 
@@ -84,7 +125,13 @@ def identify_peaks(
             strongest = matching(lines[0].energy)
             if strongest is None:
                 continue
-            confidence, matched = _family_confidence(x, y, noise, lines, peaks[strongest], matching)
+            # the family's pattern may show best in the max spectrum (speckles) or the mean (major elements)
+            confidence, matched = max(
+                (_family_confidence(x, v, sigma, lines, peaks[strongest], matching) for v, sigma in spectra),
+                key=lambda result: result[0],
+            )
+            width = max(expected[strongest], fwhm[strongest])
+            confidence *= _closeness(lines, peaks[strongest].position, width)
             candidates.append(
                 {
                     "element": element,
@@ -92,10 +139,12 @@ def identify_peaks(
                     "confidence": confidence,
                     "lines": {line.name: int(i) for line, i in matched},
                     "peak": strongest,
+                    "notes": [],
                 }
             )
-    flags = _flags(peaks, anode, tol)
-    _require_higher_families(candidates, x, y, noise, fwhm, low, high)
+    _require_higher_families(
+        candidates, x, spectra, matching, float(np.median(fwhm[assignable] if assignable.any() else fwhm)), low, high
+    )
     for cand in candidates:  # a family resting on a scatter peak explains nothing
         own = flags[cand["peak"]]
         if own.get("rayleigh") or own.get("compton"):
@@ -103,6 +152,7 @@ def identify_peaks(
         elif own.get("escape") or own.get("sum"):
             cand["confidence"] *= 0.3
     accepted = _explain(candidates, [p.prominence for p in peaks])
+    _mark_ambiguous(accepted, candidates)
     claimed: dict[int, dict] = {}
     for cand in accepted:
         for j in cand["lines"].values():
@@ -113,7 +163,11 @@ def identify_peaks(
         labels = [f"{c['element']} {_line_at(c, i)}" for c in options]
         entry = {"position": peak.position, "flags": flags[i]}
         owner = claimed.get(i)
-        if flags[i].get("rayleigh") or flags[i].get("compton"):
+        if flags[i].get("zero"):
+            entry.update(assignment=flags[i]["zero"], element=None, family=None, confidence=None)
+        elif flags[i].get("broad"):
+            entry.update(assignment=flags[i]["broad"], element=None, family=None, confidence=None)
+        elif flags[i].get("rayleigh") or flags[i].get("compton"):
             kind = "Rayleigh" if flags[i].get("rayleigh") else "Compton"
             entry.update(assignment=f"{anode} {kind}", element=None, family=None, confidence=1.0)
         elif owner is not None and owner["confidence"] >= CONFIDENT:
@@ -139,7 +193,60 @@ def identify_peaks(
         report.append(entry)
     summary = sorted(accepted, key=lambda c: -c["confidence"])
     identified = sorted({c["element"] for c in accepted if c["confidence"] >= CONFIDENT})
-    return {"peaks": report, "elements": summary, "identified": identified}
+    return {
+        "peaks": report,
+        "elements": summary,
+        "identified": identified,
+        "anode": anode,
+        "anode_inferred": bool(inferred),
+        "detector_fwhm_mn_kev": float(detector_fwhm(MN_KA_KEV, noise_fwhm=noise_fwhm)),
+    }
+
+
+#: Mn Kα (keV), where detector resolutions are quoted.
+MN_KA_KEV = 5.895
+
+
+def _infer_anode(positions: np.ndarray, tol: np.ndarray) -> str | None:
+    """The tube anode a spectrum shows, when it is not given: one of
+    :data:`INFERABLE_ANODES` whose Kα shows as a peak (Rayleigh scatter), with no peak above
+    its K lines, and with a separate peak where its Kα lands after Compton scattering
+    (:data:`COMPTON_ANGLES`). Lower-energy anodes (Cr, Cu) cannot be told from an element
+    this way (their Compton shift is within a peak width) and are left unknown."""
+    found = None
+    for anode in INFERABLE_ANODES:
+        lines = family_lines(anode, "K")
+        ka, top = lines[0].energy, max(line.energy for line in lines)
+        if not np.any(np.abs(positions - ka) <= tol) or np.any(positions > top + tol):
+            continue
+        low, high = (float(compton_energy(ka, angle)) for angle in (COMPTON_ANGLES[1], COMPTON_ANGLES[0]))
+        compton = (positions >= low - tol) & (positions <= high + tol) & (np.abs(positions - ka) > tol)
+        if compton.any():
+            found = anode
+    return found
+
+
+#: Anodes :func:`_infer_anode` recognises (Kα above 15 keV, far enough from its Compton peak).
+INFERABLE_ANODES = ("Mo", "Rh", "Pd", "Ag")
+
+
+def _noise(y: np.ndarray) -> float:
+    """White-noise sigma of a spectrum; for sparse counts (most second differences zero)
+    the standard deviation of the second differences instead of their median."""
+    sigma = float(spectral_noise_sigma(y[None, :])[0])
+    if not np.isfinite(sigma) or sigma <= 0:
+        sigma = float(np.std(np.diff(y, 2)) / np.sqrt(6.0)) if y.size >= 3 else 0.0
+    return max(sigma, np.finfo(np.float64).tiny)
+
+
+def _noise_fwhm(positions: np.ndarray, fwhm: np.ndarray) -> float:
+    """The detector's electronic-noise FWHM term (keV) that the widths of the peaks above
+    0.5 keV imply (median; Fano broadening removed), within 0.03-0.2 keV."""
+    fano = detector_fwhm(positions, noise_fwhm=0.0) ** 2
+    implied = np.sqrt(np.clip(fwhm**2 - fano, 0.0, None))[positions >= 0.5]
+    if implied.size == 0:
+        return DEFAULT_NOISE_FWHM
+    return float(np.clip(np.median(implied), 0.03, 0.2))
 
 
 def _family_confidence(x, y, noise, lines, strongest: Peak, matching) -> tuple[float, list]:
@@ -164,6 +271,16 @@ def _family_confidence(x, y, noise, lines, strongest: Peak, matching) -> tuple[f
     if not weights:
         return SINGLE_LINE_CONFIDENCE, matched
     return float(np.average(scores, weights=weights)), matched
+
+
+def _closeness(lines, position: float, width: float) -> float:
+    """How well a peak at ``position`` (keV) of FWHM ``width`` sits on the family's
+    strongest line (with the lines merged into its peak): a Gaussian of the distance, 1 on
+    the line, 0.61 one sigma away."""
+    near = [line for line in lines if abs(line.energy - lines[0].energy) < width / 2]
+    centre = float(np.average([line.energy for line in near], weights=[line.intensity for line in near]))
+    sigma = width / 2.3548
+    return float(np.exp(-0.5 * ((position - centre) / sigma) ** 2))
 
 
 def _merged(lines, distance: float) -> list[tuple[float, float]]:
@@ -195,15 +312,22 @@ def _net_height(x, y, energy: float, fwhm: float) -> float:
     return max(float(y[near].max()) - base, 0.0)
 
 
-def _flags(peaks: list[Peak], anode: str, tol: np.ndarray) -> list[dict]:
-    """Scatter, escape and sum flags of each peak."""
+def _flags(peaks: list[Peak], anode: str | None, tol: np.ndarray, expected: np.ndarray) -> list[dict]:
+    """Zero-peak, broad, scatter, escape and sum flags of each peak."""
     positions = np.array([p.position for p in peaks])
     heights = np.array([p.prominence for p in peaks])
-    anode_lines = [line for line in family_lines(anode, "K") if line.intensity >= 0.02]
+    anode_lines = [] if anode is None else [line for line in family_lines(anode, "K") if line.intensity >= 0.02]
     strong = np.argsort(-heights)[:4]
     flags: list[dict] = []
     for i, e in enumerate(positions):
         f: dict = {}
+        if e < LOWEST_LINE_KEV:
+            f["zero"] = "detector zero peak" if abs(e) <= peaks[i].fwhm else f"below {LOWEST_LINE_KEV} keV"
+        elif peaks[i].fwhm > BROAD_FACTOR * expected[i]:
+            f["broad"] = (
+                f"broad ({peaks[i].fwhm:.2g} keV, {peaks[i].fwhm / expected[i]:.1f}x the detector's FWHM): "
+                "continuum, scatter or unresolved lines"
+            )
         for line in anode_lines:
             if abs(e - line.energy) <= tol[i]:
                 f["rayleigh"] = line.label
@@ -217,22 +341,63 @@ def _flags(peaks: list[Peak], anode: str, tol: np.ndarray) -> list[dict]:
             for b in strong:
                 if a <= b and i not in (a, b) and abs(positions[a] + positions[b] - e) <= tol[i]:
                     f["sum"] = f"{positions[a]:.3g} + {positions[b]:.3g} keV"
+        if "compton" in f or "rayleigh" in f:
+            f.pop("broad", None)
         flags.append(f)
     return flags
 
 
-def _require_higher_families(candidates: list[dict], x, y, noise, fwhm, low: float, high: float) -> None:
+def _require_higher_families(candidates: list[dict], x, spectra, matching, width: float, low: float, high: float):
     """Lower an element family's confidence when the same element's higher-energy family
-    (L above M, K above L) lies in range but its strongest line does not show: the tube
-    that excites the lower family excites the higher one too (when its line is in range)."""
-    width = float(np.median(fwhm))
+    (L above M, K above L) lies in range but its principal line shows neither as a peak nor
+    above three noise sigmas of a local baseline in any of ``spectra`` ((spectrum, sigma)
+    pairs): the excitation that makes the lower family makes the higher one too (when its
+    line is well inside the range). An M family with no L family in range cannot be
+    confirmed and is capped at :data:`SINGLE_LINE_CONFIDENCE`."""
     order = {"M": 0, "L": 1, "K": 2}
     for cand in candidates:
-        for family, lines in element_lines(cand["element"], low=low, high=high).items():
+        families = element_lines(cand["element"], low=low, high=high)
+        for family, lines in families.items():
             if order[family] <= order[cand["family"]] or lines[0].energy > 0.85 * high:
                 continue
-            if _net_height(x, y, lines[0].energy, width) < 3 * noise:
-                cand["confidence"] *= 0.3
+            energy = lines[0].energy
+            shown = matching(energy) is not None or any(
+                _line_signal(x, y, energy, width) > 3 * sigma for y, sigma in spectra
+            )
+            if not shown:
+                cand["confidence"] *= MISSING_FAMILY_FACTOR
+                cand["notes"].append(f"{lines[0].label} ({energy:.3g} keV) in range but absent")
+        if cand["family"] == "M" and "L" not in families:
+            cand["confidence"] = min(cand["confidence"], SINGLE_LINE_CONFIDENCE)
+            cand["notes"].append("M lines only (its L lines are out of range): not conclusive")
+
+
+def _line_signal(x, y, energy: float, width: float) -> float:
+    """Mean height within a quarter ``width`` of ``energy`` above the straight baseline
+    through the means 1.25-2 widths away on both sides (0 where a side is off the axis)."""
+    centre = np.abs(x - energy) <= width / 4
+    left = (x >= energy - 2 * width) & (x <= energy - 1.25 * width)
+    right = (x >= energy + 1.25 * width) & (x <= energy + 2 * width)
+    if not (centre.any() and left.any() and right.any()):
+        return 0.0
+    return float(y[centre].mean() - (y[left].mean() + y[right].mean()) / 2)
+
+
+def _mark_ambiguous(accepted: list[dict], candidates: list[dict]) -> None:
+    """Cap an accepted family below :data:`CONFIDENT` when another element's family rests
+    on the same peak almost as well: the spectrum cannot tell them apart."""
+    for cand in accepted:
+        rivals = [
+            c
+            for c in candidates
+            if c["peak"] == cand["peak"]
+            and c["element"] != cand["element"]
+            and c["confidence"] >= AMBIGUOUS_SHARE * cand["confidence"]
+        ]
+        if rivals and cand["confidence"] >= CONFIDENT:
+            cand["confidence"] = SINGLE_LINE_CONFIDENCE
+            names = ", ".join(f"{c['element']} {c['family']}" for c in rivals[:3])
+            cand["notes"].append(f"ambiguous: {names} fit the same peak")
 
 
 def _line_at(candidate: dict, peak: int) -> str:

@@ -26,8 +26,8 @@ SI_ESCAPE_KEV = 1.740
 ELECTRON_REST_KEV = 510.999
 #: Lines weaker than this share of their family's strongest line are ignored.
 MIN_RELATIVE_INTENSITY = 0.01
-#: Elements searched by default: Na (11) to U (92).
-ELEMENTS_Z = range(11, 93)
+#: Elements searched by default: B (5) to U (92) but neon (no sample holds it).
+ELEMENTS_Z = (*range(5, 10), *range(11, 93))
 
 
 @dataclass(frozen=True)
