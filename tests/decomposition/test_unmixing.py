@@ -11,10 +11,11 @@ from scipy.optimize import minimize
 
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
+from chemmap.core.exceptions import DataWarning
 from chemmap.decomposition.abundances import abundance_maps, fcls_gram
 from chemmap.decomposition.endmembers import ENDMEMBER_METHODS, extract_endmembers
 from chemmap.decomposition.regularised import project_simplex
-from chemmap.decomposition.subspace import band_noise, count_components, hysime
+from chemmap.decomposition.subspace import band_noise, count_components, hysime, scree_elbow
 from chemmap.metrics.unmixing import unmixing_scores
 
 
@@ -138,6 +139,34 @@ def test_hysime_counts_the_components_and_the_noise_of_each_band():
     assert k == 4 and np.all(cost[:4] < 0) and np.all(cost[4:] >= 0)
     _, std = band_noise(y.T @ y, y.shape[0])
     np.testing.assert_allclose(std, count.noise_std, rtol=0.05)
+
+
+def test_the_scree_elbow_splits_signal_from_noise_eigenvalues():
+    assert scree_elbow([9.0, 3.0, 1.0, 1e-3, 9e-4, 8e-4, 8e-4, 7e-4]) == 3
+    assert scree_elbow([1.0, 1e-4, 9e-5, 8e-5]) == 1
+    assert scree_elbow([1.0, 0.5]) == 1  # too few to split
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(("name", "allowed"), [("samson/samson_1.mat", (2, 4)), ("gamsberg", (2, 8))])
+def test_the_component_count_holds_on_real_scenes(shared_data, name, allowed):
+    from chemmap.io import read
+
+    if name == "gamsberg":  # 25 x 10 pixels x 189 bands: nearly as many bands as pixels
+        path = shared_data / "real_files" / "envi" / "cubus_gamsberg_subset"
+        with pytest.warns(DataWarning, match="can only be wavelengths"):
+            cube = read(path)
+    else:
+        cube = read(shared_data / name)
+    count = count_components(cube)
+    assert allowed[0] <= count.recommended <= allowed[1], count.to_dict()
+    assert count.whitened > count.recommended and "elbow" in count.chosen_by  # says how it decided
+
+
+def test_a_cube_with_fewer_pixels_than_bands_is_counted():
+    cube, _, _ = _scene(k=3, shape=(6, 6), noise=0.01)
+    count = count_components(cube)
+    assert 2 <= count.recommended <= 4 and np.all(np.isfinite(count.noise_std))
 
 
 def test_samson_vca_and_nfindr_with_scaled_unmixing_meet_the_targets(shared_data):

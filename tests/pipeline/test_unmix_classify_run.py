@@ -80,7 +80,7 @@ def test_run_mcr_with_hysime_count(mixture_scene):
         str(mixture_scene / "endmembers.npy"),
     )
     unmix = metrics["unmixing"]
-    assert unmix["k"] == 3 and unmix["k_chosen_by"] == "noise-whitened count"
+    assert unmix["k"] == 3 and unmix["k_chosen_by"] == unmix["component_count"]["chosen_by"]
     assert unmix["mcr"]["explained_variance_percent"] > 99
     assert unmix["scores"]["mean_spectral_angle"] < 0.05
     assert np.load(out / "abundances.npy").shape == (30, 36, 3)

@@ -81,7 +81,7 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
         count = count_components(cube, random_state=seed, progress=progress)
         k = count.recommended
         metrics["component_count"] = count.to_dict()
-        metrics["k_chosen_by"] = "noise-whitened count"
+        metrics["k_chosen_by"] = count.chosen_by
     else:
         metrics["k_chosen_by"] = "user"
     metrics["k"] = int(k)
