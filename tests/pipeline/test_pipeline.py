@@ -158,3 +158,26 @@ def test_same_chain_through_api_config_and_cli(tmp_path, demo_csv, demo_cube):
     for folder in ("cfg", "cli"):
         maps = np.load(tmp_path / folder / "maps.npz")
         np.testing.assert_allclose(maps["intensity_1655"], from_cfg.maps["intensity_1655"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_channels", [4, 40])
+def test_automatic_bands_keep_their_window_on_the_axis_and_never_divide_a_band_by_itself(n_channels):
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+
+    rng = np.random.default_rng(0)
+    x = np.linspace(400.0, 400.0 + 10 * (n_channels - 1), n_channels)
+    ramp = np.linspace(0.2, 1.0, n_channels)  # strongest at the last channel, like a reflectance edge
+    data = np.broadcast_to(ramp, (12, 12, n_channels)).copy()
+    data[:, 6:] *= np.linspace(1.5, 0.5, n_channels)  # the two halves differ most at the axis ends
+    cube = Cube((data + rng.normal(scale=0.01, size=data.shape)).astype(np.float32), SpectralAxis(x, "nm"))
+    result = run_cube(cube, {"clustering": {"k": 2}})
+    assert not any("extends beyond the axis" in w for w in result.warnings), result.warnings
+    choices = result.config["maps"]
+    window = choices["window"]
+    for at in choices["intensity"] + [band for pair in choices["ratio"] for band in pair]:
+        assert x[0] <= at - window / 2 and at + window / 2 <= x[-1]
+    for numerator, denominator in choices["ratio"]:
+        assert abs(numerator - denominator) > window
+    if n_channels == 40:
+        assert choices["ratio"]

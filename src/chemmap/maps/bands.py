@@ -27,8 +27,10 @@ DEFAULT_WINDOW_CHANNELS = 5
 
 
 def default_window(axis: SpectralAxis) -> float:
-    """The default full window width: ``DEFAULT_WINDOW_CHANNELS`` channel spacings."""
-    return DEFAULT_WINDOW_CHANNELS * axis.spacing
+    """The default full window width: ``DEFAULT_WINDOW_CHANNELS`` channel spacings, at most
+    the channels of a short axis less two (so a band in the middle keeps its window)."""
+    channels = min(DEFAULT_WINDOW_CHANNELS, max(len(axis.values) - 2, 1))
+    return channels * axis.spacing
 
 
 def band_weights(

@@ -119,26 +119,40 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
     window = opts["window"]
     if window is None:
         window = default_window(axis)
-        why["window"] = f"default: 5 channel spacings ({window:g} {axis.unit})"
+        why["window"] = f"default: {window / axis.spacing:g} channel spacings ({window:g} {axis.unit})"
     else:
         why["window"] = "given by the user"
     choices["window"] = float(window)
     intensity = opts["intensity"]
     total = (counts[:, None] * means).sum(axis=0) / max(counts.sum(), 1)
+    values = np.asarray(axis.values, dtype=np.float64)
+    # automatic bands keep their whole window on the axis (the middle channel on a short axis)
+    inside = (values - window / 2 >= values[0]) & (values + window / 2 <= values[-1])
+    if not inside.any():
+        inside[values.size // 2] = True
     if not intensity:
-        intensity = [float(axis.values[int(np.argmax(total))])]
-        why["intensity"] = "strongest band of the mean spectrum"
+        intensity = [float(values[_best(total, inside)])]
+        why["intensity"] = "strongest band of the mean spectrum (whole window on the axis)"
     else:
         why["intensity"] = "given by the user"
     ratios = opts["ratio"]
     if not ratios and means.shape[0] >= 2:
         a, b = np.argsort(-counts)[:2]
         diff = means[a] - means[b]
-        ratios = [[float(axis.values[int(np.argmax(diff))]), float(axis.values[int(np.argmin(diff))])]]
-        why["ratio"] = "bands most raised in the largest cluster (numerator) and in the second largest (denominator)"
+        top = _best(diff, inside)
+        apart = inside & (np.abs(values - values[top]) > window)  # never a band over itself
+        if apart.any():
+            ratios = [[float(values[top]), float(values[_best(-diff, apart)])]]
+            why["ratio"] = (
+                "bands most raised in the largest cluster (numerator) and in the second largest (denominator)"
+            )
+        else:
+            ratios = []
+            why["ratio"] = "none: the axis is too short for two bands a window apart"
     elif ratios:
         why["ratio"] = "given by the user"
-    choices["intensity"], choices["ratio"] = intensity, ratios or []
+    ratios = ratios or []
+    choices["intensity"], choices["ratio"] = intensity, ratios
     baseline = None if opts["baseline"] == "none" else opts["baseline"]
     maps, info = {}, {}
     for at in intensity:
@@ -155,6 +169,11 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
         maps, mask=cube.valid_pixels().reshape(cube.image_shape), attrs={"maps": info, "unit": axis.unit}
     )
     return out, choices, why
+
+
+def _best(score: np.ndarray, allowed: np.ndarray) -> int:
+    """Channel of the highest finite ``score`` among the ``allowed`` channels."""
+    return int(np.argmax(np.where(allowed & np.isfinite(score), score, -np.inf)))
 
 
 def _map_stats(image: np.ndarray) -> dict:
