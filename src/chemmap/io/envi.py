@@ -312,11 +312,9 @@ def read_envi(
 def _library_table(data, source: str):
     """An ENVI spectral library (``lines`` spectra of ``samples`` channels, one band) as a
     one-column image: one spectrum per row, the axis from ``wavelength``."""
-    lines, samples, bands = data.shape
+    bands = data.shape[2]
     if bands != 1:
-        raise FileFormatError(
-            f"{source}: a spectral library must have bands = 1 (one spectrum per line); got {bands}."
-        )
+        raise FileFormatError(f"{source}: a spectral library must have bands = 1 (one spectrum per line); got {bands}.")
     return data.transpose(0, 2, 1)
 
 

@@ -1,7 +1,7 @@
 """Vendor and microscopy formats through RosettaSciIO (optional extra ``vendor``).
 
 Bruker ``.bcf``/``.spx``, Lispix/Bruker ripple ``.rpl`` + ``.raw``, Renishaw ``.wdf``,
-JEOL, EDAX, Horiba JobinYvon, DigitalSurf, EMD, HyperSpy ``.hspy``, ... : whatever
+JEOL, EDAX, Horiba JobinYvon (LabSpec ``.xml``), DigitalSurf, EMD, HyperSpy ``.hspy``, ... : whatever
 RosettaSciIO opens as a spectrum image (two navigation axes, one signal axis) becomes a
 Cube with the signal axis (offset + scale x index, or the file's non-uniform axis) and its
 unit. Line scans become one-row images and single spectra one-pixel images.
@@ -10,6 +10,7 @@ unit. Line scans become one-row images and single spectra one-pixel images.
 from __future__ import annotations
 
 import importlib
+import re
 import warnings
 from pathlib import Path
 
@@ -32,8 +33,10 @@ __all__ = ["VENDOR_SUFFIXES", "read_vendor"]
 #: Suffixes routed to RosettaSciIO (formats chemmap reads natively are not listed).
 VENDOR_SUFFIXES = (
     ".bcf", ".spx", ".rpl", ".wdf", ".spd", ".spc", ".pts", ".asw", ".emd", ".hspy", ".zspy",
-    ".msa", ".emsa", ".sur", ".pro", ".tvf", ".dm3", ".dm4", ".nxs", ".elid", ".emi", ".ser",
+    ".msa", ".emsa", ".sur", ".pro", ".tvf", ".dm3", ".dm4", ".nxs", ".elid", ".emi", ".ser", ".xml",
 )  # fmt: skip
+#: First bytes of the XML files RosettaSciIO reads (Horiba JobinYvon LabSpec exports).
+VENDOR_XML_SIGNS = (b"<LSX_Data",)
 #: What the errors of RosettaSciIO's parsers say when a file ends before its structures do.
 TRUNCATION_SIGNS = (
     "unpack requires a buffer", "no element found", "cannot reshape array", "out of bounds", "unexpected end",
@@ -164,18 +167,16 @@ def _read_signals(module, path: Path, plugin: str, lazy: bool) -> list[dict]:
     try:
         return module.file_reader(str(path), lazy=lazy)
     except ModuleNotFoundError as exc:
-        raise MissingDependencyError(
-            f"RosettaSciIO's {plugin} reader needs the package {exc.name!r} to read {path.name}. To fix this, "
-            f"pip install {exc.name} (or reinstall chemmap with pip install 'chemmap[vendor]')."
-        ) from None
+        raise _missing_package(exc.name or _named_package(str(exc)), plugin, path) from None
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}".strip().rstrip(".")
+        if "requires the" in message and (name := _named_package(message)):  # tifffile's codec errors
+            raise _missing_package(name, plugin, path) from None
         truncated = any(sign in message.lower() for sign in TRUNCATION_SIGNS) or isinstance(exc, EOFError)
         hint = (
-            f" The file looks truncated or damaged ({path.stat().st_size:,} bytes): copy it again from the "
-            "instrument."
+            f" The file looks truncated or damaged ({path.stat().st_size:,} bytes): copy it again from the instrument."
             if truncated or isinstance(exc, StopIteration)
             else " To fix this, check that the file opens in the vendor's software, or pass plugin= to pick "
             "another RosettaSciIO reader."
@@ -183,6 +184,69 @@ def _read_signals(module, path: Path, plugin: str, lazy: bool) -> list[dict]:
         raise FileFormatError(f"RosettaSciIO ({plugin}) could not read {path.name}: {message}.{hint}") from None
     finally:
         logger.setLevel(level)
+
+
+def _named_package(message: str) -> str | None:
+    """The package a third-party error message names in quotes ("The 'sparse' library was
+    not found", "requires the 'imagecodecs' package")."""
+    found = re.search(r"'([A-Za-z][\w.-]*)'\s+(?:library|package|module)", message)
+    return found.group(1) if found else None
+
+
+def _missing_package(name: str | None, plugin: str, path: Path) -> MissingDependencyError:
+    wanted = f"the package {name!r}" if name else "a package that is not installed"
+    fix = f"pip install {name}" if name else "install what RosettaSciIO's documentation lists for this format"
+    return MissingDependencyError(
+        f"RosettaSciIO's {plugin} reader needs {wanted} to read {path.name}. To fix this, {fix} (or reinstall "
+        "chemmap with pip install 'chemmap[vendor]')."
+    )
+
+
+#: X-ray tube anodes by atomic number (the metadata of Bruker files names them so).
+TUBE_ANODES = {
+    24: "Cr",
+    26: "Fe",
+    27: "Co",
+    28: "Ni",
+    29: "Cu",
+    42: "Mo",
+    45: "Rh",
+    46: "Pd",
+    47: "Ag",
+    74: "W",
+    79: "Au",
+}
+#: Metadata keys that name a tube's anode.
+ANODE_KEYS = re.compile(r"^(anode|tube_?anode|tube_?target|target_?material|anode_?material)$", re.IGNORECASE)
+
+
+def _tube_anode(signal: dict, path: Path) -> str | None:
+    """The X-ray tube anode the file names (metadata key or, in Bruker ``.spx`` XML, the
+    ``<Anode>`` element), as a symbol; None when it names none."""
+    found: list = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, dict):
+                    walk(value)
+                elif ANODE_KEYS.match(str(key)):
+                    found.append(value)
+
+    walk(signal.get("original_metadata", {}))
+    if not found and path.suffix.lower() == ".spx" and path.stat().st_size < MAX_SCANNED_XML:
+        found += re.findall(r"<Anode>\s*([A-Za-z]{1,2}|\d{1,2})\s*</Anode>", path.read_text(errors="replace"))
+    for value in found:
+        text = str(value).strip()
+        if text.isdigit() and int(text) in TUBE_ANODES:
+            return TUBE_ANODES[int(text)]
+        if text.capitalize() in TUBE_ANODES.values():
+            return text.capitalize()
+    return None
+
+
+#: Largest ``.spx`` file scanned as text for its tube anode, bytes.
+MAX_SCANNED_XML = 64 * 2**20
 
 
 def read_vendor(
@@ -211,13 +275,16 @@ def read_vendor(
     axes = sorted(signal["axes"], key=lambda a: a.get("index_in_array") or 0)
     data = signal["data"]
     if 0 in tuple(data.shape):
-        raise FileFormatError(f"{path.name} holds an empty signal (shape {tuple(data.shape)}); the file looks truncated.")
+        raise FileFormatError(
+            f"{path.name} holds an empty signal (shape {tuple(data.shape)}); the file looks truncated."
+        )
     spectral = next(i for i, a in enumerate(axes) if not a.get("navigate", True))
     if spectral != data.ndim - 1:
         data = data.swapaxes(spectral, -1) if is_lazy_array(data) else np.moveaxis(data, spectral, -1)
     nav = data.ndim - 1
     data = data.reshape((1,) * (2 - nav) + tuple(data.shape))
     values, raw_unit = _signal_axis(axes[spectral])
+    anode = _tube_anode(signal, path)
     return build_cube(
         data,
         values,
@@ -231,8 +298,18 @@ def read_vendor(
             "signal_type": str(signal.get("metadata", {}).get("Signal", {}).get("signal_type", "")),
             "dataset": _describe_signal(signal),
             "other_datasets": others,
+            **({"anode": anode} if anode else {}),
         },
     )
+
+
+def _sniff(path: Path) -> bool:
+    """Every vendor suffix but ``.xml``, which is taken only with a LabSpec signature."""
+    if path.suffix.lower() != ".xml":
+        return True
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+    return any(sign in head for sign in VENDOR_XML_SIGNS)
 
 
 readers.register(
@@ -241,6 +318,8 @@ readers.register(
         "vendor",
         VENDOR_SUFFIXES,
         read_vendor,
-        "vendor formats through RosettaSciIO (Bruker, ripple .rpl, Renishaw, JEOL, ...) [extra: vendor]",
+        "vendor formats through RosettaSciIO (Bruker, ripple .rpl, Renishaw, JEOL, Horiba LabSpec .xml, ...) "
+        "[extra: vendor]",
+        sniff=_sniff,
     ),
 )
