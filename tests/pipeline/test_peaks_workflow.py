@@ -176,3 +176,13 @@ def test_the_interactive_report_holds_every_peak_map_and_the_calibrated_spectra(
     assert data["spectra"]["values"].shape == (-(-h // stride), -(-w // stride), n)
     page = (out / "report.html").read_text()
     assert "<h3>Peaks</h3>" in page and "Fe Ka1" in page
+
+
+@pytest.mark.parametrize("rows", [slice(0, 1), slice(None)])
+def test_one_row_and_one_column_images_run_through_every_figure(tmp_path, rows):
+    cube = make_demo_cube()
+    data = np.asarray(cube.data)[rows, : (1 if rows == slice(None) else None)]
+    write(cube.replace(data=np.ascontiguousarray(data), labels=None, mask=None), tmp_path / "line.h5")
+    out = tmp_path / "out"
+    assert main(["peaks", str(tmp_path / "line.h5"), "--out", str(out), "--quiet"]) == 0
+    assert {p.name for p in out.iterdir()} >= set(PEAK_OUTPUT_FILES)

@@ -157,6 +157,40 @@ def _is_record(signal: dict) -> bool:
     return bool(getattr(getattr(signal["data"], "dtype", None), "names", None))
 
 
+def _check_complete(path: Path) -> None:
+    """Refuse truncated containers whose parsers would crash the process or never return:
+    a Bruker ``.bcf`` (SFS) shorter than the chunks its header declares (its reader maps
+    them into memory: a bus error), a Phenom ``.elid`` whose bzip2 stream does not end
+    (its reader waits for more input forever)."""
+    import bz2
+    import struct
+
+    suffix = path.suffix.lower()
+    size = path.stat().st_size
+    truncated = False
+    with open(path, "rb") as handle:
+        if suffix == ".bcf":
+            head = handle.read(0x14C)
+            if len(head) < 0x14C or head[:8] != b"AAMVHFSS":
+                truncated = True
+            else:
+                chunk_size = struct.unpack_from("<I", head, 0x128)[0]
+                n_chunks = struct.unpack_from("<I", head, 0x148)[0]
+                truncated = size < chunk_size * n_chunks
+        elif suffix == ".elid":
+            stream = bz2.BZ2Decompressor()
+            while not stream.eof and (block := handle.read(1 << 20)):
+                stream.decompress(block, max_length=0)
+                while not stream.needs_input and not stream.eof:
+                    stream.decompress(b"", max_length=1 << 24)
+            truncated = not stream.eof
+    if truncated:
+        raise FileFormatError(
+            f"{path.name} looks truncated or damaged ({size:,} bytes, less than its header declares or "
+            "without the end of its data): copy it again from the instrument."
+        )
+
+
 def _read_signals(module, path: Path, plugin: str, lazy: bool) -> list[dict]:
     """RosettaSciIO's signals of ``path``; every failure of its parser becomes one FileFormatError."""
     import logging
@@ -271,6 +305,7 @@ def read_vendor(
     path = Path(path)
     entry = _plugin_for(path, plugin)
     module = importlib.import_module(entry["api"])
+    _check_complete(path)
     signal, others = _spectrum_image(_read_signals(module, path, entry["name"], lazy), path.name)
     axes = sorted(signal["axes"], key=lambda a: a.get("index_in_array") or 0)
     data = signal["data"]
