@@ -29,3 +29,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"benchmark data not found at {SHARED_DATA}; it ships beside the repository as ../shared/data")
     return SHARED_DATA
+
+
+@pytest.fixture
+def real_file(shared_data):
+    """``real_file(name)``: the path of ``shared_data/real_files/name``; skips when it is absent."""
+
+    def path_of(name: str) -> Path:
+        path = shared_data / "real_files" / name
+        if not path.exists():
+            pytest.skip(f"{name} is not in {shared_data / 'real_files'}")
+        return path
+
+    return path_of

@@ -66,31 +66,28 @@ ACCEPTED_REFUSALS = (
 )
 
 
-def _path(shared_data, name: str):
-    path = shared_data / "real_files" / name
-    if not path.exists():
-        pytest.skip(f"{name} is not in {shared_data / 'real_files'}")
-    return path
-
-
 def _cli(args, capsys) -> tuple[int, str]:
     code = main(args)
     captured = capsys.readouterr()
     return code, captured.out + captured.err
 
 
-def _check_outcome(code: int, output: str, name: str, workflow: str) -> None:
-    assert "internal error" not in output and "Traceback" not in output, f"{workflow} {name}: {output}"
+def _workflow(workflow: str, path, out, capsys) -> int:
+    """Run ``chemmap WORKFLOW path --out out``; it ends in outputs (0) or in one accepted
+    ``chemmap: error:`` line (2), never in a traceback. Returns the exit code."""
+    code, output = _cli([workflow, str(path), "--out", str(out), "--quiet"], capsys)
+    assert "internal error" not in output and "Traceback" not in output, f"{workflow} {path.name}: {output}"
     if code != 0:
-        assert code == 2, f"{workflow} {name}: exit {code}: {output}"
+        assert code == 2, f"{workflow} {path.name}: exit {code}: {output}"
         errors = [line for line in output.splitlines() if line.startswith("chemmap: error:")]
         assert len(errors) == 1, output
-        assert any(words in errors[0] for words in ACCEPTED_REFUSALS), f"{workflow} {name}: {errors[0]}"
+        assert any(words in errors[0] for words in ACCEPTED_REFUSALS), f"{workflow} {path.name}: {errors[0]}"
+    return code
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))
-def test_every_real_file_reads_right_or_is_refused_in_one_line(shared_data, name, capsys):
-    path = _path(shared_data, name)
+def test_every_real_file_reads_right_or_is_refused_in_one_line(real_file, name, capsys):
+    path = real_file(name)
     expected = MANIFEST[name]
     code, output = _cli(["info", str(path)], capsys)
     if isinstance(expected, str):
@@ -112,12 +109,9 @@ def test_every_real_file_reads_right_or_is_refused_in_one_line(shared_data, name
 
 
 @pytest.mark.parametrize("name", sorted(set(MANIFEST) - LARGE))
-def test_run_on_every_real_file_ends_in_outputs_or_one_error_line(shared_data, name, tmp_path, capsys):
-    path = _path(shared_data, name)
+def test_run_on_every_real_file_ends_in_outputs_or_one_error_line(real_file, name, tmp_path, capsys):
     out = tmp_path / "run"
-    code, output = _cli(["run", str(path), "--out", str(out), "--quiet"], capsys)
-    _check_outcome(code, output, name, "run")
-    if code == 0:
+    if _workflow("run", real_file(name), out, capsys) == 0:
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["image_shape"] == list(MANIFEST[name][1]) and metrics["n_channels"] == MANIFEST[name][2]
         page = (out / "report.html").read_text()
@@ -127,12 +121,9 @@ def test_run_on_every_real_file_ends_in_outputs_or_one_error_line(shared_data, n
 
 
 @pytest.mark.parametrize("name", SPECTRA)
-def test_peaks_on_every_real_spectrum_file_ends_in_outputs_or_one_error_line(shared_data, name, tmp_path, capsys):
-    path = _path(shared_data, name)
+def test_peaks_on_every_real_spectrum_file_ends_in_outputs_or_one_error_line(real_file, name, tmp_path, capsys):
     out = tmp_path / "peaks"
-    code, output = _cli(["peaks", str(path), "--out", str(out), "--quiet"], capsys)
-    _check_outcome(code, output, name, "peaks")
-    if code == 0:
+    if _workflow("peaks", real_file(name), out, capsys) == 0:
         report = json.loads((out / "peaks.json").read_text())
         assert report["peaks"] and (out / "report.html").stat().st_size > 0
         for peak in report["peaks"]:  # the zero peak and continuum humps are never an element
@@ -142,8 +133,8 @@ def test_peaks_on_every_real_spectrum_file_ends_in_outputs_or_one_error_line(sha
 
 
 @pytest.mark.parametrize("name", [n for n, e in MANIFEST.items() if isinstance(e, tuple) and e[0] == "vendor"])
-def test_truncated_copies_of_vendor_files_are_refused_in_one_line(shared_data, name, tmp_path, capsys):
-    path = _path(shared_data, name)
+def test_truncated_copies_of_vendor_files_are_refused_in_one_line(real_file, name, tmp_path, capsys):
+    path = real_file(name)
     folder = tmp_path / "copy"
     folder.mkdir()
     for sibling in path.parent.glob(path.stem + "*"):  # .emi with its .ser

@@ -34,17 +34,10 @@ X_RAY_FILES = [
 ]
 
 
-def _real(shared_data, name: str):
-    path = shared_data / "real_files" / name
-    if not path.exists():
-        pytest.skip(f"{name} is not in {shared_data / 'real_files'}")
-    return read(path)
-
-
 @pytest.mark.parametrize("detect_on", ["max", "mean"])
 @pytest.mark.parametrize("name", X_RAY_FILES)
-def test_identification_is_never_confidently_wrong(shared_data, name, detect_on):
-    cube = _real(shared_data, name)
+def test_identification_is_never_confidently_wrong(real_file, name, detect_on):
+    cube = read(real_file(name))
     try:
         result = map_peaks(cube, PeakSettings(detect_on=detect_on, speckles=False))
     except InvalidParameterError as exc:  # sparse counts: a max spectrum of 0s, 1s and 2s has no peak
@@ -65,8 +58,8 @@ def test_identification_is_never_confidently_wrong(shared_data, name, detect_on)
             assert (element, principal[:2]) in assigned, f"{name}: {element} identified without {principal}"
 
 
-def test_the_m6_continuum_hump_is_not_a_line(shared_data):
-    cube = _real(shared_data, "bruker/bruker_m6_jetstream_file_example.spx")
+def test_the_m6_continuum_hump_is_not_a_line(real_file):
+    cube = read(real_file("bruker/bruker_m6_jetstream_file_example.spx"))
     result = map_peaks(cube, PeakSettings(speckles=False))
     hump = min(result.identification["peaks"], key=lambda p: abs(p["position"] - 10.5))
     assert hump["element"] is None and "broad" in hump["flags"]
@@ -77,8 +70,8 @@ def test_the_m6_continuum_hump_is_not_a_line(shared_data):
 
 
 @pytest.mark.parametrize("name", X_RAY_FILES[:6])
-def test_self_calibration_is_right_warned_or_refused(shared_data, name):
-    cube = _real(shared_data, name)
+def test_self_calibration_is_right_warned_or_refused(real_file, name):
+    cube = read(real_file(name))
     true_gain, true_offset = np.polyfit(np.arange(cube.n_channels), cube.axis.values, 1)
     if cube.axis.unit == "eV":
         true_gain, true_offset = true_gain / 1000, true_offset / 1000

@@ -166,7 +166,6 @@ def _check_complete(path: Path) -> None:
     import struct
 
     suffix = path.suffix.lower()
-    size = path.stat().st_size
     truncated = False
     with open(path, "rb") as handle:
         if suffix == ".bcf":
@@ -176,7 +175,7 @@ def _check_complete(path: Path) -> None:
             else:
                 chunk_size = struct.unpack_from("<I", head, 0x128)[0]
                 n_chunks = struct.unpack_from("<I", head, 0x148)[0]
-                truncated = size < chunk_size * n_chunks
+                truncated = path.stat().st_size < chunk_size * n_chunks
         elif suffix == ".elid":
             stream = bz2.BZ2Decompressor()
             while not stream.eof and (block := handle.read(1 << 20)):
@@ -186,9 +185,12 @@ def _check_complete(path: Path) -> None:
             truncated = not stream.eof
     if truncated:
         raise FileFormatError(
-            f"{path.name} looks truncated or damaged ({size:,} bytes, less than its header declares or "
-            "without the end of its data): copy it again from the instrument."
+            f"{path.name}: less than its header declares, or without the end of its data.{_truncated_hint(path)}"
         )
+
+
+def _truncated_hint(path: Path) -> str:
+    return f" The file looks truncated or damaged ({path.stat().st_size:,} bytes): copy it again from the instrument."
 
 
 def _read_signals(module, path: Path, plugin: str, lazy: bool) -> list[dict]:
@@ -210,7 +212,7 @@ def _read_signals(module, path: Path, plugin: str, lazy: bool) -> list[dict]:
             raise _missing_package(name, plugin, path) from None
         truncated = any(sign in message.lower() for sign in TRUNCATION_SIGNS) or isinstance(exc, EOFError)
         hint = (
-            f" The file looks truncated or damaged ({path.stat().st_size:,} bytes): copy it again from the instrument."
+            _truncated_hint(path)
             if truncated or isinstance(exc, StopIteration)
             else " To fix this, check that the file opens in the vendor's software, or pass plugin= to pick "
             "another RosettaSciIO reader."
@@ -250,6 +252,8 @@ TUBE_ANODES = {
     74: "W",
     79: "Au",
 }
+#: Largest ``.spx`` file scanned as text for its tube anode, bytes.
+MAX_SCANNED_XML = 64 * 2**20
 #: Metadata keys that name a tube's anode.
 ANODE_KEYS = re.compile(r"^(anode|tube_?anode|tube_?target|target_?material|anode_?material)$", re.IGNORECASE)
 
@@ -277,10 +281,6 @@ def _tube_anode(signal: dict, path: Path) -> str | None:
         if text.capitalize() in TUBE_ANODES.values():
             return text.capitalize()
     return None
-
-
-#: Largest ``.spx`` file scanned as text for its tube anode, bytes.
-MAX_SCANNED_XML = 64 * 2**20
 
 
 def read_vendor(

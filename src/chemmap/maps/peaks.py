@@ -4,7 +4,7 @@ peak of the max spectrum)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.maps.noise import spectral_noise_sigma
 
-__all__ = ["HotMaxSpectra", "Peak", "SummarySpectra", "find_peaks", "hotmax_spectra", "summary_spectra"]
+__all__ = ["HotMaxSpectra", "Peak", "SummarySpectra", "find_peaks", "hotmax_spectra", "is_counts", "summary_spectra"]
 
 
 @dataclass
@@ -133,6 +133,23 @@ class Peak:
     def to_dict(self) -> dict:
         return {k: (float(v) if isinstance(v, float | np.floating) else int(v)) for k, v in asdict(self).items()}
 
+    def on_axis(self, gain: float, offset: float = 0.0) -> Peak:
+        """The same peak on the axis ``offset + gain * x`` (position, width and slice bounds;
+        channels, heights and prominence unchanged)."""
+        return replace(
+            self,
+            position=offset + gain * self.position,
+            fwhm=gain * self.fwhm,
+            lower=offset + gain * self.lower,
+            upper=offset + gain * self.upper,
+        )
+
+
+def is_counts(spectrum) -> bool:
+    """Whether every value is a non-negative integer (counts, whose noise is Poisson)."""
+    y = np.asarray(spectrum)
+    return bool(np.all(y >= 0) and np.all(np.mod(y, 1) == 0))
+
 
 def find_peaks(
     axis_values,
@@ -193,7 +210,7 @@ def find_peaks(
         raise InvalidParameterError(f"slice_width must be positive (in FWHMs); got {slice_width}.")
     spacing = float(np.median(np.diff(x)))
     if counts is None:
-        counts = bool(np.all(y >= 0) and np.all(np.mod(y, 1) == 0))
+        counts = is_counts(y)
     finite = np.where(np.isfinite(y), y, np.nanmin(y))
     smoothed = gaussian_filter1d(finite, smooth, mode="nearest") if smooth > 0 else finite
     if prominence is None:

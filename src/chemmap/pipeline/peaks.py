@@ -177,12 +177,12 @@ def _detect(cube: Cube, spectrum, summary, settings: PeakSettings) -> list:
     (their Poisson noise is known; a mean of sparse counts looks smooth to a noise
     estimate and its noise bumps pass as peaks), heights then scaled back to the mean."""
     from chemmap.maps import find_peaks
+    from chemmap.maps.peaks import is_counts
 
     options = {"min_width": settings.min_width, "max_width": settings.max_width, "slice_width": settings.slice_width}
-    total = summary.sum
-    if settings.detect_on == "mean" and settings.prominence is None and np.all(total >= 0) and np.all(total % 1 == 0):
+    if settings.detect_on == "mean" and settings.prominence is None and is_counts(summary.sum):
         n = summary.n_pixels
-        found = find_peaks(cube.axis.values, total, counts=True, **options)
+        found = find_peaks(cube.axis.values, summary.sum, counts=True, **options)
         return [replace(p, height=p.height / n, prominence=p.prominence / n) for p in found]
     return find_peaks(cube.axis.values, spectrum, prominence=settings.prominence, **options)
 
@@ -236,16 +236,9 @@ def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings) -> d
     from chemmap.xrf import identify_peaks
 
     factor = ENERGY_UNITS_TO_KEV[unit]
-    in_kev = [
-        replace(p, position=p.position * factor, fwhm=p.fwhm * factor, lower=p.lower * factor, upper=p.upper * factor)
-        for p in peaks
-    ]
+    in_kev = [p.on_axis(factor) for p in peaks]
     return identify_peaks(
-        cube.axis.values * factor,
-        spectrum,
-        in_kev,
-        anode=anode_of(cube, settings),
-        support=[support],
+        cube.axis.values * factor, spectrum, in_kev, anode=anode_of(cube, settings), support=[support]
     )
 
 

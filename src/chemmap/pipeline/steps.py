@@ -147,7 +147,6 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
                 "bands most raised in the largest cluster (numerator) and in the second largest (denominator)"
             )
         else:
-            ratios = []
             why["ratio"] = "none: the axis is too short for two bands a window apart"
     elif ratios:
         why["ratio"] = "given by the user"

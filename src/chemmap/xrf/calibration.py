@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -235,52 +235,44 @@ def _explained(peaks, spectrum, gain: float, offset: float, anode: str | None) -
     """Prominence of the peaks that a trial calibration lets identification explain with
     confidence (element lines whose other lines agree, the anode's scatter): a wrong gain
     puts single peaks near some line, rarely whole families."""
-    from chemmap.xrf.identify import CONFIDENT, identify_peaks
+
+    from chemmap.xrf.identify import identify_peaks
 
     energies = offset + gain * np.arange(spectrum.size, dtype=np.float64)
-    scaled = [
-        replace(
-            p,
-            position=offset + gain * p.position,
-            fwhm=gain * p.fwhm,
-            lower=offset + gain * p.lower,
-            upper=offset + gain * p.upper,
-        )
-        for p in peaks
-    ]
+    scaled = [p.on_axis(gain, offset) for p in peaks]
     report = identify_peaks(energies, spectrum, scaled, anode=anode)["peaks"]
-    return float(
-        sum(
-            p.prominence
-            for p, entry in zip(peaks, report, strict=True)
-            if entry["flags"].get("rayleigh")
-            or (entry["flags"].get("zero") and abs(p.position * gain + offset) <= MATCH_TOLERANCE)
-            or (entry["element"] and (entry["confidence"] or 0) >= CONFIDENT)
-        )
-    )
+    return float(sum(p.prominence for p, entry in zip(scaled, report, strict=True) if _is_known_line(p, entry)))
+
+
+def _is_known_line(peak, entry: dict) -> bool:
+    """Whether identification's ``entry`` for ``peak`` (on a keV axis) puts it on a known
+    energy: the detector's zero peak at 0 keV, the anode's Rayleigh scatter, or a line of a
+    confidently identified element."""
+    from chemmap.xrf.identify import CONFIDENT
+
+    flags = entry["flags"]
+    if flags.get("zero"):
+        return abs(peak.position) <= MATCH_TOLERANCE
+    return bool(flags.get("rayleigh")) or bool(entry["element"] and (entry["confidence"] or 0) >= CONFIDENT)
 
 
 def _identified_lines(channels, spectrum, energies, anode: str | None):
     """Channel centroids and table energies of the peaks identified with confidence on a
     first calibration (element lines and the anode's Rayleigh lines)."""
-    from chemmap.xrf.identify import CONFIDENT, identify_peaks
+    from chemmap.xrf.identify import identify_peaks
 
     peaks = find_peaks(energies, spectrum)
     report = identify_peaks(energies, spectrum, peaks, anode=anode)["peaks"]
     x, y, names = [], [], []
     for peak, entry in zip(peaks, report, strict=True):
-        rayleigh = entry["flags"].get("rayleigh")
-        if abs(peak.position) <= MATCH_TOLERANCE and entry["flags"].get("zero"):
+        if not _is_known_line(peak, entry):
+            continue
+        if entry["flags"].get("zero"):
             x.append(channels[peak.index])
             y.append(0.0)
             names.append("zero peak")
             continue
-        if rayleigh:
-            element, name = rayleigh.split()
-        elif entry["element"] and entry["confidence"] is not None and entry["confidence"] >= CONFIDENT:
-            element, name = entry["assignment"].split()
-        else:
-            continue
+        element, name = (entry["flags"].get("rayleigh") or entry["assignment"]).split()
         family = family_lines(element, name[0])
         line = next(line for line in family if line.name == name)
         # lines closer than half a FWHM make one peak: its centre is their weighted mean

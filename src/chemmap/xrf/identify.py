@@ -219,11 +219,17 @@ def _infer_anode(positions: np.ndarray, tol: np.ndarray) -> str | None:
         ka, top = lines[0].energy, max(line.energy for line in lines)
         if not np.any(np.abs(positions - ka) <= tol) or np.any(positions > top + tol):
             continue
-        low, high = (float(compton_energy(ka, angle)) for angle in (COMPTON_ANGLES[1], COMPTON_ANGLES[0]))
+        low, high = _compton_range(ka)
         compton = (positions >= low - tol) & (positions <= high + tol) & (np.abs(positions - ka) > tol)
         if compton.any():
             found = anode
     return found
+
+
+def _compton_range(energy: float) -> tuple[float, float]:
+    """Lowest and highest energy (keV) of a photon of ``energy`` keV Compton-scattered at
+    :data:`COMPTON_ANGLES`."""
+    return float(compton_energy(energy, COMPTON_ANGLES[1])), float(compton_energy(energy, COMPTON_ANGLES[0]))
 
 
 #: Anodes :func:`_infer_anode` recognises (Kα above 15 keV, far enough from its Compton peak).
@@ -331,7 +337,7 @@ def _flags(peaks: list[Peak], anode: str | None, tol: np.ndarray, expected: np.n
         for line in anode_lines:
             if abs(e - line.energy) <= tol[i]:
                 f["rayleigh"] = line.label
-            lowest, highest = (float(compton_energy(line.energy, a)) for a in COMPTON_ANGLES[::-1])
+            lowest, highest = _compton_range(line.energy)
             if lowest - tol[i] <= e <= highest + tol[i] and "rayleigh" not in f:
                 f["compton"] = line.label
         for j in range(len(peaks)):
