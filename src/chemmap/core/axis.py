@@ -18,6 +18,7 @@ UNITS: dict[str, tuple[str, ...]] = {
     "um": ("um", "µm", "micrometer", "micrometers", "micron", "microns"),
     "keV": ("kev",),
     "eV": ("ev",),
+    "m/z": ("m/z", "mz", "da", "th", "amu"),
     "channel": ("channel", "channels", "index", "band", "bands"),
     "map": ("map", "maps"),
 }
@@ -31,6 +32,7 @@ UNIT_LABELS = {
     "um": "Wavelength (µm)",
     "keV": "Energy (keV)",
     "eV": "Energy (eV)",
+    "m/z": "m/z (Da)",
     "channel": "Channel",
     "map": "Map",
 }

@@ -57,8 +57,11 @@ def iter_row_blocks(data, rows: int):
         yield start, np.asarray(block.compute() if hasattr(block, "compute") else block)
 
 
-def cube_from_parts(data, attrs, *, mask=None, labels=None, source: str, dtype=None, fmt: str) -> Cube:
-    """Rebuild a Cube from the layout's data and root attributes."""
+def cube_from_parts(
+    data, attrs, *, mask=None, labels=None, source: str, dtype=None, fmt: str, requested_unit: str | None = None
+) -> Cube:
+    """Rebuild a Cube from the layout's data and root attributes (``requested_unit``: the
+    user's ``axis_unit=``, see :func:`chemmap.io._build.build_cube`)."""
     from chemmap.io._build import build_cube
 
     axis = attrs.get("axis")
@@ -73,8 +76,9 @@ def cube_from_parts(data, attrs, *, mask=None, labels=None, source: str, dtype=N
     return build_cube(
         data,
         axis,
-        str(attrs.get("axis_unit", "channel")),
+        None if attrs.get("axis_unit") is None else str(attrs["axis_unit"]),
         source=source,
+        requested_unit=requested_unit,
         mask=mask,
         labels=labels,
         label_names=label_names,

@@ -27,9 +27,10 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._flat import assemble_flat
+from chemmap.io._hdf5_datasets import has_spectral_cube, vendor_flavour
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
-__all__ = ["HDF5_SIGNATURE", "datasets_3d", "is_hdf5", "read_flat_hdf5", "write_flat_hdf5"]
+__all__ = ["HDF5_SIGNATURE", "is_hdf5", "read_flat_hdf5", "write_flat_hdf5"]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 LAYOUT = "chemmap-flat"
@@ -43,17 +44,9 @@ def is_hdf5(path: Path) -> bool:
         return False
 
 
-def datasets_3d(fh) -> list[str]:
-    """Names of the 3-D datasets of an open HDF5 file (cube candidates)."""
-    import h5py
-
-    found: list[str] = []
-    fh.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) and obj.ndim == 3 else None)
-    return found
-
-
 def _is_flat_hdf5(path: Path) -> bool:
-    """An HDF5 file that is not a cube: the chemmap flat layout, or one without a 3-D dataset."""
+    """An HDF5 file that is not a cube: the chemmap flat layout, or one without a 3-D dataset
+    other than images."""
     if not is_hdf5(path):
         return False
     import h5py
@@ -62,7 +55,7 @@ def _is_flat_hdf5(path: Path) -> bool:
         with h5py.File(path, "r") as fh:
             if fh.attrs.get("layout") == LAYOUT:
                 return True
-            return not datasets_3d(fh)
+            return vendor_flavour(fh) is None and not has_spectral_cube(fh)
     except OSError:
         return False
 

@@ -1,8 +1,9 @@
-"""HDF5 cube files: ``(height, width, n_channels)`` in the ``chemmap-cube`` layout.
+"""HDF5 cube files: the ``chemmap-cube`` layout and other files holding a 3-D cube.
 
 The layout (see ``chemmap.io._cube_layout``) puts the cube in ``/cube`` with the axis and
-unit as root attributes. Other files with one 3-D dataset are read too (``cube_key`` names
-it when there are several; ``axis_key`` a dataset with the channel positions).
+unit as root attributes. In other files the cube is chosen among the 3-D datasets, images
+(RGB previews, thumbnails) last (see ``chemmap.io._hdf5_datasets``); ``cube_key`` names it,
+``axis_key`` a dataset with the channel positions, ``layout`` a channels-first cube.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._build import lazy_view
 from chemmap.io._cube_layout import LAYOUT, cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
+from chemmap.io._hdf5_datasets import axis_unit_of, choose_cube, cube_candidates, has_spectral_cube, vendor_flavour
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
-from chemmap.io.flat_hdf5 import datasets_3d, is_hdf5
+from chemmap.io._spectral_dim import move_spectral_last
+from chemmap.io.flat_hdf5 import is_hdf5
 
 __all__ = ["read_hdf5_cube", "write_hdf5_cube"]
 
@@ -27,6 +30,7 @@ def read_hdf5_cube(
     cube_key: str | None = None,
     axis_key: str | None = None,
     axis_unit: str | None = None,
+    layout: str = "auto",
     dtype=None,
     lazy: bool = False,
 ) -> Cube:
@@ -36,11 +40,15 @@ def read_hdf5_cube(
     ----------
     path : str or Path
     cube_key : str, optional
-        Dataset holding ``(height, width, n_channels)``; default ``cube`` or the only 3-D one.
+        Dataset holding the cube; default ``cube``, else the 3-D dataset with a stated spectral
+        axis, else the largest one that is not an image (see ``chemmap.io._hdf5_datasets``).
     axis_key : str, optional
-        Dataset holding the channel positions (default: the ``axis`` root attribute).
+        Dataset holding the channel positions (default: the ``axis`` root attribute, a
+        dimension scale or a 1-D dataset named like ``wavelength``).
     axis_unit : str, optional
-        Unit, when the file does not say.
+        Converts a stated unit of the same kind, or labels an axis whose unit the file omits.
+    layout : {"auto", "bands_last", "bands_first"}
+        Where the spectral dimension is; ``auto`` takes what the file states, else last.
     dtype : dtype, optional
         Convert the data; by default the stored type is kept.
     lazy : bool
@@ -54,34 +62,42 @@ def read_hdf5_cube(
     except OSError as exc:
         raise FileFormatError(f"{path} is not a readable HDF5 file ({exc}).") from None
     try:
-        candidates = datasets_3d(fh)
-        key = cube_key or ("cube" if "cube" in candidates else None)
-        if key is None:
-            if len(candidates) != 1:
-                raise FileFormatError(
-                    f"{path}: expected one 3-D dataset (height, width, n_channels); found {candidates or 'none'}. "
-                    "To fix this, pass cube_key= with the dataset's name."
-                )
-            key = candidates[0]
-        if key not in fh or not isinstance(fh[key], h5py.Dataset) or fh[key].ndim != 3:
-            raise FileFormatError(f"{path}: {key!r} is not a 3-D dataset; 3-D datasets are {candidates}.")
-        attrs = {k: fh.attrs[k] for k in fh.attrs}
-        if axis_key is not None:
-            if axis_key not in fh:
-                raise FileFormatError(f"{path} has no dataset {axis_key!r} for the axis.")
-            attrs["axis"] = fh[axis_key][()]
-            attrs["axis_unit"] = fh[axis_key].attrs.get("unit", attrs.get("axis_unit", "channel"))
-        if axis_unit is not None:
-            attrs["axis_unit"] = axis_unit
+        candidates = cube_candidates(fh)
+        chosen = choose_cube(candidates, cube_key, path.name)
+        attrs = {k: fh.attrs[k] for k in fh.attrs if k != "axis_unit" or axis_key is None}
         attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
-        ds = fh[key]
+        source_axis = axis_key or (chosen.axis_name if "axis" not in attrs else None)
+        if source_axis is not None:
+            if source_axis not in fh or not isinstance(fh[source_axis], h5py.Dataset):
+                raise FileFormatError(f"{path} has no dataset {source_axis!r} for the axis.")
+            attrs["axis"] = np.asarray(fh[source_axis][()], dtype=np.float64).reshape(-1)
+            attrs["axis_unit"] = axis_unit_of(fh[source_axis]) or attrs.get("axis_unit")
+        ds = fh[chosen.name]
         data = lazy_view(ds) if lazy else ds[()]
+        axis_length = len(attrs["axis"]) if attrs.get("axis") is not None else None
+        data, layout_note = move_spectral_last(
+            data, layout, source=path.name, labels=chosen.labels, axis_length=axis_length, stated=chosen.spectral_dim
+        )
         mask = fh["mask"][()] if "mask" in fh else None
         labels = fh["labels"][()] if "labels" in fh else None
     finally:
         if not lazy:
             fh.close()
-    return cube_from_parts(data, attrs, mask=mask, labels=labels, source=path.name, dtype=dtype, fmt="hdf5-cube")
+    cube = cube_from_parts(
+        data,
+        attrs,
+        mask=mask,
+        labels=labels,
+        source=path.name,
+        dtype=dtype,
+        fmt="hdf5-cube",
+        requested_unit=axis_unit,
+    )
+    others = [c.describe() for c in candidates if c.name != chosen.name]
+    cube.attrs.update({"dataset": chosen.describe(), "other_datasets": others})
+    if layout_note:
+        cube.attrs["layout_note"] = layout_note
+    return cube
 
 
 def write_hdf5_cube(cube: Cube, path, *, compression: str | None = "gzip") -> None:
@@ -109,7 +125,9 @@ def _is_hdf5_cube(path: Path) -> bool:
 
     try:
         with h5py.File(path, "r") as fh:
-            return fh.attrs.get("layout") == LAYOUT or bool(datasets_3d(fh))
+            if fh.attrs.get("layout") == LAYOUT:
+                return True
+            return vendor_flavour(fh) is None and has_spectral_cube(fh)
     except OSError:
         return False
 

@@ -5,20 +5,25 @@ map of the same image size (or ``labels_key``, or a second file ``labels_file``)
 axis vector (``axis_key`` or a 1-D array named like ``wavelength``). Benchmarks that store
 ``(bands, pixels)`` matrices are accepted with ``image_shape`` (or ``nRow``/``nCol``
 variables in the file) and ``order``: ``"F"`` (MATLAB's column-major pixel order, the
-default) or ``"C"``.
+default) or ``"C"``. Structs and objects are searched too: a PLS_Toolbox DataSet (as
+WITec and Eigenvector software export) gives its ``data`` matrix, ``imagesize`` and
+``axisscale``, with the unit its titles state; a channels-first cube is read with
+``layout="bands_first"`` or found by its axis's length.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import FileFormatError, InvalidParameterError, ShapeError
+from chemmap.core.exceptions import AxisError, FileFormatError, InvalidParameterError, ShapeError
 from chemmap.io._build import build_cube
 from chemmap.io._flat import encode_labels, parse_image_shape
 from chemmap.io._registry import ReaderEntry, readers
+from chemmap.io._spectral_dim import move_spectral_last
 from chemmap.io.flat_hdf5 import is_hdf5
 
 __all__ = ["flat_to_cube", "load_mat_arrays", "read_mat"]
@@ -28,7 +33,16 @@ _SHAPE_NAMES = (("nrow", "ncol"), ("rows", "cols"), ("height", "width"))
 
 
 def load_mat_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All numeric arrays of a ``.mat`` file, v5 or v7.3, in MATLAB's own shapes."""
+    """All numeric arrays of a ``.mat`` file, v5 or v7.3, in MATLAB's own shapes.
+
+    Fields of structs and objects (PLS_Toolbox DataSet) are named ``var.field``, cell
+    elements ``var.field{i}`` (1-based, column-major as in MATLAB).
+    """
+    return load_mat_contents(path)[0]
+
+
+def load_mat_contents(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Numeric arrays and texts of a ``.mat`` file, by (dotted) variable name."""
     if is_hdf5(path) or _hdf5_after_userblock(path):
         return _load_v73(path)
     from scipy.io import loadmat
@@ -39,7 +53,35 @@ def load_mat_arrays(path: Path) -> dict[str, np.ndarray]:
         return _load_v73(path)
     except (ValueError, TypeError, OSError) as exc:
         raise FileFormatError(f"{path} is not a readable MATLAB file ({exc}).") from None
-    return {k: v for k, v in raw.items() if not k.startswith("__") and isinstance(v, np.ndarray) and _numeric(v)}
+    arrays: dict[str, np.ndarray] = {}
+    texts: dict[str, str] = {}
+    for name, value in raw.items():
+        if not name.startswith("__"):
+            _flatten(name, value, arrays, texts, depth=0)
+    return arrays, texts
+
+
+#: How deep struct fields and cells are followed.
+MAX_STRUCT_DEPTH = 4
+
+
+def _flatten(name: str, value, arrays: dict, texts: dict, *, depth: int) -> None:
+    """Numeric arrays and texts of a v5 variable, following structs, objects and cells."""
+    if not isinstance(value, np.ndarray) or depth > MAX_STRUCT_DEPTH:
+        return
+    if value.dtype.names is not None:
+        if value.size == 1:
+            record = value.reshape(-1)[0]
+            for field in value.dtype.names:
+                _flatten(f"{name}.{field}", record[field], arrays, texts, depth=depth + 1)
+    elif value.dtype.kind == "O":
+        for i, item in enumerate(value.reshape(-1, order="F")):
+            _flatten(f"{name}{{{i + 1}}}", item, arrays, texts, depth=depth + 1)
+    elif value.dtype.kind == "U":
+        if value.size:
+            texts[name] = " ".join(str(v) for v in value.reshape(-1)).strip()
+    elif _numeric(value):
+        arrays[name] = value
 
 
 def _hdf5_after_userblock(path: Path) -> bool:
@@ -56,21 +98,36 @@ def _numeric(arr: np.ndarray) -> bool:
     return arr.dtype.kind in "biuf"
 
 
-def _load_v73(path: Path) -> dict[str, np.ndarray]:
+def _load_v73(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     import h5py
 
-    out: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = {}
+    texts: dict[str, str] = {}
     try:
         with h5py.File(path, "r") as fh:
 
+            def take(name, obj):
+                if _text(obj.attrs.get("MATLAB_class", b"")) == "char":
+                    texts[name] = "".join(chr(c) for c in np.asarray(obj[()]).T.reshape(-1) if c)
+                elif obj.dtype.kind in "biuf":
+                    arrays[name] = obj[()].T  # MATLAB writes column-major: reverse to MATLAB's shape
+                elif obj.dtype == h5py.ref_dtype:  # a cell: its elements are datasets elsewhere
+                    for i, ref in enumerate(np.asarray(obj[()]).T.reshape(-1, order="F")):
+                        if ref and isinstance(fh[ref], h5py.Dataset):
+                            take(f"{name}{{{i + 1}}}", fh[ref])
+
             def visit(name, obj):
-                if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "biuf" and not name.startswith("#"):
-                    out[name] = obj[()].T  # MATLAB writes column-major: reverse to MATLAB's shape
+                if isinstance(obj, h5py.Dataset) and not name.startswith("#"):
+                    take(name.replace("/", "."), obj)
 
             fh.visititems(visit)
     except OSError as exc:
         raise FileFormatError(f"{path} is not a readable MATLAB v7.3 (HDF5) file ({exc}).") from None
-    return out
+    return arrays, texts
+
+
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _pick(arrays: dict, key: str | None, what: str, source: str, accept) -> str | None:
@@ -91,11 +148,59 @@ def _pick(arrays: dict, key: str | None, what: str, source: str, accept) -> str 
     return found[0] if found else None
 
 
-def _shape_from_file(arrays: dict) -> tuple[int, int] | None:
-    lower = {k.lower(): v for k, v in arrays.items()}
+def _short_name(key: str) -> str:
+    """The last field of a dotted variable name, without a cell index (``ds.axisscale{2}`` ->
+    ``axisscale``)."""
+    return re.sub(r"\{\d+\}$", "", key.rsplit(".", 1)[-1]).lower()
+
+
+def _shape_from_file(arrays: dict) -> tuple[tuple[int, int], str] | None:
+    """The image size the file states (``nRow``/``nCol`` variables or a DataSet's
+    ``imagesize``), and the variable(s) it came from."""
+    lower = {k.lower(): k for k in arrays}
     for rows, cols in _SHAPE_NAMES:
-        if rows in lower and cols in lower and lower[rows].size == 1 and lower[cols].size == 1:
-            return int(lower[rows].item()), int(lower[cols].item())
+        if rows in lower and cols in lower:
+            r, c = arrays[lower[rows]], arrays[lower[cols]]
+            if r.size == 1 and c.size == 1:
+                return (int(r.item()), int(c.item())), f"the {lower[rows]}/{lower[cols]} variables"
+    sizes = [k for k, v in arrays.items() if _short_name(k) in ("imagesize", "image_size") and v.size == 2]
+    if len(sizes) == 1:
+        h, w = (int(v) for v in np.asarray(arrays[sizes[0]]).reshape(-1))
+        return (h, w), f"the {sizes[0]} variable"
+    return None
+
+
+def _axis_key(arrays: dict, data_key: str, lengths: tuple[int, ...]) -> str | None:
+    """A 1-D variable named like an axis (or a DataSet ``axisscale``) whose length is one of
+    the data's dimensions; fields of the data's own struct first."""
+    struct = data_key.rsplit(".", 1)[0] if "." in data_key else ""
+    found = [
+        k
+        for k, v in arrays.items()
+        if (_short_name(k) in _AXIS_NAMES or _short_name(k) == "axisscale")
+        and v.ndim <= 2
+        and min(v.shape, default=1) == 1
+        and v.size in lengths
+        and v.size > 1
+    ]
+    found.sort(key=lambda k: not (struct and k.startswith(struct + ".")))
+    return found[0] if found else None
+
+
+def _unit_from_texts(texts: dict, axis_key: str) -> str | None:
+    """A unit stated in the titles of the axis's struct ("Raman shift (cm-1)", "Wavelength (nm)")."""
+    from chemmap.core.axis import parse_unit
+
+    struct = axis_key.rsplit(".", 1)[0] if "." in axis_key else axis_key
+    for key, text in texts.items():
+        if not key.startswith(struct):
+            continue
+        for candidate in re.findall(r"[(\[]\s*([^)\]]+?)\s*[)\]]", text):
+            try:
+                if parse_unit(candidate)[0] not in (None, "channel"):
+                    return candidate
+            except AxisError:
+                continue
     return None
 
 
@@ -149,6 +254,7 @@ def read_mat(
     axis_unit: str | None = None,
     image_shape=None,
     order: str = "F",
+    layout: str = "auto",
     unlabelled: int | None = 0,
     dtype=None,
 ) -> Cube:
@@ -171,6 +277,9 @@ def read_mat(
         For a ``(bands, pixels)`` matrix; read from ``nRow``/``nCol`` variables when present.
     order : {"F", "C"}
         Pixel order of a flat matrix: ``"F"`` = MATLAB column-major, ``"C"`` = row-major.
+    layout : {"auto", "bands_last", "bands_first"}
+        Where the spectral dimension of a 3-D cube is; ``auto`` takes the dimension whose
+        length is the axis variable's, else the last.
     unlabelled : int or None
         Label value meaning "no class" (0 in the usual remote-sensing ground truths);
         negative values are always unlabelled.
@@ -182,49 +291,52 @@ def read_mat(
     path = Path(path)
     source = path.name
     order = check_choice(order, ("F", "C"), name="order", func="read_mat")
-    arrays = load_mat_arrays(path)
+    arrays, texts = load_mat_contents(path)
     if not arrays:
-        raise FileFormatError(f"{source} holds no numeric arrays.")
+        raise FileFormatError(f"{source} holds no numeric arrays{' (only texts)' if texts else ''}.")
     key = _pick(arrays, cube_key, "cube array", source, lambda v: v.ndim == 3)
     shape_source = f"the array shape in {source}"
+    akey = axis_key
     if key is not None and arrays[key].ndim == 3:
         if image_shape is not None:
             raise InvalidParameterError(f"{source} holds a 3-D cube {key!r}; image_shape is only for flat matrices.")
-        data = arrays[key]
+        akey = akey or (None if axis is not None else _axis_key(arrays, key, arrays[key].shape))
+        length = np.size(axis) if axis is not None else (arrays[akey].size if akey in arrays else None)
+        data, layout_note = move_spectral_last(arrays[key], layout, source=source, axis_length=length)
     else:
         given = parse_image_shape(image_shape)
-        shape = given or _shape_from_file(arrays)
-        if shape is None:
+        stated = None if given else _shape_from_file(arrays)
+        if given is None and stated is None:
             raise FileFormatError(
                 f"{source} holds no 3-D cube (variables: {sorted((k, v.shape) for k, v in arrays.items())}). "
                 "To fix this, give image_shape=(height, width) for a (bands, pixels) matrix, and cube_key= "
                 "if several matrices fit."
             )
+        shape = given or stated[0]
         n = shape[0] * shape[1]
         key = key or _pick(arrays, None, "cube matrix", source, lambda v: v.ndim == 2 and n in v.shape and v.size > n)
         if key is None:
             raise FileFormatError(f"{source} has no (bands, {n}) matrix for an image of {shape[0]}x{shape[1]} pixels.")
-        data = flat_to_cube(arrays[key], shape, order=order, source=source)
-        shape_source = "given by the user" if given else f"the nRow/nCol variables of {source}"
+        data, layout_note = flat_to_cube(arrays[key], shape, order=order, source=source), None
+        shape_source = "given by the user" if given else f"{stated[1]} of {source}"
+        akey = akey or (None if axis is not None else _axis_key(arrays, key, (data.shape[-1],)))
     image = data.shape[:2]
     label_arrays, label_source = arrays, source
     if labels_file is not None:
         label_arrays, label_source = load_mat_arrays(Path(labels_file)), Path(labels_file).name
     label_arrays = {k: v for k, v in label_arrays.items() if k != key}
     labels, names, found_labels = _labels_from(label_arrays, labels_key, image, label_source, unlabelled)
-    if axis is None:
-        akey = axis_key or next(
-            (k for k, v in arrays.items() if k.lower() in _AXIS_NAMES and v.size == data.shape[-1]), None
-        )
-        if akey is not None:
-            if akey not in arrays:
-                raise FileFormatError(f"{source} has no variable {akey!r} for the axis; it has {sorted(arrays)}.")
-            axis = np.asarray(arrays[akey], dtype=np.float64).reshape(-1)
-    unit = axis_unit or "channel"
-    return build_cube(
+    stated_unit = None
+    if axis is None and akey is not None:
+        if akey not in arrays:
+            raise FileFormatError(f"{source} has no variable {akey!r} for the axis; it has {sorted(arrays)}.")
+        axis = np.asarray(arrays[akey], dtype=np.float64).reshape(-1)
+        stated_unit = _unit_from_texts(texts, akey)
+    cube = build_cube(
         data,
         axis,
-        unit,
+        stated_unit if stated_unit is not None else (axis_unit or "channel"),
+        requested_unit=axis_unit if stated_unit is not None else None,
         source=source,
         labels=labels,
         label_names=names,
@@ -232,10 +344,15 @@ def read_mat(
         attrs={
             "format": "mat",
             "mat_variable": key,
+            "dataset": f"{key} ({' x '.join(str(n) for n in arrays[key].shape)})",
             "labels_variable": found_labels,
+            "axis_variable": akey,
             "image_shape_source": shape_source,
         },
     )
+    if layout_note:
+        cube.attrs["layout_note"] = layout_note
+    return cube
 
 
 def _is_mat(path: Path) -> bool:

@@ -55,15 +55,34 @@ def read_npz(path, *, axis_unit: str | None = None, dtype=np.float32) -> Cube:
         )
 
 
-def read_npy(path, *, axis=None, axis_unit: str = "channel", dtype=np.float32) -> Cube:
-    """Read a ``.npy`` cube of shape (H, W, C); ``axis`` gives the channel positions."""
+def read_npy(path, *, axis=None, axis_unit: str = "channel", layout: str = "auto", dtype=np.float32) -> Cube:
+    """Read a ``.npy`` cube.
+
+    Parameters
+    ----------
+    path : str or Path
+    axis : array-like of shape (n_channels,), optional
+        Channel positions; with ``layout="auto"`` the dimension of the same length is spectral.
+    axis_unit : str
+        Unit of ``axis``.
+    layout : {"auto", "bands_last", "bands_first"}
+        ``(H, W, C)`` or channels-first ``(C, H, W)``; ``auto`` follows ``axis``, else last.
+    dtype : dtype
+    """
+    from chemmap.io._spectral_dim import move_spectral_last
+
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError) as exc:
         raise FileFormatError(f"{path} is not a readable .npy file ({exc}).") from None
+    length = None if axis is None else int(np.size(axis))
+    data, note = move_spectral_last(np.asarray(data), layout, source=path.name, axis_length=length)
     unit = axis_unit if axis is not None else "channel"
-    return _make_cube(np.asarray(data), axis, unit, source=path.name, dtype=dtype)
+    cube = _make_cube(data, axis, unit, source=path.name, dtype=dtype)
+    if note:
+        cube.attrs["layout_note"] = note
+    return cube
 
 
 def write_npz(cube: Cube, path) -> None:
@@ -84,5 +103,7 @@ def write_npz(cube: Cube, path) -> None:
 
 
 readers.register("npz", ReaderEntry("npz", (".npz",), read_npz, "NumPy archive with cube, axis, ..."))
-readers.register("npy", ReaderEntry("npy", (".npy",), read_npy, "NumPy array (H, W, C); axis= option"))
+readers.register(
+    "npy", ReaderEntry("npy", (".npy",), read_npy, "NumPy array (H, W, C) or (C, H, W); axis=, layout= options")
+)
 writers.register("npz", WriterEntry("npz", (".npz",), write_npz, "NumPy archive"))

@@ -4,7 +4,10 @@ Bruker ``.bcf``/``.spx``, Lispix/Bruker ripple ``.rpl`` + ``.raw``, Renishaw ``.
 JEOL, EDAX, Horiba JobinYvon (LabSpec ``.xml``), DigitalSurf, EMD, HyperSpy ``.hspy``, ... : whatever
 RosettaSciIO opens as a spectrum image (two navigation axes, one signal axis) becomes a
 Cube with the signal axis (offset + scale x index, or the file's non-uniform axis) and its
-unit. Line scans become one-row images and single spectra one-pixel images.
+unit. Line scans become one-row images and single spectra one-pixel images; a stack of
+spectrum images (three navigation axes) is summed over its outer one, with a warning. HDF5
+files are taken here only with a vendor signature (Delmic, Tofwerk); chemmap's own HDF5
+readers take the others.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ __all__ = ["VENDOR_SUFFIXES", "read_vendor"]
 VENDOR_SUFFIXES = (
     ".bcf", ".spx", ".rpl", ".wdf", ".spd", ".spc", ".pts", ".asw", ".emd", ".hspy", ".zspy",
     ".msa", ".emsa", ".sur", ".pro", ".tvf", ".dm3", ".dm4", ".nxs", ".elid", ".emi", ".ser", ".xml",
+    ".h5", ".hdf5",
 )  # fmt: skip
+#: Suffixes shared with chemmap's own readers: taken only when the file has a vendor signature.
+SHARED_SUFFIXES = (".xml", ".h5", ".hdf5")
 #: First bytes of the XML files RosettaSciIO reads (Horiba JobinYvon LabSpec exports).
 VENDOR_XML_SIGNS = (b"<LSX_Data",)
 #: What the errors of RosettaSciIO's parsers say when a file ends before its structures do.
@@ -43,6 +49,12 @@ TRUNCATION_SIGNS = (
     "end of file", "eof", "missing", "truncated", "buffer is smaller", "not enough data",
     "setting an array element with a sequence",
 )  # fmt: skip
+#: What to ask of plugins whose default is not the spectrum image: every Delmic stream (CL
+#: spectra, SE, survey) and the Tofwerk peak data beside the sum spectrum (its default).
+PLUGIN_OPTIONS = {
+    "Delmic": {"signal": "all"},
+    "Tofwerk": {"signal": ["sum_spectrum", "nominal_peak_data", "fib_images"]},
+}
 #: Units of spatial (navigation) axes, as RosettaSciIO writes them.
 SPATIAL_UNITS = ("m", "mm", "µm", "um", "nm", "pm", "Å")
 
@@ -63,6 +75,9 @@ def _plugin_for(path: Path, plugin: str | None):
                 f"RosettaSciIO has no plugin {plugin!r}; it has {sorted(p['name'] for p in rsciio.IO_PLUGINS)}."
             )
         return names[plugin.lower()]
+    flavour = _hdf5_flavour(path) if f".{suffix}" in SHARED_SUFFIXES else None
+    if flavour is not None:
+        return names[flavour.lower()]
     matches = [p for p in rsciio.IO_PLUGINS if suffix in (e.lower() for e in p["file_extensions"])]
     if not matches:
         raise FileFormatError(f"RosettaSciIO has no reader for {path.name} (suffix .{suffix}).")
@@ -108,7 +123,16 @@ def _navigation_marked_spectral(signal: dict) -> bool:
     nav = next(a for a in axes if a.get("navigate", True))
     others = [a for a in axes if not a.get("navigate", True)]
     spatial = all(str(a.get("units", "")).strip() in SPATIAL_UNITS for a in others)
-    return spatial and str(nav.get("units", "")).strip() not in SPATIAL_UNITS
+    unit = str(nav.get("units", "")).strip()
+    return spatial and unit not in SPATIAL_UNITS and _is_spectral_unit(unit)
+
+
+def _is_spectral_unit(unit: str) -> bool:
+    """A unit a spectral axis is measured in (eV, nm, cm-1, ...), not frames or slices."""
+    try:
+        return parse_unit(unit)[0] not in (None, "channel", "map")
+    except AxisError:
+        return False
 
 
 def _describe_signal(signal: dict) -> str:
@@ -128,27 +152,29 @@ def _spectrum_image(signals: list[dict], source: str) -> tuple[dict, list[str]]:
     a 3-D signal whose spectral axis is marked navigation (EELS spectrum images) is fixed
     with a warning.
     """
-    fixed = []
+    fixed, swapped = [], []
     for signal in signals:
         if _navigation_marked_spectral(signal):
             axes = [{**a, "navigate": not a.get("navigate", True)} for a in signal["axes"]]
-            name = next(a.get("name", "?") for a in signal["axes"] if a.get("navigate", True))
-            warnings.warn(
-                f"{source} marks its {name!r} axis as navigation and its spatial axes as signal; read "
-                f"as a spectrum image with {name!r} as the spectral axis.",
-                DataWarning,
-                stacklevel=4,
-            )
             signal = {**signal, "axes": axes}
+            swapped.append(signal)
         fixed.append(signal)
-    candidates = [s for s in fixed if _n_spectral(s) == 1 and len(s["axes"]) <= 3 and not _is_record(s)]
+    candidates = [s for s in fixed if _n_spectral(s) == 1 and len(s["axes"]) <= 4 and not _is_record(s)]
     if not candidates:
         shapes = "; ".join(_describe_signal(s) for s in fixed)
         raise FileFormatError(
             f"{source} holds no spectral cube: its signals are {shapes}, none with one spectral axis and "
-            "up to two spatial ones. chemmap maps spectrum images, line scans and single spectra."
+            "up to three navigation ones. chemmap maps spectrum images, line scans and single spectra."
         )
     chosen = max(candidates, key=lambda s: int(np.prod(s["data"].shape)))
+    if any(s is chosen for s in swapped):
+        name = next(a.get("name", "?") for a in chosen["axes"] if not a.get("navigate", True))
+        warnings.warn(
+            f"{source} marks its {name!r} axis as navigation and its spatial axes as signal; read "
+            f"as a spectrum image with {name!r} as the spectral axis.",
+            DataWarning,
+            stacklevel=4,
+        )
     others = [_describe_signal(s) for s in fixed if s is not chosen]
     return chosen, others
 
@@ -201,7 +227,13 @@ def _read_signals(module, path: Path, plugin: str, lazy: bool) -> list[dict]:
     level = logger.level
     logger.setLevel(logging.ERROR)  # "cannot find lumispy" and the like are not the user's concern
     try:
-        return module.file_reader(str(path), lazy=lazy)
+        options = PLUGIN_OPTIONS.get(plugin, {})
+        try:
+            return module.file_reader(str(path), lazy=lazy, **options)
+        except NotImplementedError:
+            if not lazy:
+                raise
+            return module.file_reader(str(path), lazy=False, **options)  # Delmic reads eagerly only
     except ModuleNotFoundError as exc:
         raise _missing_package(exc.name or _named_package(str(exc)), plugin, path) from None
     except (MemoryError, KeyboardInterrupt):
@@ -316,6 +348,8 @@ def read_vendor(
     spectral = next(i for i, a in enumerate(axes) if not a.get("navigate", True))
     if spectral != data.ndim - 1:
         data = data.swapaxes(spectral, -1) if is_lazy_array(data) else np.moveaxis(data, spectral, -1)
+    if data.ndim == 4:
+        data = _sum_outer_navigation(data, axes, spectral, path.name)
     nav = data.ndim - 1
     data = data.reshape((1,) * (2 - nav) + tuple(data.shape))
     values, raw_unit = _signal_axis(axes[spectral])
@@ -338,10 +372,44 @@ def read_vendor(
     )
 
 
+def _hdf5_flavour(path: Path) -> str | None:
+    from chemmap.io._hdf5_datasets import vendor_flavour
+    from chemmap.io.flat_hdf5 import is_hdf5
+
+    if not is_hdf5(path):
+        return None
+    try:
+        import h5py
+    except ImportError:
+        return None
+    try:
+        with h5py.File(path, "r") as fh:
+            return vendor_flavour(fh)
+    except OSError:
+        return None
+
+
+def _sum_outer_navigation(data, axes: list[dict], spectral: int, source: str):
+    """A stack of spectrum images (depth slices of FIB-SIMS, frames, tilts) summed over its
+    outer navigation axis into one image, with a warning that says so."""
+    outer = next(a for i, a in enumerate(axes) if i != spectral)
+    warnings.warn(
+        f"{source} holds a stack of {int(data.shape[0])} spectrum images along its {outer.get('name', 'outer')!r} "
+        "axis; read as their sum (one image). To map one slice, save it from the vendor software first.",
+        DataWarning,
+        stacklevel=3,
+    )
+    return data.sum(axis=0, dtype=None if data.dtype.kind == "f" else np.int64)
+
+
 def _sniff(path: Path) -> bool:
-    """Every vendor suffix but ``.xml``, which is taken only with a LabSpec signature."""
-    if path.suffix.lower() != ".xml":
+    """Every vendor suffix but those chemmap reads itself, which are taken only with a vendor
+    signature (LabSpec ``.xml``, Delmic or Tofwerk HDF5)."""
+    suffix = path.suffix.lower()
+    if suffix not in SHARED_SUFFIXES:
         return True
+    if suffix != ".xml":
+        return _hdf5_flavour(path) is not None
     with open(path, "rb") as handle:
         head = handle.read(1024)
     return any(sign in head for sign in VENDOR_XML_SIGNS)
