@@ -42,7 +42,7 @@ _CODE_OF = {np.dtype(t): code for code, t in ENVI_DTYPES.items()}
 DATA_SUFFIXES = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip", ".sli")
 
 #: How ENVI spells axis units, mapped to chemmap's units.
-_ENVI_UNITS = {
+ENVI_UNITS = {
     "nanometers": "nm",
     "micrometers": "um",
     "microns": "um",
@@ -136,7 +136,7 @@ def _stated_unit(fields: dict, source: str) -> str | None:
     raw = str(fields.get("wavelength units", "unknown")).strip()
     if raw.lower() in UNSTATED_UNITS:
         return None
-    spelled = _ENVI_UNITS.get(raw.lower(), raw)
+    spelled = ENVI_UNITS.get(raw.lower(), raw)
     try:
         parse_unit(spelled)
     except AxisError:

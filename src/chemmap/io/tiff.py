@@ -5,7 +5,10 @@ Which dimension is spectral comes from the file when it says so (tifffile axes: 
 samples per pixel is last, ``C``/``Z``/``T``/``L``/``E`` of a hyperstack first); for a
 plain multi-page file the pages are taken as bands unless ``layout="bands_last"``. The
 axis comes from the ``axis`` option, else from metadata written by chemmap (``axis`` and
-``unit`` in the JSON description) or numeric ImageJ slice labels, else channel numbers.
+``unit`` in the JSON description), GeoTIFF GDAL metadata (wavelength, FWHM, bad bands; see
+``chemmap.io._gdal``) or numeric ImageJ slice labels, else channel numbers. GDAL's nodata
+value masks the pixels that hold it in every band and flags the bands that hold it in
+every pixel.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InvalidParameterError
 from chemmap.io._build import build_cube, lazy_view
+from chemmap.io._gdal import bands_all_nodata, gdal_metadata, gdal_unit
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
 __all__ = ["read_tiff", "write_tiff"]
@@ -120,17 +124,38 @@ def read_tiff(
             data = s.asarray()
         data = _to_hwc(data, s.axes, layout, str(path))
         meta_axis, meta_unit = _metadata_axis(tif, data.shape[-1])
+        gdal = gdal_metadata(tif.pages[0], data.shape[-1])
     if lazy:
         data = lazy_view(data)
-    values, unit = (axis, axis_unit or "channel") if axis is not None else (meta_axis, axis_unit or meta_unit)
-    return build_cube(
+    requested = None
+    if axis is not None:
+        values, unit = axis, axis_unit or "channel"
+    elif meta_axis is None and gdal.wavelength is not None:
+        values, unit, requested = gdal.wavelength, gdal_unit(gdal.unit), axis_unit
+    else:
+        values, unit = meta_axis, axis_unit or meta_unit or "channel"
+    bad_bands, nodata_note = gdal.bad_bands, None
+    if gdal.nodata is not None and not lazy:
+        nodata_bands = bands_all_nodata(data, gdal.nodata)
+        if nodata_bands.any():
+            bad_bands = nodata_bands if bad_bands is None else bad_bands | nodata_bands
+            nodata_note = f"{int(nodata_bands.sum())} bands hold only the GDAL nodata value; flagged bad"
+    cube = build_cube(
         data,
         values,
-        unit or "channel",
+        unit,
         source=path.name,
+        requested_unit=requested,
+        guess_unit=requested is None and unit is None,
         dtype=dtype,
+        fwhm=gdal.fwhm if values is gdal.wavelength else None,
+        bad_bands=bad_bands,
+        ignore_value=gdal.nodata,
         attrs={"format": "tiff", "tiff_axes": s.axes},
     )
+    if nodata_note:
+        cube.attrs["nodata_note"] = nodata_note
+    return cube
 
 
 def _is_tiff(path: Path) -> bool:
