@@ -11,7 +11,7 @@ from scipy.optimize import nnls
 
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import ShapeError
+from chemmap.core.exceptions import ConvergenceWarning, ShapeError
 from chemmap.decomposition.abundances import abundance_maps, nnls_gram
 
 
@@ -37,6 +37,15 @@ def test_batched_nnls_handles_dependent_components_and_empty_rows():
     expected = np.array([nnls(a, row)[0] for row in y])
     np.testing.assert_allclose(residual, np.linalg.norm(y - expected @ a.T, axis=1), atol=1e-7)
     assert np.all(ours[0] == 0) and np.all(ours[-1] == 0)  # nothing to fit; all-negative data
+
+
+def test_nnls_stops_at_its_bound_and_says_how_many_spectra_fell_short():
+    rng = np.random.default_rng(5)
+    a = np.abs(rng.normal(size=(90, 12))) + rng.random((90, 1))
+    y = rng.random((200, 12)) @ a.T + rng.normal(scale=0.5, size=(200, 90))
+    with pytest.warns(ConvergenceWarning, match=r"bound of 1 steps with \d+ of 200 spectra"):
+        early = nnls_gram(a.T @ a, y @ a, max_iter=1)
+    assert np.all(early >= 0)
 
 
 def _mixture_cube(noise: float = 0.0):

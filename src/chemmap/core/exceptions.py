@@ -77,5 +77,9 @@ class NarrowWindowWarning(ChemmapWarning):
     """A window covers fewer channels than a reliable band estimate needs."""
 
 
+class ConvergenceWarning(ChemmapWarning):
+    """An iterative solver stopped at its bound before it converged for every pixel."""
+
+
 class DataWarning(ChemmapWarning):
     """The data are usable but something about them deserves attention."""

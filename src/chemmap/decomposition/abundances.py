@@ -5,6 +5,8 @@ needs its products with the components."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from chemmap._shared.blockwise import map_spectra
@@ -12,7 +14,7 @@ from chemmap._shared.compute import compute
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import ShapeError
+from chemmap.core.exceptions import ConvergenceWarning, ShapeError
 from chemmap.decomposition.regularised import PENALTIES, spatial_abundances
 
 __all__ = ["METHODS", "abundance_maps", "fcls_gram", "nnls_gram", "solve_abundances"]
@@ -39,7 +41,8 @@ def nnls_gram(gram, products, *, max_iter: int | None = None) -> np.ndarray:
     products : array of shape (n, k)
         ``Y A``, one row per spectrum.
     max_iter : int, optional
-        Steps; default ``5 k + 10``.
+        Steps; default ``5 k + 10``. Spectra still infeasible then keep their last estimate,
+        with a :class:`~chemmap.core.exceptions.ConvergenceWarning` saying how many.
 
     Returns
     -------
@@ -78,6 +81,16 @@ def nnls_gram(gram, products, *, max_iter: int | None = None) -> np.ndarray:
         free[rows] ^= np.where(full[:, None], bad, single)
         x[rows] = _passive_solutions(g, b[rows], free[rows])
         dual[rows] = np.where(free[rows], 0.0, x[rows] @ g - b[rows])
+    else:
+        left = ((free & (x < -tol)) | (~free & (dual < -tol))).any(axis=1).sum()
+        if left:
+            warnings.warn(
+                f"NNLS stopped at its bound of {max_iter} steps with {left} of {n} spectra short of the "
+                "optimum; their abundances are the last estimate, clipped at 0. Nearly dependent component "
+                "spectra cause this: use fewer components.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
     return np.clip(x, 0, None)
 
 
