@@ -12,9 +12,11 @@ import pytest
 
 from chemmap.cli.main import main
 from chemmap.core.axis import SpectralAxis
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import DataWarning, InvalidParameterError
 from chemmap.datasets import make_demo_cube
 from chemmap.io import read, write
-from chemmap.pipeline.peaks import PEAK_OUTPUT_FILES
+from chemmap.pipeline.peaks import PEAK_OUTPUT_FILES, map_peaks
 
 pytest.importorskip("xraydb", reason="the synthetic XRF scan needs the 'xrf' extra (xraydb)")
 
@@ -186,3 +188,34 @@ def test_one_row_and_one_column_images_run_through_every_figure(tmp_path, rows):
     out = tmp_path / "out"
     assert main(["peaks", str(tmp_path / "line.h5"), "--out", str(out), "--quiet"]) == 0
     assert {p.name for p in out.iterdir()} >= set(PEAK_OUTPUT_FILES)
+
+
+def test_peaks_fall_back_to_the_mean_spectrum_when_the_max_spectrum_is_all_noise():
+    """A weak band in every pixel: lost in the max spectrum's noise, clear in the mean's."""
+    rng = np.random.default_rng(0)
+    x = np.linspace(400.0, 1800.0, 400)
+    band = np.exp(-0.5 * ((x - 1001.0) / 6.0) ** 2)
+    cube = Cube((rng.normal(0.0, 1.0, (20, 20, 400)) + 1.5 * band).astype(np.float32), SpectralAxis(x, "cm-1"))
+    with pytest.warns(DataWarning, match="found on the mean spectrum"):
+        result = map_peaks(cube)
+    assert result.detect_on == "mean" and result.report["detected_on"] == "mean spectrum"
+    assert [round(p.position) for p in result.peaks] == [1000]
+
+
+def test_peaks_on_pure_noise_are_refused_not_invented():
+    rng = np.random.default_rng(1)
+    cube = Cube(
+        rng.normal(0.0, 1.0, (20, 20, 400)).astype(np.float32), SpectralAxis(np.linspace(400, 1800, 400), "cm-1")
+    )
+    with pytest.raises(InvalidParameterError, match="No peak stands out"):
+        map_peaks(cube)
+
+
+@pytest.mark.data
+@pytest.mark.filterwarnings("default::chemmap.core.exceptions.ChemmapWarning")
+def test_polystyrene_bands_found_in_the_real_renishaw_streamline_map(real_file):
+    """The streamline map's max spectrum is ruled by a few pixels; its mean shows polystyrene."""
+    result = map_peaks(read(real_file("renishaw/renishaw_test_streamline.wdf")))
+    found = np.array([p.position for p in result.peaks])
+    for band in (1001.4, 1031.8, 1155.3, 1602.3):  # polystyrene Raman bands, cm-1
+        assert np.min(np.abs(found - band)) < 4, (band, found)

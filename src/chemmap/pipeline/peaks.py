@@ -11,6 +11,7 @@ spectra read only their pixels.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from chemmap._shared.optional import optional_import
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import AxisError, InvalidParameterError
+from chemmap.core.exceptions import AxisError, DataWarning, InvalidParameterError
 from chemmap.pipeline.record import Timer, versions, workflow_session, write_run_record
 from chemmap.pipeline.staging import staged_output
 
@@ -125,6 +126,7 @@ class PeaksResult:
     report: dict
     warnings: list[str] = field(default_factory=list)
     out_dir: Path | None = None
+    detect_on: str = "max"
 
 
 def map_peaks(
@@ -148,6 +150,17 @@ def map_peaks(
         cube, calibration = _calibrated(cube, settings, summary, progress)
         spectrum = summary.max if settings.detect_on == "max" else summary.mean
         peaks = _detect(cube, spectrum, summary, settings)
+        if not peaks and settings.detect_on == "max" and summary.n_pixels > 1:
+            peaks = _detect(cube, summary.mean, summary, replace(settings, detect_on="mean"))
+            if peaks:
+                warnings.warn(
+                    "No peak stands out of the noise of the max spectrum (a few bright or spiky pixels rule "
+                    f"it); {len(peaks)} peaks were found on the mean spectrum and are mapped instead.",
+                    DataWarning,
+                    stacklevel=2,
+                )
+                settings = replace(settings, detect_on="mean")
+                spectrum = summary.mean
         if not peaks:
             raise InvalidParameterError(
                 f"No peak stands out of the noise of the {settings.detect_on} spectrum. To fix this, lower the "
@@ -169,6 +182,7 @@ def map_peaks(
         cube, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles, {}
     )
     result.report = _report(result, settings)
+    result.detect_on = settings.detect_on
     return result
 
 
@@ -444,7 +458,7 @@ def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
     save_figure(fig, stage / "peak_maps.png")
 
     fig = new_figure(11, 5)
-    spectrum = result.summary.max if settings.detect_on == "max" else result.summary.mean
+    spectrum = result.summary.max if result.detect_on == "max" else result.summary.mean
     plot_peak_spectrum(
         fig.subplots(),
         result.cube.axis.values,
@@ -452,7 +466,7 @@ def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
         spectrum,
         result.peaks,
         short,
-        title=f"{settings.detect_on.capitalize()} spectrum with the {n} peak slices",
+        title=f"{result.detect_on.capitalize()} spectrum with the {n} peak slices",
         ylabel="Counts" if area_unit == "counts" else "Intensity",
     )
     save_figure(fig, stage / "peak_spectrum.png")
