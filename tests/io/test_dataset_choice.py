@@ -45,8 +45,9 @@ def test_info_names_the_dataset_read_and_the_others(tmp_path, capsys):
 def test_hdf5_with_only_images_is_refused_and_says_so(tmp_path):
     with h5py.File(tmp_path / "pics.h5", "w") as fh:
         fh.create_dataset("thumbnail", data=PREVIEW)
-    with pytest.raises(FileFormatError, match="holds no spectral cube.*thumbnail"):
-        read(tmp_path / "pics.h5", format="hdf5-cube")
+    for fmt in (None, "hdf5-cube"):
+        with pytest.raises(FileFormatError, match="holds no spectral cube.*thumbnail"):
+            read(tmp_path / "pics.h5", format=fmt)
 
 
 def test_hdf5_two_cubes_the_file_does_not_tell_apart_are_refused(tmp_path):
@@ -226,3 +227,30 @@ def test_tofwerk_hdf5_depth_stack_read_as_its_sum(tmp_path):
     with h5py.File(path, "r") as fh:
         expected = fh["PeakData/PeakData"][()].sum(axis=0)
     np.testing.assert_allclose(cube.data, expected.reshape(cube.data.shape), rtol=1e-5)
+
+
+def test_zarr_channels_first_by_dimension_names(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    store = zarr.create_array(
+        store=str(tmp_path / "xrf.zarr"), shape=(32, 6, 5), dtype="float32", dimension_names=["energy", "y", "x"]
+    )
+    store[...] = CUBE.transpose(2, 0, 1)
+    store.attrs["axis"] = list(np.linspace(1.0, 16.5, 32))
+    store.attrs["axis_unit"] = "keV"
+    cube = read(tmp_path / "xrf.zarr")
+    np.testing.assert_array_equal(cube.data.compute(), CUBE)
+    assert cube.axis.unit == "keV" and "moved last" in cube.attrs["layout_note"]
+
+
+def test_maps_like_xrf_hdf5_takes_the_spectra_over_element_maps(tmp_path):
+    """Synchrotron XRF (MAPS-like): (C, H, W) spectra beside (elements, H, W) fitted maps."""
+    with h5py.File(tmp_path / "maps.h5", "w") as fh:
+        fh["MAPS/mca_arr"] = CUBE.transpose(2, 0, 1)
+        fh["MAPS/energy"] = np.linspace(0.0, 15.5, 32)
+        fh["MAPS/XRF_roi"] = RNG.random((7, 6, 5))
+        fh["MAPS/scalers"] = RNG.random((4, 6, 5))
+    cube = read(tmp_path / "maps.h5", axis_unit="keV")
+    assert "labels its values" in cube.attrs["axis_unit_note"]  # the file states no unit; info says so
+    np.testing.assert_array_equal(cube.data, CUBE)
+    assert cube.axis.unit == "keV" and cube.attrs["dataset"].startswith("MAPS/mca_arr")
+    assert len(cube.attrs["other_datasets"]) == 2

@@ -271,8 +271,8 @@ def build_cube(
         "image_shape_source": f"the array shape in {source}",
     }
     if unit_note is not None:
-        # guessed or labelled: the user should know; a conversion is only recorded
-        if unit_was_stated in (None, "channel"):
+        # a guess: the user should know; a label the user asked for or a conversion is recorded
+        if unit_was_stated in (None, "channel") and requested_unit is None:
             warnings.warn(unit_note, DataWarning, stacklevel=3)
         base_attrs["axis_unit_note"] = unit_note
     base_attrs.update(attrs or {})

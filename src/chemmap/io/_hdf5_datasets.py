@@ -18,7 +18,15 @@ import numpy as np
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._spectral_dim import SPECTRAL_NAMES, stated_spectral_dim
 
-__all__ = ["CubeCandidate", "axis_unit_of", "choose_cube", "cube_candidates", "has_spectral_cube", "vendor_flavour"]
+__all__ = [
+    "CubeCandidate",
+    "axis_unit_of",
+    "choose_cube",
+    "cube_candidates",
+    "decode_text",
+    "has_spectral_cube",
+    "vendor_flavour",
+]
 
 #: Dataset names of pictures stored beside the spectra.
 IMAGE_NAMES = re.compile(r"preview|thumb|rgb|overview|survey|snapshot|navcam|camera|photo", re.IGNORECASE)
@@ -58,32 +66,41 @@ class CubeCandidate:
         return f"{self.name} ({' x '.join(str(n) for n in self.shape)} {self.dtype} {kind})"
 
 
-def _text(value) -> str:
+def decode_text(value) -> str:
+    """An HDF5 attribute or MATLAB char value as text (bytes decoded)."""
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _looks_like_image(name: str, ds) -> bool:
-    if _text(ds.attrs.get("CLASS", "")) == "IMAGE":
+    if decode_text(ds.attrs.get("CLASS", "")) == "IMAGE":
         return True
     if ds.dtype == np.uint8 and ds.shape[-1] in (3, 4):
         return True
     return bool(IMAGE_NAMES.search(name.rsplit("/", 1)[-1]))
 
 
+def _name_list(value) -> list[str]:
+    """Dimension names from an attribute: a list, or one text such as ``"energy:y:x"``."""
+    if isinstance(value, (str, bytes)):
+        return re.split(r"[:,\s]+", decode_text(value))
+    return [decode_text(v) for v in np.ravel(value)]
+
+
 def _dimension_labels(ds) -> tuple[tuple[str, ...] | None, dict[int, str]]:
-    """Labels and attached axis datasets from HDF5 dimension scales or NeXus ``axes``."""
-    labels = [_text(dim.label) for dim in ds.dims]
+    """Labels and attached axis datasets from HDF5 dimension scales, NeXus ``axes`` or the
+    dataset's own ``dimension_labels``/``axes`` attribute."""
+    labels = [decode_text(dim.label) for dim in ds.dims]
     scales = {i: dim[0].name.lstrip("/") for i, dim in enumerate(ds.dims) if len(dim)}
     parent = ds.parent
     nexus = parent.attrs.get("axes")
-    if nexus is not None and _text(parent.attrs.get("signal", "")) == ds.name.rsplit("/", 1)[-1]:
-        names = re.split(r"[:,\s]+", _text(nexus)) if isinstance(nexus, (str, bytes)) else [_text(v) for v in nexus]
+    if nexus is not None and decode_text(parent.attrs.get("signal", "")) == ds.name.rsplit("/", 1)[-1]:
+        names = _name_list(nexus)
         if len(names) == ds.ndim:
             labels = names
             scales.update({i: parent[n].name.lstrip("/") for i, n in enumerate(names) if n != "." and n in parent})
     own = ds.attrs.get("dimension_labels", ds.attrs.get("axes"))
     if own is not None and not any(labels):
-        names = re.split(r"[:,\s]+", _text(own)) if isinstance(own, (str, bytes)) else [_text(v) for v in own]
+        names = _name_list(own)
         labels = names if len(names) == ds.ndim else labels
     return (tuple(labels) if any(labels) else None), scales
 
@@ -205,5 +222,5 @@ def axis_unit_of(ds) -> str | None:
     """The unit an axis dataset states in its attributes, or None."""
     for key in UNIT_ATTRS:
         if key in ds.attrs:
-            return _text(ds.attrs[key])
+            return decode_text(ds.attrs[key])
     return None

@@ -27,7 +27,7 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._flat import assemble_flat
-from chemmap.io._hdf5_datasets import has_spectral_cube, vendor_flavour
+from chemmap.io._hdf5_datasets import cube_candidates, decode_text, has_spectral_cube, vendor_flavour
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
 __all__ = ["HDF5_SIGNATURE", "is_hdf5", "read_flat_hdf5", "write_flat_hdf5"]
@@ -99,6 +99,13 @@ def read_flat_hdf5(
         raise FileFormatError(f"{path} is not a readable HDF5 file ({exc}).") from None
     with fh:
         if spectra_key not in fh:
+            images = [c.describe() for c in cube_candidates(fh)]
+            if images:
+                raise FileFormatError(
+                    f"{path.name} holds no spectral cube: its 3-D datasets are images ({'; '.join(images)}) and it "
+                    f"has no flat {spectra_key!r} table. To fix this, pass format='hdf5-cube' with cube_key= if "
+                    "one of them holds spectra after all."
+                )
             raise FileFormatError(
                 f"{path} has no dataset {spectra_key!r}. Expected the chemmap flat layout "
                 f"(/spectra, /axis, image_shape attribute); found {sorted(fh.keys())}. To fix "
@@ -113,7 +120,7 @@ def read_flat_hdf5(
         if axis_key in fh:
             axis_ds = fh[axis_key]
             axis_values = axis_ds[()]
-            unit = axis_unit or _text(axis_ds.attrs.get("unit", "channel"))
+            unit = axis_unit or decode_text(axis_ds.attrs.get("unit", "channel"))
         else:
             axis_values, unit = np.arange(n_channels, dtype=np.float64), axis_unit or "channel"
         shape = image_shape if image_shape is not None else fh.attrs.get("image_shape")
@@ -126,9 +133,9 @@ def read_flat_hdf5(
         if labels_key in fh:
             labels = fh[labels_key][()]
             raw = fh[labels_key].attrs.get("names")
-            names = {int(k): v for k, v in json.loads(_text(raw)).items()} if raw is not None else None
+            names = {int(k): v for k, v in json.loads(decode_text(raw)).items()} if raw is not None else None
         spectra = spectra_ds[()]
-        source = _text(fh.attrs.get("source", path.name))
+        source = decode_text(fh.attrs.get("source", path.name))
     cube = assemble_flat(
         spectra,
         axis_values,
@@ -146,10 +153,6 @@ def read_flat_hdf5(
     if shape_source is not None:
         cube.attrs["image_shape_source"] = shape_source
     return cube
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def write_flat_hdf5(cube: Cube, path, *, compression: str | None = "gzip") -> None:

@@ -22,6 +22,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, FileFormatError, InvalidParameterError, ShapeError
 from chemmap.io._build import build_cube
 from chemmap.io._flat import encode_labels, parse_image_shape
+from chemmap.io._hdf5_datasets import decode_text
 from chemmap.io._registry import ReaderEntry, readers
 from chemmap.io._spectral_dim import move_spectral_last
 from chemmap.io.flat_hdf5 import is_hdf5
@@ -107,7 +108,7 @@ def _load_v73(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         with h5py.File(path, "r") as fh:
 
             def take(name, obj):
-                if _text(obj.attrs.get("MATLAB_class", b"")) == "char":
+                if decode_text(obj.attrs.get("MATLAB_class", b"")) == "char":
                     texts[name] = "".join(chr(c) for c in np.asarray(obj[()]).T.reshape(-1) if c)
                 elif obj.dtype.kind in "biuf":
                     arrays[name] = obj[()].T  # MATLAB writes column-major: reverse to MATLAB's shape
@@ -124,10 +125,6 @@ def _load_v73(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     except OSError as exc:
         raise FileFormatError(f"{path} is not a readable MATLAB v7.3 (HDF5) file ({exc}).") from None
     return arrays, texts
-
-
-def _text(value) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _pick(arrays: dict, key: str | None, what: str, source: str, accept) -> str | None:
@@ -272,7 +269,8 @@ def read_mat(
     axis_key, axis : optional
         Variable with the channel positions, or the positions themselves.
     axis_unit : str, optional
-        Unit of the axis (default ``"channel"`` when no axis is found).
+        Labels an axis whose unit the file does not state (MATLAB variables carry none; a
+        DataSet's titles may), or converts a stated one of the same kind.
     image_shape : (int, int), optional
         For a ``(bands, pixels)`` matrix; read from ``nRow``/``nCol`` variables when present.
     order : {"F", "C"}
@@ -335,8 +333,8 @@ def read_mat(
     cube = build_cube(
         data,
         axis,
-        stated_unit if stated_unit is not None else (axis_unit or "channel"),
-        requested_unit=axis_unit if stated_unit is not None else None,
+        stated_unit,
+        requested_unit=axis_unit,
         source=source,
         labels=labels,
         label_names=names,

@@ -20,11 +20,12 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._cube_layout import cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
+from chemmap.io._spectral_dim import move_spectral_last
 
 __all__ = ["read_zarr", "write_zarr"]
 
 
-def read_zarr(path, *, cube_key: str = "cube", dtype=None, lazy: bool = True) -> Cube:
+def read_zarr(path, *, cube_key: str = "cube", layout: str = "auto", dtype=None, lazy: bool = True) -> Cube:
     """Read a Zarr cube store.
 
     Parameters
@@ -33,6 +34,9 @@ def read_zarr(path, *, cube_key: str = "cube", dtype=None, lazy: bool = True) ->
         The store folder.
     cube_key : str
         Array of the group holding the cube.
+    layout : {"auto", "bands_last", "bands_first"}
+        Where the spectral dimension is; ``auto`` takes the array's ``dimension_names`` or the
+        dimension as long as the ``axis`` attribute, else the last.
     dtype : dtype, optional
         Convert the data; by default the stored type is kept.
     lazy : bool
@@ -60,14 +64,23 @@ def read_zarr(path, *, cube_key: str = "cube", dtype=None, lazy: bool = True) ->
     else:
         array, attrs = node, dict(node.attrs)
     if array.ndim != 3:
-        raise FileFormatError(f"{path}: the cube array has shape {array.shape}; expected (height, width, n_channels).")
+        raise FileFormatError(
+            f"{path}: the cube array has shape {array.shape}; expected (height, width, n_channels) or, with "
+            "layout='bands_first', (n_channels, height, width)."
+        )
     if lazy:
         from chemmap.io._build import lazy_view
 
         data = lazy_view(array)
     else:
         data = array[...]
-    return cube_from_parts(data, attrs, mask=mask, labels=labels, source=path.name, dtype=dtype, fmt="zarr")
+    names = getattr(getattr(array, "metadata", None), "dimension_names", None)
+    length = len(attrs["axis"]) if attrs.get("axis") is not None else None
+    data, note = move_spectral_last(data, layout, source=path.name, labels=names, axis_length=length)
+    cube = cube_from_parts(data, attrs, mask=mask, labels=labels, source=path.name, dtype=dtype, fmt="zarr")
+    if note:
+        cube.attrs["layout_note"] = note
+    return cube
 
 
 def write_zarr(cube: Cube, path, *, chunk_mb: float = 16.0, compression: str = "auto") -> None:
