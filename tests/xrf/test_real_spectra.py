@@ -85,3 +85,14 @@ def test_self_calibration_is_right_warned_or_refused(real_file, name):
     assert right or warned, f"{name}: {calibration.gain:.5f} keV/ch, {calibration.offset:.3f} keV, no warning"
     if name.endswith(("P45_the_default_job.bcf", "jetstream_file_example.spx")):  # many lines: found, unwarned
         assert right and not warned
+
+
+def test_a_line_below_the_confidence_threshold_is_labelled_with_a_question_mark(real_file):
+    """P45: the 0.27 keV peak fits K Ll, C Ka1 and Ca Ll alike; its map must not read as a sure K map."""
+    result = map_peaks(
+        read(real_file("bruker/P45_the_default_job.bcf")), PeakSettings(detect_on="mean", speckles=False)
+    )
+    low = min(range(len(result.peaks)), key=lambda i: abs(result.peaks[i].position - 0.27))
+    assert result.labels[low].endswith("?") and result.names[low].split()[1].endswith("?")
+    iron = min(range(len(result.peaks)), key=lambda i: abs(result.peaks[i].position - 6.40))
+    assert result.labels[iron] == "Fe Ka1"  # a confident line keeps its plain name

@@ -163,7 +163,9 @@ def map_peaks(
                 spectrum = summary.mean
         if not peaks:
             raise InvalidParameterError(
-                f"No peak stands out of the noise of the {settings.detect_on} spectrum. To fix this, lower the "
+                f"No peak stands out of the noise of the {settings.detect_on} spectrum"
+                f"{' nor of the mean spectrum' if settings.detect_on == 'max' and summary.n_pixels > 1 else ''}. "
+                "To fix this, lower the "
                 "prominence (--prominence, in the spectrum's units) or the least width (--min-width)."
             )
         support = summary.mean if settings.detect_on == "max" else summary.max
@@ -257,10 +259,16 @@ def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings) -> d
 
 
 def _labels(peaks, identification) -> list[str]:
-    """The line each peak is assigned to, or an empty string."""
+    """The line each peak is assigned to (with ``?`` below the confidence threshold: an
+    ambiguous or lone line), or an empty string."""
+    from chemmap.xrf.identify import CONFIDENT
+
     if identification is None:
         return [""] * len(peaks)
-    return [entry["assignment"] or "" for entry in identification["peaks"]]
+    return [
+        (entry["assignment"] or "") + ("?" if entry["element"] and (entry["confidence"] or 0) < CONFIDENT else "")
+        for entry in identification["peaks"]
+    ]
 
 
 def _speckles(cube, sliced, identification, settings, progress) -> dict:
