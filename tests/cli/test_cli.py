@@ -133,3 +133,18 @@ def test_usage_error_exit_code_and_debug_traceback(tmp_path, rows_csv):
         text=True,
     )
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "ShapeError" in debug.stderr
+
+
+def test_ratio_features_from_the_command_line(tmp_path, demo_csv, capsys):
+    """``--features ratios`` takes the pairs of ``--ratio``; the resolved config records them."""
+    out = tmp_path / "run"
+    argv = ["run", str(demo_csv), "--image-shape", "30", "30", "--label-column", "region", "--out", str(out)]
+    assert main([*argv, "--features", "ratios", "--ratio", "1655/1742", "--clusters", "2", "--quiet"]) == 0
+    assert "ratios = [" in (out / "config.resolved.toml").read_text()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["clustering"]["features"]["kind"] == "ratios"
+    assert metrics["clustering"]["pixel_accuracy"] > 0.9  # the 1655/1742 ratio separates the demo's two regions
+    code = main(
+        ["run", str(demo_csv), "--image-shape", "30", "30", "--features", "ratios", "--out", str(tmp_path / "x")]
+    )
+    assert code == 2 and "--ratio A/B" in capsys.readouterr().err

@@ -111,7 +111,10 @@ class PixelFeatures:
         from chemmap.maps.bands import ratio_map
 
         if not self.ratios:
-            raise InvalidParameterError("features='ratios' needs ratios=[(numerator, denominator), ...].")
+            raise InvalidParameterError(
+                "features='ratios' needs band pairs: give --ratio A/B on the command line, ratios = [[A, B]] "
+                "in [clustering] (or ratio in [maps]) of a config, or ratios=[(A, B), ...] in the API."
+            )
         maps = [ratio_map(cube, num, den, window=self.window).data[..., 0] for num, den in self.ratios]
         return np.stack(maps, axis=-1).astype(np.float64)
 

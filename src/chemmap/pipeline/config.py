@@ -185,7 +185,9 @@ SECTIONS: dict[str, dict[str, Param]] = {
         ),
         "features": Param("choice", "pca", choices=("pca", "spectra", "ratios"), doc="clustering features"),
         "n_components": Param("any", 10, check=_n_components, doc="PCA components or variance fraction"),
-        "ratios": Param("any", [], check=_pairs, doc="band pairs for features = 'ratios'"),
+        "ratios": Param(
+            "any", [], check=_pairs, doc="band pairs for features = 'ratios' (default: the [maps] ratio pairs)"
+        ),
         "covariance_type": Param("choice", "full", choices=("full", "diag"), doc="GMM covariance"),
         "n_init": Param("int", 10, low=1, doc="restarts"),
         "mode_filter": Param("int", 0, low=0, doc="majority-filter window in pixels (0 = off)"),
@@ -307,6 +309,9 @@ def validate_config(
         given = resolved[section][key]
         if given is not None and base_dir is not None and not Path(given).is_absolute():
             resolved[section][key] = str(base_dir / given)
+    clustering = resolved["clustering"]
+    if clustering["features"] == "ratios" and not clustering["ratios"]:
+        clustering["ratios"] = [list(pair) for pair in resolved["maps"]["ratio"] or []]  # the ratio maps' bands
     return resolved
 
 
