@@ -80,6 +80,8 @@ def _reader_options(args) -> dict:
         options["image_shape"] = tuple(args.image_shape)
     if getattr(args, "label_column", None):
         options["label_column"] = args.label_column
+    if getattr(args, "label_mask", None):
+        options["label_mask"] = str(args.label_mask)
     return options
 
 
@@ -106,6 +108,12 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument("--format", help="reader name (guessed from the file when omitted)")
         p.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"), help="image height and width")
         p.add_argument("--label-column", help="ground-truth label column of a flat table")
+        p.add_argument(
+            "--label-mask",
+            type=Path,
+            metavar="FILE",
+            help="ground truth for any cube: a 2-D class image (.png, .npy, ...)",
+        )
         p.add_argument("--read-option", type=_read_option, action="append", metavar="KEY=VALUE", help=READ_OPTION_HELP)
 
     demo = sub.add_parser("demo", help="make the 30x30 demo image and run the full pipeline on it")
@@ -115,11 +123,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the mapping pipeline on a file or a TOML config")
     run.add_argument("input", type=Path, help="data file, or a .toml config")
     run.add_argument("--out", required=True, type=Path, help="output folder")
-    run.add_argument("--format", help="reader name (guessed from the file when omitted)")
-    run.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"), help="image height and width")
-    run.add_argument("--label-column", help="ground-truth label column of a flat table")
+    inputs(run)
     run.add_argument("--axis-unit", help="unit of the spectral axis (cm-1, nm, keV, ...)")
-    run.add_argument("--read-option", type=_read_option, action="append", metavar="KEY=VALUE", help=READ_OPTION_HELP)
     run.add_argument("--clusters", type=_clusters, help="number of clusters or 'auto' (default auto)")
     run.add_argument("--method", help="kmeans | gmm | hierarchical")
     run.add_argument("--criterion", help="silhouette | elbow | gap | bic (with --clusters auto)")
@@ -264,6 +269,7 @@ def _run_config(args) -> tuple[dict, Path | None]:
         ("input", "format"): args.format,
         ("input", "image_shape"): args.image_shape,
         ("input", "label_column"): args.label_column,
+        ("input", "label_mask"): None if args.label_mask is None else str(args.label_mask),
         ("input", "axis_unit"): args.axis_unit,
         ("clustering", "k"): args.clusters,
         ("clustering", "method"): args.method,

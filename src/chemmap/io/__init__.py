@@ -30,6 +30,7 @@ from chemmap.io import (  # noqa: F401
     zarr_cube,
 )
 from chemmap.io._flat import factor_pairs
+from chemmap.io._label_mask import apply_label_mask
 from chemmap.io._registry import ReaderEntry, readers, writers
 
 __all__ = ["convert", "describe", "factor_pairs", "read", "readers", "write", "writers"]
@@ -51,15 +52,19 @@ def _reader_for(path: Path, format: str | None) -> ReaderEntry:
     )
 
 
-def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cube:
-    """Read a file into a :class:`Cube`.
+def read(path, *, format: str | None = None, label_mask=None, **options) -> Cube:
+    """Read a file (or a table in memory) into a :class:`Cube`.
 
     Parameters
     ----------
-    path : str or Path
-        File to read.
+    path : str, Path or pandas.DataFrame
+        File to read, or a DataFrame of pixel rows read by the rules of a flat CSV file
+        (numeric column names are the axis; coordinates, label column, ``image_shape``).
     format : str, optional
         Reader name (see ``chemmap.io.readers.names()``); guessed when omitted.
+    label_mask : array-like or str or Path, optional
+        Ground truth apart from the data: a 2-D class image of the image's shape, or a file
+        holding one (see :mod:`chemmap.io._label_mask`); replaces labels the file has.
     **options
         Reader options, e.g. ``image_shape=(30, 30)``, ``label_column="region"``. Unknown
         options raise an error listing the valid ones. Readers with a ``lazy`` option read
@@ -74,6 +79,14 @@ def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cu
     --------
     >>> cube = read("demo.csv", image_shape=(30, 30), label_column="region")  # doctest: +SKIP
     """
+    if _is_data_frame(path):
+        from chemmap.io._table import table_to_cube
+
+        readers.get("csv-flat").check_options(options)
+        options.pop("delimiter", None)
+        cube = table_to_cube(path.copy(), "DataFrame", "dataframe", **options)
+        cube.attrs["reader"] = "dataframe"
+        return cube if label_mask is None else apply_label_mask(cube, label_mask)
     path = Path(path)
     if not path.exists():
         raise InputFileNotFoundError(
@@ -91,7 +104,11 @@ def read(path: str | os.PathLike, *, format: str | None = None, **options) -> Cu
         )
     cube.attrs["reader"] = entry.name
     cube.attrs["path"] = str(path)
-    return cube
+    return cube if label_mask is None else apply_label_mask(cube, label_mask)
+
+
+def _is_data_frame(value) -> bool:
+    return type(value).__name__ == "DataFrame" and type(value).__module__.startswith("pandas")
 
 
 def _read_with(entry: ReaderEntry, path: Path, options: dict) -> Cube:

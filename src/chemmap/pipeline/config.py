@@ -145,6 +145,12 @@ SECTIONS: dict[str, dict[str, Param]] = {
             "any", None, allow_none=True, check=_image_shape, doc="[height, width] in pixels, for flat tables"
         ),
         "label_column": Param("str", None, allow_none=True, doc="ground-truth column of a flat table"),
+        "label_mask": Param(
+            "str",
+            None,
+            allow_none=True,
+            doc="ground truth for any cube: a 2-D class image file (relative to the config)",
+        ),
         "axis_unit": Param("str", None, allow_none=True, doc="unit of the spectral axis"),
         "options": Param("any", {}, check=_options, doc="further reader options"),
     },
@@ -302,6 +308,7 @@ def validate_config(
         raise InputFileNotFoundError(f"Input file {str(path)!r} (from [input] path) does not exist.")
     resolved["input"]["path"] = str(path)
     for section, key in (
+        ("input", "label_mask"),
         ("unmixing", "truth_abundances"),
         ("unmixing", "truth_endmembers"),
         ("classification", "labels"),
@@ -318,7 +325,7 @@ def validate_config(
 def reader_options(inp: dict[str, Any]) -> dict[str, Any]:
     """The reader options of a validated ``[input]`` section: ``options`` plus the named fields set."""
     options = dict(inp["options"])
-    for key in ("image_shape", "label_column", "axis_unit"):
+    for key in ("image_shape", "label_column", "label_mask", "axis_unit"):
         if inp[key] is not None:
             options[key] = inp[key]
     return options

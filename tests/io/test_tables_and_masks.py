@@ -1,0 +1,57 @@
+"""Tables in memory and ground truth apart from the data: ``read(DataFrame)``,
+``Cube.from_table`` and label masks (arrays and files) for any cube."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from chemmap.cli import main
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import InvalidParameterError, ShapeError
+from chemmap.io import read
+
+
+def test_a_data_frame_reads_as_its_csv_file_does(demo_csv):
+    from_file = read(demo_csv, image_shape=(30, 30), label_column="region")
+    frame = pd.read_csv(demo_csv)
+    from_frame = read(frame, image_shape=(30, 30), label_column="region")
+    np.testing.assert_array_equal(from_frame.data, from_file.data)
+    np.testing.assert_array_equal(from_frame.axis.values, from_file.axis.values)
+    np.testing.assert_array_equal(from_frame.labels, from_file.labels)
+    assert from_frame.label_names == from_file.label_names and from_frame.attrs["reader"] == "dataframe"
+    np.testing.assert_array_equal(Cube.from_table(frame, image_shape=(30, 30)).data, from_file.data)
+    assert list(frame.columns) == list(pd.read_csv(demo_csv).columns)  # the caller's frame is untouched
+
+
+def test_a_data_frame_with_an_unknown_option_is_refused(demo_csv):
+    with pytest.raises(InvalidParameterError, match="does not take the option"):
+        read(pd.read_csv(demo_csv), image_shape=(30, 30), bands=3)
+
+
+def test_label_mask_from_an_array_a_png_and_a_npy_file(tmp_path, demo_csv):
+    truth = read(demo_csv, image_shape=(30, 30), label_column="region").labels
+    Image.fromarray((truth * 200).astype(np.uint8)).save(tmp_path / "mask.png")
+    np.save(tmp_path / "mask.npy", np.where(truth == 1, 7, -1))  # -1: unlabelled
+    from_png = read(demo_csv, image_shape=(30, 30), label_mask=tmp_path / "mask.png")
+    assert from_png.label_names == {0: "0", 200: "200"}  # class numbers are the mask's values
+    np.testing.assert_array_equal(from_png.labels == 200, truth == 1)
+    assert from_png.attrs["labels_source"] == "label mask mask.png"
+    from_npy = read(demo_csv, image_shape=(30, 30), label_mask=str(tmp_path / "mask.npy"))
+    assert from_npy.label_names == {7: "7"} and int((from_npy.labels < 0).sum()) == int((truth == 0).sum())
+    from_array = read(demo_csv, image_shape=(30, 30), label_mask=truth)
+    np.testing.assert_array_equal(from_array.labels, truth)
+
+
+def test_label_mask_of_the_wrong_shape_says_so(demo_csv):
+    with pytest.raises(ShapeError, match="15 x 60 pixels; the image is 30 x 30"):
+        read(demo_csv, image_shape=(30, 30), label_mask=np.zeros((15, 60), int))
+
+
+def test_label_mask_scores_a_run_of_a_cube_without_labels(tmp_path, demo_csv, capsys):
+    truth = read(demo_csv, image_shape=(30, 30), label_column="region").labels
+    np.save(tmp_path / "truth.npy", truth)
+    out = tmp_path / "run"
+    argv = ["run", str(demo_csv), "--image-shape", "30", "30", "--label-mask", str(tmp_path / "truth.npy")]
+    assert main([*argv, "--out", str(out), "--clusters", "2", "--quiet"]) == 0
+    assert "ARI=1.000" in capsys.readouterr().out
