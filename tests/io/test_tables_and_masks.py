@@ -55,3 +55,31 @@ def test_label_mask_scores_a_run_of_a_cube_without_labels(tmp_path, demo_csv, ca
     argv = ["run", str(demo_csv), "--image-shape", "30", "30", "--label-mask", str(tmp_path / "truth.npy")]
     assert main([*argv, "--out", str(out), "--clusters", "2", "--quiet"]) == 0
     assert "ARI=1.000" in capsys.readouterr().out
+
+
+def test_a_wrong_image_shape_of_the_right_pixel_count_warns_and_names_the_right_one(demo_csv):
+    from chemmap.core.exceptions import DataWarning
+
+    rows = pd.read_csv(demo_csv).drop(columns=["pixel_x", "pixel_y"])  # no coordinates to check against
+    with pytest.warns(DataWarning, match=r"looks sheared.*alike: 30 x 30"):
+        sheared = read(rows, image_shape=(20, 45))
+    assert sheared.attrs["image_shape_check"]["sheared"] and sheared.attrs["image_shape_check"]["ratio"] > 0.9
+    right = read(rows, image_shape=(30, 30))  # warnings are errors here: the right shape says nothing
+    assert not right.attrs["image_shape_check"]["sheared"]
+
+
+def test_noise_without_structure_gives_no_shape_warning():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(600, 40)), columns=[str(400 + 5 * i) for i in range(40)])
+    assert not read(frame, image_shape=(20, 30)).attrs["image_shape_check"]["sheared"]
+
+
+@pytest.mark.data
+def test_the_real_bladder_map_with_its_coordinates_dropped(real_file):
+    from chemmap.core.exceptions import DataWarning
+
+    rows = pd.read_csv(real_file("csv/bladder.csv.xz")).drop(columns=["x", "y", "Unnamed: 0"])
+    for wrong in [(12, 30), (4, 90), (36, 10), (24, 15)]:
+        with pytest.warns(DataWarning, match=r"looks sheared.*alike: (.*, )?18 x 20"):
+            read(rows, image_shape=wrong, label_column="label")
+    assert not read(rows, image_shape=(18, 20), label_column="label").attrs["image_shape_check"]["sheared"]

@@ -10,7 +10,7 @@ from chemmap.core.axis import SpectralAxis, sort_order
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InvalidParameterError, ShapeError
 
-__all__ = ["assemble_flat", "encode_labels", "factor_pairs", "parse_image_shape"]
+__all__ = ["assemble_flat", "check_row_width", "encode_labels", "factor_pairs", "parse_image_shape"]
 
 
 def factor_pairs(n: int) -> list[tuple[int, int]]:
@@ -65,6 +65,74 @@ def encode_labels(raw: np.ndarray, names: dict | None = None) -> tuple[np.ndarra
     present = sorted(int(v) for v in np.unique(codes) if v >= 0)
     names = names or {}
     return codes, {v: str(names.get(v, v)) for v in present}
+
+
+#: Pixel pairs sampled to compare vertical neighbours with random pairs.
+SHAPE_CHECK_PAIRS = 4000
+#: Vertical neighbours this alike to random pairs (median distance ratio) look sheared ...
+SHEARED_RATIO = 0.9
+#: ... when another width brings them below this share of that ratio.
+BETTER_WIDTH_SHARE = 0.75
+
+
+def check_row_width(spectra: np.ndarray, width: int, *, source: str, seed: int = 0) -> dict:
+    """Whether rows of a table without coordinates fold into an image of ``width`` columns.
+
+    In a right row-major image, pixel ``i`` and pixel ``i + width`` (the one below) are more
+    alike than two pixels drawn at random; with a wrong width of the right pixel count, they
+    are not, and the image comes out sheared. The median distance of ``SHAPE_CHECK_PAIRS``
+    sampled vertical pairs over that of random pairs is computed for every width that
+    divides the row count; when the given width's ratio is above ``SHEARED_RATIO`` and some
+    other width's is under ``BETTER_WIDTH_SHARE`` of it, a ``DataWarning`` names those
+    widths (the nearest to square first).
+
+    Returns
+    -------
+    dict
+        ``ratio`` of the given width, ``better_widths`` (possibly empty) and ``sheared``.
+    """
+    import warnings
+
+    from chemmap.core.exceptions import DataWarning
+
+    n = spectra.shape[0]
+    rng = np.random.default_rng(seed)
+
+    def distance(first: np.ndarray, second: np.ndarray) -> float:
+        """Median distance of the sampled pairs (rows with NaN left out), float32 rows only."""
+        gaps = np.linalg.norm(spectra[first].astype(np.float32) - spectra[second].astype(np.float32), axis=1)
+        gaps = gaps[np.isfinite(gaps)]
+        return float(np.median(gaps)) if gaps.size >= 16 else np.nan
+
+    nothing = {"ratio": None, "better_widths": [], "sheared": False}
+    if n < 16:
+        return nothing
+    random_distance = distance(rng.integers(0, n, SHAPE_CHECK_PAIRS), rng.integers(0, n, SHAPE_CHECK_PAIRS))
+    if not random_distance > 0:
+        return nothing
+
+    def ratio(w: int) -> float:
+        top = rng.integers(0, n - w, min(SHAPE_CHECK_PAIRS, n - w))
+        return distance(top, top + w) / random_distance
+
+    ratios = {w: ratio(w) for h, w in factor_pairs(n) if h >= 2 and w >= 2}
+    given = ratios.get(width)
+    if given is None or not np.isfinite(given):
+        return nothing
+    better = [w for w, r in ratios.items() if w != width and r < BETTER_WIDTH_SHARE * given]
+    better.sort(key=lambda w: (abs(np.log(w * w / n)), ratios[w]))
+    sheared = given > SHEARED_RATIO and bool(better)
+    if sheared:
+        shapes = ", ".join(f"{n // w} x {w}" for w in better[:4])
+        warnings.warn(
+            f"{source}: with {n // width} x {width} pixels, pixels and the ones below them are as different as "
+            f"random pairs (distance ratio {given:.2f}): the image looks sheared. Shapes whose vertical "
+            f"neighbours are alike: {shapes}. To fix this, give the instrument's image shape (or add "
+            "pixel_x/pixel_y columns); rows written column by column need the transposed shape.",
+            DataWarning,
+            stacklevel=4,
+        )
+    return {"ratio": round(given, 3), "better_widths": better[:4], "sheared": sheared}
 
 
 def _coordinates(values, name: str, origin: int, source: str) -> np.ndarray:
@@ -191,6 +259,7 @@ def assemble_flat(
             )
         flat_index = np.arange(n_rows)
         attrs["image_shape_source"] = "given by the user"
+        attrs["image_shape_check"] = check_row_width(spectra, w, source=source)
 
     n_pixels = h * w
     data = np.full((n_pixels, n_channels), np.nan, dtype=dtype)
