@@ -17,6 +17,7 @@ from chemmap.core.exceptions import ChemmapError, FileFormatError, InputFileNotF
 
 # Importing the format modules registers their readers; the order is the order of guessing.
 from chemmap.io import (  # noqa: F401
+    datastack,
     envi,
     flat_csv,
     flat_hdf5,
