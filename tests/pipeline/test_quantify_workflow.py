@@ -88,7 +88,7 @@ def test_a_trained_pls_model_maps_a_manifest_as_it_did_in_memory(manifest, tmp_p
     model_dir = tmp_path / "pls"
     assert main(["quantify", "train", str(manifest), "--model", "pls", "--out", str(model_dir), "--quiet"]) == 0
     training = json.loads((model_dir / "training.json").read_text())
-    assert training["training_samples"] == 10 and training["training_fit"]["rmse_mean"] < 10
+    assert training["training_samples"] == 8 and training["training_fit"]["rmse_mean"] < 10  # 2 of 10 held out
     out = tmp_path / "predicted"
     assert main(["quantify", "predict", str(model_dir), str(manifest), "--out", str(out), "--quiet"]) == 0
     with open(out / "predictions.csv", newline="") as fh:
@@ -143,3 +143,18 @@ def test_bad_inputs_fail_with_one_line_and_leave_nothing(manifest, tmp_path, cap
     assert main(["quantify", "predict", str(model_dir), str(other), "--out", str(out), "--quiet"]) == 2
     assert "Resample the cube" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_train_holds_out_the_test_fraction_and_names_the_held_out_samples(tmp_path):
+    """A 12-sample manifest without a split column: --test-fraction 0.25 keeps 3 samples out."""
+    twelve = write_tissue_benchmark(tmp_path / "twelve", make_tissue_samples(12, image_shape=(8, 10), n_channels=16))
+    model_dir = tmp_path / "pls"
+    argv = ["quantify", "train", str(twelve), "--model", "pls", "--test-fraction", "0.25", "--out", str(model_dir)]
+    assert main([*argv, "--quiet"]) == 0
+    training = json.loads((model_dir / "training.json").read_text())
+    splits = training["splits"]
+    assert training["training_samples"] == 9 and training["held_out_samples"] == 3
+    assert len(splits["test"]) == 3 and not set(splits["test"]) & set(splits["train"])
+    assert sorted(splits["train"] + splits["test"]) == sorted(e.name for e in read_manifest(twelve))
+    record = json.loads((model_dir / "run_record.json").read_text())
+    assert record["splits"]["test"] == splits["test"]

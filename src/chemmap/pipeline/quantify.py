@@ -154,6 +154,10 @@ def load_model(folder):
     raise FileFormatError(f"{config_path} describes {kind!r}, not a PLS or U-Net quantitative model.")
 
 
+#: The splits of a manifest, in the order :func:`_split` returns them.
+SPLITS = ("train", "val", "test")
+
+
 def _split(entries, settings: QuantifySettings):
     """Train, validation and test entries: the manifest's ``split`` column, or a seeded
     hold-out of ``test_fraction`` of the samples."""
@@ -239,7 +243,7 @@ def run_compare(
             **quantitative_map_scores(test, maps[name], low=settings.low, high=settings.high),
             "fit_seconds": round(fit_seconds, 2),
         }
-    splits = {"train": [s.name for s in train], "val": [s.name for s in val], "test": [s.name for s in test]}
+    splits = {name: [s.name for s in part] for name, part in zip(SPLITS, (train, val, test), strict=True)}
     with staged_output(out_dir) as stage:
         _write_comparison(stage, comparison, maps, test, settings)
         _write_sample_pages(stage / "samples", comparison, maps, test, settings, command)
@@ -354,10 +358,14 @@ def run_train(
     progress: ProgressCallback | None = None,
     command: list[str] | None = None,
 ) -> dict:
-    """Train ``model`` on every sample not marked ``test`` (``val`` samples stop U-Net
-    training) and write the model folder ``out_dir`` (``model.json``, and ``weights.pt`` for
-    a U-Net; nothing executable), with ``training.json`` (scores of the training fit) and
-    ``run_record.json``.
+    """Train ``model`` on the training samples (``val`` samples stop U-Net training) and
+    write the model folder ``out_dir`` (``model.json``, and ``weights.pt`` for a U-Net;
+    nothing executable), with ``training.json`` (scores of the training fit and the samples
+    of each split) and ``run_record.json``.
+
+    Samples marked ``test`` in the manifest, or, without a ``split`` column, a seeded
+    ``test_fraction`` of them, are held out: never read, never seen by the fit, and named in
+    ``training.json`` so that ``quantify predict`` can score the model on them.
 
     Returns
     -------
@@ -369,18 +377,23 @@ def run_train(
 
     settings = settings or QuantifySettings()
     timer = Timer()
-    entries = [e for e in read_manifest(manifest) if e.split != "test"]
+    train_entries, val_entries, test_entries = _split(read_manifest(manifest), settings)
     with timer.stage("read"):
-        train = _load([e for e in entries if e.split != "val"], read_options)
-        val = _load([e for e in entries if e.split == "val"], read_options)
+        train, val = _load(train_entries, read_options), _load(val_entries, read_options)
         _check_axes(train + val)
     mapper = build_model(model, settings)
     with timer.stage("fit"):
         mapper.fit(train, validation=val or None, progress=progress)
+    splits = {
+        name: [e.name for e in part]
+        for name, part in zip(SPLITS, (train_entries, val_entries, test_entries), strict=True)
+    }
     summary = {
         "model": model,
         "training_samples": len(train),
         "validation_samples": len(val),
+        "held_out_samples": len(test_entries),
+        "splits": splits,
         "training_fit": mean_scores([s.reference for s in train], mapper.predict(train)),
     }
     with staged_output(out_dir) as stage:
@@ -389,7 +402,9 @@ def run_train(
 
         mapper.save(stage)
         write_text_atomic(stage / "training.json", json.dumps(to_json_safe(summary), indent=2) + "\n")
-        write_run_record(stage, command=command, timer=timer, source=str(manifest), settings=asdict(settings))
+        write_run_record(
+            stage, command=command, timer=timer, source=str(manifest), settings=asdict(settings), splits=splits
+        )
     return summary
 
 

@@ -29,6 +29,11 @@ class SampleEntry:
     split: str | None = None
     truth: Path | None = None
 
+    @property
+    def name(self) -> str:
+        """The sample's name in outputs: its cube file's name without the suffix."""
+        return self.cube.stem
+
 
 @dataclass
 class Sample:
@@ -133,7 +138,7 @@ def load_sample(entry: SampleEntry, **read_options) -> Sample:
     if not mask.any():
         raise ShapeError(f"The sample {entry.cube} has no valid pixel inside its mask.")
     truth = None if entry.truth is None else _image(entry.truth, shape, "The truth map", np.float32)
-    return Sample(cube, mask, entry.reference, truth, entry.cube.stem)
+    return Sample(cube, mask, entry.reference, truth, entry.name)
 
 
 def grouped_folds(n_samples: int, n_folds: int = 5, *, random_state: int = 0) -> list[np.ndarray]:
