@@ -148,3 +148,14 @@ def test_ratio_features_from_the_command_line(tmp_path, demo_csv, capsys):
         ["run", str(demo_csv), "--image-shape", "30", "30", "--features", "ratios", "--out", str(tmp_path / "x")]
     )
     assert code == 2 and "--ratio A/B" in capsys.readouterr().err
+
+
+def test_ratio_contrast_and_noise_level_from_the_command_line(tmp_path, demo_csv):
+    out = tmp_path / "run"
+    argv = ["run", str(demo_csv), "--image-shape", "30", "30", "--ratio", "1655/1742", "--out", str(out), "--quiet"]
+    assert main([*argv, "--ratio-mode", "difference", "--ratio-min-snr", "3", "--clusters", "2"]) == 0
+    resolved = (out / "config.resolved.toml").read_text()
+    assert 'ratio_mode = "difference"' in resolved and "noise_threshold = 3.0" in resolved
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["maps"]["normdiff_1655_1742"]["n_undefined"] == 0
+    assert "normdiff_1655_1742" in np.load(out / "maps.npz").files

@@ -38,15 +38,42 @@ def test_position_outside_axis_is_an_error(demo_cube):
         intensity_map(demo_cube, 2500)
 
 
-def test_ratio_is_nan_where_denominator_absent_never_inf(demo_cube):
+def test_ratio_is_a_lower_bound_where_only_the_numerator_stands_never_inf(demo_cube):
     m = ratio_map(demo_cube, 1655, 1742, window=30)
-    r = m["ratio_1655_1742"]
+    r, bound = m["ratio_1655_1742"], m["ratio_1655_1742_bound"]
     info = m.attrs["maps"]["ratio_1655_1742"]
-    assert np.all(np.isnan(r[:, :15])), "left half has no 1742 band: the ratio must be undefined there"
-    assert not np.any(np.isnan(r[:, 15:])) and not np.any(np.isinf(r))
+    assert np.all(bound[:, :15] == 1) and np.all(bound[:, 15:] == 0), "left half has 1655 but no 1742 band"
+    assert np.all(np.isfinite(r)), "no blank pixel: one band or the other stands everywhere"
     expected = 1.0 * np.exp(-((1655 - 1655) ** 2) / 2000) / 1.8  # ~0.556 at the band centres
     assert abs(np.median(r[:, 15:]) - expected) < 0.05
-    assert info["n_low_denominator"] == 450
+    assert r[:, :15].min() > r[:, 15:].max()  # the bounds lie above every measured ratio
+    assert (info["n_bound"], info["n_undefined"], info["n_low_denominator"]) == (450, 0, 450)
+
+
+def test_ratio_is_blank_only_where_neither_band_stands(demo_cube):
+    m = ratio_map(demo_cube, 1000, 1742, window=30)  # nothing at 1000 cm-1; 1742 only on the right
+    r = m["ratio_1000_1742"]
+    assert np.all(np.isnan(r[:, :15])) and np.all(np.isfinite(r[:, 15:]))
+    assert m.attrs["maps"]["ratio_1000_1742"]["n_undefined"] == 450
+
+
+def test_normalised_difference_is_defined_wherever_either_band_stands(demo_cube):
+    from sklearn.metrics import adjusted_rand_score as adjusted_rand_index
+
+    m = ratio_map(demo_cube, 1655, 1742, window=30, contrast="difference")
+    d = m["normdiff_1655_1742"]
+    assert list(m.map_names) == ["normdiff_1655_1742"] and np.all(np.isfinite(d))
+    assert np.all((d >= -1) & (d <= 1)) and d[:, :15].min() > 0.8  # no 1742 band on the left: near 1
+    two_class = (d > (d.min() + d.max()) / 2).astype(int)
+    assert adjusted_rand_index(demo_cube.labels.reshape(-1), two_class.reshape(-1)) >= 0.9
+
+
+def test_a_two_class_threshold_of_the_ratio_map_finds_the_regions(demo_cube):
+    from sklearn.metrics import adjusted_rand_score as adjusted_rand_index
+
+    r = ratio_map(demo_cube, 1655, 1742, window=30)["ratio_1655_1742"]
+    two_class = (r > np.sqrt(np.nanmin(r) * np.nanmax(r))).astype(int)  # a threshold between the two modes
+    assert adjusted_rand_index(demo_cube.labels.reshape(-1), two_class.reshape(-1)) >= 0.9
 
 
 def test_ratio_with_limit_of_detection_keeps_more_pixels(demo_cube):

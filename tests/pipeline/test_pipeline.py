@@ -36,12 +36,12 @@ def test_run_writes_every_output_and_meets_demo_targets(tmp_path, demo_csv):
     assert labels.shape == (30, 30) and set(np.unique(labels)) == {0, 1}
     assert len(set(labels[:, :15].ravel())) == 1 and len(set(labels[:, 15:].ravel())) == 1
     maps = np.load(tmp_path / "out" / "maps.npz")
-    assert set(maps.files) == {"intensity_1655", "ratio_1655_1742"}
+    assert set(maps.files) == {"intensity_1655", "ratio_1655_1742", "ratio_1655_1742_bound"}
     report = (tmp_path / "out" / "report.md").read_text()
     for heading in ("## Data", "## Parameters and why", "## Metrics", "## Interpretation", "## Warnings"):
         assert heading in report
     assert "higher intensity at 1450" in report  # the left cluster's own band is named
-    assert "k = 2 was set by hand" in report and "NaN ratios: 450 pixels" in report
+    assert "k = 2 was set by hand" in report and "Ratio bounds: in 450 pixels" in report
     record = json.loads((tmp_path / "out" / "run_record.json").read_text())
     assert record["versions"]["numpy"] and record["timings"]["seconds"]["cluster"] >= 0
     assert result.metrics["clustering"]["k"] == 2

@@ -41,7 +41,7 @@ def test_embedded_maps_and_spectra_equal_the_run(demo_run):
     data = read_report_data(demo_run.out_dir / "report.html")
     assert data["factor"] == 1 and data["shape"] == [30, 30]
     layers = {layer["name"]: layer for layer in data["layers"]}
-    assert list(layers) == ["clusters", "intensity_1655", "ratio_1655_1742", "ground_truth"]
+    assert list(layers) == ["clusters", "intensity_1655", "ratio_1655_1742", "ratio_1655_1742_bound", "ground_truth"]
     np.testing.assert_array_equal(layers["clusters"]["values"], demo_run.label_image)
     np.testing.assert_array_equal(layers["ground_truth"]["values"], demo_run.cube.labels)
     assert layers["ground_truth"]["categories"] == ["left", "right"]
@@ -72,7 +72,7 @@ def test_page_is_self_contained_and_shows_the_written_report(demo_run):
     for hook in ('data-testid="map"', 'data-testid="spectrum"', 'data-testid="pixel-readout"'):
         assert hook in page
     # the warnings and the graded metrics of report.md are on the page
-    assert "<h3>Warnings</h3>" in page and "NaN ratios: 450 pixels" in page
+    assert "<h3>Warnings</h3>" in page and "Ratio bounds: in 450 pixels" in page
     assert "class='grade grade-excellent'" in page
     assert "version of numpy" in page
 

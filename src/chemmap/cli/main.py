@@ -134,6 +134,10 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--intensity", type=float, action="append", help="band centre for an intensity map")
     run.add_argument("--ratio", type=_ratio, action="append", help="band ratio A/B, e.g. 1655/1742")
     run.add_argument("--window", type=float, help="band window, full width in axis units")
+    run.add_argument(
+        "--ratio-min-snr", type=float, help="a band counts as present above this many noise sigmas (default 10)"
+    )
+    run.add_argument("--ratio-mode", help="ratio (A/B, bounds where B is noise) | difference ((A-B)/(A+B))")
     run.add_argument("--mode-filter", type=int, help="majority filter window (pixels)")
     run.add_argument("--min-region-size", type=int, help="merge regions smaller than this (pixels)")
     run.add_argument("--crop", nargs=2, type=float, metavar=("LOW", "HIGH"), help="keep this axis range")
@@ -281,6 +285,8 @@ def _run_config(args) -> tuple[dict, Path | None]:
         ("maps", "intensity"): args.intensity,
         ("maps", "ratio"): args.ratio,
         ("maps", "window"): args.window,
+        ("maps", "noise_threshold"): args.ratio_min_snr,
+        ("maps", "ratio_mode"): args.ratio_mode,
         ("unmixing", "method"): "mcr" if args.mcr else args.unmix,
         ("unmixing", "components"): args.mcr or args.components,
         ("unmixing", "spatial"): args.spatial_unmix,

@@ -129,17 +129,28 @@ def _band_values(cube: Cube, bands: list[tuple[slice, np.ndarray]]):
     return map_spectra(kernel, cube.data, n_out=len(bands), dtype=np.float64)
 
 
-def _ratio_values(cube: Cube, numerator, denominator, threshold: float):
-    """``(height, width, 2)``: the ratio where the denominator clears its noise test, else NaN;
-    and the denominator band value.
+#: What each pixel of a ratio map is (the third output of :func:`_ratio_values`).
+DEFINED, BOUND, UNDEFINED = 0.0, 1.0, 2.0
 
-    The test ``den > threshold * sigma * ||w||`` with ``sigma`` the DER_SNR median of
-    :func:`~chemmap.maps.noise.spectral_noise_sigma` is decided without sorting: the
-    median of the ``|second differences|`` is below a limit exactly when more than half of
-    them are.
+
+def _ratio_values(cube: Cube, numerator, denominator, threshold: float, contrast: str = "ratio"):
+    """``(height, width, 3)``: the contrast, the denominator band value and each pixel's state.
+
+    A band is *strong* in a pixel when its value exceeds ``threshold`` times its noise
+    (``sigma * ||w||``, ``sigma`` the DER_SNR median of
+    :func:`~chemmap.maps.noise.spectral_noise_sigma`; decided without sorting: the median of
+    the ``|second differences|`` is below a limit exactly when more than half of them are).
+
+    ``contrast="ratio"``: numerator / denominator where the denominator is strong
+    (``DEFINED``); where only the numerator is, the ratio is at least numerator / (the
+    denominator's noise threshold), and that lower bound is given (``BOUND``); NaN where
+    neither band is strong (``UNDEFINED``). ``contrast="difference"``: (A - B) / (A + B) of
+    the band values clipped at 0, wherever either band is strong: in [-1, 1].
     """
     (ch_n, w_n), (ch_d, w_d) = numerator, denominator
-    per_sigma = threshold * np.linalg.norm(w_d) * MAD_TO_SIGMA / np.sqrt(6.0)
+    to_sigma = MAD_TO_SIGMA / np.sqrt(6.0)
+    per_sigma_d = threshold * np.linalg.norm(w_d) * to_sigma
+    per_sigma_n = threshold * np.linalg.norm(w_n) * to_sigma
 
     def kernel(spectra):
         num = spectra[:, ch_n].astype(np.float64) @ w_n
@@ -148,14 +159,32 @@ def _ratio_values(cube: Cube, numerator, denominator, threshold: float):
         d2 = np.add(x[:, :-2], x[:, 2:])
         d2 -= 2 * x[:, 1:-1]
         np.abs(d2, out=d2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            limit = np.where(per_sigma > 0, den / per_sigma, np.inf)
-            quiet = np.count_nonzero(d2 < limit[:, None].astype(d2.dtype), axis=1) >= d2.shape[1] // 2 + 1
-            defined = (den > 0) & quiet
-            ratio = np.where(defined, num / np.where(defined, den, 1.0), np.nan)
-        return np.stack([ratio, den], axis=1)
+        half = d2.shape[1] // 2 + 1
 
-    return map_spectra(kernel, cube.data, n_out=2, dtype=np.float64)
+        def strong(value, per_sigma):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                limit = np.where(per_sigma > 0, value / per_sigma, np.inf)
+                return (value > 0) & (np.count_nonzero(d2 < limit[:, None].astype(d2.dtype), axis=1) >= half)
+
+        den_ok, num_ok = strong(den, per_sigma_d), strong(num, per_sigma_n)
+        state = np.full(num.shape, UNDEFINED)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if contrast == "difference":
+                a, b = np.clip(num, 0, None), np.clip(den, 0, None)  # a band in the noise is no band: 0
+                defined = (den_ok | num_ok) & (a + b > 0)
+                value = np.where(defined, (a - b) / np.where(defined, a + b, 1.0), np.nan)
+                state[defined] = DEFINED
+            else:
+                value = np.where(den_ok, num / np.where(den_ok, den, 1.0), np.nan)
+                state[den_ok] = DEFINED
+                bound = num_ok & ~den_ok
+                if bound.any():
+                    floor = per_sigma_d * np.median(d2[bound], axis=1)  # the denominator's detection limit
+                    value[bound] = num[bound] / np.where(floor > 0, floor, np.nan)
+                    state[bound] = BOUND
+        return np.stack([value, den, state], axis=1)
+
+    return map_spectra(kernel, cube.data, n_out=3, dtype=np.float64)
 
 
 def _finish(maps: dict, cube: Cube, info: dict) -> Cube:
@@ -166,12 +195,16 @@ def _finish(maps: dict, cube: Cube, info: dict) -> Cube:
 
 
 def complete_map_info(maps: Cube) -> None:
-    """Fill the statistics a lazy map defers (``n_low_denominator`` of ratio maps) from
-    the computed maps, in place."""
+    """Fill the statistics a lazy map defers (the bound and undefined pixels of ratio maps)
+    from the computed maps, in place."""
     valid = maps.valid_pixels().reshape(maps.image_shape)
+    names = set(maps.map_names)
     for name, info in maps.attrs["maps"].items():
-        if info.get("kind") == "ratio" and info.get("n_low_denominator") is None:
-            info["n_low_denominator"] = int(np.count_nonzero(np.isnan(maps[name]) & valid))
+        if info.get("kind") == "ratio" and info.get("n_undefined") is None:
+            state = np.where(np.isnan(np.asarray(maps[name])), UNDEFINED, DEFINED)
+            if f"{name}_bound" in names:
+                state[np.asarray(maps[f"{name}_bound"]) == 1] = BOUND
+            _count_states(info, state, valid)
 
 
 def intensity_map(
@@ -214,6 +247,9 @@ def intensity_map(
     return _finish({name: values[..., 0]}, cube, {name: info})
 
 
+CONTRASTS = ("ratio", "difference")
+
+
 def ratio_map(
     cube: Cube,
     numerator: float,
@@ -223,62 +259,85 @@ def ratio_map(
     mode: str = "mean",
     baseline: str | None = None,
     noise_threshold: float = 10.0,
+    contrast: str = "ratio",
 ) -> Cube:
-    """Map of the ratio of two band intensities, with noise-aware division.
+    """Map of the contrast of two bands, with noise-aware division.
 
-    Where the denominator band is not above ``noise_threshold`` times its own noise level
-    (per pixel: the spectral white-noise sigma propagated through the window weights), the
-    ratio is undefined: it is set to NaN and those pixels are counted in
-    ``attrs["maps"][name]["n_low_denominator"]``. So a band that is absent in part of the
-    image gives blank pixels there, never ±inf or a map of amplified noise.
+    A band is taken as present in a pixel when it stands ``noise_threshold`` times above its
+    own noise there (the spectral white-noise sigma propagated through the window weights).
+
+    ``contrast="ratio"`` (numerator / denominator): where the denominator is present, the
+    ratio. Where only the numerator is, the ratio exceeds numerator / (the denominator's
+    limit), and that **lower bound** is the map's value; a second map ``<name>_bound`` is 1
+    there, so figures draw those pixels at the top of the scale, marked, and never as
+    measured ratios. Pixels where neither band is present are blank (NaN): there is nothing
+    to compare. ``contrast="difference"``: the normalised difference (A - B) / (A + B) in
+    [-1, 1], defined wherever either band is present, with no bounds.
 
     Parameters
     ----------
     cube : Cube
     numerator, denominator : float
-        Band centres in axis units.
+        Band centres in axis units (A and B).
     window : float, optional
         Full window width in axis units for both bands (default: 5 channel spacings).
     mode, baseline
         As in :func:`intensity_map`.
     noise_threshold : float
-        Minimum denominator, in noise sigmas. The default, 10, is the IUPAC limit of
+        Presence of a band, in noise sigmas. The default, 10, is the IUPAC limit of
         quantification: below it the denominator alone puts more than 10 % relative error
         into the ratio. Use 3 (the limit of detection) to keep bands that are merely present.
+    contrast : {"ratio", "difference"}
 
     Returns
     -------
     Cube
-        A map Cube with one map, ``ratio_<numerator>_<denominator>``; lazy for a lazy cube,
-        whose ``n_low_denominator`` is then filled by :func:`complete_map_info` once the
-        map is computed (and ``median_denominator_noise``, the median over up to 10 000
-        evenly spaced pixels of the denominator's noise, stays None).
+        A map Cube: ``ratio_<A>_<B>`` and ``ratio_<A>_<B>_bound``, or ``normdiff_<A>_<B>``;
+        lazy for a lazy cube. ``attrs["maps"][name]`` counts ``n_bound`` and ``n_undefined``
+        pixels (``n_low_denominator``: both; filled by :func:`complete_map_info` once a lazy
+        map is computed).
     """
+    from chemmap._shared.validation import check_choice
+
     if not isinstance(cube, Cube):
         raise InvalidParameterError("ratio_map needs a Cube (it uses the cube's axis).")
     threshold = check_number(noise_threshold, name="noise_threshold", func="ratio_map", low=0)
+    contrast = check_choice(contrast, CONTRASTS, name="contrast", func="ratio_map")
     ch_n, w_n, info_n = band_weights(
         cube.axis, numerator, window=window, mode=mode, baseline=baseline, name="numerator"
     )
     ch_d, w_d, info_d = band_weights(
         cube.axis, denominator, window=window, mode=mode, baseline=baseline, name="denominator"
     )
-    values = _ratio_values(cube, (ch_n, w_n), (ch_d, w_d), threshold)
-    ratio = values[..., 0]
+    values = _ratio_values(cube, (ch_n, w_n), (ch_d, w_d), threshold, contrast)
     valid = cube.valid_pixels().reshape(cube.image_shape)
-    name = f"ratio_{info_n['at']:g}_{info_d['at']:g}"
+    prefix = "ratio" if contrast == "ratio" else "normdiff"
+    name = f"{prefix}_{info_n['at']:g}_{info_d['at']:g}"
     info = {
         "kind": "ratio",
+        "contrast": contrast,
         "numerator": info_n,
         "denominator": info_d,
         "noise_threshold": threshold,
         "n_low_denominator": None,
+        "n_bound": None,
+        "n_undefined": None,
         "median_denominator_noise": None,
     }
+    maps, infos = {name: values[..., 0]}, {name: info}
+    if contrast == "ratio":
+        maps[f"{name}_bound"] = values[..., 2] == BOUND
+        infos[f"{name}_bound"] = {"kind": "ratio bound", "of": name, "noise_threshold": threshold}
     if not cube.is_lazy:
-        info["n_low_denominator"] = int(np.sum(np.isnan(ratio) & valid))
+        _count_states(info, np.asarray(values[..., 2]), valid)
         info["median_denominator_noise"] = _median_noise(cube, valid, np.linalg.norm(w_d))
-    return _finish({name: ratio}, cube, {name: info})
+    return _finish(maps, cube, infos)
+
+
+def _count_states(info: dict, state: np.ndarray, valid: np.ndarray) -> None:
+    info["n_bound"] = int(np.count_nonzero((state == BOUND) & valid))
+    info["n_undefined"] = int(np.count_nonzero((state == UNDEFINED) & valid))
+    info["n_low_denominator"] = info["n_bound"] + info["n_undefined"] if info["contrast"] == "ratio" else None
 
 
 def _median_noise(cube: Cube, valid: np.ndarray, weight_norm: float, sample: int = 10_000) -> float | None:

@@ -180,7 +180,15 @@ SECTIONS: dict[str, dict[str, Param]] = {
         ),
         "mode": Param("choice", "mean", choices=("mean", "area"), doc="band value: mean or area"),
         "baseline": Param("choice", "none", choices=("none", "linear"), doc="local baseline under each band"),
-        "noise_threshold": Param("float", 10.0, low=0, doc="ratio: minimum denominator in noise sigmas"),
+        "noise_threshold": Param(
+            "float", 10.0, low=0, doc="ratio: a band counts as present above this many noise sigmas"
+        ),
+        "ratio_mode": Param(
+            "choice",
+            "ratio",
+            choices=("ratio", "difference"),
+            doc="A/B (lower bounds where only A is present) or (A - B)/(A + B)",
+        ),
     },
     "clustering": {
         "method": Param("choice", "kmeans", choices=("kmeans", "gmm", "hierarchical"), doc="algorithm"),

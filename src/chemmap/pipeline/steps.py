@@ -160,7 +160,14 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
         info.update(m.attrs["maps"])
     for num, den in ratios:
         m = ratio_map(
-            cube, num, den, window=window, mode=opts["mode"], baseline=baseline, noise_threshold=opts["noise_threshold"]
+            cube,
+            num,
+            den,
+            window=window,
+            mode=opts["mode"],
+            baseline=baseline,
+            noise_threshold=opts["noise_threshold"],
+            contrast=opts["ratio_mode"],
         )
         maps.update({n: m.data[..., i] for i, n in enumerate(m.map_names)})
         info.update(m.attrs["maps"])

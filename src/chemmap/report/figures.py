@@ -13,14 +13,19 @@ __all__ = ["map_title", "write_figures"]
 
 def map_title(info: dict, unit: str) -> str:
     """A band-intensity or ratio map's title (two lines) from its entry in the maps' info."""
+    if info["kind"] == "ratio bound":
+        return f"Where {info['of']} is a lower bound\n(denominator below {info['noise_threshold']:g} noise sigmas)"
     if info["kind"] == "ratio":
-        bands = f"{info['numerator']['at']:g} / {info['denominator']['at']:g} {unit}"
-        return f"Ratio {bands}\n(window {info['numerator']['window']:.3g} {unit})"
+        a, b = info["numerator"]["at"], info["denominator"]["at"]
+        window = f"(window {info['numerator']['window']:.3g} {unit})"
+        if info.get("contrast") == "difference":
+            return f"Normalised difference ({a:g} - {b:g}) / ({a:g} + {b:g}) {unit}\n{window}"
+        return f"Ratio {a:g} / {b:g} {unit}\n{window}"
     window = f"window {info['window']:.3g} {unit}, {info['n_channels']} channels"
     return f"Band intensity at {info['at']:g} {unit}\n({window})"
 
 
-def _grid(result, names: list[str], path: Path, title, label, note) -> None:
+def _grid(result, names: list[str], path: Path, title, label, note, bound=lambda name: None) -> None:
     n = max(len(names), 1)
     fig = new_figure(5.5 * n, 4.8)
     axes = fig.subplots(1, n, squeeze=False)[0]
@@ -28,7 +33,9 @@ def _grid(result, names: list[str], path: Path, title, label, note) -> None:
         axes[0].text(0.5, 0.5, "no map of this kind in this run", ha="center", va="center")
         axes[0].set_axis_off()
     for ax, name in zip(axes, names, strict=False):
-        plot_map(ax, result.maps[name], title=title(name), colorbar_label=label(name), note=note(name))
+        plot_map(
+            ax, result.maps[name], title=title(name), colorbar_label=label(name), note=note(name), bound=bound(name)
+        )
     save_figure(fig, path)
 
 
@@ -41,15 +48,22 @@ def write_figures(result, out_dir: Path) -> None:
     ylabel = "Intensity after preprocessing (a.u.)" if result.config["preprocessing"] else "Intensity (a.u.)"
 
     def ratio_note(n):
-        i = info[n]
-        return (
-            (
-                f"blank: {i['n_low_denominator']} pixels where the {i['denominator']['at']:g} band\n"
-                f"is below {i['noise_threshold']:g} noise sigmas (ratio undefined)"
+        i, lines = info[n], []
+        if i.get("n_bound"):
+            bounds = np.asarray(result.maps[n])[ratio_bound(n)]
+            lines.append(
+                f"hatched: {i['n_bound']} pixels where only the {i['numerator']['at']:g} band stands "
+                f"{i['noise_threshold']:g} noise sigmas up:\nratio above the scale, at least "
+                f"{np.nanmedian(bounds):.3g} (median lower bound)"
             )
-            if i["n_low_denominator"]
-            else None
-        )
+        if i.get("n_undefined"):
+            lines.append(
+                f"blank: {i['n_undefined']} pixels where neither band stands {i['noise_threshold']:g} sigmas up"
+            )
+        return "\n".join(lines) or None
+
+    def ratio_bound(n):
+        return None if f"{n}_bound" not in names else np.asarray(result.maps[f"{n}_bound"]) == 1
 
     _grid(
         result,
@@ -66,8 +80,9 @@ def write_figures(result, out_dir: Path) -> None:
         [n for n in names if info[n]["kind"] == "ratio"],
         out_dir / "ratio_map.png",
         lambda n: map_title(info[n], unit),
-        lambda n: "Intensity ratio (dimensionless)",
+        lambda n: "Normalised difference" if info[n].get("contrast") == "difference" else "Intensity ratio",
         ratio_note,
+        ratio_bound,
     )
 
     k = result.metrics["clustering"]["k"]

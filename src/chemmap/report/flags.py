@@ -36,11 +36,16 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
             "consider spatial smoothing, mode_filter = 3 or min_region_size."
         )
     for name, info in metrics["maps"].items():
-        if info.get("kind") == "ratio" and info.get("n_low_denominator"):
+        if info.get("kind") == "ratio" and info.get("n_bound"):
             flags.append(
-                f"NaN ratios: {info['n_low_denominator']} pixels of {name} are blank because the "
-                f"{info['denominator']['at']:g} band is below {info['noise_threshold']:g} noise "
-                "sigmas there (the band is absent or too weak to divide by)."
+                f"Ratio bounds: in {info['n_bound']} pixels of {name} the {info['denominator']['at']:g} band is below "
+                f"{info['noise_threshold']:g} noise sigmas, so the ratio there is a lower bound (hatched in the "
+                f"figure, 1 in {name}_bound); --ratio-mode difference gives a contrast defined there."
+            )
+        if info.get("kind") == "ratio" and info.get("n_undefined"):
+            flags.append(
+                f"Blank ratios: {info['n_undefined']} pixels of {name} are blank because neither band stands "
+                f"{info['noise_threshold']:g} noise sigmas up there (--ratio-min-snr sets the level)."
             )
     if cl.get("k_chosen_by") == "user":
         flags.append(

@@ -95,6 +95,7 @@ def plot_map(
     cmap: str = "viridis",
     robust: bool = True,
     note: str | None = None,
+    bound: np.ndarray | None = None,
     max_pixels: int = MAX_DISPLAY_PIXELS,
 ):
     """Draw a continuous map; NaN pixels are left blank (light grey).
@@ -109,6 +110,9 @@ def plot_map(
         the rest.
     note : str, optional
         Small text under the map (e.g. how many pixels are blank and why).
+    bound : ndarray of bool, shape (height, width), optional
+        Pixels whose value is only a lower bound: drawn at the top of the colour scale,
+        hatched, and left out of the scale's percentiles.
     max_pixels : int
         Longest side drawn; larger maps are averaged down (small panels need fewer pixels).
     """
@@ -116,17 +120,31 @@ def plot_map(
 
     full_shape = image.shape
     image, factor = for_display(np.asarray(image), max_pixels=max_pixels)
-    finite = np.isfinite(image)
+    shown_bound = None
+    if bound is not None and np.any(bound):
+        shown_bound = for_display(np.asarray(bound, dtype=np.float64), max_pixels=max_pixels)[0] > 0.5
+    finite = np.isfinite(image) & (True if shown_bound is None else ~shown_bound)
     vmin = vmax = None
     if finite.any():
         lo, hi = np.percentile(image[finite], [1, 99]) if robust else (image[finite].min(), image[finite].max())
         vmin, vmax = (float(lo), float(hi)) if hi > lo else (float(lo) - 0.5, float(lo) + 0.5)
+    if shown_bound is not None:
+        image = np.where(shown_bound, np.inf if vmax is None else vmax, image)
     cm = colormaps[cmap].copy()
     cm.set_bad("#dddddd")
     im = ax.imshow(
         np.ma.masked_invalid(image), cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest", extent=_extent(full_shape)
     )
-    cbar = ax.figure.colorbar(im, ax=ax, shrink=0.85)
+    if shown_bound is not None:
+        ax.contourf(
+            shown_bound.astype(float),
+            levels=[0.5, 1.5],
+            colors="none",
+            hatches=["///"],
+            extent=_extent(full_shape),
+            origin="upper",
+        )
+    cbar = ax.figure.colorbar(im, ax=ax, shrink=0.85, extend="max" if shown_bound is not None else "neither")
     cbar.set_label(colorbar_label)
     ax.set_title(title + _reduced_note(factor))
     ax.set_xlabel("Column (pixel)" + (f"\n{note}" if note else ""), fontsize=None)
