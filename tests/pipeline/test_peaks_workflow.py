@@ -16,7 +16,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import DataWarning, InvalidParameterError
 from chemmap.datasets import make_demo_cube
 from chemmap.io import read, write
-from chemmap.pipeline.peaks import PEAK_OUTPUT_FILES, map_peaks
+from chemmap.pipeline.peaks import PEAK_OUTPUT_FILES, PeakSettings, map_peaks
 
 pytest.importorskip("xraydb", reason="the synthetic XRF scan needs the 'xrf' extra (xraydb)")
 
@@ -197,9 +197,12 @@ def test_peaks_fall_back_to_the_mean_spectrum_when_the_max_spectrum_is_all_noise
     band = np.exp(-0.5 * ((x - 1001.0) / 6.0) ** 2)
     cube = Cube((rng.normal(0.0, 1.0, (20, 20, 400)) + 1.5 * band).astype(np.float32), SpectralAxis(x, "cm-1"))
     with pytest.warns(DataWarning, match="found on the mean spectrum"):
-        result = map_peaks(cube)
+        result = map_peaks(cube, PeakSettings(detect_on="max"))
     assert result.detect_on == "mean" and result.report["detected_on"] == "mean spectrum"
     assert [round(p.position) for p in result.peaks] == [1000]
+    merged = map_peaks(cube)  # the default looks at both spectra, and says which found the band
+    assert [round(p.position) for p in merged.peaks] == [1000] and merged.found_on == ["mean"]
+    assert merged.report["peaks"][0]["found_on"] == "mean"
 
 
 def test_peaks_on_pure_noise_are_refused_not_invented():
@@ -213,9 +216,52 @@ def test_peaks_on_pure_noise_are_refused_not_invented():
 
 @pytest.mark.data
 def test_polystyrene_bands_found_in_the_real_renishaw_streamline_map(real_file):
-    """The streamline map's max spectrum is ruled by a few pixels; its mean shows polystyrene."""
-    with pytest.warns(DataWarning, match="found on the mean spectrum"):
-        result = map_peaks(read(real_file("renishaw/renishaw_test_streamline.wdf")))
+    """The streamline map's max spectrum is ruled by a few pixels; its mean shows polystyrene,
+    and the default detection looks at both."""
+    result = map_peaks(read(real_file("renishaw/renishaw_test_streamline.wdf")))
     found = np.array([p.position for p in result.peaks])
     for band in (1001.4, 1031.8, 1155.3, 1602.3):  # polystyrene Raman bands, cm-1
         assert np.min(np.abs(found - band)) < 4, (band, found)
+
+
+def test_sum_image_and_speckle_labels_and_spectra_are_written(scan_run):
+    scan, folder, report = scan_run
+    out = folder / "out"
+    total = np.load(out / "total_counts.npy")
+    np.testing.assert_allclose(total, np.asarray(scan.cube.data).sum(axis=-1), rtol=1e-6)
+    speckles = np.load(out / "speckles.npz")
+    names = list(speckles["names"])
+    assert set(names) == set(report["speckles"])
+    cu = names.index(report["peaks"][_strongest_line(report, "Cu")]["name"])
+    labels = speckles[f"labels_{cu}"]
+    assert labels.shape == scan.cube.image_shape and labels.max() == len(speckles[f"areas_{cu}"])
+    for row, col in np.round(scan.speckle_centroids).astype(int):  # every brass speckle is labelled
+        assert labels[row, col] > 0
+    spectra = speckles[f"mean_spectra_{cu}"]
+    assert spectra.shape == (labels.max(), scan.cube.n_channels)
+    first = labels == 1
+    np.testing.assert_allclose(spectra[0], np.asarray(scan.cube.data)[first].mean(axis=0), rtol=1e-6)
+
+
+def test_normalised_grid_from_the_command_line(tmp_path):
+    scan = make_xrf_cube((24, 32), n_channels=1024, random_state=4)
+    write(scan.cube, tmp_path / "scan.npz")
+    out = tmp_path / "out"
+    assert (
+        main(["peaks", str(tmp_path / "scan.npz"), "--out", str(out), "--normalize", "--no-speckles", "--quiet"]) == 0
+    )
+    assert (out / "peak_maps.png").stat().st_size > 0 and not (out / "speckles.npz").exists()
+    assert main(["peaks", str(tmp_path / "scan.npz"), "--out", str(tmp_path / "x"), "--normalize", "--equalize"]) == 2
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_the_default_finds_kbeta_and_lgamma_lines_at_a_tenth_of_their_alpha(seed):
+    """MA-XRF: the max spectrum alone misses Ca, Cu Kb (13 % of Ka, on Ka's shoulder); merged
+    with the summed counts, every Kb and Pb Lg is found, and no element is added."""
+    scene = make_xrf_cube((64, 96), random_state=seed)
+    result = map_peaks(scene.cube, PeakSettings(speckles=False))
+    labels = set(result.labels)
+    assert {"Ca Kb1", "Fe Kb1", "Cu Kb1", "Pb Lg1"} <= labels
+    assert set(result.identification["identified"]) == TRUE
+    max_only = map_peaks(scene.cube, PeakSettings(detect_on="max", speckles=False))
+    assert "Cu Kb1" not in set(max_only.labels)  # what the merge adds

@@ -34,7 +34,7 @@ X_RAY_FILES = [
 ]
 
 
-@pytest.mark.parametrize("detect_on", ["max", "mean"])
+@pytest.mark.parametrize("detect_on", ["auto", "max", "mean"])
 @pytest.mark.parametrize("name", X_RAY_FILES)
 @pytest.mark.filterwarnings("default::chemmap.core.exceptions.DataWarning")  # sparse counts: max falls back to mean
 def test_identification_is_never_confidently_wrong(real_file, name, detect_on):

@@ -185,7 +185,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     peaks.add_argument("input", type=Path, help="data file (.rpl/.raw, .h5, .zarr, ... any format chemmap reads)")
     peaks.add_argument("--out", required=True, type=Path, help="output folder")
-    peaks.add_argument("--detect-on", choices=("max", "mean"), help="spectrum peaks are found on (default max)")
+    peaks.add_argument(
+        "--detect-on", choices=("auto", "max", "mean"), help="spectrum peaks are found on (default auto: max and mean)"
+    )
     peaks.add_argument(
         "--prominence", type=float, help="least peak prominence, spectrum units (default 5 noise sigmas)"
     )
@@ -203,6 +205,7 @@ def _build_parser() -> argparse.ArgumentParser:
     peaks.add_argument("--no-speckles", action="store_true", help="skip the speckle atlases")
     peaks.add_argument("--max-area", type=int, help="largest speckle, pixels (default 25)")
     peaks.add_argument("--equalize", action="store_true", help="histogram-equalised peak-map grid")
+    peaks.add_argument("--normalize", action="store_true", help="peak-map grid with each map divided by its max")
     peaks.add_argument("--smooth", type=float, metavar="SIGMA", help="also write a smoothed layer (sigma, channels)")
     scale(peaks)
     inputs(peaks)
@@ -410,6 +413,7 @@ def _cmd_peaks(args) -> int:
         fit=args.fit,
         speckles=not args.no_speckles,
         equalize=args.equalize,
+        normalize=args.normalize,
     )
     result = run_peaks(
         args.input,

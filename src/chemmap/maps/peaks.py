@@ -30,6 +30,9 @@ class SummarySpectra:
     sum, mean : ndarray of shape (n_channels,)
     n_pixels : int
         Valid pixels summarised.
+    pixel_totals : ndarray of shape (n_pixels_in_image,), optional
+        Each pixel's sum over the channels (its total counts; NaN where invalid), in
+        row-major order: the sum image that MA-XRF scans are registered on.
     """
 
     max: np.ndarray
@@ -37,6 +40,7 @@ class SummarySpectra:
     sum: np.ndarray
     mean: np.ndarray
     n_pixels: int
+    pixel_totals: np.ndarray | None = None
 
 
 def summary_spectra(cube: Cube, *, progress: ProgressCallback | None = None) -> SummarySpectra:
@@ -48,16 +52,18 @@ def summary_spectra(cube: Cube, *, progress: ProgressCallback | None = None) -> 
     pixels = cube.pixels()
     valid = None if cube.mask is None else cube.valid_pixels()
     partials = reduce_blocks(_summary_partial, pixels, valid, stage="summary spectra", progress=progress)
-    best, where, total, count = partials[0]
-    for b_max, b_where, b_sum, b_count in partials[1:]:
+    best, where = partials[0][:2]
+    totals = np.full(cube.n_pixels, np.nan)
+    for b_max, b_where, _, _, (start, block_totals) in partials:
         better = b_max > best  # strict: on ties the earlier pixel keeps the place
         best = np.where(better, b_max, best)
         where = np.where(better, b_where, where)
-        total = total + b_sum
-        count += b_count
+        totals[start : start + block_totals.size] = block_totals
+    total = np.sum([p[2] for p in partials], axis=0)
+    count = sum(p[3] for p in partials)
     if count == 0:
         raise ShapeError("The cube has no valid pixel to summarise.")
-    return SummarySpectra(best, where.astype(np.int64), total, total / count, int(count))
+    return SummarySpectra(best, where.astype(np.int64), total, total / count, int(count), totals)
 
 
 def _summary_partial(block: np.ndarray, valid, rows: slice):
@@ -67,13 +73,16 @@ def _summary_partial(block: np.ndarray, valid, rows: slice):
         x = x[keep]
     else:
         keep = None
+    totals = np.full(block.shape[0], np.nan)
     if x.shape[0] == 0:
         n = block.shape[1]
-        return np.full(n, -np.inf), np.zeros(n, np.int64), np.zeros(n), 0
+        return np.full(n, -np.inf), np.zeros(n, np.int64), np.zeros(n), 0, (rows.start, totals)
     best = x.max(axis=0)
     local = _first_row_equal(x, best)
     where = (local if keep is None else keep[local]) + rows.start
-    return best.astype(np.float64), where.astype(np.int64), x.sum(axis=0, dtype=np.float64), x.shape[0]
+    totals[slice(None) if keep is None else keep] = x.sum(axis=1, dtype=np.float64)
+    sums = x.sum(axis=0, dtype=np.float64)
+    return best.astype(np.float64), where.astype(np.int64), sums, x.shape[0], (rows.start, totals)
 
 
 #: Rows compared at once when looking for the row that holds each channel's maximum.
@@ -260,6 +269,56 @@ def find_peaks(
             )
         )
     return peaks
+
+
+def merge_peaks(axis_values, spectrum, primary: list[Peak], secondary: list[Peak], *, smooth: float = 1.0):
+    """The peaks of ``primary`` and those of ``secondary`` that no primary slice holds.
+
+    Two detections of one image (the max spectrum finds lines of a few pixels, the mean
+    spectrum weak lines of many) are merged so that every peak is measured on one spectrum,
+    ``spectrum`` (the primary's): a secondary peak keeps its position, width and slice, and
+    takes its height there and its prominence (the height above the lowest point of its
+    slice where ``spectrum`` shows it only as a shoulder). Slices are cut at midpoints where
+    neighbours would overlap.
+
+    Returns
+    -------
+    peaks : list of Peak
+        In axis order.
+    found_on : list of str
+        ``"primary"``, ``"secondary"`` or ``"both"`` for each peak.
+    """
+    import warnings
+
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.signal import peak_prominences
+
+    x = np.asarray(axis_values, dtype=np.float64)
+    y = np.asarray(spectrum, dtype=np.float64)
+    finite = np.where(np.isfinite(y), y, np.nanmin(y))
+    smoothed = gaussian_filter1d(finite, smooth, mode="nearest") if smooth > 0 else finite
+    merged = [(p, "primary") for p in primary]
+    for peak in secondary:
+        holder = next((i for i, (p, _) in enumerate(merged) if p.lower_index <= peak.index < p.upper_index), None)
+        if holder is not None:
+            merged[holder] = (merged[holder][0], "both" if merged[holder][1] != "secondary" else "secondary")
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # scipy's PeakPropertyWarning: a shoulder, not a peak
+            prominence = float(peak_prominences(smoothed, [peak.index])[0][0])
+        if prominence <= 0:
+            prominence = float(smoothed[peak.index] - smoothed[peak.lower_index : peak.upper_index].min())
+        merged.append((replace(peak, height=float(smoothed[peak.index]), prominence=prominence), "secondary"))
+    merged.sort(key=lambda item: item[0].index)
+    peaks = [p for p, _ in merged]
+    for i in range(len(peaks) - 1):
+        left, right = peaks[i], peaks[i + 1]
+        if left.upper_index > right.lower_index:
+            cut = int(np.searchsorted(x, (left.position + right.position) / 2, side="left"))
+            cut = min(max(cut, left.index + 1), right.index)
+            peaks[i] = replace(left, upper_index=cut, upper=float(x[cut - 1]))
+            peaks[i + 1] = replace(right, lower_index=cut, lower=float(x[cut]))
+    return peaks, [origin for _, origin in merged]
 
 
 @dataclass

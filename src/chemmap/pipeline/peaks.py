@@ -27,12 +27,14 @@ from chemmap.pipeline.staging import staged_output
 
 __all__ = ["PEAK_OUTPUT_FILES", "PeakSettings", "PeaksResult", "map_peaks", "run_peaks"]
 
-#: Files every ``chemmap peaks`` run writes (``peak_fit.npy``, ``speckles.png`` and
-#: ``smoothed.zarr`` only when asked or found).
+#: Files every ``chemmap peaks`` run writes (``peak_fit.npy``, ``speckles.png``,
+#: ``speckles.npz`` and ``smoothed.zarr`` only when asked or found).
 PEAK_OUTPUT_FILES = (
     "peaks.json",
     "peak_areas.npy",
     "peak_positions.npy",
+    "total_counts.npy",
+    "total_counts.png",
     "summary_spectra.npz",
     "hotmax_spectra.npz",
     "peak_maps.png",
@@ -51,9 +53,11 @@ class PeakSettings:
 
     Attributes
     ----------
-    detect_on : {"max", "mean"}
+    detect_on : {"auto", "max", "mean"}
         Spectrum peaks are detected on: the max spectrum finds peaks of a few pixels
-        (speckles), the mean spectrum is less noisy.
+        (speckles), the mean spectrum (the summed counts for counts) weak lines of many pixels
+        (Kβ and Lγ lines, about a tenth of their Kα); ``auto`` (default) merges both, every
+        peak measured on the max spectrum and recorded with the spectrum that found it.
     prominence, min_width, max_width, slice_width
         See :func:`chemmap.maps.find_peaks`.
     baseline_channels : int, optional
@@ -75,12 +79,15 @@ class PeakSettings:
         Largest speckle, pixels.
     equalize : bool
         Show the peak-map grid histogram-equalised.
+    normalize : bool
+        Show every map of the grid divided by its own maximum, on one 0–1 scale (maxrf4u's
+        ``norm=True``).
     smooth : float, optional
         Write a spectrally smoothed float32 copy (Gaussian sigma in channels) as a separate
         layer, ``smoothed.zarr``; the maps always use the raw counts.
     """
 
-    detect_on: str = "max"
+    detect_on: str = "auto"
     prominence: float | None = None
     min_width: float | None = None
     max_width: float | None = None
@@ -94,16 +101,19 @@ class PeakSettings:
     speckles: bool = True
     max_area: int = 25
     equalize: bool = False
+    normalize: bool = False
     smooth: float | None = None
 
     def __post_init__(self) -> None:
-        self.detect_on = check_choice(self.detect_on, ("max", "mean"), name="detect_on", func="peaks")
+        self.detect_on = check_choice(self.detect_on, ("auto", "max", "mean"), name="detect_on", func="peaks")
         self.calibrate = check_choice(self.calibrate, ("auto", "off"), name="calibrate", func="peaks")
         self.identify = check_choice(self.identify, ("auto", "on", "off"), name="identify", func="peaks")
         if self.calibration_degree not in (1, 2):
             raise InvalidParameterError(f"calibration_degree must be 1 or 2; got {self.calibration_degree}.")
         if self.max_area < 1:
             raise InvalidParameterError(f"max_area must be at least 1 pixel; got {self.max_area}.")
+        if self.equalize and self.normalize:
+            raise InvalidParameterError("equalize and normalize are two ways to show the grid; choose one.")
         if self.smooth is not None and self.smooth <= 0:
             raise InvalidParameterError(f"smooth must be a positive sigma in channels; got {self.smooth}.")
 
@@ -126,7 +136,8 @@ class PeaksResult:
     report: dict
     warnings: list[str] = field(default_factory=list)
     out_dir: Path | None = None
-    detect_on: str = "max"
+    detect_on: str = "auto"
+    found_on: list[str] = field(default_factory=list)
 
 
 def map_peaks(
@@ -148,8 +159,11 @@ def map_peaks(
         summary = summary_spectra(cube, progress=progress)
     with timer.stage("calibration, detection, identification"):
         cube, calibration = _calibrated(cube, settings, summary, progress)
-        spectrum = summary.max if settings.detect_on == "max" else summary.mean
-        peaks = _detect(cube, spectrum, summary, settings)
+        spectrum = summary.mean if settings.detect_on == "mean" else summary.max
+        if settings.detect_on == "auto":
+            peaks, found_on = _detect_both(cube, summary, settings)
+        else:
+            peaks = _detect(cube, spectrum, summary, settings)
         if not peaks and settings.detect_on == "max" and summary.n_pixels > 1:
             peaks = _detect(cube, summary.mean, summary, replace(settings, detect_on="mean"))
             if peaks:
@@ -162,13 +176,15 @@ def map_peaks(
                 settings = replace(settings, detect_on="mean")
                 spectrum = summary.mean
         if not peaks:
+            both = settings.detect_on in ("max", "auto") and summary.n_pixels > 1
             raise InvalidParameterError(
-                f"No peak stands out of the noise of the {settings.detect_on} spectrum"
-                f"{' nor of the mean spectrum' if settings.detect_on == 'max' and summary.n_pixels > 1 else ''}. "
-                "To fix this, lower the "
+                f"No peak stands out of the noise of the {'max' if both else settings.detect_on} spectrum"
+                f"{' nor of the mean spectrum' if both else ''}. To fix this, lower the "
                 "prominence (--prominence, in the spectrum's units) or the least width (--min-width)."
             )
-        support = summary.mean if settings.detect_on == "max" else summary.max
+        if settings.detect_on != "auto":
+            found_on = [settings.detect_on] * len(peaks)
+        support = summary.max if settings.detect_on == "mean" else summary.mean
         identification = _identify(cube, spectrum, support, peaks, settings)
         labels = _labels(peaks, identification)
         names = _map_names(peaks, labels, cube.axis.unit)
@@ -183,9 +199,22 @@ def map_peaks(
     result = PeaksResult(
         cube, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles, {}
     )
-    result.report = _report(result, settings)
+    result.found_on = found_on
     result.detect_on = settings.detect_on
+    result.report = _report(result, settings)
     return result
+
+
+def _detect_both(cube: Cube, summary, settings: PeakSettings) -> tuple[list, list[str]]:
+    """Peaks of the max spectrum merged with those of the mean spectrum (measured on the max
+    spectrum), and which spectrum found each (``max``, ``mean`` or ``max and mean``)."""
+    from chemmap.maps.peaks import merge_peaks
+
+    on_max = _detect(cube, summary.max, summary, replace(settings, detect_on="max"))
+    on_mean = _detect(cube, summary.mean, summary, replace(settings, detect_on="mean")) if summary.n_pixels > 1 else []
+    peaks, origins = merge_peaks(cube.axis.values, summary.max, on_max, on_mean)
+    words = {"primary": "max", "secondary": "mean", "both": "max and mean"}
+    return peaks, [words[o] for o in origins]
 
 
 def _detect(cube: Cube, spectrum, summary, settings: PeakSettings) -> list:
@@ -304,7 +333,7 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
             owner[i] = [int(v) for v in hot.pixels[g]]
     entries = []
     for i, peak in enumerate(result.peaks):
-        entry = {"name": names[i], "label": result.labels[i] or None, **peak.to_dict()}
+        entry = {"name": names[i], "label": result.labels[i] or None, **peak.to_dict(), "found_on": result.found_on[i]}
         if identification is not None:
             ident = identification["peaks"][i]
             entry.update(
@@ -325,7 +354,7 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
         },
         "image_shape": list(cube.image_shape),
         "n_pixels": result.summary.n_pixels,
-        "detected_on": f"{settings.detect_on} spectrum",
+        "detected_on": "max and mean spectra" if settings.detect_on == "auto" else f"{settings.detect_on} spectrum",
         "area_unit": sliced.areas.attrs["maps"][names[0]]["unit"],
         "calibration": None if result.calibration is None else result.calibration.to_dict(),
         "tube_anode": anode_of(cube, settings) if identification is None else identification["anode"],
@@ -418,6 +447,9 @@ def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, *, timer:
             )
         with open(stage / "hotmax_spectra.npz", "wb") as fh:
             np.savez(fh, axis=result.cube.axis.values, pixels=result.hot.pixels, spectra=result.hot.spectra)
+        np.save(stage / "total_counts.npy", _total_image(result).astype(np.float32))
+        if result.speckles:
+            _write_speckles(result, stage / "speckles.npz")
         if settings.smooth is not None:
             _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", progress)
         with timer.stage("figures"):
@@ -427,6 +459,27 @@ def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, *, timer:
             stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n"
         )
         write_run_record(stage, command=command, timer=timer, source=str(result.cube.attrs.get("path", "<in memory>")))
+
+
+def _total_image(result: PeaksResult) -> np.ndarray:
+    """Each pixel's total over the channels (counts for count data), NaN where invalid."""
+    return result.summary.pixel_totals.reshape(result.cube.image_shape)
+
+
+def _write_speckles(result: PeaksResult, path: Path) -> None:
+    """``speckles.npz``: per mapped peak with speckles, its label image (0 = none, 1.. by
+    decreasing area), areas, centroids (row, col) and mean spectra; ``names`` lists the maps."""
+    names = list(result.speckles)
+    arrays = {"names": np.array(names), "axis": result.cube.axis.values}
+    for i, name in enumerate(names):
+        atlas = result.speckles[name]
+        arrays[f"labels_{i}"] = atlas.labels.astype(np.int32)
+        arrays[f"areas_{i}"] = np.asarray(atlas.areas)
+        arrays[f"centroids_{i}"] = np.asarray(atlas.centroids)
+        if atlas.mean_spectra is not None:
+            arrays[f"mean_spectra_{i}"] = np.asarray(atlas.mean_spectra, dtype=np.float64)
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
 
 
 def _write_smoothed(cube: Cube, sigma: float, target: Path, progress) -> None:
@@ -448,7 +501,7 @@ def _write_smoothed(cube: Cube, sigma: float, target: Path, progress) -> None:
 
 
 def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
-    from chemmap.viz.figures import new_figure, save_figure
+    from chemmap.viz.figures import new_figure, plot_map, save_figure
     from chemmap.viz.peaks import plot_hotmax_spectra, plot_peak_grid, plot_peak_spectrum, plot_speckles
 
     unit = result.cube.axis.unit
@@ -461,12 +514,28 @@ def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
     columns = min(4, n)
     fig = new_figure(3.4 * columns, 2.9 * -(-n // columns))
     plot_peak_grid(
-        fig, np.asarray(result.maps.areas.data), titles, unit=area_unit, equalize=settings.equalize, columns=columns
+        fig,
+        np.asarray(result.maps.areas.data),
+        titles,
+        unit=area_unit,
+        equalize=settings.equalize,
+        normalize=settings.normalize,
+        columns=columns,
     )
     save_figure(fig, stage / "peak_maps.png")
 
+    fig = new_figure(6, 5)
+    plot_map(
+        fig.subplots(),
+        _total_image(result),
+        title="Total over all channels (sum image)",
+        colorbar_label="counts" if area_unit == "counts" else "intensity x channels",
+        cmap="gray",
+    )
+    save_figure(fig, stage / "total_counts.png")
+
     fig = new_figure(11, 5)
-    spectrum = result.summary.max if result.detect_on == "max" else result.summary.mean
+    spectrum = result.summary.mean if result.detect_on == "mean" else result.summary.max
     plot_peak_spectrum(
         fig.subplots(),
         result.cube.axis.values,
@@ -474,7 +543,8 @@ def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
         spectrum,
         result.peaks,
         short,
-        title=f"{result.detect_on.capitalize()} spectrum with the {n} peak slices",
+        title=f"{'Mean' if result.detect_on == 'mean' else 'Max'} spectrum with the {n} peak slices"
+        + (f" ({result.found_on.count('mean')} found on the mean spectrum)" if "mean" in result.found_on else ""),
         ylabel="Counts" if area_unit == "counts" else "Intensity",
     )
     save_figure(fig, stage / "peak_spectrum.png")

@@ -26,7 +26,16 @@ def equalized(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def plot_peak_grid(fig, maps: np.ndarray, titles: list[str], *, unit: str, equalize: bool = False, columns: int = 4):
+def plot_peak_grid(
+    fig,
+    maps: np.ndarray,
+    titles: list[str],
+    *,
+    unit: str,
+    equalize: bool = False,
+    normalize: bool = False,
+    columns: int = 4,
+):
     """Draw every peak map in a grid of small panels.
 
     Parameters
@@ -39,6 +48,8 @@ def plot_peak_grid(fig, maps: np.ndarray, titles: list[str], *, unit: str, equal
         The maps' unit, for the colour bars.
     equalize : bool
         Show histogram-equalised maps (colour bar in rank fractions) instead of values.
+    normalize : bool
+        Show each map divided by its own maximum, all on one 0–1 scale.
     columns : int
     """
     n = maps.shape[-1]
@@ -49,9 +60,21 @@ def plot_peak_grid(fig, maps: np.ndarray, titles: list[str], *, unit: str, equal
             ax.set_axis_off()
             continue
         image = maps[..., i]
-        shown = equalized(image) if equalize else image
-        label = "rank (equalised)" if equalize else unit
-        plot_map(ax, shown, title=titles[i], colorbar_label=label, cmap="magma", max_pixels=PANEL_PIXELS)
+        if normalize:
+            top = np.nanmax(image) if np.isfinite(image).any() else np.nan
+            shown, label = (image / top if top > 0 else image), "fraction of the map's max"
+        else:
+            shown = equalized(image) if equalize else image
+            label = "rank (equalised)" if equalize else unit
+        plot_map(
+            ax,
+            shown,
+            title=titles[i],
+            colorbar_label=label,
+            cmap="magma",
+            max_pixels=PANEL_PIXELS,
+            robust=not normalize,
+        )
         ax.title.set_fontsize(9)
         ax.set_xlabel("")
         ax.set_ylabel("")
