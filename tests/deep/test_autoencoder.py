@@ -72,4 +72,4 @@ def test_training_denoises_a_noisy_cube_and_keeps_the_best_weights():
     lrs = [h["lr"] for h in result.history]
     assert lrs[-1] < 0.5 * lrs[0]  # the schedule really changes the rate
     losses = [h["val_loss"] for h in result.history]
-    assert result.best_epoch == int(np.argmin(losses))
+    assert result.best_epoch == int(np.argmin(losses)) + 1  # epochs count from 1

@@ -58,7 +58,7 @@ def test_the_run_finds_the_regions_and_reports_its_metrics(run):
     noise = np.sqrt(np.mean((np.asarray(cube.data) - np.asarray(clean.data)) ** 2))
     assert 0.7 * noise < recon["rmse"] < 1.3 * noise  # the reconstruction leaves out about the noise
     training = metrics["training"]
-    assert training["epochs_run"] <= 25 and 0 <= training["best_epoch"] < training["epochs_run"]
+    assert training["epochs_run"] <= 25 and 1 <= training["best_epoch"] <= training["epochs_run"]
     spectra = np.load(folder / "out" / "cluster_spectra.npz")
     gap = np.abs(spectra["decoded"] - spectra["mean"]).max(axis=1)
     assert np.all(gap < 0.5 * np.abs(spectra["mean"]).max(axis=1))  # decoded means look like the cluster means
@@ -124,3 +124,29 @@ def test_the_interactive_report_shows_latent_clusters_and_features(run):
     np.testing.assert_allclose(data["clusters"]["means"], spectra["mean"], rtol=1e-5, atol=1e-5)
     assert data["spectra"]["values"].shape == cube.shape
     assert "<h3>Reconstruction</h3>" in (out / "report.html").read_text()
+
+
+def test_every_training_setting_is_reachable_from_the_cli_and_round_trips_through_the_config(run, tmp_path):
+    _, folder = run
+    scene, first, second = str(folder / "scene.zarr"), tmp_path / "first", tmp_path / "second"
+    flags = ["--epochs", "2", "--widths", "8,16", "--output", "tanh", "--validation", "0.3", "--split", "random",
+             "--loss-weights", "mse=1,sam=0.5,gradient=0", "--batch-size", "64", "--learning-rate", "0.001",
+             "--patience", "3", "--latent-dim", "4", "--clusters", "3", "--device", "cpu", "--quiet"]  # fmt: skip
+    assert main(["autoencoder", scene, "--out", str(first), *flags]) == 0
+    resolved = (first / "config.resolved.toml").read_text()
+    for line in ('output = "tanh"', 'split = "random"', "validation = 0.3", "widths = [", "sam = 0.5", "gradient = 0"):
+        assert line in resolved, line
+    model = json.loads((first / "model" / "model.json").read_text())
+    assert model["architecture"]["output"] == "tanh" and model["architecture"]["widths"] == [8, 16]
+    config = ["--config", str(first / "config.resolved.toml"), "--device", "cpu", "--quiet"]
+    assert main(["autoencoder", scene, "--out", str(second), *config]) == 0
+    assert (second / "config.resolved.toml").read_text() == resolved
+    np.testing.assert_array_equal(np.load(first / "latent.npy"), np.load(second / "latent.npy"))
+
+
+def test_epochs_count_from_one_in_the_metrics_and_the_figure(run):
+    _, folder = run
+    training = json.loads((folder / "out" / "metrics.json").read_text())["training"]
+    model = json.loads((folder / "out" / "model" / "model.json").read_text())
+    assert training["epochs_counted_from"] == 1 and 1 <= training["best_epoch"] <= training["epochs_run"]
+    assert model["best_epoch"] == training["best_epoch"]  # one convention in every output

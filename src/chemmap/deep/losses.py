@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from chemmap.deep._torch import torch
+from chemmap.deep.settings import LossWeights
 
 __all__ = ["LossWeights", "reconstruction_loss", "spectral_angle"]
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    """Weights of the loss terms.
-
-    Attributes
-    ----------
-    mse : float
-        Mean squared error on the standardised spectra (default 1).
-    sam : float
-        Spectral angle (radians) between the un-standardised, un-centred spectra (default
-        0.1): shape agreement independent of intensity scale.
-    gradient : float
-        Mean squared error of the signed first differences along the spectrum (default
-        0.5): keeps band edges sharp, which MSE alone blurs.
-    """
-
-    mse: float = 1.0
-    sam: float = 0.1
-    gradient: float = 0.5
 
 
 def spectral_angle(a, b, eps: float = 1e-8):
@@ -36,7 +14,7 @@ def spectral_angle(a, b, eps: float = 1e-8):
     return torch.arccos(cosine.clamp(-1 + 1e-7, 1 - 1e-7))
 
 
-def reconstruction_loss(recon, target, *, mean, scale, weights: LossWeights = LossWeights()) -> dict:
+def reconstruction_loss(recon, target, *, mean, scale, weights: LossWeights | None = None) -> dict:
     """The weighted loss and its terms for standardised ``recon`` and ``target``.
 
     ``mean`` and ``scale`` (per band) undo the standardisation for the spectral angle, which
@@ -50,5 +28,6 @@ def reconstruction_loss(recon, target, *, mean, scale, weights: LossWeights = Lo
     mse = torch.mean((recon - target) ** 2)
     sam = spectral_angle(recon * scale + mean, target * scale + mean).mean()
     gradient = torch.mean((torch.diff(recon, dim=1) - torch.diff(target, dim=1)) ** 2)
+    weights = weights or LossWeights()
     loss = weights.mse * mse + weights.sam * sam + weights.gradient * gradient
     return {"loss": loss, "mse": mse.detach(), "sam": sam.detach(), "gradient": gradient.detach()}

@@ -16,8 +16,9 @@ from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.deep._torch import pick_device, seed_everything, torch
-from chemmap.deep.losses import LossWeights, reconstruction_loss
+from chemmap.deep.losses import reconstruction_loss
 from chemmap.deep.model import SpectralAutoencoder
+from chemmap.deep.settings import TrainSettings
 
 __all__ = ["Standardizer", "TrainingResult", "block_split", "row_bands", "train_autoencoder"]
 
@@ -60,6 +61,22 @@ class Standardizer:
 
     def to_dict(self) -> dict:
         return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+
+def random_split(valid: np.ndarray, *, validation: float = 0.2, random_state: int = 0):
+    """Training and validation masks of single pixels drawn at random (seeded)."""
+    if not 0 < validation < 1:
+        raise InvalidParameterError(f"validation must be a fraction in (0, 1); got {validation}.")
+    index = np.flatnonzero(valid.reshape(-1))
+    if index.size < 2:
+        raise InvalidParameterError("A random split needs at least 2 valid pixels.")
+    chosen = np.random.default_rng(random_state).choice(
+        index, min(max(1, round(validation * index.size)), index.size - 1), replace=False
+    )
+    val = np.zeros(valid.size, bool)
+    val[chosen] = True
+    val = val.reshape(valid.shape)
+    return valid & ~val, val
 
 
 def block_split(
@@ -152,8 +169,10 @@ class TrainingResult:
     axis_values : ndarray
     axis_unit : str
     history : list of dict
-        Per epoch: ``train_loss``, ``val_loss``, the validation terms, ``lr``.
+        Per epoch: ``epoch`` (counted from 1), ``train_loss``, ``val_loss``, the validation
+        terms, ``lr``.
     best_epoch : int
+        The epoch (from 1) whose weights were kept.
     settings : dict
     """
 
@@ -166,22 +185,6 @@ class TrainingResult:
     settings: dict = field(default_factory=dict)
 
 
-@dataclass
-class TrainSettings:
-    latent_dim: int = 8
-    widths: tuple = (16, 32, 64)
-    epochs: int = 60
-    batch_size: int = 256
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    patience: int = 10
-    block_size: int = 16
-    validation: float = 0.2
-    loss: LossWeights = field(default_factory=LossWeights)
-    device: str = "auto"
-    random_state: int = 0
-
-
 def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, **settings) -> TrainingResult:
     """Train a :class:`SpectralAutoencoder` on the valid pixels of ``cube``.
 
@@ -190,39 +193,38 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     cube : Cube
         NumPy or lazy; pixels are read in bands of rows, so a cube larger than memory trains.
     **settings
-        ``latent_dim`` (8), ``widths`` ((16, 32, 64)), ``epochs`` (60), ``batch_size`` (256;
-        smaller on small images, see :data:`MIN_STEPS_PER_EPOCH`),
-        ``learning_rate`` (2e-3, AdamW, cosine schedule to 1 % of it), ``weight_decay``
-        (1e-4), ``patience`` (10 epochs without a better validation loss stop training),
-        ``block_size`` (16 pixels) and ``validation`` (0.2) of the spatial split, ``loss``
-        (:class:`LossWeights`), ``device`` ("auto"), ``random_state`` (0).
+        The fields of :class:`chemmap.deep.settings.TrainSettings` (defaults there); the
+        batch shrinks on small images, see :data:`MIN_STEPS_PER_EPOCH`.
 
     Returns
     -------
     TrainingResult
     """
-    unknown = set(settings) - set(TrainSettings.__dataclass_fields__)
+    unknown = set(settings) - set(TrainSettings.names())
     if unknown:
         raise InvalidParameterError(
-            f"Unknown training settings {sorted(unknown)}; valid: {sorted(TrainSettings.__dataclass_fields__)}."
+            f"Unknown training settings {sorted(unknown)}; valid: {sorted(TrainSettings.names())}."
         )
     opts = TrainSettings(**settings)
     seed_everything(opts.random_state)
     rng = np.random.default_rng(opts.random_state)
     device = pick_device(opts.device)
     valid = cube.valid_pixels().reshape(cube.image_shape)
-    train_mask, val_mask = block_split(
-        cube.image_shape,
-        block_size=opts.block_size,
-        validation=opts.validation,
-        valid=valid,
-        random_state=opts.random_state,
-    )
+    if opts.split == "blocks":
+        train_mask, val_mask = block_split(
+            cube.image_shape,
+            block_size=opts.block_size,
+            validation=opts.validation,
+            valid=valid,
+            random_state=opts.random_state,
+        )
+    else:
+        train_mask, val_mask = random_split(valid, validation=opts.validation, random_state=opts.random_state)
     bands = row_bands(cube)
     standardizer = Standardizer.fit(_band_pixels(cube, b, train_mask) for b in bands)
     n_train = int(train_mask.sum())
     batch_size = min(opts.batch_size, max(MIN_BATCH, n_train // MIN_STEPS_PER_EPOCH))
-    model = SpectralAutoencoder(cube.n_channels, opts.latent_dim, opts.widths).to(device)
+    model = SpectralAutoencoder(cube.n_channels, opts.latent_dim, opts.widths, output=opts.output).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=opts.epochs, eta_min=opts.learning_rate / 100
@@ -247,7 +249,7 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
         lr = optimizer.param_groups[0]["lr"]
         schedule.step()
         val = _evaluate(model, cube, val_mask, bands, standardizer, opts, mean, scale, device)
-        history.append({"epoch": epoch, "train_loss": total / max(count, 1), "lr": lr, **val})
+        history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1), "lr": lr, **val})
         notify(progress, "training", epoch + 1, opts.epochs)
         if val["val_loss"] < best - 1e-6:
             best, best_state, waited = val["val_loss"], copy.deepcopy(model.state_dict()), 0
@@ -259,7 +261,7 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
         notify(progress, "training", opts.epochs, opts.epochs)
     model.load_state_dict(best_state)
     model = model.to("cpu").eval()
-    best_epoch = int(np.argmin([h["val_loss"] for h in history]))
+    best_epoch = int(np.argmin([h["val_loss"] for h in history])) + 1  # epochs count from 1
     record = {
         **asdict(opts),
         "loss": asdict(opts.loss),

@@ -6,7 +6,7 @@ cubes, maps, figures, model and metrics into one output folder atomically."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
+from chemmap.deep.settings import TrainSettings
 from chemmap.pipeline.record import Timer, versions, workflow_session, write_run_record
 from chemmap.pipeline.staging import NpyRowWriter, staged_output
 
@@ -31,7 +32,9 @@ AUTOENCODER_OUTPUT_FILES = (
     "cluster_spectra.npz",
     "loss_curves.png",
     "reconstructions.png",
+    "band_reconstructions.png",
     "model",
+    "config.resolved.toml",
     "metrics.json",
     "report.html",
     "run_record.json",
@@ -42,13 +45,14 @@ RECONSTRUCTION_PANELS = 6
 
 
 @dataclass
-class AutoencoderSettings:
-    """Options of the autoencoder workflow (training options as in
-    :func:`chemmap.deep.training.train_autoencoder`).
+class AutoencoderSettings(TrainSettings):
+    """Options of the autoencoder workflow: the training options of
+    :class:`~chemmap.deep.settings.TrainSettings` (latent size, widths, output activation,
+    epochs, batch, learning rate, validation share and split, loss weights, device, seed),
+    and these.
 
     Attributes
     ----------
-    latent_dim, epochs, batch_size, learning_rate, patience : training options
     model : str or None
         A model folder written by an earlier run: applied instead of training.
     clusters : int or "auto"
@@ -59,6 +63,7 @@ class AutoencoderSettings:
         Weight of the standardised pixel coordinates joined to the latent features (0: none).
     smoothing : float
         Potts ``beta`` of the ICM smoothing of the labels (nats per agreeing neighbour; 0: none).
+    k_range : (int, int)
     resample : int, "model" or None
         Resample every spectrum first (never extrapolating): onto ``N`` evenly spaced
         channels over the cube's range, or onto the axis of the loaded ``model``
@@ -66,16 +71,8 @@ class AutoencoderSettings:
     pixels : list of (row, col)
         Pixels drawn in ``reconstructions.png`` (default: the most typical pixel of each of
         the largest clusters).
-    device : {"auto", "cpu", "cuda"}
-    random_state : int
-        Seeds the split, the weights, the batches and the clustering.
     """
 
-    latent_dim: int = 8
-    epochs: int = 60
-    batch_size: int = 256
-    learning_rate: float = 2e-3
-    patience: int = 10
     model: str | None = None
     clusters: int | str = "auto"
     method: str = "gmm"
@@ -84,12 +81,12 @@ class AutoencoderSettings:
     k_range: tuple[int, int] = (2, 10)
     resample: int | str | None = None
     pixels: list = field(default_factory=list)
-    device: str = "auto"
-    random_state: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_choice(self.method, ("gmm", "kmeans"), name="method", func="chemmap autoencoder")
-        check_choice(self.device, ("auto", "cpu", "cuda"), name="device", func="chemmap autoencoder")
+        self.k_range = tuple(int(k) for k in self.k_range)
+        self.pixels = [tuple(int(v) for v in p) for p in self.pixels]
         if self.clusters != "auto" and (not isinstance(self.clusters, int) or self.clusters < 1):
             raise InvalidParameterError(f"clusters must be a positive integer or 'auto'; got {self.clusters!r}.")
         if self.resample == "model" and self.model is None:
@@ -99,17 +96,6 @@ class AutoencoderSettings:
         for name in ("spatial_weight", "smoothing"):
             if getattr(self, name) < 0:
                 raise InvalidParameterError(f"{name} must be >= 0; got {getattr(self, name)}.")
-
-    def training_options(self) -> dict:
-        return {
-            "latent_dim": self.latent_dim,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate,
-            "patience": self.patience,
-            "device": self.device,
-            "random_state": self.random_state,
-        }
 
 
 @dataclass
@@ -143,8 +129,10 @@ def run_autoencoder(
     ``denoised.npy`` (height x width x channels, float32, the input's units),
     ``latent.npy`` (height x width x latent_dim), ``cluster_map.npy`` (int32, -1 = masked)
     and ``.png``, ``cluster_spectra.png`` / ``.npz`` (mean input ± s.d. and decoded latent
-    mean of each cluster), ``loss_curves.png``, ``reconstructions.png``, ``model/``,
-    ``metrics.json`` and ``run_record.json``. Files appear only when the whole run
+    mean of each cluster), ``loss_curves.png``, ``reconstructions.png``,
+    ``band_reconstructions.png`` (input and reconstructed images at three bands), ``model/``,
+    ``config.resolved.toml`` (every setting; ``--config`` takes it back), ``metrics.json`` and
+    ``run_record.json``. Files appear only when the whole run
     succeeded. The cube is read in bands of rows: the denoised cube is streamed to disk.
     """
     from chemmap.io import read
@@ -276,6 +264,7 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     write_text_atomic(
         stage / "metrics.json", json.dumps(to_json_safe(result.metrics), indent=2, allow_nan=False) + "\n"
     )
+    write_text_atomic(stage / "config.resolved.toml", settings_toml(settings))
     write_run_record(
         stage,
         command=command,
@@ -283,6 +272,50 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
         source=str(cube.attrs.get("path", "<in memory>")),
         settings=asdict(settings),
     )
+
+
+#: Bands shown in ``band_reconstructions.png``.
+SHOWCASE_BANDS = 3
+
+
+def showcase_channels(cluster_means: np.ndarray, n: int = SHOWCASE_BANDS) -> list[int]:
+    """Channels where the clusters' mean spectra differ most, at least a tenth of the axis
+    apart (the bands a map of this image would be read at)."""
+    spread = np.nanstd(cluster_means, axis=0) if cluster_means.shape[0] > 1 else np.nanmean(cluster_means, axis=0)
+    spread = np.nan_to_num(spread, nan=-np.inf)
+    gap = max(1, spread.size // 10)
+    chosen: list[int] = []
+    for channel in np.argsort(-spread, kind="stable"):
+        if all(abs(int(channel) - c) >= gap for c in chosen):
+            chosen.append(int(channel))
+        if len(chosen) == min(n, spread.size):
+            break
+    return sorted(chosen)
+
+
+def settings_toml(settings: AutoencoderSettings) -> str:
+    """Every setting of a run as an ``[autoencoder]`` TOML table (what ``--config`` reads)."""
+    import tomli_w
+
+    from chemmap.pipeline.runner import toml_clean
+
+    return tomli_w.dumps({"autoencoder": toml_clean(asdict(settings))})
+
+
+def settings_from_toml(path, **overrides) -> AutoencoderSettings:
+    """Settings from the ``[autoencoder]`` table of a TOML file, with ``overrides`` (the
+    command line's) on top; unknown keys are refused with the valid ones."""
+    from chemmap.core.exceptions import ConfigError
+    from chemmap.pipeline.config import read_config_file
+
+    table = read_config_file(path).get("autoencoder")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path} has no [autoencoder] table; write the settings under [autoencoder].")
+    known = {f.name for f in fields(AutoencoderSettings)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"[autoencoder] in {path}: unknown settings {unknown}; valid: {sorted(known)}.")
+    return AutoencoderSettings(**{**table, **overrides})
 
 
 def _check_pixels(pixels, image_shape) -> None:
@@ -303,7 +336,8 @@ def _metrics(result: AutoencoderResult, cube: Cube, score, counts, settings) -> 
             "loaded_from": settings.model,
             "epochs_run": len(history),
             "best_epoch": trained.best_epoch,
-            "best_val_loss": history[trained.best_epoch]["val_loss"] if history else None,
+            "epochs_counted_from": 1,
+            "best_val_loss": history[trained.best_epoch - 1]["val_loss"] if history else None,
             "final_train_loss": history[-1]["train_loss"] if history else None,
             "settings": trained.settings,
         },
@@ -325,7 +359,12 @@ def _metrics(result: AutoencoderResult, cube: Cube, score, counts, settings) -> 
 
 
 def _draw(result: AutoencoderResult, cube: Cube, stage: Path, means, stds, decoded, pixels) -> None:
-    from chemmap.viz.autoencoder import plot_cluster_representatives, plot_loss_curves, plot_reconstructions
+    from chemmap.viz.autoencoder import (
+        plot_band_reconstructions,
+        plot_cluster_representatives,
+        plot_loss_curves,
+        plot_reconstructions,
+    )
     from chemmap.viz.figures import new_figure, plot_label_map, save_figure
 
     names = [f"cluster {c}" for c in range(result.segmentation.k)]
@@ -361,3 +400,11 @@ def _draw(result: AutoencoderResult, cube: Cube, stage: Path, means, stds, decod
     fig = new_figure(4.2 * min(3, n), 3.3 * -(-n // 3))
     plot_reconstructions(fig, cube.axis.values, unit, np.asarray(inputs), denoised[rows, cols], pixels)
     save_figure(fig, stage / "reconstructions.png")
+
+    channels = showcase_channels(means)
+    (band_inputs,) = compute(cube.data[..., channels])
+    fig = new_figure(4.4 * len(channels), 7.2)
+    plot_band_reconstructions(
+        fig, np.asarray(band_inputs, dtype=np.float64), denoised[..., channels], cube.axis.values[channels], unit
+    )
+    save_figure(fig, stage / "band_reconstructions.png")

@@ -153,7 +153,7 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
             with open(stage / "maps.npz", "wb") as fh:
                 np.savez_compressed(fh, **maps)
         write_metrics_json(result.metrics, stage / "metrics.json")
-        write_text_atomic(stage / "config.resolved.toml", tomli_w.dumps(_toml_clean(result.config)))
+        write_text_atomic(stage / "config.resolved.toml", tomli_w.dumps(toml_clean(result.config)))
         write_text_atomic(stage / "report.md", render_markdown(result))
         write_html(run_report(result, command=command, versions=package_versions), stage / "report.html")
         record = {
@@ -167,12 +167,12 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
         write_text_atomic(stage / "run_record.json", json.dumps(record, indent=2))
 
 
-def _toml_clean(value):
+def toml_clean(value):
     """Drop None (TOML has no null) and make tuples lists."""
     if isinstance(value, dict):
-        return {k: _toml_clean(v) for k, v in value.items() if v is not None}
+        return {k: toml_clean(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return [_toml_clean(v) for v in value if v is not None]
+        return [toml_clean(v) for v in value if v is not None]
     if isinstance(value, np.generic):
         return value.item()
     return value

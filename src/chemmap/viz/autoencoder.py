@@ -16,12 +16,12 @@ def plot_loss_curves(fig, history: list[dict], best_epoch: int) -> None:
     (whose weights are kept) marked."""
     from matplotlib.ticker import MaxNLocator
 
-    epochs = [h["epoch"] + 1 for h in history]
+    epochs = [h["epoch"] for h in history]  # counted from 1, as best_epoch
     axes = fig.subplots(1, 2)
     for ax, scale in zip(axes, ("linear", "log"), strict=True):
         ax.plot(epochs, [h["train_loss"] for h in history], label="training", color="#0072B2")
         ax.plot(epochs, [h["val_loss"] for h in history], label="validation (spatial blocks)", color="#D55E00")
-        ax.axvline(best_epoch + 1, color="#555555", linestyle=":", label=f"best epoch ({best_epoch + 1})")
+        ax.axvline(best_epoch, color="#555555", linestyle=":", label=f"best epoch ({best_epoch})")
         ax.set_yscale(scale)
         ax.set_xlabel("Epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -82,3 +82,28 @@ def plot_cluster_representatives(
     ax.set_title(title)
     ax.legend(frameon=False, fontsize=7, ncol=2)
     ax.grid(True, alpha=0.3)
+
+
+def plot_band_reconstructions(fig, inputs: np.ndarray, outputs: np.ndarray, positions, unit: str) -> None:
+    """Input (top row) and reconstructed (bottom row) images at a few bands, each band on one
+    colour scale, so what the autoencoder smooths away or invents shows side by side.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+    inputs, outputs : ndarray of shape (height, width, n_bands)
+    positions : sequence of float
+        The bands' axis values.
+    unit : str
+    """
+    from chemmap.viz.figures import plot_map
+
+    n = inputs.shape[-1]
+    axes = fig.subplots(2, n, squeeze=False)
+    for j in range(n):
+        both = np.concatenate([inputs[..., j].ravel(), outputs[..., j].ravel()])
+        both = both[np.isfinite(both)]
+        low, high = np.percentile(both, [1, 99]) if both.size else (0.0, 1.0)
+        for row, (image, what) in enumerate(((inputs, "input"), (outputs, "reconstruction"))):
+            shown = np.clip(image[..., j], low, high) if high > low else image[..., j]
+            plot_map(axes[row, j], shown, title=f"{what} at {positions[j]:.4g} {unit}", colorbar_label="", robust=False)
