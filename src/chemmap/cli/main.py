@@ -63,6 +63,24 @@ def _pixel(text: str) -> tuple[int, int]:
     return row, col
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected integers separated by commas, e.g. 16,32,64; got {text!r}"
+        ) from None
+
+
+def _weights(text: str) -> dict[str, float]:
+    """``mse=1,sam=0.1,gradient=0.5`` as a dict."""
+    try:
+        pairs = [item.split("=") for item in text.split(",") if item.strip()]
+        return {key.strip(): float(value) for key, value in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER pairs, e.g. mse=1,sam=0.1; got {text!r}") from None
+
+
 def _read_option(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` with VALUE parsed as JSON when it can be (numbers, lists, true/false)."""
     key, sep, value = text.partition("=")
@@ -139,6 +157,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--ratio-mode", help="ratio (A/B, bounds where B is noise) | difference ((A-B)/(A+B))")
     run.add_argument("--mode-filter", type=int, help="majority filter window (pixels)")
+    run.add_argument("--stability-runs", type=int, help="refits that test the clusters' stability (default 3; 0 = off)")
     run.add_argument("--min-region-size", type=int, help="merge regions smaller than this (pixels)")
     run.add_argument("--crop", nargs=2, type=float, metavar=("LOW", "HIGH"), help="keep this axis range")
     run.add_argument("--baseline", help="baseline method: arpls | asls | modpoly | airpls | snip | ... (pybaselines)")
@@ -238,6 +257,19 @@ def _build_parser() -> argparse.ArgumentParser:
         "--pixel", type=_pixel, action="append", metavar="ROW,COL", help="pixel drawn in reconstructions.png"
     )
     auto.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto (default): CUDA when present")
+    auto.add_argument("--config", type=Path, help="TOML file with an [autoencoder] table (config.resolved.toml)")
+    auto.add_argument("--widths", type=_int_list, metavar="A,B,C", help="encoder channels (default 16,32,64)")
+    auto.add_argument("--output", choices=("linear", "tanh"), help="decoder output activation (default linear)")
+    auto.add_argument("--batch-size", type=int, help="spectra per step (default 256)")
+    auto.add_argument("--learning-rate", type=float, help="AdamW learning rate (default 2e-3)")
+    auto.add_argument("--patience", type=int, help="epochs without a better validation loss (default 10)")
+    auto.add_argument("--validation", type=float, help="share of pixels held out (default 0.2)")
+    auto.add_argument(
+        "--split", choices=("blocks", "random"), help="validation pixels in spatial blocks (default) or at random"
+    )
+    auto.add_argument(
+        "--loss-weights", type=_weights, metavar="mse=1,sam=0.1,gradient=0.5", help="weights of the loss terms"
+    )
     auto.add_argument("--seed", type=int, help="random seed (default 0)")
     scale(auto)
     inputs(auto)
@@ -284,6 +316,7 @@ def _run_config(args) -> tuple[dict, Path | None]:
         ("clustering", "k_range"): args.k_range,
         ("clustering", "features"): args.features,
         ("clustering", "mode_filter"): args.mode_filter,
+        ("clustering", "stability_runs"): args.stability_runs,
         ("clustering", "min_region_size"): args.min_region_size,
         ("maps", "intensity"): args.intensity,
         ("maps", "ratio"): args.ratio,
@@ -432,10 +465,18 @@ def _cmd_peaks(args) -> int:
 
 
 def _cmd_autoencoder(args) -> int:
-    from chemmap.pipeline.autoencoder import AutoencoderSettings, run_autoencoder
+    from chemmap.pipeline.autoencoder import AutoencoderSettings, run_autoencoder, settings_from_toml
 
     chosen = {
         "latent_dim": args.latent_dim,
+        "widths": args.widths,
+        "output": args.output,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "patience": args.patience,
+        "validation": args.validation,
+        "split": args.split,
+        "loss": args.loss_weights,
         "epochs": args.epochs,
         "clusters": args.clusters,
         "method": args.method,
@@ -447,7 +488,8 @@ def _cmd_autoencoder(args) -> int:
         "device": args.device,
         "random_state": args.seed,
     }
-    settings = AutoencoderSettings(**{k: v for k, v in chosen.items() if v is not None})
+    given = {k: v for k, v in chosen.items() if v is not None}
+    settings = settings_from_toml(args.config, **given) if args.config else AutoencoderSettings(**given)
     result = run_autoencoder(
         args.input,
         args.out,

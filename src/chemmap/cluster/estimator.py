@@ -111,7 +111,7 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
         if lo > hi:
             raise InvalidParameterError(f"k_range must be (low, high) with low <= high; got {self.k_range}.")
 
-    def _method_options(self) -> dict:
+    def method_options(self) -> dict:
         opts = {"n_init": self.n_init}
         if self.method == "gmm":
             opts["covariance_type"] = self.covariance_type
@@ -152,7 +152,7 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
                 method=self.method,
                 criterion=self.criterion,
                 random_state=self.random_state,
-                method_options=self._method_options(),
+                method_options=self.method_options(),
                 progress=progress,
             )
         else:
@@ -160,7 +160,7 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
                 raise InvalidParameterError(f"k={self.k} exceeds the {n_valid} valid pixels.")
             self.k_, self.k_selection_ = int(self.k), None
         result = cluster_methods.get(self.method)(
-            feats, self.k_, random_state=self.random_state, **self._method_options()
+            feats, self.k_, random_state=self.random_state, **self.method_options()
         )
         notify(progress, "clustering", 1, 1)
         self.result_ = result

@@ -204,6 +204,9 @@ SECTIONS: dict[str, dict[str, Param]] = {
         ),
         "covariance_type": Param("choice", "full", choices=("full", "diag"), doc="GMM covariance"),
         "n_init": Param("int", 10, low=1, doc="restarts"),
+        "stability_runs": Param(
+            "int", 3, low=0, doc="refits with other seeds on perturbed features, to flag unstable clusters (0 = off)"
+        ),
         "mode_filter": Param("int", 0, low=0, doc="majority-filter window in pixels (0 = off)"),
         "min_region_size": Param("int", 0, low=0, doc="merge regions smaller than this, in pixels (0 = off)"),
     },

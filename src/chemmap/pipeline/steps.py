@@ -23,6 +23,7 @@ from chemmap.metrics.interpretation import (
     distinguishing_bands,
     region_stats,
 )
+from chemmap.metrics.stability import clustering_stability, spatial_coherence
 from chemmap.pipeline.chemical_maps import classification_step, unmixing_step
 from chemmap.preprocessing import Chain, drop_bad_bands
 from chemmap.report.metrics_json import to_json_safe
@@ -227,6 +228,18 @@ def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps:
             label_image, processed.unflatten(centroid_margins(est.features_, _centroids(est)))
         ),
     }
+    clustering["spatial_coherence"] = spatial_coherence(label_image)
+    runs = config["clustering"]["stability_runs"]
+    if runs and est.k_ > 1:
+        clustering["stability"] = clustering_stability(
+            est.features_,
+            est.labels_,
+            est.k_,
+            est.method,
+            runs=runs,
+            method_options=est.method_options(),
+            random_state=seed,
+        )
     if est.features == "pca":
         clustering["features"]["explained_variance"] = float(np.sum(est.feature_transformer_.explained_variance_ratio_))
     if est.notes_:

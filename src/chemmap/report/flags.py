@@ -64,6 +64,26 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
             f"have SNR < {snr['low_snr_threshold']:g} ({ranges} {metrics['axis']['unit']}); "
             "crop them if they carry no chemistry."
         )
+    if "ari" not in cl:
+        flags.append(
+            "No ground truth: every score here is internal (how separated the clusters are, not whether they "
+            "are right). Give --label-column or --label-mask to score the segmentation against known regions."
+        )
+    stability = cl.get("stability")
+    if stability and stability.get("stable") is False:
+        flags.append(
+            f"Unstable clusters: refitted with other seeds on lightly perturbed features, the segmentation "
+            f"agrees with this one at ARI {stability['min_ari']:.2f} at worst (< {stability['threshold']:g}); "
+            "it depends on the seed and the preprocessing. Try another k, features or preprocessing."
+        )
+    spatial = cl.get("spatial_coherence") or {}
+    if spatial.get("random_clusters"):
+        which = ", ".join(str(c) for c in spatial["random_clusters"])
+        flags.append(
+            f"Spatially random clusters ({which}): their pixels are no more often neighbours of each other than "
+            f"chance makes them (join-count kappa < {spatial['threshold']:g}); in an image that usually means "
+            "noise, or a table read with the wrong image shape."
+        )
     if metrics["n_invalid_pixels"]:
         flags.append(
             f"{metrics['n_invalid_pixels']} pixels are masked (missing rows or NaN/Inf values) "

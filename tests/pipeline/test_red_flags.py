@@ -1,0 +1,77 @@
+"""The workflow's red flags appear when they should and not otherwise: no ground truth,
+unstable clusters, spatially random clusters (demo data with and without labels, with
+shuffled pixels, and with a preprocessing that leaves only noise to cluster)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chemmap.cli.main import main
+from chemmap.metrics.stability import clustering_stability, spatial_coherence
+
+NO_TRUTH = "No ground truth"
+UNSTABLE = "Unstable clusters"
+RANDOM = "Spatially random clusters"
+
+
+def _run(source, out, *extra) -> tuple[str, dict]:
+    argv = ["run", str(source), "--image-shape", "30", "30", "--clusters", "2", "--out", str(out), "--quiet", *extra]
+    assert main(argv) == 0
+    return (out / "report.md").read_text(), json.loads((out / "metrics.json").read_text())["clustering"]
+
+
+def test_the_demo_with_labels_raises_none_of_the_three(tmp_path, demo_csv):
+    report, clustering = _run(demo_csv, tmp_path / "a", "--label-column", "region")
+    assert NO_TRUTH not in report and UNSTABLE not in report and RANDOM not in report
+    assert clustering["stability"]["min_ari"] > 0.95 and clustering["spatial_coherence"]["kappa"] > 0.9
+
+
+def test_without_labels_the_scores_are_called_internal(tmp_path, demo_csv):
+    report, _ = _run(demo_csv, tmp_path / "b")
+    assert NO_TRUTH in report and UNSTABLE not in report and RANDOM not in report
+
+
+def test_shuffled_pixels_give_spatially_random_clusters(tmp_path, demo_csv):
+    table = pd.read_csv(demo_csv)
+    order = np.random.default_rng(0).permutation(len(table))
+    spectra = [c for c in table.columns if c not in ("pixel_id", "pixel_x", "pixel_y", "region")]
+    table[spectra] = table[spectra].to_numpy()[order]  # every spectrum moved to another pixel
+    table.to_csv(tmp_path / "shuffled.csv", index=False)
+    report, clustering = _run(tmp_path / "shuffled.csv", tmp_path / "c")
+    assert RANDOM in report and sorted(clustering["spatial_coherence"]["random_clusters"]) == [0, 1]
+
+
+def test_a_preprocessing_that_leaves_only_noise_gives_unstable_random_clusters(tmp_path, demo_csv):
+    report, clustering = _run(demo_csv, tmp_path / "d", "--crop", "1000", "1300")  # no band of the demo there
+    assert UNSTABLE in report and clustering["stability"]["stable"] is False
+    assert RANDOM in report
+
+
+def test_the_checks_can_be_switched_off(tmp_path, demo_csv):
+    _, clustering = _run(demo_csv, tmp_path / "e", "--stability-runs", "0")
+    assert "stability" not in clustering
+
+
+def test_spatial_coherence_of_regions_and_of_noise():
+    rng = np.random.default_rng(1)
+    regions = np.zeros((40, 40), int)
+    regions[:, 20:] = 1
+    assert spatial_coherence(regions)["kappa"] > 0.9 and spatial_coherence(regions)["random_clusters"] == []
+    noise = rng.integers(0, 3, (40, 40))
+    assert spatial_coherence(noise)["random_clusters"] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(("separation", "stable"), [(8.0, True), (0.0, False)])
+def test_stability_separates_real_clusters_from_noise(separation, stable):
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(2000, 5))
+    features[1000:, 0] += separation
+    labels = (np.arange(2000) >= 1000).astype(int)
+    if not stable:
+        labels = (features[:, 1] > 0).astype(int)  # a split of noise along one direction
+    result = clustering_stability(features, labels, 2, "kmeans", random_state=0)
+    assert result["stable"] is stable
