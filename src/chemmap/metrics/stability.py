@@ -22,10 +22,12 @@ from chemmap._shared.sampling import seeded_sample
 
 __all__ = ["RANDOM_KAPPA", "STABILITY_SAMPLE", "STABLE_ARI", "clustering_stability", "spatial_coherence"]
 
-#: Pixels the refits use at most, and restarts of each refit (keep the check to a small
-#: share of a run's time: about 0.2 s whatever the image's size).
+#: Pixels the refits use at most (keeps the check to a small share of a run's time: about
+#: 0.2 s for k-means whatever the image's size).
 STABILITY_SAMPLE = 4000
-REFIT_RESTARTS = 2
+#: Restarts of a Gaussian-mixture refit at most (k-means refits keep the run's: fewer find
+#: worse local minima, and the check would blame the run for them).
+GMM_REFIT_RESTARTS = 2
 #: Refits agreeing less than this with the run (adjusted Rand index) flag it as unstable.
 STABLE_ARI = 0.8
 #: Clusters whose neighbour agreement (kappa) is under this are spatially random.
@@ -85,8 +87,8 @@ def clustering_stability(
             keep[:] = True
         perturbed = x[keep] + rng.normal(0.0, 1.0, (int(keep.sum()), x.shape[1])) * (noise * spread)
         options = {**(method_options or {})}
-        if "n_init" in options:
-            options["n_init"] = min(int(options["n_init"]), REFIT_RESTARTS)
+        if method == "gmm" and "n_init" in options:
+            options["n_init"] = min(int(options["n_init"]), GMM_REFIT_RESTARTS)
         refit = fit(perturbed, k, random_state=random_state + 101 + run, **options)
         scores.append(float(adjusted_rand_score(y[keep], refit.labels)))
     low = min(scores) if scores else None
