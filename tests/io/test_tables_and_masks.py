@@ -83,3 +83,16 @@ def test_the_real_bladder_map_with_its_coordinates_dropped(real_file):
         with pytest.warns(DataWarning, match=r"looks sheared.*alike: (.*, )?18 x 20"):
             read(rows, image_shape=wrong, label_column="label")
     assert not read(rows, image_shape=(18, 20), label_column="label").attrs["image_shape_check"]["sheared"]
+
+
+@pytest.mark.parametrize(("seed", "snr"), [(5, 8.0), (2, 20.0)])
+def test_shape_check_on_another_generator(seed, snr):
+    from chemmap.core.exceptions import DataWarning
+    from chemmap.datasets import make_regions_cube
+
+    cube = make_regions_cube(image_shape=(40, 60), n_channels=50, n_regions=4, snr=snr, random_state=seed)
+    rows = pd.DataFrame(np.asarray(cube.data).reshape(-1, 50), columns=[str(v) for v in cube.axis.values])
+    assert not read(rows, image_shape=(40, 60)).attrs["image_shape_check"]["sheared"]
+    for wrong in [(60, 40), (30, 80)]:
+        with pytest.warns(DataWarning, match=r"alike: 40 x 60"):
+            read(rows, image_shape=wrong)

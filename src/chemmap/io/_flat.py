@@ -67,12 +67,16 @@ def encode_labels(raw: np.ndarray, names: dict | None = None) -> tuple[np.ndarra
     return codes, {v: str(names.get(v, v)) for v in present}
 
 
-#: Pixel pairs sampled to compare vertical neighbours with random pairs.
+#: Pixel pairs sampled to compare vertical neighbours with random pairs, and the principal
+#: components they are compared in.
 SHAPE_CHECK_PAIRS = 4000
+SHAPE_CHECK_COMPONENTS = 5
 #: Vertical neighbours this alike to random pairs (median distance ratio) look sheared ...
 SHEARED_RATIO = 0.9
-#: ... when another width brings them below this share of that ratio.
+#: ... when another width brings them below this share of that ratio;
 BETTER_WIDTH_SHARE = 0.75
+#: from this ratio up, a width that brings them below the second share is evidence enough.
+DOUBTFUL_RATIO, CLEARLY_BETTER_SHARE = 0.75, 0.6
 
 
 def check_row_width(spectra: np.ndarray, width: int, *, source: str, seed: int = 0) -> dict:
@@ -80,11 +84,13 @@ def check_row_width(spectra: np.ndarray, width: int, *, source: str, seed: int =
 
     In a right row-major image, pixel ``i`` and pixel ``i + width`` (the one below) are more
     alike than two pixels drawn at random; with a wrong width of the right pixel count, they
-    are not, and the image comes out sheared. The median distance of ``SHAPE_CHECK_PAIRS``
-    sampled vertical pairs over that of random pairs is computed for every width that
+    are not, and the image comes out sheared. The median distance (in the leading principal
+    components) of ``SHAPE_CHECK_PAIRS`` sampled vertical pairs over that of random pairs is
+    computed for every width that
     divides the row count; when the given width's ratio is above ``SHEARED_RATIO`` and some
-    other width's is under ``BETTER_WIDTH_SHARE`` of it, a ``DataWarning`` names those
-    widths (the nearest to square first).
+    other width's is under ``BETTER_WIDTH_SHARE`` of it (or above ``DOUBTFUL_RATIO`` with one
+    under ``CLEARLY_BETTER_SHARE`` of it), a ``DataWarning`` names those
+    widths (the most alike first, then the nearest to square).
 
     Returns
     -------
@@ -97,16 +103,23 @@ def check_row_width(spectra: np.ndarray, width: int, *, source: str, seed: int =
 
     n = spectra.shape[0]
     rng = np.random.default_rng(seed)
-
-    def distance(first: np.ndarray, second: np.ndarray) -> float:
-        """Median distance of the sampled pairs (rows with NaN left out), float32 rows only."""
-        gaps = np.linalg.norm(spectra[first].astype(np.float32) - spectra[second].astype(np.float32), axis=1)
-        gaps = gaps[np.isfinite(gaps)]
-        return float(np.median(gaps)) if gaps.size >= 16 else np.nan
-
     nothing = {"ratio": None, "better_widths": [], "sheared": False}
     if n < 16:
         return nothing
+    # distances in the leading principal components: the noise of the other channels would
+    # make every pair look alike
+    rows = spectra[rng.integers(0, n, SHAPE_CHECK_PAIRS)].astype(np.float64)
+    rows = rows[np.all(np.isfinite(rows), axis=1)]
+    if rows.shape[0] < 16:
+        return nothing
+    basis = np.linalg.svd(rows - rows.mean(axis=0), full_matrices=False)[2][:SHAPE_CHECK_COMPONENTS].T
+
+    def distance(first: np.ndarray, second: np.ndarray) -> float:
+        """Median distance of the sampled pairs in the components (rows with NaN left out)."""
+        gaps = np.linalg.norm((spectra[first].astype(np.float64) - spectra[second]) @ basis, axis=1)
+        gaps = gaps[np.isfinite(gaps)]
+        return float(np.median(gaps)) if gaps.size >= 16 else np.nan
+
     random_distance = distance(rng.integers(0, n, SHAPE_CHECK_PAIRS), rng.integers(0, n, SHAPE_CHECK_PAIRS))
     if not random_distance > 0:
         return nothing
@@ -120,8 +133,11 @@ def check_row_width(spectra: np.ndarray, width: int, *, source: str, seed: int =
     if given is None or not np.isfinite(given):
         return nothing
     better = [w for w, r in ratios.items() if w != width and r < BETTER_WIDTH_SHARE * given]
-    better.sort(key=lambda w: (abs(np.log(w * w / n)), ratios[w]))
-    sheared = given > SHEARED_RATIO and bool(better)
+    better.sort(key=lambda w: (round(ratios[w], 1), abs(np.log(w * w / n))))  # most alike, then most square
+    best = min((ratios[w] for w in better), default=np.inf)
+    sheared = bool(better) and (
+        given > SHEARED_RATIO or (given > DOUBTFUL_RATIO and best < CLEARLY_BETTER_SHARE * given)
+    )
     if sheared:
         shapes = ", ".join(f"{n // w} x {w}" for w in better[:4])
         warnings.warn(
