@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from chemmap.cluster.spatial import _neighbour_votes, potts_icm, segment_feature_image, with_coordinates
+from chemmap.cluster.spatial import neighbour_votes, potts_icm, segment_feature_image, with_coordinates
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
 
@@ -25,7 +25,7 @@ def ari(truth, labels):
 
 
 def potts_energy(loglik, labels, beta):
-    same = _neighbour_votes(labels, loglik.shape[2])
+    same = neighbour_votes(labels, loglik.shape[2])
     rows, cols = np.indices(labels.shape)
     return -(loglik[rows, cols, labels].sum() + 0.5 * beta * same[rows, cols, labels].sum())
 

@@ -11,7 +11,7 @@ import numpy as np
 from chemmap._shared.validation import check_choice
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
-__all__ = ["SpatialSegmentation", "potts_icm", "segment_feature_image", "with_coordinates"]
+__all__ = ["SpatialSegmentation", "neighbour_votes", "potts_icm", "segment_feature_image", "with_coordinates"]
 
 #: ICM sweeps at most (each sweep visits the four interleaved pixel lattices in turn).
 ICM_SWEEPS = 20
@@ -85,7 +85,7 @@ def potts_icm(log_likelihood: np.ndarray, beta: float, *, valid: np.ndarray | No
     for _ in range(sweeps):
         moved = 0
         for r, c in lattices:
-            votes = _neighbour_votes(labels, k)[r::2, c::2]
+            votes = neighbour_votes(labels, k)[r::2, c::2]
             sub = labels[r::2, c::2]
             best = np.argmax(loglik[r::2, c::2] + beta * votes, axis=2)
             best = np.where(valid[r::2, c::2], best, -1)
@@ -96,7 +96,7 @@ def potts_icm(log_likelihood: np.ndarray, beta: float, *, valid: np.ndarray | No
     return labels, int(np.count_nonzero(labels != start))
 
 
-def _neighbour_votes(labels: np.ndarray, k: int) -> np.ndarray:
+def neighbour_votes(labels: np.ndarray, k: int) -> np.ndarray:
     """``(height, width, k)``: how many 8-neighbours of each pixel carry each label."""
     h, w = labels.shape
     padded = np.full((h + 2, w + 2), -1, dtype=np.int64)
