@@ -58,3 +58,29 @@ def test_potts_strength_follows_the_data_and_probabilities_are_probabilities():
     result = spectral_spatial_segmentation(_scene(regions, noise=0.3), 2)
     np.testing.assert_allclose(result.probabilities.sum(axis=2), 1.0, rtol=1e-5)
     assert result.uncertainty.shape == (40, 40) and 0 <= result.uncertainty.min() <= result.uncertainty.max() <= 0.5
+
+
+def test_run_with_the_spectral_spatial_method_writes_its_uncertainty(tmp_path, demo_csv):
+    import json
+
+    from chemmap.cli.main import main
+
+    out = tmp_path / "run"
+    argv = ["run", str(demo_csv), "--image-shape", "30", "30", "--label-column", "region", "--clusters", "auto"]
+    assert main([*argv, "--method", "spectral-spatial", "--out", str(out), "--quiet"]) == 0
+    clustering = json.loads((out / "metrics.json").read_text())["clustering"]
+    assert clustering["method"] == "spectral-spatial" and clustering["k"] == 2 and clustering["ari"] == 1.0
+    assert "Potts beta" in clustering["notes"][0] and clustering["stability"]["stable"]
+    uncertainty = np.load(out / "maps.npz")["cluster_uncertainty"]
+    assert uncertainty.shape == (30, 30) and np.nanmax(uncertainty) < 0.5
+    assert "cluster_uncertainty" in (out / "report.html").read_text()
+
+
+def test_a_lazy_cube_is_refused_with_what_to_do(tmp_path, demo_cube):
+    from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+    from chemmap.core.exceptions import InvalidParameterError
+    from chemmap.io import read, write
+
+    write(demo_cube, tmp_path / "demo.zarr")
+    with pytest.raises(InvalidParameterError, match="lazy=false"):
+        SpectralSpatialClusterer(2).fit(read(tmp_path / "demo.zarr"))

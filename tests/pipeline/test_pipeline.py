@@ -98,7 +98,8 @@ def test_config_is_validated_field_by_field_before_reading(tmp_path):
         validate_config({"input": {"path": str(garbage)}, "clustering": {"clusters": 3}})
     with pytest.raises(
         ConfigError,
-        match="'method' parameter of \\[clustering\\] must be one of 'kmeans', 'gmm', 'hierarchical'. Got 'dbscan'",
+        match="'method' parameter of \\[clustering\\] must be one of 'kmeans', 'gmm', 'hierarchical', "
+        "'spectral-spatial'. Got 'dbscan'",
     ):
         validate_config({"input": {"path": str(garbage)}, "clustering": {"method": "dbscan"}})
     with pytest.raises(ConfigError, match="Unknown config section\\(s\\) 'output'"):
@@ -181,3 +182,17 @@ def test_automatic_bands_keep_their_window_on_the_axis_and_never_divide_a_band_b
         assert abs(numerator - denominator) > window
     if n_channels == 40:
         assert choices["ratio"]
+
+
+def test_automatic_k_draws_the_criterion_curves(tmp_path, demo_csv):
+    from chemmap.cli.main import main
+
+    out = tmp_path / "auto"
+    assert main(["run", str(demo_csv), "--image-shape", "30", "30", "--out", str(out), "--quiet"]) == 0
+    assert (out / "k_selection.png").stat().st_size > 0 and "k_selection.png" in (out / "report.md").read_text()
+    chosen = tmp_path / "fixed"
+    assert (
+        main(["run", str(demo_csv), "--image-shape", "30", "30", "--clusters", "2", "--out", str(chosen), "--quiet"])
+        == 0
+    )
+    assert not (chosen / "k_selection.png").exists()  # no curves when k was set by hand

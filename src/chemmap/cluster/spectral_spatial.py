@@ -31,6 +31,7 @@ from chemmap.cluster.spatial import neighbour_votes, potts_icm
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
 __all__ = [
+    "SpectralSpatialClusterer",
     "SpectralSpatialResult",
     "edge_preserving_smooth",
     "noise_whitened_features",
@@ -158,23 +159,90 @@ def spectral_spatial_segmentation(
         ``probabilities`` (height, width, k) from the mixture's log-likelihoods plus the Potts
         votes of the final labels; ``uncertainty`` = 1 - the largest probability.
     """
-    from chemmap.cluster.methods import cluster_methods
-
     if not isinstance(k, int | np.integer) or k < 1:
         raise InvalidParameterError(f"k must be a positive integer; got {k!r}.")
     features, _ = noise_whitened_features(image, n_components)
     if smoothing:
         features = edge_preserving_smooth(features, smoothing)
+    return _segment_features(features, int(k), None, random_state)
+
+
+def _segment_features(features: np.ndarray, k: int, valid, random_state: int) -> SpectralSpatialResult:
+    """Mixture, Potts labels and probabilities of a feature image (``valid``: pixels that count)."""
+    from chemmap.cluster.methods import cluster_methods
+
     h, w, d = features.shape
+    valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
     flat = features.reshape(-1, d)
-    fit = cluster_methods.get("gmm")(flat, int(k), random_state=random_state, n_init=3)
-    loglik = fit.model.weighted_log_prob(flat).reshape(h, w, int(k))
-    beta = pseudo_likelihood_beta(np.argmax(loglik, axis=2), int(k))
-    labels, changed = potts_icm(loglik, beta)
-    energy = loglik + beta * neighbour_votes(labels, int(k))
+    fit = cluster_methods.get("gmm")(flat[valid.reshape(-1)], k, random_state=random_state, n_init=3)
+    loglik = fit.model.weighted_log_prob(flat).reshape(h, w, k)
+    beta = pseudo_likelihood_beta(np.where(valid, np.argmax(loglik, axis=2), -1), k)
+    labels, changed = potts_icm(loglik, beta, valid=valid)
+    energy = loglik + beta * neighbour_votes(labels, k)
     energy -= energy.max(axis=2, keepdims=True)
     probabilities = np.exp(energy)
     probabilities /= probabilities.sum(axis=2, keepdims=True)
-    return SpectralSpatialResult(
-        labels, probabilities.astype(np.float32), (1 - probabilities.max(axis=2)).astype(np.float32), beta, changed, d
-    )
+    uncertainty = np.where(valid, 1 - probabilities.max(axis=2), np.nan).astype(np.float32)
+    return SpectralSpatialResult(labels, probabilities.astype(np.float32), uncertainty, beta, changed, d)
+
+
+class SpectralSpatialClusterer:
+    """:func:`spectral_spatial_segmentation` with the attributes of a fitted
+    :class:`~chemmap.cluster.PixelClusterer`, for ``chemmap run --method spectral-spatial``.
+
+    Works on cubes in memory (the spatial steps need the whole image). Invalid pixels are
+    filled with the mean spectrum for the features and labelled -1.
+    """
+
+    method = "spectral-spatial"
+    features = "mnf"
+    #: The clustering the stability check refits on the features.
+    refit_method = "gmm"
+
+    def __init__(self, k="auto", *, criterion="silhouette", k_range=(2, 10), n_components=10, smoothing=1,
+                 random_state=0):  # fmt: skip
+        self.k, self.criterion, self.k_range = k, criterion, tuple(k_range)
+        self.n_components, self.smoothing, self.random_state = n_components, smoothing, random_state
+
+    def method_options(self) -> dict:
+        return {"n_init": 3}
+
+    def fit(self, cube, progress=None) -> SpectralSpatialClusterer:
+        from chemmap._shared.progress import notify
+        from chemmap.cluster.selection import choose_k
+
+        if cube.is_lazy:
+            raise InvalidParameterError(
+                "method 'spectral-spatial' holds the whole image in memory; this cube is read lazily. To fix "
+                "this, read it with lazy=false (if it fits) or use method 'kmeans' or 'gmm'."
+            )
+        h, w = cube.image_shape
+        valid = cube.valid_pixels().reshape(h, w)
+        image = np.asarray(cube.data, dtype=np.float64).copy()
+        image[~valid] = image[valid].mean(axis=0)
+        notify(progress, "spectral-spatial features", 0, 2)
+        features, _ = noise_whitened_features(image, self.n_components)
+        if self.smoothing:
+            features = edge_preserving_smooth(features, self.smoothing)
+        rows = features.reshape(-1, features.shape[2])[valid.reshape(-1)]
+        self.k_selection_ = None
+        k = self.k
+        if k == "auto":
+            k, self.k_selection_ = choose_k(
+                rows, self.k_range, method="gmm", criterion=self.criterion, random_state=self.random_state,
+                method_options=self.method_options(),
+            )  # fmt: skip
+        result = _segment_features(features, int(k), valid, self.random_state)
+        notify(progress, "spectral-spatial features", 2, 2)
+        self.k_ = int(k)
+        self.label_image_ = result.labels
+        self.labels_ = result.labels[valid]
+        self.features_ = rows
+        self.probabilities_, self.uncertainty_ = result.probabilities, result.uncertainty
+        self.cleanup_ = {"potts_beta": result.beta, "n_pixels_changed": result.changed}
+        self.notes_ = [
+            f"spectral-spatial: {features.shape[2]} MNF components, {self.smoothing} edge-preserving smoothing "
+            f"pass(es), Gaussian mixture, Potts beta {result.beta:.2f} (pseudo-likelihood) changed "
+            f"{result.changed} labels"
+        ]
+        return self

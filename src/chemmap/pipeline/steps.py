@@ -59,21 +59,7 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     cl = config["clustering"]
     seed = config["run"]["random_state"]
     with timer.stage("cluster"):
-        est = PixelClusterer(
-            method=cl["method"],
-            k=cl["k"],
-            features=cl["features"],
-            n_components=cl["n_components"],
-            ratios=[tuple(p) for p in cl["ratios"]],
-            window=config["maps"]["window"],
-            k_range=tuple(cl["k_range"]),
-            criterion=cl["criterion"],
-            covariance_type=cl["covariance_type"],
-            n_init=cl["n_init"],
-            mode_filter=cl["mode_filter"],
-            min_region_size=cl["min_region_size"],
-            random_state=seed,
-        ).fit(processed, progress=progress)
+        est = _clusterer(cl, config, seed).fit(processed, progress=progress)
     label_image = est.label_image_
     with timer.stage("cluster spectra"):
         means, stds, counts = cluster_spectra(processed.pixels(), label_image.reshape(-1), est.k_, progress=progress)
@@ -85,6 +71,8 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
         (data,) = compute(maps.data, stage="maps", progress=progress)
         maps = maps.replace(data=np.asarray(data))
         complete_map_info(maps)
+        if getattr(est, "uncertainty_", None) is not None:
+            maps = _with_uncertainty(maps, est.uncertainty_)
 
     with timer.stage("metrics"):
         metrics = _metrics(cube, processed, est, label_image, maps, config, bands)
@@ -109,6 +97,31 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
         config=config,
         unmixing=unmixing,
         classification=classification,
+    )
+
+
+def _clusterer(cl: dict, config: dict, seed: int):
+    """The configured clusterer, unfitted: ``PixelClusterer`` or the spectral–spatial one."""
+    if cl["method"] == "spectral-spatial":
+        from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+
+        return SpectralSpatialClusterer(
+            cl["k"], criterion=cl["criterion"], k_range=tuple(cl["k_range"]), random_state=seed
+        )
+    return PixelClusterer(
+        method=cl["method"],
+        k=cl["k"],
+        features=cl["features"],
+        n_components=cl["n_components"],
+        ratios=[tuple(p) for p in cl["ratios"]],
+        window=config["maps"]["window"],
+        k_range=tuple(cl["k_range"]),
+        criterion=cl["criterion"],
+        covariance_type=cl["covariance_type"],
+        n_init=cl["n_init"],
+        mode_filter=cl["mode_filter"],
+        min_region_size=cl["min_region_size"],
+        random_state=seed,
     )
 
 
@@ -178,6 +191,14 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
     return out, choices, why
 
 
+def _with_uncertainty(maps: Cube, uncertainty: np.ndarray) -> Cube:
+    """``maps`` plus the clustering's per-pixel uncertainty (1 - the largest probability)."""
+    layers = {name: maps[name] for name in maps.map_names}
+    layers["cluster_uncertainty"] = uncertainty
+    info = {**maps.attrs["maps"], "cluster_uncertainty": {"kind": "uncertainty", "unit": "probability"}}
+    return Cube.from_maps(layers, mask=maps.mask, attrs={**maps.attrs, "maps": info})
+
+
 def _best(score: np.ndarray, allowed: np.ndarray) -> int:
     """Channel of the highest finite ``score`` among the ``allowed`` channels."""
     return int(np.argmax(np.where(allowed & np.isfinite(score), score, -np.inf)))
@@ -196,7 +217,7 @@ def _map_stats(image: np.ndarray) -> dict:
     }
 
 
-def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps: Cube, config, bands) -> dict:
+def _metrics(raw: Cube, processed: Cube, est, label_image, maps: Cube, config, bands) -> dict:
     seed = config["run"]["random_state"]
     invalid = ~processed.valid_pixels()
     metrics = {
@@ -235,7 +256,7 @@ def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps:
             est.features_,
             est.labels_,
             est.k_,
-            est.method,
+            getattr(est, "refit_method", est.method),
             runs=runs,
             method_options=est.method_options(),
             random_state=seed,
@@ -256,7 +277,7 @@ def _metrics(raw: Cube, processed: Cube, est: PixelClusterer, label_image, maps:
     return metrics
 
 
-def _centroids(est: PixelClusterer) -> np.ndarray:
+def _centroids(est) -> np.ndarray:
     """Centroids of the final (cleaned) labels in feature space (clusters left empty by
     the clean-up are dropped)."""
     centroids, counts, _ = cluster_dispersion(est.features_, est.labels_, est.k_)

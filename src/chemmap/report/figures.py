@@ -8,11 +8,13 @@ import numpy as np
 
 from chemmap.viz.figures import new_figure, plot_cluster_spectra, plot_label_map, plot_map, save_figure
 
-__all__ = ["map_title", "write_figures"]
+__all__ = ["map_title", "plot_k_selection", "write_figures"]
 
 
 def map_title(info: dict, unit: str) -> str:
     """A band-intensity or ratio map's title (two lines) from its entry in the maps' info."""
+    if info["kind"] == "uncertainty":
+        return "Cluster uncertainty\n(1 - the largest cluster probability)"
     if info["kind"] == "ratio bound":
         return f"Where {info['of']} is a lower bound\n(denominator below {info['noise_threshold']:g} noise sigmas)"
     if info["kind"] == "ratio":
@@ -40,8 +42,9 @@ def _grid(result, names: list[str], path: Path, title, label, note, bound=lambda
 
 
 def write_figures(result, out_dir: Path) -> None:
-    """Write ``intensity_map.png``, ``ratio_map.png``, ``cluster_map.png`` and
-    ``pixel_spectra.png`` into ``out_dir``."""
+    """Write ``intensity_map.png``, ``ratio_map.png``, ``cluster_map.png``,
+    ``pixel_spectra.png`` and, when k was chosen automatically, ``k_selection.png`` (the
+    criterion curves) into ``out_dir``."""
     unit = result.processed.axis.unit
     info = result.maps.attrs["maps"]
     names = list(result.maps.map_names)
@@ -112,3 +115,30 @@ def write_figures(result, out_dir: Path) -> None:
         ylabel=ylabel,
     )
     save_figure(fig, out_dir / "pixel_spectra.png")
+
+    selection = result.metrics["clustering"].get("k_selection")
+    if selection:
+        fig = new_figure(13, 3.4)
+        plot_k_selection(fig, selection, k)
+        save_figure(fig, out_dir / "k_selection.png")
+
+
+def plot_k_selection(fig, selection: dict, chosen: int) -> None:
+    """The four criterion curves against k, each criterion's best k and the chosen k marked."""
+    ks = selection["k_values"]
+    curves = [
+        ("silhouette", "silhouette (higher is better)", selection["silhouette"]["scores"]),
+        ("elbow", "inertia (elbow)", selection["elbow"]["inertia"]),
+        ("gap", "gap statistic", selection["gap"]["gap"]),
+        ("bic", "BIC (lower is better)", selection["bic"]["scores"]),
+    ]
+    for ax, (key, label, scores) in zip(fig.subplots(1, 4), curves, strict=True):
+        values = [scores[str(k)] if str(k) in scores else scores[k] for k in ks]
+        ax.plot(ks, values, marker="o", color="#0072B2")
+        ax.axvline(
+            selection[key]["best_k"], color="#D55E00", linestyle=":", label=f"best k = {selection[key]['best_k']}"
+        )
+        ax.axvline(chosen, color="#555555", linewidth=3, alpha=0.3, label=f"chosen k = {chosen}")
+        ax.set_xlabel("k")
+        ax.set_title(label, fontsize=10)
+        ax.legend(fontsize=8)

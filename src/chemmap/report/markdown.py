@@ -95,7 +95,7 @@ def render_markdown(result) -> str:
             ]
             for k in sel["k_values"]
         ]
-        out += ["k selection (every criterion, best k marked in the last row):", ""]
+        out += ["k selection (every criterion, best k marked in the last row; curves in `k_selection.png`):", ""]
         out += _table(["k", "silhouette", "inertia", "gap", "BIC"], rows)
         out.append(
             "| best | " + " | ".join(str(sel[c]["best_k"]) for c in ("silhouette", "elbow", "gap", "bic")) + " |"
