@@ -75,3 +75,15 @@ def test_stability_separates_real_clusters_from_noise(separation, stable):
         labels = (features[:, 1] > 0).astype(int)  # a split of noise along one direction
     result = clustering_stability(features, labels, 2, "kmeans", random_state=0)
     assert result["stable"] is stable
+
+
+def test_a_spatial_step_that_changed_many_labels_is_flagged(tmp_path, demo_csv):
+    from chemmap.pipeline.config import read_config_file
+    from chemmap.report.flags import red_flags
+
+    _run(demo_csv, tmp_path / "f", "--label-column", "region")
+    metrics = json.loads((tmp_path / "f" / "metrics.json").read_text())
+    config = read_config_file(tmp_path / "f" / "config.resolved.toml")
+    assert not any("spatial step changed" in f for f in red_flags(metrics, config))
+    metrics["clustering"]["cleanup"] = {"n_pixels_changed": 200}  # of 900 pixels
+    assert any("spatial step changed 200 labels (22 %" in f for f in red_flags(metrics, config))

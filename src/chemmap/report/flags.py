@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from chemmap.metrics.grades import QUALITY_TABLE
 
-__all__ = ["IMBALANCE_RATIO", "SALT_AND_PEPPER_LIMIT", "red_flags"]
+__all__ = ["IMBALANCE_RATIO", "SALT_AND_PEPPER_LIMIT", "SPATIAL_CHANGE_LIMIT", "red_flags"]
 
 #: Largest/smallest cluster size above which the imbalance is flagged.
 IMBALANCE_RATIO = 10.0
 #: Share of isolated pixels above which a map is called noisy.
 SALT_AND_PEPPER_LIMIT = 0.02
+#: Share of pixels whose label a spatial step (clean-up, Potts prior) may change unflagged.
+SPATIAL_CHANGE_LIMIT = 0.10
 
 
 def red_flags(metrics: dict, config: dict) -> list[str]:
@@ -63,6 +65,14 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
             f"Low-SNR bands included: {snr['n_low_snr_bands']} of {metrics['n_channels']} channels "
             f"have SNR < {snr['low_snr_threshold']:g} ({ranges} {metrics['axis']['unit']}); "
             "crop them if they carry no chemistry."
+        )
+    changed = (cl.get("cleanup") or {}).get("n_pixels_changed") or 0
+    labelled = sum(c["n_pixels"] for c in cl["clusters"])
+    if labelled and changed > SPATIAL_CHANGE_LIMIT * labelled:
+        flags.append(
+            f"The spatial step changed {changed} labels ({100 * changed / labelled:.0f} % of the pixels): the map "
+            "owes much to the smoothing, not to the spectra alone. Compare with a run without it (mode_filter = 0, "
+            "min_region_size = 0, or another method) before trusting small regions."
         )
     if "ari" not in cl:
         flags.append(
