@@ -14,9 +14,11 @@ Methods, all with k = the true number of classes and the same seed:
   Gaussian mixture, Potts prior with beta from the pseudo-likelihood);
 - ``spectral-spatial, no smoothing``: the same without the smoothing step.
 
-For each: ARI, NMI, pixel accuracy and mean IoU (Hungarian matching), and seconds. Example::
+For each: ARI, NMI, pixel accuracy and mean IoU (Hungarian matching), and seconds; with
+``--auto``, the k that PCA + k-means and spectral-spatial choose themselves (silhouette over
+k = 2-20) and their scores. Example::
 
-    python benchmarks/segmentation_real.py --data ../shared/data --seeds 0,1
+    python benchmarks/segmentation_real.py --data ../shared/data --seeds 0,1 --auto
 """
 
 from __future__ import annotations
@@ -104,10 +106,30 @@ def methods(image: np.ndarray, k: int, seed: int):
     )
 
 
+def auto_k(image: np.ndarray, seed: int):
+    """``(method, chosen k, labels)`` with k chosen automatically (k = 2-20, silhouette)."""
+    from chemmap.cluster import PixelClusterer
+    from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+
+    cube = Cube(image.astype(np.float32), SpectralAxis(np.arange(image.shape[2], dtype=float), "channel"))
+    for name, est in (
+        (
+            "pca + k-means, k auto",
+            PixelClusterer("kmeans", "auto", n_components=10, k_range=(2, 20), random_state=seed),
+        ),
+        ("spectral-spatial, k auto", SpectralSpatialClusterer("auto", k_range=(2, 20), random_state=seed)),
+    ):
+        fitted = est.fit(cube)
+        yield name, fitted.k_, fitted.label_image_
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--seeds", default="0")
+    parser.add_argument("--auto", action="store_true", help="also choose k automatically (k = 2-20)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     scenes = list(real_scenes(args.data)) + list(synthetic_scenes(0))
@@ -125,6 +147,14 @@ def main() -> None:
                 f"{mean['mean_iou']:6.3f} {mean['seconds']:6.1f}"
             )
             sys.stdout.flush()
+        if args.auto:
+            for seed in seeds:
+                for method, k_chosen, labels in auto_k(image, seed):
+                    found = scores(truth, labels)
+                    print(
+                        f"{name:22} {method:32} {found['ari']:6.3f} {found['nmi']:6.3f}  k = {k_chosen} (seed {seed})"
+                    )
+                    sys.stdout.flush()
 
 
 if __name__ == "__main__":
