@@ -10,8 +10,10 @@ largest; two equal candidates that the file does not tell apart are refused, not
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,12 +21,14 @@ from chemmap.core.exceptions import FileFormatError
 from chemmap.io._spectral_dim import SPECTRAL_NAMES, stated_spectral_dim
 
 __all__ = [
+    "VENDOR_FLAVOURS",
     "CubeCandidate",
     "axis_unit_of",
     "choose_cube",
     "cube_candidates",
     "decode_text",
     "has_spectral_cube",
+    "hdf5_kind",
     "vendor_flavour",
 ]
 
@@ -120,7 +124,7 @@ def _axis_datasets(fh) -> list[tuple[str, int]]:
     return found
 
 
-def _candidate(fh, name: str, ds, axis_datasets) -> CubeCandidate:
+def _candidate(name: str, ds, axis_datasets) -> CubeCandidate:
     labels, scales = _dimension_labels(ds)
     dim, _ = stated_spectral_dim(ds.shape, labels=labels)
     axis_name = scales.get(dim) if dim is not None else None
@@ -156,7 +160,7 @@ def cube_candidates(fh) -> list[CubeCandidate]:
 
     def visit(name, obj):
         if isinstance(obj, h5py.Dataset) and obj.ndim == 3 and obj.dtype.kind in "biuf":
-            found.append(_candidate(fh, name, obj, axis_datasets))
+            found.append(_candidate(name, obj, axis_datasets))
 
     fh.visititems(visit)
     return found
@@ -180,6 +184,47 @@ def vendor_flavour(fh) -> str | None:
 def has_spectral_cube(fh) -> bool:
     """True when the file holds a 3-D dataset that is not an image."""
     return any(not c.is_image for c in cube_candidates(fh))
+
+
+#: The RosettaSciIO plugins of the vendor HDF5 layouts :func:`vendor_flavour` recognises.
+VENDOR_FLAVOURS = ("Delmic", "Tofwerk")
+
+
+def hdf5_kind(path) -> str | None:
+    """Which reader an HDF5 file is for, the one answer the readers' signatures share.
+
+    ``"flat"``: the chemmap flat layout, or no 3-D dataset but images; ``"cube"``: the chemmap
+    cube layout, or a 3-D dataset that is not an image; a name of :data:`VENDOR_FLAVOURS` for
+    an instrument's own layout; None for a file that is not HDF5 or cannot be opened. Cached
+    by path, size and modification time, since the readers ask in turn.
+    """
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return _hdf5_kind(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _hdf5_kind(path: str, size: int, mtime_ns: int) -> str | None:
+    from chemmap.io._cube_layout import LAYOUT as CUBE_LAYOUT
+    from chemmap.io.flat_hdf5 import LAYOUT as FLAT_LAYOUT
+    from chemmap.io.flat_hdf5 import is_hdf5
+
+    if not is_hdf5(Path(path)):
+        return None
+    try:
+        import h5py
+    except ImportError:
+        return None
+    try:
+        with h5py.File(path, "r") as fh:
+            layout = fh.attrs.get("layout")
+            if layout in (FLAT_LAYOUT, CUBE_LAYOUT):
+                return "flat" if layout == FLAT_LAYOUT else "cube"
+            return vendor_flavour(fh) or ("cube" if has_spectral_cube(fh) else "flat")
+    except OSError:
+        return None
 
 
 def choose_cube(candidates: list[CubeCandidate], cube_key: str | None, source: str) -> CubeCandidate:

@@ -27,7 +27,7 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._flat import assemble_flat
-from chemmap.io._hdf5_datasets import cube_candidates, decode_text, has_spectral_cube, vendor_flavour
+from chemmap.io._hdf5_datasets import cube_candidates, decode_text, hdf5_kind
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
 __all__ = ["HDF5_SIGNATURE", "is_hdf5", "read_flat_hdf5", "write_flat_hdf5"]
@@ -47,17 +47,7 @@ def is_hdf5(path: Path) -> bool:
 def _is_flat_hdf5(path: Path) -> bool:
     """An HDF5 file that is not a cube: the chemmap flat layout, or one without a 3-D dataset
     other than images."""
-    if not is_hdf5(path):
-        return False
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as fh:
-            if fh.attrs.get("layout") == LAYOUT:
-                return True
-            return vendor_flavour(fh) is None and not has_spectral_cube(fh)
-    except OSError:
-        return False
+    return hdf5_kind(path) == "flat"
 
 
 def _h5py():

@@ -15,11 +15,10 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._build import lazy_view
-from chemmap.io._cube_layout import LAYOUT, cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
-from chemmap.io._hdf5_datasets import axis_unit_of, choose_cube, cube_candidates, has_spectral_cube, vendor_flavour
+from chemmap.io._cube_layout import cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
+from chemmap.io._hdf5_datasets import axis_unit_of, choose_cube, cube_candidates, hdf5_kind
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 from chemmap.io._spectral_dim import move_spectral_last
-from chemmap.io.flat_hdf5 import is_hdf5
 
 __all__ = ["read_hdf5_cube", "write_hdf5_cube"]
 
@@ -119,17 +118,7 @@ def write_hdf5_cube(cube: Cube, path, *, compression: str | None = "gzip") -> No
 
 
 def _is_hdf5_cube(path: Path) -> bool:
-    if not is_hdf5(path):
-        return False
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as fh:
-            if fh.attrs.get("layout") == LAYOUT:
-                return True
-            return vendor_flavour(fh) is None and has_spectral_cube(fh)
-    except OSError:
-        return False
+    return hdf5_kind(path) == "cube"
 
 
 readers.register(

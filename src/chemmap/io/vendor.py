@@ -373,20 +373,10 @@ def read_vendor(
 
 
 def _hdf5_flavour(path: Path) -> str | None:
-    from chemmap.io._hdf5_datasets import vendor_flavour
-    from chemmap.io.flat_hdf5 import is_hdf5
+    from chemmap.io._hdf5_datasets import VENDOR_FLAVOURS, hdf5_kind
 
-    if not is_hdf5(path):
-        return None
-    try:
-        import h5py
-    except ImportError:
-        return None
-    try:
-        with h5py.File(path, "r") as fh:
-            return vendor_flavour(fh)
-    except OSError:
-        return None
+    kind = hdf5_kind(path)
+    return kind if kind in VENDOR_FLAVOURS else None
 
 
 def _sum_outer_navigation(data, axes: list[dict], spectral: int, source: str):
