@@ -205,7 +205,6 @@ def find_peaks(
     list of Peak
         In axis order.
     """
-    from scipy.ndimage import gaussian_filter1d
     from scipy.signal import find_peaks as scipy_find_peaks
     from scipy.signal import peak_prominences, peak_widths
 
@@ -220,8 +219,7 @@ def find_peaks(
     spacing = float(np.median(np.diff(x)))
     if counts is None:
         counts = is_counts(y)
-    finite = np.where(np.isfinite(y), y, np.nanmin(y))
-    smoothed = gaussian_filter1d(finite, smooth, mode="nearest") if smooth > 0 else finite
+    finite, smoothed = _finite_and_smoothed(y, smooth)
     if prominence is None:
         # the noise of the unsmoothed spectrum (Poisson noise made uniform by the square
         # root for counts) is a conservative threshold for the smoothed one
@@ -271,6 +269,15 @@ def find_peaks(
     return peaks
 
 
+def _finite_and_smoothed(y: np.ndarray, smooth: float) -> tuple[np.ndarray, np.ndarray]:
+    """The spectrum with non-finite values set to its minimum, and that Gaussian-smoothed
+    (``smooth`` channels; 0: not smoothed): what peaks are detected and measured on."""
+    from scipy.ndimage import gaussian_filter1d
+
+    finite = np.where(np.isfinite(y), y, np.nanmin(y))
+    return finite, gaussian_filter1d(finite, smooth, mode="nearest") if smooth > 0 else finite
+
+
 def merge_peaks(axis_values, spectrum, primary: list[Peak], secondary: list[Peak], *, smooth: float = 1.0):
     """The peaks of ``primary`` and those of ``secondary`` that no primary slice holds.
 
@@ -290,13 +297,11 @@ def merge_peaks(axis_values, spectrum, primary: list[Peak], secondary: list[Peak
     """
     import warnings
 
-    from scipy.ndimage import gaussian_filter1d
     from scipy.signal import peak_prominences
 
     x = np.asarray(axis_values, dtype=np.float64)
     y = np.asarray(spectrum, dtype=np.float64)
-    finite = np.where(np.isfinite(y), y, np.nanmin(y))
-    smoothed = gaussian_filter1d(finite, smooth, mode="nearest") if smooth > 0 else finite
+    smoothed = _finite_and_smoothed(y, smooth)[1]
     merged = [(p, "primary") for p in primary]
     for peak in secondary:
         holder = next((i for i, (p, _) in enumerate(merged) if p.lower_index <= peak.index < p.upper_index), None)
