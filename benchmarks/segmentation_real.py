@@ -10,13 +10,14 @@ Methods, all with k = the true number of classes and the same seed:
 
 - ``pca + k-means``: ``chemmap run``'s default (``PixelClusterer``, 10 PCA components);
 - ``pca + gmm``: the same components, a full-covariance Gaussian mixture;
-- ``spectral-spatial``: ``chemmap.cluster.spectral_spatial`` (MNF, edge-preserving smoothing,
-  Gaussian mixture, Potts prior with beta from the pseudo-likelihood);
+- ``spectral-spatial``: ``chemmap.cluster.spectral_spatial`` (MNF with k components or fewer,
+  edge-preserving smoothing, Gaussian mixture, mixed pixels to their majority class, Potts
+  prior with beta from the pseudo-likelihood);
 - ``spectral-spatial, no smoothing``: the same without the smoothing step.
 
 For each: ARI, NMI, pixel accuracy and mean IoU (Hungarian matching), and seconds; with
 ``--auto``, the k that PCA + k-means and spectral-spatial choose themselves (silhouette over
-k = 2-20) and their scores. Example::
+k = 2-20, on k-means partitions of each method's features) and their scores. Example::
 
     python benchmarks/segmentation_real.py --data ../shared/data --seeds 0,1 --auto
 """

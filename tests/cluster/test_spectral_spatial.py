@@ -73,7 +73,8 @@ def test_run_with_the_spectral_spatial_method_writes_its_uncertainty(tmp_path, d
     assert "Potts beta" in clustering["notes"][0] and clustering["stability"]["stable"]
     uncertainty = np.load(out / "maps.npz")["cluster_uncertainty"]
     assert uncertainty.shape == (30, 30) and np.nanmax(uncertainty) < 0.5
-    assert "cluster_uncertainty" in (out / "report.html").read_text()
+    assert "cluster_uncertainty" in (out / "report.html").read_text() and (out / "cluster_uncertainty.png").is_file()
+    assert "`cluster_uncertainty.png`" in (out / "report.md").read_text()
 
 
 def test_a_lazy_cube_is_refused_with_what_to_do(tmp_path, demo_cube):
@@ -84,3 +85,41 @@ def test_a_lazy_cube_is_refused_with_what_to_do(tmp_path, demo_cube):
     write(demo_cube, tmp_path / "demo.zarr")
     with pytest.raises(InvalidParameterError, match="lazy=false"):
         SpectralSpatialClusterer(2).fit(read(tmp_path / "demo.zarr"))
+
+
+def test_mixed_pixels_along_a_soft_border_go_to_their_majority_material():
+    """A plain Gaussian mixture gives the 8-pixel ramp to the wider class and moves the border
+    by about 3 columns; read as two-material mixtures, the ramp splits where the abundance is 0.5."""
+    cols = np.tile(np.arange(60), (60, 1))
+    abundance = np.clip((cols - 26) / 8.0, 0, 1)[..., None]
+    x = np.linspace(0, 1, 60)
+    pure = np.array([1 + np.exp(-0.5 * ((x - c) / 0.04) ** 2) for c in (0.3, 0.7)])
+    scene = (1 - abundance) * pure[0] + abundance * pure[1] + RNG.normal(0, 0.08, (60, 60, 60))
+    result = spectral_spatial_segmentation(scene, 2)
+    truth = (abundance[..., 0] >= 0.5).astype(int)
+    ramp = (abundance[..., 0] > 0) & (abundance[..., 0] < 1)
+    agreement = max(np.mean(result.labels[ramp] == truth[ramp]), np.mean(result.labels[ramp] != truth[ramp]))
+    assert agreement > 0.85 and result.n_mixed > ramp.sum() * 0.5
+    assert result.uncertainty[ramp].mean() > 5 * result.uncertainty[~ramp].mean()
+
+
+def test_the_mixture_uses_k_components_or_fewer_where_fewer_carry_signal():
+    from chemmap.cluster.spectral_spatial import component_count
+
+    snr = np.array([300.0, 40.0, 3.0, 1.4, 1.2, 1.1])
+    assert component_count(2, snr) == 2
+    assert component_count(5, snr) == 3  # the fourth is noise (signal weaker than the noise)
+    assert component_count(16, np.array([1.1, 1.0])) == 1
+
+
+def test_automatic_k_finds_three_materials_on_samson_with_two_seeds(shared_data):
+    from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+    from chemmap.datasets.benchmarks import load_samson
+
+    scene = load_samson(shared_data / "samson")
+    truth = np.argmax(np.asarray(scene.abundances.data), axis=2)
+    for seed in (0, 1):
+        fitted = SpectralSpatialClusterer("auto", k_range=(2, 10), random_state=seed).fit(scene.cube)
+        assert 2 <= fitted.k_ <= 4, fitted.k_selection_
+        if fitted.k_ == 3:
+            assert _ari(truth, fitted.label_image_) > 0.78

@@ -106,7 +106,11 @@ def _clusterer(cl: dict, config: dict, seed: int):
         from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
 
         return SpectralSpatialClusterer(
-            cl["k"], criterion=cl["criterion"], k_range=tuple(cl["k_range"]), random_state=seed
+            cl["k"],
+            criterion=cl["criterion"],
+            k_range=tuple(cl["k_range"]),
+            n_components=cl["n_components"],
+            random_state=seed,
         )
     return PixelClusterer(
         method=cl["method"],

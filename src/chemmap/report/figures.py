@@ -1,4 +1,5 @@
-"""The four figures of a run: intensity map, ratio map, cluster map, cluster spectra."""
+"""The figures of a run: intensity map, ratio map, cluster map, cluster spectra and, when they
+apply, the k-selection curves and the cluster uncertainty map."""
 
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ def _grid(result, names: list[str], path: Path, title, label, note, bound=lambda
 
 def write_figures(result, out_dir: Path) -> None:
     """Write ``intensity_map.png``, ``ratio_map.png``, ``cluster_map.png``,
-    ``pixel_spectra.png`` and, when k was chosen automatically, ``k_selection.png`` (the
-    criterion curves) into ``out_dir``."""
+    ``pixel_spectra.png``, when k was chosen automatically ``k_selection.png`` (the
+    criterion curves) and, when the clustering gives probabilities, ``cluster_uncertainty.png``
+    into ``out_dir``."""
     unit = result.processed.axis.unit
     info = result.maps.attrs["maps"]
     names = list(result.maps.map_names)
@@ -87,6 +89,23 @@ def write_figures(result, out_dir: Path) -> None:
         ratio_note,
         ratio_bound,
     )
+
+    uncertain = [n for n in names if info[n]["kind"] == "uncertainty"]
+    if uncertain:
+
+        def uncertainty_note(n):
+            values = np.asarray(result.maps[n], dtype=np.float64)
+            values = values[np.isfinite(values)]
+            return f"{100 * np.mean(values > 0.25):.1f} % of pixels above 0.25; median {np.median(values):.2g}"
+
+        _grid(
+            result,
+            uncertain,
+            out_dir / "cluster_uncertainty.png",
+            lambda n: map_title(info[n], unit),
+            lambda n: "Probability that another cluster is right",
+            uncertainty_note,
+        )
 
     k = result.metrics["clustering"]["k"]
     sizes = result.metrics["clustering"]["clusters"]

@@ -15,8 +15,9 @@ METHOD_REASONS = {
     "(Indian Pines, Samson)",
     "gmm": "chosen by the user: full-covariance clusters, better on real scenes than k-means in the benchmark",
     "hierarchical": "chosen by the user: Ward linkage (on a seeded sample of a large image)",
-    "spectral-spatial": "chosen by the user: noise-whitened features, edge-preserving smoothing and a Potts "
-    "prior; best on Indian Pines and Samson in the benchmark, weaker on mixed borders",
+    "spectral-spatial": "chosen by the user: noise-whitened features, edge-preserving smoothing, mixed pixels "
+    "given to their majority class and a Potts prior; best on Indian Pines and Samson in the benchmark, "
+    "slightly below k-means on mixed borders",
 }
 
 
@@ -175,7 +176,9 @@ def render_markdown(result) -> str:
         "## Files",
         "",
         "`report.html` (this report with the maps: pick a pixel to see its spectrum; opens from disk, "
-        "no network), `intensity_map.png`, `ratio_map.png`, `cluster_map.png`, `pixel_spectra.png`, `metrics.json`, "
+        "no network), `intensity_map.png`, `ratio_map.png`, `cluster_map.png`, `pixel_spectra.png`, "
+        + ("`cluster_uncertainty.png`, " if "cluster_uncertainty" in result.maps.map_names else "")
+        + "`metrics.json`, "
         + (
             "`cluster_labels.zarr` (array `labels`, H x W, -1 = masked) and `maps.zarr` (one array per map), "
             if result.cube.is_lazy
