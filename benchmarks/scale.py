@@ -11,7 +11,10 @@ this prints, all measured in the same run on this machine:
   + ``KMeans(5)`` on the flat array;
 - their ratios, the ARI of both against the truth, chemmap's peak RSS;
 - with --cluster-check, a ``LocalCluster`` (2 workers) run of one size compared with the
-  threaded run (ARI of the labels, largest map difference).
+  threaded run (ARI of the labels, largest map difference);
+- with --spectral-spatial, the same pipeline with ``SpectralSpatialClusterer`` (MNF by
+  blocks of rows, the spatial steps on the feature image) in place of PCA + k-means, from
+  the Zarr store: its time, ratio to PCA + k-means, ARI and peak RSS.
 
 Each case runs in a fresh process so its peak RSS is its own. Example::
 
@@ -68,15 +71,21 @@ def band_choice(cube) -> tuple[float, float]:
     return float(cube.axis.values[top[0]]), float(cube.axis.values[second])
 
 
-def chemmap_pipeline(cube, out_dir: Path, bands: tuple[float, float]) -> np.ndarray:
+def chemmap_pipeline(cube, out_dir: Path, bands: tuple[float, float], method: str = "kmeans") -> np.ndarray:
     """The measured pipeline, with chemmap's public API; returns the label image."""
     from chemmap import Cube
     from chemmap.cluster import PixelClusterer
+    from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
     from chemmap.maps import intensity_map, ratio_map
     from chemmap.pipeline.staging import write_zarr_outputs
 
     parts = [intensity_map(cube, bands[0], window=12.0), ratio_map(cube, bands[1], bands[0], window=12.0)]
     maps = Cube.from_maps({n: p.data[..., 0] for p in parts for n in p.map_names})
+    if method == "spectral-spatial":
+        est = SpectralSpatialClusterer(K, n_components=N_COMPONENTS, random_state=0)
+        est.fit(cube, compute_with=[maps.data])  # maps computed in the pass that projects the pixels
+        write_zarr_outputs(est.label_image_, maps.replace(data=est.computed_with_[0]), out_dir)
+        return est.label_image_
     est = PixelClusterer("kmeans", k=K, features="pca", n_components=N_COMPONENTS, random_state=0)
     est.fit(cube, compute_with=[maps.data])  # maps computed in the pass that projects the pixels
     write_zarr_outputs(est.label_image_, maps.replace(data=est.computed_with_[0]), out_dir)
@@ -108,6 +117,8 @@ def run_case(case: str, store: Path, memory_limit: str, out: Path) -> dict:
             float(total.sum().compute() if hasattr(total, "compute") else total.sum())
         elif case.startswith("chemmap"):
             labels = chemmap_pipeline(cube, out, bands).reshape(-1)
+        elif case == "spectral-spatial-zarr":
+            labels = chemmap_pipeline(cube, out, bands, method="spectral-spatial").reshape(-1)
         else:
             from sklearn.cluster import KMeans
             from sklearn.decomposition import PCA
@@ -154,6 +165,7 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="2GiB")
     parser.add_argument("--in-memory-max", default="1GiB", help="largest cube also run in memory and by scikit-learn")
     parser.add_argument("--cluster-check", help="size also run on a LocalCluster of 2 workers")
+    parser.add_argument("--spectral-spatial", action="store_true", help="also run the spectral-spatial method")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -169,7 +181,7 @@ def main() -> None:
     for size in args.sizes.split(","):
         nbytes = parse_memory(size)
         store = ensure_cube(size, args.data_dir)
-        cases = ["plain-zarr", "chemmap-zarr"]
+        cases = ["plain-zarr", "chemmap-zarr"] + (["spectral-spatial-zarr"] if args.spectral_spatial else [])
         if nbytes <= parse_memory(args.in_memory_max):
             cases += ["plain-memory", "chemmap-memory", "sklearn"]
         outs = {}
@@ -213,6 +225,14 @@ def main() -> None:
         ref = mem[-1][1] / (mem[-1][0] / 2**30)
         nbytes, t = per_gib[-1]
         print(f"per-GiB time, largest Zarr cube / largest in-memory cube: {(t / (nbytes / 2**30)) / ref:.2f}")
+    if args.spectral_spatial:
+        print("\nsize      k-means(zarr) spectral-spatial(zarr)  ratio  ARI k-means  ARI s-s  peak RSS s-s")
+        for size, _, res in rows:
+            km, ss = res["chemmap-zarr"], res["spectral-spatial-zarr"]
+            print(
+                f"{size:9} {km['seconds']:13.2f} {ss['seconds']:22.2f} {ss['seconds'] / km['seconds']:6.2f} "
+                f"{km['ari']:12.4f} {ss['ari']:8.4f}  {format_bytes(ss['peak_rss'])}"
+            )
     for size, _, res in rows:
         if "chemmap-cluster" in res:
             c = res["chemmap-cluster"]

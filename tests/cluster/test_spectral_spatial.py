@@ -7,11 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chemmap.cluster.spectral_spatial import (
-    neighbour_noise_covariance,
-    pseudo_likelihood_beta,
-    spectral_spatial_segmentation,
-)
+from chemmap.cluster.mnf import neighbour_noise_covariance
+from chemmap.cluster.spectral_spatial import pseudo_likelihood_beta, spectral_spatial_segmentation
 
 RNG = np.random.default_rng(0)
 
@@ -77,14 +74,29 @@ def test_run_with_the_spectral_spatial_method_writes_its_uncertainty(tmp_path, d
     assert "`cluster_uncertainty.png`" in (out / "report.md").read_text()
 
 
-def test_a_lazy_cube_is_refused_with_what_to_do(tmp_path, demo_cube):
+def test_a_lazy_cube_streams_by_blocks_of_rows_and_segments_as_in_memory(tmp_path):
+    """The MNF passes read a Zarr cube chunk by chunk (small chunks: many blocks of rows,
+    each with its own most-alike pairs) and give the labels of the cube in memory."""
+    from chemmap._shared.compute import compute_settings
     from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
-    from chemmap.core.exceptions import InvalidParameterError
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+    from chemmap.core.exceptions import MemoryLimitError
     from chemmap.io import read, write
 
-    write(demo_cube, tmp_path / "demo.zarr")
-    with pytest.raises(InvalidParameterError, match="lazy=false"):
-        SpectralSpatialClusterer(2).fit(read(tmp_path / "demo.zarr"))
+    rows, cols = np.mgrid[0:64, 0:64]
+    truth = (cols >= 32).astype(int) + ((rows >= 32) & (cols >= 32))
+    truth[:, 5] = 2  # a one-pixel line
+    cube = Cube(_scene(truth).astype(np.float32), SpectralAxis(np.arange(60.0), "channel"))
+    write(cube, tmp_path / "scene.zarr", chunk_mb=0.12)
+    lazy = read(tmp_path / "scene.zarr")
+    assert lazy.is_lazy and len(lazy.data.chunks[0]) >= 4
+    eager = SpectralSpatialClusterer(3).fit(cube)
+    streamed = SpectralSpatialClusterer(3).fit(lazy)
+    assert _ari(truth, eager.label_image_) == pytest.approx(1.0)
+    assert _ari(eager.label_image_, streamed.label_image_) == pytest.approx(1.0)
+    with compute_settings(memory_limit="64KiB"), pytest.raises(MemoryLimitError, match="--memory-limit"):
+        SpectralSpatialClusterer(3).fit(lazy)
 
 
 def test_mixed_pixels_along_a_soft_border_go_to_their_majority_material():

@@ -20,6 +20,7 @@ __all__ = [
     "map_spectra",
     "reduce_blocks",
     "row_blocks",
+    "spread_blocks",
     "sum_partials",
     "take_rows",
 ]
@@ -293,6 +294,18 @@ def bound_chunks(data):
     if len(data.chunks[2]) == 1 and largest <= _block_bytes(None):
         return data
     return data.rechunk(bounded_chunks(data.shape, data.dtype.itemsize))
+
+
+#: Fewest blocks :func:`spread_blocks` picks (so a sample spans the image).
+MIN_SAMPLE_BLOCKS = 16
+
+
+def spread_blocks(n_blocks: int, *, share: float, seed: int) -> list[int]:
+    """About ``share`` of ``n_blocks`` block numbers (at least :data:`MIN_SAMPLE_BLOCKS`),
+    evenly spaced from a seeded offset: ``only=`` of :func:`reduce_blocks` for a sample."""
+    count = min(n_blocks, max(MIN_SAMPLE_BLOCKS, int(np.ceil(share * n_blocks))))
+    offset = np.random.default_rng(seed).random() * n_blocks / count
+    return sorted({int(offset + i * n_blocks / count) % n_blocks for i in range(count)})
 
 
 def take_rows(data, idx: np.ndarray) -> np.ndarray:

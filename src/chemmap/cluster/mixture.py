@@ -14,7 +14,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
-from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra, reduce_blocks
+from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, KERNEL_BLOCK_BYTES, map_spectra, reduce_blocks, row_blocks
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.validation import check_random_state
 from chemmap.cluster.kmeans import INIT_SAMPLE, kmeans_plusplus, lloyd_in_memory, sample_rows, squared_distances
@@ -70,18 +70,23 @@ class GaussianMixtureModel:
 
 
 def _log_gaussian(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, kind: str) -> np.ndarray:
-    x = x.astype(np.float64, copy=False)
+    """``(n, k)`` Gaussian log-densities, by pieces of rows that stay in the processor cache."""
     n, d = x.shape
-    out = np.empty((n, means.shape[0]))
-    for j, mu in enumerate(means):
-        if kind == "full":
-            chol = np.linalg.cholesky(covariances[j])
-            y = solve_triangular(chol, (x - mu).T, lower=True).T
-            log_det = 2 * np.sum(np.log(np.diag(chol)))
-        else:
-            y = (x - mu) / np.sqrt(covariances[j])
-            log_det = np.sum(np.log(covariances[j]))
-        out[:, j] = -0.5 * (d * LOG_2PI + log_det + np.sum(y * y, axis=1))
+    k = means.shape[0]
+    if kind == "full":
+        chols = [np.linalg.cholesky(c) for c in covariances]
+        # rows times (L^-1)^T give the whitened rows
+        whiten = [solve_triangular(ch, np.eye(d), lower=True).T for ch in chols]
+        log_det = np.array([2 * np.sum(np.log(np.diag(ch))) for ch in chols])
+    else:
+        whiten = [np.diag(1 / np.sqrt(c)) for c in covariances]
+        log_det = np.array([np.sum(np.log(c)) for c in covariances])
+    out = np.empty((n, k))
+    for rows in row_blocks(n, d * 8, KERNEL_BLOCK_BYTES):
+        piece = x[rows].astype(np.float64, copy=False)
+        for j in range(k):
+            y = (piece - means[j]) @ whiten[j]
+            out[rows, j] = -0.5 * (d * LOG_2PI + log_det[j] + np.einsum("ij,ij->i", y, y))
     return out
 
 

@@ -85,7 +85,7 @@ def potts_icm(log_likelihood: np.ndarray, beta: float, *, valid: np.ndarray | No
     for _ in range(sweeps):
         moved = 0
         for r, c in lattices:
-            votes = neighbour_votes(labels, k)[r::2, c::2]
+            votes = neighbour_votes(labels, k, (r, c))
             sub = labels[r::2, c::2]
             best = np.argmax(loglik[r::2, c::2] + beta * votes, axis=2)
             best = np.where(valid[r::2, c::2], best, -1)
@@ -96,16 +96,25 @@ def potts_icm(log_likelihood: np.ndarray, beta: float, *, valid: np.ndarray | No
     return labels, int(np.count_nonzero(labels != start))
 
 
-def neighbour_votes(labels: np.ndarray, k: int) -> np.ndarray:
-    """``(height, width, k)``: how many 8-neighbours of each pixel carry each label."""
+def neighbour_votes(labels: np.ndarray, k: int, lattice: tuple[int, int] | None = None) -> np.ndarray:
+    """``(height, width, k)`` float32: how many 8-neighbours of each pixel carry each label.
+
+    With ``lattice=(r, c)``, only the pixels ``[r::2, c::2]`` (the votes of one of the four
+    interleaved lattices that iterated conditional modes updates together).
+    """
     h, w = labels.shape
-    padded = np.full((h + 2, w + 2), -1, dtype=np.int64)
-    padded[1:-1, 1:-1] = labels
-    votes = np.zeros((h, w, k), dtype=np.float64)
+    one_hot = np.zeros((h + 2, w + 2, k), dtype=np.float32)
+    rows, cols = np.nonzero(labels >= 0)
+    one_hot[rows + 1, cols + 1, labels[rows, cols]] = 1
+    r, c = lattice or (0, 0)
+    step = 1 if lattice is None else 2
+    votes = None
     for dr, dc in NEIGHBOURS:
-        shifted = padded[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w]
-        for label in range(k):
-            votes[..., label] += shifted == label
+        view = one_hot[1 + r + dr : 1 + dr + h : step, 1 + c + dc : 1 + dc + w : step]
+        if votes is None:
+            votes = view.copy()
+        else:
+            votes += view
     return votes
 
 

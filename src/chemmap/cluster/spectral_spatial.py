@@ -22,9 +22,9 @@ With ``k="auto"`` the number of clusters is chosen on k-means partitions of the 
 (silhouette by default): a full-covariance mixture's elongated clusters score low on every
 distance-based criterion.
 
-In memory only (the cube's pixels and their features are held); see ``benchmarks/
-segmentation_real.py`` for how it compares with PCA + k-means and PCA + Gaussian mixture on
-real scenes.
+The cube is read by blocks of rows (Dask cubes larger than memory too); the spatial steps
+hold the feature image. See ``benchmarks/segmentation_real.py`` for how it compares with
+PCA + k-means and PCA + Gaussian mixture on real scenes.
 """
 
 from __future__ import annotations
@@ -33,8 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chemmap._shared.blockwise import in_threads, map_spectra, row_blocks
+from chemmap._shared.sampling import seeded_sample
+from chemmap.cluster.mnf import fit_mnf
 from chemmap.cluster.spatial import neighbour_votes, potts_icm
-from chemmap.core.exceptions import InvalidParameterError, ShapeError
+from chemmap.core.exceptions import InvalidParameterError
 
 __all__ = [
     "SpectralSpatialClusterer",
@@ -42,7 +45,6 @@ __all__ = [
     "component_count",
     "edge_preserving_smooth",
     "mixed_pixel_log_likelihood",
-    "noise_whitened_features",
     "pseudo_likelihood_beta",
     "spectral_spatial_segmentation",
 ]
@@ -51,77 +53,33 @@ __all__ = [
 BETA_GRID = np.linspace(0.0, 3.0, 31)
 
 
-def noise_whitened_features(image: np.ndarray, n_components: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """MNF components of a ``(height, width, channels)`` image, largest SNR first.
-
-    Returns
-    -------
-    features : ndarray of shape (height, width, n_components)
-        Unit noise variance in every component.
-    snr : ndarray of shape (n_components,)
-        Variance of each component (signal + unit noise).
-    """
-    img = np.asarray(image, dtype=np.float64)
-    if img.ndim != 3 or img.shape[1] < 2:
-        raise ShapeError(f"noise_whitened_features needs an image at least 2 pixels wide; got shape {img.shape}.")
-    h, w, c = img.shape
-    x = img.reshape(-1, c)
-    centred = x - x.mean(axis=0)
-    noise = neighbour_noise_covariance(img)
-    values, vectors = np.linalg.eigh(noise)
-    whitening = vectors / np.sqrt(np.maximum(values, values.max() * 1e-12))
-    z = centred @ whitening
-    variances, rotation = np.linalg.eigh(np.cov(z.T).reshape(c, c))
-    order = np.argsort(variances)[::-1][: min(n_components, c)]
-    return (z @ rotation[:, order]).reshape(h, w, -1), variances[order]
-
-
-#: Share of neighbour pairs (the most alike) that the noise is estimated from.
-NOISE_PAIR_SHARE = 0.25
-
-
-def neighbour_noise_covariance(image: np.ndarray, share: float = NOISE_PAIR_SHARE) -> np.ndarray:
-    """Noise covariance from the most alike horizontal and vertical neighbour pairs.
-
-    Half the covariance of all neighbour differences counts every edge, line and texture
-    as noise (and whitening then erases them). Only the ``share`` of pairs with the smallest
-    differences are used, pairs within one material whatever the image's structure, and the
-    truncation is undone by the ratio of a chi-square's mean to its mean below the same
-    quantile (the noise is taken as Gaussian).
-    """
-    from scipy.stats import chi2
-
-    img = np.asarray(image, dtype=np.float64)
-    c = img.shape[2]
-    pairs = np.concatenate([(img[:, 1:] - img[:, :-1]).reshape(-1, c), (img[1:, :] - img[:-1, :]).reshape(-1, c)])
-    pairs = pairs[np.all(np.isfinite(pairs), axis=1)]
-    norms = np.einsum("ij,ij->i", pairs, pairs)
-    kept = pairs[norms <= np.quantile(norms, share)]
-    covariance = kept.T @ kept / max(kept.shape[0], 1) / 2
-    cut = chi2.ppf(share, c)
-    truncated_mean = chi2.cdf(cut, c + 2) * c / share  # E[X | X <= cut] for X ~ chi2(c)
-    covariance *= c / max(truncated_mean, 1e-12)
-    return covariance + np.eye(c) * max(np.trace(covariance) / c, 1e-30) * 1e-9
+#: Bytes of feature rows the smoothing and the mixed-pixel test hold per block.
+SPATIAL_BLOCK_BYTES = 8 * 2**20
 
 
 def edge_preserving_smooth(features: np.ndarray, iterations: int = 1) -> np.ndarray:
     """Average each pixel with its 8 neighbours weighted by feature similarity (features in
-    units of their noise); ``iterations`` passes."""
-    f = np.asarray(features, dtype=np.float64)
+    units of their noise); ``iterations`` passes, float32, by blocks of rows."""
+    f = np.asarray(features, dtype=np.float32)
     h, w, d = f.shape
-    scale = 4.0 * d
+    scale = np.float32(4.0 * d)
+    offsets = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)]
     for _ in range(iterations):
         pad = np.pad(f, ((1, 1), (1, 1), (0, 0)), mode="edge")
-        total, weights = f.copy(), np.ones((h, w, 1))
-        for dr in (-1, 0, 1):
-            for dc in (-1, 0, 1):
-                if dr == dc == 0:
-                    continue
-                neighbour = pad[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w]
-                weight = np.exp(-np.sum((neighbour - f) ** 2, axis=2, keepdims=True) / scale)
+        out = np.empty_like(f)
+
+        def smooth(rows: slice, pad=pad, out=out) -> None:
+            centre = pad[1 + rows.start : 1 + rows.stop, 1 : 1 + w]
+            total, weights = centre.copy(), np.ones((*centre.shape[:2], 1), np.float32)
+            for dr, dc in offsets:
+                neighbour = pad[1 + rows.start + dr : 1 + rows.stop + dr, 1 + dc : 1 + dc + w]
+                weight = np.exp(-np.sum((neighbour - centre) ** 2, axis=2, keepdims=True) / scale)
                 total += weight * neighbour
                 weights += weight
-        f = total / weights
+            out[rows] = total / weights
+
+        in_threads(smooth, row_blocks(h, w * d * 4 * 12, SPATIAL_BLOCK_BYTES))
+        f = out
     return f
 
 
@@ -145,6 +103,9 @@ def component_count(k: int, snr: np.ndarray) -> int:
 #: Significance of the test that a pixel lies on the segment between two class means
 #: (chi-square of its whitened residual).
 MIXED_PIXEL_ALPHA = 1e-3
+#: A mixed pixel lies at least this many noise sigmas from both class means along the
+#: segment (closer, it is as likely a pure pixel of the nearer class).
+MIXED_PIXEL_MARGIN = 3.0
 
 
 def mixed_pixel_log_likelihood(
@@ -155,10 +116,11 @@ def mixed_pixel_log_likelihood(
     A Gaussian mixture gives a mixed pixel to the wider of its two classes, wherever it lies
     between them. A pixel whose noise-whitened ``features`` (unit noise) lie on the segment
     between the means of its two most likely classes, within the noise (chi-square test at
-    :data:`MIXED_PIXEL_ALPHA`), is read as ``(1 - t) a + t b``: the two classes share their
-    summed likelihood in proportion ``1 - t : t``, so its label is the majority class and its
-    probability the class's share. The class means are taken from the pixels that are not
-    such mixtures (a class's mean is otherwise drawn towards its mixtures).
+    :data:`MIXED_PIXEL_ALPHA`) and :data:`MIXED_PIXEL_MARGIN` noise sigmas from both, is
+    read as ``(1 - t) a + t b``: the two classes share their summed likelihood in proportion
+    ``1 - t : t``, so its label is the majority class and its probability the class's share.
+    The class means are taken from the pixels that are not such mixtures (a class's mean is
+    otherwise drawn towards its mixtures).
 
     Returns
     -------
@@ -167,46 +129,70 @@ def mixed_pixel_log_likelihood(
         Pixels read as two-class mixtures.
     """
     h, w, k = loglik.shape
-    x = features.reshape(-1, features.shape[-1])
+    d = features.shape[-1]
+    x = features.reshape(-1, d)
     lp = loglik.reshape(-1, k)
+    mixed = np.zeros(h * w, bool)
     if k < 2:
-        return loglik, np.zeros((h, w), bool)
-    top = np.argsort(lp, axis=1)[:, ::-1][:, :2]
-    t, mixed = _segment_position(x, means, top)
-    interior = mixed & (t > 0.1) & (t < 0.9)
-    core = np.stack(
-        [x[(top[:, 0] == j) & ~interior].mean(axis=0) if np.any((top[:, 0] == j) & ~interior) else means[j]
-         for j in range(k)]
-    )  # fmt: skip
-    t, mixed = _segment_position(x, core, top)
+        return loglik, mixed.reshape(h, w)
+    blocks = row_blocks(h * w, (d + k) * 8 * 4, SPATIAL_BLOCK_BYTES)
+    top = np.empty((h * w, 2), np.int64)
+
+    def core_sums(rows: slice):
+        top[rows] = np.argsort(lp[rows], axis=1)[:, ::-1][:, :2]
+        core = ~_segment_position(x[rows], means, top[rows])[1]
+        first = top[rows][core, 0]
+        sums = np.stack([np.bincount(first, weights=x[rows][core, i], minlength=k) for i in range(d)], 1)
+        return np.bincount(first, minlength=k).astype(np.float64), sums
+
+    counts, sums = in_threads(core_sums, blocks, summed=True)
+    core_means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], means)
     out = lp.copy()
-    rows = np.flatnonzero(mixed)
-    a, b = top[rows, 0], top[rows, 1]
-    total = np.logaddexp(lp[rows, a], lp[rows, b])
-    share = np.clip(t[rows], 1e-6, 1 - 1e-6)
-    out[rows, a] = total + np.log1p(-share)
-    out[rows, b] = total + np.log(share)
+
+    def share_out(rows: slice) -> None:
+        t, on = _segment_position(x[rows], core_means, top[rows])
+        mixed[rows] = on
+        which = np.flatnonzero(on)
+        a, b = top[rows][which, 0], top[rows][which, 1]
+        block = out[rows]
+        total = np.logaddexp(block[which, a], block[which, b])
+        share = np.clip(t[which], 1e-6, 1 - 1e-6)
+        block[which, a] = total + np.log1p(-share)
+        block[which, b] = total + np.log(share)
+
+    in_threads(share_out, blocks)
     return out.reshape(h, w, k), mixed.reshape(h, w)
 
 
 def _segment_position(x: np.ndarray, means: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Position ``t`` of each row along the segment from ``means[top[:, 0]]`` to
-    ``means[top[:, 1]]``, and whether it lies on it within unit noise."""
+    ``means[top[:, 1]]``, and whether it lies on it within unit noise, away from both ends."""
     from scipy.stats import chi2
 
+    x = x.astype(np.float64)
     start, step = means[top[:, 0]], means[top[:, 1]] - means[top[:, 0]]
-    t = np.einsum("ij,ij->i", x - start, step) / np.maximum(np.einsum("ij,ij->i", step, step), 1e-300)
+    length = np.sqrt(np.maximum(np.einsum("ij,ij->i", step, step), 1e-300))
+    t = np.einsum("ij,ij->i", x - start, step) / length**2
     residual = x - start - np.clip(t, 0, 1)[:, None] * step
     limit = chi2.ppf(1 - MIXED_PIXEL_ALPHA, max(x.shape[1] - 1, 1))
-    return t, (t > 0) & (t < 1) & (np.einsum("ij,ij->i", residual, residual) <= limit)
+    inside = (t * length > MIXED_PIXEL_MARGIN) & ((1 - t) * length > MIXED_PIXEL_MARGIN)
+    return t, inside & (np.einsum("ij,ij->i", residual, residual) <= limit)
+
+
+#: Pixels (a seeded sample of larger images) the pseudo-likelihood of beta is evaluated on.
+BETA_SAMPLE = 100_000
 
 
 def pseudo_likelihood_beta(labels: np.ndarray, k: int, grid=BETA_GRID) -> float:
     """The Potts ``beta`` that makes ``labels`` most likely given their 8-neighbours."""
-    votes = neighbour_votes(np.asarray(labels), k).astype(np.float64)
-    own = np.take_along_axis(votes, np.clip(labels, 0, None)[..., None], axis=2)[..., 0]
-    valid = labels >= 0
-    scores = [np.sum((b * own - np.log(np.exp(b * votes).sum(axis=2)))[valid]) for b in grid]
+    labels = np.asarray(labels)
+    votes = neighbour_votes(labels, k).reshape(-1, k)
+    flat = labels.reshape(-1)
+    rows = np.flatnonzero(flat >= 0)
+    rows = rows[seeded_sample(rows.size, BETA_SAMPLE, 0)]
+    votes = votes[rows].astype(np.float64)
+    own = votes[np.arange(rows.size), flat[rows]]
+    scores = [np.sum(b * own - np.log(np.exp(b * votes).sum(axis=1))) for b in grid]
     return float(grid[int(np.argmax(scores))])
 
 
@@ -249,10 +235,14 @@ def spectral_spatial_segmentation(
     """
     if not isinstance(k, int | np.integer) or k < 1:
         raise InvalidParameterError(f"k must be a positive integer; got {k!r}.")
-    whitened, snr = noise_whitened_features(image, MAX_COMPONENTS)
-    d = min(component_count(k, snr), int(n_components))
-    return _segment_features(whitened[..., :d], int(k), None, smoothing, random_state)
+    mnf = fit_mnf(image, n_components=MAX_COMPONENTS)
+    d = min(component_count(k, mnf.snr), int(n_components))
+    return _segment_features(mnf.transform(image, n_components=d), int(k), None, smoothing, random_state)
 
+
+#: Pixels the Gaussian mixture is fitted on (a seeded sample of larger images); every pixel
+#: is then scored by the fitted mixture.
+MIXTURE_FIT_SAMPLE = 50_000
 
 #: MNF components computed (the signal-to-noise ratios of these decide how many are kept).
 MAX_COMPONENTS = 30
@@ -267,8 +257,10 @@ def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, rando
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
     smoothed = edge_preserving_smooth(whitened, smoothing) if smoothing else whitened
     flat = smoothed.reshape(-1, d)
-    fit = cluster_methods.get("gmm")(flat[valid.reshape(-1)], k, random_state=random_state, n_init=3)
-    loglik = fit.model.weighted_log_prob(flat).reshape(h, w, k)
+    rows = np.flatnonzero(valid.reshape(-1))
+    rows = rows[seeded_sample(rows.size, MIXTURE_FIT_SAMPLE, random_state)]
+    fit = cluster_methods.get("gmm")(flat[rows], k, random_state=random_state, n_init=3)
+    loglik = map_spectra(fit.model.weighted_log_prob, flat, n_out=k, dtype=np.float64).reshape(h, w, k)
     loglik, mixed = mixed_pixel_log_likelihood(whitened, loglik, fit.model.means)
     beta = pseudo_likelihood_beta(np.where(valid, np.argmax(loglik, axis=2), -1), k)
     labels, changed = potts_icm(loglik, beta, valid=valid)
@@ -287,8 +279,10 @@ class SpectralSpatialClusterer:
     """:func:`spectral_spatial_segmentation` with the attributes of a fitted
     :class:`~chemmap.cluster.PixelClusterer`, for ``chemmap run --method spectral-spatial``.
 
-    Works on cubes in memory (the spatial steps need the whole image). Invalid pixels are
-    filled with the mean spectrum for the features and labelled -1. ``n_components`` caps the
+    Works on cubes in memory and on lazy (Dask) cubes: the MNF passes stream the cube by
+    blocks of rows and the spatial steps run on the feature image, ``channels / n_components``
+    times smaller than the cube, which must fit half the memory limit. Invalid pixels get
+    the mean's features and are labelled -1. ``n_components`` caps the
     MNF components (a variance fraction, which applies to PCA, caps them at
     :data:`MAX_COMPONENTS`).
     """
@@ -307,32 +301,32 @@ class SpectralSpatialClusterer:
     def method_options(self) -> dict:
         return {"n_init": 3}
 
-    def fit(self, cube, progress=None) -> SpectralSpatialClusterer:
-        from chemmap._shared.progress import notify
+    def fit(self, cube, progress=None, compute_with=()) -> SpectralSpatialClusterer:
+        """Segment ``cube``; ``compute_with``: lazy arrays over the same cube (maps) computed in
+        the pass that projects the pixels, then in memory in ``computed_with_``."""
+        from chemmap._shared.compute import ensure_fits
         from chemmap.cluster.selection import choose_k
 
-        if cube.is_lazy:
-            raise InvalidParameterError(
-                "method 'spectral-spatial' holds the whole image in memory; this cube is read lazily. To fix "
-                "this, read it with lazy=false (if it fits) or use method 'kmeans' or 'gmm'."
-            )
         h, w = cube.image_shape
         valid = cube.valid_pixels().reshape(h, w)
-        image = np.asarray(cube.data, dtype=np.float64).copy()
-        image[~valid] = image[valid].mean(axis=0)
-        notify(progress, "spectral-spatial features", 0, 2)
-        whitened, snr = noise_whitened_features(image, MAX_COMPONENTS)
+        mnf = fit_mnf(cube.data, valid, n_components=MAX_COMPONENTS, progress=progress)
+        largest_k = self.k_range[1] if self.k == "auto" else int(self.k)
+        d = min(component_count(largest_k, mnf.snr), self.n_components)
+        # the segmentation holds about four (pixels, k) float64 arrays beside the features
+        ensure_fits(
+            np.broadcast_to(np.float64(0), (h * w, 4 * largest_k + d)), what="the spectral-spatial segmentation"
+        )
+        out = mnf.transform(cube.data, valid, n_components=d, progress=progress, compute_with=compute_with)
+        whitened, self.computed_with_ = out if compute_with else (out, [])
         self.k_selection_ = None
         k = self.k
         if k == "auto":
-            d = component_count(self.n_components, snr)
-            rows = edge_preserving_smooth(whitened[..., :d], self.smoothing).reshape(-1, d)[valid.reshape(-1)]
+            rows = edge_preserving_smooth(whitened, self.smoothing).reshape(-1, d)[valid.reshape(-1)]
             k, self.k_selection_ = choose_k(
                 rows, self.k_range, method="kmeans", criterion=self.criterion, random_state=self.random_state
             )
-        d = min(component_count(k, snr), self.n_components)
+            d = min(component_count(k, mnf.snr), self.n_components)
         result = _segment_features(whitened[..., :d], int(k), valid, self.smoothing, self.random_state)
-        notify(progress, "spectral-spatial features", 2, 2)
         self.k_ = int(k)
         self.label_image_ = result.labels
         self.labels_ = result.labels[valid]

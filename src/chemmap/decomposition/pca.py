@@ -10,7 +10,7 @@ import functools
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from chemmap._shared.blockwise import map_spectra, reduce_blocks
+from chemmap._shared.blockwise import map_spectra, reduce_blocks, spread_blocks
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.sampling import pixel_uniforms
 from chemmap._shared.validation import check_int
@@ -22,16 +22,8 @@ __all__ = ["DEFAULT_FIT_SAMPLE", "StreamingPCA", "gram_partial"]
 #: Pixels (about) on which the basis is fitted; the others are only projected.
 DEFAULT_FIT_SAMPLE = 100_000
 #: A lazy cube's fit sample is drawn from evenly spread blocks holding this many times the
-#: sample (so a cube on disk is only partly read), and never fewer than MIN_SAMPLE_BLOCKS.
+#: sample (so a cube on disk is only partly read).
 SAMPLE_OVERREAD = 4
-MIN_SAMPLE_BLOCKS = 16
-
-
-def _spread_blocks(n_blocks: int, *, share: float, seed: int) -> list[int]:
-    """About ``share`` of ``n_blocks`` block numbers, evenly spaced from a seeded offset."""
-    count = min(n_blocks, max(MIN_SAMPLE_BLOCKS, int(np.ceil(share * n_blocks))))
-    offset = np.random.default_rng(seed).random() * n_blocks / count
-    return sorted({int(offset + i * n_blocks / count) % n_blocks for i in range(count)})
 
 
 def gram_partial(block: np.ndarray, valid, rows: slice, *, fraction: float, seed: int):
@@ -103,7 +95,7 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
             size = check_int(self.fit_sample, name="fit_sample", func="StreamingPCA", low=2)
             fraction = min(1.0, size / max(n_valid, 1))
             if fraction < 1.0 and hasattr(data, "dask"):
-                only = functools.partial(_spread_blocks, share=min(1.0, SAMPLE_OVERREAD * fraction), seed=seed)
+                only = functools.partial(spread_blocks, share=min(1.0, SAMPLE_OVERREAD * fraction), seed=seed)
                 fraction = min(1.0, fraction / only.keywords["share"])
         count, total, gram = reduce_blocks(
             functools.partial(gram_partial, fraction=fraction, seed=seed),

@@ -1,0 +1,191 @@
+"""Noise-whitened features (minimum noise fraction) of a cube in memory or on disk.
+
+The noise covariance comes from the most alike quarter of the horizontal and vertical
+neighbour pairs of each block of rows: all pairs would count edges, lines and textures as
+noise, and whitening would then erase them. One pass over the cube, by blocks of rows
+(:func:`~chemmap._shared.blockwise.reduce_blocks`), gathers that covariance and the data's
+mean and covariance; a second pass projects every spectrum on the components of largest
+signal-to-noise ratio. Both run on NumPy and Dask cubes alike, so a cube larger than memory
+gives a feature image of ``(height, width, n_components)``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from chemmap._shared.blockwise import map_spectra, reduce_blocks, row_blocks, spread_blocks
+from chemmap._shared.compute import compute, ensure_fits
+from chemmap._shared.progress import ProgressCallback
+from chemmap.core.cube import is_lazy_array
+from chemmap.core.exceptions import ShapeError
+
+__all__ = ["NOISE_PAIR_SHARE", "MnfModel", "fit_mnf", "neighbour_noise_covariance", "noise_whitened_features"]
+
+#: Share of neighbour pairs (the most alike, per block of rows) that the noise is estimated from.
+NOISE_PAIR_SHARE = 0.25
+#: Pixels the covariances are estimated from: evenly spread blocks of rows holding about this
+#: many (all pixels of smaller images), so a large cube is read in part.
+MNF_FIT_SAMPLE = 100_000
+#: The blocks of rows sampled hold this many times the sample (a cube on disk is read in part;
+#: within each block, evenly spaced slabs make up the sample).
+SAMPLE_OVERREAD = 4
+#: Bytes of temporaries (the slab, its neighbour differences) per slab of rows.
+SLAB_BYTES = 32 * 2**20
+
+
+class MnfModel:
+    """Mean, projection and signal-to-noise ratio of every component, largest first.
+
+    ``projection`` is ``(n_channels, n_components)``: ``(spectrum - mean) @ projection``
+    has unit noise variance in every component; ``snr`` is each component's variance in
+    those units (signal + unit noise).
+    """
+
+    def __init__(self, mean: np.ndarray, projection: np.ndarray, snr: np.ndarray, noise: np.ndarray):
+        self.mean, self.projection, self.snr, self.noise = mean, projection, snr, noise
+
+    def transform(
+        self, data, valid=None, n_components: int | None = None, progress: ProgressCallback | None = None,
+        compute_with=(),
+    ):  # fmt: skip
+        """The ``(height, width, n_components)`` float32 feature image of a NumPy or Dask cube,
+        in memory; invalid pixels (``valid`` False, or non-finite) get 0, the mean.
+
+        ``compute_with``: other lazy arrays over the same cube (maps), computed in the same
+        pass; with it, returns ``(features, [arrays])``.
+        """
+        d = self.projection.shape[1] if n_components is None else int(n_components)
+        projection = self.projection[:, :d]
+
+        def project(spectra: np.ndarray) -> np.ndarray:
+            return (spectra.astype(np.float64) - self.mean) @ projection
+
+        features = map_spectra(project, data, n_out=d, dtype=np.float32)
+        others = list(compute_with)
+        if is_lazy_array(features) or others:
+            ensure_fits(features, what="the MNF feature image")
+            features, *others = compute(features, *others, stage="MNF features", progress=progress)
+        features = np.asarray(features)
+        bad = ~np.all(np.isfinite(features), axis=2)
+        if valid is not None:
+            bad |= ~np.asarray(valid, bool).reshape(bad.shape)
+        features[bad] = 0
+        return (features, [np.asarray(o) for o in others]) if compute_with else features
+
+
+def fit_mnf(data, valid=None, *, n_components: int = 30, progress: ProgressCallback | None = None) -> MnfModel:
+    """MNF of a ``(height, width, channels)`` cube (NumPy or Dask), one pass by blocks of rows.
+
+    Parameters
+    ----------
+    data : array of shape (height, width, channels)
+    valid : ndarray of bool, shape (height, width) or (height * width,), optional
+        Pixels that count (the others are left out of every estimate).
+    n_components : int
+        Components kept (at most the number of channels).
+
+    The covariances come from evenly spaced slabs of a few rows (so temporaries stay small)
+    holding about :data:`MNF_FIT_SAMPLE` pixels, in blocks of rows spread over the image,
+    read twice: once for the squared norms of all their neighbour differences (whose
+    quantile sets the threshold of "most alike"), once for the sums.
+    """
+    if data.ndim != 3 or data.shape[1] < 2:
+        raise ShapeError(f"MNF needs an image at least 2 pixels wide; got shape {tuple(data.shape)}.")
+    h, w, c = (int(n) for n in data.shape)
+    valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool).reshape(h, w)
+    fraction = min(1.0, MNF_FIT_SAMPLE / max(int(valid.sum()), 1))
+    block_share = min(1.0, SAMPLE_OVERREAD * fraction)
+    only = None if block_share >= 1 else functools.partial(spread_blocks, share=block_share, seed=0)
+    slabs = functools.partial(_slabs, share=fraction / block_share)
+    pair_norms = functools.partial(_block_pair_norms, slabs=slabs)
+    norms = reduce_blocks(pair_norms, data, valid, only=only, stage="neighbour differences", progress=progress)
+    norms = np.concatenate(norms)
+    if norms.size == 0:
+        raise ShapeError(f"MNF needs at least 2 valid neighbouring pixels; the image {h} x {w} has too few.")
+    threshold = float(np.quantile(norms, NOISE_PAIR_SHARE))
+    statistics = functools.partial(_block_statistics, threshold=threshold, slabs=slabs)
+    noise_sum, n_noise, total, outer, n = reduce_blocks(
+        statistics, data, valid, only=only, summed=True, stage="noise and signal covariance", progress=progress
+    )
+    if n < 2 or n_noise < 1:
+        raise ShapeError(f"MNF needs at least 2 valid neighbouring pixels; the image {h} x {w} has too few.")
+    noise = _untruncated(noise_sum / n_noise / 2, c)
+    mean = total / n
+    covariance = outer / n - np.outer(mean, mean)
+    values, vectors = np.linalg.eigh(noise)
+    whitening = vectors / np.sqrt(np.maximum(values, values.max() * 1e-12))
+    variances, rotation = np.linalg.eigh(whitening.T @ covariance @ whitening)
+    order = np.argsort(variances)[::-1][: min(int(n_components), c)]
+    return MnfModel(mean, whitening @ rotation[:, order], variances[order], noise)
+
+
+def _slabs(block: np.ndarray, valid: np.ndarray, share: float = 1.0):
+    """``(spectra, neighbour differences)`` of the finite valid pixels of slabs of a few rows
+    of ``block`` (float32; slabs bound the temporaries): evenly spaced slabs holding about
+    ``share`` of its rows."""
+    c = block.shape[2]
+    slabs = row_blocks(block.shape[0], block.shape[1] * c * 4 * 4, SLAB_BYTES)
+    count = max(1, round(share * len(slabs)))
+    for slab in (slabs[int(i * len(slabs) / count)] for i in range(count)):
+        if slab.stop - slab.start < 2 and slab.start > 0:
+            slab = slice(slab.start - 1, slab.stop)  # a slab of one row has no vertical pairs
+        x = np.asarray(block[slab], dtype=np.float32)
+        ok = valid[slab] & np.all(np.isfinite(x), axis=2)
+        everywhere = bool(ok.all())
+        pairs = []
+        for later, earlier, both in ((x[:, 1:], x[:, :-1], ok[:, 1:] & ok[:, :-1]), (x[1:], x[:-1], ok[1:] & ok[:-1])):
+            diff = np.subtract(later, earlier)
+            pairs.append(diff.reshape(-1, c) if everywhere else diff[both])
+        yield (x.reshape(-1, c) if everywhere else x[ok]), np.concatenate(pairs)
+
+
+def _block_pair_norms(block: np.ndarray, valid: np.ndarray, rows: slice, *, slabs=_slabs) -> np.ndarray:
+    """Squared norms of the neighbour differences of one block of rows, float32."""
+    parts = [np.einsum("ij,ij->i", pairs, pairs) for _, pairs in slabs(block, valid)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def _block_statistics(block: np.ndarray, valid: np.ndarray, rows: slice, *, threshold: float, slabs=_slabs):
+    """Sums over the neighbour differences whose squared norm is at most ``threshold`` (the
+    most alike; float32 products), and the data's sums and second moments (float64), of one
+    block of rows."""
+    c = block.shape[2]
+    out = [np.zeros((c, c)), 0.0, np.zeros(c), np.zeros((c, c)), 0.0]
+    for spectra, pairs in slabs(block, valid):
+        kept = pairs[np.einsum("ij,ij->i", pairs, pairs) <= threshold]
+        flat = spectra.astype(np.float64)
+        for i, part in enumerate((kept.T @ kept, kept.shape[0], flat.sum(axis=0), flat.T @ flat, flat.shape[0])):
+            out[i] += part
+    return tuple(float(v) if np.ndim(v) == 0 else v for v in out)
+
+
+def _untruncated(covariance: np.ndarray, c: int) -> np.ndarray:
+    """Undo keeping only the most alike pairs: scale by the ratio of a chi-square's mean to
+    its mean below the same quantile (the noise taken as Gaussian)."""
+    from scipy.stats import chi2
+
+    cut = chi2.ppf(NOISE_PAIR_SHARE, c)
+    truncated_mean = chi2.cdf(cut, c + 2) * c / NOISE_PAIR_SHARE  # E[X | X <= cut] for X ~ chi2(c)
+    covariance = covariance * c / max(truncated_mean, 1e-12)
+    return covariance + np.eye(c) * max(np.trace(covariance) / c, 1e-30) * 1e-9
+
+
+def neighbour_noise_covariance(image) -> np.ndarray:
+    """The noise covariance :func:`fit_mnf` estimates, ``(channels, channels)``."""
+    return fit_mnf(image, n_components=1).noise
+
+
+def noise_whitened_features(image, n_components: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """MNF components of a ``(height, width, channels)`` image, largest SNR first.
+
+    Returns
+    -------
+    features : ndarray of shape (height, width, n_components), float32
+        Unit noise variance in every component.
+    snr : ndarray of shape (n_components,)
+        Variance of each component (signal + unit noise).
+    """
+    model = fit_mnf(image, n_components=n_components)
+    return model.transform(image), model.snr
