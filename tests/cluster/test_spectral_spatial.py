@@ -135,3 +135,31 @@ def test_automatic_k_finds_three_materials_on_samson_with_two_seeds(shared_data)
         assert 2 <= fitted.k_ <= 4, fitted.k_selection_
         if fitted.k_ == 3:
             assert _ari(truth, fitted.label_image_) > 0.78
+
+
+def test_sparse_counts_with_empty_channels_segment_without_a_blown_up_noise_estimate():
+    """EDS-like counts (0-3 per channel, most channels empty): the most alike neighbour pairs
+    are exactly equal in most channels, so the noise estimate needs its floor."""
+    rng = np.random.default_rng(3)
+    truth = np.zeros((48, 48), int)
+    truth[:, 24:] = 1
+    rates = np.zeros((2, 200))
+    rates[0, 40:44], rates[1, 120:124] = 3.0, 3.0  # one line per material
+    rates[:, 150] = 0.02  # a channel that is almost always empty
+    counts = rng.poisson(rates[truth]).astype(np.float32)
+    result = spectral_spatial_segmentation(counts, 2)
+    assert np.all(np.isfinite(result.probabilities))
+    assert _ari(truth, result.labels) > 0.95
+
+
+def test_a_tiny_map_gets_at_most_one_cluster_fewer_than_its_pixels():
+    from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+    from chemmap.core.exceptions import InvalidParameterError
+
+    cube = Cube(_scene(np.array([[0, 0, 1], [0, 1, 1]])).astype(np.float32), SpectralAxis(np.arange(60.0), "channel"))
+    fitted = SpectralSpatialClusterer("auto").fit(cube)
+    assert 2 <= fitted.k_ <= 5
+    with pytest.raises(InvalidParameterError, match="exceeds the 6 valid pixels"):
+        SpectralSpatialClusterer(7).fit(cube)

@@ -22,6 +22,8 @@ from chemmap.cluster.kmeans import INIT_SAMPLE, kmeans_plusplus, lloyd_in_memory
 __all__ = ["GaussianMixtureModel", "fit_gaussian_mixture"]
 
 LOG_2PI = np.log(2 * np.pi)
+#: Smallest covariance regularisation, relative to the features' mean variance.
+RELATIVE_REG = 1e-6
 
 
 @dataclass
@@ -180,7 +182,9 @@ def fit_gaussian_mixture(
     tol : float
         Stop when the mean log-likelihood per pixel changes by less than this.
     reg_covar : float
-        Added to the covariance diagonals (feature units squared).
+        Added to the covariance diagonals (feature units squared), at least
+        :data:`RELATIVE_REG` times the features' mean variance (so large-valued features keep
+        covariances that are positive definite in floating point).
 
     Returns
     -------
@@ -190,6 +194,7 @@ def fit_gaussian_mixture(
     rng = check_random_state(random_state)
     n = int(features.shape[0])
     idx, sample, scale = sample_rows(features, init_sample, rng)
+    reg_covar = max(reg_covar, RELATIVE_REG * float(np.mean(np.var(sample, axis=0))))
 
     def sample_stats(model):
         return _statistics(sample, model)

@@ -23,8 +23,13 @@ from chemmap.core.exceptions import ShapeError
 
 __all__ = ["NOISE_PAIR_SHARE", "MnfModel", "fit_mnf", "neighbour_noise_covariance", "noise_whitened_features"]
 
-#: Share of neighbour pairs (the most alike, per block of rows) that the noise is estimated from.
+#: Share of neighbour pairs (the most alike) that the noise is estimated from.
 NOISE_PAIR_SHARE = 0.25
+#: Each channel's noise variance is at least this share of the median channel's: where the
+#: most alike pairs are exactly equal in a channel (sparse counts, empty or saturated
+#: channels) its estimate is 0, and whitening would blow the channel up. Where the most alike
+#: quarter of all pairs are equal (a few counts per spectrum), all differences are used.
+NOISE_FLOOR = 1e-3
 #: Pixels the covariances are estimated from: evenly spread blocks of rows holding about this
 #: many (all pixels of smaller images), so a large cube is read in part.
 MNF_FIT_SAMPLE = 100_000
@@ -91,8 +96,8 @@ def fit_mnf(data, valid=None, *, n_components: int = 30, progress: ProgressCallb
     read twice: once for the squared norms of all their neighbour differences (whose
     quantile sets the threshold of "most alike"), once for the sums.
     """
-    if data.ndim != 3 or data.shape[1] < 2:
-        raise ShapeError(f"MNF needs an image at least 2 pixels wide; got shape {tuple(data.shape)}.")
+    if data.ndim != 3:
+        raise ShapeError(f"MNF needs a (height, width, channels) image; got shape {tuple(data.shape)}.")
     h, w, c = (int(n) for n in data.shape)
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool).reshape(h, w)
     fraction = min(1.0, MNF_FIT_SAMPLE / max(int(valid.sum()), 1))
@@ -106,12 +111,16 @@ def fit_mnf(data, valid=None, *, n_components: int = 30, progress: ProgressCallb
         raise ShapeError(f"MNF needs at least 2 valid neighbouring pixels; the image {h} x {w} has too few.")
     threshold = float(np.quantile(norms, NOISE_PAIR_SHARE))
     statistics = functools.partial(_block_statistics, threshold=threshold, slabs=slabs)
-    noise_sum, n_noise, total, outer, n = reduce_blocks(
+    noise_sum, n_noise, all_pairs, n_pairs, total, outer, n = reduce_blocks(
         statistics, data, valid, only=only, summed=True, stage="noise and signal covariance", progress=progress
     )
     if n < 2 or n_noise < 1:
         raise ShapeError(f"MNF needs at least 2 valid neighbouring pixels; the image {h} x {w} has too few.")
-    noise = _untruncated(noise_sum / n_noise / 2, c)
+    if threshold > 0:
+        noise = _untruncated(noise_sum / n_noise / 2, c)
+    else:  # sparse counts: the most alike pairs are equal, so all differences are used
+        noise = np.diag(all_pairs / n_pairs / 2)
+    noise = _floored(noise)
     mean = total / n
     covariance = outer / n - np.outer(mean, mean)
     values, vectors = np.linalg.eigh(noise)
@@ -149,16 +158,26 @@ def _block_pair_norms(block: np.ndarray, valid: np.ndarray, rows: slice, *, slab
 
 def _block_statistics(block: np.ndarray, valid: np.ndarray, rows: slice, *, threshold: float, slabs=_slabs):
     """Sums over the neighbour differences whose squared norm is at most ``threshold`` (the
-    most alike; float32 products), and the data's sums and second moments (float64), of one
-    block of rows."""
+    most alike; float32 products), the per-channel sums of squares of all differences, and
+    the data's sums and second moments (float64), of one block of rows."""
     c = block.shape[2]
-    out = [np.zeros((c, c)), 0.0, np.zeros(c), np.zeros((c, c)), 0.0]
+    out = [np.zeros((c, c)), 0.0, np.zeros(c), 0.0, np.zeros(c), np.zeros((c, c)), 0.0]
     for spectra, pairs in slabs(block, valid):
         kept = pairs[np.einsum("ij,ij->i", pairs, pairs) <= threshold]
         flat = spectra.astype(np.float64)
-        for i, part in enumerate((kept.T @ kept, kept.shape[0], flat.sum(axis=0), flat.T @ flat, flat.shape[0])):
+        parts = (kept.T @ kept, kept.shape[0], np.einsum("ij,ij->j", pairs, pairs), pairs.shape[0])
+        for i, part in enumerate((*parts, flat.sum(axis=0), flat.T @ flat, flat.shape[0])):
             out[i] += part
     return tuple(float(v) if np.ndim(v) == 0 else v for v in out)
+
+
+def _floored(noise: np.ndarray) -> np.ndarray:
+    """``noise`` with each diagonal entry raised to at least :data:`NOISE_FLOOR` times the
+    median positive one (1 where none is positive)."""
+    diagonal = np.diag(noise)
+    positive = diagonal[diagonal > 0]
+    typical = float(np.median(positive)) if positive.size else 1.0
+    return noise + np.diag(np.maximum(NOISE_FLOOR * typical - diagonal, 0))
 
 
 def _untruncated(covariance: np.ndarray, c: int) -> np.ndarray:

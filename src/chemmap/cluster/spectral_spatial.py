@@ -37,7 +37,7 @@ from chemmap._shared.blockwise import in_threads, map_spectra, row_blocks
 from chemmap._shared.sampling import seeded_sample
 from chemmap.cluster.mnf import fit_mnf
 from chemmap.cluster.spatial import neighbour_votes, potts_icm
-from chemmap.core.exceptions import InvalidParameterError
+from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
 __all__ = [
     "SpectralSpatialClusterer",
@@ -310,7 +310,13 @@ class SpectralSpatialClusterer:
         h, w = cube.image_shape
         valid = cube.valid_pixels().reshape(h, w)
         mnf = fit_mnf(cube.data, valid, n_components=MAX_COMPONENTS, progress=progress)
-        largest_k = self.k_range[1] if self.k == "auto" else int(self.k)
+        n_valid = int(valid.sum())
+        if n_valid < 2:
+            raise ShapeError(f"Clustering needs at least 2 valid pixels; the image has {n_valid}.")
+        if self.k != "auto" and int(self.k) > n_valid:
+            raise InvalidParameterError(f"k={self.k} exceeds the {n_valid} valid pixels.")
+        k_range = (min(self.k_range[0], n_valid - 1), min(self.k_range[1], n_valid - 1))
+        largest_k = k_range[1] if self.k == "auto" else int(self.k)
         d = min(component_count(largest_k, mnf.snr), self.n_components)
         # the segmentation holds about four (pixels, k) float64 arrays beside the features
         ensure_fits(
@@ -323,7 +329,7 @@ class SpectralSpatialClusterer:
         if k == "auto":
             rows = edge_preserving_smooth(whitened, self.smoothing).reshape(-1, d)[valid.reshape(-1)]
             k, self.k_selection_ = choose_k(
-                rows, self.k_range, method="kmeans", criterion=self.criterion, random_state=self.random_state
+                rows, k_range, method="kmeans", criterion=self.criterion, random_state=self.random_state
             )
             d = min(component_count(k, mnf.snr), self.n_components)
         result = _segment_features(whitened[..., :d], int(k), valid, self.smoothing, self.random_state)
