@@ -8,11 +8,11 @@ cannot score a segmentation.
 
 Methods, all with k = the true number of classes and the same seed:
 
-- ``pca + k-means``: ``chemmap run``'s default (``PixelClusterer``, 10 PCA components);
+- ``pca + k-means``: ``chemmap run --method kmeans`` (``PixelClusterer``, 10 PCA components);
 - ``pca + gmm``: the same components, a full-covariance Gaussian mixture;
-- ``spectral-spatial``: ``chemmap.cluster.spectral_spatial`` (MNF with k components or fewer,
-  edge-preserving smoothing, Gaussian mixture, mixed pixels to their majority class, Potts
-  prior with beta from the pseudo-likelihood);
+- ``spectral-spatial``: ``chemmap run``'s default, ``chemmap.cluster.spectral_spatial`` (MNF
+  with k components or fewer, edge-preserving smoothing, Gaussian mixture, mixed pixels to
+  their majority class, Potts prior with beta from the pseudo-likelihood);
 - ``spectral-spatial, no smoothing``: the same without the smoothing step.
 
 For each: ARI, NMI, pixel accuracy and mean IoU (Hungarian matching), and seconds; with

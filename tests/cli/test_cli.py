@@ -139,14 +139,16 @@ def test_ratio_features_from_the_command_line(tmp_path, demo_csv, capsys):
     """``--features ratios`` takes the pairs of ``--ratio``; the resolved config records them."""
     out = tmp_path / "run"
     argv = ["run", str(demo_csv), "--image-shape", "30", "30", "--label-column", "region", "--out", str(out)]
-    assert main([*argv, "--features", "ratios", "--ratio", "1655/1742", "--clusters", "2", "--quiet"]) == 0
+    ratios = ["--features", "ratios", "--ratio", "1655/1742", "--clusters", "2", "--quiet"]
+    assert main([*argv, *ratios]) == 2  # the default method makes its own features
+    assert "--method kmeans" in capsys.readouterr().err
+    assert main([*argv, *ratios, "--method", "kmeans"]) == 0
     assert "ratios = [" in (out / "config.resolved.toml").read_text()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["clustering"]["features"]["kind"] == "ratios"
     assert metrics["clustering"]["pixel_accuracy"] > 0.9  # the 1655/1742 ratio separates the demo's two regions
-    code = main(
-        ["run", str(demo_csv), "--image-shape", "30", "30", "--features", "ratios", "--out", str(tmp_path / "x")]
-    )
+    no_pairs = ["--features", "ratios", "--method", "kmeans", "--out", str(tmp_path / "x")]
+    code = main(["run", str(demo_csv), "--image-shape", "30", "30", *no_pairs])
     assert code == 2 and "--ratio A/B" in capsys.readouterr().err
 
 

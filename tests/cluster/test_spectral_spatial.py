@@ -116,12 +116,16 @@ def test_mixed_pixels_along_a_soft_border_go_to_their_majority_material():
 
 
 def test_the_mixture_uses_k_components_or_fewer_where_fewer_carry_signal():
+    from chemmap.cluster.mnf import fit_mnf
     from chemmap.cluster.spectral_spatial import component_count
 
-    snr = np.array([300.0, 40.0, 3.0, 1.4, 1.2, 1.1])
-    assert component_count(2, snr) == 2
-    assert component_count(5, snr) == 3  # the fourth is noise (signal weaker than the noise)
-    assert component_count(16, np.array([1.1, 1.0])) == 1
+    rows, cols = np.mgrid[0:40, 0:40]
+    mnf = fit_mnf(_scene(((rows // 10 + cols // 10) % 3).astype(int)))
+    assert mnf.n_signal == 2  # three materials span two directions
+    assert component_count(2, mnf.n_signal) == 2 and component_count(5, mnf.n_signal) == 2
+    # pure noise: 900 pixels of 50 channels reach variances above 2 by sampling alone
+    noise = fit_mnf(RNG.normal(0, 1, (30, 30, 50)))
+    assert noise.snr[0] > 2 and noise.n_signal == 0 and component_count(16, noise.n_signal) == 1
 
 
 def test_automatic_k_finds_three_materials_on_samson_with_two_seeds(shared_data):

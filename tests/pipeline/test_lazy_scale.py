@@ -152,7 +152,7 @@ def test_lazy_zarr_run_equals_in_memory_run_and_writes_zarr_outputs(tmp_path, sc
     assert (tmp_path / "eager" / "cluster_labels.npy").exists()
     # with a limit the features exceed, they go through a temporary store: same run
     config["input"]["options"] = {"lazy": True}
-    config["clustering"]["features"] = "spectra"
+    config["clustering"].update(method="kmeans", features="spectra")
     spectra = run(config, tmp_path / "in-limit")
     config["run"] = {"memory_limit": "1MiB"}
     spilled = run(config, tmp_path / "spilled")

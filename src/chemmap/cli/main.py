@@ -144,7 +144,7 @@ def _build_parser() -> argparse.ArgumentParser:
     inputs(run)
     run.add_argument("--axis-unit", help="unit of the spectral axis (cm-1, nm, keV, ...)")
     run.add_argument("--clusters", type=_clusters, help="number of clusters or 'auto' (default auto)")
-    run.add_argument("--method", help="kmeans | gmm | hierarchical")
+    run.add_argument("--method", help="spectral-spatial (default) | kmeans | gmm | hierarchical")
     run.add_argument("--criterion", help="silhouette | elbow | gap | bic (with --clusters auto)")
     run.add_argument("--k-range", nargs=2, type=int, metavar=("LOW", "HIGH"), help="k searched by auto")
     run.add_argument("--features", help="pca | spectra | ratios")

@@ -9,7 +9,7 @@ from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice, check_int
 from chemmap.cluster.cleanup import merge_small_regions, mode_filter
 from chemmap.cluster.features import FEATURE_KINDS, PixelFeatures
-from chemmap.cluster.methods import cluster_methods
+from chemmap.cluster.methods import cluster_methods, size_order
 from chemmap.cluster.selection import CRITERIA, choose_k
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
@@ -166,7 +166,7 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
         self.result_ = result
         self.features_ = feats
         self.cluster_centers_ = result.centroids
-        self._order = _size_order(result.labels, self.k_)
+        self._order = size_order(result.labels, self.k_)
         labels = self._order[result.labels]
         image = cube.unflatten(labels)
         self.cleanup_ = {
@@ -202,15 +202,6 @@ class PixelClusterer(ClusterMixin, BaseEstimator):
     def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
         self.fit(X, **kwargs)
         return self.label_image_ if isinstance(X, Cube) else self.labels_
-
-
-def _size_order(labels: np.ndarray, k: int) -> np.ndarray:
-    """Mapping that renumbers clusters 0..k-1 from largest to smallest (stable outputs)."""
-    counts = np.bincount(labels, minlength=k)
-    order = np.argsort(-counts, kind="stable")
-    mapping = np.empty(k, dtype=np.int64)
-    mapping[order] = np.arange(k)
-    return mapping
 
 
 def _as_cube(x) -> Cube:

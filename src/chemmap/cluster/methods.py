@@ -16,7 +16,7 @@ from chemmap.cluster.kmeans import KMeansModel, fit_kmeans
 from chemmap.cluster.mixture import fit_gaussian_mixture
 from chemmap.core.registry import Registry
 
-__all__ = ["HIERARCHICAL_MAX_SAMPLES", "ClusterResult", "cluster_methods", "nearest_centroid"]
+__all__ = ["HIERARCHICAL_MAX_SAMPLES", "ClusterResult", "cluster_methods", "nearest_centroid", "size_order"]
 
 #: Ward clustering is O(n^2) in memory; above this many pixels it runs on a seeded sample
 #: and the other pixels join the nearest centroid.
@@ -44,6 +44,15 @@ class ClusterResult:
 def nearest_centroid(features, centroids: np.ndarray) -> np.ndarray:
     """Index of the nearest centroid of every row (NumPy or Dask rows), in memory."""
     return _labels(KMeansModel(np.asarray(centroids, dtype=np.float64)).predict(features))
+
+
+def size_order(labels: np.ndarray, k: int) -> np.ndarray:
+    """Mapping that renumbers clusters 0..k-1 from largest to smallest (stable outputs)."""
+    counts = np.bincount(labels, minlength=k)
+    order = np.argsort(-counts, kind="stable")
+    mapping = np.empty(k, dtype=np.int64)
+    mapping[order] = np.arange(k)
+    return mapping
 
 
 def _labels(lazy_or_array) -> np.ndarray:

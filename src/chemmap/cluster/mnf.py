@@ -21,7 +21,14 @@ from chemmap._shared.progress import ProgressCallback
 from chemmap.core.cube import is_lazy_array
 from chemmap.core.exceptions import ShapeError
 
-__all__ = ["NOISE_PAIR_SHARE", "MnfModel", "fit_mnf", "neighbour_noise_covariance", "noise_whitened_features"]
+__all__ = [
+    "NOISE_PAIR_SHARE",
+    "SIGNIFICANT_SNR",
+    "MnfModel",
+    "fit_mnf",
+    "neighbour_noise_covariance",
+    "noise_whitened_features",
+]
 
 #: Share of neighbour pairs (the most alike) that the noise is estimated from.
 NOISE_PAIR_SHARE = 0.25
@@ -40,16 +47,29 @@ SAMPLE_OVERREAD = 4
 SLAB_BYTES = 32 * 2**20
 
 
+#: A component carries signal where its variance is at least this many times the noise's
+#: (signal variance >= noise variance), and above what sampling gives pure noise.
+SIGNIFICANT_SNR = 2.0
+
+
 class MnfModel:
     """Mean, projection and signal-to-noise ratio of every component, largest first.
 
     ``projection`` is ``(n_channels, n_components)``: ``(spectrum - mean) @ projection``
     has unit noise variance in every component; ``snr`` is each component's variance in
-    those units (signal + unit noise).
+    those units (signal + unit noise). ``signal_threshold`` is the larger of
+    :data:`SIGNIFICANT_SNR` and the largest variance pure noise reaches in these units by
+    sampling alone: the Marchenko-Pastur edge of the data covariance, ``(1 + sqrt(c / n))²``,
+    times that of the noise estimate, ``(1 + sqrt(c / m))²`` (``c`` channels, ``n`` pixels,
+    ``m`` noise pairs). ``n_signal`` components lie above it.
     """
 
-    def __init__(self, mean: np.ndarray, projection: np.ndarray, snr: np.ndarray, noise: np.ndarray):
+    def __init__(self, mean, projection, snr, noise, *, n_pixels: float, n_pairs: float):
         self.mean, self.projection, self.snr, self.noise = mean, projection, snr, noise
+        c = len(mean)
+        edge = (1 + np.sqrt(c / max(n_pixels, 1))) ** 2 * (1 + np.sqrt(c / max(n_pairs, 1))) ** 2
+        self.signal_threshold = float(max(SIGNIFICANT_SNR, edge))
+        self.n_signal = int(np.count_nonzero(snr > self.signal_threshold))
 
     def transform(
         self, data, valid=None, n_components: int | None = None, progress: ProgressCallback | None = None,
@@ -127,7 +147,7 @@ def fit_mnf(data, valid=None, *, n_components: int = 30, progress: ProgressCallb
     whitening = vectors / np.sqrt(np.maximum(values, values.max() * 1e-12))
     variances, rotation = np.linalg.eigh(whitening.T @ covariance @ whitening)
     order = np.argsort(variances)[::-1][: min(int(n_components), c)]
-    return MnfModel(mean, whitening @ rotation[:, order], variances[order], noise)
+    return MnfModel(mean, whitening @ rotation[:, order], variances[order], noise, n_pixels=n, n_pairs=n_noise)
 
 
 def _slabs(block: np.ndarray, valid: np.ndarray, share: float = 1.0):

@@ -35,6 +35,7 @@ import numpy as np
 
 from chemmap._shared.blockwise import in_threads, map_spectra, row_blocks
 from chemmap._shared.sampling import seeded_sample
+from chemmap.cluster.methods import cluster_methods, size_order
 from chemmap.cluster.mnf import fit_mnf
 from chemmap.cluster.spatial import neighbour_votes, potts_icm
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
@@ -83,21 +84,16 @@ def edge_preserving_smooth(features: np.ndarray, iterations: int = 1) -> np.ndar
     return f
 
 
-#: MNF components count as signal where their variance is at least this many times the
-#: noise's (signal variance >= noise variance).
-SIGNIFICANT_SNR = 2.0
-
-
-def component_count(k: int, snr: np.ndarray) -> int:
-    """MNF components the mixture is fitted on: ``k``, or fewer where fewer rise above the noise.
+def component_count(k: int, n_signal: int) -> int:
+    """MNF components the mixture is fitted on: ``k``, or fewer where fewer carry signal
+    (``n_signal``, :class:`~chemmap.cluster.mnf.MnfModel`), at least 1.
 
     ``k`` class means span ``k - 1`` directions; one more keeps the largest within-class
     direction (brightness, moisture). More components add within-class variation that a
     full-covariance mixture spends its clusters on: chosen across the scenes of
     ``benchmarks/segmentation_real.py`` (Indian Pines, Samson and the synthetic traps).
     """
-    significant = int(np.count_nonzero(np.asarray(snr) >= SIGNIFICANT_SNR))
-    return max(1, min(int(k), significant, len(snr)))
+    return max(1, min(int(k), int(n_signal)))
 
 
 #: Significance of the test that a pixel lies on the segment between two class means
@@ -236,7 +232,7 @@ def spectral_spatial_segmentation(
     if not isinstance(k, int | np.integer) or k < 1:
         raise InvalidParameterError(f"k must be a positive integer; got {k!r}.")
     mnf = fit_mnf(image, n_components=MAX_COMPONENTS)
-    d = min(component_count(k, mnf.snr), int(n_components))
+    d = min(component_count(k, mnf.n_signal), int(n_components))
     return _segment_features(mnf.transform(image, n_components=d), int(k), None, smoothing, random_state)
 
 
@@ -251,8 +247,6 @@ MAX_COMPONENTS = 30
 def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, random_state: int) -> SpectralSpatialResult:
     """Mixture, mixed pixels, Potts labels and probabilities of a whitened feature image
     (``valid``: pixels that count)."""
-    from chemmap.cluster.methods import cluster_methods
-
     h, w, d = whitened.shape
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
     smoothed = edge_preserving_smooth(whitened, smoothing) if smoothing else whitened
@@ -273,6 +267,23 @@ def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, rando
     return SpectralSpatialResult(
         labels, probabilities.astype(np.float32), uncertainty, beta, changed, d, n_mixed, smoothed
     )
+
+
+def _check_memory(n_pixels: int, k: int, d: int) -> None:
+    """Refuse an image whose spatial steps would not fit half the memory limit: they hold the
+    feature image and about four ``(pixels, k)`` float64 arrays."""
+    from chemmap._shared.compute import RESULT_SHARE, active_settings, format_bytes
+    from chemmap.core.exceptions import MemoryLimitError
+
+    needed = n_pixels * (4 * k * 8 + 3 * d * 4)
+    limit = active_settings().memory_limit
+    if needed > RESULT_SHARE * limit:
+        raise MemoryLimitError(
+            f"The spectral-spatial segmentation of {n_pixels} pixels into up to {k} clusters holds about "
+            f"{format_bytes(needed)} (its feature image and per-cluster arrays), more than half the memory limit of "
+            f"{format_bytes(limit)}. To fix this, raise --memory-limit, use --method kmeans (which streams an image "
+            "of any size), or crop the image."
+        )
 
 
 class SpectralSpatialClusterer:
@@ -304,7 +315,6 @@ class SpectralSpatialClusterer:
     def fit(self, cube, progress=None, compute_with=()) -> SpectralSpatialClusterer:
         """Segment ``cube``; ``compute_with``: lazy arrays over the same cube (maps) computed in
         the pass that projects the pixels, then in memory in ``computed_with_``."""
-        from chemmap._shared.compute import ensure_fits
         from chemmap.cluster.selection import choose_k
 
         h, w = cube.image_shape
@@ -317,11 +327,8 @@ class SpectralSpatialClusterer:
             raise InvalidParameterError(f"k={self.k} exceeds the {n_valid} valid pixels.")
         k_range = (min(self.k_range[0], n_valid - 1), min(self.k_range[1], n_valid - 1))
         largest_k = k_range[1] if self.k == "auto" else int(self.k)
-        d = min(component_count(largest_k, mnf.snr), self.n_components)
-        # the segmentation holds about four (pixels, k) float64 arrays beside the features
-        ensure_fits(
-            np.broadcast_to(np.float64(0), (h * w, 4 * largest_k + d)), what="the spectral-spatial segmentation"
-        )
+        d = min(component_count(largest_k, mnf.n_signal), self.n_components)
+        _check_memory(h * w, largest_k, d)
         out = mnf.transform(cube.data, valid, n_components=d, progress=progress, compute_with=compute_with)
         whitened, self.computed_with_ = out if compute_with else (out, [])
         self.k_selection_ = None
@@ -331,19 +338,25 @@ class SpectralSpatialClusterer:
             k, self.k_selection_ = choose_k(
                 rows, k_range, method="kmeans", criterion=self.criterion, random_state=self.random_state
             )
-            d = min(component_count(k, mnf.snr), self.n_components)
+            d = min(component_count(k, mnf.n_signal), self.n_components)
         result = _segment_features(whitened[..., :d], int(k), valid, self.smoothing, self.random_state)
+        order = size_order(result.labels[valid], int(k))  # cluster 0 is the largest, as for PixelClusterer
+        labels = np.where(valid, order[np.clip(result.labels, 0, None)], -1)
+        probabilities = np.empty_like(result.probabilities)
+        probabilities[..., order] = result.probabilities
+        signal = mnf.n_signal
         self.k_ = int(k)
-        self.label_image_ = result.labels
-        self.labels_ = result.labels[valid]
+        self.label_image_ = labels
+        self.labels_ = labels[valid]
         self.features_ = result.features.reshape(-1, d)[valid.reshape(-1)]
-        self.probabilities_, self.uncertainty_ = result.probabilities, result.uncertainty
+        self.probabilities_, self.uncertainty_ = probabilities, result.uncertainty
         self.cleanup_ = {
-            "potts_beta": result.beta, "n_pixels_changed": result.changed, "n_mixed_pixels": result.n_mixed
+            "potts_beta": result.beta, "n_pixels_changed": result.changed, "n_mixed_pixels": result.n_mixed,
+            "n_signal_components": signal,
         }  # fmt: skip
         self.notes_ = [
-            f"spectral-spatial: {d} MNF components, {self.smoothing} edge-preserving smoothing pass(es), Gaussian "
-            f"mixture; {result.n_mixed} pixels read as two-class mixtures (labelled by their majority class); Potts "
-            f"beta {result.beta:.2f} (pseudo-likelihood) changed {result.changed} labels"
+            f"spectral-spatial: {d} MNF components ({signal} above the noise), {self.smoothing} edge-preserving "
+            f"smoothing pass(es), Gaussian mixture; {result.n_mixed} pixels read as two-class mixtures (labelled by "
+            f"their majority class); Potts beta {result.beta:.2f} (pseudo-likelihood) changed {result.changed} labels"
         ]
         return self

@@ -193,9 +193,9 @@ SECTIONS: dict[str, dict[str, Param]] = {
     "clustering": {
         "method": Param(
             "choice",
-            "kmeans",
+            "spectral-spatial",
             choices=("kmeans", "gmm", "hierarchical", "spectral-spatial"),
-            doc="algorithm (spectral-spatial: MNF, edge-preserving smoothing, GMM, Potts; in memory)",
+            doc="algorithm (spectral-spatial: MNF, edge-preserving smoothing, GMM with mixed pixels, Potts)",
         ),
         "k": Param("any", "auto", check=_k, doc="number of clusters or 'auto'"),
         "k_range": Param("any", [2, 8], check=_k_range, doc="range searched when k = 'auto'"),

@@ -10,7 +10,7 @@ from chemmap._shared.blockwise import bound_chunks
 from chemmap._shared.compute import compute
 from chemmap.cluster import PixelClusterer, salt_and_pepper_fraction
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import ShapeError
+from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.io._build import mask_invalid_pixels
 from chemmap.maps import default_window, intensity_map, ratio_map
 from chemmap.maps.bands import complete_map_info
@@ -104,6 +104,20 @@ def _clusterer(cl: dict, config: dict, seed: int):
     """The configured clusterer, unfitted: ``PixelClusterer`` or the spectral–spatial one."""
     if cl["method"] == "spectral-spatial":
         from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+
+        others = {
+            "features": cl["features"] != "pca",
+            "mode_filter": cl["mode_filter"] > 0,
+            "min_region_size": cl["min_region_size"] > 0,
+            "covariance_type": cl["covariance_type"] != "full",
+        }
+        if any(others.values()):
+            names = ", ".join(name for name, given in others.items() if given)
+            raise InvalidParameterError(
+                f"[clustering] {names} apply to methods kmeans, gmm and hierarchical; method 'spectral-spatial' "
+                "(the default) makes its own noise-whitened features and spatial clean-up. To fix this, add "
+                "--method kmeans (or method = 'kmeans' under [clustering]), or drop those options."
+            )
 
         return SpectralSpatialClusterer(
             cl["k"],

@@ -74,6 +74,12 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
             "owes much to the smoothing, not to the spectra alone. Compare with a run without it (mode_filter = 0, "
             "min_region_size = 0, or another method) before trusting small regions."
         )
+    if (cl.get("cleanup") or {}).get("n_signal_components") == 0:
+        flags.append(
+            "No spectral component stands above the noise (every MNF component's variance is under twice the "
+            "noise's): the clusters follow smoothed noise, not chemistry. Check the crop and the preprocessing; "
+            "a run with --method kmeans shows how random the split is."
+        )
     if "ari" not in cl:
         flags.append(
             "No ground truth: every score here is internal (how separated the clusters are, not whether they "
