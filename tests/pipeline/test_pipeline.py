@@ -36,7 +36,9 @@ def test_run_writes_every_output_and_meets_demo_targets(tmp_path, demo_csv):
     assert labels.shape == (30, 30) and set(np.unique(labels)) == {0, 1}
     assert len(set(labels[:, :15].ravel())) == 1 and len(set(labels[:, 15:].ravel())) == 1
     maps = np.load(tmp_path / "out" / "maps.npz")
-    assert set(maps.files) == {"intensity_1655", "ratio_1655_1742", "ratio_1655_1742_bound", "cluster_uncertainty"}
+    expected = {"intensity_1655", "ratio_1655_1742", "ratio_1655_1742_bound", "cluster_uncertainty"}
+    assert set(maps.files) == expected | {f"cluster_probability_{j}" for j in range(2)}
+    assert np.allclose(maps["cluster_probability_0"] + maps["cluster_probability_1"], 1.0)
     report = (tmp_path / "out" / "report.md").read_text()
     for heading in ("## Data", "## Parameters and why", "## Metrics", "## Interpretation", "## Warnings"):
         assert heading in report

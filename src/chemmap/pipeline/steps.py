@@ -72,7 +72,7 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
         maps = maps.replace(data=np.asarray(data))
         complete_map_info(maps)
         if getattr(est, "uncertainty_", None) is not None:
-            maps = _with_uncertainty(maps, est.uncertainty_)
+            maps = _with_probabilities(maps, est.probabilities_, est.uncertainty_)
 
     with timer.stage("metrics"):
         metrics = _metrics(cube, processed, est, label_image, maps, config, bands)
@@ -209,11 +209,17 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
     return out, choices, why
 
 
-def _with_uncertainty(maps: Cube, uncertainty: np.ndarray) -> Cube:
-    """``maps`` plus the clustering's per-pixel uncertainty (1 - the largest probability)."""
+def _with_probabilities(maps: Cube, probabilities: np.ndarray, uncertainty: np.ndarray) -> Cube:
+    """``maps`` plus each cluster's per-pixel probability (``cluster_probability_J``) and the
+    clustering's uncertainty (1 - the largest probability)."""
     layers = {name: maps[name] for name in maps.map_names}
+    info = dict(maps.attrs["maps"])
+    outside = ~maps.mask if maps.mask is not None else np.zeros(uncertainty.shape, bool)
+    for j in range(probabilities.shape[2]):
+        layers[f"cluster_probability_{j}"] = np.where(outside, np.nan, probabilities[..., j]).astype(np.float32)
+        info[f"cluster_probability_{j}"] = {"kind": "probability", "cluster": j, "unit": "probability"}
     layers["cluster_uncertainty"] = uncertainty
-    info = {**maps.attrs["maps"], "cluster_uncertainty": {"kind": "uncertainty", "unit": "probability"}}
+    info["cluster_uncertainty"] = {"kind": "uncertainty", "unit": "probability"}
     return Cube.from_maps(layers, mask=maps.mask, attrs={**maps.attrs, "maps": info})
 
 

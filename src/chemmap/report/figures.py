@@ -16,6 +16,8 @@ def map_title(info: dict, unit: str) -> str:
     """A band-intensity or ratio map's title (two lines) from its entry in the maps' info."""
     if info["kind"] == "uncertainty":
         return "Cluster uncertainty\n(1 - the largest cluster probability)"
+    if info["kind"] == "probability":
+        return f"Probability of cluster {info['cluster']}\n(mixture likelihood and spatial prior)"
     if info["kind"] == "ratio bound":
         return f"Where {info['of']} is a lower bound\n(denominator below {info['noise_threshold']:g} noise sigmas)"
     if info["kind"] == "ratio":

@@ -45,7 +45,7 @@ def _run_layers(result) -> list[MapLayer]:
                 name,
                 map_title(info[name], unit).replace("\n", " "),
                 np.asarray(result.maps[name]),
-                unit="" if info[name]["kind"] in ("ratio", "ratio bound", "uncertainty") else "a.u.",
+                unit="" if info[name]["kind"] in ("ratio", "ratio bound", "uncertainty", "probability") else "a.u.",
             )
         )
     unmix = result.unmixing
