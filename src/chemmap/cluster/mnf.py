@@ -39,10 +39,10 @@ NOISE_PAIR_SHARE = 0.25
 NOISE_FLOOR = 1e-3
 #: Pixels the covariances are estimated from: evenly spread blocks of rows holding about this
 #: many (all pixels of smaller images), so a large cube is read in part.
-MNF_FIT_SAMPLE = 100_000
+MNF_FIT_SAMPLE = 50_000
 #: The blocks of rows sampled hold this many times the sample (a cube on disk is read in part;
 #: within each block, evenly spaced slabs make up the sample).
-SAMPLE_OVERREAD = 4
+SAMPLE_OVERREAD = 2
 #: Bytes of temporaries (the slab, its neighbour differences) per slab of rows.
 SLAB_BYTES = 32 * 2**20
 

@@ -258,15 +258,14 @@ def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, rando
     loglik, mixed = mixed_pixel_log_likelihood(whitened, loglik, fit.model.means)
     beta = pseudo_likelihood_beta(np.where(valid, np.argmax(loglik, axis=2), -1), k)
     labels, changed = potts_icm(loglik, beta, valid=valid)
-    energy = loglik + beta * neighbour_votes(labels, k)
-    energy -= energy.max(axis=2, keepdims=True)
-    probabilities = np.exp(energy)
+    probabilities = loglik.astype(np.float32)
+    probabilities += np.float32(beta) * neighbour_votes(labels, k)
+    probabilities -= probabilities.max(axis=2, keepdims=True)
+    np.exp(probabilities, out=probabilities)
     probabilities /= probabilities.sum(axis=2, keepdims=True)
     uncertainty = np.where(valid, 1 - probabilities.max(axis=2), np.nan).astype(np.float32)
     n_mixed = int(np.count_nonzero(mixed & valid))
-    return SpectralSpatialResult(
-        labels, probabilities.astype(np.float32), uncertainty, beta, changed, d, n_mixed, smoothed
-    )
+    return SpectralSpatialResult(labels, probabilities, uncertainty, beta, changed, d, n_mixed, smoothed)
 
 
 def _check_memory(n_pixels: int, k: int, d: int) -> None:
