@@ -167,3 +167,50 @@ def test_a_tiny_map_gets_at_most_one_cluster_fewer_than_its_pixels():
     assert 2 <= fitted.k_ <= 5
     with pytest.raises(InvalidParameterError, match="exceeds the 6 valid pixels"):
         SpectralSpatialClusterer(7).fit(cube)
+
+
+def test_on_samson_the_default_beats_pca_with_k_means_and_with_a_gaussian_mixture(shared_data):
+    from chemmap.cluster import PixelClusterer
+    from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+    from chemmap.datasets.benchmarks import load_samson
+
+    scene = load_samson(shared_data / "samson")
+    truth = np.argmax(np.asarray(scene.abundances.data), axis=2)
+    ours = _ari(truth, SpectralSpatialClusterer(3).fit(scene.cube).label_image_)
+    kmeans = _ari(truth, PixelClusterer("kmeans", 3).fit(scene.cube).label_image_)
+    gmm = _ari(truth, PixelClusterer("gmm", 3).fit(scene.cube).label_image_)
+    assert ours >= 0.80 and ours > gmm + 0.1 and ours > kmeans + 0.3, (ours, gmm, kmeans)
+
+
+def test_a_list_of_spectra_is_refused_and_the_run_clusters_it_with_k_means(tmp_path):
+    """A library (one column) has no spatial neighbours: neither the noise estimate nor the
+    spatial steps apply. The method says so; ``chemmap run`` clusters it with PCA + k-means."""
+    from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+    from chemmap.core.exceptions import InvalidParameterError
+    from chemmap.io import write
+    from chemmap.pipeline import run
+
+    truth = (np.arange(80) % 2)[:, None]  # every other entry of the library
+    cube = Cube(_scene(truth).astype(np.float32), SpectralAxis(np.arange(60.0), "channel"), labels=truth)
+    with pytest.raises(InvalidParameterError, match="list of 80 spectra"):
+        SpectralSpatialClusterer(2).fit(cube)
+    write(cube, tmp_path / "library.npz")
+    result = run({"input": {"path": str(tmp_path / "library.npz")}, "clustering": {"k": 2}}, tmp_path / "out")
+    clustering = result.metrics["clustering"]
+    assert clustering["method"] == "kmeans" and clustering["ari"] == pytest.approx(1.0)
+    assert "list of spectra" in clustering["method_reason"]
+    assert "list of spectra" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_thousands_of_channels_are_summed_in_groups_before_the_mnf():
+    from chemmap.cluster.mnf import MNF_MAX_CHANNELS, fit_mnf
+
+    truth = np.zeros((32, 32), int)
+    truth[8:24, 8:24] = 1
+    scene = _scene(truth, channels=3000).astype(np.float32)
+    mnf = fit_mnf(scene, n_components=5)
+    assert mnf.step == 3 and mnf.projection.shape == (1000, 5) and 1000 <= MNF_MAX_CHANNELS
+    assert mnf.transform(scene).shape == (32, 32, 5)
+    assert _ari(truth, spectral_spatial_segmentation(scene, 2).labels) == pytest.approx(1.0)

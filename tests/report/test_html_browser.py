@@ -97,10 +97,13 @@ def test_demo_report_opens_from_disk_with_every_panel_and_no_errors_or_requests(
     assert opened.requests == [opened.url]
     assert page.get_by_test_id("map").is_visible() and page.get_by_test_id("spectrum").is_visible()
     assert page.locator("#map-select option").all_text_contents() == [
-        "kmeans clusters (k = 2)",
+        "spectral-spatial clusters (k = 2)",
         "Band intensity at 1655 cm-1 (window 30.2 cm-1, 5 channels)",
         "Ratio 1655 / 1742 cm-1 (window 30.2 cm-1)",
         "Where ratio_1655_1742 is a lower bound (denominator below 10 noise sigmas)",
+        "Probability of cluster 0 (mixture likelihood and spatial prior)",
+        "Probability of cluster 1 (mixture likelihood and spatial prior)",
+        "Cluster uncertainty (1 - the largest cluster probability)",
         "Ground truth labels",
     ]
     assert page.locator("#legend button").count() == 2

@@ -385,7 +385,7 @@ def _cmd_demo(args) -> int:
     config = {
         "input": {"path": str(args.out / "demo.csv"), "image_shape": [30, 30], "label_column": "region"},
         "maps": {"intensity": [1655.0], "ratio": [[1655.0, 1742.0]]},
-        "clustering": {"k": 2, "method": "kmeans"},
+        "clustering": {"k": 2},
     }
     result = run(config, args.out, progress=make_progress(args.quiet), command=["chemmap", *sys.argv[1:]])
     _summary(result)

@@ -43,6 +43,10 @@ MNF_FIT_SAMPLE = 50_000
 #: The blocks of rows sampled hold this many times the sample (a cube on disk is read in part;
 #: within each block, evenly spaced slabs make up the sample).
 SAMPLE_OVERREAD = 2
+#: Spectra with more channels are summed in groups of adjacent channels down to at most
+#: this many before the MNF (EDS maps of 4096 channels: the covariances and their
+#: eigendecompositions cost the square and the cube of the channel count).
+MNF_MAX_CHANNELS = 1024
 #: Bytes of temporaries (the slab, its neighbour differences) per slab of rows.
 SLAB_BYTES = 32 * 2**20
 
@@ -64,8 +68,9 @@ class MnfModel:
     ``m`` noise pairs). ``n_signal`` components lie above it.
     """
 
-    def __init__(self, mean, projection, snr, noise, *, n_pixels: float, n_pairs: float):
+    def __init__(self, mean, projection, snr, noise, *, n_pixels: float, n_pairs: float, step: int = 1):
         self.mean, self.projection, self.snr, self.noise = mean, projection, snr, noise
+        self.step = step  # channels summed per group before the MNF (see MNF_MAX_CHANNELS)
         c = len(mean)
         edge = (1 + np.sqrt(c / max(n_pixels, 1))) ** 2 * (1 + np.sqrt(c / max(n_pairs, 1))) ** 2
         self.signal_threshold = float(max(SIGNIFICANT_SNR, edge))
@@ -85,7 +90,7 @@ class MnfModel:
         projection = self.projection[:, :d]
 
         def project(spectra: np.ndarray) -> np.ndarray:
-            return (spectra.astype(np.float64) - self.mean) @ projection
+            return (_binned(spectra, self.step).astype(np.float64) - self.mean) @ projection
 
         features = map_spectra(project, data, n_out=d, dtype=np.float32)
         others = list(compute_with)
@@ -119,18 +124,20 @@ def fit_mnf(data, valid=None, *, n_components: int = 30, progress: ProgressCallb
     if data.ndim != 3:
         raise ShapeError(f"MNF needs a (height, width, channels) image; got shape {tuple(data.shape)}.")
     h, w, c = (int(n) for n in data.shape)
+    step = -(-c // MNF_MAX_CHANNELS)
+    c //= step
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool).reshape(h, w)
     fraction = min(1.0, MNF_FIT_SAMPLE / max(int(valid.sum()), 1))
     block_share = min(1.0, SAMPLE_OVERREAD * fraction)
     only = None if block_share >= 1 else functools.partial(spread_blocks, share=block_share, seed=0)
-    slabs = functools.partial(_slabs, share=fraction / block_share)
+    slabs = functools.partial(_slabs, share=fraction / block_share, step=step)
     pair_norms = functools.partial(_block_pair_norms, slabs=slabs)
     norms = reduce_blocks(pair_norms, data, valid, only=only, stage="neighbour differences", progress=progress)
     norms = np.concatenate(norms)
     if norms.size == 0:
         raise ShapeError(f"MNF needs at least 2 valid neighbouring pixels; the image {h} x {w} has too few.")
     threshold = float(np.quantile(norms, NOISE_PAIR_SHARE))
-    statistics = functools.partial(_block_statistics, threshold=threshold, slabs=slabs)
+    statistics = functools.partial(_block_statistics, threshold=threshold, slabs=slabs, channels=c)
     noise_sum, n_noise, all_pairs, n_pairs, total, outer, n = reduce_blocks(
         statistics, data, valid, only=only, summed=True, stage="noise and signal covariance", progress=progress
     )
@@ -147,20 +154,30 @@ def fit_mnf(data, valid=None, *, n_components: int = 30, progress: ProgressCallb
     whitening = vectors / np.sqrt(np.maximum(values, values.max() * 1e-12))
     variances, rotation = np.linalg.eigh(whitening.T @ covariance @ whitening)
     order = np.argsort(variances)[::-1][: min(int(n_components), c)]
-    return MnfModel(mean, whitening @ rotation[:, order], variances[order], noise, n_pixels=n, n_pairs=n_noise)
+    projection = whitening @ rotation[:, order]
+    return MnfModel(mean, projection, variances[order], noise, n_pixels=n, n_pairs=n_noise, step=step)
 
 
-def _slabs(block: np.ndarray, valid: np.ndarray, share: float = 1.0):
+def _binned(x: np.ndarray, step: int) -> np.ndarray:
+    """Sums of ``step`` adjacent channels (the last axis); the channels left over are dropped."""
+    if step == 1:
+        return x
+    c = x.shape[-1] // step
+    return x[..., : c * step].reshape(*x.shape[:-1], c, step).sum(axis=-1)
+
+
+def _slabs(block: np.ndarray, valid: np.ndarray, share: float = 1.0, step: int = 1):
     """``(spectra, neighbour differences)`` of the finite valid pixels of slabs of a few rows
-    of ``block`` (float32; slabs bound the temporaries): evenly spaced slabs holding about
-    ``share`` of its rows."""
+    of ``block`` (float32, channels summed by ``step``; slabs bound the temporaries): evenly
+    spaced slabs holding about ``share`` of its rows."""
     c = block.shape[2]
     slabs = row_blocks(block.shape[0], block.shape[1] * c * 4 * 4, SLAB_BYTES)
     count = max(1, round(share * len(slabs)))
     for slab in (slabs[int(i * len(slabs) / count)] for i in range(count)):
         if slab.stop - slab.start < 2 and slab.start > 0:
             slab = slice(slab.start - 1, slab.stop)  # a slab of one row has no vertical pairs
-        x = np.asarray(block[slab], dtype=np.float32)
+        x = _binned(np.asarray(block[slab], dtype=np.float32), step)
+        c = x.shape[2]
         ok = valid[slab] & np.all(np.isfinite(x), axis=2)
         everywhere = bool(ok.all())
         pairs = []
@@ -176,11 +193,12 @@ def _block_pair_norms(block: np.ndarray, valid: np.ndarray, rows: slice, *, slab
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def _block_statistics(block: np.ndarray, valid: np.ndarray, rows: slice, *, threshold: float, slabs=_slabs):
+def _block_statistics(block: np.ndarray, valid: np.ndarray, rows: slice, *, threshold: float, slabs, channels: int):
     """Sums over the neighbour differences whose squared norm is at most ``threshold`` (the
     most alike; float32 products), the per-channel sums of squares of all differences, and
-    the data's sums and second moments (float64), of one block of rows."""
-    c = block.shape[2]
+    the data's sums and second moments (float64), of one block of rows (``channels`` after
+    summing groups)."""
+    c = channels
     out = [np.zeros((c, c)), 0.0, np.zeros(c), 0.0, np.zeros(c), np.zeros((c, c)), 0.0]
     for spectra, pairs in slabs(block, valid):
         kept = pairs[np.einsum("ij,ij->i", pairs, pairs) <= threshold]

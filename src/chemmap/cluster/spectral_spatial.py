@@ -317,6 +317,11 @@ class SpectralSpatialClusterer:
         from chemmap.cluster.selection import choose_k
 
         h, w = cube.image_shape
+        if min(h, w) < 2:
+            raise InvalidParameterError(
+                f"method 'spectral-spatial' needs a 2-D image (neighbours in both directions); this is a list of "
+                f"{h * w} spectra ({h} x {w}). To fix this, use method 'kmeans' or 'gmm'."
+            )
         valid = cube.valid_pixels().reshape(h, w)
         mnf = fit_mnf(cube.data, valid, n_components=MAX_COMPONENTS, progress=progress)
         n_valid = int(valid.sum())

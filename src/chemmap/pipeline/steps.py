@@ -59,7 +59,7 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     cl = config["clustering"]
     seed = config["run"]["random_state"]
     with timer.stage("cluster"):
-        est = _clusterer(cl, config, seed).fit(processed, progress=progress)
+        est = _clusterer(cl, config, seed, processed.image_shape).fit(processed, progress=progress)
     label_image = est.label_image_
     with timer.stage("cluster spectra"):
         means, stds, counts = cluster_spectra(processed.pixels(), label_image.reshape(-1), est.k_, progress=progress)
@@ -100,8 +100,16 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     )
 
 
-def _clusterer(cl: dict, config: dict, seed: int):
-    """The configured clusterer, unfitted: ``PixelClusterer`` or the spectral–spatial one."""
+def _clusterer(cl: dict, config: dict, seed: int, image_shape: tuple[int, int]):
+    """The configured clusterer, unfitted: ``PixelClusterer`` or the spectral–spatial one
+    (PCA + k-means for a list of spectra, which has no spatial neighbours)."""
+    if cl["method"] == "spectral-spatial" and min(image_shape) < 2:
+        est = _clusterer({**cl, "method": "kmeans"}, config, seed, image_shape)
+        est.method_reason = (
+            f"spectral-spatial needs a 2-D image; this is a list of spectra ({image_shape[0]} x {image_shape[1]}), "
+            "so PCA + k-means ran"
+        )
+        return est
     if cl["method"] == "spectral-spatial":
         from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
 
@@ -273,6 +281,8 @@ def _metrics(raw: Cube, processed: Cube, est, label_image, maps: Cube, config, b
             label_image, processed.unflatten(centroid_margins(est.features_, _centroids(est)))
         ),
     }
+    if getattr(est, "method_reason", None):
+        clustering["method_reason"] = est.method_reason
     clustering["spatial_coherence"] = spatial_coherence(label_image)
     runs = config["clustering"]["stability_runs"]
     if runs and est.k_ > 1:

@@ -88,7 +88,8 @@ def render_markdown(result) -> str:
                 f"- Ratio {num:g} / {den:g} {unit} - {just.get('ratio')}; a lower bound where only the numerator "
                 f"stands {level:g} noise sigmas up, blank where neither does"
             )
-    out.append(f"- Method: {cl['method']} - {METHOD_REASONS.get(cl['method'], 'chosen by the user')}")
+    reason = cl.get("method_reason") or METHOD_REASONS.get(cl["method"], "chosen by the user")
+    out.append(f"- Method: {cl['method']} - {reason}")
     k_line = f"- Clustering: {cl['method']} on {cl['features']['kind']} features ({cl['features']['n_features']}"
     k_line += " dimensions"
     if "explained_variance" in cl["features"]:
