@@ -214,3 +214,18 @@ def test_thousands_of_channels_are_summed_in_groups_before_the_mnf():
     assert mnf.step == 3 and mnf.projection.shape == (1000, 5) and 1000 <= MNF_MAX_CHANNELS
     assert mnf.transform(scene).shape == (32, 32, 5)
     assert _ari(truth, spectral_spatial_segmentation(scene, 2).labels) == pytest.approx(1.0)
+
+
+def test_a_few_hot_pixels_do_not_count_as_clusters_when_k_is_chosen():
+    from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+
+    truth = np.zeros((40, 40), int)
+    truth[:, 20:] = 1
+    scene = _scene(truth)
+    for i, (r, c) in enumerate([(5, 5), (30, 12), (12, 33), (35, 28)]):
+        scene[r, c, 10 + 12 * i] += 50.0  # a spike in one channel of one pixel
+    cube = Cube(scene.astype(np.float32), SpectralAxis(np.arange(60.0), "channel"))
+    fitted = SpectralSpatialClusterer("auto").fit(cube)
+    assert fitted.k_ == 2, fitted.k_selection_["silhouette"]

@@ -285,6 +285,12 @@ def _check_memory(n_pixels: int, k: int, d: int) -> None:
         )
 
 
+#: With ``k="auto"`` the criteria see the features clipped at these percentiles (and 100 minus
+#: them), so that a handful of outlier pixels (hot pixels, cosmic rays) cannot make clusters
+#: of their own that the silhouette scores as perfectly separated.
+SELECTION_CLIP = 1.0
+
+
 class SpectralSpatialClusterer:
     """:func:`spectral_spatial_segmentation` with the attributes of a fitted
     :class:`~chemmap.cluster.PixelClusterer`, for ``chemmap run --method spectral-spatial``.
@@ -339,6 +345,8 @@ class SpectralSpatialClusterer:
         k = self.k
         if k == "auto":
             rows = edge_preserving_smooth(whitened, self.smoothing).reshape(-1, d)[valid.reshape(-1)]
+            low, high = np.percentile(rows, [SELECTION_CLIP, 100 - SELECTION_CLIP], axis=0)
+            rows = np.clip(rows, low, high)
             k, self.k_selection_ = choose_k(
                 rows, k_range, method="kmeans", criterion=self.criterion, random_state=self.random_state
             )
