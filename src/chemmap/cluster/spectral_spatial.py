@@ -34,9 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from chemmap._shared.blockwise import in_threads, map_spectra, row_blocks
+from chemmap._shared.progress import notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap.cluster.methods import cluster_methods, size_order
 from chemmap.cluster.mnf import fit_mnf
+from chemmap.cluster.selection import choose_k
 from chemmap.cluster.spatial import neighbour_votes, potts_icm
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
@@ -298,9 +300,8 @@ class SpectralSpatialClusterer:
     Works on cubes in memory and on lazy (Dask) cubes: the MNF passes stream the cube by
     blocks of rows and the spatial steps run on the feature image, ``channels / n_components``
     times smaller than the cube, which must fit half the memory limit. Invalid pixels get
-    the mean's features and are labelled -1. ``n_components`` caps the
-    MNF components (a variance fraction, which applies to PCA, caps them at
-    :data:`MAX_COMPONENTS`).
+    the mean's features and are labelled -1. ``n_components`` caps the MNF components (a
+    variance fraction, which applies to PCA, caps them at :data:`MAX_COMPONENTS`).
     """
 
     method = "spectral-spatial"
@@ -320,8 +321,6 @@ class SpectralSpatialClusterer:
     def fit(self, cube, progress=None, compute_with=()) -> SpectralSpatialClusterer:
         """Segment ``cube``; ``compute_with``: lazy arrays over the same cube (maps) computed in
         the pass that projects the pixels, then in memory in ``computed_with_``."""
-        from chemmap.cluster.selection import choose_k
-
         h, w = cube.image_shape
         if min(h, w) < 2:
             raise InvalidParameterError(
@@ -329,12 +328,12 @@ class SpectralSpatialClusterer:
                 f"{h * w} spectra ({h} x {w}). To fix this, use method 'kmeans' or 'gmm'."
             )
         valid = cube.valid_pixels().reshape(h, w)
-        mnf = fit_mnf(cube.data, valid, n_components=MAX_COMPONENTS, progress=progress)
         n_valid = int(valid.sum())
         if n_valid < 2:
             raise ShapeError(f"Clustering needs at least 2 valid pixels; the image has {n_valid}.")
         if self.k != "auto" and int(self.k) > n_valid:
             raise InvalidParameterError(f"k={self.k} exceeds the {n_valid} valid pixels.")
+        mnf = fit_mnf(cube.data, valid, n_components=MAX_COMPONENTS, progress=progress)
         k_range = (min(self.k_range[0], n_valid - 1), min(self.k_range[1], n_valid - 1))
         largest_k = k_range[1] if self.k == "auto" else int(self.k)
         d = min(component_count(largest_k, mnf.n_signal), self.n_components)
@@ -351,7 +350,9 @@ class SpectralSpatialClusterer:
                 rows, k_range, method="kmeans", criterion=self.criterion, random_state=self.random_state
             )
             d = min(component_count(k, mnf.n_signal), self.n_components)
+        notify(progress, "spectral-spatial segmentation", 0, 1)
         result = _segment_features(whitened[..., :d], int(k), valid, self.smoothing, self.random_state)
+        notify(progress, "spectral-spatial segmentation", 1, 1)
         order = size_order(result.labels[valid], int(k))  # cluster 0 is the largest, as for PixelClusterer
         labels = np.where(valid, order[np.clip(result.labels, 0, None)], -1)
         probabilities = np.empty_like(result.probabilities)
