@@ -1,12 +1,13 @@
 """Noise-whitened features (minimum noise fraction) of a cube in memory or on disk.
 
 The noise covariance comes from the most alike quarter of the horizontal and vertical
-neighbour pairs of each block of rows: all pairs would count edges, lines and textures as
-noise, and whitening would then erase them. One pass over the cube, by blocks of rows
-(:func:`~chemmap._shared.blockwise.reduce_blocks`), gathers that covariance and the data's
-mean and covariance; a second pass projects every spectrum on the components of largest
-signal-to-noise ratio. Both run on NumPy and Dask cubes alike, so a cube larger than memory
-gives a feature image of ``(height, width, n_components)``.
+neighbour pairs: all pairs would count edges, lines and textures as noise, and whitening
+would then erase them. Two passes over a sample of slabs of rows spread over the image
+(:func:`~chemmap._shared.blockwise.reduce_blocks`) find the threshold of "most alike" and
+gather that covariance and the data's mean and covariance; a last pass projects every
+spectrum on the components of largest signal-to-noise ratio. All run on NumPy and Dask
+cubes alike, so a cube larger than memory gives a feature image of
+``(height, width, n_components)``.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ SIGNIFICANT_SNR = 2.0
 class MnfModel:
     """Mean, projection and signal-to-noise ratio of every component, largest first.
 
-    ``projection`` is ``(n_channels, n_components)``: ``(spectrum - mean) @ projection``
-    has unit noise variance in every component; ``snr`` is each component's variance in
+    ``projection`` is ``(n_channels // step, n_components)``: ``(spectrum - mean) @
+    projection``, the spectrum's channels summed in groups of ``step``, has unit noise
+    variance in every component; ``snr`` is each component's variance in
     those units (signal + unit noise). ``signal_threshold`` is the larger of
     :data:`SIGNIFICANT_SNR` and the largest variance pure noise reaches in these units by
     sampling alone: the Marchenko-Pastur edge of the data covariance, ``(1 + sqrt(c / n))²``,
