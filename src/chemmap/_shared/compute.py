@@ -27,6 +27,7 @@ __all__ = [
     "block_budget",
     "compute",
     "compute_settings",
+    "ensure_bytes_fit",
     "ensure_fits",
     "is_address",
     "parse_cluster",
@@ -286,15 +287,23 @@ def result_fits(*arrays) -> bool:
     return sum(_nbytes(a) for a in arrays) <= RESULT_SHARE * active_settings().memory_limit
 
 
-def ensure_fits(array, *, what: str) -> None:
+#: What ``ensure_fits`` suggests by default.
+FITS_FIX = "raise the limit (--memory-limit, memory_limit=), use fewer features (n_components), or crop the image"
+
+
+def ensure_fits(array, *, what: str, fix: str = FITS_FIX) -> None:
     """Refuse to compute ``array`` into memory when it exceeds its share of the memory limit."""
-    nbytes = _nbytes(array)
+    ensure_bytes_fit(_nbytes(array), what=what, fix=fix)
+
+
+def ensure_bytes_fit(nbytes: int, *, what: str, fix: str = FITS_FIX) -> None:
+    """Refuse to hold ``nbytes`` of results when they exceed their share of the memory limit;
+    the error names ``what`` would take them and how to ``fix`` it."""
     limit = active_settings().memory_limit
     if nbytes > RESULT_SHARE * limit:
         raise MemoryLimitError(
             f"{what[0].upper()}{what[1:]} would take {format_bytes(nbytes)} of memory, more than half the "
-            f"memory limit of {format_bytes(limit)}. To fix this, raise the limit (--memory-limit, "
-            "memory_limit=), use fewer features (n_components), or crop the image."
+            f"memory limit of {format_bytes(limit)}. To fix this, {fix}."
         )
 
 

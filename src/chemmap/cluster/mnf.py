@@ -28,7 +28,6 @@ __all__ = [
     "MnfModel",
     "fit_mnf",
     "neighbour_noise_covariance",
-    "noise_whitened_features",
 ]
 
 #: Share of neighbour pairs (the most alike) that the noise is estimated from.
@@ -108,7 +107,7 @@ class MnfModel:
 
 
 def fit_mnf(data, valid=None, *, n_components: int = 30, progress: ProgressCallback | None = None) -> MnfModel:
-    """MNF of a ``(height, width, channels)`` cube (NumPy or Dask), one pass by blocks of rows.
+    """MNF of a ``(height, width, channels)`` cube (NumPy or Dask), by blocks of rows.
 
     Parameters
     ----------
@@ -208,7 +207,7 @@ def _block_statistics(block: np.ndarray, valid: np.ndarray, rows: slice, *, thre
         parts = (kept.T @ kept, kept.shape[0], np.einsum("ij,ij->j", pairs, pairs), pairs.shape[0])
         for i, part in enumerate((*parts, flat.sum(axis=0), flat.T @ flat, flat.shape[0])):
             out[i] += part
-    return tuple(float(v) if np.ndim(v) == 0 else v for v in out)
+    return tuple(out)
 
 
 def _floored(noise: np.ndarray) -> np.ndarray:
@@ -234,17 +233,3 @@ def _untruncated(covariance: np.ndarray, c: int) -> np.ndarray:
 def neighbour_noise_covariance(image) -> np.ndarray:
     """The noise covariance :func:`fit_mnf` estimates, ``(channels, channels)``."""
     return fit_mnf(image, n_components=1).noise
-
-
-def noise_whitened_features(image, n_components: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """MNF components of a ``(height, width, channels)`` image, largest SNR first.
-
-    Returns
-    -------
-    features : ndarray of shape (height, width, n_components), float32
-        Unit noise variance in every component.
-    snr : ndarray of shape (n_components,)
-        Variance of each component (signal + unit noise).
-    """
-    model = fit_mnf(image, n_components=n_components)
-    return model.transform(image), model.snr

@@ -2,7 +2,7 @@
 a Gaussian mixture and a Potts prior whose strength is estimated from the data.
 
 1. **Noise-whitened features** (MNF): the noise covariance is estimated from the most alike
-   quarter of the neighbouring pixel pairs (:func:`neighbour_noise_covariance`: all pairs
+   quarter of the neighbouring pixel pairs (:func:`~chemmap.cluster.mnf.fit_mnf`: all pairs
    would count edges, lines and textures as noise), the data are whitened by it and the
    components of largest signal-to-noise ratio kept: ``k`` of them, fewer where fewer rise
    above the noise, at most ``n_components`` (:func:`component_count`). Noise then has unit
@@ -32,8 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import chi2
 
 from chemmap._shared.blockwise import in_threads, map_spectra, row_blocks
+from chemmap._shared.compute import ensure_bytes_fit
 from chemmap._shared.progress import notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap.cluster.methods import cluster_methods, size_order
@@ -135,12 +137,13 @@ def mixed_pixel_log_likelihood(
         return loglik, mixed.reshape(h, w)
     blocks = row_blocks(h * w, (d + k) * 8 * 4, SPATIAL_BLOCK_BYTES)
     top = np.empty((h * w, 2), np.int64)
+    limit = chi2.ppf(1 - MIXED_PIXEL_ALPHA, max(d - 1, 1))  # squared residual of a pixel on the segment
 
     def core_sums(rows: slice):
         top[rows] = np.argsort(lp[rows], axis=1)[:, ::-1][:, :2]
-        core = ~_segment_position(x[rows], means, top[rows])[1]
-        first = top[rows][core, 0]
-        sums = np.stack([np.bincount(first, weights=x[rows][core, i], minlength=k) for i in range(d)], 1)
+        core = ~_segment_position(x[rows], means, top[rows], limit)[1]
+        first, pure = top[rows][core, 0], x[rows][core]
+        sums = np.stack([np.bincount(first, weights=pure[:, i], minlength=k) for i in range(d)], 1)
         return np.bincount(first, minlength=k).astype(np.float64), sums
 
     counts, sums = in_threads(core_sums, blocks, summed=True)
@@ -148,7 +151,7 @@ def mixed_pixel_log_likelihood(
     out = lp.copy()
 
     def share_out(rows: slice) -> None:
-        t, on = _segment_position(x[rows], core_means, top[rows])
+        t, on = _segment_position(x[rows], core_means, top[rows], limit)
         mixed[rows] = on
         which = np.flatnonzero(on)
         a, b = top[rows][which, 0], top[rows][which, 1]
@@ -162,17 +165,15 @@ def mixed_pixel_log_likelihood(
     return out.reshape(h, w, k), mixed.reshape(h, w)
 
 
-def _segment_position(x: np.ndarray, means: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _segment_position(x: np.ndarray, means: np.ndarray, top: np.ndarray, limit: float):
     """Position ``t`` of each row along the segment from ``means[top[:, 0]]`` to
-    ``means[top[:, 1]]``, and whether it lies on it within unit noise, away from both ends."""
-    from scipy.stats import chi2
-
+    ``means[top[:, 1]]``, and whether it lies on it (squared residual at most ``limit``, in
+    unit noise), away from both ends."""
     x = x.astype(np.float64)
     start, step = means[top[:, 0]], means[top[:, 1]] - means[top[:, 0]]
     length = np.sqrt(np.maximum(np.einsum("ij,ij->i", step, step), 1e-300))
     t = np.einsum("ij,ij->i", x - start, step) / length**2
     residual = x - start - np.clip(t, 0, 1)[:, None] * step
-    limit = chi2.ppf(1 - MIXED_PIXEL_ALPHA, max(x.shape[1] - 1, 1))
     inside = (t * length > MIXED_PIXEL_MARGIN) & ((1 - t) * length > MIXED_PIXEL_MARGIN)
     return t, inside & (np.einsum("ij,ij->i", residual, residual) <= limit)
 
@@ -265,7 +266,8 @@ def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, rando
     probabilities -= probabilities.max(axis=2, keepdims=True)
     np.exp(probabilities, out=probabilities)
     probabilities /= probabilities.sum(axis=2, keepdims=True)
-    uncertainty = np.where(valid, 1 - probabilities.max(axis=2), np.nan).astype(np.float32)
+    probabilities[~valid] = np.nan
+    uncertainty = 1 - probabilities.max(axis=2)
     n_mixed = int(np.count_nonzero(mixed & valid))
     return SpectralSpatialResult(labels, probabilities, uncertainty, beta, changed, d, n_mixed, smoothed)
 
@@ -273,18 +275,12 @@ def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, rando
 def _check_memory(n_pixels: int, k: int, d: int) -> None:
     """Refuse an image whose spatial steps would not fit half the memory limit: they hold the
     feature image and about four ``(pixels, k)`` float64 arrays."""
-    from chemmap._shared.compute import RESULT_SHARE, active_settings, format_bytes
-    from chemmap.core.exceptions import MemoryLimitError
-
-    needed = n_pixels * (4 * k * 8 + 3 * d * 4)
-    limit = active_settings().memory_limit
-    if needed > RESULT_SHARE * limit:
-        raise MemoryLimitError(
-            f"The spectral-spatial segmentation of {n_pixels} pixels into up to {k} clusters holds about "
-            f"{format_bytes(needed)} (its feature image and per-cluster arrays), more than half the memory limit of "
-            f"{format_bytes(limit)}. To fix this, raise --memory-limit, use --method kmeans (which streams an image "
-            "of any size), or crop the image."
-        )
+    ensure_bytes_fit(
+        n_pixels * (4 * k * 8 + 3 * d * 4),
+        what=f"the spectral-spatial segmentation of {n_pixels} pixels into up to {k} clusters (its feature image "
+        "and per-cluster arrays)",
+        fix="raise --memory-limit, use --method kmeans (which streams an image of any size), or crop the image",
+    )
 
 
 #: With ``k="auto"`` the criteria see the features clipped at these percentiles (and 100 minus

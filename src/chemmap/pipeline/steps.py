@@ -9,6 +9,7 @@ import numpy as np
 from chemmap._shared.blockwise import bound_chunks
 from chemmap._shared.compute import compute
 from chemmap.cluster import PixelClusterer, salt_and_pepper_fraction
+from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.io._build import mask_invalid_pixels
@@ -111,8 +112,6 @@ def _clusterer(cl: dict, config: dict, seed: int, image_shape: tuple[int, int]):
         )
         return est
     if cl["method"] == "spectral-spatial":
-        from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
-
         others = {
             "features": cl["features"] != "pca",
             "mode_filter": cl["mode_filter"] > 0,
@@ -222,9 +221,8 @@ def _with_probabilities(maps: Cube, probabilities: np.ndarray, uncertainty: np.n
     clustering's uncertainty (1 - the largest probability)."""
     layers = {name: maps[name] for name in maps.map_names}
     info = dict(maps.attrs["maps"])
-    outside = ~maps.mask if maps.mask is not None else np.zeros(uncertainty.shape, bool)
     for j in range(probabilities.shape[2]):
-        layers[f"cluster_probability_{j}"] = np.where(outside, np.nan, probabilities[..., j]).astype(np.float32)
+        layers[f"cluster_probability_{j}"] = probabilities[..., j]
         info[f"cluster_probability_{j}"] = {"kind": "probability", "cluster": j, "unit": "probability"}
     layers["cluster_uncertainty"] = uncertainty
     info["cluster_uncertainty"] = {"kind": "uncertainty", "unit": "probability"}
