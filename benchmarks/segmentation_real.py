@@ -2,7 +2,8 @@
 
 Scenes: Indian Pines (16 classes, labelled pixels only), Samson (the majority material of its
 abundances), and four synthetic traps: one-pixel lines, a fine 2 x 2 checkerboard, mixed
-pixels along soft region borders, and per-pixel brightness changes (x 0.6-1.4). The Raman
+pixels along soft region borders (the column of exact 50/50 mixtures, which has no majority
+material, is not scored), and per-pixel brightness changes (x 0.6-1.4). The Raman
 bladder map (``real_files/csv/bladder.csv.xz``) is listed but holds one class only, so it
 cannot score a segmentation.
 
@@ -61,7 +62,8 @@ def synthetic_scenes(seed: int):
     # mixed pixels: a linear ramp of abundance across each border, 8 pixels wide
     ramp = np.clip((cols - (w // 2 - 4)) / 8.0, 0, 1)[..., None]
     mixed = (1 - ramp) * spectra[0] + ramp * spectra[1]
-    mixed_truth = (ramp[..., 0] >= 0.5).astype(int)
+    # the majority material; the column of exact 50/50 mixtures has none and is not scored
+    mixed_truth = np.where(ramp[..., 0] == 0.5, -1, (ramp[..., 0] > 0.5).astype(int))
     yield "mixed borders", mixed + rng.normal(0, 0.08, (h, w, c)), mixed_truth, 2
     scale = rng.uniform(0.6, 1.4, (h, w, 1))
     yield "brightness x0.6-1.4", scale * spectra[regions] + rng.normal(0, 0.08, (h, w, c)), regions, 3

@@ -11,7 +11,6 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
 from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, KERNEL_BLOCK_BYTES, map_spectra, reduce_blocks, row_blocks
@@ -76,19 +75,21 @@ def _log_gaussian(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, kin
     n, d = x.shape
     k = means.shape[0]
     if kind == "full":
-        chols = [np.linalg.cholesky(c) for c in covariances]
-        # rows times (L^-1)^T give the whitened rows
-        whiten = [solve_triangular(ch, np.eye(d), lower=True).T for ch in chols]
-        log_det = np.array([2 * np.sum(np.log(np.diag(ch))) for ch in chols])
+        chols = np.linalg.cholesky(covariances)
+        # rows times (L^-1)^T give the whitened rows; all k whitenings in one product
+        whiten = np.linalg.inv(chols).transpose(0, 2, 1)
+        log_det = 2 * np.sum(np.log(np.diagonal(chols, axis1=1, axis2=2)), axis=1)
     else:
-        whiten = [np.diag(1 / np.sqrt(c)) for c in covariances]
-        log_det = np.array([np.sum(np.log(c)) for c in covariances])
+        whiten = np.stack([np.diag(1 / np.sqrt(c)) for c in covariances])
+        log_det = np.sum(np.log(covariances), axis=1)
+    stacked = whiten.transpose(1, 0, 2).reshape(d, k * d)
+    offsets = np.einsum("kd,kde->ke", means, whiten).reshape(k * d)
     out = np.empty((n, k))
-    for rows in row_blocks(n, d * 8, KERNEL_BLOCK_BYTES):
-        piece = x[rows].astype(np.float64, copy=False)
-        for j in range(k):
-            y = (piece - means[j]) @ whiten[j]
-            out[rows, j] = -0.5 * (d * LOG_2PI + log_det[j] + np.einsum("ij,ij->i", y, y))
+    for rows in row_blocks(n, k * d * 8, KERNEL_BLOCK_BYTES):
+        y = x[rows].astype(np.float64, copy=False) @ stacked
+        y -= offsets
+        y *= y
+        out[rows] = -0.5 * (d * LOG_2PI + log_det + y.reshape(-1, k, d).sum(axis=2))
     return out
 
 
@@ -101,11 +102,15 @@ def _statistics(x: np.ndarray, model: GaussianMixtureModel):
     resp = np.exp(lp - norm[:, None])
     nk = resp.sum(axis=0)
     sx = resp.T @ x
-    if model.covariance_type == "full":
-        sxx = np.einsum("nk,ni,nj->kij", resp, x, x, optimize=True)
-    else:
-        sxx = resp.T @ (x * x)
-    return nk, sx, sxx, float(norm.sum()), float(x.shape[0])
+    return nk, sx, _second_moments(resp, x, model.covariance_type), float(norm.sum()), float(x.shape[0])
+
+
+def _second_moments(resp: np.ndarray, x: np.ndarray, kind: str) -> np.ndarray:
+    """Responsibility-weighted sums of ``x x^T`` per component (``(k, d, d)``), or of ``x²``
+    (``(k, d)``) for diagonal covariances."""
+    if kind == "full":
+        return np.stack([(resp[:, [j]] * x).T @ x for j in range(resp.shape[1])])
+    return resp.T @ (x * x)
 
 
 def _block_statistics(block: np.ndarray, rows: slice, *, model: GaussianMixtureModel):
@@ -131,8 +136,7 @@ def _from_labels(x: np.ndarray, labels: np.ndarray, k: int, kind: str, reg_covar
     resp = (labels[:, None] == np.arange(k)[None, :]).astype(np.float64)
     nk = resp.sum(axis=0)
     sx = resp.T @ x
-    sxx = np.einsum("nk,ni,nj->kij", resp, x, x, optimize=True) if kind == "full" else resp.T @ (x * x)
-    return GaussianMixtureModel(*_m_step(nk, sx, sxx, kind, reg_covar), kind)
+    return GaussianMixtureModel(*_m_step(nk, sx, _second_moments(resp, x, kind), kind, reg_covar), kind)
 
 
 def _em(stats_of, model: GaussianMixtureModel, *, max_iter: int, tol: float, reg_covar: float):
