@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -194,6 +195,8 @@ def main() -> None:
             outs["chemmap-cluster"] = Path(tempfile.mkdtemp(prefix="cluster-", dir=args.data_dir))
             res["chemmap-cluster"] = spawn("chemmap-cluster", store, args.memory_limit, outs["chemmap-cluster"])
             res["chemmap-cluster"].update(compare_outputs(outs["chemmap-zarr"], outs["chemmap-cluster"]))
+        for out in outs.values():
+            shutil.rmtree(out, ignore_errors=True)
         rows.append((size, nbytes, res))
 
     print(f"\nmemory limit {args.memory_limit}; times in seconds; RSS = peak resident memory of the process\n")

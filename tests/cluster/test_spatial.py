@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from chemmap.cluster.spatial import neighbour_votes, potts_icm, segment_feature_image, with_coordinates
+from chemmap.cluster.spatial import (
+    neighbour_votes,
+    potts_icm,
+    potts_icm_by_rows,
+    segment_feature_image,
+    with_coordinates,
+)
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
 
@@ -41,6 +47,32 @@ def test_icm_lowers_the_potts_energy_and_recovers_regions():
     assert changed == np.count_nonzero(labels != start) > 0
     assert potts_energy(loglik, labels, 1.0) < potts_energy(loglik, start, 1.0)
     assert np.mean(labels == truth) > 0.97 > np.mean(start == truth) + 0.2
+
+
+def test_votes_of_a_block_of_rows_are_those_of_the_whole_image():
+    labels = np.random.default_rng(2).integers(-1, 3, (9, 7))
+    whole = neighbour_votes(labels, 3)
+    for rows in (slice(0, 2), slice(3, 6), slice(4, 9), slice(6, 12)):
+        np.testing.assert_array_equal(neighbour_votes(labels, 3, rows=rows), whole[rows])
+        np.testing.assert_array_equal(neighbour_votes(labels, 3, (1, 0), rows), whole[rows][1::2, 0::2])
+
+
+def test_icm_by_small_blocks_of_rows_gives_the_labels_of_the_whole_image():
+    truth, _ = noisy_scene(0)
+    rng = np.random.default_rng(3)
+    loglik = np.where(np.arange(3) == truth[..., None], 0.0, -1.0) + rng.normal(scale=1.0, size=(60, 60, 3))
+    whole, changed = potts_icm(loglik, 1.0)
+    start = np.argmax(loglik, axis=2)
+    calls = []
+
+    def lattice_log_likelihood(rows, lattice):
+        calls.append(rows)
+        return loglik[rows][lattice[0] :: 2, lattice[1] :: 2]
+
+    blocks, moved = potts_icm_by_rows(lattice_log_likelihood, start, 1.0, 3, block_bytes=60 * 3 * 8 * 4 * 4)
+    np.testing.assert_array_equal(blocks, whole)
+    assert moved == changed > 0
+    assert max(r.stop - r.start for r in calls) == 4 and all(r.start % 2 == 0 for r in calls)
 
 
 def test_icm_leaves_invalid_pixels_out():

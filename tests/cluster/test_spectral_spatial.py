@@ -95,6 +95,8 @@ def test_a_lazy_cube_streams_by_blocks_of_rows_and_segments_as_in_memory(tmp_pat
     streamed = SpectralSpatialClusterer(3).fit(lazy)
     assert _ari(truth, eager.label_image_) == pytest.approx(1.0)
     assert _ari(eager.label_image_, streamed.label_image_) == pytest.approx(1.0)
+    # probabilities follow the size-ordered cluster numbers
+    np.testing.assert_array_equal(np.argmax(streamed.probabilities_, axis=2), streamed.label_image_)
     with compute_settings(memory_limit="64KiB"), pytest.raises(MemoryLimitError, match="--memory-limit"):
         SpectralSpatialClusterer(3).fit(lazy)
 

@@ -8,10 +8,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chemmap._shared.blockwise import in_threads
 from chemmap._shared.validation import check_choice
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
-__all__ = ["SpatialSegmentation", "neighbour_votes", "potts_icm", "segment_feature_image", "with_coordinates"]
+__all__ = [
+    "SpatialSegmentation",
+    "neighbour_votes",
+    "potts_icm",
+    "potts_icm_by_rows",
+    "segment_feature_image",
+    "with_coordinates",
+]
 
 #: ICM sweeps at most (each sweep visits the four interleaved pixel lattices in turn).
 ICM_SWEEPS = 20
@@ -53,9 +61,7 @@ def with_coordinates(features: np.ndarray, image_shape: tuple[int, int], valid: 
 def potts_icm(log_likelihood: np.ndarray, beta: float, *, valid: np.ndarray | None = None, sweeps: int = ICM_SWEEPS):
     """Labels maximising ``log_likelihood + beta * (neighbours sharing the label)``.
 
-    Iterated conditional modes from the pixel-wise best labels; each sweep updates the
-    four interleaved lattices ``(row % 2, col % 2)`` in turn, so no two pixels updated
-    together are 8-neighbours and every update lowers the energy (no oscillation).
+    Iterated conditional modes from the pixel-wise best labels (see :func:`potts_icm_by_rows`).
 
     Parameters
     ----------
@@ -78,39 +84,89 @@ def potts_icm(log_likelihood: np.ndarray, beta: float, *, valid: np.ndarray | No
     h, w, k = loglik.shape
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
     start = np.where(valid, np.argmax(loglik, axis=2), -1)
-    labels = start.copy()
+
+    def lattice_log_likelihood(rows: slice, lattice: tuple[int, int]) -> np.ndarray:
+        return loglik[rows][lattice[0] :: 2, lattice[1] :: 2]
+
+    return potts_icm_by_rows(lattice_log_likelihood, start, beta, k, sweeps=sweeps)
+
+
+def potts_icm_by_rows(
+    lattice_log_likelihood, start: np.ndarray, beta: float, k: int, *, sweeps: int = ICM_SWEEPS,
+    block_bytes: int = 8 * 2**20,
+):  # fmt: skip
+    """Iterated conditional modes with log-likelihoods computed on demand, block of rows by
+    block, so that no ``(height, width, k)`` array is held.
+
+    Each sweep updates the four interleaved lattices ``(row % 2, col % 2)`` in turn: no two
+    pixels updated together are 8-neighbours, so every update lowers the energy (no
+    oscillation), and the blocks of one lattice are updated in parallel.
+
+    Parameters
+    ----------
+    lattice_log_likelihood : callable
+        ``(rows, (r, c)) -> ndarray (n_rows', n_cols', k)``: the log-likelihoods (nats) of the
+        pixels ``[rows][r::2, c::2]``; ``rows`` starts on an even row.
+    start : ndarray of int, shape (height, width)
+        The pixel-wise best labels, -1 where the pixel is invalid (it stays -1 and does not vote).
+    beta : float
+        Nats gained per 8-neighbour with the same label; 0 returns ``start``.
+    k : int
+
+    Returns
+    -------
+    labels : ndarray of int64, shape (height, width)
+    changed : int
+        Pixels whose label differs from ``start``.
+    """
+    labels = np.array(start, dtype=np.int64)
     if beta <= 0 or k < 2:
         return labels, 0
-    lattices = [(r, c) for r in (0, 1) for c in (0, 1)]
+    h, w = labels.shape
+    valid = labels >= 0
+    step = max(2, block_bytes // max(1, w * k * 8 * 4) // 2 * 2)
+    blocks = [slice(first, min(first + step, h)) for first in range(0, h, step)]
     for _ in range(sweeps):
         moved = 0
-        for r, c in lattices:
-            votes = neighbour_votes(labels, k, (r, c))
-            sub = labels[r::2, c::2]
-            best = np.argmax(loglik[r::2, c::2] + beta * votes, axis=2)
-            best = np.where(valid[r::2, c::2], best, -1)
-            moved += int(np.count_nonzero(best != sub))
-            labels[r::2, c::2] = best
+        for r, c in [(r, c) for r in (0, 1) for c in (0, 1)]:
+
+            def update(rows: slice, r=r, c=c) -> int:
+                votes = neighbour_votes(labels, k, (r, c), rows)
+                best = np.argmax(lattice_log_likelihood(rows, (r, c)) + beta * votes, axis=2)
+                best = np.where(valid[rows][r::2, c::2], best, -1)
+                current = labels[rows][r::2, c::2]
+                n_moved = int(np.count_nonzero(best != current))
+                labels[rows][r::2, c::2] = best
+                return n_moved
+
+            moved += sum(in_threads(update, blocks))
         if moved == 0:
             break
     return labels, int(np.count_nonzero(labels != start))
 
 
-def neighbour_votes(labels: np.ndarray, k: int, lattice: tuple[int, int] | None = None) -> np.ndarray:
+def neighbour_votes(
+    labels: np.ndarray, k: int, lattice: tuple[int, int] | None = None, rows: slice | None = None
+) -> np.ndarray:
     """``(height, width, k)`` float32: how many 8-neighbours of each pixel carry each label.
 
     With ``lattice=(r, c)``, only the pixels ``[r::2, c::2]`` (the votes of one of the four
-    interleaved lattices that iterated conditional modes updates together).
+    interleaved lattices that iterated conditional modes updates together); with ``rows``,
+    only the pixels of those rows (``lattice`` then counts from ``rows.start``).
     """
     h, w = labels.shape
-    one_hot = np.zeros((h + 2, w + 2, k), dtype=np.float32)
-    rows, cols = np.nonzero(labels >= 0)
-    one_hot[rows + 1, cols + 1, labels[rows, cols]] = 1
+    first, stop = (0, h) if rows is None else (rows.start or 0, min(rows.stop, h))
+    n = stop - first
+    band = labels[max(first - 1, 0) : stop + 1]
+    top = 1 if first == 0 else 0  # a padding row above the image
+    one_hot = np.zeros((n + 2, w + 2, k), dtype=np.float32)
+    band_rows, cols = np.nonzero(band >= 0)
+    one_hot[band_rows + top, cols + 1, band[band_rows, cols]] = 1
     r, c = lattice or (0, 0)
     step = 1 if lattice is None else 2
     votes = None
     for dr, dc in NEIGHBOURS:
-        view = one_hot[1 + r + dr : 1 + dr + h : step, 1 + c + dc : 1 + dc + w : step]
+        view = one_hot[1 + r + dr : 1 + dr + n : step, 1 + c + dc : 1 + dc + w : step]
         if votes is None:
             votes = view.copy()
         else:

@@ -22,8 +22,11 @@ With ``k="auto"`` the number of clusters is chosen on k-means partitions of the 
 (silhouette by default): a full-covariance mixture's elongated clusters score low on every
 distance-based criterion.
 
-The cube is read by blocks of rows (Dask cubes larger than memory too); the spatial steps
-hold the feature image. See ``benchmarks/segmentation_real.py`` for how it compares with
+The cube is read by blocks of rows (Dask cubes larger than memory too). The spatial steps
+run by blocks of rows as well (log-likelihoods are recomputed where needed, never held for
+the whole image); what they hold per pixel is the features, the probabilities and the
+labels, ``3 d + k`` float32 values and four integers: for k = 5 on a 256-channel cube, a
+twelfth of the cube. See ``benchmarks/segmentation_real.py`` for how it compares with
 PCA + k-means and PCA + Gaussian mixture on real scenes.
 """
 
@@ -34,14 +37,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
-from chemmap._shared.blockwise import in_threads, map_spectra, row_blocks
+from chemmap._shared.blockwise import in_threads, row_blocks
 from chemmap._shared.compute import ensure_bytes_fit
 from chemmap._shared.progress import notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap.cluster.methods import cluster_methods, size_order
 from chemmap.cluster.mnf import fit_mnf
 from chemmap.cluster.selection import choose_k
-from chemmap.cluster.spatial import neighbour_votes, potts_icm
+from chemmap.cluster.spatial import NEIGHBOURS, neighbour_votes, potts_icm_by_rows
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
 __all__ = [
@@ -120,7 +123,7 @@ def mixed_pixel_log_likelihood(
     read as ``(1 - t) a + t b``: the two classes share their summed likelihood in proportion
     ``1 - t : t``, so its label is the majority class and its probability the class's share.
     The class means are taken from the pixels that are not such mixtures (a class's mean is
-    otherwise drawn towards its mixtures).
+    otherwise drawn towards its mixtures; :func:`core_means`).
 
     Returns
     -------
@@ -129,40 +132,57 @@ def mixed_pixel_log_likelihood(
         Pixels read as two-class mixtures.
     """
     h, w, k = loglik.shape
-    d = features.shape[-1]
-    x = features.reshape(-1, d)
-    lp = loglik.reshape(-1, k)
-    mixed = np.zeros(h * w, bool)
-    if k < 2:
-        return loglik, mixed.reshape(h, w)
-    blocks = row_blocks(h * w, (d + k) * 8 * 4, SPATIAL_BLOCK_BYTES)
-    top = np.empty((h * w, 2), np.int64)
-    limit = chi2.ppf(1 - MIXED_PIXEL_ALPHA, max(d - 1, 1))  # squared residual of a pixel on the segment
-
-    def core_sums(rows: slice):
-        top[rows] = np.argsort(lp[rows], axis=1)[:, ::-1][:, :2]
-        core = ~_segment_position(x[rows], means, top[rows], limit)[1]
-        first, pure = top[rows][core, 0], x[rows][core]
-        sums = np.stack([np.bincount(first, weights=pure[:, i], minlength=k) for i in range(d)], 1)
-        return np.bincount(first, minlength=k).astype(np.float64), sums
-
-    counts, sums = in_threads(core_sums, blocks, summed=True)
-    core_means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], means)
-    out = lp.copy()
-
-    def share_out(rows: slice) -> None:
-        t, on = _segment_position(x[rows], core_means, top[rows], limit)
-        mixed[rows] = on
-        which = np.flatnonzero(on)
-        a, b = top[rows][which, 0], top[rows][which, 1]
-        block = out[rows]
-        total = np.logaddexp(block[which, a], block[which, b])
-        share = np.clip(t[which], 1e-6, 1 - 1e-6)
-        block[which, a] = total + np.log1p(-share)
-        block[which, b] = total + np.log(share)
-
-    in_threads(share_out, blocks)
+    x, lp = features.reshape(h * w, -1), loglik.reshape(h * w, k)
+    out, mixed = share_mixed_pixels(x, lp, core_means(x, lp, means))
     return out.reshape(h, w, k), mixed.reshape(h, w)
+
+
+def _mixed_limit(d: int) -> float:
+    """Largest squared whitened residual (unit noise) of a pixel on the segment between two
+    class means in ``d`` feature dimensions."""
+    return float(chi2.ppf(1 - MIXED_PIXEL_ALPHA, max(d - 1, 1)))
+
+
+def _core_sums(x: np.ndarray, loglik: np.ndarray, means: np.ndarray):
+    """Pixel counts and feature sums of each most likely class over the rows that are not
+    two-class mixtures: ``(k,)``, ``(k, d)``."""
+    k, d = loglik.shape[1], x.shape[1]
+    top = _two_most_likely(loglik)
+    core = ~_segment_position(x, means, top, _mixed_limit(d))[1]
+    first, pure = top[core, 0], x[core]
+    sums = np.stack([np.bincount(first, weights=pure[:, i], minlength=k) for i in range(d)], 1)
+    return np.bincount(first, minlength=k).astype(np.float64), sums
+
+
+def core_means(x: np.ndarray, loglik: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Means of the ``(n, d)`` rows ``x`` most likely in each class (``loglik``, ``(n, k)``)
+    that are not two-class mixtures between ``means``; ``means`` where a class has none."""
+    blocks = row_blocks(x.shape[0], (x.shape[1] + loglik.shape[1]) * 8 * 4, SPATIAL_BLOCK_BYTES)
+    counts, sums = in_threads(lambda rows: _core_sums(x[rows], loglik[rows], means), blocks, summed=True)
+    return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], means)
+
+
+def share_mixed_pixels(x: np.ndarray, loglik: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``x`` (``(n, d)``, unit noise) that lie between the ``means`` of their two
+    most likely classes share the two classes' summed likelihood in proportion to their
+    position (see :func:`mixed_pixel_log_likelihood`): a copy of ``loglik`` and the mask of
+    those rows."""
+    top = _two_most_likely(loglik)
+    t, on = _segment_position(x, means, top, _mixed_limit(x.shape[1]))
+    out = np.array(loglik, dtype=np.float64)
+    which = np.flatnonzero(on)
+    a, b = top[which, 0], top[which, 1]
+    total = np.logaddexp(out[which, a], out[which, b])
+    share = np.clip(t[which], 1e-6, 1 - 1e-6)
+    out[which, a] = total + np.log1p(-share)
+    out[which, b] = total + np.log(share)
+    return out, on
+
+
+def _two_most_likely(loglik: np.ndarray) -> np.ndarray:
+    if loglik.shape[1] < 2:
+        return np.zeros((loglik.shape[0], 2), np.int64)
+    return np.argsort(loglik, axis=1)[:, ::-1][:, :2]
 
 
 def _segment_position(x: np.ndarray, means: np.ndarray, top: np.ndarray, limit: float):
@@ -183,14 +203,22 @@ BETA_SAMPLE = 100_000
 
 
 def pseudo_likelihood_beta(labels: np.ndarray, k: int, grid=BETA_GRID) -> float:
-    """The Potts ``beta`` that makes ``labels`` most likely given their 8-neighbours."""
+    """The Potts ``beta`` that makes ``labels`` most likely given their 8-neighbours
+    (evaluated on a seeded sample of :data:`BETA_SAMPLE` labelled pixels)."""
     labels = np.asarray(labels)
-    votes = neighbour_votes(labels, k).reshape(-1, k)
+    w = labels.shape[1]
     flat = labels.reshape(-1)
-    rows = np.flatnonzero(flat >= 0)
-    rows = rows[seeded_sample(rows.size, BETA_SAMPLE, 0)]
-    votes = votes[rows].astype(np.float64)
-    own = votes[np.arange(rows.size), flat[rows]]
+    pixels = np.flatnonzero(flat >= 0)
+    pixels = pixels[seeded_sample(pixels.size, BETA_SAMPLE, 0)]
+    rows, cols = np.divmod(pixels, w)
+    padded = np.pad(labels, 1, constant_values=-1)
+    votes = np.zeros((pixels.size, k))
+    every = np.arange(pixels.size)
+    for dr, dc in NEIGHBOURS:
+        neighbour = padded[rows + 1 + dr, cols + 1 + dc]
+        counted = neighbour >= 0
+        votes[every[counted], neighbour[counted]] += 1
+    own = votes[every, flat[pixels]]
     scores = [np.sum(b * own - np.log(np.exp(b * votes).sum(axis=1))) for b in grid]
     return float(grid[int(np.argmax(scores))])
 
@@ -249,36 +277,78 @@ MAX_COMPONENTS = 30
 
 def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, random_state: int) -> SpectralSpatialResult:
     """Mixture, mixed pixels, Potts labels and probabilities of a whitened feature image
-    (``valid``: pixels that count)."""
+    (``valid``: pixels that count). Every step after the smoothing runs by blocks of rows:
+    log-likelihoods are recomputed where needed, never held for the whole image."""
     h, w, d = whitened.shape
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
     smoothed = edge_preserving_smooth(whitened, smoothing) if smoothing else whitened
     flat = smoothed.reshape(-1, d)
-    rows = np.flatnonzero(valid.reshape(-1))
-    rows = rows[seeded_sample(rows.size, MIXTURE_FIT_SAMPLE, random_state)]
-    fit = cluster_methods.get("gmm")(flat[rows], k, random_state=random_state, n_init=3)
-    loglik = map_spectra(fit.model.weighted_log_prob, flat, n_out=k, dtype=np.float64).reshape(h, w, k)
-    loglik, mixed = mixed_pixel_log_likelihood(whitened, loglik, fit.model.means)
-    beta = pseudo_likelihood_beta(np.where(valid, np.argmax(loglik, axis=2), -1), k)
-    labels, changed = potts_icm(loglik, beta, valid=valid)
-    probabilities = loglik.astype(np.float32)
-    probabilities += np.float32(beta) * neighbour_votes(labels, k)
-    probabilities -= probabilities.max(axis=2, keepdims=True)
-    np.exp(probabilities, out=probabilities)
-    probabilities /= probabilities.sum(axis=2, keepdims=True)
-    probabilities[~valid] = np.nan
+    sample = np.flatnonzero(valid.reshape(-1))
+    sample = sample[seeded_sample(sample.size, MIXTURE_FIT_SAMPLE, random_state)]
+    model = cluster_methods.get("gmm")(flat[sample], k, random_state=random_state, n_init=3).model
+    blocks = _even_row_blocks(h, w * (d + k) * 8 * 4)
+
+    def pixel_sums(rows: slice):
+        keep = valid[rows].reshape(-1)
+        loglik = model.weighted_log_prob(smoothed[rows].reshape(-1, d)[keep])
+        return _core_sums(whitened[rows].reshape(-1, d)[keep], loglik, model.means)
+
+    counts, sums = in_threads(pixel_sums, blocks, summed=True)
+    means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], model.means)
+
+    def log_likelihood(rows: slice, lattice=(0, 0), step: int = 1):
+        """Log-likelihoods ``(rows', cols', k)`` of the pixels ``[rows][r::step, c::step]``,
+        mixed pixels shared by their two classes, and the mask of those."""
+        r, c = lattice
+        f = smoothed[rows][r::step, c::step]
+        loglik = model.weighted_log_prob(f.reshape(-1, d))
+        loglik, mixed = share_mixed_pixels(whitened[rows][r::step, c::step].reshape(-1, d), loglik, means)
+        return loglik.reshape(*f.shape[:2], k), mixed.reshape(f.shape[:2])
+
+    start = np.empty((h, w), np.int64)
+
+    def pixel_wise(rows: slice) -> int:
+        loglik, mixed = log_likelihood(rows)
+        start[rows] = np.where(valid[rows], np.argmax(loglik, axis=2), -1)
+        return int(np.count_nonzero(mixed & valid[rows]))
+
+    n_mixed = sum(in_threads(pixel_wise, blocks))
+    beta = pseudo_likelihood_beta(start, k)
+    labels, changed = potts_icm_by_rows(
+        lambda rows, lattice: log_likelihood(rows, lattice, 2)[0], start, beta, k, block_bytes=SPATIAL_BLOCK_BYTES
+    )
+    probabilities = np.empty((h, w, k), np.float32)
+
+    def posterior(rows: slice) -> None:
+        p = log_likelihood(rows)[0].astype(np.float32)
+        p += np.float32(beta) * neighbour_votes(labels, k, rows=rows)
+        p -= p.max(axis=2, keepdims=True)
+        np.exp(p, out=p)
+        p /= p.sum(axis=2, keepdims=True)
+        p[~valid[rows]] = np.nan
+        probabilities[rows] = p
+
+    in_threads(posterior, blocks)
     uncertainty = 1 - probabilities.max(axis=2)
-    n_mixed = int(np.count_nonzero(mixed & valid))
     return SpectralSpatialResult(labels, probabilities, uncertainty, beta, changed, d, n_mixed, smoothed)
 
 
+def _even_row_blocks(height: int, row_bytes: int) -> list[slice]:
+    """Blocks of image rows of about :data:`SPATIAL_BLOCK_BYTES`, each starting on an even
+    row (the interleaved lattices of :func:`~chemmap.cluster.spatial.potts_icm_by_rows`)."""
+    step = max(2, SPATIAL_BLOCK_BYTES // max(1, row_bytes) // 2 * 2)
+    return [slice(first, min(first + step, height)) for first in range(0, height, step)]
+
+
 def _check_memory(n_pixels: int, k: int, d: int) -> None:
-    """Refuse an image whose spatial steps would not fit half the memory limit: they hold the
-    feature image and about four ``(pixels, k)`` float64 arrays."""
+    """Refuse an image whose spatial steps would not fit half the memory limit. They run by
+    blocks of rows but hold, per pixel, the ``d`` features three times (whitened, smoothed,
+    the fitted clusterer's copy), the ``k`` probabilities (float32) and four label or
+    uncertainty images."""
     ensure_bytes_fit(
-        n_pixels * (4 * k * 8 + 3 * d * 4),
-        what=f"the spectral-spatial segmentation of {n_pixels} pixels into up to {k} clusters (its feature image "
-        "and per-cluster arrays)",
+        n_pixels * (4 * (3 * d + k) + 32),
+        what=f"the spectral-spatial segmentation of {n_pixels} pixels into up to {k} clusters (its feature images, "
+        "probabilities and label images)",
         fix="raise --memory-limit, use --method kmeans (which streams an image of any size), or crop the image",
     )
 
@@ -294,8 +364,8 @@ class SpectralSpatialClusterer:
     :class:`~chemmap.cluster.PixelClusterer`, for ``chemmap run --method spectral-spatial``.
 
     Works on cubes in memory and on lazy (Dask) cubes: the MNF passes stream the cube by
-    blocks of rows and the spatial steps run on the feature image, ``channels / n_components``
-    times smaller than the cube, which must fit half the memory limit. Invalid pixels get
+    blocks of rows and the spatial steps hold only the per-pixel features, probabilities and
+    labels, which must fit half the memory limit. Invalid pixels get
     the mean's features and are labelled -1. ``n_components`` caps the MNF components (a
     variance fraction, which applies to PCA, caps them at :data:`MAX_COMPONENTS`).
     """
@@ -351,8 +421,10 @@ class SpectralSpatialClusterer:
         notify(progress, "spectral-spatial segmentation", 1, 1)
         order = size_order(result.labels[valid], int(k))  # cluster 0 is the largest, as for PixelClusterer
         labels = np.where(valid, order[np.clip(result.labels, 0, None)], -1)
-        probabilities = np.empty_like(result.probabilities)
-        probabilities[..., order] = result.probabilities
+        probabilities = result.probabilities
+        inverse = np.argsort(order)
+        for rows in _even_row_blocks(h, w * int(k) * 4):
+            probabilities[rows] = probabilities[rows][..., inverse]
         signal = mnf.n_signal
         self.k_ = int(k)
         self.label_image_ = labels
