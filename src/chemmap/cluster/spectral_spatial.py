@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 from scipy.stats import chi2
 
 from chemmap._shared.blockwise import in_threads, row_blocks
@@ -148,7 +149,8 @@ def _core_sums(x: np.ndarray, loglik: np.ndarray, means: np.ndarray):
     two-class mixtures: ``(k,)``, ``(k, d)``."""
     k, d = loglik.shape[1], x.shape[1]
     top = _two_most_likely(loglik)
-    core = ~_segment_position(x, means, top, _mixed_limit(d))[1]
+    _, on, inside, _ = _segment_position(x, means, top, _mixed_limit(d))
+    core = ~(on & inside)
     first, pure = top[core, 0], x[core]
     sums = np.stack([np.bincount(first, weights=pure[:, i], minlength=k) for i in range(d)], 1)
     return np.bincount(first, minlength=k).astype(np.float64), sums
@@ -162,21 +164,29 @@ def core_means(x: np.ndarray, loglik: np.ndarray, means: np.ndarray) -> np.ndarr
     return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], means)
 
 
-def share_mixed_pixels(x: np.ndarray, loglik: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def share_mixed_pixels(
+    x: np.ndarray, loglik: np.ndarray, means: np.ndarray, smoothed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The rows of ``x`` (``(n, d)``, unit noise) that lie between the ``means`` of their two
     most likely classes share the two classes' summed likelihood in proportion to their
-    position (see :func:`mixed_pixel_log_likelihood`): a copy of ``loglik`` and the mask of
-    those rows."""
+    position (see :func:`mixed_pixel_log_likelihood`). Those on the segment but within
+    :data:`MIXED_PIXEL_MARGIN` noise sigmas of one end lean to the nearer end's class by the
+    chance that it is their majority (position from ``smoothed``, the same rows after the
+    spatial smoothing, where given): left to the mixture, its wider class would take some of
+    them. Returns a copy of ``loglik`` and the mask of the mixed rows."""
     top = _two_most_likely(loglik)
-    t, on = _segment_position(x, means, top, _mixed_limit(x.shape[1]))
+    t, on, inside, length = _segment_position(x, means, top, _mixed_limit(x.shape[1]))
     out = np.array(loglik, dtype=np.float64)
-    which = np.flatnonzero(on)
+    which = np.flatnonzero(on & (top[:, 0] != top[:, 1]))
     a, b = top[which, 0], top[which, 1]
     total = np.logaddexp(out[which, a], out[which, b])
-    share = np.clip(t[which], 1e-6, 1 - 1e-6)
+    # near an end: the chance that the majority is b, given unit noise along the segment
+    near = t[which] if smoothed is None else _segment_position(smoothed[which], means, top[which], np.inf)[0]
+    majority = ndtr((near - 0.5) * length[which])
+    share = np.clip(np.where(inside[which], t[which], majority), 1e-6, 1 - 1e-6)
     out[which, a] = total + np.log1p(-share)
     out[which, b] = total + np.log(share)
-    return out, on
+    return out, on & inside
 
 
 def _two_most_likely(loglik: np.ndarray) -> np.ndarray:
@@ -187,15 +197,15 @@ def _two_most_likely(loglik: np.ndarray) -> np.ndarray:
 
 def _segment_position(x: np.ndarray, means: np.ndarray, top: np.ndarray, limit: float):
     """Position ``t`` of each row along the segment from ``means[top[:, 0]]`` to
-    ``means[top[:, 1]]``, and whether it lies on it (squared residual at most ``limit``, in
-    unit noise), away from both ends."""
+    ``means[top[:, 1]]``, whether it lies on the segment (squared residual at most ``limit``,
+    in unit noise) and whether it is :data:`MIXED_PIXEL_MARGIN` noise sigmas from both ends."""
     x = x.astype(np.float64)
     start, step = means[top[:, 0]], means[top[:, 1]] - means[top[:, 0]]
     length = np.sqrt(np.maximum(np.einsum("ij,ij->i", step, step), 1e-300))
     t = np.einsum("ij,ij->i", x - start, step) / length**2
     residual = x - start - np.clip(t, 0, 1)[:, None] * step
     inside = (t * length > MIXED_PIXEL_MARGIN) & ((1 - t) * length > MIXED_PIXEL_MARGIN)
-    return t, inside & (np.einsum("ij,ij->i", residual, residual) <= limit)
+    return t, np.einsum("ij,ij->i", residual, residual) <= limit, inside, length
 
 
 #: Pixels (a seeded sample of larger images) the pseudo-likelihood of beta is evaluated on.
@@ -302,7 +312,8 @@ def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, rando
         r, c = lattice
         f = smoothed[rows][r::step, c::step]
         loglik = model.weighted_log_prob(f.reshape(-1, d))
-        loglik, mixed = share_mixed_pixels(whitened[rows][r::step, c::step].reshape(-1, d), loglik, means)
+        x = whitened[rows][r::step, c::step].reshape(-1, d)
+        loglik, mixed = share_mixed_pixels(x, loglik, means, f.reshape(-1, d))
         return loglik.reshape(*f.shape[:2], k), mixed.reshape(f.shape[:2])
 
     start = np.empty((h, w), np.int64)
