@@ -1,5 +1,5 @@
-"""Tables in memory and ground truth apart from the data: ``read(DataFrame)``,
-``Cube.from_table`` and label masks (arrays and files) for any cube."""
+"""Tables in memory and ground truth apart from the data: ``read(DataFrame)`` and label masks
+(arrays and files) for any cube."""
 
 import numpy as np
 import pandas as pd
@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 from chemmap.cli import main
-from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.io import read
 
@@ -20,7 +19,6 @@ def test_a_data_frame_reads_as_its_csv_file_does(demo_csv):
     np.testing.assert_array_equal(from_frame.axis.values, from_file.axis.values)
     np.testing.assert_array_equal(from_frame.labels, from_file.labels)
     assert from_frame.label_names == from_file.label_names and from_frame.attrs["reader"] == "dataframe"
-    np.testing.assert_array_equal(Cube.from_table(frame, image_shape=(30, 30)).data, from_file.data)
     assert list(frame.columns) == list(pd.read_csv(demo_csv).columns)  # the caller's frame is untouched
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from chemmap._shared.progress import ProgressCallback
+from chemmap._shared.compute import FEATURE_BLOCK_BYTES, active_settings, block_budget, compute
+from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import is_lazy_array
 
 __all__ = [
@@ -28,9 +29,6 @@ __all__ = [
 #: Rows handed to a per-spectrum kernel at once: small enough that its temporaries stay in
 #: the processor cache (several times faster than whole blocks for element-wise kernels).
 KERNEL_BLOCK_BYTES = 2 * 2**20
-#: Block size for passes over feature matrices (few columns, many rows): small enough that
-#: the rows of an image split into blocks for every thread.
-FEATURE_BLOCK_BYTES = 4 * 2**20
 
 
 def map_spectra(
@@ -144,8 +142,6 @@ def in_threads(func: Callable[[object], object], blocks: Sequence, *, summed: bo
     With ``summed``, the results are added up in block order as they arrive (see
     :func:`add_partial`) and only the total is returned, so they are never all held.
     """
-    from chemmap._shared.compute import active_settings
-
     settings = active_settings()
     workers = min(len(blocks), settings.n_workers if settings.scheduler != "synchronous" else 1)
     if workers <= 1:
@@ -163,8 +159,6 @@ def in_threads(func: Callable[[object], object], blocks: Sequence, *, summed: bo
 
 
 def _block_bytes(block_bytes: int | None) -> int:
-    from chemmap._shared.compute import block_budget
-
     return block_budget() if block_bytes is None else int(block_bytes)
 
 
@@ -219,8 +213,6 @@ def reduce_blocks(
     list or partial
         One partial per block, or their sum with ``summed``.
     """
-    from chemmap._shared.progress import notify
-
     n = int(data.shape[0])
     if not is_lazy_array(data):
         row_bytes = int(np.prod(data.shape[1:], dtype=np.int64)) * data.dtype.itemsize
@@ -239,8 +231,6 @@ def reduce_blocks(
 
         return in_threads(one, blocks, summed=summed)
     import dask
-
-    from chemmap._shared.compute import compute
 
     if data.ndim > 1 and any(len(c) != 1 for c in data.chunks[1:]):
         data = data.rechunk(dict.fromkeys(range(1, data.ndim), -1))
@@ -312,8 +302,6 @@ def take_rows(data, idx: np.ndarray) -> np.ndarray:
     """Rows ``idx`` (sorted) of a NumPy or Dask array, in memory."""
     rows = data[idx]
     if is_lazy_array(rows):
-        from chemmap._shared.compute import compute
-
         (rows,) = compute(rows, stage="sample")
     return np.asarray(rows)
 

@@ -50,6 +50,9 @@ WORK_FACTOR = 4
 MAX_BLOCK_BYTES = 64 * 2**20
 #: Smallest block: below this, per-task overheads dominate.
 MIN_BLOCK_BYTES = 256 * 2**10
+#: Block size for passes over feature matrices (few columns, many rows): small enough that
+#: the rows of an image split into blocks for every thread.
+FEATURE_BLOCK_BYTES = 4 * 2**20
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
@@ -332,8 +335,6 @@ def spill(array, *others, stage: str = "spilling to disk", progress: ProgressCal
 
     import dask.array as da
     import zarr
-
-    from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES
 
     row_bytes = max(1, int(np.prod(array.shape[1:], dtype=np.int64)) * np.dtype(array.dtype).itemsize)
     rows = max(1, FEATURE_BLOCK_BYTES // row_bytes)

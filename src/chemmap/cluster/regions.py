@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chemmap.cluster.spectra import cluster_spectra
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
@@ -233,8 +234,6 @@ def _region_means(cube: Cube, labels: np.ndarray, n: int) -> np.ndarray:
     flat = labels.reshape(-1)
     inside = np.flatnonzero(flat > 0)
     if inside.size > READ_REGION_PIXELS:
-        from chemmap.metrics.interpretation import cluster_spectra
-
         return cluster_spectra(cube.pixels(), flat - 1, n, stage="region spectra")[0]
     from chemmap._shared.blockwise import take_rows
 

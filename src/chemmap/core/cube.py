@@ -190,17 +190,6 @@ class Cube:
 
     # --- maps ------------------------------------------------------------------
     @classmethod
-    def from_table(cls, table, **options) -> Cube:
-        """A Cube from a pandas DataFrame of pixel rows, by the rules of a flat CSV file.
-
-        ``options`` are those of :func:`chemmap.io.read` for a CSV file (``image_shape``,
-        ``label_column``, ``axis_unit``, ``label_mask``, ...).
-        """
-        from chemmap.io import read
-
-        return read(table, **options)
-
-    @classmethod
     def from_maps(cls, maps: Mapping[str, np.ndarray], *, mask=None, attrs=None) -> Cube:
         """A map Cube: each named ``(height, width)`` map becomes one "channel" (lazy if any map is)."""
         if not maps:

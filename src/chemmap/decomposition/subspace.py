@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from chemmap._shared.blockwise import reduce_blocks
+from chemmap._shared.noise import spectral_noise_sigma
 from chemmap._shared.progress import ProgressCallback
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
 from chemmap.decomposition.pca import DEFAULT_FIT_SAMPLE, gram_partial
-from chemmap.maps.noise import spectral_noise_sigma
 
 __all__ = ["ComponentCount", "band_noise", "count_components", "hysime", "scree_elbow", "whitened_count"]
 

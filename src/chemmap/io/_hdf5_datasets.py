@@ -18,9 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from chemmap.core.exceptions import FileFormatError
+from chemmap.io._cube_layout import LAYOUT as CUBE_LAYOUT
 from chemmap.io._spectral_dim import SPECTRAL_NAMES, stated_spectral_dim
 
 __all__ = [
+    "FLAT_LAYOUT",
+    "HDF5_SIGNATURE",
     "VENDOR_FLAVOURS",
     "CubeCandidate",
     "axis_unit_of",
@@ -29,8 +32,13 @@ __all__ = [
     "decode_text",
     "has_spectral_cube",
     "hdf5_kind",
+    "is_hdf5",
     "vendor_flavour",
 ]
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: The ``layout`` attribute of the flat HDF5 files chemmap writes (one row per pixel).
+FLAT_LAYOUT = "chemmap-flat"
 
 #: Dataset names of pictures stored beside the spectra.
 IMAGE_NAMES = re.compile(r"preview|thumb|rgb|overview|survey|snapshot|navcam|camera|photo", re.IGNORECASE)
@@ -205,12 +213,17 @@ def hdf5_kind(path) -> str | None:
     return _hdf5_kind(str(path), stat.st_size, stat.st_mtime_ns)
 
 
+def is_hdf5(path: Path) -> bool:
+    """Whether the file starts with the HDF5 signature."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
 @functools.lru_cache(maxsize=32)
 def _hdf5_kind(path: str, size: int, mtime_ns: int) -> str | None:
-    from chemmap.io._cube_layout import LAYOUT as CUBE_LAYOUT
-    from chemmap.io.flat_hdf5 import LAYOUT as FLAT_LAYOUT
-    from chemmap.io.flat_hdf5 import is_hdf5
-
     if not is_hdf5(Path(path)):
         return None
     try:

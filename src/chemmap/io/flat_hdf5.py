@@ -27,21 +27,10 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._flat import assemble_flat
-from chemmap.io._hdf5_datasets import cube_candidates, decode_text, hdf5_kind
+from chemmap.io._hdf5_datasets import FLAT_LAYOUT, cube_candidates, decode_text, hdf5_kind
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
-__all__ = ["HDF5_SIGNATURE", "is_hdf5", "read_flat_hdf5", "write_flat_hdf5"]
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-LAYOUT = "chemmap-flat"
-
-
-def is_hdf5(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8) == HDF5_SIGNATURE
-    except OSError:
-        return False
+__all__ = ["read_flat_hdf5", "write_flat_hdf5"]
 
 
 def _is_flat_hdf5(path: Path) -> bool:
@@ -154,7 +143,7 @@ def write_flat_hdf5(cube: Cube, path, *, compression: str | None = "gzip") -> No
     h, w = cube.image_shape
     ids = np.arange(cube.n_pixels)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
-        fh.attrs["layout"] = LAYOUT
+        fh.attrs["layout"] = FLAT_LAYOUT
         fh.attrs["layout_version"] = 1
         fh.attrs["image_shape"] = np.array([h, w], dtype=np.int64)
         fh.attrs["source"] = str(cube.attrs.get("source", ""))

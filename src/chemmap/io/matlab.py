@@ -22,10 +22,9 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, FileFormatError, InvalidParameterError, ShapeError
 from chemmap.io._build import build_cube
 from chemmap.io._flat import encode_labels, parse_image_shape
-from chemmap.io._hdf5_datasets import decode_text
+from chemmap.io._hdf5_datasets import decode_text, is_hdf5
 from chemmap.io._registry import ReaderEntry, readers
 from chemmap.io._spectral_dim import move_spectral_last
-from chemmap.io.flat_hdf5 import is_hdf5
 
 __all__ = ["flat_to_cube", "load_mat_arrays", "read_mat"]
 

@@ -1,8 +1,8 @@
 """Maps from the cube: band intensity, band ratio, and peak areas and positions of
 automatically found peaks."""
 
+from chemmap._shared.noise import band_noise_from_neighbours, spectral_noise_sigma
 from chemmap.maps.bands import band_weights, default_window, intensity_map, ratio_map
-from chemmap.maps.noise import band_noise_from_neighbours, spectral_noise_sigma
 from chemmap.maps.peak_fit import peak_dictionary, peak_fit_maps
 from chemmap.maps.peak_maps import PeakMaps, map_noise, peak_maps
 from chemmap.maps.peaks import HotMaxSpectra, Peak, SummarySpectra, find_peaks, hotmax_spectra, summary_spectra

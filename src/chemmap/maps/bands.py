@@ -7,11 +7,11 @@ import warnings
 import numpy as np
 
 from chemmap._shared.blockwise import map_spectra
+from chemmap._shared.noise import MAD_TO_SIGMA, spectral_noise_sigma
 from chemmap._shared.validation import check_choice, check_number
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import DataWarning, InvalidParameterError, NarrowWindowWarning
-from chemmap.maps.noise import MAD_TO_SIGMA, spectral_noise_sigma
 
 __all__ = [
     "DEFAULT_WINDOW_CHANNELS",
@@ -138,7 +138,7 @@ def _ratio_values(cube: Cube, numerator, denominator, threshold: float, contrast
 
     A band is *strong* in a pixel when its value exceeds ``threshold`` times its noise
     (``sigma * ||w||``, ``sigma`` the DER_SNR median of
-    :func:`~chemmap.maps.noise.spectral_noise_sigma`; decided without sorting: the median of
+    :func:`~chemmap._shared.noise.spectral_noise_sigma`; decided without sorting: the median of
     the ``|second differences|`` is below a limit exactly when more than half of them are).
 
     ``contrast="ratio"``: numerator / denominator where the denominator is strong

@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from chemmap._shared.blockwise import reduce_blocks, take_rows
+from chemmap._shared.noise import spectral_noise_sigma
 from chemmap._shared.progress import ProgressCallback
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
-from chemmap.maps.noise import spectral_noise_sigma
 
 __all__ = ["HotMaxSpectra", "Peak", "SummarySpectra", "find_peaks", "hotmax_spectra", "is_counts", "summary_spectra"]
 

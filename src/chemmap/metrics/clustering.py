@@ -9,6 +9,7 @@ import numpy as np
 
 from chemmap._shared.blockwise import reduce_blocks, take_rows
 from chemmap._shared.sampling import seeded_sample
+from chemmap.cluster.spectra import cluster_spectra
 from chemmap.metrics.grades import grade
 
 __all__ = ["SILHOUETTE_SAMPLE", "cluster_dispersion", "external_scores", "internal_scores", "match_clusters"]
@@ -57,8 +58,6 @@ def internal_scores(features, labels: np.ndarray, *, random_state=0) -> dict:
 def cluster_dispersion(features, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centroids ``(k, d)``, sizes ``(k,)`` and within-cluster sums of squares ``(k,)`` of
     ``labels`` (0..k-1; negative left out) in feature space, from block partials."""
-    from chemmap.metrics.interpretation import cluster_spectra
-
     means, stds, counts = cluster_spectra(features, labels, k, stage="cluster centroids")
     return means, counts, counts * np.sum(stds**2, axis=1)
 

@@ -1,55 +1,20 @@
-"""Numbers behind a written interpretation: cluster spectra, the bands that distinguish
-each cluster, region sizes and how sharp the boundaries between clusters are."""
+"""Numbers behind a written interpretation: the bands that distinguish each cluster, region
+sizes and how sharp the boundaries between clusters are (cluster spectra:
+:func:`chemmap.cluster.spectra.cluster_spectra`)."""
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-__all__ = ["boundary_sharpness", "centroid_margins", "cluster_spectra", "distinguishing_bands", "region_stats"]
+from chemmap._shared.blockwise import map_spectra
+from chemmap._shared.compute import FEATURE_BLOCK_BYTES, compute
+from chemmap.cluster.kmeans import squared_distances
+
+__all__ = ["boundary_sharpness", "centroid_margins", "distinguishing_bands", "region_stats"]
 
 
 #: Smallest standardised difference called distinguishing (a "large" effect, Cohen's d).
 MIN_EFFECT = 0.8
-
-
-def cluster_spectra(
-    pixels, labels: np.ndarray, k: int, *, stage: str = "cluster spectra", progress=None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, standard deviation and size of every cluster, from block partials.
-
-    Parameters
-    ----------
-    pixels : ndarray or dask array of shape (n, n_channels)
-    labels : ndarray of shape (n,), values 0..k-1; negative values (masked pixels) are left out
-
-    Returns
-    -------
-    means, stds : ndarray of shape (k, n_channels)
-    counts : ndarray of shape (k,)
-    """
-    from chemmap._shared.blockwise import reduce_blocks
-
-    counts, sums, sq = reduce_blocks(
-        functools.partial(_cluster_moments, k=k),
-        pixels,
-        labels,
-        summed=True,
-        stage=stage,
-        progress=progress,
-    )
-    n = np.maximum(counts, 1)[:, None]
-    means = sums / n
-    stds = np.sqrt(np.maximum(sq / n - means**2, 0))
-    return means, stds, counts.astype(np.int64)
-
-
-def _cluster_moments(block: np.ndarray, labels: np.ndarray, rows: slice, *, k: int):
-    keep = labels >= 0
-    x = block[keep].astype(np.float64)
-    onehot = (labels[keep][:, None] == np.arange(k)[None, :]).astype(np.float64)
-    return onehot.sum(axis=0), onehot.T @ x, onehot.T @ (x * x)
 
 
 def distinguishing_bands(
@@ -161,9 +126,6 @@ def boundary_sharpness(label_image: np.ndarray, margin_image: np.ndarray) -> dic
 def centroid_margins(features, centroids: np.ndarray) -> np.ndarray:
     """``(d2 - d1) / (d2 + d1)`` per row, for its two nearest centroids (in memory; NumPy or
     Dask rows, by blocks)."""
-    from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, map_spectra
-    from chemmap._shared.compute import compute
-    from chemmap.cluster.kmeans import squared_distances
 
     centroids = np.asarray(centroids, dtype=np.float64)
 

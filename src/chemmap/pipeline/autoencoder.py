@@ -14,6 +14,7 @@ import numpy as np
 from chemmap._shared.compute import compute
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice
+from chemmap.cluster.spectra import cluster_spectra
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.deep.settings import TrainSettings
@@ -234,7 +235,6 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.deep.inference import decode_latent
     from chemmap.deep.persist import save_autoencoder
-    from chemmap.metrics.interpretation import cluster_spectra
     from chemmap.report.html import write_html
     from chemmap.report.interactive import autoencoder_report
     from chemmap.report.metrics_json import to_json_safe

@@ -300,7 +300,7 @@ def _write_comparison(stage: Path, comparison: dict, maps: dict, test, settings:
 
 
 def _compare_report(comparison: dict, splits: dict, settings: QuantifySettings, manifest) -> str:
-    from chemmap.report.markdown import format_value
+    from chemmap.report.tables import format_value
 
     keys = COMPARISON_KEYS
     lines = [

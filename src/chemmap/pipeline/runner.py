@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -19,6 +17,7 @@ from chemmap.core.exceptions import ChemmapWarning
 from chemmap.pipeline.config import reader_options, validate_config
 from chemmap.pipeline.record import Timer, versions
 from chemmap.pipeline.staging import staged_output, write_zarr_outputs
+from chemmap.pipeline.steps import RunResult, analyse
 
 __all__ = ["LAZY_OUTPUT_FILES", "OUTPUT_FILES", "RunResult", "output_files", "run", "run_cube"]
 
@@ -42,22 +41,6 @@ LAZY_OUTPUT_FILES = (*_COMMON_FILES, "cluster_labels.zarr", "maps.zarr")
 def output_files(lazy: bool) -> tuple[str, ...]:
     """The files a run writes, for a lazy cube or one in memory."""
     return LAZY_OUTPUT_FILES if lazy else OUTPUT_FILES
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced, in memory (the files hold the same)."""
-
-    cube: Cube
-    processed: Cube
-    maps: Cube
-    label_image: np.ndarray
-    metrics: dict[str, Any]
-    config: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-    out_dir: Path | None = None
-    unmixing: Any = None
-    classification: Any = None
 
 
 def run(
@@ -119,7 +102,6 @@ def run_cube(
 
 
 def _run_checked(cube, resolved, out_dir, *, timer, progress, command, caught) -> RunResult:
-    from chemmap.pipeline.steps import analyse
 
     result = analyse(cube, resolved, timer=timer, progress=progress)
     result.warnings.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning)))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from chemmap._shared.blockwise import bound_chunks
 from chemmap._shared.compute import compute
 from chemmap.cluster import PixelClusterer, salt_and_pepper_fraction
+from chemmap.cluster.spectra import cluster_spectra
 from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
@@ -20,7 +24,6 @@ from chemmap.metrics.clustering import cluster_dispersion
 from chemmap.metrics.interpretation import (
     boundary_sharpness,
     centroid_margins,
-    cluster_spectra,
     distinguishing_bands,
     region_stats,
 )
@@ -32,14 +35,28 @@ from chemmap.report.metrics_json import to_json_safe
 __all__ = ["analyse"]
 
 
+@dataclass
+class RunResult:
+    """Everything a run produced, in memory (the files hold the same)."""
+
+    cube: Cube
+    processed: Cube
+    maps: Cube
+    label_image: np.ndarray
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    out_dir: Path | None = None
+    unmixing: Any = None
+    classification: Any = None
+
+
 def analyse(cube: Cube, config: dict, *, timer, progress=None):
     """Preprocess, cluster, map and score ``cube`` as ``config`` says.
 
     Auto-chosen values (k, band positions, window) are written back into the returned
     config, so ``config.resolved.toml`` reproduces the run exactly.
     """
-    from chemmap.pipeline.runner import RunResult
-
     config = copy.deepcopy(config)
     cube = cube.replace(data=bound_chunks(cube.data))
     with timer.stage("scan"):

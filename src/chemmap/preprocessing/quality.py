@@ -6,11 +6,11 @@ import numpy as np
 
 from chemmap._shared.blockwise import map_spectra
 from chemmap._shared.compute import compute
+from chemmap._shared.noise import band_noise_from_neighbours
 from chemmap._shared.params import Param, validate_params
 from chemmap._shared.sampling import row_bands_sample
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
-from chemmap.maps.noise import band_noise_from_neighbours
 from chemmap.preprocessing._steps import StepSpec, steps
 
 __all__ = ["bad_pixel_masks", "band_noise", "band_snr", "mask_bad_pixels"]

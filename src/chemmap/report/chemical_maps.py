@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chemmap.report.tables import format_value
+
 __all__ = ["chemical_map_files", "markdown_sections", "write_chemical_maps"]
 
 
@@ -94,7 +96,6 @@ def write_chemical_maps(result, stage: Path) -> None:
 
 def markdown_sections(result) -> list[str]:
     """Report sections for the unmixing and classification steps (empty when neither ran)."""
-    from chemmap.report.markdown import format_value
 
     out: list[str] = []
     unmix = result.unmixing

@@ -3,37 +3,24 @@ interpretation generated from the results, and the red flags that apply."""
 
 from __future__ import annotations
 
+from chemmap.report.chemical_maps import chemical_map_files, markdown_sections
 from chemmap.report.flags import red_flags
+from chemmap.report.tables import format_value, markdown_table
 
-__all__ = ["SUMMARY_TABLE_ROWS", "format_value", "render_markdown", "summary_markdown"]
+__all__ = ["SUMMARY_TABLE_ROWS", "render_markdown", "summary_markdown"]
 
 
 #: Why each clustering method is what it is, for the report (``benchmarks/segmentation_real.py``).
 METHOD_REASONS = {
     "spectral-spatial": "the default: noise-whitened features, edge-preserving smoothing, mixed pixels given to "
     "their majority class and a Potts prior; in the segmentation benchmark it beats PCA + k-means and PCA + "
-    "Gaussian mixture on the real scenes (Indian Pines, Samson), keeps one-pixel lines and textures, and stays "
-    "slightly below k-means on synthetic mixed borders",
+    "Gaussian mixture on the real scenes (Indian Pines, Samson), and keeps one-pixel lines, textures and "
+    "mixed borders as k-means does",
     "kmeans": "chosen by the user: the fastest, on PCA scores, spectra or band ratios; weaker than the default on "
     "the real scenes of the segmentation benchmark",
     "gmm": "chosen by the user: full-covariance clusters, better on real scenes than k-means in the benchmark",
     "hierarchical": "chosen by the user: Ward linkage (on a seeded sample of a large image)",
 }
-
-
-def format_value(value, digits: int = 3) -> str:
-    """A table cell: ``n/a`` for None, floats to ``digits`` decimals."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(format_value(c) for c in row) + " |" for row in rows]
-    return lines
 
 
 def render_markdown(result) -> str:
@@ -118,7 +105,7 @@ def render_markdown(result) -> str:
             for k in sel["k_values"]
         ]
         out += ["k selection (every criterion, best k marked in the last row; curves in `k_selection.png`):", ""]
-        out += _table(["k", "silhouette", "inertia", "gap", "BIC"], rows)
+        out += markdown_table(["k", "silhouette", "inertia", "gap", "BIC"], rows)
         out.append(
             "| best | " + " | ".join(str(sel[c]["best_k"]) for c in ("silhouette", "elbow", "gap", "bic")) + " |"
         )
@@ -139,7 +126,7 @@ def render_markdown(result) -> str:
             ["pixel accuracy", cl["pixel_accuracy"], cl["pixel_accuracy_grade"]],
             ["mean IoU", cl["mean_iou"], cl["mean_iou_grade"]],
         ]
-    out += _table(["metric", "value", "grade"], rows)
+    out += markdown_table(["metric", "value", "grade"], rows)
     out += [
         "",
         "Grades follow the mapping workflow's quality table (minimum / good / excellent): accuracy "
@@ -152,19 +139,17 @@ def render_markdown(result) -> str:
             f"({', '.join(f'cluster {c} -> {n}' for c, n in cl['cluster_to_class'].items())}):",
             "",
         ]
-        out += _table(
+        out += markdown_table(
             ["class", "IoU", "precision", "recall", "F1", "pixels"],
             [[n, v["iou"], v["precision"], v["recall"], v["f1"], v["support"]] for n, v in cl["per_class"].items()],
         )
         cm = cl["confusion_matrix"]
         out += ["", "Confusion matrix (rows: true class, columns: cluster):", ""]
-        out += _table(
+        out += markdown_table(
             ["class"] + [f"cluster {c}" for c in cm["clusters"]],
             [[n, *row] for n, row in zip(cm["classes"], cm["matrix"], strict=True)],
         )
         out.append("")
-
-    from chemmap.report.chemical_maps import chemical_map_files, markdown_sections
 
     out += markdown_sections(result)
     out += ["## Interpretation", ""]
@@ -281,7 +266,7 @@ def summary_markdown(title: str, summary: dict, warnings: list[str]) -> str:
         heading = key.replace("_", " ")
         out += [f"## {heading[:1].upper()}{heading[1:]}", ""]
         if isinstance(value, dict):
-            out += _table(["item", "value"], _flatten(value))
+            out += markdown_table(["item", "value"], _flatten(value))
         elif all(isinstance(v, dict) for v in value):
             columns = [  # nested records stay in the JSON file
                 c
@@ -289,7 +274,7 @@ def summary_markdown(title: str, summary: dict, warnings: list[str]) -> str:
                 if not all(isinstance(v.get(c), dict) for v in value)
             ]
             rows = [[_cell(v.get(c)) for c in columns] for v in value[:SUMMARY_TABLE_ROWS]]
-            out += _table(columns, rows)
+            out += markdown_table(columns, rows)
             if len(value) > SUMMARY_TABLE_ROWS:
                 out.append(f"\n({len(value) - SUMMARY_TABLE_ROWS} more rows in the JSON file)")
         else:

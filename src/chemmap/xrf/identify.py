@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chemmap.maps.noise import spectral_noise_sigma
+from chemmap._shared.noise import spectral_noise_sigma
 from chemmap.maps.peaks import Peak
 from chemmap.xrf.lines import (
     SI_ESCAPE_KEV,
