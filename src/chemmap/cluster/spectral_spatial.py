@@ -23,8 +23,8 @@ With ``k="auto"`` the number of clusters is chosen on k-means partitions of the 
 distance-based criterion.
 
 The cube is read by blocks of rows (Dask cubes larger than memory too). The spatial steps
-run by blocks of rows as well (log-likelihoods are recomputed where needed, never held for
-the whole image); what they hold per pixel is the features, the probabilities and the
+run by blocks of rows as well, the log-likelihoods held in float32 in the array that becomes
+the probabilities; what they hold per pixel is the features, the probabilities and the
 labels, ``3 d + k`` float32 values and four integers: for k = 5 on a 256-channel cube, a
 twelfth of the cube. See ``benchmarks/segmentation_real.py`` for how it compares with
 PCA + k-means and PCA + Gaussian mixture on real scenes.
@@ -287,8 +287,8 @@ MAX_COMPONENTS = 30
 
 def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, random_state: int) -> SpectralSpatialResult:
     """Mixture, mixed pixels, Potts labels and probabilities of a whitened feature image
-    (``valid``: pixels that count). Every step after the smoothing runs by blocks of rows:
-    log-likelihoods are recomputed where needed, never held for the whole image."""
+    (``valid``: pixels that count). Every step after the smoothing runs by blocks of rows;
+    the log-likelihoods are held in float32 in the array that becomes the probabilities."""
     h, w, d = whitened.shape
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
     smoothed = edge_preserving_smooth(whitened, smoothing) if smoothing else whitened
@@ -297,51 +297,44 @@ def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, rando
     sample = sample[seeded_sample(sample.size, MIXTURE_FIT_SAMPLE, random_state)]
     model = cluster_methods.get("gmm")(flat[sample], k, random_state=random_state, n_init=3).model
     blocks = _even_row_blocks(h, w * (d + k) * 8 * 4)
+    # the mixture's log-likelihoods, then shared for mixed pixels, then the probabilities
+    scores = np.empty((h, w, k), np.float32)
 
     def pixel_sums(rows: slice):
         keep = valid[rows].reshape(-1)
-        loglik = model.weighted_log_prob(smoothed[rows].reshape(-1, d)[keep])
-        return _core_sums(whitened[rows].reshape(-1, d)[keep], loglik, model.means)
+        loglik = model.weighted_log_prob(smoothed[rows].reshape(-1, d))
+        scores[rows] = loglik.reshape(-1, w, k)
+        return _core_sums(whitened[rows].reshape(-1, d)[keep], loglik[keep], model.means)
 
     counts, sums = in_threads(pixel_sums, blocks, summed=True)
     means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], model.means)
-
-    def log_likelihood(rows: slice, lattice=(0, 0), step: int = 1):
-        """Log-likelihoods ``(rows', cols', k)`` of the pixels ``[rows][r::step, c::step]``,
-        mixed pixels shared by their two classes, and the mask of those."""
-        r, c = lattice
-        f = smoothed[rows][r::step, c::step]
-        loglik = model.weighted_log_prob(f.reshape(-1, d))
-        x = whitened[rows][r::step, c::step].reshape(-1, d)
-        loglik, mixed = share_mixed_pixels(x, loglik, means, f.reshape(-1, d))
-        return loglik.reshape(*f.shape[:2], k), mixed.reshape(f.shape[:2])
-
     start = np.empty((h, w), np.int64)
 
     def pixel_wise(rows: slice) -> int:
-        loglik, mixed = log_likelihood(rows)
-        start[rows] = np.where(valid[rows], np.argmax(loglik, axis=2), -1)
-        return int(np.count_nonzero(mixed & valid[rows]))
+        x, f = whitened[rows].reshape(-1, d), smoothed[rows].reshape(-1, d)
+        loglik, mixed = share_mixed_pixels(x, scores[rows].reshape(-1, k), means, f)
+        scores[rows] = loglik.reshape(-1, w, k)
+        start[rows] = np.where(valid[rows], np.argmax(scores[rows], axis=2), -1)
+        return int(np.count_nonzero(mixed.reshape(-1, w) & valid[rows]))
 
     n_mixed = sum(in_threads(pixel_wise, blocks))
     beta = pseudo_likelihood_beta(start, k)
     labels, changed = potts_icm_by_rows(
-        lambda rows, lattice: log_likelihood(rows, lattice, 2)[0], start, beta, k, block_bytes=SPATIAL_BLOCK_BYTES
-    )
-    probabilities = np.empty((h, w, k), np.float32)
+        lambda rows, lattice: scores[rows][lattice[0] :: 2, lattice[1] :: 2], start, beta, k,
+        block_bytes=SPATIAL_BLOCK_BYTES,
+    )  # fmt: skip
 
     def posterior(rows: slice) -> None:
-        p = log_likelihood(rows)[0].astype(np.float32)
+        p = scores[rows]
         p += np.float32(beta) * neighbour_votes(labels, k, rows=rows)
         p -= p.max(axis=2, keepdims=True)
         np.exp(p, out=p)
         p /= p.sum(axis=2, keepdims=True)
         p[~valid[rows]] = np.nan
-        probabilities[rows] = p
 
     in_threads(posterior, blocks)
-    uncertainty = 1 - probabilities.max(axis=2)
-    return SpectralSpatialResult(labels, probabilities, uncertainty, beta, changed, d, n_mixed, smoothed)
+    uncertainty = 1 - scores.max(axis=2)
+    return SpectralSpatialResult(labels, scores, uncertainty, beta, changed, d, n_mixed, smoothed)
 
 
 def _even_row_blocks(height: int, row_bytes: int) -> list[slice]:
