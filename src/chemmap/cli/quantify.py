@@ -55,7 +55,11 @@ def add_quantify_parser(sub, common, read_option) -> None:
     )
     compare.add_argument("manifest", type=Path, help="CSV: cube, reference[, mask, split, truth]")
     compare.add_argument("--out", required=True, type=Path, help="output folder")
-    compare.add_argument("--models", type=_models, help=f"comma-separated, of {','.join(MODEL_NAMES)} (default all)")
+    compare.add_argument(
+        "--models",
+        type=_models,
+        help=f"comma-separated, of {','.join(MODEL_NAMES)} (default: all with CUDA, all but unet-paper on a CPU)",
+    )
     training(compare)
 
     train = actions.add_parser("train", help="train one model on the non-test samples and save it")
