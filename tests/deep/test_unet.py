@@ -167,7 +167,10 @@ def test_paper_mode_trains_with_valid_convolutions_and_a_linear_output(samples, 
     calls = []
     result = train_unet(samples[:6], settings, validation=samples[6:8], progress=lambda *call: calls.append(call))
     assert len(result.models) == 1  # validation samples given: one model, no folds
-    assert calls == [("training U-Net 1/1", 1, 2), ("training U-Net 1/1", 2, 2)]  # one call per epoch, no repeat
+    epochs = [call for call in calls if call[2]]
+    assert epochs == [("training U-Net 1/1", 1, 2), ("training U-Net 1/1", 2, 2)]  # one call per epoch, no repeat
+    (estimate,) = [call[0] for call in calls if not call[2]]  # one note, after the first epoch
+    assert calls.index((estimate, 0, 0)) == 0 and "2 epochs take up to" in estimate
     image = predict_unet_map(result, samples[9].cube, samples[9].mask)
     assert np.isfinite(image[samples[9].mask]).all()
     save_unet(result, tmp_path / "paper")

@@ -8,7 +8,8 @@ __all__ = ["make_progress"]
 
 
 def make_progress(quiet: bool):
-    """Return a ``progress(stage, done, total)`` callback, or None when silenced."""
+    """Return a ``progress(stage, done, total)`` callback, or None when silenced. Notes
+    (``total == 0``) are printed as lines above the bars."""
     if quiet or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
@@ -16,6 +17,9 @@ def make_progress(quiet: bool):
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
+        if total == 0:
+            tqdm.write(f"chemmap: {stage}", file=sys.stderr)
+            return
         bar = bars.get(stage)
         if bar is None:
             bar = bars[stage] = tqdm(total=total, desc=stage, unit="step", leave=False, file=sys.stderr)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from chemmap._shared.compute import compute
-from chemmap._shared.progress import ProgressCallback, notify
+from chemmap._shared.progress import ProgressCallback, notify, with_time_estimate
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.deep._torch import pick_device, seed_everything, torch
@@ -233,6 +233,7 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     scale = torch.as_tensor(standardizer.scale, device=device)
     amp = device.type == "cuda"
     history, best, best_state, waited = [], np.inf, None, 0
+    progress = with_time_estimate(progress, "autoencoder training", opts.epochs)
     for epoch in range(opts.epochs):
         model.train()
         total, count = 0.0, 0

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from chemmap._shared.progress import ProgressCallback, notify
+from chemmap._shared.progress import ProgressCallback, notify, with_time_estimate
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.deep._torch import pick_device, seed_everything, torch
 from chemmap.deep.map_losses import MapLossWeights, map_loss, masked_mean
@@ -403,6 +403,7 @@ def train_unet(
         folds = grouped_folds(n, settings.n_folds, random_state=settings.random_state)
         plans = [(np.setdiff1d(np.arange(n), fold), fold) for fold in folds]
     models, histories, best_epochs = [], [], []
+    progress = with_time_estimate(progress, "U-Net training", settings.max_epochs, len(plans))
     for k, (train, val) in enumerate(plans):
         label = f"training U-Net {k + 1}/{len(plans)}"
         model, history, best_epoch = _train_member(
