@@ -42,6 +42,7 @@ from chemmap._shared.blockwise import in_threads, row_blocks
 from chemmap._shared.compute import ensure_bytes_fit
 from chemmap._shared.progress import notify
 from chemmap._shared.sampling import seeded_sample
+from chemmap._shared.validation import check_int
 from chemmap.cluster.methods import cluster_methods, size_order
 from chemmap.cluster.mnf import fit_mnf
 from chemmap.cluster.selection import choose_k
@@ -249,7 +250,7 @@ class SpectralSpatialResult:
 
 
 def spectral_spatial_segmentation(
-    image: np.ndarray, k: int, *, n_components: int = 10, smoothing: int = 1, random_state: int = 0
+    image: np.ndarray, k: int, *, n_components: int = 10, smoothing: int = 1, n_init: int = 10, random_state: int = 0
 ) -> SpectralSpatialResult:
     """Segment a ``(height, width, channels)`` image into ``k`` clusters (see the module doc).
 
@@ -261,6 +262,8 @@ def spectral_spatial_segmentation(
         Most MNF components kept (:func:`component_count` says how many below that).
     smoothing : int
         Passes of the edge-preserving smoothing (0: none).
+    n_init : int
+        Restarts of the Gaussian mixture (the fit of highest likelihood is kept).
     random_state : int
 
     Returns
@@ -274,7 +277,7 @@ def spectral_spatial_segmentation(
         raise InvalidParameterError(f"k must be a positive integer; got {k!r}.")
     mnf = fit_mnf(image, n_components=MAX_COMPONENTS)
     d = min(component_count(k, mnf.n_signal), int(n_components))
-    return _segment_features(mnf.transform(image, n_components=d), int(k), None, smoothing, random_state)
+    return _segment_features(mnf.transform(image, n_components=d), int(k), None, smoothing, n_init, random_state)
 
 
 #: Pixels the Gaussian mixture is fitted on (a seeded sample of larger images); every pixel
@@ -285,7 +288,9 @@ MIXTURE_FIT_SAMPLE = 50_000
 MAX_COMPONENTS = 30
 
 
-def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, random_state: int) -> SpectralSpatialResult:
+def _segment_features(
+    whitened: np.ndarray, k: int, valid, smoothing: int, n_init: int, random_state: int
+) -> SpectralSpatialResult:
     """Mixture, mixed pixels, Potts labels and probabilities of a whitened feature image
     (``valid``: pixels that count). Every step after the smoothing runs by blocks of rows;
     the log-likelihoods are held in float32 in the array that becomes the probabilities."""
@@ -295,7 +300,7 @@ def _segment_features(whitened: np.ndarray, k: int, valid, smoothing: int, rando
     flat = smoothed.reshape(-1, d)
     sample = np.flatnonzero(valid.reshape(-1))
     sample = sample[seeded_sample(sample.size, MIXTURE_FIT_SAMPLE, random_state)]
-    model = cluster_methods.get("gmm")(flat[sample], k, random_state=random_state, n_init=3).model
+    model = cluster_methods.get("gmm")(flat[sample], k, random_state=random_state, n_init=n_init).model
     blocks = _even_row_blocks(h, w * (d + k) * 8 * 4)
     # the mixture's log-likelihoods, then shared for mixed pixels, then the probabilities
     scores = np.empty((h, w, k), np.float32)
@@ -380,13 +385,14 @@ class SpectralSpatialClusterer:
     refit_method = "gmm"
 
     def __init__(self, k="auto", *, criterion="silhouette", k_range=(2, 10), n_components=10, smoothing=1,
-                 random_state=0):  # fmt: skip
+                 n_init=10, random_state=0):  # fmt: skip
         self.k, self.criterion, self.k_range = k, criterion, tuple(k_range)
         self.n_components = n_components if isinstance(n_components, int) else MAX_COMPONENTS
         self.smoothing, self.random_state = smoothing, random_state
+        self.n_init = check_int(n_init, name="n_init", func="SpectralSpatialClusterer", low=1)
 
     def method_options(self) -> dict:
-        return {"n_init": 3}
+        return {"n_init": self.n_init}
 
     def fit(self, cube, progress=None, compute_with=()) -> SpectralSpatialClusterer:
         """Segment ``cube``; ``compute_with``: lazy arrays over the same cube (maps) computed in
@@ -421,7 +427,7 @@ class SpectralSpatialClusterer:
             )
             d = min(component_count(k, mnf.n_signal), self.n_components)
         notify(progress, "spectral-spatial segmentation", 0, 1)
-        result = _segment_features(whitened[..., :d], int(k), valid, self.smoothing, self.random_state)
+        result = _segment_features(whitened[..., :d], int(k), valid, self.smoothing, self.n_init, self.random_state)
         notify(progress, "spectral-spatial segmentation", 1, 1)
         order = size_order(result.labels[valid], int(k))  # cluster 0 is the largest, as for PixelClusterer
         labels = np.where(valid, order[np.clip(result.labels, 0, None)], -1)

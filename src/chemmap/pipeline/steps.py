@@ -148,6 +148,7 @@ def _clusterer(cl: dict, config: dict, seed: int, image_shape: tuple[int, int]):
             criterion=cl["criterion"],
             k_range=tuple(cl["k_range"]),
             n_components=cl["n_components"],
+            n_init=cl["n_init"],
             random_state=seed,
         )
     return PixelClusterer(
