@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 from scipy.stats import chi2
+from sklearn.base import BaseEstimator, ClusterMixin
 
 from chemmap._shared.blockwise import in_threads, row_blocks
 from chemmap._shared.compute import ensure_bytes_fit
@@ -368,7 +369,7 @@ def _check_memory(n_pixels: int, k: int, d: int) -> None:
 SELECTION_CLIP = 1.0
 
 
-class SpectralSpatialClusterer:
+class SpectralSpatialClusterer(ClusterMixin, BaseEstimator):
     """:func:`spectral_spatial_segmentation` with the attributes of a fitted
     :class:`~chemmap.cluster.PixelClusterer`, for ``chemmap run --method spectral-spatial``.
 
@@ -386,13 +387,21 @@ class SpectralSpatialClusterer:
 
     def __init__(self, k="auto", *, criterion="silhouette", k_range=(2, 10), n_components=10, smoothing=1,
                  n_init=10, random_state=0):  # fmt: skip
-        self.k, self.criterion, self.k_range = k, criterion, tuple(k_range)
-        self.n_components = n_components if isinstance(n_components, int) else MAX_COMPONENTS
-        self.smoothing, self.random_state = smoothing, random_state
-        self.n_init = check_int(n_init, name="n_init", func="SpectralSpatialClusterer", low=1)
+        self.k, self.criterion, self.k_range, self.n_components = k, criterion, k_range, n_components
+        self.smoothing, self.n_init, self.random_state = smoothing, n_init, random_state
 
     def method_options(self) -> dict:
-        return {"n_init": self.n_init}
+        return {"n_init": check_int(self.n_init, name="n_init", func="SpectralSpatialClusterer", low=1)}
+
+    def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
+        """Fit on the cube ``X``; its ``(height, width)`` label image (-1 outside the mask), as
+        :meth:`PixelClusterer.fit_predict <chemmap.cluster.PixelClusterer.fit_predict>` gives."""
+        return self.fit(X, **kwargs).label_image_
+
+    def _max_components(self) -> int:
+        """``n_components`` as a count (a variance fraction, which applies to PCA, means
+        :data:`MAX_COMPONENTS`)."""
+        return self.n_components if isinstance(self.n_components, int) else MAX_COMPONENTS
 
     def fit(self, cube, progress=None, compute_with=()) -> SpectralSpatialClusterer:
         """Segment ``cube``; ``compute_with``: lazy arrays over the same cube (maps) computed in
@@ -410,9 +419,10 @@ class SpectralSpatialClusterer:
         if self.k != "auto" and int(self.k) > n_valid:
             raise InvalidParameterError(f"k={self.k} exceeds the {n_valid} valid pixels.")
         mnf = fit_mnf(cube.data, valid, n_components=MAX_COMPONENTS, progress=progress)
+        n_init = self.method_options()["n_init"]
         k_range = (min(self.k_range[0], n_valid - 1), min(self.k_range[1], n_valid - 1))
         largest_k = k_range[1] if self.k == "auto" else int(self.k)
-        d = min(component_count(largest_k, mnf.n_signal), self.n_components)
+        d = min(component_count(largest_k, mnf.n_signal), self._max_components())
         _check_memory(h * w, largest_k, d)
         out = mnf.transform(cube.data, valid, n_components=d, progress=progress, compute_with=compute_with)
         whitened, self.computed_with_ = out if compute_with else (out, [])
@@ -425,9 +435,9 @@ class SpectralSpatialClusterer:
             k, self.k_selection_ = choose_k(
                 rows, k_range, method="kmeans", criterion=self.criterion, random_state=self.random_state
             )
-            d = min(component_count(k, mnf.n_signal), self.n_components)
+            d = min(component_count(k, mnf.n_signal), self._max_components())
         notify(progress, "spectral-spatial segmentation", 0, 1)
-        result = _segment_features(whitened[..., :d], int(k), valid, self.smoothing, self.n_init, self.random_state)
+        result = _segment_features(whitened[..., :d], int(k), valid, self.smoothing, n_init, self.random_state)
         notify(progress, "spectral-spatial segmentation", 1, 1)
         order = size_order(result.labels[valid], int(k))  # cluster 0 is the largest, as for PixelClusterer
         labels = np.where(valid, order[np.clip(result.labels, 0, None)], -1)
