@@ -19,6 +19,7 @@ import numpy as np
 
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._cube_layout import LAYOUT as CUBE_LAYOUT
+from chemmap.io._registry import file_head
 from chemmap.io._spectral_dim import SPECTRAL_NAMES, stated_spectral_dim
 
 __all__ = [
@@ -213,13 +214,10 @@ def hdf5_kind(path) -> str | None:
     return _hdf5_kind(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-def is_hdf5(path: Path) -> bool:
-    """Whether the file starts with the HDF5 signature."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8) == HDF5_SIGNATURE
-    except OSError:
-        return False
+def is_hdf5(path: Path, offset: int = 0) -> bool:
+    """Whether the file holds the HDF5 signature at byte ``offset`` (0, or the size of a user
+    block such as MATLAB v7.3's 512-byte header)."""
+    return file_head(path, len(HDF5_SIGNATURE), offset) == HDF5_SIGNATURE
 
 
 @functools.lru_cache(maxsize=32)

@@ -10,7 +10,18 @@ from pathlib import Path
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.core.registry import Registry
 
-__all__ = ["ReaderEntry", "WriterEntry", "readers", "writers"]
+__all__ = ["ReaderEntry", "WriterEntry", "file_head", "readers", "writers"]
+
+
+def file_head(path, n_bytes: int, offset: int = 0) -> bytes:
+    """Up to ``n_bytes`` of ``path`` from byte ``offset``, what a reader's ``sniff`` compares
+    with its format's signature; ``b""`` when the file cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(n_bytes)
+    except OSError:
+        return b""
 
 
 def _keyword_only(func: Callable) -> tuple[str, ...]:

@@ -22,8 +22,8 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, FileFormatError, InvalidParameterError, ShapeError
 from chemmap.io._build import build_cube
 from chemmap.io._flat import encode_labels, parse_image_shape
-from chemmap.io._hdf5_datasets import decode_text, is_hdf5
-from chemmap.io._registry import ReaderEntry, readers
+from chemmap.io._hdf5_datasets import HDF5_SIGNATURE, decode_text, is_hdf5
+from chemmap.io._registry import ReaderEntry, file_head, readers
 from chemmap.io._spectral_dim import move_spectral_last
 
 __all__ = ["flat_to_cube", "load_mat_arrays", "read_mat"]
@@ -43,7 +43,7 @@ def load_mat_arrays(path: Path) -> dict[str, np.ndarray]:
 
 def load_mat_contents(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Numeric arrays and texts of a ``.mat`` file, by (dotted) variable name."""
-    if is_hdf5(path) or _hdf5_after_userblock(path):
+    if is_hdf5(path) or is_hdf5(path, offset=512):  # MATLAB v7.3: HDF5 behind a 512-byte text header
         return _load_v73(path)
     from scipy.io import loadmat
 
@@ -82,16 +82,6 @@ def _flatten(name: str, value, arrays: dict, texts: dict, *, depth: int) -> None
             texts[name] = " ".join(str(v) for v in value.reshape(-1)).strip()
     elif _numeric(value):
         arrays[name] = value
-
-
-def _hdf5_after_userblock(path: Path) -> bool:
-    """MATLAB v7.3 files are HDF5 behind a 512-byte text header."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(512)
-            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError:
-        return False
 
 
 def _numeric(arr: np.ndarray) -> bool:
@@ -353,12 +343,8 @@ def read_mat(
 
 
 def _is_mat(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(128)
-    except OSError:
-        return False
-    return head.startswith(b"MATLAB") or b"MATLAB 7.3" in head or head[:8] == b"\x89HDF\r\n\x1a\n"
+    head = file_head(path, 128)
+    return head.startswith(b"MATLAB") or b"MATLAB 7.3" in head or head[:8] == HDF5_SIGNATURE
 
 
 readers.register(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
-from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
+from chemmap.io._registry import ReaderEntry, WriterEntry, file_head, readers, writers
 from chemmap.io._table import cube_to_table, table_to_cube
 
 __all__ = ["read_parquet", "write_parquet"]
@@ -58,11 +58,7 @@ def write_parquet(cube: Cube, path, *, label_column: str = "label") -> None:
 
 
 def _is_parquet(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == PARQUET_MAGIC
-    except OSError:
-        return False
+    return file_head(path, len(PARQUET_MAGIC)) == PARQUET_MAGIC
 
 
 readers.register(

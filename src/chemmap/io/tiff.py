@@ -21,7 +21,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InvalidParameterError
 from chemmap.io._build import build_cube, lazy_view
 from chemmap.io._gdal import bands_all_nodata, gdal_metadata, gdal_unit
-from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
+from chemmap.io._registry import ReaderEntry, WriterEntry, file_head, readers, writers
 
 __all__ = ["read_tiff", "write_tiff"]
 
@@ -159,11 +159,7 @@ def read_tiff(
 
 
 def _is_tiff(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) in _TIFF_SIGNATURES
-    except OSError:
-        return False
+    return file_head(path, 4) in _TIFF_SIGNATURES
 
 
 def write_tiff(cube: Cube, path, *, layout: str = "bands_first", compression: str | None = None) -> None:
