@@ -14,6 +14,7 @@ from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
 __all__ = [
     "SpatialSegmentation",
+    "even_row_blocks",
     "neighbour_votes",
     "potts_icm",
     "potts_icm_by_rows",
@@ -124,8 +125,7 @@ def potts_icm_by_rows(
         return labels, 0
     h, w = labels.shape
     valid = labels >= 0
-    step = max(2, block_bytes // max(1, w * k * 8 * 4) // 2 * 2)
-    blocks = [slice(first, min(first + step, h)) for first in range(0, h, step)]
+    blocks = even_row_blocks(h, w * k * 8 * 4, block_bytes)
     for _ in range(sweeps):
         moved = 0
         for r, c in [(r, c) for r in (0, 1) for c in (0, 1)]:
@@ -143,6 +143,13 @@ def potts_icm_by_rows(
         if moved == 0:
             break
     return labels, int(np.count_nonzero(labels != start))
+
+
+def even_row_blocks(height: int, row_bytes: int, block_bytes: int) -> list[slice]:
+    """Blocks of image rows of about ``block_bytes``, each starting on an even row, so that
+    the interleaved lattices ``[r::2, c::2]`` of a block are those of the image."""
+    step = max(2, block_bytes // max(1, row_bytes) // 2 * 2)
+    return [slice(first, min(first + step, height)) for first in range(0, height, step)]
 
 
 def neighbour_votes(

@@ -47,7 +47,7 @@ from chemmap._shared.validation import check_int
 from chemmap.cluster.methods import cluster_methods, size_order
 from chemmap.cluster.mnf import fit_mnf
 from chemmap.cluster.selection import choose_k
-from chemmap.cluster.spatial import NEIGHBOURS, neighbour_votes, potts_icm_by_rows
+from chemmap.cluster.spatial import NEIGHBOURS, even_row_blocks, neighbour_votes, potts_icm_by_rows
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
 __all__ = [
@@ -74,7 +74,6 @@ def edge_preserving_smooth(features: np.ndarray, iterations: int = 1) -> np.ndar
     f = np.asarray(features, dtype=np.float32)
     h, w, d = f.shape
     scale = np.float32(4.0 * d)
-    offsets = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)]
     for _ in range(iterations):
         pad = np.pad(f, ((1, 1), (1, 1), (0, 0)), mode="edge")
         out = np.empty_like(f)
@@ -82,7 +81,7 @@ def edge_preserving_smooth(features: np.ndarray, iterations: int = 1) -> np.ndar
         def smooth(rows: slice, pad=pad, out=out) -> None:
             centre = pad[1 + rows.start : 1 + rows.stop, 1 : 1 + w]
             total, weights = centre.copy(), np.ones((*centre.shape[:2], 1), np.float32)
-            for dr, dc in offsets:
+            for dr, dc in NEIGHBOURS:
                 neighbour = pad[1 + rows.start + dr : 1 + rows.stop + dr, 1 + dc : 1 + dc + w]
                 weight = np.exp(-np.sum((neighbour - centre) ** 2, axis=2, keepdims=True) / scale)
                 total += weight * neighbour
@@ -163,7 +162,12 @@ def core_means(x: np.ndarray, loglik: np.ndarray, means: np.ndarray) -> np.ndarr
     that are not two-class mixtures between ``means``; ``means`` where a class has none."""
     blocks = row_blocks(x.shape[0], (x.shape[1] + loglik.shape[1]) * 8 * 4, SPATIAL_BLOCK_BYTES)
     counts, sums = in_threads(lambda rows: _core_sums(x[rows], loglik[rows], means), blocks, summed=True)
-    return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], means)
+    return _class_means(counts, sums, means)
+
+
+def _class_means(counts: np.ndarray, sums: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """``sums / counts`` per class, ``fallback`` for a class without pixels."""
+    return np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], fallback)
 
 
 def share_mixed_pixels(
@@ -302,7 +306,7 @@ def _segment_features(
     sample = np.flatnonzero(valid.reshape(-1))
     sample = sample[seeded_sample(sample.size, MIXTURE_FIT_SAMPLE, random_state)]
     model = cluster_methods.get("gmm")(flat[sample], k, random_state=random_state, n_init=n_init).model
-    blocks = _even_row_blocks(h, w * (d + k) * 8 * 4)
+    blocks = even_row_blocks(h, w * (d + k) * 8 * 4, SPATIAL_BLOCK_BYTES)
     # the mixture's log-likelihoods, then shared for mixed pixels, then the probabilities
     scores = np.empty((h, w, k), np.float32)
 
@@ -312,8 +316,7 @@ def _segment_features(
         scores[rows] = loglik.reshape(-1, w, k)
         return _core_sums(whitened[rows].reshape(-1, d)[keep], loglik[keep], model.means)
 
-    counts, sums = in_threads(pixel_sums, blocks, summed=True)
-    means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], model.means)
+    means = _class_means(*in_threads(pixel_sums, blocks, summed=True), model.means)
     start = np.empty((h, w), np.int64)
 
     def pixel_wise(rows: slice) -> int:
@@ -341,13 +344,6 @@ def _segment_features(
     in_threads(posterior, blocks)
     uncertainty = 1 - scores.max(axis=2)
     return SpectralSpatialResult(labels, scores, uncertainty, beta, changed, d, n_mixed, smoothed)
-
-
-def _even_row_blocks(height: int, row_bytes: int) -> list[slice]:
-    """Blocks of image rows of about :data:`SPATIAL_BLOCK_BYTES`, each starting on an even
-    row (the interleaved lattices of :func:`~chemmap.cluster.spatial.potts_icm_by_rows`)."""
-    step = max(2, SPATIAL_BLOCK_BYTES // max(1, row_bytes) // 2 * 2)
-    return [slice(first, min(first + step, height)) for first in range(0, height, step)]
 
 
 def _check_memory(n_pixels: int, k: int, d: int) -> None:
@@ -443,7 +439,7 @@ class SpectralSpatialClusterer(ClusterMixin, BaseEstimator):
         labels = np.where(valid, order[np.clip(result.labels, 0, None)], -1)
         probabilities = result.probabilities
         inverse = np.argsort(order)
-        for rows in _even_row_blocks(h, w * int(k) * 4):
+        for rows in even_row_blocks(h, w * int(k) * 4, SPATIAL_BLOCK_BYTES):
             probabilities[rows] = probabilities[rows][..., inverse]
         signal = mnf.n_signal
         self.k_ = int(k)

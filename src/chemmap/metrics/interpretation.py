@@ -126,7 +126,6 @@ def boundary_sharpness(label_image: np.ndarray, margin_image: np.ndarray) -> dic
 def centroid_margins(features, centroids: np.ndarray) -> np.ndarray:
     """``(d2 - d1) / (d2 + d1)`` per row, for its two nearest centroids (in memory; NumPy or
     Dask rows, by blocks)."""
-
     centroids = np.asarray(centroids, dtype=np.float64)
 
     def margins(x: np.ndarray) -> np.ndarray:

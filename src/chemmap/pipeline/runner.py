@@ -102,7 +102,6 @@ def run_cube(
 
 
 def _run_checked(cube, resolved, out_dir, *, timer, progress, command, caught) -> RunResult:
-
     result = analyse(cube, resolved, timer=timer, progress=progress)
     result.warnings.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning)))
     result.metrics["warnings"] = result.warnings

@@ -96,7 +96,6 @@ def write_chemical_maps(result, stage: Path) -> None:
 
 def markdown_sections(result) -> list[str]:
     """Report sections for the unmixing and classification steps (empty when neither ran)."""
-
     out: list[str] = []
     unmix = result.unmixing
     if unmix is not None:

@@ -77,8 +77,8 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
     if (cl.get("cleanup") or {}).get("n_signal_components") == 0:
         flags.append(
             "No spectral component stands above the noise (every MNF component's variance is under twice the "
-            "noise's): the clusters follow smoothed noise, not chemistry. Check the crop and the preprocessing; "
-            "a run with --method kmeans shows how random the split is."
+            "noise's, or under what sampling gives pure noise): the clusters follow smoothed noise, not chemistry. "
+            "Check the crop and the preprocessing; a run with --method kmeans shows how random the split is."
         )
     if "ari" not in cl:
         flags.append(
