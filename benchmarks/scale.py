@@ -84,10 +84,8 @@ def chemmap_pipeline(cube, out_dir: Path, bands: tuple[float, float], method: st
     maps = Cube.from_maps({n: p.data[..., 0] for p in parts for n in p.map_names})
     if method == "spectral-spatial":
         est = SpectralSpatialClusterer(K, n_components=N_COMPONENTS, random_state=0)
-        est.fit(cube, compute_with=[maps.data])  # maps computed in the pass that projects the pixels
-        write_zarr_outputs(est.label_image_, maps.replace(data=est.computed_with_[0]), out_dir)
-        return est.label_image_
-    est = PixelClusterer("kmeans", k=K, features="pca", n_components=N_COMPONENTS, random_state=0)
+    else:
+        est = PixelClusterer("kmeans", k=K, features="pca", n_components=N_COMPONENTS, random_state=0)
     est.fit(cube, compute_with=[maps.data])  # maps computed in the pass that projects the pixels
     write_zarr_outputs(est.label_image_, maps.replace(data=est.computed_with_[0]), out_dir)
     return est.label_image_
