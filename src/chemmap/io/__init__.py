@@ -30,6 +30,7 @@ from chemmap.io import (  # noqa: F401
     vendor,
     zarr_cube,
 )
+from chemmap.io._build import unreadable_file
 from chemmap.io._flat import factor_pairs
 from chemmap.io._label_mask import apply_label_mask
 from chemmap.io._registry import ReaderEntry, readers, writers
@@ -46,6 +47,13 @@ def _reader_for(path: Path, format: str | None) -> ReaderEntry:
             return entry
     listing = "; ".join(f"{n} ({', '.join(s for s in readers.get(n).suffixes if s)})" for n in readers)
     what = "folder" if path.is_dir() else "file"
+    claimed = [n for n in readers if path.suffix and path.suffix.lower() in readers.get(n).suffixes]
+    if claimed:
+        raise FileFormatError(
+            f"The {what} {path.name} has the suffix of the {' or '.join(claimed)} reader but its contents do not "
+            f"match that format ({path.stat().st_size:,} bytes): it may be damaged or truncated. To fix this, copy "
+            "it again, or pass format='<reader>' if it is another format under this suffix."
+        )
     raise FileFormatError(
         f"No reader can open the {what} {path.name}. Installed readers: {listing}. To fix this, pass "
         "format='<reader>' if the suffix is unusual (Zarr stores are folders named *.zarr); vendor "
@@ -119,11 +127,7 @@ def _read_with(entry: ReaderEntry, path: Path, options: dict) -> Cube:
     except (ChemmapError, MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        raise FileFormatError(
-            f"The {entry.name} reader could not read {path.name}: {type(exc).__name__}: {exc}. The file may be "
-            "damaged or in a variant this reader does not know; pass format= to try another reader "
-            "(chemmap info --formats lists them)."
-        ) from exc
+        raise unreadable_file(entry.name, path, exc) from exc
 
 
 #: Files larger than this share of the memory limit are read lazily unless ``lazy`` is given.

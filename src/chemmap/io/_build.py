@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from chemmap.core.axis import SpectralAxis, parse_unit, resolve_axis_unit, sort_order
 from chemmap.core.cube import Cube, is_lazy_array
-from chemmap.core.exceptions import DataWarning, FileFormatError, ShapeError
+from chemmap.core.exceptions import ChemmapError, DataWarning, FileFormatError, ShapeError
 
 __all__ = [
     "ROWS_PER_PASS_BYTES",
@@ -20,6 +21,7 @@ __all__ = [
     "is_memory_mapped",
     "lazy_view",
     "mask_invalid_pixels",
+    "unreadable_file",
 ]
 
 #: Bytes of a cube looked at at once when a reader scans it (finite checks, ignore values).
@@ -93,23 +95,55 @@ def mask_invalid_pixels(cube: Cube) -> Cube:
     return cube.replace(mask=mask if invalid.any() or cube.mask is not None else None, attrs=attrs)
 
 
-def lazy_view(data):
+def unreadable_file(reader: str, path, exc: BaseException) -> FileFormatError:
+    """The error for a file that a parser failed on, at read time or when a lazy block is read."""
+    message = f"{type(exc).__name__}: {exc}".strip().rstrip(".")
+    return FileFormatError(
+        f"The {reader} reader could not read {Path(path).name}: {message}. The file may be damaged or truncated "
+        "(copy it again), or in a variant this reader does not know (pass format= to try another reader; "
+        "chemmap info --formats lists them)."
+    )
+
+
+def lazy_view(data, *, reader: str | None = None, path=None):
     """A Dask array over ``data`` (memory map, h5py or zarr array) in chunks of whole
     spectra within the block budget of the memory limit (the file's chunks when they fit).
 
     A memory map is read through :class:`RemappedFile`, so the pages a pass has read leave
     the process's resident memory with each chunk instead of piling up to the file's size.
+    With ``reader`` and ``path``, a block that cannot be read later (a truncated or damaged
+    chunk) raises :func:`unreadable_file`'s error instead of the parser's own.
     """
     import dask.array as da
+    from dask.base import tokenize
 
     from chemmap._shared.blockwise import bounded_chunks
 
     chunks = bounded_chunks(data.shape, np.dtype(data.dtype).itemsize, file_chunks=getattr(data, "chunks", None))
     remapped = RemappedFile.over(data)
     if remapped is None:
-        return da.from_array(data, chunks=chunks, asarray=True, lock=False)
+        if path is None:
+            return da.from_array(data, chunks=chunks, asarray=True, lock=False)
+        name = f"read-{tokenize(data, str(path))}"
+        return da.from_array(ReportedReads(data, reader, path), chunks=chunks, asarray=True, lock=False, name=name)
     # named here: Dask would otherwise name a memory map by hashing all of its bytes
     return da.from_array(remapped, chunks=chunks, asarray=True, lock=False, name=f"mapped-{remapped.token()}")
+
+
+class ReportedReads:
+    """``array`` (h5py, zarr, tifffile) whose failed reads raise :func:`unreadable_file`."""
+
+    def __init__(self, array, reader: str, path) -> None:
+        self.array, self.reader, self.path = array, reader, path
+        self.shape, self.dtype, self.ndim = tuple(array.shape), np.dtype(array.dtype), len(array.shape)
+
+    def __getitem__(self, key) -> np.ndarray:
+        try:
+            return np.asarray(self.array[key])
+        except (ChemmapError, MemoryError):
+            raise
+        except Exception as exc:
+            raise unreadable_file(self.reader, self.path, exc) from exc
 
 
 class RemappedFile:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
-from chemmap.io._build import build_cube, lazy_view
+from chemmap.io._build import build_cube, lazy_view, unreadable_file
 from chemmap.io._registry import ReaderEntry, readers
+from chemmap.io.zarr_cube import check_chunks_present
 
 __all__ = ["newest_layer", "read_datastack"]
 
@@ -30,7 +31,13 @@ def newest_layer(names, layer: str) -> str | None:
 
 
 def read_datastack(
-    path, *, cube_layer: str = CUBE_LAYER, energy_layer: str = ENERGY_LAYER, dtype=None, lazy: bool = True
+    path,
+    *,
+    cube_layer: str = CUBE_LAYER,
+    energy_layer: str = ENERGY_LAYER,
+    dtype=None,
+    lazy: bool = True,
+    missing_chunks: str = "error",
 ) -> Cube:
     """Read the MA-XRF cube of a maxrf4u ``.datastack``.
 
@@ -43,6 +50,8 @@ def read_datastack(
         Convert the data; by default the stored counts keep their type.
     lazy : bool
         Return a Dask array over the Zarr chunks (default), or read the cube into memory.
+    missing_chunks : {"error", "fill"}
+        As for the Zarr reader: chunks absent from the archive are an error unless ``fill``.
     """
     import zarr
     from zarr.storage import ZipStore
@@ -53,9 +62,7 @@ def read_datastack(
         group = zarr.open_group(store=store, mode="r")
         names = sorted(group.array_keys())
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError) as exc:
-        raise FileFormatError(
-            f"{path.name} is not a readable .datastack (a ZIP holding a Zarr group): {exc}."
-        ) from None
+        raise unreadable_file("datastack", path, exc) from None
     cube_name, energy_name = newest_layer(names, cube_layer), newest_layer(names, energy_layer)
     if cube_name is None:
         raise FileFormatError(
@@ -67,8 +74,9 @@ def read_datastack(
         raise FileFormatError(
             f"{path.name}: layer {cube_name!r} has shape {array.shape}; expected (height, width, channels)."
         )
+    check_chunks_present(array, path.name, missing_chunks=missing_chunks)
     energies = None if energy_name is None else group[energy_name][...]
-    data = lazy_view(array) if lazy else array[...]
+    data = lazy_view(array, reader="datastack", path=path) if lazy else array[...]
     others = [n for n in names if n not in (cube_name, energy_name)]
     return build_cube(
         data,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
+from chemmap.io._build import unreadable_file
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 from chemmap.io._table import cube_to_table, table_to_cube
 
@@ -21,6 +22,8 @@ __all__ = ["read_flat_csv", "write_flat_csv"]
 #: Compressed tables pandas reads as they are (``x.csv.gz``, ``x.csv.xz`` ...).
 COMPRESSED_SUFFIXES = (".gz", ".xz", ".bz2", ".zip")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+#: Bytes read from the end of a plain table to find its last row.
+TAIL_BYTES = 4 * 2**20
 
 
 def _open_text(path: Path):
@@ -48,6 +51,27 @@ def _sniff_delimiter(path: Path) -> str:
     counts = {d: header.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","
+
+
+def _check_last_row(path: Path, delimiter: str, n_columns: int) -> None:
+    """Refuse a plain table whose last row has fewer fields than the header: a file cut off
+    mid-row, whose missing cells pandas would read as empty."""
+    import csv
+
+    if path.suffix.lower() in COMPRESSED_SUFFIXES:
+        return  # a compressed file cut short fails to decompress
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - TAIL_BYTES))
+        lines = fh.read().rstrip(b"\r\n").split(b"\n")
+    if len(lines) < 2:
+        return  # the header alone, or a last row longer than the tail read
+    last = lines[-1].decode("utf-8", errors="replace")
+    fields = len(next(csv.reader([last], delimiter=delimiter, skipinitialspace=True)))
+    if fields < n_columns:
+        raise FileFormatError(
+            f"{path.name}: its last row has {fields} fields but the header has {n_columns}: the file was cut off "
+            "mid-row (an interrupted copy or export?). To fix this, copy or export the table again."
+        )
 
 
 def _is_table(path: Path) -> bool:
@@ -89,9 +113,10 @@ def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
     except pd.errors.EmptyDataError:
         raise FileFormatError(f"{path} is empty; expected a header row and one row per pixel.") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise FileFormatError(f"{path} is not a readable CSV table: {exc}") from None
+        raise unreadable_file("csv-flat", path, exc) from None
     if table.shape[0] == 0:
         raise FileFormatError(f"{path} has a header but no data rows; expected one row per pixel.")
+    _check_last_row(path, delimiter, table.shape[1])
     return table_to_cube(table, path, "csv-flat", **options)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
+from chemmap.io._build import unreadable_file
 from chemmap.io._flat import assemble_flat
 from chemmap.io._hdf5_datasets import FLAT_LAYOUT, cube_candidates, decode_text, hdf5_kind
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
@@ -75,7 +76,7 @@ def read_flat_hdf5(
     try:
         fh = h5py.File(path, "r")
     except OSError as exc:
-        raise FileFormatError(f"{path} is not a readable HDF5 file ({exc}).") from None
+        raise unreadable_file("hdf5-flat", path, exc) from None
     with fh:
         if spectra_key not in fh:
             images = [c.describe() for c in cube_candidates(fh)]

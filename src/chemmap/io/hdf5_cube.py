@@ -14,7 +14,7 @@ import numpy as np
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
-from chemmap.io._build import lazy_view
+from chemmap.io._build import lazy_view, unreadable_file
 from chemmap.io._cube_layout import cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
 from chemmap.io._hdf5_datasets import axis_unit_of, choose_cube, cube_candidates, hdf5_kind
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
@@ -59,7 +59,7 @@ def read_hdf5_cube(
     try:
         fh = h5py.File(path, "r")
     except OSError as exc:
-        raise FileFormatError(f"{path} is not a readable HDF5 file ({exc}).") from None
+        raise unreadable_file("hdf5-cube", path, exc) from None
     try:
         candidates = cube_candidates(fh)
         chosen = choose_cube(candidates, cube_key, path.name)
@@ -72,7 +72,7 @@ def read_hdf5_cube(
             attrs["axis"] = np.asarray(fh[source_axis][()], dtype=np.float64).reshape(-1)
             attrs["axis_unit"] = axis_unit_of(fh[source_axis]) or attrs.get("axis_unit")
         ds = fh[chosen.name]
-        data = lazy_view(ds) if lazy else ds[()]
+        data = lazy_view(ds, reader="hdf5-cube", path=path) if lazy else ds[()]
         axis_length = len(attrs["axis"]) if attrs.get("axis") is not None else None
         data, layout_note = move_spectral_last(
             data, layout, source=path.name, labels=chosen.labels, axis_length=axis_length, stated=chosen.spectral_dim

@@ -20,7 +20,7 @@ import numpy as np
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, FileFormatError, InvalidParameterError, ShapeError
-from chemmap.io._build import build_cube
+from chemmap.io._build import build_cube, unreadable_file
 from chemmap.io._flat import encode_labels, parse_image_shape
 from chemmap.io._hdf5_datasets import HDF5_SIGNATURE, decode_text, is_hdf5
 from chemmap.io._registry import ReaderEntry, file_head, readers
@@ -52,7 +52,7 @@ def load_mat_contents(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]
     except NotImplementedError:
         return _load_v73(path)
     except (ValueError, TypeError, OSError) as exc:
-        raise FileFormatError(f"{path} is not a readable MATLAB file ({exc}).") from None
+        raise unreadable_file("mat", path, exc) from None
     arrays: dict[str, np.ndarray] = {}
     texts: dict[str, str] = {}
     for name, value in raw.items():
@@ -112,7 +112,7 @@ def _load_v73(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
             fh.visititems(visit)
     except OSError as exc:
-        raise FileFormatError(f"{path} is not a readable MATLAB v7.3 (HDF5) file ({exc}).") from None
+        raise unreadable_file("mat", path, exc) from None
     return arrays, texts
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
-from chemmap.io._build import build_cube
+from chemmap.io._build import build_cube, unreadable_file
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
 __all__ = ["read_npy", "read_npz", "write_npz"]
@@ -32,7 +32,7 @@ def read_npz(path, *, axis_unit: str | None = None, dtype=np.float32) -> Cube:
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise FileFormatError(f"{path} is not a readable .npz file ({exc}).") from None
+        raise unreadable_file("npz", path, exc) from None
     with archive:
         if "cube" not in archive:
             raise FileFormatError(
@@ -75,7 +75,7 @@ def read_npy(path, *, axis=None, axis_unit: str = "channel", layout: str = "auto
     try:
         data = np.load(path, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError) as exc:
-        raise FileFormatError(f"{path} is not a readable .npy file ({exc}).") from None
+        raise unreadable_file("npy", path, exc) from None
     length = None if axis is None else int(np.size(axis))
     data, note = move_spectral_last(np.asarray(data), layout, source=path.name, axis_length=length)
     unit = axis_unit if axis is not None else "channel"

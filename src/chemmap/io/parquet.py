@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import FileFormatError
+from chemmap.io._build import unreadable_file
 from chemmap.io._registry import ReaderEntry, WriterEntry, file_head, readers, writers
 from chemmap.io._table import cube_to_table, table_to_cube
 
@@ -33,7 +33,7 @@ def read_parquet(path, **options) -> Cube:
     try:
         table = pq.read_table(path)
     except (OSError, ValueError) as exc:
-        raise FileFormatError(f"{path} is not a readable Parquet file ({exc}).") from None
+        raise unreadable_file("parquet", path, exc) from None
     stored_unit = (table.schema.metadata or {}).get(b"chemmap:axis_unit")
     if stored_unit is not None and "axis_unit" not in options and "axis" not in options:
         options["axis_unit"] = stored_unit.decode()

@@ -19,7 +19,7 @@ import numpy as np
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InvalidParameterError
-from chemmap.io._build import build_cube, lazy_view
+from chemmap.io._build import build_cube, lazy_view, unreadable_file
 from chemmap.io._gdal import bands_all_nodata, gdal_metadata, gdal_unit
 from chemmap.io._registry import ReaderEntry, WriterEntry, file_head, readers, writers
 
@@ -110,7 +110,7 @@ def read_tiff(
     try:
         tif = tifffile.TiffFile(path)
     except (tifffile.TiffFileError, OSError, ValueError) as exc:
-        raise FileFormatError(f"{path} is not a readable TIFF file ({exc}).") from None
+        raise unreadable_file("tiff", path, exc) from None
     with tif:
         if not 0 <= series < len(tif.series):
             raise InvalidParameterError(f"{path} has {len(tif.series)} image series; series={series} does not exist.")
@@ -126,7 +126,7 @@ def read_tiff(
         meta_axis, meta_unit = _metadata_axis(tif, data.shape[-1])
         gdal = gdal_metadata(tif.pages[0], data.shape[-1])
     if lazy:
-        data = lazy_view(data)
+        data = lazy_view(data, reader="tiff", path=path)
     requested = None
     if axis is not None:
         values, unit = axis, axis_unit or "channel"

@@ -229,7 +229,10 @@ def _read_signals(module, path: Path, plugin: str, lazy: bool) -> list[dict]:
     try:
         options = PLUGIN_OPTIONS.get(plugin, {})
         try:
-            return module.file_reader(str(path), lazy=lazy, **options)
+            signals = module.file_reader(str(path), lazy=lazy, **options)
+            for signal in signals:
+                _read_last_block(signal.get("data"))
+            return signals
         except NotImplementedError:
             if not lazy:
                 raise
@@ -252,6 +255,13 @@ def _read_signals(module, path: Path, plugin: str, lazy: bool) -> list[dict]:
         raise FileFormatError(f"RosettaSciIO ({plugin}) could not read {path.name}: {message}.{hint}") from None
     finally:
         logger.setLevel(level)
+
+
+def _read_last_block(data) -> None:
+    """Read a lazy signal's last block now, so that a file cut short fails while it is being
+    opened rather than halfway through a run."""
+    if is_lazy_array(data) and data.size:
+        data.blocks[(-1,) * data.ndim].compute()
 
 
 def _named_package(message: str) -> str | None:

@@ -18,14 +18,34 @@ import numpy as np
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
+from chemmap.io._build import lazy_view, unreadable_file
 from chemmap.io._cube_layout import cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 from chemmap.io._spectral_dim import move_spectral_last
 
-__all__ = ["read_zarr", "write_zarr"]
+__all__ = ["check_chunks_present", "read_zarr", "write_zarr"]
 
 
-def read_zarr(path, *, cube_key: str = "cube", layout: str = "auto", dtype=None, lazy: bool = True) -> Cube:
+def check_chunks_present(array, source: str, *, missing_chunks: str = "error") -> None:
+    """Refuse a Zarr array some of whose chunks are not in the store.
+
+    Zarr reads an absent chunk as the array's fill value, which then looks like data (a
+    store copied in part reads as rows of zeros). ``missing_chunks="fill"`` accepts that.
+    """
+    check_choice(missing_chunks, ("error", "fill"), name="missing_chunks", func="the Zarr reader")
+    present = array.nchunks_initialized
+    if missing_chunks == "error" and present < array.nchunks:
+        raise FileFormatError(
+            f"{source}: {array.nchunks - present} of the {array.nchunks} chunks of the cube are missing from the "
+            f"store; they would read as its fill value ({array.fill_value}) as if that were data. The store is "
+            "incomplete (an interrupted copy or write?). To fix this, copy or write it again; to read it with "
+            "the missing chunks as the fill value, pass missing_chunks='fill'."
+        )
+
+
+def read_zarr(
+    path, *, cube_key: str = "cube", layout: str = "auto", dtype=None, lazy: bool = True, missing_chunks: str = "error"
+) -> Cube:
     """Read a Zarr cube store.
 
     Parameters
@@ -43,6 +63,9 @@ def read_zarr(path, *, cube_key: str = "cube", layout: str = "auto", dtype=None,
         Return a Dask array (default) instead of reading it all: the store's chunks when
         they hold whole spectra within the block budget of the memory limit, else pieces
         of that size.
+    missing_chunks : {"error", "fill"}
+        A store that lacks some of the cube's chunks is an error; ``fill`` reads them as the
+        array's fill value.
     """
     import zarr
 
@@ -50,7 +73,7 @@ def read_zarr(path, *, cube_key: str = "cube", layout: str = "auto", dtype=None,
     try:
         node = zarr.open(store=str(path), mode="r")
     except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
-        raise FileFormatError(f"{path} is not a readable Zarr store ({exc}).") from None
+        raise unreadable_file("zarr", path, exc) from None
     mask = labels = None
     if isinstance(node, zarr.Group):
         if cube_key not in node:
@@ -68,10 +91,9 @@ def read_zarr(path, *, cube_key: str = "cube", layout: str = "auto", dtype=None,
             f"{path}: the cube array has shape {array.shape}; expected (height, width, n_channels) or, with "
             "layout='bands_first', (n_channels, height, width)."
         )
+    check_chunks_present(array, path.name, missing_chunks=missing_chunks)
     if lazy:
-        from chemmap.io._build import lazy_view
-
-        data = lazy_view(array)
+        data = lazy_view(array, reader="zarr", path=path)
     else:
         data = array[...]
     names = getattr(getattr(array, "metadata", None), "dimension_names", None)
