@@ -53,7 +53,7 @@ def main() -> None:
                 report(label, found.spectra, np.asarray(maps.data), seconds)
     for init in ("vca", "nfindr", "simplisma"):
         start = time.perf_counter()
-        result = MCRALS(3, init=init).fit(scene.cube)
+        result = MCRALS(3, init=init).fit(scene.cube).result_
         seconds = time.perf_counter() - start
         report(f"mcr-als ({init}, {result.n_iter} it)", result.spectra, fractions(result.concentrations), seconds)
     start = time.perf_counter()

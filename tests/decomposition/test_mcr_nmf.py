@@ -33,7 +33,7 @@ def _bands_scene(noise=0.02, seed=0, shape=(30, 30)):
 def test_mcr_recovers_spectra_and_concentrations_despite_negative_noise():
     cube, spectra, conc = _bands_scene()
     assert np.asarray(cube.data).min() < 0
-    result = MCRALS(3).fit(cube)
+    result = MCRALS(3).fit(cube).result_
     assert np.all(result.spectra >= 0) and np.all(result.concentrations >= 0)
     scores = unmixing_scores(result.spectra, true_spectra=spectra)
     assert scores["mean_spectral_angle"] < 0.05
@@ -50,10 +50,10 @@ def test_mcr_recovers_spectra_and_concentrations_despite_negative_noise():
 
 def test_mcr_with_closure_sums_to_one_and_numpy_equals_dask():
     cube, _, _ = _bands_scene(seed=1)
-    eager = MCRALS(3, closure=True, max_iter=20).fit(cube)
+    eager = MCRALS(3, closure=True, max_iter=20).fit(cube).result_
     np.testing.assert_allclose(eager.concentrations.sum(axis=2), 1, atol=1e-5)
     lazy_cube = cube.replace(data=da.from_array(np.asarray(cube.data), chunks=(8, 30, 120)))
-    lazy = MCRALS(3, closure=True, max_iter=20).fit(lazy_cube)
+    lazy = MCRALS(3, closure=True, max_iter=20).fit(lazy_cube).result_
     np.testing.assert_allclose(lazy.spectra, eager.spectra, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(lazy.concentrations, eager.concentrations, atol=1e-5)
 
@@ -63,7 +63,7 @@ def test_mcr_selectivity_equality_and_unimodality_are_held():
     absent = np.zeros((*cube.image_shape, 3), bool)
     absent[:10, :, 2] = True
     fixed = spectra[0] * 2.0
-    result = MCRALS(3, init="atgp", absent=absent, fixed_spectra={0: fixed}, unimodal_spectra=True).fit(cube)
+    result = MCRALS(3, init="atgp", absent=absent, fixed_spectra={0: fixed}, unimodal_spectra=True).fit(cube).result_
     assert np.all(result.concentrations[:10, :, 2] == 0)
     np.testing.assert_array_equal(result.spectra[0], fixed)
     for row in result.spectra[1:]:
@@ -108,7 +108,7 @@ def test_samson_mcr_from_vca_meets_the_targets(shared_data):
     from chemmap.datasets.benchmarks import SAMSON_MATERIALS, load_samson
 
     scene = load_samson(shared_data / "samson")
-    result = MCRALS(3, init="vca").fit(scene.cube)
+    result = MCRALS(3, init="vca").fit(scene.cube).result_
     fractions = result.concentrations / result.concentrations.sum(axis=2, keepdims=True)
     scores = unmixing_scores(
         result.spectra,

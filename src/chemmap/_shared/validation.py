@@ -7,12 +7,14 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from chemmap.core.exceptions import InvalidParameterError
+from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
 __all__ = [
     "check_choice",
+    "check_fitted_features",
     "check_int",
     "check_number",
+    "check_pixel_matrix",
     "check_random_state",
 ]
 
@@ -105,3 +107,38 @@ def _describe_bounds(kind, low, high, low_inc, high_inc) -> str:
     if high is not None:
         parts.append(f"{'<=' if high_inc else '<'} {high}")
     return kind + (" " + " and ".join(parts) if parts else "")
+
+
+def check_pixel_matrix(X, *, func: str, allow_nan: bool = False, min_samples: int = 1) -> np.ndarray:
+    """``X`` as a 2-D float array of pixels by channels (float32 and float64 kept, other
+    numbers made float64), refusing sparse, complex, non-numeric, empty, 1-D and (unless
+    ``allow_nan``) non-finite input with scikit-learn's explanation of each.
+
+    Raises
+    ------
+    ShapeError or InvalidParameterError
+        Both are ``ValueError``, as scikit-learn's contract asks.
+    """
+    from sklearn.utils import check_array
+
+    try:
+        return check_array(
+            X,
+            dtype=(np.float64, np.float32),
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            ensure_min_samples=min_samples,
+            estimator=func,
+        )
+    except TypeError as exc:  # sparse input
+        raise InvalidParameterError(f"{func}: {exc}") from None
+    except ValueError as exc:
+        raise ShapeError(f"{func} expects an (n_pixels, n_channels) array: {exc}") from None
+
+
+def check_fitted_features(n_features: int, fitted: int, *, func: str) -> None:
+    """Refuse spectra whose channel count differs from the one ``func`` was fitted on."""
+    if n_features != fitted:
+        raise ShapeError(
+            f"X has {n_features} features, but {func} is expecting {fitted} features as input (the channels it "
+            "was fitted on)."
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from chemmap._shared.compute import compute, ensure_fits, result_fits, spill
 from chemmap._shared.progress import ProgressCallback
@@ -18,7 +19,7 @@ __all__ = ["FEATURE_KINDS", "PixelFeatures"]
 FEATURE_KINDS = ("spectra", "pca", "ratios")
 
 
-class PixelFeatures:
+class PixelFeatures(BaseEstimator):
     """Turns valid pixels into a feature matrix (a scikit-learn style transformer).
 
     Parameters

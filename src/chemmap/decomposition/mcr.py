@@ -14,13 +14,14 @@ import functools
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from chemmap._shared.blockwise import map_spectra, reduce_blocks
 from chemmap._shared.compute import compute
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice, check_int, check_number
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import InvalidParameterError, ShapeError
+from chemmap.core.exceptions import InvalidParameterError, NotFittedError, ShapeError
 from chemmap.decomposition.abundances import fcls_gram, nnls_gram
 from chemmap.decomposition.endmembers import DEFAULT_SAMPLE, extract_endmembers, sample_pixels
 
@@ -99,7 +100,7 @@ class MCRResult:
         }
 
 
-class MCRALS:
+class MCRALS(TransformerMixin, BaseEstimator):
     """MCR-ALS with non-negativity, closure, unimodality, selectivity and equality constraints.
 
     Parameters
@@ -126,6 +127,13 @@ class MCRALS:
     sample : int or None
         Pixels the initial endmembers are searched among.
     random_state : int
+
+    Attributes
+    ----------
+    result_ : MCRResult
+        The concentration maps, pure spectra and convergence of the fit.
+    components_ : ndarray of shape (n_components, n_channels)
+        The pure spectra (``result_.spectra``).
     """
 
     def __init__(
@@ -232,8 +240,8 @@ class MCRALS:
             s = s / scale[:, None]
         return s
 
-    def fit(self, cube: Cube, *, progress: ProgressCallback | None = None) -> MCRResult:
-        """Resolve ``cube`` into concentration maps and pure spectra."""
+    def fit(self, cube: Cube, y=None, *, progress: ProgressCallback | None = None) -> MCRALS:
+        """Resolve ``cube`` into concentration maps and pure spectra (``result_``)."""
         k, fixed = self._checked(cube)
         s = self._start(cube, k)
         for j, spectrum in fixed.items():
@@ -255,20 +263,12 @@ class MCRALS:
             if len(history) > 1 and abs(history[-2] - history[-1]) <= self.tol * max(history[-2], 1e-300):
                 converged = True
                 break
-        gram = s @ s.T
-
-        def kernel(spectra: np.ndarray) -> np.ndarray:
-            y = np.nan_to_num(spectra.astype(np.float64))
-            return self._concentrations(y @ s.T, gram, None)
-
-        maps = map_spectra(kernel, cube.data, n_out=k, dtype=np.float32)
-        (maps,) = compute(maps, stage="MCR concentrations", progress=progress)
-        maps = np.array(maps)
+        self.components_ = s
+        maps = self.transform(cube, progress=progress)
         if absent is not None:
             maps[absent.reshape(maps.shape)] = 0.0
-        maps[~valid.reshape(cube.image_shape)] = np.nan
         lof = history[-1]
-        return MCRResult(
+        self.result_ = MCRResult(
             concentrations=maps,
             spectra=s,
             n_iter=it,
@@ -277,6 +277,27 @@ class MCRALS:
             explained_variance=float(100 - lof**2 / 100),
             history=[float(h) for h in history],
         )
+        return self
+
+    def transform(self, cube: Cube, *, progress: ProgressCallback | None = None) -> np.ndarray:
+        """Concentration maps of ``cube`` for the fitted pure spectra, shape (height, width,
+        n_components), NaN at invalid pixels (the selectivity constraint is the fit's only)."""
+        if not hasattr(self, "components_"):
+            raise NotFittedError("This MCRALS is not fitted yet; call fit(cube) first.")
+        s = self.components_
+        if cube.n_channels != s.shape[1]:
+            raise ShapeError(f"The cube has {cube.n_channels} channels; MCRALS was fitted on {s.shape[1]}.")
+        gram = s @ s.T
+
+        def kernel(spectra: np.ndarray) -> np.ndarray:
+            y = np.nan_to_num(spectra.astype(np.float64))
+            return self._concentrations(y @ s.T, gram, None)
+
+        maps = map_spectra(kernel, cube.data, n_out=s.shape[0], dtype=np.float32)
+        (maps,) = compute(maps, stage="MCR concentrations", progress=progress)
+        maps = np.array(maps)
+        maps[~cube.valid_pixels().reshape(cube.image_shape)] = np.nan
+        return maps
 
     def _partial(self, block, valid, absent, rows, *, s, gram):
         y = block.reshape(-1, block.shape[-1]).astype(np.float64)

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from chemmap._shared.blockwise import map_spectra, reduce_blocks, spread_blocks
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.sampling import pixel_uniforms
-from chemmap._shared.validation import check_int
+from chemmap._shared.validation import check_fitted_features, check_int, check_pixel_matrix
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, NotFittedError, ShapeError
 
@@ -81,6 +81,12 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
         self.fit_sample = fit_sample
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # pixels with a NaN are left out of the fit, as masked ones are
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
     def fit(self, X, y=None, *, progress: ProgressCallback | None = None) -> StreamingPCA:
         """Fit on a Cube (its valid pixels) or an ``(n_pixels, n_channels)`` array."""
         _check_n_components(self.n_components)
@@ -124,6 +130,7 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
         self.explained_variance_ratio_ = ratio[:k]
         self.n_components_ = k
         self.n_samples_seen_ = int(count)
+        self.n_features_in_ = cov.shape[0]
         return self
 
     def _n_kept(self, ratio: np.ndarray, n_channels: int, n_samples: int) -> int:
@@ -140,9 +147,8 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
         """
         if not hasattr(self, "components_"):
             raise NotFittedError("This StreamingPCA is not fitted yet; call fit first.")
-        data = X.data if isinstance(X, Cube) else X
-        if int(data.shape[-1]) != self.mean_.size:
-            raise ShapeError(f"PCA was fitted on {self.mean_.size} channels; these spectra have {data.shape[-1]}.")
+        data = X.data if isinstance(X, Cube) else _pixels(X, min_samples=1)[0]
+        check_fitted_features(int(data.shape[-1]), self.mean_.size, func="StreamingPCA")
         basis = np.ascontiguousarray(self.components_.T, dtype=np.float32)
         offset = (self.mean_ @ self.components_.T).astype(np.float32)
 
@@ -160,10 +166,12 @@ def _check_n_components(n) -> None:
         raise InvalidParameterError(f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}.")
 
 
-def _pixels(X):
+def _pixels(X, *, min_samples: int = 2):
     """``(n, d)`` pixels and the valid-pixel mask (None: all) of a Cube or an array."""
     if isinstance(X, Cube):
         return X.pixels(), (None if X.mask is None else X.valid_pixels())
-    if getattr(X, "ndim", None) != 2:
-        raise ShapeError(f"Expected a Cube or an (n_pixels, n_channels) array; got shape {getattr(X, 'shape', None)}.")
-    return (X if hasattr(X, "dask") else np.asarray(X)), None
+    if hasattr(X, "dask"):
+        if X.ndim != 2:
+            raise ShapeError(f"StreamingPCA expects a Cube or an (n_pixels, n_channels) array; got shape {X.shape}.")
+        return X, None
+    return check_pixel_matrix(X, func="StreamingPCA", allow_nan=True, min_samples=min_samples), None

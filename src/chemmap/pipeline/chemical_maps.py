@@ -86,7 +86,11 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
         metrics["k_chosen_by"] = "user"
     metrics["k"] = int(k)
     if method == "mcr":
-        result = MCRALS(k, init=opts["init"], closure=opts["closure"], random_state=seed).fit(cube, progress=progress)
+        result = (
+            MCRALS(k, init=opts["init"], closure=opts["closure"], random_state=seed)
+            .fit(cube, progress=progress)
+            .result_
+        )
         abundances = _fractions(result.concentrations)
         endmembers = result.spectra
         metrics["mcr"] = result.report()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from chemmap._shared.validation import check_fitted_features, check_pixel_matrix
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import InvalidParameterError, NotFittedError, ShapeError
+from chemmap.core.exceptions import InvalidParameterError, NotFittedError
 from chemmap.preprocessing.chain import Chain
 
 __all__ = ["SPATIAL_STEPS", "SpectralTransformer"]
@@ -50,10 +51,14 @@ class SpectralTransformer(TransformerMixin, BaseEstimator):
         self.axis = axis
         self.axis_unit = axis_unit
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN pixels stay NaN, as masked pixels of a cube do
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
     def _as_cube(self, X) -> Cube:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2:
-            raise ShapeError(f"SpectralTransformer expects (n_pixels, n_channels); got shape {X.shape}.")
+        X = check_pixel_matrix(X, func="SpectralTransformer", allow_nan=True).astype(np.float32, copy=False)
         values = np.arange(X.shape[1], dtype=np.float64) if self.axis is None else self.axis
         return Cube(X[:, None, :], SpectralAxis(values, self.axis_unit if self.axis is not None else "channel"))
 
@@ -72,7 +77,6 @@ class SpectralTransformer(TransformerMixin, BaseEstimator):
         if not hasattr(self, "chain_"):
             raise NotFittedError("This SpectralTransformer is not fitted yet; call fit(X) first.")
         cube = self._as_cube(X)
-        if cube.n_channels != self.n_features_in_:
-            raise ShapeError(f"X has {cube.n_channels} channels; the transformer was fitted on {self.n_features_in_}.")
+        check_fitted_features(cube.n_channels, self.n_features_in_, func="SpectralTransformer")
         out = self.chain_.transform(cube)
         return np.asarray(out.data)[:, 0, :]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from chemmap._shared.blockwise import map_spectra, take_rows
 from chemmap._shared.compute import compute
@@ -179,7 +180,7 @@ def _candidates(method: str, n_features: int) -> list:
     return [None]
 
 
-class PixelClassifier:
+class PixelClassifier(BaseEstimator):
     """A classifier of pixel spectra whose hyper-parameters are chosen over spatial blocks.
 
     Parameters
