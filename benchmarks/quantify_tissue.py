@@ -38,6 +38,7 @@ def main() -> None:
 
     from chemmap.datasets import make_tissue_samples, write_tissue_benchmark
     from chemmap.pipeline.quantify import COMPARISON_KEYS, QuantifySettings, run_compare
+    from chemmap.pipeline.record import SessionOptions
 
     out = args.out or Path(tempfile.mkdtemp(prefix="quantify_bench_"))
     samples = make_tissue_samples(
@@ -56,7 +57,7 @@ def main() -> None:
         if done == total:
             print(f"  {stage}: done", flush=True)
 
-    comparison = run_compare(manifest, out / "compare", settings, progress=progress)
+    comparison = run_compare(manifest, out / "compare", settings, session=SessionOptions(progress=progress))
     keys = COMPARISON_KEYS
     print(f"\n{'model':12s} " + " ".join(f"{k[:14]:>14s}" for k in keys) + f" {'fit s':>8s}")
     for name, scores in comparison.items():

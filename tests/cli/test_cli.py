@@ -161,3 +161,25 @@ def test_ratio_contrast_and_noise_level_from_the_command_line(tmp_path, demo_csv
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["maps"]["normdiff_1655_1742"]["n_undefined"] == 0
     assert "normdiff_1655_1742" in np.load(out / "maps.npz").files
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "x.csv", "--out", "o"],
+        ["preprocess", "x.csv", "y.zarr"],
+        ["peaks", "x.csv", "--out", "o"],
+        ["autoencoder", "x.csv", "--out", "o"],
+        ["quantify", "compare", "m.csv", "--out", "o"],
+        ["quantify", "train", "m.csv", "--model", "pls", "--out", "o"],
+        ["quantify", "predict", "model", "x.csv", "--out", "o"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_every_workflow_command_takes_the_scale_flags_the_same_way(command):
+    from chemmap.cli.main import _build_parser
+    from chemmap.cli.session import session_options
+
+    args = _build_parser().parse_args([*command, "--memory-limit", "1GiB", "--scheduler", "processes", "--quiet"])
+    options = session_options(args)
+    assert (options.memory_limit, options.scheduler, options.cluster) == ("1GiB", "processes", None)

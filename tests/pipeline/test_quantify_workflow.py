@@ -76,7 +76,10 @@ def test_compare_scores_every_model_on_the_same_test_samples(manifest, tmp_path)
 
 def test_a_trained_pls_model_maps_a_manifest_as_it_did_in_memory(manifest, tmp_path):
     model_dir = tmp_path / "pls"
-    assert main(["quantify", "train", str(manifest), "--model", "pls", "--out", str(model_dir), "--quiet"]) == 0
+    scale = ["--memory-limit", "512MiB", "--scheduler", "synchronous"]  # as every workflow command takes them
+    assert main(["quantify", "train", str(manifest), "--model", "pls", "--out", str(model_dir), *scale, "--quiet"]) == 0
+    record = json.loads((model_dir / "run_record.json").read_text())
+    assert record["compute"]["memory_limit"] == 512 * 2**20 and record["compute"]["scheduler"] == "synchronous"
     training = json.loads((model_dir / "training.json").read_text())
     assert training["training_samples"] == 8 and training["training_fit"]["rmse_mean"] < 10  # 2 of 10 held out
     out = tmp_path / "predicted"

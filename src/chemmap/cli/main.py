@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from chemmap.cli.session import session_options
 from chemmap.core.exceptions import ChemmapError, ChemmapWarning, InvalidParameterError
 
 __all__ = ["main"]
@@ -277,7 +278,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     from chemmap.cli.quantify import add_quantify_parser
 
-    add_quantify_parser(sub, common, _read_option)
+    add_quantify_parser(sub, common, scale, _read_option)
 
     convert = sub.add_parser("convert", help="read any supported file and write it in another format")
     convert.add_argument("source", type=Path, help="file (or Zarr folder) to read")
@@ -405,18 +406,8 @@ def _summary(result) -> None:
 
 
 def _workflow_options(args) -> dict:
-    """Reading, scale, progress and command options of the workflow commands (peaks, autoencoder)."""
-    from chemmap.cli.progress import make_progress
-
-    return {
-        "format": args.format,
-        "read_options": _reader_options(args),
-        "memory_limit": args.memory_limit,
-        "scheduler": args.scheduler,
-        "cluster": args.cluster,
-        "progress": make_progress(args.quiet),
-        "command": ["chemmap", *sys.argv[1:]],
-    }
+    """Reading and session options of the workflow commands that read one file (peaks, autoencoder)."""
+    return {"format": args.format, "read_options": _reader_options(args), "session": session_options(args)}
 
 
 def _print_warnings(messages) -> None:
@@ -571,9 +562,8 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_preprocess(args) -> int:
-    from chemmap._shared.compute import compute_settings
-    from chemmap.cli.progress import make_progress
     from chemmap.io import read, write
+    from chemmap.pipeline.record import open_session
     from chemmap.preprocessing import Chain
 
     options = _reader_options(args)
@@ -588,8 +578,8 @@ def _cmd_preprocess(args) -> int:
     if args.chain is not None:
         steps = Chain.load(args.chain).to_list()
     chain = Chain(steps)
-    with compute_settings(args.scheduler or "threads", memory_limit=args.memory_limit, cluster=args.cluster):
-        cube = chain.fit_transform(read(source, format=fmt, **options), progress=make_progress(args.quiet))
+    with open_session(session_options(args)) as session:
+        cube = chain.fit_transform(read(source, format=fmt, **options), progress=session.progress)
         write(cube, args.target, format=args.writer)
     if args.save_chain is not None:
         chain.save(args.save_chain)

@@ -4,8 +4,9 @@ reference values."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from chemmap.cli.session import session_options
 
 __all__ = ["add_quantify_parser", "cmd_quantify"]
 
@@ -24,7 +25,7 @@ def _models(text: str) -> tuple[str, ...]:
     return tuple(m.strip() for m in text.split(",") if m.strip())
 
 
-def add_quantify_parser(sub, common, read_option) -> None:
+def add_quantify_parser(sub, common, scale, read_option) -> None:
     """Add ``quantify`` and its three actions to the subparsers ``sub``."""
     from chemmap.pipeline.quantify import MODEL_NAMES
 
@@ -38,6 +39,7 @@ def add_quantify_parser(sub, common, read_option) -> None:
         p.add_argument("--high", type=float, help="physical maximum of the quantity (default 100)")
         p.add_argument("--unit", help="unit of the reference values (default %%)")
         p.add_argument("--read-option", type=read_option, action="append", metavar="KEY=VALUE", help="reader option")
+        scale(p)
         common(p)
 
     def training(p):
@@ -96,14 +98,9 @@ def _settings(args):
 
 
 def cmd_quantify(args) -> int:
-    from chemmap.cli.progress import make_progress
     from chemmap.pipeline import quantify
 
-    options = {
-        "read_options": dict(args.read_option or []),
-        "progress": make_progress(args.quiet),
-        "command": ["chemmap", *sys.argv[1:]],
-    }
+    options = {"read_options": dict(args.read_option or []), "session": session_options(args)}
     if args.action == "compare":
         comparison = quantify.run_compare(args.manifest, args.out, _settings(args), **options)
         for name, scores in comparison.items():

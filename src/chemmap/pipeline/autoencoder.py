@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from chemmap._shared.compute import compute
-from chemmap._shared.progress import ProgressCallback, notify
+from chemmap._shared.progress import notify
 from chemmap._shared.validation import check_choice
 from chemmap.cluster.spectra import cluster_spectra
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.deep.settings import TrainSettings
-from chemmap.pipeline.record import Timer, versions, workflow_session, write_run_record
+from chemmap.pipeline.record import Session, SessionOptions, Timer, open_session, versions
 from chemmap.pipeline.staging import NpyRowWriter, staged_output
 
 __all__ = ["AUTOENCODER_OUTPUT_FILES", "AutoencoderResult", "AutoencoderSettings", "run_autoencoder"]
@@ -119,11 +119,7 @@ def run_autoencoder(
     *,
     format: str | None = None,
     read_options: dict | None = None,
-    memory_limit=None,
-    scheduler: str | None = None,
-    cluster: str | None = None,
-    progress: ProgressCallback | None = None,
-    command: list[str] | None = None,
+    session: SessionOptions | None = None,
 ) -> AutoencoderResult:
     """Read ``source`` (or take a Cube), train or load the autoencoder, and write into ``out_dir``:
 
@@ -135,24 +131,24 @@ def run_autoencoder(
     ``config.resolved.toml`` (every setting; ``--config`` takes it back), ``metrics.json`` and
     ``run_record.json``. Files appear only when the whole run
     succeeded. The cube is read in bands of rows: the denoised cube is streamed to disk.
+    ``session`` holds the memory limit, scheduler, progress callback and command recorded.
     """
     from chemmap.io import read
 
     settings = settings or AutoencoderSettings()
-    timer = Timer()
-    with workflow_session(scheduler, memory_limit, cluster) as caught_warnings:
-        with timer.stage("read"):
+    with open_session(session) as run:
+        with run.timer.stage("read"):
             cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
         _check_pixels(settings.pixels, cube.image_shape)
-        trained, cube = _trained(cube, settings, timer, progress)
+        trained, cube = _trained(cube, settings, run.timer, run.progress)
         with staged_output(out_dir) as stage:
-            with timer.stage("inference"):
-                latent, score = _denoise_and_encode(trained, cube, stage / "denoised.npy", settings, progress)
-            with timer.stage("segmentation"):
+            with run.timer.stage("inference"):
+                latent, score = _denoise_and_encode(trained, cube, stage / "denoised.npy", settings, run.progress)
+            with run.timer.stage("segmentation"):
                 segmentation = _segment(latent, cube, settings)
-            result = AutoencoderResult(trained, latent, segmentation.labels, segmentation, {}, None, caught_warnings())
-            with timer.stage("write"):
-                _write(result, cube, score, stage, settings, timer=timer, command=command, progress=progress)
+            result = AutoencoderResult(trained, latent, segmentation.labels, segmentation, {}, None, run.warnings())
+            with run.timer.stage("write"):
+                _write(result, cube, score, stage, settings, run)
         result.out_dir = Path(out_dir)
     return result
 
@@ -231,7 +227,7 @@ def typical_pixels(latent: np.ndarray, labels: np.ndarray, n: int) -> list[tuple
     return pixels
 
 
-def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, *, timer, command, progress) -> None:
+def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, run: Session) -> None:
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.deep.inference import decode_latent
     from chemmap.deep.persist import save_autoencoder
@@ -242,7 +238,7 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     labels, k = result.labels, result.segmentation.k
     np.save(stage / "latent.npy", result.latent)
     np.save(stage / "cluster_map.npy", labels.astype(np.int32))
-    means, stds, counts = cluster_spectra(cube.pixels(), labels.reshape(-1), k, progress=progress)
+    means, stds, counts = cluster_spectra(cube.pixels(), labels.reshape(-1), k, progress=run.progress)
     latent_means = np.stack(
         [
             result.latent.reshape(-1, result.latent.shape[-1])[labels.reshape(-1) == c].mean(axis=0)
@@ -257,21 +253,15 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     save_autoencoder(result.trained, stage / "model")
     pixels = [tuple(p) for p in settings.pixels] or typical_pixels(result.latent, labels, RECONSTRUCTION_PANELS)
     result.metrics = _metrics(result, cube, score, counts, settings)
-    with timer.stage("figures"):
+    with run.timer.stage("figures"):
         _draw(result, cube, stage, means, stds, decoded, pixels)
-        report = autoencoder_report(result, cube, (means, stds, counts), command=command, versions=versions())
+        report = autoencoder_report(result, cube, (means, stds, counts), command=run.command, versions=versions())
         write_html(report, stage / "report.html")
     write_text_atomic(
         stage / "metrics.json", json.dumps(to_json_safe(result.metrics), indent=2, allow_nan=False) + "\n"
     )
     write_text_atomic(stage / "config.resolved.toml", settings_toml(settings))
-    write_run_record(
-        stage,
-        command=command,
-        timer=timer,
-        source=str(cube.attrs.get("path", "<in memory>")),
-        settings=asdict(settings),
-    )
+    run.write_record(stage, source=str(cube.attrs.get("path", "<in memory>")), settings=asdict(settings))
 
 
 #: Bands shown in ``band_reconstructions.png``.

@@ -22,7 +22,7 @@ from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, DataWarning, InvalidParameterError
-from chemmap.pipeline.record import Timer, versions, workflow_session, write_run_record
+from chemmap.pipeline.record import Session, SessionOptions, Timer, open_session, versions
 from chemmap.pipeline.staging import staged_output
 
 __all__ = ["PEAK_OUTPUT_FILES", "PeakSettings", "PeaksResult", "map_peaks", "run_peaks"]
@@ -383,11 +383,7 @@ def run_peaks(
     *,
     format: str | None = None,
     read_options: dict | None = None,
-    memory_limit=None,
-    scheduler: str | None = None,
-    cluster: str | None = None,
-    progress: ProgressCallback | None = None,
-    command: list[str] | None = None,
+    session: SessionOptions | None = None,
 ) -> PeaksResult:
     """Read ``source`` (or take a Cube), map its peaks and write everything into ``out_dir``.
 
@@ -403,6 +399,10 @@ def run_peaks(
         ``speckles.png`` and ``smoothed.zarr`` when asked or found. Files appear only when
         the whole run succeeded.
     settings : PeakSettings, optional
+    format, read_options : optional
+        Reader name and options for a file.
+    session : SessionOptions, optional
+        Memory limit, scheduler, progress callback and the command recorded.
 
     Returns
     -------
@@ -411,20 +411,19 @@ def run_peaks(
     from chemmap.io import read
 
     settings = settings or PeakSettings()
-    timer = Timer()
-    with workflow_session(scheduler, memory_limit, cluster) as caught_warnings:
-        with timer.stage("read"):
+    with open_session(session) as run:
+        with run.timer.stage("read"):
             cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
-        result = map_peaks(cube, settings, progress=progress, timer=timer)
-        result.warnings = caught_warnings()
+        result = map_peaks(cube, settings, progress=run.progress, timer=run.timer)
+        result.warnings = run.warnings()
         result.report["warnings"] = result.warnings
-        with timer.stage("write"):
-            _write(result, Path(out_dir), settings, timer=timer, command=command, progress=progress)
+        with run.timer.stage("write"):
+            _write(result, Path(out_dir), settings, run)
         result.out_dir = Path(out_dir)
     return result
 
 
-def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, *, timer: Timer, command, progress) -> None:
+def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, run: Session) -> None:
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report.html import write_html
     from chemmap.report.interactive import peaks_report
@@ -451,14 +450,14 @@ def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, *, timer:
         if result.speckles:
             _write_speckles(result, stage / "speckles.npz")
         if settings.smooth is not None:
-            _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", progress)
-        with timer.stage("figures"):
+            _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", run.progress)
+        with run.timer.stage("figures"):
             _draw(result, stage, settings)
-            write_html(peaks_report(result, command=command, versions=versions()), stage / "report.html")
+            write_html(peaks_report(result, command=run.command, versions=versions()), stage / "report.html")
         write_text_atomic(
             stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n"
         )
-        write_run_record(stage, command=command, timer=timer, source=str(result.cube.attrs.get("path", "<in memory>")))
+        run.write_record(stage, source=str(result.cube.attrs.get("path", "<in memory>")))
 
 
 def _total_image(result: PeaksResult) -> np.ndarray:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chemmap._shared.progress import ProgressCallback
 from chemmap.core.exceptions import ConfigError, InvalidParameterError
-from chemmap.pipeline.record import Timer, versions, write_run_record
+from chemmap.pipeline.record import SessionOptions, open_session, versions
 from chemmap.pipeline.staging import staged_output
 
 __all__ = [
@@ -217,8 +216,7 @@ def run_compare(
     settings: QuantifySettings | None = None,
     *,
     read_options: dict | None = None,
-    progress: ProgressCallback | None = None,
-    command: list[str] | None = None,
+    session: SessionOptions | None = None,
 ) -> dict:
     """Train every model of ``settings.models`` on the same training samples and score its
     maps of the test samples.
@@ -240,7 +238,6 @@ def run_compare(
     from chemmap.supervised.samples import read_manifest
 
     settings = settings or QuantifySettings()
-    timer = Timer()
     entries = read_manifest(manifest)
     train_entries, val_entries, test_entries = _split(entries, settings)
     if not test_entries:
@@ -248,39 +245,38 @@ def run_compare(
             f"{manifest} marks no sample split=test; compare scores models on test samples. "
             "Mark some rows test, or drop the split column to hold out a share of the samples."
         )
-    with timer.stage("read"):
-        train, val, test = (_load(e, read_options) for e in (train_entries, val_entries, test_entries))
-        _check_axes(train + val + test)
-    models, left_out = compare_models(settings)
-    comparison, maps = {}, {}
-    for name in models:
-        model = build_model(name, settings)
-        started = time.perf_counter()
-        with timer.stage(f"fit {name}"):
-            model.fit(train, validation=val or None, progress=progress)
-        fit_seconds = time.perf_counter() - started
-        with timer.stage(f"map {name}"):
-            maps[name] = [model.predict_map(s) for s in test]
-        comparison[name] = {
-            **quantitative_map_scores(test, maps[name], low=settings.low, high=settings.high),
-            "fit_seconds": round(fit_seconds, 2),
-        }
-    splits = {name: [s.name for s in part] for name, part in zip(SPLITS, (train, val, test), strict=True)}
-    with staged_output(out_dir) as stage:
-        _write_comparison(stage, comparison, maps, test, settings)
-        _write_sample_pages(stage / "samples", comparison, maps, test, settings, command)
-        report = _compare_report(comparison, splits, settings, manifest, left_out)
-        (stage / "report.md").write_text(report, encoding="utf-8")
-        write_run_record(
-            stage,
-            command=command,
-            timer=timer,
-            source=str(manifest),
-            settings={**asdict(settings), "models": list(models)},
-            models_left_out=left_out,
-            splits=splits,
-        )
-    return comparison
+    with open_session(session) as run:
+        with run.timer.stage("read"):
+            train, val, test = (_load(e, read_options) for e in (train_entries, val_entries, test_entries))
+            _check_axes(train + val + test)
+        models, left_out = compare_models(settings)
+        comparison, maps = {}, {}
+        for name in models:
+            model = build_model(name, settings)
+            started = time.perf_counter()
+            with run.timer.stage(f"fit {name}"):
+                model.fit(train, validation=val or None, progress=run.progress)
+            fit_seconds = time.perf_counter() - started
+            with run.timer.stage(f"map {name}"):
+                maps[name] = [model.predict_map(s) for s in test]
+            comparison[name] = {
+                **quantitative_map_scores(test, maps[name], low=settings.low, high=settings.high),
+                "fit_seconds": round(fit_seconds, 2),
+            }
+        splits = {name: [s.name for s in part] for name, part in zip(SPLITS, (train, val, test), strict=True)}
+        with staged_output(out_dir) as stage:
+            _write_comparison(stage, comparison, maps, test, settings)
+            _write_sample_pages(stage / "samples", comparison, maps, test, settings, run.command)
+            report = _compare_report(comparison, splits, settings, manifest, left_out)
+            (stage / "report.md").write_text(report, encoding="utf-8")
+            run.write_record(
+                stage,
+                source=str(manifest),
+                settings={**asdict(settings), "models": list(models)},
+                models_left_out=left_out,
+                splits=splits,
+            )
+        return comparison
 
 
 def _write_sample_pages(folder: Path, comparison: dict, maps: dict, test, settings: QuantifySettings, command) -> None:
@@ -385,8 +381,7 @@ def run_train(
     settings: QuantifySettings | None = None,
     *,
     read_options: dict | None = None,
-    progress: ProgressCallback | None = None,
-    command: list[str] | None = None,
+    session: SessionOptions | None = None,
 ) -> dict:
     """Train ``model`` on the training samples (``val`` samples stop U-Net training) and
     write the model folder ``out_dir`` (``model.json``, and ``weights.pt`` for a U-Net;
@@ -402,39 +397,36 @@ def run_train(
     dict
         The content of ``training.json``.
     """
+    from chemmap._shared.atomic import write_text_atomic
     from chemmap.metrics.regression import mean_scores
+    from chemmap.report.metrics_json import to_json_safe
     from chemmap.supervised.samples import read_manifest
 
     settings = settings or QuantifySettings()
-    timer = Timer()
     train_entries, val_entries, test_entries = _split(read_manifest(manifest), settings)
-    with timer.stage("read"):
-        train, val = _load(train_entries, read_options), _load(val_entries, read_options)
-        _check_axes(train + val)
-    mapper = build_model(model, settings)
-    with timer.stage("fit"):
-        mapper.fit(train, validation=val or None, progress=progress)
-    splits = {
-        name: [e.name for e in part]
-        for name, part in zip(SPLITS, (train_entries, val_entries, test_entries), strict=True)
-    }
-    summary = {
-        "model": model,
-        "training_samples": len(train),
-        "validation_samples": len(val),
-        "held_out_samples": len(test_entries),
-        "splits": splits,
-        "training_fit": mean_scores([s.reference for s in train], mapper.predict(train)),
-    }
-    with staged_output(out_dir) as stage:
-        from chemmap._shared.atomic import write_text_atomic
-        from chemmap.report.metrics_json import to_json_safe
-
-        mapper.save(stage)
-        write_text_atomic(stage / "training.json", json.dumps(to_json_safe(summary), indent=2) + "\n")
-        write_run_record(
-            stage, command=command, timer=timer, source=str(manifest), settings=asdict(settings), splits=splits
-        )
+    with open_session(session) as run:
+        with run.timer.stage("read"):
+            train, val = _load(train_entries, read_options), _load(val_entries, read_options)
+            _check_axes(train + val)
+        mapper = build_model(model, settings)
+        with run.timer.stage("fit"):
+            mapper.fit(train, validation=val or None, progress=run.progress)
+        splits = {
+            name: [e.name for e in part]
+            for name, part in zip(SPLITS, (train_entries, val_entries, test_entries), strict=True)
+        }
+        summary = {
+            "model": model,
+            "training_samples": len(train),
+            "validation_samples": len(val),
+            "held_out_samples": len(test_entries),
+            "splits": splits,
+            "training_fit": mean_scores([s.reference for s in train], mapper.predict(train)),
+        }
+        with staged_output(out_dir) as stage:
+            mapper.save(stage)
+            write_text_atomic(stage / "training.json", json.dumps(to_json_safe(summary), indent=2) + "\n")
+            run.write_record(stage, source=str(manifest), settings=asdict(settings), splits=splits)
     return summary
 
 
@@ -448,8 +440,7 @@ def run_predict(
     unit: str = "%",
     format: str | None = None,
     read_options: dict | None = None,
-    progress: ProgressCallback | None = None,
-    command: list[str] | None = None,
+    session: SessionOptions | None = None,
 ) -> list[dict]:
     """Map a cube file, or every sample of a manifest (``.csv``), with a saved model.
 
@@ -469,45 +460,52 @@ def run_predict(
     from chemmap.report.interactive import prediction_report
     from chemmap.supervised.samples import SampleEntry, load_sample, read_manifest
 
-    timer = Timer()
     model = load_model(model_dir)
     source = Path(source)
-    with timer.stage("read"):
-        if source.suffix.lower() == ".csv":
-            samples = _load(read_manifest(source), read_options)
-        else:
-            samples = [load_sample(SampleEntry(source, float("nan")), format=format, **(read_options or {}))]
-    with timer.stage("map"):
-        maps = [model.predict_map(s) for s in samples]
-    rows = []
-    for sample, image in zip(samples, maps, strict=True):
-        inside = image[sample.mask]
-        rows.append(
-            {
-                "name": sample.name,
-                "predicted_mean": float(np.nanmean(inside)),
-                "reference": sample.reference if np.isfinite(sample.reference) else None,
-                "out_of_range_fraction": float(np.mean((inside < low) | (inside > high))),
-            }
-        )
-    referenced = [i for i, s in enumerate(samples) if np.isfinite(s.reference)]
-    with staged_output(out_dir) as stage:
-        _write_predictions(stage, samples, maps, rows, low=low, high=high, unit=unit)
-        for sample, image, row in zip(samples, maps, rows, strict=True):
-            summary = {**row, "model": str(model_dir), "physical range": f"{low:g}-{high:g} {unit}"}
-            page = prediction_report(
-                sample, {"model": image}, summary, low=low, high=high, unit=unit, command=command, versions=versions()
+    with open_session(session) as run:
+        with run.timer.stage("read"):
+            if source.suffix.lower() == ".csv":
+                samples = _load(read_manifest(source), read_options)
+            else:
+                samples = [load_sample(SampleEntry(source, float("nan")), format=format, **(read_options or {}))]
+        with run.timer.stage("map"):
+            maps = [model.predict_map(s) for s in samples]
+        rows = []
+        for sample, image in zip(samples, maps, strict=True):
+            inside = image[sample.mask]
+            rows.append(
+                {
+                    "name": sample.name,
+                    "predicted_mean": float(np.nanmean(inside)),
+                    "reference": sample.reference if np.isfinite(sample.reference) else None,
+                    "out_of_range_fraction": float(np.mean((inside < low) | (inside > high))),
+                }
             )
-            write_html(page, stage / "maps" / f"{sample.name}.html")
-        if len(referenced) >= 2:
-            from chemmap._shared.atomic import write_text_atomic
-            from chemmap.report.metrics_json import to_json_safe
+        referenced = [i for i, s in enumerate(samples) if np.isfinite(s.reference)]
+        with staged_output(out_dir) as stage:
+            _write_predictions(stage, samples, maps, rows, low=low, high=high, unit=unit)
+            for sample, image, row in zip(samples, maps, rows, strict=True):
+                summary = {**row, "model": str(model_dir), "physical range": f"{low:g}-{high:g} {unit}"}
+                page = prediction_report(
+                    sample,
+                    {"model": image},
+                    summary,
+                    low=low,
+                    high=high,
+                    unit=unit,
+                    command=run.command,
+                    versions=versions(),
+                )
+                write_html(page, stage / "maps" / f"{sample.name}.html")
+            if len(referenced) >= 2:
+                from chemmap._shared.atomic import write_text_atomic
+                from chemmap.report.metrics_json import to_json_safe
 
-            scores = quantitative_map_scores(
-                [samples[i] for i in referenced], [maps[i] for i in referenced], low=low, high=high
-            )
-            write_text_atomic(stage / "metrics.json", json.dumps(to_json_safe(scores), indent=2) + "\n")
-        write_run_record(stage, command=command, timer=timer, source=str(source), model=str(model_dir))
+                scores = quantitative_map_scores(
+                    [samples[i] for i in referenced], [maps[i] for i in referenced], low=low, high=high
+                )
+                write_text_atomic(stage / "metrics.json", json.dumps(to_json_safe(scores), indent=2) + "\n")
+            run.write_record(stage, source=str(source), model=str(model_dir))
     return rows
 
 

@@ -10,10 +10,11 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["Timer", "versions", "workflow_session", "write_run_record"]
+__all__ = ["Session", "SessionOptions", "Timer", "open_session", "versions", "write_run_record"]
 
 _PACKAGES = ("chemmap", "numpy", "scipy", "scikit-learn", "pandas", "h5py", "matplotlib")
 
@@ -53,19 +54,70 @@ class Timer:
         }
 
 
+@dataclass(frozen=True)
+class SessionOptions:
+    """How a workflow runs, the same for every workflow.
+
+    Attributes
+    ----------
+    memory_limit : str or int, optional
+        Working-set bound, e.g. ``"2GiB"`` (default: half the free memory).
+    scheduler : str, optional
+        ``threads`` (default), ``processes``, ``synchronous`` or a Dask scheduler address.
+    cluster : str, optional
+        ``"local:N"``: a Dask LocalCluster of N worker processes.
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+    command : list of str, optional
+        The command recorded in ``run_record.json`` (default ``sys.argv``).
+    """
+
+    memory_limit: str | int | None = None
+    scheduler: str | None = None
+    cluster: str | None = None
+    progress: Callable | None = None
+    command: list[str] | None = None
+
+
+class Session:
+    """One workflow run: its options, its timer and the chemmap warnings raised so far."""
+
+    def __init__(self, options: SessionOptions, caught: list) -> None:
+        self.options, self.timer, self._caught = options, Timer(), caught
+
+    @property
+    def progress(self) -> Callable | None:
+        return self.options.progress
+
+    @property
+    def command(self) -> list[str] | None:
+        return self.options.command
+
+    def warnings(self) -> list[str]:
+        """The distinct messages of the chemmap warnings raised in this session so far."""
+        from chemmap.core.exceptions import ChemmapWarning
+
+        return list(dict.fromkeys(str(w.message) for w in self._caught if issubclass(w.category, ChemmapWarning)))
+
+    def write_record(self, stage: Path, *, source: str, **extra) -> None:
+        """``run_record.json`` in ``stage`` (see :func:`write_run_record`)."""
+        write_run_record(stage, command=self.command, timer=self.timer, source=source, **extra)
+
+
 @contextlib.contextmanager
-def workflow_session(scheduler: str | None, memory_limit, cluster: str | None) -> Iterator[Callable[[], list[str]]]:
+def open_session(options: SessionOptions | None = None) -> Iterator[Session]:
     """The compute settings of one workflow run (threads by default), recording chemmap's
-    warnings; yields a function that returns their distinct messages so far."""
+    warnings, with a timer for its stages."""
     from chemmap._shared.compute import compute_settings
     from chemmap.core.exceptions import ChemmapWarning
 
+    options = options or SessionOptions()
     with (
         warnings.catch_warnings(record=True) as caught,
-        compute_settings(scheduler or "threads", memory_limit=memory_limit, cluster=cluster),
+        compute_settings(options.scheduler or "threads", memory_limit=options.memory_limit, cluster=options.cluster),
     ):
         warnings.simplefilter("always", ChemmapWarning)
-        yield lambda: list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning)))
+        yield Session(options, caught)
 
 
 def write_run_record(stage: Path, *, command, timer: Timer, source: str, **extra) -> None:

@@ -3,19 +3,14 @@ draw and report, writing everything into one output folder atomically."""
 
 from __future__ import annotations
 
-import json
-import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from chemmap._shared.compute import active_settings
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import ChemmapWarning
 from chemmap.pipeline.config import reader_options, validate_config
-from chemmap.pipeline.record import Timer, versions
+from chemmap.pipeline.record import Session, SessionOptions, open_session, versions
 from chemmap.pipeline.staging import staged_output, write_zarr_outputs
 from chemmap.pipeline.steps import RunResult, analyse
 
@@ -70,23 +65,18 @@ def run(
     from chemmap.io import read
 
     resolved = validate_config(config, base_dir=base_dir)
-    timer = Timer()
     inp = resolved["input"]
-    options = reader_options(inp)
-    with warnings.catch_warnings(record=True) as caught, _compute_settings(resolved):
-        warnings.simplefilter("always", ChemmapWarning)
-        with timer.stage("read"):
+    with open_session(_session_options(resolved, progress, command)) as session:
+        with session.timer.stage("read"):
             notify(progress, "reading", 0, 1)
-            cube = read(inp["path"], format=inp["format"], **options)
+            cube = read(inp["path"], format=inp["format"], **reader_options(inp))
             notify(progress, "reading", 1, 1)
-        return _run_checked(cube, resolved, out_dir, timer=timer, progress=progress, command=command, caught=caught)
+        return _run_checked(cube, resolved, out_dir, session)
 
 
-def _compute_settings(resolved: dict):
-    from chemmap._shared.compute import compute_settings
-
+def _session_options(resolved: dict, progress, command) -> SessionOptions:
     opts = resolved["run"]
-    return compute_settings(opts["scheduler"], memory_limit=opts["memory_limit"], cluster=opts["cluster"])
+    return SessionOptions(opts["memory_limit"], opts["scheduler"], opts["cluster"], progress, command)
 
 
 def run_cube(
@@ -96,28 +86,27 @@ def run_cube(
     config = dict(config or {})
     config.setdefault("input", {"path": str(cube.attrs.get("path", "<in memory>"))})
     resolved = validate_config(config, check_input_exists=False)
-    with warnings.catch_warnings(record=True) as caught, _compute_settings(resolved):
-        warnings.simplefilter("always", ChemmapWarning)
-        return _run_checked(cube, resolved, out_dir, timer=Timer(), progress=progress, command=None, caught=caught)
+    with open_session(_session_options(resolved, progress, None)) as session:
+        return _run_checked(cube, resolved, out_dir, session)
 
 
-def _run_checked(cube, resolved, out_dir, *, timer, progress, command, caught) -> RunResult:
-    result = analyse(cube, resolved, timer=timer, progress=progress)
-    result.warnings.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ChemmapWarning)))
+def _run_checked(cube, resolved, out_dir, session: Session) -> RunResult:
+    result = analyse(cube, resolved, timer=session.timer, progress=session.progress)
+    result.warnings.extend(w for w in session.warnings() if w not in result.warnings)
     result.metrics["warnings"] = result.warnings
     if out_dir is not None:
-        with timer.stage("write"):
-            _write_outputs(result, Path(out_dir), timer=timer, command=command)
+        with session.timer.stage("write"):
+            _write_outputs(result, Path(out_dir), session)
         result.out_dir = Path(out_dir)
     return result
 
 
-def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -> None:
+def _write_outputs(result: RunResult, out_dir: Path, session: Session) -> None:
     import tomli_w
 
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report import render_markdown, write_figures, write_metrics_json
-    from chemmap.report.chemical_maps import chemical_map_files, write_chemical_maps
+    from chemmap.report.chemical_maps import write_chemical_maps
     from chemmap.report.html import write_html
     from chemmap.report.interactive import run_report
 
@@ -136,16 +125,8 @@ def _write_outputs(result: RunResult, out_dir: Path, *, timer: Timer, command) -
         write_metrics_json(result.metrics, stage / "metrics.json")
         write_text_atomic(stage / "config.resolved.toml", tomli_w.dumps(toml_clean(result.config)))
         write_text_atomic(stage / "report.md", render_markdown(result))
-        write_html(run_report(result, command=command, versions=package_versions), stage / "report.html")
-        record = {
-            "command": command if command is not None else sys.argv,
-            "versions": package_versions,
-            "timings": timer.to_dict(),
-            "input": result.config["input"]["path"],
-            "outputs": [*output_files(lazy), *chemical_map_files(result)],
-            "compute": active_settings().to_dict(),
-        }
-        write_text_atomic(stage / "run_record.json", json.dumps(record, indent=2))
+        write_html(run_report(result, command=session.command, versions=package_versions), stage / "report.html")
+        session.write_record(stage, source=result.config["input"]["path"])
 
 
 def toml_clean(value):

@@ -1,0 +1,21 @@
+"""The session options every workflow command takes the same way."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["session_options"]
+
+
+def session_options(args):
+    """The session every workflow command runs in: its scale flags, progress bar and command."""
+    from chemmap.cli.progress import make_progress
+    from chemmap.pipeline.record import SessionOptions
+
+    return SessionOptions(
+        memory_limit=args.memory_limit,
+        scheduler=args.scheduler,
+        cluster=args.cluster,
+        progress=make_progress(args.quiet),
+        command=["chemmap", *sys.argv[1:]],
+    )
