@@ -149,8 +149,8 @@ def test_a_channel_axis_that_is_not_xrf_is_kept_when_asked(tmp_path, capsys):
     cube = demo.replace(axis=SpectralAxis(np.arange(demo.n_channels, dtype=float), "channel"))
     write(cube, tmp_path / "channels.h5")
     assert main(["peaks", str(tmp_path / "channels.h5"), "--out", str(tmp_path / "a"), "--quiet"]) == 2
-    assert "--no-calibrate" in capsys.readouterr().err
-    code = main(["peaks", str(tmp_path / "channels.h5"), "--out", str(tmp_path / "b"), "--no-calibrate", "--quiet"])
+    assert "--calibrate off" in capsys.readouterr().err
+    code = main(["peaks", str(tmp_path / "channels.h5"), "--out", str(tmp_path / "b"), "--calibrate", "off", "--quiet"])
     assert code == 0
     report = json.loads((tmp_path / "b" / "peaks.json").read_text())
     assert report["axis"]["unit"] == "channel" and report["calibration"] is None
@@ -265,3 +265,24 @@ def test_the_default_finds_kbeta_and_lgamma_lines_at_a_tenth_of_their_alpha(seed
     assert set(result.identification["identified"]) == TRUE
     max_only = map_peaks(scene.cube, PeakSettings(detect_on="max", speckles=False))
     assert "Cu Kb1" not in set(max_only.labels)  # what the merge adds
+
+
+def test_the_resolved_config_runs_the_same_peaks_again(scan_run, tmp_path):
+    import tomllib
+
+    _, folder, report = scan_run
+    resolved = folder / "out" / "config.resolved.toml"
+    config = tomllib.loads(resolved.read_text())
+    assert config["peaks"]["fit"] is True and config["peaks"]["smooth"] == 1.5  # the flags of the first run
+    assert config["input"]["path"] == str(folder / "scan.rpl")
+    assert main(["peaks", str(resolved), "--out", str(tmp_path / "again"), "--no-speckles", "--quiet"]) == 0
+    again = json.loads((tmp_path / "again" / "peaks.json").read_text())
+    assert again["peaks"] == report["peaks"] and again["identified"] == report["identified"]
+    rerun = tomllib.loads((tmp_path / "again" / "config.resolved.toml").read_text())
+    assert rerun == {**config, "peaks": {**config["peaks"], "speckles": False}}  # a flag wins over the config
+
+
+def test_a_peaks_config_is_checked_before_anything_is_read(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('[input]\npath = "missing.rpl"\n[peaks]\ndetect_on = "median"\n')
+    assert main(["peaks", str(tmp_path / "c.toml"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "[peaks]" in capsys.readouterr().err and not (tmp_path / "o").exists()

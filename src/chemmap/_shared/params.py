@@ -6,12 +6,12 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from chemmap._shared.validation import check_choice, check_int, check_number
 from chemmap.core.exceptions import InvalidParameterError
 
-__all__ = ["REQUIRED", "Param", "validate_params"]
+__all__ = ["REQUIRED", "Param", "Settings", "validate_params"]
 
 REQUIRED = object()
 
@@ -118,3 +118,39 @@ def validate_params(spec: Mapping[str, Param], given: Mapping[str, Any], *, func
         else:
             out[name] = param.default
     return out
+
+
+class Settings:
+    """The validated parameters of one workflow section, declared once in ``PARAMS``.
+
+    ``Settings(**given)`` checks every value against its :class:`Param` (unknown names,
+    types, ranges, choices) and fills the defaults; the values are attributes. The same
+    declarations check a TOML section and make the command's flags, so a parameter is
+    declared in one place. Subclasses set ``PARAMS`` and ``SECTION`` (the TOML table) and
+    may add rules across parameters in :meth:`check`.
+    """
+
+    PARAMS: ClassVar[Mapping[str, Param]] = {}
+    SECTION: ClassVar[str] = ""
+
+    def __init__(self, **given) -> None:
+        self.__dict__.update(validate_params(self.PARAMS, given, func=f"[{self.SECTION}]"))
+        self.check()
+
+    def check(self) -> None:
+        """Rules that involve several parameters (none by default)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every parameter's value, by name (what ``config.resolved.toml`` records)."""
+        return {name: getattr(self, name) for name in self.PARAMS}
+
+    def replace(self, **changes) -> Settings:
+        """A copy with ``changes``, validated again."""
+        return type(self)(**{**self.to_dict(), **changes})
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other.to_dict() == self.to_dict()
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.to_dict().items() if v != self.PARAMS[k].default}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"

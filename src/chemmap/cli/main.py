@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from chemmap.cli.flags import add_param_flags, workflow_config
 from chemmap.cli.session import session_options
 from chemmap.core.exceptions import ChemmapError, ChemmapWarning, InvalidParameterError
 
@@ -117,11 +118,9 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument("--debug", action="store_true", help="show tracebacks")
 
     def scale(p):
-        p.add_argument("--memory-limit", help="working-set bound, e.g. 2GiB (default: half the free memory)")
-        p.add_argument(
-            "--scheduler", help="threads (default) | processes | synchronous | a Dask scheduler address tcp://HOST:PORT"
-        )
-        p.add_argument("--cluster", metavar="local:N", help="run on a Dask LocalCluster of N worker processes")
+        from chemmap.pipeline.config import SESSION_PARAMS
+
+        add_param_flags(p, SESSION_PARAMS)
 
     def inputs(p):
         p.add_argument("--format", help="reader name (guessed from the file when omitted)")
@@ -200,33 +199,14 @@ def _build_parser() -> argparse.ArgumentParser:
     inputs(prep)
     common(prep)
 
+    from chemmap.pipeline.peaks import PeakSettings
+
     peaks = sub.add_parser(
         "peaks", help="find the peaks of a cube, identify XRF element lines and map every peak (areas, positions)"
     )
-    peaks.add_argument("input", type=Path, help="data file (.rpl/.raw, .h5, .zarr, ... any format chemmap reads)")
+    peaks.add_argument("input", type=Path, help="data file (any format chemmap reads), or a .toml config")
     peaks.add_argument("--out", required=True, type=Path, help="output folder")
-    peaks.add_argument(
-        "--detect-on", choices=("auto", "max", "mean"), help="spectrum peaks are found on (default auto: max and mean)"
-    )
-    peaks.add_argument(
-        "--prominence", type=float, help="least peak prominence, spectrum units (default 5 noise sigmas)"
-    )
-    peaks.add_argument("--min-width", type=float, help="least FWHM, axis units (default 3 channels)")
-    peaks.add_argument("--max-width", type=float, help="largest FWHM, axis units")
-    peaks.add_argument("--slice-width", type=float, help="slice width in FWHMs (default 1.5)")
-    peaks.add_argument("--baseline-channels", type=int, help="channels averaged at each slice end for the baseline")
-    peaks.add_argument("--anode", help="X-ray tube anode element (default: the one the file names, else unknown)")
-    peaks.add_argument("--no-calibrate", action="store_true", help="keep a channel axis as it is")
-    peaks.add_argument("--quadratic", action="store_true", help="quadratic energy calibration (3+ lines)")
-    peaks.add_argument("--identify", choices=("auto", "on", "off"), help="element identification (auto: keV axes)")
-    peaks.add_argument(
-        "--fit", action="store_true", help="also map peaks by a non-negative fit (Gaussians + continuum)"
-    )
-    peaks.add_argument("--no-speckles", action="store_true", help="skip the speckle atlases")
-    peaks.add_argument("--max-area", type=int, help="largest speckle, pixels (default 25)")
-    peaks.add_argument("--equalize", action="store_true", help="histogram-equalised peak-map grid")
-    peaks.add_argument("--normalize", action="store_true", help="peak-map grid with each map divided by its max")
-    peaks.add_argument("--smooth", type=float, metavar="SIGMA", help="also write a smoothed layer (sigma, channels)")
+    add_param_flags(peaks, PeakSettings.PARAMS)
     scale(peaks)
     inputs(peaks)
     common(peaks)
@@ -416,34 +396,19 @@ def _print_warnings(messages) -> None:
 
 
 def _cmd_peaks(args) -> int:
+    from chemmap.pipeline.config import reader_options, validate_workflow_config
     from chemmap.pipeline.peaks import PeakSettings, run_peaks
 
-    chosen = {
-        "detect_on": args.detect_on,
-        "prominence": args.prominence,
-        "min_width": args.min_width,
-        "max_width": args.max_width,
-        "slice_width": args.slice_width,
-        "baseline_channels": args.baseline_channels,
-        "anode": args.anode,
-        "identify": args.identify,
-        "max_area": args.max_area,
-        "smooth": args.smooth,
-    }
-    settings = PeakSettings(
-        **{k: v for k, v in chosen.items() if v is not None},
-        calibrate="off" if args.no_calibrate else "auto",
-        calibration_degree=2 if args.quadratic else 1,
-        fit=args.fit,
-        speckles=not args.no_speckles,
-        equalize=args.equalize,
-        normalize=args.normalize,
-    )
+    config, base_dir = workflow_config(args, PeakSettings.SECTION, PeakSettings.PARAMS)
+    resolved = validate_workflow_config(config, PeakSettings, base_dir=base_dir)
+    inp = resolved["input"]
     result = run_peaks(
-        args.input,
+        inp["path"],
         args.out,
-        settings,
-        **_workflow_options(args),
+        PeakSettings(**resolved["peaks"]),
+        format=inp["format"],
+        read_options=reader_options(inp),
+        session=session_options(args, resolved["run"]),
     )
     _print_warnings(result.warnings)
     found = ", ".join(name for name in result.names)

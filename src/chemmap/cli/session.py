@@ -7,15 +7,18 @@ import sys
 __all__ = ["session_options"]
 
 
-def session_options(args):
-    """The session every workflow command runs in: its scale flags, progress bar and command."""
+def session_options(args, run: dict | None = None):
+    """The session every workflow command runs in: its scale flags (or, from a config, the
+    resolved ``[run]`` table ``run``), progress bar and command."""
     from chemmap.cli.progress import make_progress
     from chemmap.pipeline.record import SessionOptions
 
+    if run is None:
+        run = {"memory_limit": args.memory_limit, "scheduler": args.scheduler, "cluster": args.cluster}
     return SessionOptions(
-        memory_limit=args.memory_limit,
-        scheduler=args.scheduler,
-        cluster=args.cluster,
+        memory_limit=run["memory_limit"],
+        scheduler=run["scheduler"],
+        cluster=run["cluster"],
         progress=make_progress(args.quiet),
         command=["chemmap", *sys.argv[1:]],
     )

@@ -18,7 +18,7 @@ from chemmap.cluster.spectra import cluster_spectra
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.deep.settings import TrainSettings
-from chemmap.pipeline.record import Session, SessionOptions, Timer, open_session, versions
+from chemmap.pipeline.record import Session, SessionOptions, Timer, open_session, toml_clean, versions
 from chemmap.pipeline.staging import NpyRowWriter, staged_output
 
 __all__ = ["AUTOENCODER_OUTPUT_FILES", "AutoencoderResult", "AutoencoderSettings", "run_autoencoder"]
@@ -286,8 +286,6 @@ def showcase_channels(cluster_means: np.ndarray, n: int = SHOWCASE_BANDS) -> lis
 def settings_toml(settings: AutoencoderSettings) -> str:
     """Every setting of a run as an ``[autoencoder]`` TOML table (what ``--config`` reads)."""
     import tomli_w
-
-    from chemmap.pipeline.runner import toml_clean
 
     return tomli_w.dumps({"autoencoder": toml_clean(asdict(settings))})
 

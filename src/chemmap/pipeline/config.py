@@ -19,7 +19,15 @@ from chemmap._shared.params import Param, validate_params
 from chemmap.core.exceptions import ConfigError, InputFileNotFoundError, InvalidParameterError
 from chemmap.preprocessing.chain import Chain
 
-__all__ = ["SECTIONS", "load_config", "read_config_file", "reader_options", "validate_config"]
+__all__ = [
+    "SECTIONS",
+    "SESSION_PARAMS",
+    "load_config",
+    "read_config_file",
+    "reader_options",
+    "validate_config",
+    "validate_workflow_config",
+]
 
 
 def _number(value, name, func) -> float:
@@ -137,6 +145,27 @@ def _scheduler(value, name, func):
     )
 
 
+#: How a workflow runs (the ``[run]`` table of every workflow's config).
+SESSION_PARAMS: dict[str, Param] = {
+    "memory_limit": Param(
+        "any",
+        None,
+        allow_none=True,
+        check=_checked_by(parse_memory),
+        doc="working-set bound, e.g. '2GiB' (default: half the free memory)",
+    ),
+    "scheduler": Param(
+        "str", "threads", check=_scheduler, doc="threads | processes | synchronous | a Dask scheduler address"
+    ),
+    "cluster": Param(
+        "str",
+        None,
+        allow_none=True,
+        check=_checked_by(parse_cluster),
+        doc="'local:N': a Dask LocalCluster of N worker processes",
+    ),
+}
+
 SECTIONS: dict[str, dict[str, Param]] = {
     "input": {
         "path": Param("str", doc="file to read (relative to the config file)"),
@@ -252,26 +281,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "smoothing": Param("float", 1.0, low=0, doc="Potts weight of the smoothed labels (0 = off)"),
         "unlabelled": Param("int", 0, doc="label value meaning 'no class' (negative values are unlabelled too)"),
     },
-    "run": {
-        "random_state": Param("int", 0, low=0, doc="seed of every random choice"),
-        "memory_limit": Param(
-            "any",
-            None,
-            allow_none=True,
-            check=_checked_by(parse_memory),
-            doc="working-set bound, e.g. '2GiB' (default: half the free memory)",
-        ),
-        "scheduler": Param(
-            "str", "threads", check=_scheduler, doc="threads | processes | synchronous | a Dask scheduler address"
-        ),
-        "cluster": Param(
-            "str",
-            None,
-            allow_none=True,
-            check=_checked_by(parse_cluster),
-            doc="'local:N': a Dask LocalCluster of N worker processes",
-        ),
-    },
+    "run": {"random_state": Param("int", 0, low=0, doc="seed of every random choice"), **SESSION_PARAMS},
 }
 
 
@@ -294,16 +304,54 @@ def validate_config(
     ConfigError
         Naming the section, the field, the constraint, the value and the valid names.
     """
+    resolved = _validate_tables(config, SECTIONS, lists=("preprocessing",))
+    steps = config.get("preprocessing", [])
+    if not isinstance(steps, list):
+        raise ConfigError("preprocessing must be a list of steps ([[preprocessing]] tables in TOML).")
+    resolved["preprocessing"] = Chain(steps).to_list()
+    _resolve_paths(resolved, base_dir, check_input_exists)
+    clustering = resolved["clustering"]
+    if clustering["features"] == "ratios" and not clustering["ratios"]:
+        clustering["ratios"] = [list(pair) for pair in resolved["maps"]["ratio"] or []]  # the ratio maps' bands
+    return resolved
+
+
+def validate_workflow_config(
+    config: dict[str, Any], settings_class, *, base_dir: Path | None = None, check_input_exists: bool = True
+) -> dict[str, Any]:
+    """Check the config of a workflow other than ``run``: ``[input]``, the table of its
+    :class:`~chemmap._shared.params.Settings` (e.g. ``[peaks]``) and ``[run]`` (memory limit,
+    scheduler, cluster); return it resolved, defaults filled in, relative paths made absolute.
+
+    Raises
+    ------
+    ConfigError
+        Naming the section, the field, the constraint and the value.
+    """
+    section = settings_class.SECTION
+    resolved = _validate_tables(
+        config, {"input": SECTIONS["input"], section: settings_class.PARAMS, "run": SESSION_PARAMS}
+    )
+    try:
+        settings_class(**resolved[section])  # the rules across parameters
+    except InvalidParameterError as exc:
+        raise ConfigError(str(exc)) from None
+    _resolve_paths(resolved, base_dir, check_input_exists)
+    return resolved
+
+
+def _validate_tables(config, sections: dict[str, dict[str, Param]], *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Each table of ``config`` checked against its declared parameters, defaults filled in."""
     if not isinstance(config, dict):
         raise ConfigError(f"A config must be a table of sections; got {type(config).__name__}.")
-    unknown = sorted(set(config) - set(SECTIONS) - {"preprocessing"})
+    unknown = sorted(set(config) - set(sections) - set(lists))
     if unknown:
         raise ConfigError(
             f"Unknown config section(s) {', '.join(map(repr, unknown))}. Valid sections are: "
-            f"{', '.join([*SECTIONS, 'preprocessing'])}."
+            f"{', '.join([*sections, *lists])}."
         )
     resolved: dict[str, Any] = {}
-    for section, spec in SECTIONS.items():
+    for section, spec in sections.items():
         given = config.get(section, {})
         if not isinstance(given, dict):
             raise ConfigError(f"[{section}] must be a table; got {given!r}.")
@@ -313,29 +361,30 @@ def validate_config(
             resolved[section] = validate_params(spec, given, func=f"[{section}]")
         except InvalidParameterError as exc:
             raise ConfigError(str(exc)) from None
-    steps = config.get("preprocessing", [])
-    if not isinstance(steps, list):
-        raise ConfigError("preprocessing must be a list of steps ([[preprocessing]] tables in TOML).")
-    resolved["preprocessing"] = Chain(steps).to_list()
+    return resolved
+
+
+#: Fields holding file names, relative to the config file.
+PATH_FIELDS = (
+    ("input", "label_mask"),
+    ("unmixing", "truth_abundances"),
+    ("unmixing", "truth_endmembers"),
+    ("classification", "labels"),
+)
+
+
+def _resolve_paths(resolved: dict[str, Any], base_dir: Path | None, check_input_exists: bool) -> None:
+    """The input path and the other file names made relative to ``base_dir``; a missing input is an error."""
     path = Path(resolved["input"]["path"])
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path
     if check_input_exists and not path.exists():
         raise InputFileNotFoundError(f"Input file {str(path)!r} (from [input] path) does not exist.")
     resolved["input"]["path"] = str(path)
-    for section, key in (
-        ("input", "label_mask"),
-        ("unmixing", "truth_abundances"),
-        ("unmixing", "truth_endmembers"),
-        ("classification", "labels"),
-    ):
-        given = resolved[section][key]
+    for section, key in PATH_FIELDS:
+        given = resolved.get(section, {}).get(key)
         if given is not None and base_dir is not None and not Path(given).is_absolute():
             resolved[section][key] = str(base_dir / given)
-    clustering = resolved["clustering"]
-    if clustering["features"] == "ratios" and not clustering["ratios"]:
-        clustering["ratios"] = [list(pair) for pair in resolved["maps"]["ratio"] or []]  # the ratio maps' bands
-    return resolved
 
 
 def reader_options(inp: dict[str, Any]) -> dict[str, Any]:

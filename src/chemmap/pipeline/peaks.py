@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from chemmap._shared.optional import optional_import
+from chemmap._shared.params import Param, Settings
 from chemmap._shared.progress import ProgressCallback, notify
-from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, DataWarning, InvalidParameterError
-from chemmap.pipeline.record import Session, SessionOptions, Timer, open_session, versions
+from chemmap.pipeline.record import Session, SessionOptions, Timer, open_session, versions, write_resolved_config
 from chemmap.pipeline.staging import staged_output
 
 __all__ = ["PEAK_OUTPUT_FILES", "PeakSettings", "PeaksResult", "map_peaks", "run_peaks"]
@@ -41,81 +42,66 @@ PEAK_OUTPUT_FILES = (
     "peak_spectrum.png",
     "hotmax_spectra.png",
     "report.html",
+    "config.resolved.toml",
     "run_record.json",
 )
 #: Speckle panels drawn at most (the maps with the most speckles).
 MAX_SPECKLE_PANELS = 6
 
 
-@dataclass
-class PeakSettings:
-    """Options of the peak workflow (axis units wherever a width is given).
+class PeakSettings(Settings):
+    """Options of the peak workflow, the ``[peaks]`` table of a config (axis units wherever a
+    width is given); each is declared once in :data:`PeakSettings.PARAMS`.
 
-    Attributes
-    ----------
-    detect_on : {"auto", "max", "mean"}
-        Spectrum peaks are detected on: the max spectrum finds peaks of a few pixels
-        (speckles), the mean spectrum (the summed counts for counts) weak lines of many pixels
-        (Kβ and Lγ lines, about a tenth of their Kα); ``auto`` (default) merges both, every
-        peak measured on the max spectrum and recorded with the spectrum that found it.
-    prominence, min_width, max_width, slice_width
-        See :func:`chemmap.maps.find_peaks`.
-    baseline_channels : int, optional
-        See :func:`chemmap.maps.peak_maps`.
-    anode : str, optional
-        X-ray tube anode (Rayleigh/Compton lines, calibration anchor); default the one the
-        file names (``attrs["anode"]``), else unknown: scatter peaks are then not flagged
-        and calibration anchors on common element lines only.
-    calibrate : {"auto", "off"}
-        ``auto`` calibrates a cube whose axis is in channels from its own lines.
-    calibration_degree : {1, 2}
-    identify : {"auto", "on", "off"}
-        Element identification; ``auto`` runs it on keV axes.
-    fit : bool
-        Also write maps from a non-negative fit of a Gaussian per peak plus a continuum.
-    speckles : bool
-        Build a speckle atlas of every peak-area map (tube scatter maps excepted).
-    max_area : int
-        Largest speckle, pixels.
-    equalize : bool
-        Show the peak-map grid histogram-equalised.
-    normalize : bool
-        Show every map of the grid divided by its own maximum, on one 0–1 scale (maxrf4u's
-        ``norm=True``).
-    smooth : float, optional
-        Write a spectrally smoothed float32 copy (Gaussian sigma in channels) as a separate
-        layer, ``smoothed.zarr``; the maps always use the raw counts.
+    ``detect_on``: the max spectrum finds peaks of a few pixels (speckles), the mean spectrum
+    (the summed counts for counts) weak lines of many pixels (Kβ and Lγ lines, about a tenth
+    of their Kα); ``auto`` merges both, every peak measured on the max spectrum and recorded
+    with the spectrum that found it. ``prominence``, ``min_width``, ``max_width`` and
+    ``slice_width``: see :func:`chemmap.maps.find_peaks`; ``baseline_channels``: see
+    :func:`chemmap.maps.peak_maps`. ``anode``: without it (and without one named by the file,
+    ``attrs["anode"]``) scatter peaks are not flagged and calibration anchors on common element
+    lines only. ``normalize`` is maxrf4u's ``norm=True``. ``smooth`` writes a smoothed copy as
+    a separate layer; the maps always use the raw counts.
     """
 
-    detect_on: str = "auto"
-    prominence: float | None = None
-    min_width: float | None = None
-    max_width: float | None = None
-    slice_width: float = 1.5
-    baseline_channels: int | None = None
-    anode: str | None = None
-    calibrate: str = "auto"
-    calibration_degree: int = 1
-    identify: str = "auto"
-    fit: bool = False
-    speckles: bool = True
-    max_area: int = 25
-    equalize: bool = False
-    normalize: bool = False
-    smooth: float | None = None
+    SECTION = "peaks"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "detect_on": Param(
+            "choice", "auto", choices=("auto", "max", "mean"), doc="spectrum the peaks are found on (auto: both)"
+        ),
+        "prominence": Param(
+            "float", None, low=0, allow_none=True, doc="least peak prominence, spectrum units (default 5 noise sigmas)"
+        ),
+        "min_width": Param("float", None, low=0, allow_none=True, doc="least FWHM, axis units (default 3 channels)"),
+        "max_width": Param("float", None, low=0, allow_none=True, doc="largest FWHM, axis units"),
+        "slice_width": Param("float", 1.5, low=0, low_inclusive=False, doc="slice width in FWHMs"),
+        "baseline_channels": Param(
+            "int", None, low=1, allow_none=True, doc="channels averaged at each slice end for the baseline"
+        ),
+        "anode": Param("str", None, allow_none=True, doc="X-ray tube anode element (default: the one the file names)"),
+        "calibrate": Param(
+            "choice", "auto", choices=("auto", "off"), doc="auto: calibrate a channel axis from its own lines"
+        ),
+        "calibration_degree": Param("int", 1, low=1, high=2, doc="1: linear energy calibration, 2: quadratic"),
+        "identify": Param("choice", "auto", choices=("auto", "on", "off"), doc="element identification (auto: keV)"),
+        "fit": Param("bool", False, doc="also map peaks by a non-negative fit (Gaussians + continuum)"),
+        "speckles": Param("bool", True, doc="a speckle atlas of every peak-area map"),
+        "max_area": Param("int", 25, low=1, doc="largest speckle, pixels"),
+        "equalize": Param("bool", False, doc="histogram-equalised peak-map grid"),
+        "normalize": Param("bool", False, doc="peak-map grid with each map divided by its max"),
+        "smooth": Param(
+            "float",
+            None,
+            low=0,
+            low_inclusive=False,
+            allow_none=True,
+            doc="also write a smoothed layer smoothed.zarr (Gaussian sigma, channels)",
+        ),
+    }
 
-    def __post_init__(self) -> None:
-        self.detect_on = check_choice(self.detect_on, ("auto", "max", "mean"), name="detect_on", func="peaks")
-        self.calibrate = check_choice(self.calibrate, ("auto", "off"), name="calibrate", func="peaks")
-        self.identify = check_choice(self.identify, ("auto", "on", "off"), name="identify", func="peaks")
-        if self.calibration_degree not in (1, 2):
-            raise InvalidParameterError(f"calibration_degree must be 1 or 2; got {self.calibration_degree}.")
-        if self.max_area < 1:
-            raise InvalidParameterError(f"max_area must be at least 1 pixel; got {self.max_area}.")
+    def check(self) -> None:
         if self.equalize and self.normalize:
             raise InvalidParameterError("equalize and normalize are two ways to show the grid; choose one.")
-        if self.smooth is not None and self.smooth <= 0:
-            raise InvalidParameterError(f"smooth must be a positive sigma in channels; got {self.smooth}.")
 
 
 @dataclass
@@ -165,7 +151,7 @@ def map_peaks(
         else:
             peaks = _detect(cube, spectrum, summary, settings)
         if not peaks and settings.detect_on == "max" and summary.n_pixels > 1:
-            peaks = _detect(cube, summary.mean, summary, replace(settings, detect_on="mean"))
+            peaks = _detect(cube, summary.mean, summary, settings.replace(detect_on="mean"))
             if peaks:
                 warnings.warn(
                     "No peak stands out of the noise of the max spectrum (a few bright or spiky pixels rule "
@@ -173,7 +159,7 @@ def map_peaks(
                     DataWarning,
                     stacklevel=2,
                 )
-                settings = replace(settings, detect_on="mean")
+                settings = settings.replace(detect_on="mean")
                 spectrum = summary.mean
         if not peaks:
             both = settings.detect_on in ("max", "auto") and summary.n_pixels > 1
@@ -210,8 +196,8 @@ def _detect_both(cube: Cube, summary, settings: PeakSettings) -> tuple[list, lis
     spectrum), and which spectrum found each (``max``, ``mean`` or ``max and mean``)."""
     from chemmap.maps.peaks import merge_peaks
 
-    on_max = _detect(cube, summary.max, summary, replace(settings, detect_on="max"))
-    on_mean = _detect(cube, summary.mean, summary, replace(settings, detect_on="mean")) if summary.n_pixels > 1 else []
+    on_max = _detect(cube, summary.max, summary, settings.replace(detect_on="max"))
+    on_mean = _detect(cube, summary.mean, summary, settings.replace(detect_on="mean")) if summary.n_pixels > 1 else []
     peaks, origins = merge_peaks(cube.axis.values, summary.max, on_max, on_mean)
     words = {"primary": "max", "secondary": "mean", "both": "max and mean"}
     return peaks, [words[o] for o in origins]
@@ -254,7 +240,7 @@ def _calibrated(cube: Cube, settings: PeakSettings, summary, progress):
     except AxisError as exc:
         raise AxisError(
             f"{exc} A cube that is not an X-ray spectrum keeps its channel axis with calibrate='off' "
-            "(--no-calibrate); give its axis when reading it, or the tube anode (--anode)."
+            "(--calibrate off); give its axis when reading it, or the tube anode (--anode)."
         ) from exc
 
 
@@ -372,7 +358,7 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
                 else {}
             ),
         },
-        "settings": asdict(settings),
+        "settings": settings.to_dict(),
     }
 
 
@@ -417,13 +403,18 @@ def run_peaks(
         result = map_peaks(cube, settings, progress=run.progress, timer=run.timer)
         result.warnings = run.warnings()
         result.report["warnings"] = result.warnings
+        config = {
+            "input": {"path": str(cube.attrs.get("path", "<in memory>")), "format": format, "options": read_options},
+            "peaks": settings.to_dict(),
+            "run": {k: getattr(run.options, k) for k in ("memory_limit", "scheduler", "cluster")},
+        }
         with run.timer.stage("write"):
-            _write(result, Path(out_dir), settings, run)
+            _write(result, Path(out_dir), settings, run, config)
         result.out_dir = Path(out_dir)
     return result
 
 
-def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, run: Session) -> None:
+def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, run: Session, config: dict) -> None:
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report.html import write_html
     from chemmap.report.interactive import peaks_report
@@ -457,7 +448,8 @@ def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, run: Sess
         write_text_atomic(
             stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n"
         )
-        run.write_record(stage, source=str(result.cube.attrs.get("path", "<in memory>")))
+        write_resolved_config(stage, config)
+        run.write_record(stage, source=config["input"]["path"])
 
 
 def _total_image(result: PeaksResult) -> np.ndarray:

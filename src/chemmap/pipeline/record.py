@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["Session", "SessionOptions", "Timer", "open_session", "versions", "write_run_record"]
+import numpy as np
+
+__all__ = [
+    "Session",
+    "SessionOptions",
+    "Timer",
+    "open_session",
+    "toml_clean",
+    "versions",
+    "write_resolved_config",
+    "write_run_record",
+]
 
 _PACKAGES = ("chemmap", "numpy", "scipy", "scikit-learn", "pandas", "h5py", "matplotlib")
 
@@ -137,3 +148,24 @@ def write_run_record(stage: Path, *, command, timer: Timer, source: str, **extra
         "compute": active_settings().to_dict(),
     }
     write_text_atomic(stage / "run_record.json", json.dumps(to_json_safe(record), indent=2))
+
+
+def write_resolved_config(stage: Path, config: dict) -> None:
+    """``config.resolved.toml`` in ``stage``: every setting of the run, so that
+    ``chemmap COMMAND config.resolved.toml --out DIR`` runs it again."""
+    import tomli_w
+
+    from chemmap._shared.atomic import write_text_atomic
+
+    write_text_atomic(stage / "config.resolved.toml", tomli_w.dumps(toml_clean(config)))
+
+
+def toml_clean(value):
+    """Drop None (TOML has no null), make tuples lists and NumPy scalars Python's."""
+    if isinstance(value, dict):
+        return {k: toml_clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [toml_clean(v) for v in value if v is not None]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -10,7 +10,7 @@ import numpy as np
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.pipeline.config import reader_options, validate_config
-from chemmap.pipeline.record import Session, SessionOptions, open_session, versions
+from chemmap.pipeline.record import Session, SessionOptions, open_session, versions, write_resolved_config
 from chemmap.pipeline.staging import staged_output, write_zarr_outputs
 from chemmap.pipeline.steps import RunResult, analyse
 
@@ -102,7 +102,6 @@ def _run_checked(cube, resolved, out_dir, session: Session) -> RunResult:
 
 
 def _write_outputs(result: RunResult, out_dir: Path, session: Session) -> None:
-    import tomli_w
 
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report import render_markdown, write_figures, write_metrics_json
@@ -123,18 +122,7 @@ def _write_outputs(result: RunResult, out_dir: Path, session: Session) -> None:
             with open(stage / "maps.npz", "wb") as fh:
                 np.savez_compressed(fh, **maps)
         write_metrics_json(result.metrics, stage / "metrics.json")
-        write_text_atomic(stage / "config.resolved.toml", tomli_w.dumps(toml_clean(result.config)))
+        write_resolved_config(stage, result.config)
         write_text_atomic(stage / "report.md", render_markdown(result))
         write_html(run_report(result, command=session.command, versions=package_versions), stage / "report.html")
         session.write_record(stage, source=result.config["input"]["path"])
-
-
-def toml_clean(value):
-    """Drop None (TOML has no null) and make tuples lists."""
-    if isinstance(value, dict):
-        return {k: toml_clean(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [toml_clean(v) for v in value if v is not None]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
