@@ -3,6 +3,7 @@ CLI flag alike."""
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -141,8 +142,9 @@ class Settings:
         """Rules that involve several parameters (none by default)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Every parameter's value, by name (what ``config.resolved.toml`` records)."""
-        return {name: getattr(self, name) for name in self.PARAMS}
+        """Every parameter's value, by name (what ``config.resolved.toml`` records; a value
+        held as a dataclass, e.g. loss weights, as its table)."""
+        return {name: _plain(getattr(self, name)) for name in self.PARAMS}
 
     def replace(self, **changes) -> Settings:
         """A copy with ``changes``, validated again."""
@@ -154,3 +156,7 @@ class Settings:
     def __repr__(self) -> str:
         changed = {k: v for k, v in self.to_dict().items() if v != self.PARAMS[k].default}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+
+def _plain(value):
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value

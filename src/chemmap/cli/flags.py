@@ -4,6 +4,7 @@ merge: a flag that is given wins over the config, which wins over the default.""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,9 +16,14 @@ _TYPES = {"int": int, "float": float, "str": str}
 
 
 def _help(param: Param) -> str:
-    if param.default is None or param.kind == "bool":
+    default = param.default
+    if default is None or param.kind == "bool" or default in ((), []):
         return param.doc
-    return f"{param.doc} (default {param.default})"
+    if dataclasses.is_dataclass(default):
+        default = ",".join(f"{k}={v:g}" for k, v in dataclasses.asdict(default).items())
+    elif isinstance(default, list | tuple):
+        default = ",".join(map(str, default))
+    return f"{param.doc} (default {default})"
 
 
 def add_param_flags(parser: argparse.ArgumentParser, params: Mapping[str, Param]) -> None:

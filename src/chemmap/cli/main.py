@@ -211,47 +211,15 @@ def _build_parser() -> argparse.ArgumentParser:
     inputs(peaks)
     common(peaks)
 
+    from chemmap.pipeline.autoencoder import AutoencoderSettings
+
     auto = sub.add_parser(
         "autoencoder",
         help="train a spectral autoencoder: denoised cube, latent features and a latent segmentation (needs 'deep')",
     )
-    auto.add_argument("input", type=Path, help="data file (any format chemmap reads)")
+    auto.add_argument("input", type=Path, help="data file (any format chemmap reads), or a .toml config")
     auto.add_argument("--out", required=True, type=Path, help="output folder")
-    auto.add_argument("--latent-dim", type=int, help="size of the latent vector (default 8)")
-    auto.add_argument("--epochs", type=int, help="most training epochs (default 60; early stopping)")
-    auto.add_argument("--clusters", type=_clusters, help="clusters of the latent image: K or auto (BIC; default)")
-    auto.add_argument("--method", choices=("gmm", "kmeans"), help="latent clustering (default gmm)")
-    auto.add_argument(
-        "--spatial-weight", type=float, help="weight of the pixel coordinates joined to the latent features (default 0)"
-    )
-    auto.add_argument(
-        "--smoothing", type=float, help="Potts smoothing of the cluster map, nats per agreeing neighbour (default 1)"
-    )
-    auto.add_argument("--model", type=Path, help="apply a model folder from an earlier run instead of training")
-    auto.add_argument(
-        "--resample",
-        type=_resample,
-        metavar="N|model",
-        help="resample the spectra first: onto N evenly spaced channels, or onto the --model's axis",
-    )
-    auto.add_argument(
-        "--pixel", type=_pixel, action="append", metavar="ROW,COL", help="pixel drawn in reconstructions.png"
-    )
-    auto.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto (default): CUDA when present")
-    auto.add_argument("--config", type=Path, help="TOML file with an [autoencoder] table (config.resolved.toml)")
-    auto.add_argument("--widths", type=_int_list, metavar="A,B,C", help="encoder channels (default 16,32,64)")
-    auto.add_argument("--output", choices=("linear", "tanh"), help="decoder output activation (default linear)")
-    auto.add_argument("--batch-size", type=int, help="spectra per step (default 256)")
-    auto.add_argument("--learning-rate", type=float, help="AdamW learning rate (default 2e-3)")
-    auto.add_argument("--patience", type=int, help="epochs without a better validation loss (default 10)")
-    auto.add_argument("--validation", type=float, help="share of pixels held out (default 0.2)")
-    auto.add_argument(
-        "--split", choices=("blocks", "random"), help="validation pixels in spatial blocks (default) or at random"
-    )
-    auto.add_argument(
-        "--loss-weights", type=_weights, metavar="mse=1,sam=0.1,gradient=0.5", help="weights of the loss terms"
-    )
-    auto.add_argument("--seed", type=int, help="random seed (default 0)")
+    add_param_flags(auto, AutoencoderSettings.PARAMS)
     scale(auto)
     inputs(auto)
     common(auto)
@@ -395,21 +363,27 @@ def _print_warnings(messages) -> None:
         print(f"chemmap: warning: {message}", file=sys.stderr)
 
 
-def _cmd_peaks(args) -> int:
+def _run_workflow(args, settings_class, run):
+    """Config from the input TOML or the file, flags merged, checked before reading; then ``run``."""
     from chemmap.pipeline.config import reader_options, validate_workflow_config
-    from chemmap.pipeline.peaks import PeakSettings, run_peaks
 
-    config, base_dir = workflow_config(args, PeakSettings.SECTION, PeakSettings.PARAMS)
-    resolved = validate_workflow_config(config, PeakSettings, base_dir=base_dir)
+    config, base_dir = workflow_config(args, settings_class.SECTION, settings_class.PARAMS)
+    resolved = validate_workflow_config(config, settings_class, base_dir=base_dir)
     inp = resolved["input"]
-    result = run_peaks(
+    return run(
         inp["path"],
         args.out,
-        PeakSettings(**resolved["peaks"]),
+        settings_class(**resolved[settings_class.SECTION]),
         format=inp["format"],
         read_options=reader_options(inp),
         session=session_options(args, resolved["run"]),
     )
+
+
+def _cmd_peaks(args) -> int:
+    from chemmap.pipeline.peaks import PeakSettings, run_peaks
+
+    result = _run_workflow(args, PeakSettings, run_peaks)
     _print_warnings(result.warnings)
     found = ", ".join(name for name in result.names)
     elements = result.report.get("identified")
@@ -421,37 +395,9 @@ def _cmd_peaks(args) -> int:
 
 
 def _cmd_autoencoder(args) -> int:
-    from chemmap.pipeline.autoencoder import AutoencoderSettings, run_autoencoder, settings_from_toml
+    from chemmap.pipeline.autoencoder import AutoencoderSettings, run_autoencoder
 
-    chosen = {
-        "latent_dim": args.latent_dim,
-        "widths": args.widths,
-        "output": args.output,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
-        "patience": args.patience,
-        "validation": args.validation,
-        "split": args.split,
-        "loss": args.loss_weights,
-        "epochs": args.epochs,
-        "clusters": args.clusters,
-        "method": args.method,
-        "spatial_weight": args.spatial_weight,
-        "smoothing": args.smoothing,
-        "model": None if args.model is None else str(args.model),
-        "resample": args.resample,
-        "pixels": args.pixel,
-        "device": args.device,
-        "random_state": args.seed,
-    }
-    given = {k: v for k, v in chosen.items() if v is not None}
-    settings = settings_from_toml(args.config, **given) if args.config else AutoencoderSettings(**given)
-    result = run_autoencoder(
-        args.input,
-        args.out,
-        settings,
-        **_workflow_options(args),
-    )
+    result = _run_workflow(args, AutoencoderSettings, run_autoencoder)
     _print_warnings(result.warnings)
     recon, seg = result.metrics["reconstruction"], result.metrics["segmentation"]
     print(

@@ -3,9 +3,11 @@ the workflow, the CLI and the config can name and check them without the ``deep`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
-from chemmap._shared.validation import check_choice
+from chemmap._shared.params import Param, Settings
 from chemmap.core.exceptions import InvalidParameterError
 
 __all__ = ["OUTPUTS", "SPLITS", "LossWeights", "TrainSettings"]
@@ -44,67 +46,80 @@ class LossWeights:
             raise InvalidParameterError("at least one loss weight (mse, sam, gradient) must be above 0.")
 
 
-@dataclass
-class TrainSettings:
-    """Training options of :func:`chemmap.deep.training.train_autoencoder`.
+def _loss_weights(value, name, func) -> LossWeights:
+    """A :class:`LossWeights` from itself, a table or ``"mse=1,sam=0.1,gradient=0.5"``."""
+    if isinstance(value, LossWeights):
+        return value
+    if isinstance(value, str):
+        try:
+            value = {k.strip(): float(v) for k, v in (item.split("=") for item in value.split(",") if item.strip())}
+        except ValueError:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {func} must look like mse=1,sam=0.1,gradient=0.5. Got {value!r} instead."
+            ) from None
+    known = tuple(f.name for f in fields(LossWeights))
+    if not isinstance(value, Mapping) or set(value) - set(known):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a table of weights named {', '.join(known)}. "
+            f"Got {value!r} instead."
+        )
+    try:
+        return LossWeights(**{k: float(v) for k, v in value.items()})
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func}: weights must be numbers; got {value!r}."
+        ) from None
 
-    Attributes
-    ----------
-    latent_dim : int
-        Size of the latent vector.
-    widths : tuple of int
-        Channels of the encoder's convolution blocks (the decoder mirrors them).
-    output : {"linear", "tanh"}
-        The decoder's output activation; linear suits the standardised spectra it learns.
-    epochs, batch_size, learning_rate, weight_decay, patience
-        Most epochs; spectra per step (smaller on small images); AdamW rate (cosine schedule
-        to 1 % of it) and weight decay; epochs without a better validation loss before
-        stopping.
-    validation : float
-        Share of the valid pixels held out to pick the best epoch.
-    split : {"blocks", "random"}
-        ``blocks``: whole ``block_size`` x ``block_size`` squares are held out, so validation
-        pixels are not the neighbours of training pixels; ``random``: single pixels (as
-        deepHSI does; neighbours leak, so the validation loss is optimistic).
-    block_size : int
-        Side of the blocks, pixels.
-    loss : LossWeights
-    device : {"auto", "cpu", "cuda"}
-    random_state : int
+
+def _widths(value, name, func) -> tuple[int, ...]:
+    """Channels of the encoder blocks from a list or ``"16,32,64"``."""
+    items = value.split(",") if isinstance(value, str) else value
+    try:
+        widths = tuple(int(v) for v in items)
+    except (TypeError, ValueError):
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be one or more positive channel counts, e.g. 16,32,64. "
+            f"Got {value!r} instead."
+        )
+    return widths
+
+
+class TrainSettings(Settings):
+    """Training options of :func:`chemmap.deep.training.train_autoencoder`, declared once in
+    :data:`TrainSettings.PARAMS` (the ``[autoencoder]`` table of a config).
+
+    ``learning_rate`` follows a cosine schedule to 1 % of it; ``split = "blocks"`` holds out
+    whole ``block_size`` x ``block_size`` squares, so validation pixels are not the neighbours
+    of training pixels, while ``random`` holds out single pixels (as deepHSI does; neighbours
+    leak, so the validation loss is optimistic); ``loss``: see :class:`LossWeights`.
     """
 
-    latent_dim: int = 8
-    widths: tuple = (16, 32, 64)
-    output: str = "linear"
-    epochs: int = 60
-    batch_size: int = 256
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    patience: int = 10
-    validation: float = 0.2
-    split: str = "blocks"
-    block_size: int = 16
-    loss: LossWeights = field(default_factory=LossWeights)
-    device: str = "auto"
-    random_state: int = 0
-
-    def __post_init__(self) -> None:
-        check_choice(self.output, OUTPUTS, name="output", func="autoencoder")
-        check_choice(self.split, SPLITS, name="split", func="autoencoder")
-        check_choice(self.device, ("auto", "cpu", "cuda"), name="device", func="autoencoder")
-        if isinstance(self.loss, dict):
-            self.loss = LossWeights(**self.loss)
-        self.widths = tuple(int(w) for w in self.widths)
-        if not 0 < self.validation < 1:
-            raise InvalidParameterError(f"validation must be a fraction in (0, 1); got {self.validation}.")
-        for name in ("latent_dim", "epochs", "batch_size", "patience", "block_size"):
-            if int(getattr(self, name)) < 1:
-                raise InvalidParameterError(f"{name} must be a positive integer; got {getattr(self, name)}.")
+    SECTION = "autoencoder"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "latent_dim": Param("int", 8, low=1, doc="size of the latent vector"),
+        "widths": Param("any", (16, 32, 64), check=_widths, doc="channels of the encoder blocks, e.g. 16,32,64"),
+        "output": Param("choice", "linear", choices=OUTPUTS, doc="decoder output activation"),
+        "epochs": Param("int", 60, low=1, doc="most training epochs (early stopping)"),
+        "batch_size": Param("int", 256, low=1, doc="spectra per step (smaller on small images)"),
+        "learning_rate": Param("float", 2e-3, low=0, low_inclusive=False, doc="AdamW learning rate"),
+        "weight_decay": Param("float", 1e-4, low=0, doc="AdamW weight decay"),
+        "patience": Param("int", 10, low=1, doc="epochs without a better validation loss before stopping"),
+        "validation": Param(
+            "float", 0.2, low=0, high=1, low_inclusive=False, high_inclusive=False, doc="share of pixels held out"
+        ),
+        "split": Param("choice", "blocks", choices=SPLITS, doc="validation pixels in spatial blocks or at random"),
+        "block_size": Param("int", 16, low=1, doc="side of the validation blocks, pixels"),
+        "loss": Param("any", LossWeights(), check=_loss_weights, doc="weights of the loss terms, e.g. mse=1,sam=0.1"),
+        "device": Param("choice", "auto", choices=("auto", "cpu", "cuda"), doc="auto: CUDA when present"),
+        "random_state": Param("int", 0, low=0, doc="random seed"),
+    }
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(TrainSettings))
+        return tuple(TrainSettings.PARAMS)
 
     def training_options(self) -> dict:
-        """The training fields as keyword arguments (for subclasses that add workflow fields)."""
-        return {name: getattr(self, name) for name in TrainSettings.names()}
+        """The training parameters as keyword arguments (for subclasses that add workflow ones)."""
+        return {name: getattr(self, name) for name in TrainSettings.PARAMS}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -200,11 +200,6 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     -------
     TrainingResult
     """
-    unknown = set(settings) - set(TrainSettings.names())
-    if unknown:
-        raise InvalidParameterError(
-            f"Unknown training settings {sorted(unknown)}; valid: {sorted(TrainSettings.names())}."
-        )
     opts = TrainSettings(**settings)
     seed_everything(opts.random_state)
     rng = np.random.default_rng(opts.random_state)
@@ -264,8 +259,7 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     model = model.to("cpu").eval()
     best_epoch = int(np.argmin([h["val_loss"] for h in history])) + 1  # epochs count from 1
     record = {
-        **asdict(opts),
-        "loss": asdict(opts.loss),
+        **opts.to_dict(),
         "widths": list(opts.widths),
         "device_used": device.type,
         "batch_size_used": batch_size,

@@ -6,19 +6,29 @@ cubes, maps, figures, model and metrics into one output folder atomically."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from chemmap._shared.compute import compute
+from chemmap._shared.params import Param
 from chemmap._shared.progress import notify
-from chemmap._shared.validation import check_choice
 from chemmap.cluster.spectra import cluster_spectra
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.deep.settings import TrainSettings
-from chemmap.pipeline.record import Session, SessionOptions, Timer, open_session, toml_clean, versions
+from chemmap.pipeline.config import check_k, check_k_range
+from chemmap.pipeline.record import (
+    Session,
+    SessionOptions,
+    Timer,
+    open_session,
+    versions,
+    workflow_config,
+    write_resolved_config,
+)
 from chemmap.pipeline.staging import NpyRowWriter, staged_output
 
 __all__ = ["AUTOENCODER_OUTPUT_FILES", "AutoencoderResult", "AutoencoderSettings", "run_autoencoder"]
@@ -45,58 +55,62 @@ AUTOENCODER_OUTPUT_FILES = (
 RECONSTRUCTION_PANELS = 6
 
 
-@dataclass
-class AutoencoderSettings(TrainSettings):
-    """Options of the autoencoder workflow: the training options of
-    :class:`~chemmap.deep.settings.TrainSettings` (latent size, widths, output activation,
-    epochs, batch, learning rate, validation share and split, loss weights, device, seed),
-    and these.
+def _resample(value, name, func):
+    if isinstance(value, str) and value != "model":
+        value = int(value) if value.isdigit() else value
+    if value == "model" or (isinstance(value, int) and not isinstance(value, bool) and value >= 2):
+        return value
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {func} must be a channel count >= 2 or 'model'. Got {value!r} instead."
+    )
 
-    Attributes
-    ----------
-    model : str or None
-        A model folder written by an earlier run: applied instead of training.
-    clusters : int or "auto"
-        Number of clusters of the latent image; ``"auto"`` picks the lowest BIC in
-        ``k_range``.
-    method : {"gmm", "kmeans"}
-    spatial_weight : float
-        Weight of the standardised pixel coordinates joined to the latent features (0: none).
-    smoothing : float
-        Potts ``beta`` of the ICM smoothing of the labels (nats per agreeing neighbour; 0: none).
-    k_range : (int, int)
-    resample : int, "model" or None
-        Resample every spectrum first (never extrapolating): onto ``N`` evenly spaced
-        channels over the cube's range, or onto the axis of the loaded ``model``
-        (``"model"``). By default the model takes the cube's own channels, any number.
-    pixels : list of (row, col)
-        Pixels drawn in ``reconstructions.png`` (default: the most typical pixel of each of
-        the largest clusters).
+
+def _pixels(value, name, func) -> list[tuple[int, int]]:
+    """Pixels from a list of ``[row, col]`` or ``"ROW,COL;ROW,COL"``."""
+    if isinstance(value, str):
+        value = [item.split(",") for item in value.split(";") if item.strip()]
+    try:
+        pixels = [(int(row), int(col)) for row, col in value]
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be [row, col] pairs, e.g. 12,40;3,7. Got {value!r} instead."
+        ) from None
+    return pixels
+
+
+class AutoencoderSettings(TrainSettings):
+    """Options of the autoencoder workflow, the ``[autoencoder]`` table of a config: the
+    training options of :class:`~chemmap.deep.settings.TrainSettings` and those of the
+    workflow, declared once in :data:`AutoencoderSettings.PARAMS`.
+
+    ``clusters = "auto"`` picks the lowest BIC in ``k_range``; ``resample`` resamples every
+    spectrum first (never extrapolating) onto ``N`` evenly spaced channels over the cube's
+    range, or onto the axis of the loaded ``model``; by default the model takes the cube's own
+    channels, any number. ``pixels`` default to the most typical pixel of each of the
+    largest clusters.
     """
 
-    model: str | None = None
-    clusters: int | str = "auto"
-    method: str = "gmm"
-    spatial_weight: float = 0.0
-    smoothing: float = 1.0
-    k_range: tuple[int, int] = (2, 10)
-    resample: int | str | None = None
-    pixels: list = field(default_factory=list)
+    PARAMS: ClassVar[dict[str, Param]] = {
+        **TrainSettings.PARAMS,
+        "model": Param("str", None, allow_none=True, doc="model folder of an earlier run, applied instead of training"),
+        "clusters": Param("any", "auto", check=check_k, doc="clusters of the latent image: K or auto (BIC)"),
+        "method": Param("choice", "gmm", choices=("gmm", "kmeans"), doc="latent clustering"),
+        "spatial_weight": Param("float", 0.0, low=0, doc="weight of the pixel coordinates joined to the latent"),
+        "smoothing": Param("float", 1.0, low=0, doc="Potts smoothing of the cluster map, nats per agreeing neighbour"),
+        "k_range": Param("any", [2, 10], check=check_k_range, doc="k searched when clusters = auto"),
+        "resample": Param(
+            "any",
+            None,
+            allow_none=True,
+            check=_resample,
+            doc="resample first: onto N channels, or the model's axis",
+        ),
+        "pixels": Param("any", [], check=_pixels, doc="pixels drawn in reconstructions.png, e.g. 12,40;3,7"),
+    }
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_choice(self.method, ("gmm", "kmeans"), name="method", func="chemmap autoencoder")
-        self.k_range = tuple(int(k) for k in self.k_range)
-        self.pixels = [tuple(int(v) for v in p) for p in self.pixels]
-        if self.clusters != "auto" and (not isinstance(self.clusters, int) or self.clusters < 1):
-            raise InvalidParameterError(f"clusters must be a positive integer or 'auto'; got {self.clusters!r}.")
+    def check(self) -> None:
         if self.resample == "model" and self.model is None:
             raise InvalidParameterError("resample='model' needs a model folder to take the axis from.")
-        if self.resample not in (None, "model") and (not isinstance(self.resample, int) or self.resample < 2):
-            raise InvalidParameterError(f"resample must be a channel count >= 2 or 'model'; got {self.resample!r}.")
-        for name in ("spatial_weight", "smoothing"):
-            if getattr(self, name) < 0:
-                raise InvalidParameterError(f"{name} must be >= 0; got {getattr(self, name)}.")
 
 
 @dataclass
@@ -147,8 +161,9 @@ def run_autoencoder(
             with run.timer.stage("segmentation"):
                 segmentation = _segment(latent, cube, settings)
             result = AutoencoderResult(trained, latent, segmentation.labels, segmentation, {}, None, run.warnings())
+            config = workflow_config(cube, settings, format=format, read_options=read_options, options=run.options)
             with run.timer.stage("write"):
-                _write(result, cube, score, stage, settings, run)
+                _write(result, cube, score, stage, settings, run, config)
         result.out_dir = Path(out_dir)
     return result
 
@@ -227,7 +242,7 @@ def typical_pixels(latent: np.ndarray, labels: np.ndarray, n: int) -> list[tuple
     return pixels
 
 
-def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, run: Session) -> None:
+def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, run: Session, config: dict) -> None:
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.deep.inference import decode_latent
     from chemmap.deep.persist import save_autoencoder
@@ -260,8 +275,8 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     write_text_atomic(
         stage / "metrics.json", json.dumps(to_json_safe(result.metrics), indent=2, allow_nan=False) + "\n"
     )
-    write_text_atomic(stage / "config.resolved.toml", settings_toml(settings))
-    run.write_record(stage, source=str(cube.attrs.get("path", "<in memory>")), settings=asdict(settings))
+    write_resolved_config(stage, config)
+    run.write_record(stage, source=config["input"]["path"], settings=settings.to_dict())
 
 
 #: Bands shown in ``band_reconstructions.png``.
@@ -281,29 +296,6 @@ def showcase_channels(cluster_means: np.ndarray, n: int = SHOWCASE_BANDS) -> lis
         if len(chosen) == min(n, spread.size):
             break
     return sorted(chosen)
-
-
-def settings_toml(settings: AutoencoderSettings) -> str:
-    """Every setting of a run as an ``[autoencoder]`` TOML table (what ``--config`` reads)."""
-    import tomli_w
-
-    return tomli_w.dumps({"autoencoder": toml_clean(asdict(settings))})
-
-
-def settings_from_toml(path, **overrides) -> AutoencoderSettings:
-    """Settings from the ``[autoencoder]`` table of a TOML file, with ``overrides`` (the
-    command line's) on top; unknown keys are refused with the valid ones."""
-    from chemmap.core.exceptions import ConfigError
-    from chemmap.pipeline.config import read_config_file
-
-    table = read_config_file(path).get("autoencoder")
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path} has no [autoencoder] table; write the settings under [autoencoder].")
-    known = {f.name for f in fields(AutoencoderSettings)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"[autoencoder] in {path}: unknown settings {unknown}; valid: {sorted(known)}.")
-    return AutoencoderSettings(**{**table, **overrides})
 
 
 def _check_pixels(pixels, image_shape) -> None:

@@ -22,6 +22,8 @@ from chemmap.preprocessing.chain import Chain
 __all__ = [
     "SECTIONS",
     "SESSION_PARAMS",
+    "check_k",
+    "check_k_range",
     "load_config",
     "read_config_file",
     "reader_options",
@@ -74,7 +76,10 @@ def _pairs(value, name, func):
     return [[_number(a, name, func), _number(b, name, func)] for a, b in value]
 
 
-def _k(value, name, func):
+def check_k(value, name, func):
+    """A number of clusters or components: an int >= 1 or ``'auto'`` (or the digits of one)."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
     if value == "auto":
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
@@ -84,7 +89,11 @@ def _k(value, name, func):
     )
 
 
-def _k_range(value, name, func):
+def check_k_range(value, name, func):
+    """The ``[low, high]`` range that ``'auto'`` searches, 2 <= low <= high (or ``"low,high"``)."""
+    if isinstance(value, str):
+        parts = value.split(",")
+        value = [int(v) for v in parts] if all(v.strip().isdigit() for v in parts) else value
     if (
         isinstance(value, list | tuple)
         and len(value) == 2
@@ -226,8 +235,8 @@ SECTIONS: dict[str, dict[str, Param]] = {
             choices=("kmeans", "gmm", "hierarchical", "spectral-spatial"),
             doc="algorithm (spectral-spatial: MNF, edge-preserving smoothing, GMM with mixed pixels, Potts)",
         ),
-        "k": Param("any", "auto", check=_k, doc="number of clusters or 'auto'"),
-        "k_range": Param("any", [2, 8], check=_k_range, doc="range searched when k = 'auto'"),
+        "k": Param("any", "auto", check=check_k, doc="number of clusters or 'auto'"),
+        "k_range": Param("any", [2, 8], check=check_k_range, doc="range searched when k = 'auto'"),
         "criterion": Param(
             "choice", "silhouette", choices=("silhouette", "elbow", "gap", "bic"), doc="criterion that chooses k"
         ),
@@ -251,7 +260,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
             check=_unmix_method,
             doc="none | mcr | nmf | EXTRACTOR+SOLVER (vca, nfindr, atgp, ppi, smacc + fcls, scaled, nnls, ls)",
         ),
-        "components": Param("any", "auto", check=_k, doc="number of components or 'auto' (HySime)"),
+        "components": Param("any", "auto", check=check_k, doc="number of components or 'auto' (HySime)"),
         "spatial": Param("choice", "none", choices=("none", "tv", "laplacian"), doc="neighbour penalty on abundances"),
         "smoothing": Param("float", None, low=0, allow_none=True, doc="strength of the spatial penalty"),
         "sample": Param("int", 100_000, low=1, doc="pixels searched for endmembers"),

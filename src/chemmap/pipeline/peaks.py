@@ -23,7 +23,15 @@ from chemmap._shared.params import Param, Settings
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, DataWarning, InvalidParameterError
-from chemmap.pipeline.record import Session, SessionOptions, Timer, open_session, versions, write_resolved_config
+from chemmap.pipeline.record import (
+    Session,
+    SessionOptions,
+    Timer,
+    open_session,
+    versions,
+    workflow_config,
+    write_resolved_config,
+)
 from chemmap.pipeline.staging import staged_output
 
 __all__ = ["PEAK_OUTPUT_FILES", "PeakSettings", "PeaksResult", "map_peaks", "run_peaks"]
@@ -403,11 +411,7 @@ def run_peaks(
         result = map_peaks(cube, settings, progress=run.progress, timer=run.timer)
         result.warnings = run.warnings()
         result.report["warnings"] = result.warnings
-        config = {
-            "input": {"path": str(cube.attrs.get("path", "<in memory>")), "format": format, "options": read_options},
-            "peaks": settings.to_dict(),
-            "run": {k: getattr(run.options, k) for k in ("memory_limit", "scheduler", "cluster")},
-        }
+        config = workflow_config(cube, settings, format=format, read_options=read_options, options=run.options)
         with run.timer.stage("write"):
             _write(result, Path(out_dir), settings, run, config)
         result.out_dir = Path(out_dir)

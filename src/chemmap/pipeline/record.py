@@ -23,6 +23,7 @@ __all__ = [
     "open_session",
     "toml_clean",
     "versions",
+    "workflow_config",
     "write_resolved_config",
     "write_run_record",
 ]
@@ -148,6 +149,16 @@ def write_run_record(stage: Path, *, command, timer: Timer, source: str, **extra
         "compute": active_settings().to_dict(),
     }
     write_text_atomic(stage / "run_record.json", json.dumps(to_json_safe(record), indent=2))
+
+
+def workflow_config(cube, settings, *, format: str | None, read_options: dict | None, options: SessionOptions) -> dict:
+    """The config that runs a workflow again: ``[input]`` (the file ``cube`` was read from,
+    its reader and options), the table of ``settings`` and ``[run]``."""
+    return {
+        "input": {"path": str(cube.attrs.get("path", "<in memory>")), "format": format, "options": read_options},
+        settings.SECTION: settings.to_dict(),
+        "run": {"memory_limit": options.memory_limit, "scheduler": options.scheduler, "cluster": options.cluster},
+    }
 
 
 def write_resolved_config(stage: Path, config: dict) -> None:
