@@ -239,26 +239,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _run_config(args) -> tuple[dict, Path | None]:
     """The config from a TOML file and/or the flags (flags win)."""
-    base_dir = None
-    if args.input.suffix.lower() == ".toml":
-        from chemmap.pipeline.config import read_config_file
-
-        config = read_config_file(args.input)
-        base_dir = args.input.parent
-    else:
-        config = {"input": {"path": str(args.input)}}
-    if args.read_option:
-        config.setdefault("input", {}).setdefault("options", {}).update(dict(args.read_option))
+    config, base_dir = workflow_config(args, "run", {})
     sections = {
         s: dict(config.get(s, {})) if isinstance(config.get(s, {}), dict) else config.get(s)
         for s in ("input", "maps", "clustering", "unmixing", "classification", "run")
     }
     flags = {
-        ("input", "format"): args.format,
-        ("input", "image_shape"): args.image_shape,
-        ("input", "label_column"): args.label_column,
-        ("input", "label_mask"): None if args.label_mask is None else str(args.label_mask),
-        ("input", "axis_unit"): args.axis_unit,
         ("clustering", "k"): args.clusters,
         ("clustering", "method"): args.method,
         ("clustering", "criterion"): args.criterion,
@@ -281,9 +267,6 @@ def _run_config(args) -> tuple[dict, Path | None]:
         ("classification", "method"): args.classifier,
         ("classification", "train_fraction"): args.train_fraction,
         ("run", "random_state"): args.seed,
-        ("run", "memory_limit"): args.memory_limit,
-        ("run", "scheduler"): args.scheduler,
-        ("run", "cluster"): args.cluster,
     }
     if args.n_components is not None:
         n = args.n_components
