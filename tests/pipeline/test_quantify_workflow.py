@@ -26,7 +26,7 @@ ISSUE_KEYS = (
     "pixel_rmse",
     "pixel_corr",
 )
-TINY_UNET = ["--epochs", "3", "--widths", "4,8", "--folds", "2", "--device", "cpu", "--quiet"]
+TINY_UNET = ["--epochs", "3", "--widths", "4,8", "--n-folds", "2", "--device", "cpu", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +151,28 @@ def test_train_holds_out_the_test_fraction_and_names_the_held_out_samples(tmp_pa
     assert sorted(splits["train"] + splits["test"]) == sorted(e.name for e in read_manifest(twelve))
     record = json.loads((model_dir / "run_record.json").read_text())
     assert record["splits"]["test"] == splits["test"]
+
+
+def test_the_resolved_configs_of_compare_and_train_run_them_again(tmp_path):
+    import tomllib
+
+    twelve = write_tissue_benchmark(tmp_path / "twelve", make_tissue_samples(12, image_shape=(8, 10), n_channels=16))
+    first, again = tmp_path / "first", tmp_path / "again"
+    argv = ["--models", "pls-mean", "--pls-preprocess", "snv", "--high", "80", "--quiet"]
+    assert main(["quantify", "compare", str(twelve), "--out", str(first), *argv]) == 0
+    resolved = first / "config.resolved.toml"
+    config = tomllib.loads(resolved.read_text())
+    assert config["quantify"]["pls_preprocess"] == "snv" and config["quantify"]["models"] == ["pls-mean"]
+    assert config["input"]["path"] == str(twelve)
+    assert main(["quantify", "compare", str(resolved), "--out", str(again), "--quiet"]) == 0
+    scores = [json.loads((folder / "comparison.json").read_text())["pls-mean"] for folder in (first, again)]
+    for score in scores:
+        score.pop("fit_seconds")
+    assert scores[0] == scores[1]
+    assert (again / "config.resolved.toml").read_text() == resolved.read_text()
+    model, model_again = tmp_path / "model", tmp_path / "model_again"
+    assert main(["quantify", "train", str(twelve), "--model", "pls", "--out", str(model), "--quiet"]) == 0
+    trained = model / "config.resolved.toml"
+    assert tomllib.loads(trained.read_text())["quantify"]["models"] == ["pls-mean"]  # the model is in the config
+    assert main(["quantify", "train", str(trained), "--out", str(model_again), "--quiet"]) == 0
+    assert (model_again / "model.json").read_text() == (model / "model.json").read_text()

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from chemmap._shared.validation import check_choice, check_int, check_number
 from chemmap.core.exceptions import InvalidParameterError
 
-__all__ = ["REQUIRED", "Param", "Settings", "validate_params"]
+__all__ = ["REQUIRED", "Param", "Settings", "check_counts", "validate_params"]
 
 REQUIRED = object()
 
@@ -119,6 +119,21 @@ def validate_params(spec: Mapping[str, Param], given: Mapping[str, Any], *, func
         else:
             out[name] = param.default
     return out
+
+
+def check_counts(value, name, func) -> tuple[int, ...]:
+    """One or more positive integers from a list or ``"16,32,64"`` (layer widths, say)."""
+    items = value.split(",") if isinstance(value, str) else value
+    try:
+        counts = tuple(int(v) for v in items)
+    except (TypeError, ValueError):
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be one or more positive integers, e.g. 16,32,64. "
+            f"Got {value!r} instead."
+        )
+    return counts
 
 
 class Settings:

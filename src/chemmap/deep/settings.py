@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
-from chemmap._shared.params import Param, Settings
+from chemmap._shared.params import Param, Settings, check_counts
 from chemmap.core.exceptions import InvalidParameterError
 
 __all__ = ["OUTPUTS", "SPLITS", "LossWeights", "TrainSettings"]
@@ -71,21 +71,6 @@ def _loss_weights(value, name, func) -> LossWeights:
         ) from None
 
 
-def _widths(value, name, func) -> tuple[int, ...]:
-    """Channels of the encoder blocks from a list or ``"16,32,64"``."""
-    items = value.split(",") if isinstance(value, str) else value
-    try:
-        widths = tuple(int(v) for v in items)
-    except (TypeError, ValueError):
-        widths = ()
-    if not widths or min(widths) < 1:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {func} must be one or more positive channel counts, e.g. 16,32,64. "
-            f"Got {value!r} instead."
-        )
-    return widths
-
-
 class TrainSettings(Settings):
     """Training options of :func:`chemmap.deep.training.train_autoencoder`, declared once in
     :data:`TrainSettings.PARAMS` (the ``[autoencoder]`` table of a config).
@@ -99,7 +84,7 @@ class TrainSettings(Settings):
     SECTION = "autoencoder"
     PARAMS: ClassVar[dict[str, Param]] = {
         "latent_dim": Param("int", 8, low=1, doc="size of the latent vector"),
-        "widths": Param("any", (16, 32, 64), check=_widths, doc="channels of the encoder blocks, e.g. 16,32,64"),
+        "widths": Param("any", (16, 32, 64), check=check_counts, doc="channels of the encoder blocks, e.g. 16,32,64"),
         "output": Param("choice", "linear", choices=OUTPUTS, doc="decoder output activation"),
         "epochs": Param("int", 60, low=1, doc="most training epochs (early stopping)"),
         "batch_size": Param("int", 256, low=1, doc="spectra per step (smaller on small images)"),

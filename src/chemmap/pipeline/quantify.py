@@ -9,13 +9,14 @@ import csv
 import io
 import json
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from chemmap._shared.params import Param, Settings, check_counts
 from chemmap.core.exceptions import ConfigError, InvalidParameterError
-from chemmap.pipeline.record import SessionOptions, open_session, versions
+from chemmap.pipeline.record import SessionOptions, open_session, versions, workflow_config, write_resolved_config
 from chemmap.pipeline.staging import staged_output
 
 __all__ = [
@@ -46,54 +47,61 @@ COMPARISON_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class QuantifySettings:
-    """Options of the quantify workflows.
+def _models(value, name, func) -> tuple[str, ...]:
+    """Model names from a list or ``"pls-mean,unet"``, each of :data:`MODEL_NAMES`."""
+    items = value.split(",") if isinstance(value, str) else value
+    names = tuple(str(m).strip() for m in items if str(m).strip()) if isinstance(items, list | tuple) else ()
+    if not names or any(m not in MODEL_NAMES for m in names):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must name models among {', '.join(MODEL_NAMES)}. Got {value!r} instead."
+        )
+    return names
 
-    Attributes
-    ----------
-    models : tuple of str, optional
-        Of :data:`MODEL_NAMES`, compared in this order. Default: every model the device
-        suits (:func:`compare_models`): all of them with a CUDA device; on a CPU the
-        paper-size U-Net is left out unless it is named.
-    low, high : float
-        Physical range of the quantity (fat %: 0 and 100).
-    unit : str
-        Of the reference values (for figures and reports).
-    test_fraction : float
-        Share of samples held out for testing when the manifest has no ``split`` column
-        (seeded, whole samples).
-    pls_preprocess : {"none", "snv", "snv+d1"}
-    pls_max_components : int
-    epochs : int, optional
-        Caps the U-Nets' epochs (their presets: paper 250, improved 60).
-    widths : tuple of int, optional
-        Replaces the U-Nets' level widths (paper: 64-1024; improved: 16-128); a narrower
-        paper network keeps CPU runs short.
-    n_folds : int
-        Folds of the PLS cross-validation and of the U-Net ensembles.
-    device : {"auto", "cpu", "cuda"}
-    random_state : int
+
+class QuantifySettings(Settings):
+    """Options of the quantify workflows, the ``[quantify]`` table of a config, declared once
+    in :data:`QuantifySettings.PARAMS`.
+
+    ``models`` are compared in their order; by default every model the device suits
+    (:func:`compare_models`): all of them with a CUDA device, all but the paper-size U-Net on
+    a CPU unless it is named. ``train`` trains exactly one. ``epochs`` caps the U-Nets'
+    epochs (their presets: paper 250, improved 60); ``widths`` replaces their level widths
+    (paper 64-1024, improved 16-128): a narrower paper network keeps CPU runs short.
     """
 
-    models: tuple | None = None
-    low: float = 0.0
-    high: float = 100.0
-    unit: str = "%"
-    test_fraction: float = 0.25
-    pls_preprocess: str = "none"
-    pls_max_components: int = 15
-    epochs: int | None = None
-    widths: tuple | None = None
-    n_folds: int = 5
-    device: str = "auto"
-    random_state: int = 0
+    SECTION = "quantify"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "models": Param(
+            "any",
+            None,
+            allow_none=True,
+            check=_models,
+            doc="models, e.g. pls-mean,unet (default: all the device suits)",
+        ),
+        "low": Param("float", 0.0, doc="physical minimum of the quantity"),
+        "high": Param("float", 100.0, doc="physical maximum of the quantity"),
+        "unit": Param("str", "%", doc="unit of the reference values"),
+        "test_fraction": Param(
+            "float",
+            0.25,
+            low=0,
+            high=1,
+            low_inclusive=False,
+            high_inclusive=False,
+            doc="held-out share of the samples when the manifest has no split column",
+        ),
+        "pls_preprocess": Param("choice", "none", choices=("none", "snv", "snv+d1"), doc="spectra before PLS"),
+        "pls_max_components": Param("int", 15, low=1, doc="most PLS components tried by cross-validation"),
+        "epochs": Param(
+            "int", None, low=1, allow_none=True, doc="cap on U-Net epochs (presets: paper 250, improved 60)"
+        ),
+        "widths": Param("any", None, allow_none=True, check=check_counts, doc="U-Net level widths, e.g. 16,32,64,128"),
+        "n_folds": Param("int", 5, low=2, doc="folds of PLS cross-validation and U-Net ensembles"),
+        "device": Param("choice", "auto", choices=("auto", "cpu", "cuda"), doc="auto: CUDA when present"),
+        "random_state": Param("int", 0, low=0, doc="random seed"),
+    }
 
-    def __post_init__(self) -> None:
-        if self.models is not None and (not self.models or any(m not in MODEL_NAMES for m in self.models)):
-            raise InvalidParameterError(f"models must be among {list(MODEL_NAMES)}; got {list(self.models)}.")
-        if not 0 < self.test_fraction < 1:
-            raise InvalidParameterError(f"test_fraction must be in (0, 1); got {self.test_fraction}.")
+    def check(self) -> None:
         if not self.high > self.low:
             raise InvalidParameterError(f"high must exceed low; got low={self.low}, high={self.high}.")
 
@@ -226,8 +234,9 @@ def run_compare(
     ``spatial_variance_fraction``, ``pixel_rmse``, ``pixel_corr``, ``fit_seconds``,
     ``per_sample``), ``maps.png`` (the maps of up to four test samples side by side),
     ``test_maps.npz`` (every test map, keys ``<model>/<sample>``), ``samples/<sample>.html``
-    (each test sample's interactive page: every model's map beside the spectra), ``report.md``
-    and ``run_record.json``.
+    (each test sample's interactive page: every model's map beside the spectra), ``report.md``,
+    ``config.resolved.toml`` (runs it again: ``chemmap quantify compare config.resolved.toml``) and
+    ``run_record.json``.
 
     Returns
     -------
@@ -269,10 +278,13 @@ def run_compare(
             _write_sample_pages(stage / "samples", comparison, maps, test, settings, run.command)
             report = _compare_report(comparison, splits, settings, manifest, left_out)
             (stage / "report.md").write_text(report, encoding="utf-8")
+            write_resolved_config(
+                stage, workflow_config(manifest, settings, format=None, read_options=read_options, options=run.options)
+            )
             run.write_record(
                 stage,
                 source=str(manifest),
-                settings={**asdict(settings), "models": list(models)},
+                settings={**settings.to_dict(), "models": list(models)},
                 models_left_out=left_out,
                 splits=splits,
             )
@@ -386,7 +398,7 @@ def run_train(
     """Train ``model`` on the training samples (``val`` samples stop U-Net training) and
     write the model folder ``out_dir`` (``model.json``, and ``weights.pt`` for a U-Net;
     nothing executable), with ``training.json`` (scores of the training fit and the samples
-    of each split) and ``run_record.json``.
+    of each split), ``config.resolved.toml`` (its ``models`` is the one trained) and ``run_record.json``.
 
     Samples marked ``test`` in the manifest, or, without a ``split`` column, a seeded
     ``test_fraction`` of them, are held out: never read, never seen by the fit, and named in
@@ -426,7 +438,10 @@ def run_train(
         with staged_output(out_dir) as stage:
             mapper.save(stage)
             write_text_atomic(stage / "training.json", json.dumps(to_json_safe(summary), indent=2) + "\n")
-            run.write_record(stage, source=str(manifest), settings=asdict(settings), splits=splits)
+            trained = settings.replace(models=[model])
+            config = workflow_config(manifest, trained, format=None, read_options=read_options, options=run.options)
+            write_resolved_config(stage, config)
+            run.write_record(stage, source=str(manifest), settings=trained.to_dict(), splits=splits)
     return summary
 
 

@@ -151,11 +151,14 @@ def write_run_record(stage: Path, *, command, timer: Timer, source: str, **extra
     write_text_atomic(stage / "run_record.json", json.dumps(to_json_safe(record), indent=2))
 
 
-def workflow_config(cube, settings, *, format: str | None, read_options: dict | None, options: SessionOptions) -> dict:
-    """The config that runs a workflow again: ``[input]`` (the file ``cube`` was read from,
-    its reader and options), the table of ``settings`` and ``[run]``."""
+def workflow_config(
+    source, settings, *, format: str | None, read_options: dict | None, options: SessionOptions
+) -> dict:
+    """The config that runs a workflow again: ``[input]`` (the file read, its reader and
+    options; for a Cube, the file it was read from), the table of ``settings`` and ``[run]``."""
+    path = source.attrs.get("path", "<in memory>") if hasattr(source, "attrs") else source
     return {
-        "input": {"path": str(cube.attrs.get("path", "<in memory>")), "format": format, "options": read_options},
+        "input": {"path": str(path), "format": format, "options": read_options},
         settings.SECTION: settings.to_dict(),
         "run": {"memory_limit": options.memory_limit, "scheduler": options.scheduler, "cluster": options.cluster},
     }
