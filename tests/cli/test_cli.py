@@ -120,7 +120,11 @@ def test_usage_error_exit_code_and_debug_traceback(tmp_path, rows_csv):
         capture_output=True,
         text=True,
     )
-    assert bad.returncode == 2 and "argument --clusters: expected an integer or 'auto'" in bad.stderr
+    assert (
+        bad.returncode == 2
+        and "'k' parameter of [clustering] must be an int >= 1 or 'auto'. Got 'many' instead. (the --clusters flag)"
+        in bad.stderr
+    )
     plain = subprocess.run(
         [sys.executable, "-m", "chemmap", "run", str(rows_csv), "--out", str(tmp_path / "x")],
         capture_output=True,
@@ -183,3 +187,24 @@ def test_every_workflow_command_takes_the_scale_flags_the_same_way(command):
     args = _build_parser().parse_args([*command, "--memory-limit", "1GiB", "--scheduler", "processes", "--quiet"])
     options = session_options(args)
     assert (options.memory_limit, options.scheduler, options.cluster) == ("1GiB", "processes", None)
+
+
+def test_every_run_parameter_has_a_flag_made_from_its_declaration(tmp_path):
+    from chemmap.cli.main import RUN_FLAG_SECTIONS, _build_parser, _run_config
+    from chemmap.pipeline.config import SECTIONS, validate_config
+
+    run = next(a for a in _build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
+    flags = {s for action in run._actions for s in action.option_strings}
+    for section in RUN_FLAG_SECTIONS:
+        for name, param in SECTIONS[section].items():
+            flag = "--" + (param.flag or name.replace("_", "-"))
+            assert flag in flags or "--no-" + flag[2:] in flags, (section, name)
+    (tmp_path / "c.toml").write_text('[input]\npath = "x.npz"\n[clustering]\nk = 3\nn_init = 4\n')
+    argv = ["run", str(tmp_path / "c.toml"), "--out", "o", "--clusters", "5", "--band-mode", "area"]
+    argv += ["--ratio", "1655/1742", "--ratio", "1450/1300", "--mcr-closure", "--unmix", "mcr", "--seed", "7"]
+    config, _ = _run_config(_build_parser().parse_args(argv))
+    resolved = validate_config(config, base_dir=tmp_path, check_input_exists=False)
+    assert resolved["clustering"]["k"] == 5 and resolved["clustering"]["n_init"] == 4  # the flag wins, the rest stays
+    assert resolved["maps"]["mode"] == "area" and resolved["maps"]["ratio"] == [[1655.0, 1742.0], [1450.0, 1300.0]]
+    assert resolved["unmixing"]["closure"] is True and resolved["unmixing"]["method"] == "mcr"
+    assert resolved["run"]["random_state"] == 7

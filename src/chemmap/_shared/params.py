@@ -37,7 +37,13 @@ class Param:
     doc : str
         One line with the unit, shown in ``--help`` and in the report.
     check : callable, optional
-        ``check(value, name, func) -> value`` for compound values (pairs, lists of pairs).
+        ``check(value, name, func) -> value`` for compound values (pairs, lists of pairs);
+        it also parses the text of the parameter's command-line flag.
+    flag : str, optional
+        The command-line flag, without the dashes, where the name alone would be unclear
+        beside other sections' parameters (default: the name with ``-`` for ``_``).
+    repeat : bool
+        The flag may be given several times; the texts go to ``check`` as a list.
     """
 
     kind: str
@@ -50,6 +56,8 @@ class Param:
     allow_none: bool = False
     doc: str = ""
     check: Callable[[Any, str, str], Any] | None = None
+    flag: str | None = None
+    repeat: bool = False
 
     def validate(self, value, *, name: str, func: str):
         if value is None and self.allow_none:
@@ -113,7 +121,12 @@ def validate_params(spec: Mapping[str, Param], given: Mapping[str, Any], *, func
     out = {}
     for name, param in spec.items():
         if name in given:
-            out[name] = param.validate(given[name], name=name, func=func)
+            try:
+                out[name] = param.validate(given[name], name=name, func=func)
+            except InvalidParameterError as exc:
+                if param.flag is None:
+                    raise
+                raise InvalidParameterError(f"{exc} (the --{param.flag} flag)") from None
         elif param.default is REQUIRED:
             raise InvalidParameterError(f"{func} needs the parameter {name!r} ({param.doc}).")
         else:

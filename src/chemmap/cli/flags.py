@@ -12,8 +12,6 @@ from chemmap._shared.params import Param
 
 __all__ = ["add_param_flags", "given_params", "workflow_config"]
 
-_TYPES = {"int": int, "float": float, "str": str}
-
 
 def _help(param: Param) -> str:
     default = param.default
@@ -26,34 +24,51 @@ def _help(param: Param) -> str:
     return f"{param.doc} (default {default})"
 
 
-def add_param_flags(parser: argparse.ArgumentParser, params: Mapping[str, Param]) -> None:
-    """One flag per parameter: ``--name-with-dashes``; choices, type and default from the
-    declaration; a bool parameter that defaults to true is turned off with ``--no-NAME``."""
+def add_param_flags(parser: argparse.ArgumentParser, params: Mapping[str, Param], *, section: str = "") -> None:
+    """One flag per parameter: ``--name-with-dashes`` (or the declared ``flag``); choices,
+    type and default from the declaration; a bool parameter that defaults to true is turned
+    off with ``--no-NAME``. With ``section``, the values are kept apart from other sections'
+    parameters of the same name (see :func:`given_params`)."""
     for name, param in params.items():
-        flag = "--" + name.replace("_", "-")
+        dest, metavar = _dest(section, name), name.upper()
+        flag = "--" + (param.flag or name.replace("_", "-"))
         if param.kind == "bool":
             if param.default:
-                parser.add_argument(
-                    f"--no-{name.replace('_', '-')}",
-                    dest=name,
-                    action="store_const",
-                    const=False,
-                    help=f"no {param.doc}",
-                )
+                off = "--no-" + flag[2:]
+                parser.add_argument(off, dest=dest, action="store_const", const=False, help=f"turn off: {param.doc}")
             else:
-                parser.add_argument(flag, dest=name, action="store_const", const=True, help=param.doc)
-        elif param.kind == "choice":
-            parser.add_argument(flag, dest=name, choices=param.choices, help=_help(param))
-        elif param.kind in _TYPES or (param.kind == "any" and param.check is not None):
-            # a parameter of kind "any" takes the flag's text, which its check parses
-            parser.add_argument(flag, dest=name, type=_TYPES.get(param.kind, str), help=_help(param))
+                parser.add_argument(flag, dest=dest, action="store_const", const=True, help=param.doc)
+        elif param.kind == "choice":  # the choices are shown; the declaration refuses the others
+            parser.add_argument(flag, dest=dest, metavar="{" + ",".join(param.choices) + "}", help=_help(param))
+        elif param.repeat:
+            parser.add_argument(flag, dest=dest, action="append", metavar=metavar, help=f"{_help(param)}; repeatable")
+        elif param.kind in ("int", "float", "str") or (param.kind == "any" and param.check is not None):
+            # the flag's text is checked by the declaration (a parameter of kind "any" by its check)
+            parser.add_argument(flag, dest=dest, metavar=metavar, help=_help(param))
         else:
             raise TypeError(f"no flag is made for a parameter of kind {param.kind!r} ({name}); give it in the config")
 
 
-def given_params(args: argparse.Namespace, params: Mapping[str, Param]) -> dict:
+def _dest(section: str, name: str) -> str:
+    return f"{section}:{name}" if section else name
+
+
+def given_params(args: argparse.Namespace, params: Mapping[str, Param], *, section: str = "") -> dict:
     """The parameters whose flags were given."""
-    return {name: getattr(args, name) for name in params if getattr(args, name, None) is not None}
+    given = {name: getattr(args, _dest(section, name), None) for name in params}
+    return {name: _from_text(params[name], value) for name, value in given.items() if value is not None}
+
+
+def _from_text(param: Param, value):
+    """A flag's text as the number an int or float parameter takes; text that is not one is
+    left for the declaration to refuse, with its message."""
+    convert = {"int": int, "float": float}.get(param.kind)
+    if convert is None or not isinstance(value, str):
+        return value
+    try:
+        return convert(value)
+    except ValueError:
+        return value
 
 
 def _input_flags(args: argparse.Namespace) -> dict:

@@ -12,13 +12,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from chemmap.cli.flags import add_param_flags, workflow_config
+from chemmap.cli.flags import add_param_flags, given_params, workflow_config
 from chemmap.cli.session import session_options
 from chemmap.core.exceptions import ChemmapError, ChemmapWarning, InvalidParameterError
 
 __all__ = ["main"]
 
-PREPROCESSING_FLAGS = ("crop", "baseline", "normalize", "savgol", "spatial_sigma")
+#: Config sections of ``run`` whose every parameter has a flag.
+RUN_FLAG_SECTIONS = ("maps", "clustering", "unmixing", "classification")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,58 +30,6 @@ class _Parser(argparse.ArgumentParser):
             if " " in self.prog
             else f"chemmap: error: {message}\n",
         )
-
-
-def _ratio(text: str) -> list[float]:
-    try:
-        a, b = text.split("/")
-        return [float(a), float(b)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"ratio must look like 1655/1742; got {text!r}") from None
-
-
-def _clusters(text: str):
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'auto'; got {text!r}") from None
-
-
-def _resample(text: str):
-    if text == "model":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--resample must be a channel count or 'model'; got {text!r}") from None
-
-
-def _pixel(text: str) -> tuple[int, int]:
-    try:
-        row, col = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--pixel must look like ROW,COL (e.g. 12,40); got {text!r}") from None
-    return row, col
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected integers separated by commas, e.g. 16,32,64; got {text!r}"
-        ) from None
-
-
-def _weights(text: str) -> dict[str, float]:
-    """``mse=1,sam=0.1,gradient=0.5`` as a dict."""
-    try:
-        pairs = [item.split("=") for item in text.split(",") if item.strip()]
-        return {key.strip(): float(value) for key, value in pairs}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER pairs, e.g. mse=1,sam=0.1; got {text!r}") from None
 
 
 def _read_option(text: str) -> tuple[str, object]:
@@ -143,42 +92,16 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, type=Path, help="output folder")
     inputs(run)
     run.add_argument("--axis-unit", help="unit of the spectral axis (cm-1, nm, keV, ...)")
-    run.add_argument("--clusters", type=_clusters, help="number of clusters or 'auto' (default auto)")
-    run.add_argument("--method", help="spectral-spatial (default) | kmeans | gmm | hierarchical")
-    run.add_argument("--criterion", help="silhouette | elbow | gap | bic (with --clusters auto)")
-    run.add_argument("--k-range", nargs=2, type=int, metavar=("LOW", "HIGH"), help="k searched by auto")
-    run.add_argument("--features", help="pca | spectra | ratios")
-    run.add_argument("--n-components", type=float, help="PCA components (int) or variance fraction (<1)")
-    run.add_argument("--intensity", type=float, action="append", help="band centre for an intensity map")
-    run.add_argument("--ratio", type=_ratio, action="append", help="band ratio A/B, e.g. 1655/1742")
-    run.add_argument("--window", type=float, help="band window, full width in axis units")
-    run.add_argument(
-        "--ratio-min-snr", type=float, help="a band counts as present above this many noise sigmas (default 10)"
-    )
-    run.add_argument("--ratio-mode", help="ratio (A/B, bounds where B is noise) | difference ((A-B)/(A+B))")
-    run.add_argument("--mode-filter", type=int, help="majority filter window (pixels)")
-    run.add_argument("--stability-runs", type=int, help="refits that test the clusters' stability (default 3; 0 = off)")
-    run.add_argument("--min-region-size", type=int, help="merge regions smaller than this (pixels)")
+    from chemmap.pipeline.config import SECTIONS
+
+    for section in RUN_FLAG_SECTIONS:
+        add_param_flags(run, SECTIONS[section], section=section)
+    add_param_flags(run, {"random_state": SECTIONS["run"]["random_state"]}, section="run")
     run.add_argument("--crop", nargs=2, type=float, metavar=("LOW", "HIGH"), help="keep this axis range")
     run.add_argument("--baseline", help="baseline method: arpls | asls | modpoly | airpls | snip | ... (pybaselines)")
     run.add_argument("--normalize", help="snv | msc | emsc | l1 | l2 | area | max")
     run.add_argument("--savgol", type=float, metavar="WINDOW", help="Savitzky-Golay window (axis units)")
     run.add_argument("--spatial-sigma", type=float, help="Gaussian smoothing across pixels (sigma, pixels)")
-    run.add_argument(
-        "--unmix",
-        help="unmixing: EXTRACTOR+SOLVER (vca, nfindr, atgp, ppi, smacc + fcls, scaled, nnls, ls), mcr or nmf",
-    )
-    run.add_argument("--components", type=_clusters, help="components of --unmix / --mcr: K or auto (HySime)")
-    run.add_argument(
-        "--mcr", type=int, metavar="K", help="MCR-ALS with K components (same as --unmix mcr --components K)"
-    )
-    run.add_argument("--spatial-unmix", choices=("none", "tv", "laplacian"), help="neighbour penalty on abundances")
-    run.add_argument("--truth-abundances", help=".npy (H, W, K) reference abundances, for scores")
-    run.add_argument("--truth-endmembers", help=".npy (K, C) reference spectra, for scores")
-    run.add_argument("--classify", metavar="LABELS", help=".npy (H, W) int class per pixel (0 = unlabelled)")
-    run.add_argument("--classifier", help="lda | plsda | svm | rf | sam | mf (default lda)")
-    run.add_argument("--train-fraction", type=float, help="share of labelled pixels trained on (default 0.1)")
-    run.add_argument("--seed", type=int, help="random seed (default 0)")
     scale(run)
     common(run)
 
@@ -238,43 +161,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _run_config(args) -> tuple[dict, Path | None]:
-    """The config from a TOML file and/or the flags (flags win)."""
+    """The config from a TOML file and/or the flags (flags win); the preprocessing flags
+    add steps after the config's."""
+    from chemmap.pipeline.config import SECTIONS
+
     config, base_dir = workflow_config(args, "run", {})
-    sections = {
-        s: dict(config.get(s, {})) if isinstance(config.get(s, {}), dict) else config.get(s)
-        for s in ("input", "maps", "clustering", "unmixing", "classification", "run")
-    }
-    flags = {
-        ("clustering", "k"): args.clusters,
-        ("clustering", "method"): args.method,
-        ("clustering", "criterion"): args.criterion,
-        ("clustering", "k_range"): args.k_range,
-        ("clustering", "features"): args.features,
-        ("clustering", "mode_filter"): args.mode_filter,
-        ("clustering", "stability_runs"): args.stability_runs,
-        ("clustering", "min_region_size"): args.min_region_size,
-        ("maps", "intensity"): args.intensity,
-        ("maps", "ratio"): args.ratio,
-        ("maps", "window"): args.window,
-        ("maps", "noise_threshold"): args.ratio_min_snr,
-        ("maps", "ratio_mode"): args.ratio_mode,
-        ("unmixing", "method"): "mcr" if args.mcr else args.unmix,
-        ("unmixing", "components"): args.mcr or args.components,
-        ("unmixing", "spatial"): args.spatial_unmix,
-        ("unmixing", "truth_abundances"): args.truth_abundances,
-        ("unmixing", "truth_endmembers"): args.truth_endmembers,
-        ("classification", "labels"): args.classify,
-        ("classification", "method"): args.classifier,
-        ("classification", "train_fraction"): args.train_fraction,
-        ("run", "random_state"): args.seed,
-    }
-    if args.n_components is not None:
-        n = args.n_components
-        flags[("clustering", "n_components")] = int(n) if n >= 1 and n == int(n) else n
-    for (section, key), value in flags.items():
-        if value is not None:
-            sections[section][key] = value
-    steps = list(config.get("preprocessing", []))
+    for section in (*RUN_FLAG_SECTIONS, "run"):
+        given = given_params(args, SECTIONS[section], section=section)
+        if given and isinstance(config.setdefault(section, {}), dict):
+            config[section].update(given)
+    steps = config.get("preprocessing", [])
+    if not isinstance(steps, list):
+        return config, base_dir  # refused, with the reason, by validate_config
+    steps = list(steps)
     if args.crop:
         steps.append({"step": "crop", "lower": args.crop[0], "upper": args.crop[1]})
     if args.baseline:
@@ -285,10 +184,8 @@ def _run_config(args) -> tuple[dict, Path | None]:
         steps.append({"step": "normalize", "method": args.normalize})
     if args.spatial_sigma:
         steps.append({"step": "spatial_gaussian", "sigma": args.spatial_sigma})
-    merged = {k: v for k, v in config.items() if k not in sections and k != "preprocessing"}
-    merged.update({k: v for k, v in sections.items() if v})
-    merged["preprocessing"] = steps
-    return merged, base_dir
+    config["preprocessing"] = steps
+    return config, base_dir
 
 
 def _cmd_run(args) -> int:

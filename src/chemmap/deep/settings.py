@@ -98,7 +98,7 @@ class TrainSettings(Settings):
         "block_size": Param("int", 16, low=1, doc="side of the validation blocks, pixels"),
         "loss": Param("any", LossWeights(), check=_loss_weights, doc="weights of the loss terms, e.g. mse=1,sam=0.1"),
         "device": Param("choice", "auto", choices=("auto", "cpu", "cuda"), doc="auto: CUDA when present"),
-        "random_state": Param("int", 0, low=0, doc="random seed"),
+        "random_state": Param("int", 0, low=0, flag="seed", doc="random seed"),
     }
 
     @classmethod

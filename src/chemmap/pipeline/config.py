@@ -33,6 +33,11 @@ __all__ = [
 
 
 def _number(value, name, func) -> float:
+    if isinstance(value, str):  # the text of a flag
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidParameterError(f"The {name!r} parameter of {func} must be a number. Got {value!r} instead.")
     return float(value)
@@ -52,7 +57,7 @@ def _image_shape(value, name, func):
 
 
 def _positions(value, name, func):
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if isinstance(value, str | numbers.Real) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, list | tuple):
         raise InvalidParameterError(
@@ -62,6 +67,10 @@ def _positions(value, name, func):
 
 
 def _pairs(value, name, func):
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):  # flag texts "1655/1742"
+        value = [v.split("/") if v.count("/") == 1 else v for v in value]
     if (
         isinstance(value, list | tuple)
         and len(value) == 2
@@ -107,6 +116,9 @@ def check_k_range(value, name, func):
 
 
 def _n_components(value, name, func):
+    if isinstance(value, str):  # the text of a flag
+        value = int(value) if value.isdigit() else _number(value, name, func)
+        value = int(value) if isinstance(value, float) and value >= 1 and value == int(value) else value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
         return int(value)
     if isinstance(value, float) and 0 < value < 1:
@@ -198,14 +210,16 @@ SECTIONS: dict[str, dict[str, Param]] = {
             None,
             allow_none=True,
             check=_positions,
-            doc="band centres in axis units (default: strongest band of the mean spectrum)",
+            repeat=True,
+            doc="band centre in axis units (default: strongest band of the mean spectrum)",
         ),
         "ratio": Param(
             "any",
             None,
             allow_none=True,
             check=_pairs,
-            doc="[numerator, denominator] pairs in axis units (default: the bands that "
+            repeat=True,
+            doc="band ratio A/B in axis units, e.g. 1655/1742 (default: the bands that "
             "best separate the two largest clusters)",
         ),
         "window": Param(
@@ -216,10 +230,16 @@ SECTIONS: dict[str, dict[str, Param]] = {
             allow_none=True,
             doc="full window width in axis units (default: 5 channel spacings)",
         ),
-        "mode": Param("choice", "mean", choices=("mean", "area"), doc="band value: mean or area"),
-        "baseline": Param("choice", "none", choices=("none", "linear"), doc="local baseline under each band"),
+        "mode": Param("choice", "mean", choices=("mean", "area"), flag="band-mode", doc="band value: mean or area"),
+        "baseline": Param(
+            "choice", "none", choices=("none", "linear"), flag="band-baseline", doc="local baseline under each band"
+        ),
         "noise_threshold": Param(
-            "float", 10.0, low=0, doc="ratio: a band counts as present above this many noise sigmas"
+            "float",
+            10.0,
+            low=0,
+            flag="ratio-min-snr",
+            doc="ratio: a band counts as present above this many noise sigmas",
         ),
         "ratio_mode": Param(
             "choice",
@@ -235,7 +255,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
             choices=("kmeans", "gmm", "hierarchical", "spectral-spatial"),
             doc="algorithm (spectral-spatial: MNF, edge-preserving smoothing, GMM with mixed pixels, Potts)",
         ),
-        "k": Param("any", "auto", check=check_k, doc="number of clusters or 'auto'"),
+        "k": Param("any", "auto", check=check_k, flag="clusters", doc="number of clusters or 'auto'"),
         "k_range": Param("any", [2, 8], check=check_k_range, doc="range searched when k = 'auto'"),
         "criterion": Param(
             "choice", "silhouette", choices=("silhouette", "elbow", "gap", "bic"), doc="criterion that chooses k"
@@ -243,7 +263,12 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "features": Param("choice", "pca", choices=("pca", "spectra", "ratios"), doc="clustering features"),
         "n_components": Param("any", 10, check=_n_components, doc="PCA components or variance fraction"),
         "ratios": Param(
-            "any", [], check=_pairs, doc="band pairs for features = 'ratios' (default: the [maps] ratio pairs)"
+            "any",
+            [],
+            check=_pairs,
+            flag="feature-ratio",
+            repeat=True,
+            doc="band pair A/B for features = 'ratios' (default: the [maps] ratio pairs)",
         ),
         "covariance_type": Param("choice", "full", choices=("full", "diag"), doc="GMM covariance"),
         "n_init": Param("int", 10, low=1, doc="restarts"),
@@ -258,22 +283,39 @@ SECTIONS: dict[str, dict[str, Param]] = {
             "any",
             "none",
             check=_unmix_method,
+            flag="unmix",
             doc="none | mcr | nmf | EXTRACTOR+SOLVER (vca, nfindr, atgp, ppi, smacc + fcls, scaled, nnls, ls)",
         ),
-        "components": Param("any", "auto", check=check_k, doc="number of components or 'auto' (HySime)"),
-        "spatial": Param("choice", "none", choices=("none", "tv", "laplacian"), doc="neighbour penalty on abundances"),
-        "smoothing": Param("float", None, low=0, allow_none=True, doc="strength of the spatial penalty"),
-        "sample": Param("int", 100_000, low=1, doc="pixels searched for endmembers"),
-        "init": Param(
-            "choice", "vca", choices=("vca", "nfindr", "atgp", "smacc", "simplisma"), doc="MCR-ALS starting point"
+        "components": Param("any", "auto", check=check_k, doc="number of unmixing components or 'auto' (HySime)"),
+        "spatial": Param(
+            "choice",
+            "none",
+            choices=("none", "tv", "laplacian"),
+            flag="spatial-unmix",
+            doc="neighbour penalty on abundances",
         ),
-        "closure": Param("bool", False, doc="MCR-ALS: concentrations sum to 1"),
+        "smoothing": Param(
+            "float", None, low=0, allow_none=True, flag="unmix-smoothing", doc="strength of the spatial penalty"
+        ),
+        "sample": Param("int", 100_000, low=1, flag="unmix-sample", doc="pixels searched for endmembers"),
+        "init": Param(
+            "choice",
+            "vca",
+            choices=("vca", "nfindr", "atgp", "smacc", "simplisma"),
+            flag="mcr-init",
+            doc="MCR-ALS starting point",
+        ),
+        "closure": Param("bool", False, flag="mcr-closure", doc="MCR-ALS: concentrations sum to 1"),
         "truth_abundances": Param("str", None, allow_none=True, doc=".npy (H, W, K) reference abundances"),
         "truth_endmembers": Param("str", None, allow_none=True, doc=".npy (K, C) reference spectra"),
     },
     "classification": {
-        "labels": Param("str", None, allow_none=True, doc=".npy (H, W) int class per pixel; enables the step"),
-        "method": Param("choice", "lda", choices=("lda", "plsda", "svm", "rf", "sam", "mf"), doc="classifier"),
+        "labels": Param(
+            "str", None, allow_none=True, flag="classify", doc=".npy (H, W) int class per pixel; enables the step"
+        ),
+        "method": Param(
+            "choice", "lda", choices=("lda", "plsda", "svm", "rf", "sam", "mf"), flag="classifier", doc="classifier"
+        ),
         "train_fraction": Param(
             "float",
             0.1,
@@ -284,13 +326,22 @@ SECTIONS: dict[str, dict[str, Param]] = {
             doc="share of labelled pixels trained on (whole spatial blocks)",
         ),
         "block_size": Param(
-            "int", None, low=1, allow_none=True, doc="spatial block side, pixels (default ~10x10 grid)"
+            "int",
+            None,
+            low=1,
+            allow_none=True,
+            flag="classify-block-size",
+            doc="spatial block side, pixels (default ~10x10 grid)",
         ),
-        "buffer": Param("int", 0, low=0, doc="test pixels this close to a training block are dropped"),
-        "smoothing": Param("float", 1.0, low=0, doc="Potts weight of the smoothed labels (0 = off)"),
+        "buffer": Param(
+            "int", 0, low=0, flag="classify-buffer", doc="test pixels this close to a training block are dropped"
+        ),
+        "smoothing": Param(
+            "float", 1.0, low=0, flag="classify-smoothing", doc="Potts weight of the smoothed labels (0 = off)"
+        ),
         "unlabelled": Param("int", 0, doc="label value meaning 'no class' (negative values are unlabelled too)"),
     },
-    "run": {"random_state": Param("int", 0, low=0, doc="seed of every random choice"), **SESSION_PARAMS},
+    "run": {"random_state": Param("int", 0, low=0, flag="seed", doc="seed of every random choice"), **SESSION_PARAMS},
 }
 
 

@@ -98,7 +98,7 @@ class QuantifySettings(Settings):
         "widths": Param("any", None, allow_none=True, check=check_counts, doc="U-Net level widths, e.g. 16,32,64,128"),
         "n_folds": Param("int", 5, low=2, doc="folds of PLS cross-validation and U-Net ensembles"),
         "device": Param("choice", "auto", choices=("auto", "cpu", "cuda"), doc="auto: CUDA when present"),
-        "random_state": Param("int", 0, low=0, doc="random seed"),
+        "random_state": Param("int", 0, low=0, flag="seed", doc="random seed"),
     }
 
     def check(self) -> None:
