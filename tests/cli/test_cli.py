@@ -57,7 +57,7 @@ def test_info_describes_a_file(tmp_path, demo_csv, capsys):
         (
             lambda p, c: c,
             ["--image-shape", "30", "30", "--method", "dbscan"],
-            "must be one of 'kmeans', 'gmm', 'hierarchical', 'spectral-spatial'. Got 'dbscan'",
+            "must be one of 'gmm', 'hierarchical', 'kmeans', 'spectral-spatial'. Got 'dbscan'",
         ),
         (
             lambda p, c: c,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from chemmap.cluster.methods import cluster_methods
 from chemmap.cluster.spatial import (
     neighbour_votes,
     potts_icm,
@@ -121,3 +122,12 @@ def test_k_is_chosen_by_bic_and_masked_pixels_stay_unlabelled():
     assert ari(truth[valid], seg.labels[valid]) > 0.95
     km = segment_feature_image(image, k=3, method="kmeans", smoothing=1.0)
     assert ari(truth, km.labels) > 0.95
+
+
+@pytest.mark.parametrize("method", sorted(cluster_methods.names()))
+def test_every_registered_method_segments_a_feature_image(method):
+    image = np.random.default_rng(0).normal(size=(20, 20, 3))
+    image[:10] += 4.0
+    result = segment_feature_image(image, k=2, method=method, smoothing=1.0)
+    truth = np.repeat([0, 1], 200).reshape(20, 20)
+    assert adjusted_rand_score(truth.ravel(), result.labels.ravel()) == 1.0

@@ -100,7 +100,7 @@ def test_config_is_validated_field_by_field_before_reading(tmp_path):
         validate_config({"input": {"path": str(garbage)}, "clustering": {"clusters": 3}})
     with pytest.raises(
         ConfigError,
-        match="'method' parameter of \\[clustering\\] must be one of 'kmeans', 'gmm', 'hierarchical', "
+        match="'method' parameter of \\[clustering\\] must be one of 'gmm', 'hierarchical', 'kmeans', "
         "'spectral-spatial'. Got 'dbscan'",
     ):
         validate_config({"input": {"path": str(garbage)}, "clustering": {"method": "dbscan"}})

@@ -228,9 +228,10 @@ def segment_feature_image(
     image : ndarray of shape (height, width, d)
     k : int or "auto"
         ``"auto"`` picks the k of lowest BIC in ``k_range``.
-    method : {"gmm", "kmeans"}
-        Full-covariance Gaussian mixture, or k-means (with a shared spherical variance
-        for its likelihood).
+    method : str
+        A method of :data:`~chemmap.cluster.methods.cluster_methods`: ``gmm`` (full-covariance
+        Gaussian mixture, its own likelihood) or one whose clusters are centroids (``kmeans``,
+        ``hierarchical``: a shared spherical variance gives their likelihood).
     valid : ndarray of bool, shape (height, width), optional
     spatial_weight : float
         Weight of the standardised pixel coordinates joined to the standardised features
@@ -247,7 +248,7 @@ def segment_feature_image(
     from chemmap.cluster.methods import cluster_methods
     from chemmap.cluster.selection import choose_k
 
-    check_choice(method, ("gmm", "kmeans"), name="method", func="segment_feature_image")
+    check_choice(method, cluster_methods.names(), name="method", func="segment_feature_image")
     image = np.asarray(image)
     if image.ndim != 3:
         raise ShapeError(f"The feature image must be (height, width, d); got shape {image.shape}.")

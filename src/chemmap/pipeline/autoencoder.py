@@ -15,6 +15,7 @@ import numpy as np
 from chemmap._shared.compute import compute
 from chemmap._shared.params import Param
 from chemmap._shared.progress import notify
+from chemmap.cluster.methods import cluster_methods
 from chemmap.cluster.spectra import cluster_spectra
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
@@ -94,7 +95,7 @@ class AutoencoderSettings(TrainSettings):
         **TrainSettings.PARAMS,
         "model": Param("str", None, allow_none=True, doc="model folder of an earlier run, applied instead of training"),
         "clusters": Param("any", "auto", check=check_k, doc="clusters of the latent image: K or auto (BIC)"),
-        "method": Param("choice", "gmm", choices=("gmm", "kmeans"), doc="latent clustering"),
+        "method": Param("choice", "gmm", choices=tuple(cluster_methods.names()), doc="latent clustering"),
         "spatial_weight": Param("float", 0.0, low=0, doc="weight of the pixel coordinates joined to the latent"),
         "smoothing": Param("float", 1.0, low=0, doc="Potts smoothing of the cluster map, nats per agreeing neighbour"),
         "k_range": Param("any", [2, 10], check=check_k_range, doc="k searched when clusters = auto"),

@@ -16,6 +16,7 @@ from typing import Any
 
 from chemmap._shared.compute import parse_cluster, parse_memory
 from chemmap._shared.params import Param, validate_params
+from chemmap.cluster.methods import cluster_methods
 from chemmap.core.exceptions import ConfigError, InputFileNotFoundError, InvalidParameterError
 from chemmap.preprocessing.chain import Chain
 
@@ -252,7 +253,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "method": Param(
             "choice",
             "spectral-spatial",
-            choices=("kmeans", "gmm", "hierarchical", "spectral-spatial"),
+            choices=(*cluster_methods.names(), "spectral-spatial"),
             doc="algorithm (spectral-spatial: MNF, edge-preserving smoothing, GMM with mixed pixels, Potts)",
         ),
         "k": Param("any", "auto", check=check_k, flag="clusters", doc="number of clusters or 'auto'"),
