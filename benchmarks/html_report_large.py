@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from chemmap.datasets import make_demo_cube
-from chemmap.pipeline import run_cube
 from chemmap.report.html import HTML_SIZE_BUDGET, read_report_data, write_html
 from chemmap.report.interactive import run_report
+from chemmap.workflows import run_cube
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

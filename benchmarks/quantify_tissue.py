@@ -37,8 +37,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from chemmap.datasets import make_tissue_samples, write_tissue_benchmark
-    from chemmap.pipeline.quantify import COMPARISON_KEYS, QuantifySettings, run_compare
-    from chemmap.pipeline.record import SessionOptions
+    from chemmap.workflows.quantify import COMPARISON_KEYS, QuantifySettings, run_compare
+    from chemmap.workflows.session import SessionOptions
 
     out = args.out or Path(tempfile.mkdtemp(prefix="quantify_bench_"))
     samples = make_tissue_samples(

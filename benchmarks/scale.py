@@ -78,7 +78,7 @@ def chemmap_pipeline(cube, out_dir: Path, bands: tuple[float, float], method: st
     from chemmap.cluster import PixelClusterer
     from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
     from chemmap.maps import intensity_map, ratio_map
-    from chemmap.pipeline.staging import write_zarr_outputs
+    from chemmap.workflows.staging import write_zarr_outputs
 
     parts = [intensity_map(cube, bands[0], window=12.0), ratio_map(cube, bands[1], bands[0], window=12.0)]
     maps = Cube.from_maps({n: p.data[..., 0] for p in parts for n in p.map_names})
@@ -97,7 +97,7 @@ def run_case(case: str, store: Path, memory_limit: str, out: Path) -> dict:
 
     import chemmap.cluster
     import chemmap.maps
-    import chemmap.pipeline.staging  # noqa: F401  (imports are not part of the timings)
+    import chemmap.workflows.staging  # noqa: F401  (imports are not part of the timings)
     from chemmap._shared.compute import compute_settings
     from chemmap.io import read
 

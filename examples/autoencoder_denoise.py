@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from chemmap.datasets import make_demo_cube
-from chemmap.pipeline.autoencoder import AutoencoderSettings, run_autoencoder
+from chemmap.workflows.autoencoder import AutoencoderSettings, run_autoencoder
 
 if importlib.util.find_spec("torch") is None:
     print("skipped: the autoencoder needs the 'deep' extra (pip install 'chemmap[deep]')")

@@ -8,7 +8,7 @@ Zn region, brass speckles).
 import sys
 
 from chemmap.datasets import make_xrf_cube
-from chemmap.pipeline.peaks import run_peaks
+from chemmap.workflows.peaks import run_peaks
 
 out = sys.argv[1] if len(sys.argv) > 1 else "example_output/peak_maps_xrf"
 scene = make_xrf_cube((32, 48), random_state=0)

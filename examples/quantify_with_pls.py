@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from chemmap.datasets import make_tissue_samples, write_tissue_benchmark
-from chemmap.pipeline.quantify import QuantifySettings, run_compare
+from chemmap.workflows.quantify import QuantifySettings, run_compare
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "example_output/quantify")
 manifest = write_tissue_benchmark(out / "samples", make_tissue_samples(12, image_shape=(16, 20), random_state=0))

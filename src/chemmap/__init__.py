@@ -19,8 +19,8 @@ _LAZY = {
     "SpectralAxis": "chemmap.core.axis",
     "read": "chemmap.io",
     "write": "chemmap.io",
-    "run": "chemmap.pipeline",
-    "run_cube": "chemmap.pipeline",
+    "run": "chemmap.workflows",
+    "run_cube": "chemmap.workflows",
     "compute_settings": "chemmap._shared.compute",
 }
 

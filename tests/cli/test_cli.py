@@ -191,7 +191,7 @@ def test_every_workflow_command_takes_the_scale_flags_the_same_way(command):
 
 def test_every_run_parameter_has_a_flag_made_from_its_declaration(tmp_path):
     from chemmap.cli.main import RUN_FLAG_SECTIONS, _build_parser, _run_config
-    from chemmap.pipeline.config import SECTIONS, validate_config
+    from chemmap.workflows.config import SECTIONS, validate_config
 
     run = next(a for a in _build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
     flags = {s for action in run._actions for s in action.option_strings}

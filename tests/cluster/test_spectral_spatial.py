@@ -199,7 +199,7 @@ def test_a_list_of_spectra_is_refused_and_the_run_clusters_it_with_k_means(tmp_p
     from chemmap.core.cube import Cube
     from chemmap.core.exceptions import InvalidParameterError
     from chemmap.io import write
-    from chemmap.pipeline import run
+    from chemmap.workflows import run
 
     truth = (np.arange(80) % 2)[:, None]  # every other entry of the library
     cube = Cube(_scene(truth).astype(np.float32), SpectralAxis(np.arange(60.0), "channel"), labels=truth)

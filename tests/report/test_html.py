@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from chemmap.core.exceptions import ChemmapError
-from chemmap.pipeline import run_cube
 from chemmap.report.html import (
     HTML_SIZE_BUDGET,
     MAP_BYTES_BUDGET,
@@ -24,6 +23,7 @@ from chemmap.report.html import (
     write_html,
 )
 from chemmap.report.markdown_html import markdown_to_html
+from chemmap.workflows import run_cube
 
 DEMO_CONFIG = {
     "maps": {"intensity": [1655.0], "ratio": [[1655.0, 1742.0]]},

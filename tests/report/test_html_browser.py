@@ -195,8 +195,8 @@ def test_dark_scheme_is_readable(browser, demo_report):
 def test_megapixel_run_report_is_small_and_responsive(browser, tmp_path):
     """A 1000 x 1000 x 200 run: the report stays under the size budget, opens and answers clicks."""
     from chemmap.datasets import make_demo_cube
-    from chemmap.pipeline import run_cube
     from chemmap.report.html import HTML_SIZE_BUDGET
+    from chemmap.workflows import run_cube
 
     h = w = 1000
     cube = make_demo_cube(image_shape=(h, w))

@@ -16,7 +16,7 @@ pytest.importorskip("rsciio", reason="the vendor files need the 'vendor' extra (
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.exceptions import AxisError, DataWarning
 from chemmap.io import read
-from chemmap.pipeline.peaks import PeakSettings, map_peaks
+from chemmap.workflows.peaks import PeakSettings, map_peaks
 from chemmap.xrf import calibrate_energy
 from chemmap.xrf.identify import CONFIDENT
 from chemmap.xrf.lines import element_lines

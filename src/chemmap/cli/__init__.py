@@ -1,4 +1,4 @@
-"""The ``chemmap`` command: a thin shell over :mod:`chemmap.pipeline` and the public API."""
+"""The ``chemmap`` command: a thin shell over :mod:`chemmap.workflows` and the public API."""
 
 from chemmap.cli.main import main
 

@@ -93,7 +93,7 @@ def workflow_config(args: argparse.Namespace, section: str, params: Mapping[str,
     base_dir : Path or None
         The config file's folder, that relative paths in it are resolved against.
     """
-    from chemmap.pipeline.config import read_config_file
+    from chemmap.workflows.config import read_config_file
 
     base_dir = None
     if args.input.suffix.lower() == ".toml":

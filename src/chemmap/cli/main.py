@@ -67,7 +67,7 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument("--debug", action="store_true", help="show tracebacks")
 
     def scale(p):
-        from chemmap.pipeline.config import SESSION_PARAMS
+        from chemmap.workflows.config import SESSION_PARAMS
 
         add_param_flags(p, SESSION_PARAMS)
 
@@ -83,16 +83,16 @@ def _build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--read-option", type=_read_option, action="append", metavar="KEY=VALUE", help=READ_OPTION_HELP)
 
-    demo = sub.add_parser("demo", help="make the 30x30 demo image and run the full pipeline on it")
+    demo = sub.add_parser("demo", help="make the 30x30 demo image and run the mapping workflow on it")
     demo.add_argument("--out", required=True, type=Path, help="output folder")
     common(demo)
 
-    run = sub.add_parser("run", help="run the mapping pipeline on a file or a TOML config")
+    run = sub.add_parser("run", help="run the mapping workflow on a file or a TOML config")
     run.add_argument("input", type=Path, help="data file, or a .toml config")
     run.add_argument("--out", required=True, type=Path, help="output folder")
     inputs(run)
     run.add_argument("--axis-unit", help="unit of the spectral axis (cm-1, nm, keV, ...)")
-    from chemmap.pipeline.config import SECTIONS
+    from chemmap.workflows.config import SECTIONS
 
     for section in RUN_FLAG_SECTIONS:
         add_param_flags(run, SECTIONS[section], section=section)
@@ -122,7 +122,7 @@ def _build_parser() -> argparse.ArgumentParser:
     inputs(prep)
     common(prep)
 
-    from chemmap.pipeline.peaks import PeakSettings
+    from chemmap.workflows.peaks import PeakSettings
 
     peaks = sub.add_parser(
         "peaks", help="find the peaks of a cube, identify XRF element lines and map every peak (areas, positions)"
@@ -134,7 +134,7 @@ def _build_parser() -> argparse.ArgumentParser:
     inputs(peaks)
     common(peaks)
 
-    from chemmap.pipeline.autoencoder import AutoencoderSettings
+    from chemmap.workflows.autoencoder import AutoencoderSettings
 
     auto = sub.add_parser(
         "autoencoder",
@@ -163,7 +163,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def _run_config(args) -> tuple[dict, Path | None]:
     """The config from a TOML file and/or the flags (flags win); the preprocessing flags
     add steps after the config's."""
-    from chemmap.pipeline.config import SECTIONS
+    from chemmap.workflows.config import SECTIONS
 
     config, base_dir = workflow_config(args, "run", {})
     for section in (*RUN_FLAG_SECTIONS, "run"):
@@ -190,7 +190,7 @@ def _run_config(args) -> tuple[dict, Path | None]:
 
 def _cmd_run(args) -> int:
     from chemmap.cli.progress import make_progress
-    from chemmap.pipeline import run
+    from chemmap.workflows import run
 
     config, base_dir = _run_config(args)
     result = run(
@@ -204,8 +204,8 @@ def _cmd_demo(args) -> int:
     from chemmap.cli.progress import make_progress
     from chemmap.datasets import make_demo_cube
     from chemmap.io import write
-    from chemmap.pipeline import run
-    from chemmap.pipeline.staging import staged_output
+    from chemmap.workflows import run
+    from chemmap.workflows.staging import staged_output
 
     cube = make_demo_cube()
     with staged_output(args.out) as stage:
@@ -245,7 +245,7 @@ def _print_warnings(messages) -> None:
 
 def _run_workflow(args, settings_class, run):
     """Config from the input TOML or the file, flags merged, checked before reading; then ``run``."""
-    from chemmap.pipeline.config import reader_options, validate_workflow_config
+    from chemmap.workflows.config import reader_options, validate_workflow_config
 
     config, base_dir = workflow_config(args, settings_class.SECTION, settings_class.PARAMS)
     resolved = validate_workflow_config(config, settings_class, base_dir=base_dir)
@@ -261,7 +261,7 @@ def _run_workflow(args, settings_class, run):
 
 
 def _cmd_peaks(args) -> int:
-    from chemmap.pipeline.peaks import PeakSettings, run_peaks
+    from chemmap.workflows.peaks import PeakSettings, run_peaks
 
     result = _run_workflow(args, PeakSettings, run_peaks)
     _print_warnings(result.warnings)
@@ -275,7 +275,7 @@ def _cmd_peaks(args) -> int:
 
 
 def _cmd_autoencoder(args) -> int:
-    from chemmap.pipeline.autoencoder import AutoencoderSettings, run_autoencoder
+    from chemmap.workflows.autoencoder import AutoencoderSettings, run_autoencoder
 
     result = _run_workflow(args, AutoencoderSettings, run_autoencoder)
     _print_warnings(result.warnings)
@@ -354,13 +354,13 @@ def _cmd_info(args) -> int:
 
 def _cmd_preprocess(args) -> int:
     from chemmap.io import read, write
-    from chemmap.pipeline.record import open_session
     from chemmap.preprocessing import Chain
+    from chemmap.workflows.session import open_session
 
     options = _reader_options(args)
     source, fmt, steps = args.input, args.format, []
     if args.input.suffix.lower() == ".toml":
-        from chemmap.pipeline.config import read_config_file, reader_options, validate_config
+        from chemmap.workflows.config import read_config_file, reader_options, validate_config
 
         config = validate_config(read_config_file(args.input), base_dir=args.input.parent)
         source, fmt = Path(config["input"]["path"]), fmt or config["input"]["format"]

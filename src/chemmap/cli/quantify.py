@@ -15,7 +15,7 @@ __all__ = ["add_quantify_parser", "cmd_quantify"]
 def add_quantify_parser(sub, common, scale, read_option) -> None:
     """Add ``quantify`` and its three actions to the subparsers ``sub``; the flags of the
     settings are made from :data:`QuantifySettings.PARAMS`."""
-    from chemmap.pipeline.quantify import MODEL_NAMES, QuantifySettings
+    from chemmap.workflows.quantify import MODEL_NAMES, QuantifySettings
 
     quantify = sub.add_parser(
         "quantify", help="maps of a quantity (e.g. fat %%) learned from one reference value per sample"
@@ -53,8 +53,8 @@ def add_quantify_parser(sub, common, scale, read_option) -> None:
 def _resolved(args):
     """The settings and reader options of ``compare`` or ``train``: the input TOML or the
     manifest, flags merged, checked before any sample is read."""
-    from chemmap.pipeline.config import reader_options, validate_workflow_config
-    from chemmap.pipeline.quantify import QuantifySettings
+    from chemmap.workflows.config import reader_options, validate_workflow_config
+    from chemmap.workflows.quantify import QuantifySettings
 
     if getattr(args, "model", None) is not None:
         args.models = "pls-mean" if args.model == "pls" else args.model
@@ -65,7 +65,7 @@ def _resolved(args):
 
 
 def cmd_quantify(args) -> int:
-    from chemmap.pipeline import quantify
+    from chemmap.workflows import quantify
 
     if args.action == "compare":
         manifest, settings, read_options, run = _resolved(args)

@@ -11,7 +11,7 @@ def session_options(args, run: dict | None = None):
     """The session every workflow command runs in: its scale flags (or, from a config, the
     resolved ``[run]`` table ``run``), progress bar and command."""
     from chemmap.cli.progress import make_progress
-    from chemmap.pipeline.record import SessionOptions
+    from chemmap.workflows.session import SessionOptions
 
     if run is None:
         run = {"memory_limit": args.memory_limit, "scheduler": args.scheduler, "cluster": args.cluster}

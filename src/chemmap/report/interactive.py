@@ -77,7 +77,7 @@ def _run_layers(result) -> list[MapLayer]:
 
 
 def run_report(result, *, command: list[str] | None = None, versions: dict | None = None) -> InteractiveReport:
-    """The interactive report of a mapping run (:class:`chemmap.pipeline.RunResult`); ``command``
+    """The interactive report of a mapping run (:class:`chemmap.workflows.RunResult`); ``command``
     and the package ``versions`` go into its provenance table."""
     from chemmap.report.markdown import render_markdown
 
@@ -119,7 +119,7 @@ def _spectra(cube, intensity: str | None = None) -> SpectraSource:
 
 
 def peaks_report(result, *, command: list[str] | None = None, versions: dict | None = None) -> InteractiveReport:
-    """The interactive report of a peak run (:class:`chemmap.pipeline.peaks.PeaksResult`): one
+    """The interactive report of a peak run (:class:`chemmap.workflows.peaks.PeaksResult`): one
     area and one position map per peak (and fitted areas when the fit ran), the spectra, and
     ``peaks.json`` as tables."""
     from chemmap.report.markdown import summary_markdown

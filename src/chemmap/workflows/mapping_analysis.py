@@ -1,4 +1,4 @@
-"""The analysis chain of a run, without any file output (see :mod:`runner` for that)."""
+"""The analysis chain of a run, without any file output (see :mod:`~chemmap.workflows.mapping` for that)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ from chemmap.metrics.interpretation import (
     region_stats,
 )
 from chemmap.metrics.stability import clustering_stability, spatial_coherence
-from chemmap.pipeline.chemical_maps import classification_step, unmixing_step
 from chemmap.preprocessing import Chain, drop_bad_bands
 from chemmap.report.metrics_json import to_json_safe
+from chemmap.workflows.mapping_components import classification_step, unmixing_step
 
 __all__ = ["analyse"]
 

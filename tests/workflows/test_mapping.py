@@ -6,7 +6,7 @@ import tomli_w
 
 from chemmap.core.exceptions import AxisError, ConfigError
 from chemmap.io import write
-from chemmap.pipeline import OUTPUT_FILES, run, run_cube, validate_config
+from chemmap.workflows import OUTPUT_FILES, run, run_cube, validate_config
 
 
 def _config(path, **sections):

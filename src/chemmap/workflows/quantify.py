@@ -16,8 +16,8 @@ import numpy as np
 
 from chemmap._shared.params import Param, Settings, check_counts
 from chemmap.core.exceptions import ConfigError, InvalidParameterError
-from chemmap.pipeline.record import SessionOptions, open_session, versions, workflow_config, write_resolved_config
-from chemmap.pipeline.staging import staged_output
+from chemmap.workflows.session import SessionOptions, open_session, versions, workflow_config, write_resolved_config
+from chemmap.workflows.staging import staged_output
 
 __all__ = [
     "COMPARISON_KEYS",

@@ -16,7 +16,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import DataWarning, InvalidParameterError
 from chemmap.datasets import make_demo_cube
 from chemmap.io import read, write
-from chemmap.pipeline.peaks import PEAK_OUTPUT_FILES, PeakSettings, map_peaks
+from chemmap.workflows.peaks import PEAK_OUTPUT_FILES, PeakSettings, map_peaks
 
 pytest.importorskip("xraydb", reason="the synthetic XRF scan needs the 'xrf' extra (xraydb)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chemmap.pipeline.staging import NpyRowWriter
+from chemmap.workflows.staging import NpyRowWriter
 
 
 def test_rows_written_in_bands_give_the_same_array(tmp_path):

@@ -14,7 +14,7 @@ pytest.importorskip("torch", reason="the autoencoder needs the 'deep' extra (PyT
 from chemmap.cli.main import main
 from chemmap.datasets import make_regions_cube
 from chemmap.io import write
-from chemmap.pipeline.autoencoder import AUTOENCODER_OUTPUT_FILES
+from chemmap.workflows.autoencoder import AUTOENCODER_OUTPUT_FILES
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from chemmap._shared.params import Param, Settings
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, DataWarning, InvalidParameterError
-from chemmap.pipeline.record import (
+from chemmap.workflows.session import (
     Session,
     SessionOptions,
     Timer,
@@ -32,7 +32,7 @@ from chemmap.pipeline.record import (
     workflow_config,
     write_resolved_config,
 )
-from chemmap.pipeline.staging import staged_output
+from chemmap.workflows.staging import staged_output
 
 __all__ = ["PEAK_OUTPUT_FILES", "PeakSettings", "PeaksResult", "map_peaks", "run_peaks"]
 

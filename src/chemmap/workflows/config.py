@@ -151,7 +151,7 @@ def _checked_by(parse):
 
 def _unmix_method(value, name, func):
     # imported when used: the check needs the extractor names of chemmap.decomposition
-    from chemmap.pipeline.chemical_maps import check_unmix_method
+    from chemmap.workflows.mapping_components import check_unmix_method
 
     return check_unmix_method(value, name, func)
 

@@ -84,8 +84,8 @@ def test_stability_separates_real_clusters_from_noise(separation, stable):
 
 
 def test_a_spatial_step_that_changed_many_labels_is_flagged(tmp_path, demo_csv):
-    from chemmap.pipeline.config import read_config_file
     from chemmap.report.flags import red_flags
+    from chemmap.workflows.config import read_config_file
 
     _run(demo_csv, tmp_path / "f", "--label-column", "region")
     metrics = json.loads((tmp_path / "f" / "metrics.json").read_text())

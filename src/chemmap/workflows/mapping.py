@@ -9,10 +9,10 @@ import numpy as np
 
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
-from chemmap.pipeline.config import reader_options, validate_config
-from chemmap.pipeline.record import Session, SessionOptions, open_session, versions, write_resolved_config
-from chemmap.pipeline.staging import staged_output, write_zarr_outputs
-from chemmap.pipeline.steps import RunResult, analyse
+from chemmap.workflows.config import reader_options, validate_config
+from chemmap.workflows.mapping_analysis import RunResult, analyse
+from chemmap.workflows.session import Session, SessionOptions, open_session, versions, write_resolved_config
+from chemmap.workflows.staging import staged_output, write_zarr_outputs
 
 __all__ = ["LAZY_OUTPUT_FILES", "OUTPUT_FILES", "RunResult", "output_files", "run", "run_cube"]
 
@@ -52,7 +52,7 @@ def run(
     ----------
     config : dict
         Sections ``input``, ``preprocessing``, ``maps``, ``clustering``, ``run`` (see
-        :mod:`chemmap.pipeline.config`); validated before any data are read.
+        :mod:`chemmap.workflows.config`); validated before any data are read.
     out_dir : str or Path
         Output folder; files appear there only when the whole run succeeded.
     progress : callable, optional

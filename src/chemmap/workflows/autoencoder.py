@@ -20,8 +20,8 @@ from chemmap.cluster.spectra import cluster_spectra
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.deep.settings import TrainSettings
-from chemmap.pipeline.config import check_k, check_k_range
-from chemmap.pipeline.record import (
+from chemmap.workflows.config import check_k, check_k_range
+from chemmap.workflows.session import (
     Session,
     SessionOptions,
     Timer,
@@ -30,7 +30,7 @@ from chemmap.pipeline.record import (
     workflow_config,
     write_resolved_config,
 )
-from chemmap.pipeline.staging import NpyRowWriter, staged_output
+from chemmap.workflows.staging import NpyRowWriter, staged_output
 
 __all__ = ["AUTOENCODER_OUTPUT_FILES", "AutoencoderResult", "AutoencoderSettings", "run_autoencoder"]
 

@@ -26,8 +26,8 @@ from chemmap.decomposition import StreamingPCA
 from chemmap.io import read, write
 from chemmap.maps import intensity_map, ratio_map
 from chemmap.metrics import internal_scores
-from chemmap.pipeline import run
 from chemmap.preprocessing import Chain, bad_pixel_masks, band_noise
+from chemmap.workflows import run
 
 
 class CountingSource:

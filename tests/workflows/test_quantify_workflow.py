@@ -12,9 +12,9 @@ import pytest
 
 from chemmap.cli.main import main
 from chemmap.datasets import make_tissue_samples, write_tissue_benchmark
-from chemmap.pipeline.quantify import COMPARISON_KEYS, load_model
 from chemmap.report.html import read_report_data
 from chemmap.supervised import load_sample, read_manifest
+from chemmap.workflows.quantify import COMPARISON_KEYS, load_model
 
 #: The keys the issue names for every model in comparison.json.
 ISSUE_KEYS = (
