@@ -1,4 +1,5 @@
-"""The run record: versions, timings, command and environment, written next to outputs."""
+"""The session every workflow runs in (compute settings, warnings, timer) and what it writes
+beside the outputs: the run record (versions, timings, command) and the resolved config."""
 
 from __future__ import annotations
 
