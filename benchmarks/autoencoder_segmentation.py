@@ -53,8 +53,8 @@ def scores(truth: np.ndarray, labels: np.ndarray) -> dict:
 def run_scene(cube, truth, k: int, seed: int, args) -> dict:
     from chemmap.cluster import PixelClusterer
     from chemmap.decomposition.pca import StreamingPCA
-    from chemmap.deep.inference import autoencode
-    from chemmap.deep.training import train_autoencoder
+    from chemmap.deep.autoencoder.inference import autoencode
+    from chemmap.deep.autoencoder.training import train_autoencoder
 
     out = {}
     t = time.perf_counter()

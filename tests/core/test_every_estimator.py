@@ -59,14 +59,14 @@ def _classifier_input():
 
 
 def _autoencoder():
-    from chemmap.deep.estimator import SpectralAutoencoderMapper
+    from chemmap.deep.autoencoder.estimator import SpectralAutoencoderMapper
 
     return SpectralAutoencoderMapper(latent_dim=2, widths=(8,), epochs=1, device="cpu", random_state=1)
 
 
 def _unet():
-    from chemmap.deep.unet_estimator import UNetMapper
-    from chemmap.deep.unet_training import unet_settings
+    from chemmap.deep.unet.estimator import UNetMapper
+    from chemmap.deep.unet.training import unet_settings
 
     return UNetMapper(unet_settings("improved", widths=(4, 8), max_epochs=2, burn_in=2, n_folds=2, device="cpu"))
 

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("torch", reason="the autoencoder needs the 'deep' extra (PyTorch)")
 
 from chemmap.datasets import make_regions_cube
-from chemmap.deep.training import train_autoencoder
+from chemmap.deep.autoencoder.training import train_autoencoder
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from sklearn.metrics import adjusted_rand_score
 from chemmap.cluster import PixelClusterer
 from chemmap.cluster.spatial import segment_feature_image
 from chemmap.datasets import make_regions_cube
-from chemmap.deep.inference import autoencode
-from chemmap.deep.training import train_autoencoder
+from chemmap.deep.autoencoder.inference import autoencode
+from chemmap.deep.autoencoder.training import train_autoencoder
 
 
 def latent_image(cube):

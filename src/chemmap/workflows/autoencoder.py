@@ -19,7 +19,7 @@ from chemmap.cluster.methods import cluster_methods
 from chemmap.cluster.spectra import cluster_spectra
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
-from chemmap.deep.settings import TrainSettings
+from chemmap.deep.autoencoder.settings import TrainSettings
 from chemmap.workflows.config import check_k, check_k_range
 from chemmap.workflows.session import (
     Session,
@@ -81,7 +81,7 @@ def _pixels(value, name, func) -> list[tuple[int, int]]:
 
 class AutoencoderSettings(TrainSettings):
     """Options of the autoencoder workflow, the ``[autoencoder]`` table of a config: the
-    training options of :class:`~chemmap.deep.settings.TrainSettings` and those of the
+    training options of :class:`~chemmap.deep.autoencoder.settings.TrainSettings` and those of the
     workflow, declared once in :data:`AutoencoderSettings.PARAMS`.
 
     ``clusters = "auto"`` picks the lowest BIC in ``k_range``; ``resample`` resamples every
@@ -174,8 +174,8 @@ def _trained(cube: Cube, settings: AutoencoderSettings, timer: Timer, progress):
     from chemmap.preprocessing import resample
 
     if settings.model is not None:
-        from chemmap.deep.inference import check_axis
-        from chemmap.deep.persist import load_autoencoder
+        from chemmap.deep.autoencoder.inference import check_axis
+        from chemmap.deep.autoencoder.persist import load_autoencoder
 
         with timer.stage("load model"):
             trained = load_autoencoder(settings.model)
@@ -183,7 +183,7 @@ def _trained(cube: Cube, settings: AutoencoderSettings, timer: Timer, progress):
                 cube = resample(cube, to=trained.axis_values)
             check_axis(trained, cube.axis)
         return trained, cube
-    from chemmap.deep.training import train_autoencoder
+    from chemmap.deep.autoencoder.training import train_autoencoder
 
     if settings.resample is not None:
         cube = resample(cube, to=np.linspace(cube.axis.start, cube.axis.stop, settings.resample))
@@ -194,8 +194,8 @@ def _trained(cube: Cube, settings: AutoencoderSettings, timer: Timer, progress):
 def _denoise_and_encode(trained, cube: Cube, target: Path, settings: AutoencoderSettings, progress):
     """One pass in bands of rows: the denoised cube into ``target`` (a .npy on disk), the
     latent image in memory, and the reconstruction metrics of the input."""
-    from chemmap.deep.inference import autoencode
-    from chemmap.deep.training import row_bands
+    from chemmap.deep.autoencoder.inference import autoencode
+    from chemmap.deep.autoencoder.training import row_bands
     from chemmap.metrics.reconstruction import ReconstructionScore
 
     denoised, latent = autoencode(trained, cube, device=settings.device)
@@ -245,8 +245,8 @@ def typical_pixels(latent: np.ndarray, labels: np.ndarray, n: int) -> list[tuple
 
 def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, run: Session, config: dict) -> None:
     from chemmap._shared.atomic import write_text_atomic
-    from chemmap.deep.inference import decode_latent
-    from chemmap.deep.persist import save_autoencoder
+    from chemmap.deep.autoencoder.inference import decode_latent
+    from chemmap.deep.autoencoder.persist import save_autoencoder
     from chemmap.report.html import write_html
     from chemmap.report.interactive import autoencoder_report
     from chemmap.report.metrics_json import to_json_safe

@@ -140,8 +140,8 @@ def build_model(name: str, settings: QuantifySettings):
             n_folds=settings.n_folds,
             random_state=settings.random_state,
         )
-    from chemmap.deep.unet_estimator import UNetMapper
-    from chemmap.deep.unet_training import unet_settings
+    from chemmap.deep.unet.estimator import UNetMapper
+    from chemmap.deep.unet.training import unet_settings
 
     overrides = {
         "low": settings.low,
@@ -176,7 +176,7 @@ def load_model(folder):
 
         return PLSMapper.load(folder)
     if kind == "chemmap-spectral-unet":
-        from chemmap.deep.unet_estimator import UNetMapper
+        from chemmap.deep.unet.estimator import UNetMapper
 
         return UNetMapper.load(folder)
     raise FileFormatError(f"{config_path} describes {kind!r}, not a PLS or U-Net quantitative model.")

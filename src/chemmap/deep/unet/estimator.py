@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from chemmap.core.exceptions import NotFittedError
-from chemmap.deep.unet_training import IMPROVED, UNetSettings
+from chemmap.deep.unet.training import IMPROVED, UNetSettings
 
 __all__ = ["UNetMapper"]
 
@@ -21,9 +21,9 @@ class UNetMapper(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     settings : UNetSettings
-        :data:`~chemmap.deep.unet_training.IMPROVED` (default),
-        :data:`~chemmap.deep.unet_training.PAPER`, or
-        :func:`~chemmap.deep.unet_training.unet_settings` with overrides.
+        :data:`~chemmap.deep.unet.training.IMPROVED` (default),
+        :data:`~chemmap.deep.unet.training.PAPER`, or
+        :func:`~chemmap.deep.unet.training.unet_settings` with overrides.
     device : {"auto", "cpu", "cuda"}
         Where maps are computed (training uses ``settings.device``).
 
@@ -43,7 +43,7 @@ class UNetMapper(RegressorMixin, BaseEstimator):
 
     def fit(self, samples, y=None, *, validation=None, progress=None) -> UNetMapper:
         """Train on ``samples``; ``validation`` samples, when given, stop training instead of folds."""
-        from chemmap.deep.unet_training import train_unet
+        from chemmap.deep.unet.training import train_unet
 
         self.trained_ = train_unet(samples, self.settings, validation=validation, progress=progress)
         return self
@@ -55,7 +55,7 @@ class UNetMapper(RegressorMixin, BaseEstimator):
 
     def predict_map(self, sample_or_cube, *, progress=None) -> np.ndarray:
         """The map ``(height, width)`` float32 of a Sample (NaN outside its mask) or a Cube."""
-        from chemmap.deep.unet_inference import predict_unet_map
+        from chemmap.deep.unet.inference import predict_unet_map
         from chemmap.supervised.samples import Sample
 
         if isinstance(sample_or_cube, Sample):
@@ -69,15 +69,15 @@ class UNetMapper(RegressorMixin, BaseEstimator):
         return np.array([float(np.nanmean(self.predict_map(s))) for s in samples])
 
     def save(self, folder: str | os.PathLike):
-        """Write the model folder (see :func:`chemmap.deep.unet_persist.save_unet`)."""
-        from chemmap.deep.unet_persist import save_unet
+        """Write the model folder (see :func:`chemmap.deep.unet.persist.save_unet`)."""
+        from chemmap.deep.unet.persist import save_unet
 
         return save_unet(self._trained(), folder)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, *, device: str = "cpu") -> UNetMapper:
         """A fitted mapper from a model folder, with the settings it was trained with."""
-        from chemmap.deep.unet_persist import load_unet
+        from chemmap.deep.unet.persist import load_unet
 
         trained = load_unet(folder)
         mapper = cls(trained.settings, device=device)

@@ -15,11 +15,11 @@ import torch
 
 from chemmap.core.exceptions import FileFormatError, InvalidParameterError, ShapeError
 from chemmap.datasets import make_tissue_samples
-from chemmap.deep.unet import SpectralUNet, valid_output_size
-from chemmap.deep.unet_estimator import UNetMapper
-from chemmap.deep.unet_inference import predict_unet_map, tiles
-from chemmap.deep.unet_persist import load_unet, save_unet
-from chemmap.deep.unet_training import PAPER, train_unet, unet_settings
+from chemmap.deep.unet.estimator import UNetMapper
+from chemmap.deep.unet.inference import predict_unet_map, tiles
+from chemmap.deep.unet.model import SpectralUNet, valid_output_size
+from chemmap.deep.unet.persist import load_unet, save_unet
+from chemmap.deep.unet.training import PAPER, train_unet, unet_settings
 from chemmap.supervised import Sample
 
 TINY = {"widths": (8, 16), "max_epochs": 40, "burn_in": 40, "learning_rate": 3e-3, "n_folds": 2, "device": "cpu"}
@@ -184,7 +184,7 @@ def test_paper_mode_trains_with_valid_convolutions_and_a_linear_output(samples, 
 
 
 def test_a_mosaic_carries_the_pixel_weighted_mean_of_its_two_references():
-    from chemmap.deep.unet_training import _mosaic
+    from chemmap.deep.unet.training import _mosaic
 
     x1, x2 = torch.ones(3, 4, 5), 2 * torch.ones(3, 6, 2)
     m1, m2 = torch.zeros(4, 5, dtype=torch.bool), torch.ones(6, 2, dtype=torch.bool)

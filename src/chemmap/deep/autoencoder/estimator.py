@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import NotFittedError
-from chemmap.deep.losses import LossWeights
+from chemmap.deep.autoencoder.losses import LossWeights
 
 __all__ = ["SpectralAutoencoderMapper"]
 
@@ -19,7 +19,7 @@ DEFAULT_LOSS = LossWeights()
 class SpectralAutoencoderMapper(TransformerMixin, BaseEstimator):
     """Learn a spectral autoencoder on a Cube; map Cubes to latent features or denoise them.
 
-    Parameters are those of :func:`chemmap.deep.training.train_autoencoder`.
+    Parameters are those of :func:`chemmap.deep.autoencoder.training.train_autoencoder`.
 
     Attributes
     ----------
@@ -65,14 +65,14 @@ class SpectralAutoencoderMapper(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: Cube, y=None, *, progress=None) -> SpectralAutoencoderMapper:
-        from chemmap.deep.training import train_autoencoder
+        from chemmap.deep.autoencoder.training import train_autoencoder
 
         self.trained_ = train_autoencoder(X, progress=progress, **self.get_params())
         self.history_ = self.trained_.history
         return self
 
     def _both(self, X: Cube) -> tuple[Cube, Cube]:
-        from chemmap.deep.inference import autoencode
+        from chemmap.deep.autoencoder.inference import autoencode
 
         if not hasattr(self, "trained_"):
             raise NotFittedError("This SpectralAutoencoderMapper is not fitted yet; call fit or load first.")
@@ -87,8 +87,8 @@ class SpectralAutoencoderMapper(TransformerMixin, BaseEstimator):
         return self._both(X)[0]
 
     def save(self, folder: str | os.PathLike):
-        """Write the model folder (see :func:`chemmap.deep.persist.save_autoencoder`)."""
-        from chemmap.deep.persist import save_autoencoder
+        """Write the model folder (see :func:`chemmap.deep.autoencoder.persist.save_autoencoder`)."""
+        from chemmap.deep.autoencoder.persist import save_autoencoder
 
         if not hasattr(self, "trained_"):
             raise NotFittedError("Nothing to save: fit the SpectralAutoencoderMapper first.")
@@ -97,7 +97,7 @@ class SpectralAutoencoderMapper(TransformerMixin, BaseEstimator):
     @classmethod
     def load(cls, folder: str | os.PathLike, *, device: str = "auto") -> SpectralAutoencoderMapper:
         """A fitted mapper from a model folder; its parameters are the ones it was trained with."""
-        from chemmap.deep.persist import load_autoencoder
+        from chemmap.deep.autoencoder.persist import load_autoencoder
 
         trained = load_autoencoder(folder)
         known = cls().get_params()

@@ -17,8 +17,8 @@ import torch
 
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.exceptions import AxisError, FileFormatError, InputFileNotFoundError
-from chemmap.deep.inference import autoencode, check_axis, decode_latent
-from chemmap.deep.persist import load_autoencoder, save_autoencoder
+from chemmap.deep.autoencoder.inference import autoencode, check_axis, decode_latent
+from chemmap.deep.autoencoder.persist import load_autoencoder, save_autoencoder
 
 
 def direct(trained, spectra: np.ndarray):
@@ -79,8 +79,8 @@ def test_a_model_refuses_another_axis(small_cube, tiny_model):
 RELOAD = """
 import sys, numpy as np
 from chemmap.io import read
-from chemmap.deep.persist import load_autoencoder
-from chemmap.deep.inference import autoencode
+from chemmap.deep.autoencoder.persist import load_autoencoder
+from chemmap.deep.autoencoder.inference import autoencode
 denoised, latent = autoencode(load_autoencoder(sys.argv[1]), read(sys.argv[2]), device="cpu")
 np.save(sys.argv[3], np.asarray(denoised.data))
 np.save(sys.argv[4], np.asarray(latent.data))
@@ -126,7 +126,7 @@ def test_the_estimator_fits_maps_and_reloads_with_its_parameters(tmp_path, small
     from sklearn.base import clone
 
     from chemmap.core.exceptions import NotFittedError
-    from chemmap.deep.estimator import SpectralAutoencoderMapper
+    from chemmap.deep.autoencoder.estimator import SpectralAutoencoderMapper
 
     mapper = SpectralAutoencoderMapper(latent_dim=3, widths=(8,), epochs=2, device="cpu", random_state=1)
     assert clone(mapper).get_params() == mapper.get_params()

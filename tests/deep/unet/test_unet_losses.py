@@ -10,7 +10,7 @@ pytest.importorskip("torch", reason="the map losses need the 'deep' extra (PyTor
 import torch
 
 from chemmap.core.exceptions import InvalidParameterError
-from chemmap.deep.map_losses import MapLossWeights, map_loss, masked_mean
+from chemmap.deep.unet.losses import MapLossWeights, map_loss, masked_mean
 
 
 def hand_loss(maps, masks, refs, smoothness, range_penalty, pairs):

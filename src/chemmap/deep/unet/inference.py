@@ -12,7 +12,7 @@ from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
 from chemmap.deep._torch import pick_device, torch
-from chemmap.deep.unet_training import TrainedUNet
+from chemmap.deep.unet.training import TrainedUNet
 
 __all__ = ["predict_unet_map", "tiles"]
 

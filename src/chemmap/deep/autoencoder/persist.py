@@ -15,8 +15,8 @@ import numpy as np
 from chemmap._shared.atomic import atomic_path, write_text_atomic
 from chemmap.core.exceptions import FileFormatError, InputFileNotFoundError
 from chemmap.deep._torch import torch
-from chemmap.deep.model import SpectralAutoencoder
-from chemmap.deep.training import Standardizer, TrainingResult
+from chemmap.deep.autoencoder.model import SpectralAutoencoder
+from chemmap.deep.autoencoder.training import Standardizer, TrainingResult
 
 __all__ = [
     "MODEL_FORMAT",

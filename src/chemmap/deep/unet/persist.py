@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from chemmap.core.exceptions import FileFormatError
-from chemmap.deep.persist import LOAD_ERRORS, read_model_config, read_weights, write_model_folder
-from chemmap.deep.training import Standardizer
-from chemmap.deep.unet import SpectralUNet
-from chemmap.deep.unet_training import TrainedUNet, UNetSettings
+from chemmap.deep.autoencoder.persist import LOAD_ERRORS, read_model_config, read_weights, write_model_folder
+from chemmap.deep.autoencoder.training import Standardizer
+from chemmap.deep.unet.model import SpectralUNet
+from chemmap.deep.unet.training import TrainedUNet, UNetSettings
 
 __all__ = ["UNET_FORMAT", "load_unet", "save_unet"]
 

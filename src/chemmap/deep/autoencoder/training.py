@@ -16,9 +16,9 @@ from chemmap._shared.progress import ProgressCallback, notify, with_time_estimat
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.deep._torch import pick_device, seed_everything, torch
-from chemmap.deep.losses import reconstruction_loss
-from chemmap.deep.model import SpectralAutoencoder
-from chemmap.deep.settings import TrainSettings
+from chemmap.deep.autoencoder.losses import reconstruction_loss
+from chemmap.deep.autoencoder.model import SpectralAutoencoder
+from chemmap.deep.autoencoder.settings import TrainSettings
 
 __all__ = ["Standardizer", "TrainingResult", "block_split", "row_bands", "train_autoencoder"]
 
@@ -193,7 +193,7 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     cube : Cube
         NumPy or lazy; pixels are read in bands of rows, so a cube larger than memory trains.
     **settings
-        The fields of :class:`chemmap.deep.settings.TrainSettings` (defaults there); the
+        The fields of :class:`chemmap.deep.autoencoder.settings.TrainSettings` (defaults there); the
         batch shrinks on small images, see :data:`MIN_STEPS_PER_EPOCH`.
 
     Returns

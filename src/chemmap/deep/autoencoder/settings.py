@@ -72,7 +72,7 @@ def _loss_weights(value, name, func) -> LossWeights:
 
 
 class TrainSettings(Settings):
-    """Training options of :func:`chemmap.deep.training.train_autoencoder`, declared once in
+    """Training options of :func:`chemmap.deep.autoencoder.training.train_autoencoder`, declared once in
     :data:`TrainSettings.PARAMS` (the ``[autoencoder]`` table of a config).
 
     ``learning_rate`` follows a cosine schedule to 1 % of it; ``split = "blocks"`` holds out

@@ -11,9 +11,9 @@ pytest.importorskip("torch", reason="the autoencoder needs the 'deep' extra (PyT
 import torch
 
 from chemmap.datasets import make_regions_cube
-from chemmap.deep.losses import reconstruction_loss, spectral_angle
-from chemmap.deep.model import SpectralAutoencoder
-from chemmap.deep.training import block_split, train_autoencoder
+from chemmap.deep.autoencoder.losses import reconstruction_loss, spectral_angle
+from chemmap.deep.autoencoder.model import SpectralAutoencoder
+from chemmap.deep.autoencoder.training import block_split, train_autoencoder
 
 
 @pytest.mark.parametrize("n_channels", [16, 37, 100, 199, 203, 2048])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chemmap.deep._torch import torch
-from chemmap.deep.settings import LossWeights
+from chemmap.deep.autoencoder.settings import LossWeights
 
 __all__ = ["LossWeights", "reconstruction_loss", "spectral_angle"]
 

@@ -19,9 +19,9 @@ import numpy as np
 from chemmap._shared.progress import ProgressCallback, notify, with_time_estimate
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.deep._torch import pick_device, seed_everything, torch
-from chemmap.deep.map_losses import MapLossWeights, map_loss, masked_mean
-from chemmap.deep.training import Standardizer
-from chemmap.deep.unet import SpectralUNet
+from chemmap.deep.autoencoder.training import Standardizer
+from chemmap.deep.unet.losses import MapLossWeights, map_loss, masked_mean
+from chemmap.deep.unet.model import SpectralUNet
 
 __all__ = ["IMPROVED", "PAPER", "TrainedUNet", "UNetSettings", "train_unet", "unet_settings"]
 
@@ -39,7 +39,7 @@ class UNetSettings:
     mode : str
         A label recorded with the model ("paper", "improved" or your own).
     widths, spectral_kernel, spectral_filters, padding, output, n_outputs, low, high, linear_path, up_conv
-        The architecture (see :class:`~chemmap.deep.unet.SpectralUNet`).
+        The architecture (see :class:`~chemmap.deep.unet.model.SpectralUNet`).
     loss : MapLossWeights
         Smoothness and range terms beside the squared error of the masked mean.
     l2_penalty : float

@@ -55,7 +55,7 @@ def autoencode(trained, cube: Cube, *, device: str = "auto") -> tuple[Cube, Cube
     Parameters
     ----------
     trained : TrainingResult
-        A trained or loaded autoencoder (see :func:`chemmap.deep.persist.load_autoencoder`).
+        A trained or loaded autoencoder (see :func:`chemmap.deep.autoencoder.persist.load_autoencoder`).
     cube : Cube
         On the model's axis (checked); NumPy or lazy.
     device : {"auto", "cpu", "cuda"}
