@@ -16,7 +16,7 @@ from pathlib import Path
 
 from chemmap.datasets import make_demo_cube
 from chemmap.report.html import HTML_SIZE_BUDGET, read_report_data, write_html
-from chemmap.report.interactive import run_report
+from chemmap.report.pages import run_report
 from chemmap.workflows import run_cube
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

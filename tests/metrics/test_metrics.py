@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from chemmap.metrics import external_scores, grade, internal_scores, snr_summary
-from chemmap.metrics.interpretation import boundary_sharpness, distinguishing_bands
+from chemmap.metrics.cluster_differences import boundary_sharpness, distinguishing_bands
 
 
 def test_hungarian_matching_accuracy_iou_and_confusion():

@@ -10,7 +10,7 @@ pytest.importorskip("xraydb", reason="element identification needs the 'xrf' ext
 from chemmap.core.exceptions import AxisError
 from chemmap.datasets import make_xrf_cube
 from chemmap.maps import find_peaks, summary_spectra
-from chemmap.maps.peaks import Peak
+from chemmap.maps.peak_detection import Peak
 from chemmap.xrf import calibrate_energy, identify_peaks
 from chemmap.xrf.identify import CONFIDENT
 

@@ -154,7 +154,7 @@ def speckle_atlas(
     """
     from scipy.ndimage import center_of_mass, label, maximum
 
-    from chemmap.maps.peak_maps import map_noise
+    from chemmap.maps.peak_slicing import map_noise
 
     image = np.asarray(values, dtype=np.float64)
     if max_area < 1:
@@ -202,7 +202,7 @@ def _isolated_regions(image, raw, n, valid, structure, sigma, noise_sigmas: floa
     """``raw`` keeping only the regions brighter than their surrounding ring, renumbered."""
     from scipy.ndimage import binary_dilation, find_objects
 
-    from chemmap.maps.peak_maps import map_noise
+    from chemmap.maps.peak_slicing import map_noise
 
     map_sigma = None if sigma is not None else map_noise(image[valid])["sigma"]
     pad = RING_GAP + RING_WIDTH + 1

@@ -3,9 +3,9 @@ automatically found peaks."""
 
 from chemmap._shared.noise import band_noise_from_neighbours, spectral_noise_sigma
 from chemmap.maps.bands import band_weights, default_window, intensity_map, ratio_map
+from chemmap.maps.peak_detection import HotMaxSpectra, Peak, SummarySpectra, find_peaks, hotmax_spectra, summary_spectra
 from chemmap.maps.peak_fit import peak_dictionary, peak_fit_maps
-from chemmap.maps.peak_maps import PeakMaps, map_noise, peak_maps
-from chemmap.maps.peaks import HotMaxSpectra, Peak, SummarySpectra, find_peaks, hotmax_spectra, summary_spectra
+from chemmap.maps.peak_slicing import PeakMaps, map_noise, peak_maps
 
 __all__ = [
     "HotMaxSpectra",

@@ -9,7 +9,7 @@ import numpy as np
 from chemmap._shared.progress import ProgressCallback
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
-from chemmap.maps.peaks import Peak
+from chemmap.maps.peak_detection import Peak
 
 __all__ = ["CONTINUUM", "FWHM_PER_SIGMA", "peak_dictionary", "peak_fit_maps"]
 

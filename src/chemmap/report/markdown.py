@@ -3,7 +3,7 @@ interpretation generated from the results, and the red flags that apply."""
 
 from __future__ import annotations
 
-from chemmap.report.chemical_maps import chemical_map_files, markdown_sections
+from chemmap.report.component_maps import chemical_map_files, markdown_sections
 from chemmap.report.flags import red_flags
 from chemmap.report.tables import format_value, markdown_table
 

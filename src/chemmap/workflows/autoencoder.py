@@ -248,8 +248,8 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     from chemmap.deep.autoencoder.inference import decode_latent
     from chemmap.deep.autoencoder.persist import save_autoencoder
     from chemmap.report.html import write_html
-    from chemmap.report.interactive import autoencoder_report
     from chemmap.report.metrics_json import to_json_safe
+    from chemmap.report.pages import autoencoder_report
 
     labels, k = result.labels, result.segmentation.k
     np.save(stage / "latent.npy", result.latent)

@@ -105,9 +105,9 @@ def _write_outputs(result: RunResult, out_dir: Path, session: Session) -> None:
 
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report import render_markdown, write_figures, write_metrics_json
-    from chemmap.report.chemical_maps import write_chemical_maps
+    from chemmap.report.component_maps import write_chemical_maps
     from chemmap.report.html import write_html
-    from chemmap.report.interactive import run_report
+    from chemmap.report.pages import run_report
 
     lazy = result.cube.is_lazy
     package_versions = versions()

@@ -20,13 +20,13 @@ from chemmap.io._build import mask_invalid_pixels
 from chemmap.maps import default_window, intensity_map, ratio_map
 from chemmap.maps.bands import complete_map_info
 from chemmap.metrics import external_scores, internal_scores, snr_summary
-from chemmap.metrics.clustering import cluster_dispersion
-from chemmap.metrics.interpretation import (
+from chemmap.metrics.cluster_differences import (
     boundary_sharpness,
     centroid_margins,
     distinguishing_bands,
     region_stats,
 )
+from chemmap.metrics.clustering import cluster_dispersion
 from chemmap.metrics.stability import clustering_stability, spatial_coherence
 from chemmap.preprocessing import Chain, drop_bad_bands
 from chemmap.report.metrics_json import to_json_safe

@@ -1,6 +1,6 @@
 """The unmixing and classification steps of a run: component maps (endmembers and
 abundances, MCR-ALS or NMF) and maps from labelled pixels, with their scores (the files,
-figures and report sections are in :mod:`chemmap.report.chemical_maps`)."""
+figures and report sections are in :mod:`chemmap.report.component_maps`)."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ class PeakSettings(Settings):
     of their Kα); ``auto`` merges both, every peak measured on the max spectrum and recorded
     with the spectrum that found it. ``prominence``, ``min_width``, ``max_width`` and
     ``slice_width``: see :func:`chemmap.maps.find_peaks`; ``baseline_channels``: see
-    :func:`chemmap.maps.peak_maps`. ``anode``: without it (and without one named by the file,
+    :func:`chemmap.maps.peak_slicing`. ``anode``: without it (and without one named by the file,
     ``attrs["anode"]``) scatter peaks are not flagged and calibration anchors on common element
     lines only. ``normalize`` is maxrf4u's ``norm=True``. ``smooth`` writes a smoothed copy as
     a separate layer; the maps always use the raw counts.
@@ -202,7 +202,7 @@ def map_peaks(
 def _detect_both(cube: Cube, summary, settings: PeakSettings) -> tuple[list, list[str]]:
     """Peaks of the max spectrum merged with those of the mean spectrum (measured on the max
     spectrum), and which spectrum found each (``max``, ``mean`` or ``max and mean``)."""
-    from chemmap.maps.peaks import merge_peaks
+    from chemmap.maps.peak_detection import merge_peaks
 
     on_max = _detect(cube, summary.max, summary, settings.replace(detect_on="max"))
     on_mean = _detect(cube, summary.mean, summary, settings.replace(detect_on="mean")) if summary.n_pixels > 1 else []
@@ -216,7 +216,7 @@ def _detect(cube: Cube, spectrum, summary, settings: PeakSettings) -> list:
     (their Poisson noise is known; a mean of sparse counts looks smooth to a noise
     estimate and its noise bumps pass as peaks), heights then scaled back to the mean."""
     from chemmap.maps import find_peaks
-    from chemmap.maps.peaks import is_counts
+    from chemmap.maps.peak_detection import is_counts
 
     options = {"min_width": settings.min_width, "max_width": settings.max_width, "slice_width": settings.slice_width}
     if settings.detect_on == "mean" and settings.prominence is None and is_counts(summary.sum):
@@ -421,8 +421,8 @@ def run_peaks(
 def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, run: Session, config: dict) -> None:
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report.html import write_html
-    from chemmap.report.interactive import peaks_report
     from chemmap.report.metrics_json import to_json_safe
+    from chemmap.report.pages import peaks_report
 
     with staged_output(out_dir) as stage:
         np.save(stage / "peak_areas.npy", np.asarray(result.maps.areas.data, dtype=np.float32))

@@ -294,7 +294,7 @@ def run_compare(
 def _write_sample_pages(folder: Path, comparison: dict, maps: dict, test, settings: QuantifySettings, command) -> None:
     """``<sample>.html`` for each test sample: every model's map, switchable, beside the spectra."""
     from chemmap.report.html import write_html
-    from chemmap.report.interactive import prediction_report
+    from chemmap.report.pages import prediction_report
 
     folder.mkdir()
     for i, sample in enumerate(test):
@@ -472,7 +472,7 @@ def run_predict(
     """
     from chemmap.metrics.regression import quantitative_map_scores
     from chemmap.report.html import write_html
-    from chemmap.report.interactive import prediction_report
+    from chemmap.report.pages import prediction_report
     from chemmap.supervised.samples import SampleEntry, load_sample, read_manifest
 
     model = load_model(model_dir)

@@ -24,7 +24,7 @@ import numpy as np
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, DataWarning, InvalidParameterError
-from chemmap.maps.peaks import find_peaks, summary_spectra
+from chemmap.maps.peak_detection import find_peaks, summary_spectra
 from chemmap.xrf.lines import compton_energy, element_lines, element_symbols, family_lines
 
 __all__ = ["EnergyCalibration", "calibrate_energy"]

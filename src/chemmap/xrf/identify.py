@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from chemmap._shared.noise import spectral_noise_sigma
-from chemmap.maps.peaks import Peak
+from chemmap.maps.peak_detection import Peak
 from chemmap.xrf.lines import (
     SI_ESCAPE_KEV,
     compton_energy,

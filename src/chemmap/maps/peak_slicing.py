@@ -13,7 +13,7 @@ from chemmap._shared.progress import ProgressCallback
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
-from chemmap.maps.peaks import Peak
+from chemmap.maps.peak_detection import Peak
 
 __all__ = ["MAD_NORMAL", "PeakMaps", "map_noise", "peak_maps"]
 
@@ -79,7 +79,7 @@ def peak_maps(
     cube : Cube
         NumPy, memory-mapped or lazy; integer counts are not copied to float.
     peaks : list of Peak
-        From :func:`~chemmap.maps.peaks.find_peaks`.
+        From :func:`~chemmap.maps.peak_detection.find_peaks`.
     baseline_channels : int, optional
         Channels averaged at each end for the baseline (0: no baseline). Default: half the
         slice's channels, at least 3, so the baseline adds about as much noise as the
