@@ -9,8 +9,7 @@ The public API is imported lazily so ``import chemmap`` loads NumPy and nothing 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from chemmap._shared.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -27,13 +26,4 @@ _LAZY = {
 __all__ = ["Cube", "SpectralAxis", "__version__", "compute_settings", "read", "run", "run_cube", "write"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'chemmap' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -1,23 +1,20 @@
 """Pixel clustering: k-means, Gaussian mixture, hierarchical; k selection; spatial clean-up;
-region and speckle atlases of maps."""
+region and speckle atlases of maps. The names below are imported when first used."""
 
-from chemmap.cluster.cleanup import merge_small_regions, mode_filter, salt_and_pepper_fraction
-from chemmap.cluster.estimator import PixelClusterer
-from chemmap.cluster.features import PixelFeatures
-from chemmap.cluster.methods import cluster_methods
-from chemmap.cluster.regions import RegionAtlas, largest_region_curve, speckle_atlas
-from chemmap.cluster.selection import choose_k, kneedle
+from chemmap._shared.lazy import lazy_attributes
 
-__all__ = [
-    "PixelClusterer",
-    "PixelFeatures",
-    "RegionAtlas",
-    "choose_k",
-    "cluster_methods",
-    "kneedle",
-    "largest_region_curve",
-    "merge_small_regions",
-    "mode_filter",
-    "salt_and_pepper_fraction",
-    "speckle_atlas",
-]
+_WHERE = {
+    "merge_small_regions": "chemmap.cluster.cleanup",
+    "mode_filter": "chemmap.cluster.cleanup",
+    "salt_and_pepper_fraction": "chemmap.cluster.cleanup",
+    "PixelClusterer": "chemmap.cluster.estimator",
+    "PixelFeatures": "chemmap.cluster.features",
+    "cluster_methods": "chemmap.cluster.methods",
+    "RegionAtlas": "chemmap.cluster.regions",
+    "largest_region_curve": "chemmap.cluster.regions",
+    "speckle_atlas": "chemmap.cluster.regions",
+    "choose_k": "chemmap.cluster.selection",
+    "kneedle": "chemmap.cluster.selection",
+}
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

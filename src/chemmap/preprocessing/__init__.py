@@ -2,9 +2,11 @@
 
 Functions work on Cubes and on ``(..., n_channels)`` arrays; :class:`Chain` runs named
 steps from a config and freezes learned values so new cubes are processed identically;
-:class:`SpectralTransformer` runs the same steps inside scikit-learn pipelines.
+:class:`SpectralTransformer` runs the same steps inside scikit-learn pipelines (imported when
+first used: it needs scikit-learn, the steps do not).
 """
 
+from chemmap._shared.lazy import lazy_attributes
 from chemmap.preprocessing._steps import steps
 from chemmap.preprocessing.bands import drop_bad_bands, mask_bands, mask_low_snr_bands, resample
 from chemmap.preprocessing.baseline import arpls, asls, baseline, modpoly
@@ -15,7 +17,6 @@ from chemmap.preprocessing.normalize import emsc, msc, normalize, snv
 from chemmap.preprocessing.quality import bad_pixel_masks, band_noise, band_snr, mask_bad_pixels
 from chemmap.preprocessing.smooth import savgol, spatial_gaussian, spatial_median, whittaker
 from chemmap.preprocessing.spikes import despike, find_spikes
-from chemmap.preprocessing.transformers import SpectralTransformer
 
 __all__ = [
     "Chain",
@@ -48,3 +49,5 @@ __all__ = [
     "steps",
     "whittaker",
 ]
+
+__getattr__, __dir__ = lazy_attributes(__name__, {"SpectralTransformer": "chemmap.preprocessing.transformers"})

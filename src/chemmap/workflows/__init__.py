@@ -3,8 +3,16 @@ component maps), ``peaks``, ``autoencoder``, ``quantify``; each declares its par
 runs in one :mod:`~chemmap.workflows.session` and writes atomically (``staging``); ``config``
 holds the sections shared by all."""
 
-from chemmap.workflows.config import SECTIONS, load_config, validate_config
-from chemmap.workflows.mapping import OUTPUT_FILES, run, run_cube
-from chemmap.workflows.mapping_analysis import RunResult
+from chemmap._shared.lazy import lazy_attributes
 
-__all__ = ["OUTPUT_FILES", "SECTIONS", "RunResult", "load_config", "run", "run_cube", "validate_config"]
+_WHERE = {
+    "SECTIONS": "chemmap.workflows.config",
+    "load_config": "chemmap.workflows.config",
+    "validate_config": "chemmap.workflows.config",
+    "OUTPUT_FILES": "chemmap.workflows.mapping",
+    "run": "chemmap.workflows.mapping",
+    "run_cube": "chemmap.workflows.mapping",
+    "RunResult": "chemmap.workflows.mapping_analysis",
+}
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)
