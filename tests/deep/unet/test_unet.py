@@ -67,7 +67,9 @@ def test_softmax_fractions_sum_to_the_range_and_bad_settings_are_named():
         SpectralUNet(12, (4, 8), padding="reflect")
     with pytest.raises(ShapeError, match="expects"):
         SpectralUNet(12, (4, 8))(torch.randn(1, 11, 8, 8))
-    with pytest.raises(InvalidParameterError, match="Unknown U-Net settings"):
+    with pytest.raises(
+        InvalidParameterError, match=r"\[unet\] got unknown parameter\(s\) .width.\. Valid parameters are: mode, widths"
+    ):
         unet_settings("paper", width=(4, 8))
 
 

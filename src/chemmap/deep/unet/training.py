@@ -12,16 +12,18 @@ and augments with flips and rotations.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from chemmap._shared.params import Param, Settings, check_counts
 from chemmap._shared.progress import ProgressCallback, notify, with_time_estimate
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.deep._torch import pick_device, seed_everything, torch
 from chemmap.deep.autoencoder.training import Standardizer
 from chemmap.deep.unet.losses import MapLossWeights, map_loss, masked_mean
-from chemmap.deep.unet.model import SpectralUNet
+from chemmap.deep.unet.model import OUTPUTS, PADDINGS, SpectralUNet
 
 __all__ = ["IMPROVED", "PAPER", "TrainedUNet", "UNetSettings", "train_unet", "unet_settings"]
 
@@ -30,9 +32,21 @@ SCHEDULES = ("plateau", "cosine")
 OPTIMIZERS = ("adam", "adamw")
 
 
-@dataclass(frozen=True)
-class UNetSettings:
-    """Everything that defines a U-Net mapper and its training.
+def _map_loss_weights(value, name, func) -> MapLossWeights:
+    """A :class:`MapLossWeights` from itself or a table of its fields."""
+    if isinstance(value, MapLossWeights):
+        return value
+    known = tuple(MapLossWeights.__dataclass_fields__)
+    if not isinstance(value, dict) or set(value) - set(known):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a table of {', '.join(known)}. Got {value!r} instead."
+        )
+    return MapLossWeights(**value)
+
+
+class UNetSettings(Settings):
+    """Everything that defines a U-Net mapper and its training, declared once in
+    :data:`UNetSettings.PARAMS` (one line each); more on some of them:
 
     Attributes
     ----------
@@ -79,52 +93,45 @@ class UNetSettings:
     random_state : int
     """
 
-    mode: str = "improved"
-    widths: tuple = (16, 32, 64, 128)
-    spectral_kernel: int = 7
-    spectral_filters: int = 1
-    padding: str = "same"
-    output: str = "sigmoid"
-    n_outputs: int = 1
-    low: float = 0.0
-    high: float = 100.0
-    linear_path: bool = True
-    up_conv: bool = False
-    loss: MapLossWeights = field(
-        default_factory=lambda: MapLossWeights(smoothness=1.0, kind="huber", delta=2.0, pairs="inside")
-    )
-    l2_penalty: float = 0.0
-    optimizer: str = "adamw"
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-2
-    standardize: bool = True
-    augment: str = "flips+rotations"
-    mosaic: float = 0.5
-    schedule: str = "cosine"
-    max_epochs: int = 60
-    burn_in: int = 10
-    plateau_patience: int = 6
-    early_stopping_patience: int = 15
-    lr_factor: float = 0.1
-    min_lr: float = 1e-6
-    n_folds: int = 5
-    tile: int = 256
-    halo: int = 48
-    device: str = "auto"
-    random_state: int = 0
-
-    def __post_init__(self) -> None:
-        if self.augment not in AUGMENTATIONS:
-            raise InvalidParameterError(f"augment must be one of {AUGMENTATIONS}; got {self.augment!r}.")
-        if self.schedule not in SCHEDULES:
-            raise InvalidParameterError(f"schedule must be one of {SCHEDULES}; got {self.schedule!r}.")
-        if self.optimizer not in OPTIMIZERS:
-            raise InvalidParameterError(f"optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}.")
-        for name in ("max_epochs", "n_folds", "tile"):
-            if getattr(self, name) < 1:
-                raise InvalidParameterError(f"{name} must be at least 1; got {getattr(self, name)}.")
-        if self.halo < 0:
-            raise InvalidParameterError(f"halo must be >= 0; got {self.halo}.")
+    SECTION = "unet"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "mode": Param("str", "improved", doc="a label recorded with the model (paper, improved or your own)"),
+        "widths": Param("any", (16, 32, 64, 128), check=check_counts, doc="channels of the U-Net levels"),
+        "spectral_kernel": Param("int", 7, low=1, doc="taps of the spectral convolution"),
+        "spectral_filters": Param("int", 1, low=1, doc="filters of the spectral convolution"),
+        "padding": Param("choice", "same", choices=PADDINGS, doc="convolution padding"),
+        "output": Param("choice", "sigmoid", choices=OUTPUTS, doc="output activation"),
+        "n_outputs": Param("int", 1, low=1, doc="maps predicted"),
+        "low": Param("float", 0.0, doc="physical minimum of the map"),
+        "high": Param("float", 100.0, doc="physical maximum of the map"),
+        "linear_path": Param("bool", True, doc="a per-pixel linear calibration beside the U-Net"),
+        "up_conv": Param("bool", False, doc="a 1 x 1 convolution after each upsampling"),
+        "loss": Param(
+            "any",
+            MapLossWeights(smoothness=1.0, kind="huber", delta=2.0, pairs="inside"),
+            check=_map_loss_weights,
+            doc="smoothness and range terms beside the error of the masked mean",
+        ),
+        "l2_penalty": Param("float", 0.0, low=0, doc="weight of the summed squared convolution weights"),
+        "optimizer": Param("choice", "adamw", choices=OPTIMIZERS, doc="optimiser"),
+        "learning_rate": Param("float", 1e-3, low=0, low_inclusive=False, doc="learning rate"),
+        "weight_decay": Param("float", 1e-2, low=0, doc="AdamW's decoupled weight decay"),
+        "standardize": Param("bool", True, doc="standardise every band with the training pixels"),
+        "augment": Param("choice", "flips+rotations", choices=AUGMENTATIONS, doc="training image augmentation"),
+        "mosaic": Param("float", 0.5, low=0, high=1, doc="probability of a two-sample mosaic"),
+        "schedule": Param("choice", "cosine", choices=SCHEDULES, doc="learning-rate schedule"),
+        "max_epochs": Param("int", 60, low=1, doc="epochs at most"),
+        "burn_in": Param("int", 10, low=0, doc="epochs before plateaus and early stopping are watched"),
+        "plateau_patience": Param("int", 6, low=1, doc="epochs without progress before the rate drops"),
+        "early_stopping_patience": Param("int", 15, low=1, doc="epochs without progress before training stops"),
+        "lr_factor": Param("float", 0.1, low=0, high=1, low_inclusive=False, doc="rate drop on a plateau"),
+        "min_lr": Param("float", 1e-6, low=0, doc="lowest learning rate"),
+        "n_folds": Param("int", 5, low=1, doc="ensemble members, one per fold"),
+        "tile": Param("int", 256, low=1, doc="inference tile side, pixels"),
+        "halo": Param("int", 48, low=0, doc="context read around each tile, pixels"),
+        "device": Param("choice", "auto", choices=("auto", "cpu", "cuda"), doc="auto: CUDA when present"),
+        "random_state": Param("int", 0, low=0, flag="seed", doc="random seed"),
+    }
 
     def architecture(self, n_channels: int) -> dict:
         return {
@@ -142,13 +149,10 @@ class UNetSettings:
         }
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "widths": list(self.widths), "loss": asdict(self.loss)}
+        return {**super().to_dict(), "widths": list(self.widths)}
 
     @classmethod
     def from_dict(cls, values: dict) -> UNetSettings:
-        values = dict(values)
-        values["widths"] = tuple(values["widths"])
-        values["loss"] = MapLossWeights(**values["loss"])
         return cls(**values)
 
 
@@ -196,14 +200,7 @@ def unet_settings(mode: str = "improved", **overrides) -> UNetSettings:
     presets = {"paper": PAPER, "improved": IMPROVED}
     if mode not in presets:
         raise InvalidParameterError(f"mode must be 'paper' or 'improved'; got {mode!r}.")
-    unknown = set(overrides) - set(UNetSettings.__dataclass_fields__)
-    if unknown:
-        raise InvalidParameterError(
-            f"Unknown U-Net settings {sorted(unknown)}; valid: {sorted(UNetSettings.__dataclass_fields__)}."
-        )
-    if "widths" in overrides:
-        overrides["widths"] = tuple(overrides["widths"])
-    return replace(presets[mode], **overrides)
+    return presets[mode].replace(**overrides)
 
 
 @dataclass
