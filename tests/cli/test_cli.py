@@ -219,3 +219,26 @@ def test_the_parser_is_made_without_the_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["run"],
+        ["peaks"],
+        ["autoencoder"],
+        ["quantify", "compare"],
+        ["quantify", "train"],
+        ["quantify", "predict"],
+        ["info"],
+        ["convert"],
+        ["preprocess"],
+        ["demo"],
+    ],
+    ids=lambda c: " ".join(c) or "chemmap",
+)
+def test_every_command_prints_its_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0 and "--help" in capsys.readouterr().out

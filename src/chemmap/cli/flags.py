@@ -14,6 +14,10 @@ __all__ = ["add_param_flags", "given_params", "workflow_config"]
 
 
 def _help(param: Param) -> str:
+    return _described(param).replace("%", "%%")  # argparse formats help with %
+
+
+def _described(param: Param) -> str:
     default = param.default
     if default is None or param.kind == "bool" or default in ((), []):
         return param.doc
@@ -35,9 +39,9 @@ def add_param_flags(parser: argparse.ArgumentParser, params: Mapping[str, Param]
         if param.kind == "bool":
             if param.default:
                 off = "--no-" + flag[2:]
-                parser.add_argument(off, dest=dest, action="store_const", const=False, help=f"turn off: {param.doc}")
+                parser.add_argument(off, dest=dest, action="store_const", const=False, help=f"turn off: {_help(param)}")
             else:
-                parser.add_argument(flag, dest=dest, action="store_const", const=True, help=param.doc)
+                parser.add_argument(flag, dest=dest, action="store_const", const=True, help=_help(param))
         elif param.kind == "choice":  # the choices are shown; the declaration refuses the others
             parser.add_argument(flag, dest=dest, metavar="{" + ",".join(param.choices) + "}", help=_help(param))
         elif param.repeat:
