@@ -29,10 +29,11 @@ def _described(param: Param) -> str:
 
 
 def add_param_flags(parser: argparse.ArgumentParser, params: Mapping[str, Param], *, section: str = "") -> None:
-    """One flag per parameter: ``--name-with-dashes`` (or the declared ``flag``); choices,
-    type and default from the declaration; a bool parameter that defaults to true is turned
-    off with ``--no-NAME``. With ``section``, the values are kept apart from other sections'
-    parameters of the same name (see :func:`given_params`)."""
+    """One flag per parameter: ``--name-with-dashes`` (or the declared ``flag``), its help the
+    declaration's doc, choices and default; the text given is checked by the declaration, not
+    by argparse, so a flag and a config value meet one rule. A bool parameter that defaults to
+    true is turned off with ``--no-NAME``. With ``section``, the values are kept apart from
+    other sections' parameters of the same name (see :func:`given_params`)."""
     for name, param in params.items():
         dest, metavar = _dest(section, name), name.upper()
         flag = "--" + (param.flag or name.replace("_", "-"))
