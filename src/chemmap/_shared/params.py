@@ -155,8 +155,9 @@ class Settings:
     ``Settings(**given)`` checks every value against its :class:`Param` (unknown names,
     types, ranges, choices) and fills the defaults; the values are attributes. The same
     declarations check a TOML section and make the command's flags, so a parameter is
-    declared in one place. Subclasses set ``PARAMS`` and ``SECTION`` (the TOML table) and
-    may add rules across parameters in :meth:`check`.
+    declared in one place. Settings are frozen (:meth:`replace` makes a changed copy).
+    Subclasses set ``PARAMS`` and ``SECTION`` (the TOML table) and may add rules across
+    parameters in :meth:`check`.
     """
 
     PARAMS: ClassVar[Mapping[str, Param]] = {}
@@ -165,6 +166,9 @@ class Settings:
     def __init__(self, **given) -> None:
         self.__dict__.update(validate_params(self.PARAMS, given, func=f"[{self.SECTION}]"))
         self.check()
+
+    def __setattr__(self, name, value) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen; make a changed copy with replace({name}=...).")
 
     def check(self) -> None:
         """Rules that involve several parameters (none by default)."""
