@@ -294,61 +294,17 @@ def _cmd_quantify(args) -> int:
     return cmd_quantify(args)
 
 
-def _cmd_formats() -> int:
-    from chemmap.io import readers, writers
-
-    print("readers (tried in this order when --format is not given):")
-    for name in readers:
-        entry = readers.get(name)
-        suffixes = " ".join(s for s in entry.suffixes if s)
-        print(f"  {name:10s} {suffixes}")
-        print(f"             {entry.description}")
-        print(f"             options: {', '.join(entry.options)}")
-    print("writers:")
-    for name in writers:
-        entry = writers.get(name)
-        print(f"  {name:10s} {' '.join(entry.suffixes)}  {entry.description}")
-    return 0
-
-
 def _cmd_info(args) -> int:
     from chemmap.io import describe, read
+    from chemmap.io.listing import formats_text, summary_text
 
     if args.formats:
-        return _cmd_formats()
+        print(formats_text())
+        return 0
     if args.file is None:
         raise InvalidParameterError("chemmap info needs a file (or --formats).")
     summary = describe(read(args.file, format=args.format, **_reader_options(args)))
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return 0
-    ax = summary["axis"]
-    print(
-        f"{args.file}: {summary['image_shape'][0]} x {summary['image_shape'][1]} pixels x "
-        f"{summary['n_channels']} channels ({summary['reader']}, {summary['dtype']}"
-        f"{', lazy' if summary['lazy'] else ''})"
-    )
-    bad = f"; {ax['n_bad_bands']} bad bands flagged" if ax.get("n_bad_bands") else ""
-    print(f"  axis: {ax['start']:g} .. {ax['stop']:g} {ax['unit']}{bad}")
-    if "axis_unit_note" in summary:
-        print(f"  axis unit: {summary['axis_unit_note']}")
-    if "dataset" in summary:
-        print(f"  read: {summary['dataset']}")
-    if summary.get("other_datasets"):
-        print(f"  also in the file (not read): {'; '.join(summary['other_datasets'])}")
-    if "layout_note" in summary:
-        print(f"  layout: {summary['layout_note']}")
-    nonfinite = summary["n_nonfinite_pixels"]
-    print(
-        f"  valid pixels: {summary['n_valid_pixels']} (missing {summary['n_missing_pixels']}, "
-        f"NaN/Inf/ignored {'not scanned (lazy)' if nonfinite is None else nonfinite})"
-    )
-    if "value_range" in summary:
-        print(f"  values: {summary['value_range'][0]:.4g} .. {summary['value_range'][1]:.4g}")
-    if "labels" in summary:
-        lab = summary["labels"]
-        counts = ", ".join(f"{k}: {v}" for k, v in lab["pixels_per_class"].items())
-        print(f"  labels: {lab['n_classes']} classes ({counts}); unlabelled {lab['n_unlabelled']}")
+    print(json.dumps(summary, indent=2) if args.json else summary_text(summary, str(args.file)))
     return 0
 
 
