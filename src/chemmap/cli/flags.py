@@ -10,7 +10,7 @@ from pathlib import Path
 
 from chemmap._shared.params import Param
 
-__all__ = ["add_param_flags", "given_params", "workflow_config"]
+__all__ = ["add_param_flags", "given_params", "reader_flags", "workflow_config"]
 
 
 def _help(param: Param) -> str:
@@ -87,6 +87,13 @@ def _input_flags(args: argparse.Namespace) -> dict:
     return {k: v for k, v in given.items() if v is not None}
 
 
+def reader_flags(args: argparse.Namespace) -> dict:
+    """The reader options given on the command line: ``--read-option`` and the named ones
+    (``--image-shape``, ``--label-column``, ``--label-mask``, ``--axis-unit``)."""
+    named = {k: v for k, v in _input_flags(args).items() if k != "format"}
+    return {**dict(getattr(args, "read_option", None) or []), **named}
+
+
 def workflow_config(args: argparse.Namespace, section: str, params: Mapping[str, Param]) -> tuple[dict, Path | None]:
     """The config of a workflow command: its ``args.input`` TOML file (or just the input file),
     with the reader, ``[section]`` and scale flags given on the command line merged in.
@@ -98,7 +105,7 @@ def workflow_config(args: argparse.Namespace, section: str, params: Mapping[str,
     base_dir : Path or None
         The config file's folder, that relative paths in it are resolved against.
     """
-    from chemmap.workflows.config import read_config_file
+    from chemmap.workflows.config import SESSION_PARAMS, read_config_file
 
     base_dir = None
     if args.input.suffix.lower() == ".toml":
@@ -111,14 +118,9 @@ def workflow_config(args: argparse.Namespace, section: str, params: Mapping[str,
         inp.update(_input_flags(args))
         if getattr(args, "read_option", None):
             inp.setdefault("options", {}).update(dict(args.read_option))
-    for name, flags in ((section, given_params(args, params)), ("run", _scale_flags(args))):
+    for name, flags in ((section, given_params(args, params)), ("run", given_params(args, SESSION_PARAMS))):
         if flags:
             table = config.setdefault(name, {})
             if isinstance(table, dict):
                 table.update(flags)
     return config, base_dir
-
-
-def _scale_flags(args: argparse.Namespace) -> dict:
-    given = {k: getattr(args, k, None) for k in ("memory_limit", "scheduler", "cluster")}
-    return {k: v for k, v in given.items() if v is not None}

@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from chemmap.cli.flags import add_param_flags, given_params, workflow_config
+from chemmap.cli.flags import add_param_flags, given_params, reader_flags, workflow_config
 from chemmap.cli.session import session_options
 from chemmap.core.exceptions import ChemmapError, ChemmapWarning, InvalidParameterError
 
@@ -41,17 +41,6 @@ def _read_option(text: str) -> tuple[str, object]:
         return key.strip(), json.loads(value)
     except json.JSONDecodeError:
         return key.strip(), value
-
-
-def _reader_options(args) -> dict:
-    options = dict(args.read_option or [])
-    if getattr(args, "image_shape", None):
-        options["image_shape"] = tuple(args.image_shape)
-    if getattr(args, "label_column", None):
-        options["label_column"] = args.label_column
-    if getattr(args, "label_mask", None):
-        options["label_mask"] = str(args.label_mask)
-    return options
 
 
 READ_OPTION_HELP = "reader option, e.g. labels_file=gt.mat or lazy=true (repeatable; see chemmap info --formats)"
@@ -233,11 +222,6 @@ def _summary(result) -> None:
     )
 
 
-def _workflow_options(args) -> dict:
-    """Reading and session options of the workflow commands that read one file (peaks, autoencoder)."""
-    return {"format": args.format, "read_options": _reader_options(args), "session": session_options(args)}
-
-
 def _print_warnings(messages) -> None:
     for message in messages:
         print(f"chemmap: warning: {message}", file=sys.stderr)
@@ -303,7 +287,7 @@ def _cmd_info(args) -> int:
         return 0
     if args.file is None:
         raise InvalidParameterError("chemmap info needs a file (or --formats).")
-    summary = describe(read(args.file, format=args.format, **_reader_options(args)))
+    summary = describe(read(args.file, format=args.format, **reader_flags(args)))
     print(json.dumps(summary, indent=2) if args.json else summary_text(summary, str(args.file)))
     return 0
 
@@ -313,7 +297,7 @@ def _cmd_preprocess(args) -> int:
     from chemmap.preprocessing import Chain
     from chemmap.workflows.session import open_session
 
-    options = _reader_options(args)
+    options = reader_flags(args)
     source, fmt, steps = args.input, args.format, []
     if args.input.suffix.lower() == ".toml":
         from chemmap.workflows.config import read_config_file, reader_options, validate_config
@@ -339,7 +323,7 @@ def _cmd_preprocess(args) -> int:
 def _cmd_convert(args) -> int:
     from chemmap.io import convert
 
-    cube = convert(args.source, args.target, format=args.writer, read_options=_reader_options(args))
+    cube = convert(args.source, args.target, format=args.writer, read_options=reader_flags(args))
     h, w = cube.image_shape
     print(f"chemmap: wrote {args.target} ({h} x {w} pixels x {cube.n_channels} channels, {cube.axis.unit})")
     return 0

@@ -26,8 +26,8 @@ from chemmap.workflows.session import (
     SessionOptions,
     Timer,
     open_session,
+    rerun_config,
     versions,
-    workflow_config,
     write_resolved_config,
 )
 from chemmap.workflows.staging import NpyRowWriter, staged_output
@@ -162,7 +162,7 @@ def run_autoencoder(
             with run.timer.stage("segmentation"):
                 segmentation = _segment(latent, cube, settings)
             result = AutoencoderResult(trained, latent, segmentation.labels, segmentation, {}, None, run.warnings())
-            config = workflow_config(cube, settings, format=format, read_options=read_options, options=run.options)
+            config = rerun_config(cube, settings, format=format, read_options=read_options, options=run.options)
             with run.timer.stage("write"):
                 _write(result, cube, score, stage, settings, run, config)
         result.out_dir = Path(out_dir)

@@ -28,8 +28,8 @@ from chemmap.workflows.session import (
     SessionOptions,
     Timer,
     open_session,
+    rerun_config,
     versions,
-    workflow_config,
     write_resolved_config,
 )
 from chemmap.workflows.staging import staged_output
@@ -411,7 +411,7 @@ def run_peaks(
         result = map_peaks(cube, settings, progress=run.progress, timer=run.timer)
         result.warnings = run.warnings()
         result.report["warnings"] = result.warnings
-        config = workflow_config(cube, settings, format=format, read_options=read_options, options=run.options)
+        config = rerun_config(cube, settings, format=format, read_options=read_options, options=run.options)
         with run.timer.stage("write"):
             _write(result, Path(out_dir), settings, run, config)
         result.out_dir = Path(out_dir)

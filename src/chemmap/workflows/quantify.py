@@ -16,7 +16,7 @@ import numpy as np
 
 from chemmap._shared.params import Param, Settings, check_counts
 from chemmap.core.exceptions import ConfigError, InvalidParameterError
-from chemmap.workflows.session import SessionOptions, open_session, versions, workflow_config, write_resolved_config
+from chemmap.workflows.session import SessionOptions, open_session, rerun_config, versions, write_resolved_config
 from chemmap.workflows.staging import staged_output
 
 __all__ = [
@@ -279,7 +279,7 @@ def run_compare(
             report = _compare_report(comparison, splits, settings, manifest, left_out)
             (stage / "report.md").write_text(report, encoding="utf-8")
             write_resolved_config(
-                stage, workflow_config(manifest, settings, format=None, read_options=read_options, options=run.options)
+                stage, rerun_config(manifest, settings, format=None, read_options=read_options, options=run.options)
             )
             run.write_record(
                 stage,
@@ -439,7 +439,7 @@ def run_train(
             mapper.save(stage)
             write_text_atomic(stage / "training.json", json.dumps(to_json_safe(summary), indent=2) + "\n")
             trained = settings.replace(models=[model])
-            config = workflow_config(manifest, trained, format=None, read_options=read_options, options=run.options)
+            config = rerun_config(manifest, trained, format=None, read_options=read_options, options=run.options)
             write_resolved_config(stage, config)
             run.write_record(stage, source=str(manifest), settings=trained.to_dict(), splits=splits)
     return summary

@@ -22,9 +22,9 @@ __all__ = [
     "SessionOptions",
     "Timer",
     "open_session",
+    "rerun_config",
     "toml_clean",
     "versions",
-    "workflow_config",
     "write_resolved_config",
     "write_run_record",
 ]
@@ -91,6 +91,10 @@ class SessionOptions:
     progress: Callable | None = None
     command: list[str] | None = None
 
+    def run_table(self) -> dict:
+        """The ``[run]`` table of a config that runs with these options."""
+        return {"memory_limit": self.memory_limit, "scheduler": self.scheduler, "cluster": self.cluster}
+
 
 class Session:
     """One workflow run: its options, its timer and the chemmap warnings raised so far."""
@@ -152,16 +156,14 @@ def write_run_record(stage: Path, *, command, timer: Timer, source: str, **extra
     write_text_atomic(stage / "run_record.json", json.dumps(to_json_safe(record), indent=2))
 
 
-def workflow_config(
-    source, settings, *, format: str | None, read_options: dict | None, options: SessionOptions
-) -> dict:
+def rerun_config(source, settings, *, format: str | None, read_options: dict | None, options: SessionOptions) -> dict:
     """The config that runs a workflow again: ``[input]`` (the file read, its reader and
     options; for a Cube, the file it was read from), the table of ``settings`` and ``[run]``."""
     path = source.attrs.get("path", "<in memory>") if hasattr(source, "attrs") else source
     return {
         "input": {"path": str(path), "format": format, "options": read_options},
         settings.SECTION: settings.to_dict(),
-        "run": {"memory_limit": options.memory_limit, "scheduler": options.scheduler, "cluster": options.cluster},
+        "run": options.run_table(),
     }
 
 
