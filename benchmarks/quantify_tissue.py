@@ -57,7 +57,7 @@ def main() -> None:
         if done == total:
             print(f"  {stage}: done", flush=True)
 
-    comparison = run_compare(manifest, out / "compare", settings, session=SessionOptions(progress=progress))
+    comparison = run_compare(manifest, out / "compare", settings, session=SessionOptions(progress=progress)).comparison
     keys = COMPARISON_KEYS
     print(f"\n{'model':12s} " + " ".join(f"{k[:14]:>14s}" for k in keys) + f" {'fit s':>8s}")
     for name, scores in comparison.items():

@@ -14,7 +14,7 @@ from chemmap.workflows.quantify import QuantifySettings, run_compare
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "example_output/quantify")
 manifest = write_tissue_benchmark(out / "samples", make_tissue_samples(12, image_shape=(16, 20), random_state=0))
-comparison = run_compare(manifest, out / "comparison", QuantifySettings(models=("pls-mean", "pls-pixels")))
+comparison = run_compare(manifest, out / "comparison", QuantifySettings(models=("pls-mean", "pls-pixels"))).comparison
 for name, scores in comparison.items():
     print(f"{name:11} RMSE of the means {scores['rmse_mean']:.2f} %, per-pixel RMSE {scores['pixel_rmse']:.2f} %")
 print(f"outputs in {out / 'comparison'}: comparison.json, maps.png, report.md, samples/*.html")

@@ -177,37 +177,64 @@ def test_ratio_contrast_and_noise_level_from_the_command_line(tmp_path, demo_csv
         ["quantify", "compare", "m.csv", "--out", "o"],
         ["quantify", "train", "m.csv", "--model", "pls", "--out", "o"],
         ["quantify", "predict", "model", "x.csv", "--out", "o"],
+        ["convert", "x.csv", "y.zarr"],
     ],
     ids=lambda c: " ".join(c[:2]),
 )
-def test_every_workflow_command_takes_the_scale_flags_the_same_way(command):
+def test_every_workflow_command_takes_the_scale_and_input_flags_the_same_way(command):
+    from chemmap.cli.flags import workflow_config
     from chemmap.cli.main import _build_parser
-    from chemmap.cli.session import session_options
+    from chemmap.workflows.catalog import workflows
 
-    args = _build_parser().parse_args([*command, "--memory-limit", "1GiB", "--scheduler", "processes", "--quiet"])
-    options = session_options(args)
-    assert (options.memory_limit, options.scheduler, options.cluster) == ("1GiB", "processes", None)
+    scale = ["--memory-limit", "1GiB", "--scheduler", "processes", "--image-shape", "3", "4", "--read-option", "a=1"]
+    args = _build_parser().parse_args([*command, *scale, "--quiet"])
+    config, _ = workflow_config(args, workflows()[args.workflow])
+    assert config["run"] == {"memory_limit": "1GiB", "scheduler": "processes"}
+    assert config["input"]["image_shape"] == ["3", "4"] and config["input"]["options"] == ["a=1"]
 
 
-def test_every_run_parameter_has_a_flag_made_from_its_declaration(tmp_path):
-    from chemmap.cli.main import RUN_FLAG_SECTIONS, _build_parser, _run_config
-    from chemmap.workflows.config import SECTIONS, validate_config
+def _subparser(parser, command: str):
+    for word in command.split():
+        parser = parser._subparsers._group_actions[0].choices[word]
+    return parser
 
-    run = next(a for a in _build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
-    flags = {s for action in run._actions for s in action.option_strings}
-    for section in RUN_FLAG_SECTIONS:
-        for name, param in SECTIONS[section].items():
-            flag = "--" + (param.flag or name.replace("_", "-"))
-            assert flag in flags or "--no-" + flag[2:] in flags, (section, name)
+
+def test_every_declared_parameter_of_every_workflow_has_a_flag():
+    """Adding a parameter to a workflow's declaration gives its command the flag."""
+    from chemmap.cli.main import _build_parser
+    from chemmap.workflows.catalog import workflows
+    from chemmap.workflows.config import workflow_tables
+
+    parser = _build_parser()
+    for command, workflow in workflows().items():
+        sub = _subparser(parser, command)
+        flags = {s for action in sub._actions for s in action.option_strings}
+        for table, params in workflow_tables(workflow.settings).items():
+            for name, param in params.items():
+                if name in workflow.positionals or (table, name) == ("input", "path"):
+                    continue
+                flag = "--" + (param.flag or name.replace("_", "-"))
+                assert flag in flags or "--no-" + flag[2:] in flags, (command, table, name)
+
+
+def test_run_flags_win_over_the_config_and_the_rest_of_the_config_stays(tmp_path):
+    from chemmap.cli.flags import workflow_config
+    from chemmap.cli.main import _build_parser
+    from chemmap.workflows.config import validate_config
+    from chemmap.workflows.mapping import MAPPING
+
     (tmp_path / "c.toml").write_text('[input]\npath = "x.npz"\n[clustering]\nk = 3\nn_init = 4\n')
     argv = ["run", str(tmp_path / "c.toml"), "--out", "o", "--clusters", "5", "--band-mode", "area"]
     argv += ["--ratio", "1655/1742", "--ratio", "1450/1300", "--mcr-closure", "--unmix", "mcr", "--seed", "7"]
-    config, _ = _run_config(_build_parser().parse_args(argv))
+    argv += ["--crop", "900", "1800", "--normalize", "snv"]
+    config, _ = workflow_config(_build_parser().parse_args(argv), MAPPING)
     resolved = validate_config(config, base_dir=tmp_path, check_input_exists=False)
     assert resolved["clustering"]["k"] == 5 and resolved["clustering"]["n_init"] == 4  # the flag wins, the rest stays
     assert resolved["maps"]["mode"] == "area" and resolved["maps"]["ratio"] == [[1655.0, 1742.0], [1450.0, 1300.0]]
     assert resolved["unmixing"]["closure"] is True and resolved["unmixing"]["method"] == "mcr"
     assert resolved["run"]["random_state"] == 7
+    assert [step["step"] for step in resolved["preprocessing"]] == ["crop", "normalize"]
+    assert resolved["preprocessing"][0]["lower"] == 900.0
 
 
 def test_the_parser_is_made_without_the_heavy_libraries():

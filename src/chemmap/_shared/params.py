@@ -44,6 +44,12 @@ class Param:
         beside other sections' parameters (default: the name with ``-`` for ``_``).
     repeat : bool
         The flag may be given several times; the texts go to ``check`` as a list.
+    file : bool
+        The value names a file or folder; in a config file it is relative to the config's folder.
+    nargs : int, optional
+        The flag takes this many values (``--crop 900 1800``); they go to ``check`` as a list.
+    metavar : str or tuple of str, optional
+        The name of the flag's value(s) in ``--help`` (default: the name in capitals).
     """
 
     kind: str
@@ -58,6 +64,9 @@ class Param:
     check: Callable[[Any, str, str], Any] | None = None
     flag: str | None = None
     repeat: bool = False
+    file: bool = False
+    nargs: int | None = None
+    metavar: str | tuple[str, ...] | None = None
 
     def validate(self, value, *, name: str, func: str):
         if value is None and self.allow_none:
@@ -162,6 +171,25 @@ class Settings:
 
     PARAMS: ClassVar[Mapping[str, Param]] = {}
     SECTION: ClassVar[str] = ""
+    #: Parameters given in a config as a list of tables (``[[preprocessing]]``), not in
+    #: ``[SECTION]``.
+    LISTS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def tables(cls) -> dict[str, Mapping[str, Param]]:
+        """The config tables these settings are given in, with their declared parameters."""
+        return {cls.SECTION: {k: p for k, p in cls.PARAMS.items() if k not in cls.LISTS}}
+
+    @classmethod
+    def from_config(cls, resolved: Mapping[str, Any]) -> Settings:
+        """The settings of a config whose tables were checked against :meth:`tables`."""
+        return cls(**resolved[cls.SECTION], **{name: resolved[name] for name in cls.LISTS if name in resolved})
+
+    def config_tables(self) -> dict[str, Any]:
+        """The config tables that give these settings back (see :meth:`from_config`)."""
+        values = self.to_dict()
+        lists = {name: values.pop(name) for name in self.LISTS}
+        return {self.SECTION: values, **lists}
 
     def __init__(self, **given) -> None:
         self.__dict__.update(validate_params(self.PARAMS, given, func=f"[{self.SECTION}]"))

@@ -8,9 +8,9 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from chemmap._shared.params import Param
+from chemmap._shared.params import REQUIRED, Param
 
-__all__ = ["add_param_flags", "given_params", "reader_flags", "workflow_config"]
+__all__ = ["add_param_flags", "add_workflow_arguments", "given_params", "reader_flags", "workflow_config"]
 
 
 def _help(param: Param) -> str:
@@ -19,7 +19,7 @@ def _help(param: Param) -> str:
 
 def _described(param: Param) -> str:
     default = param.default
-    if default is None or param.kind == "bool" or default in ((), []):
+    if default is None or default is REQUIRED or param.kind == "bool" or default in ((), [], {}):
         return param.doc
     if dataclasses.is_dataclass(default):
         default = ",".join(f"{k}={v:g}" for k, v in dataclasses.asdict(default).items())
@@ -28,14 +28,17 @@ def _described(param: Param) -> str:
     return f"{param.doc} (default {default})"
 
 
-def add_param_flags(parser: argparse.ArgumentParser, params: Mapping[str, Param], *, section: str = "") -> None:
-    """One flag per parameter: ``--name-with-dashes`` (or the declared ``flag``), its help the
-    declaration's doc, choices and default; the text given is checked by the declaration, not
-    by argparse, so a flag and a config value meet one rule. A bool parameter that defaults to
-    true is turned off with ``--no-NAME``. With ``section``, the values are kept apart from
-    other sections' parameters of the same name (see :func:`given_params`)."""
+def add_param_flags(
+    parser: argparse.ArgumentParser, params: Mapping[str, Param], *, section: str, skip: tuple[str, ...] = ()
+) -> None:
+    """One flag per parameter of the table ``section``: ``--name-with-dashes`` (or the
+    declared ``flag``), its help the declaration's doc, choices and default; the text given is
+    checked by the declaration, not by argparse, so a flag and a config value meet one rule.
+    A bool parameter that defaults to true is turned off with ``--no-NAME``."""
     for name, param in params.items():
-        dest, metavar = _dest(section, name), name.upper()
+        if name in skip:
+            continue
+        dest, metavar = _dest(section, name), param.metavar or name.upper()
         flag = "--" + (param.flag or name.replace("_", "-"))
         if param.kind == "bool":
             if param.default:
@@ -47,6 +50,8 @@ def add_param_flags(parser: argparse.ArgumentParser, params: Mapping[str, Param]
             parser.add_argument(flag, dest=dest, metavar="{" + ",".join(param.choices) + "}", help=_help(param))
         elif param.repeat:
             parser.add_argument(flag, dest=dest, action="append", metavar=metavar, help=f"{_help(param)}; repeatable")
+        elif param.nargs:
+            parser.add_argument(flag, dest=dest, nargs=param.nargs, metavar=metavar, help=_help(param))
         elif param.kind in ("int", "float", "str") or (param.kind == "any" and param.check is not None):
             # the flag's text is checked by the declaration (a parameter of kind "any" by its check)
             parser.add_argument(flag, dest=dest, metavar=metavar, help=_help(param))
@@ -55,11 +60,11 @@ def add_param_flags(parser: argparse.ArgumentParser, params: Mapping[str, Param]
 
 
 def _dest(section: str, name: str) -> str:
-    return f"{section}:{name}" if section else name
+    return f"{section}:{name}"
 
 
-def given_params(args: argparse.Namespace, params: Mapping[str, Param], *, section: str = "") -> dict:
-    """The parameters whose flags were given."""
+def given_params(args: argparse.Namespace, params: Mapping[str, Param], *, section: str) -> dict:
+    """The parameters of the table ``section`` whose flags (or positional arguments) were given."""
     given = {name: getattr(args, _dest(section, name), None) for name in params}
     return {name: _from_text(params[name], value) for name, value in given.items() if value is not None}
 
@@ -76,27 +81,47 @@ def _from_text(param: Param, value):
         return value
 
 
-def _input_flags(args: argparse.Namespace) -> dict:
-    given = {
-        "format": getattr(args, "format", None),
-        "image_shape": getattr(args, "image_shape", None),
-        "label_column": getattr(args, "label_column", None),
-        "label_mask": None if getattr(args, "label_mask", None) is None else str(args.label_mask),
-        "axis_unit": getattr(args, "axis_unit", None),
-    }
-    return {k: v for k, v in given.items() if v is not None}
+def _flag_tables(workflow) -> dict[str, Mapping[str, Param]]:
+    from chemmap.workflows.config import workflow_tables
+
+    tables = workflow_tables(workflow.settings)
+    tables["input"] = {k: v for k, v in tables["input"].items() if k != "path"}  # the input argument
+    return tables
 
 
-def reader_flags(args: argparse.Namespace) -> dict:
-    """The reader options given on the command line: ``--read-option`` and the named ones
-    (``--image-shape``, ``--label-column``, ``--label-mask``, ``--axis-unit``)."""
-    named = {k: v for k, v in _input_flags(args).items() if k != "format"}
-    return {**dict(getattr(args, "read_option", None) or []), **named}
+def add_workflow_arguments(parser: argparse.ArgumentParser, workflow) -> None:
+    """The arguments of a workflow command: its positionals, the input, the output (``--out``
+    or a target file) and a flag for every declared parameter of its tables."""
+    from chemmap.workflows.config import STEP_FLAGS
+
+    for name in workflow.positionals:
+        param = workflow.settings.PARAMS[name]
+        parser.add_argument(_dest(workflow.settings.SECTION, name), metavar=name.upper(), help=param.doc)
+    parser.add_argument("input", type=Path, help=workflow.input_help)
+    if workflow.output == "file":
+        parser.add_argument("out", type=Path, help="file to write; the suffix picks the writer (.zarr, .hdr, .h5 ...)")
+    else:
+        parser.add_argument("--out", required=True, type=Path, help="output folder")
+    for table, params in _flag_tables(workflow).items():
+        add_param_flags(parser, params, section=table, skip=workflow.positionals)
+    if "preprocessing" in workflow.settings.LISTS:
+        add_param_flags(parser, STEP_FLAGS, section="steps")
 
 
-def workflow_config(args: argparse.Namespace, section: str, params: Mapping[str, Param]) -> tuple[dict, Path | None]:
-    """The config of a workflow command: its ``args.input`` TOML file (or just the input file),
-    with the reader, ``[section]`` and scale flags given on the command line merged in.
+def reader_flags(args: argparse.Namespace) -> tuple[str | None, dict]:
+    """The reader name and options given by the ``[input]`` flags, checked."""
+    from chemmap._shared.params import validate_params
+    from chemmap.workflows.config import SECTIONS, reader_options
+
+    params = {k: v for k, v in SECTIONS["input"].items() if k != "path"}
+    table = validate_params(params, given_params(args, params, section="input"), func="[input]")
+    return table["format"], reader_options(table)
+
+
+def workflow_config(args: argparse.Namespace, workflow) -> tuple[dict, Path | None]:
+    """The config of a workflow command: its ``args.input`` TOML file (or just the input
+    file), with the flags given on the command line merged in; the preprocessing flags add
+    steps after the config's.
 
     Returns
     -------
@@ -105,7 +130,7 @@ def workflow_config(args: argparse.Namespace, section: str, params: Mapping[str,
     base_dir : Path or None
         The config file's folder, that relative paths in it are resolved against.
     """
-    from chemmap.workflows.config import SESSION_PARAMS, read_config_file
+    from chemmap.workflows.config import STEP_FLAGS, flag_steps, read_config_file
 
     base_dir = None
     if args.input.suffix.lower() == ".toml":
@@ -113,14 +138,19 @@ def workflow_config(args: argparse.Namespace, section: str, params: Mapping[str,
         base_dir = args.input.parent
     else:
         config = {"input": {"path": str(args.input)}}
-    inp = config.setdefault("input", {})
-    if isinstance(inp, dict):
-        inp.update(_input_flags(args))
-        if getattr(args, "read_option", None):
-            inp.setdefault("options", {}).update(dict(args.read_option))
-    for name, flags in ((section, given_params(args, params)), ("run", given_params(args, SESSION_PARAMS))):
-        if flags:
-            table = config.setdefault(name, {})
-            if isinstance(table, dict):
-                table.update(flags)
+    for table, params in _flag_tables(workflow).items():
+        given = given_params(args, params, section=table)
+        if given and isinstance(config.setdefault(table, {}), dict):
+            if table == "input" and "options" in given and isinstance(config["input"].get("options"), dict):
+                given["options"] = {**config["input"]["options"], **dict(_read_options(given["options"]))}
+            config[table].update(given)
+    steps = given_params(args, STEP_FLAGS, section="steps")
+    if steps and isinstance(config.get("preprocessing", []), list):
+        config["preprocessing"] = [*config.get("preprocessing", []), *flag_steps(steps)]
     return config, base_dir
+
+
+def _read_options(texts: list[str]) -> dict:
+    from chemmap.workflows.config import SECTIONS
+
+    return SECTIONS["input"]["options"].validate(texts, name="options", func="--read-option")

@@ -12,7 +12,7 @@ _WHERE = {
     "OUTPUT_FILES": "chemmap.workflows.mapping",
     "run": "chemmap.workflows.mapping",
     "run_cube": "chemmap.workflows.mapping",
-    "RunResult": "chemmap.workflows.mapping_analysis",
+    "RunResult": "chemmap.workflows.mapping_result",
 }
 __all__ = sorted(_WHERE)
 __getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

@@ -21,18 +21,20 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.deep.autoencoder.settings import TrainSettings
 from chemmap.workflows.config import check_k, check_k_range
-from chemmap.workflows.session import (
-    Session,
-    SessionOptions,
-    Timer,
-    open_session,
-    rerun_config,
-    versions,
-    write_resolved_config,
-)
-from chemmap.workflows.staging import NpyRowWriter, staged_output
+from chemmap.workflows.session import Session, Timer, versions
+from chemmap.workflows.shape import Workflow
+from chemmap.workflows.staging import NpyRowWriter
 
-__all__ = ["AUTOENCODER_OUTPUT_FILES", "AutoencoderResult", "AutoencoderSettings", "run_autoencoder"]
+__all__ = [
+    "AUTOENCODER",
+    "AUTOENCODER_OUTPUT_FILES",
+    "AutoencoderResult",
+    "AutoencoderSettings",
+    "execute",
+    "run_autoencoder",
+    "summary",
+    "write",
+]
 
 #: Files and folders every ``chemmap autoencoder`` run writes.
 AUTOENCODER_OUTPUT_FILES = (
@@ -116,57 +118,53 @@ class AutoencoderSettings(TrainSettings):
 
 @dataclass
 class AutoencoderResult:
-    """What an autoencoder run produced (arrays in memory except the denoised cube)."""
+    """What an autoencoder run produced (arrays in memory except the denoised cube, which is
+    streamed into the output folder)."""
 
     trained: object
+    cube: Cube
     latent: np.ndarray
     labels: np.ndarray
     segmentation: object
-    metrics: dict
+    score: object
+    settings: AutoencoderSettings
+    metrics: dict = field(default_factory=dict)
     out_dir: Path | None = None
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def record(self) -> dict:
+        """Entries of ``run_record.json`` beside the common ones."""
+        return {"settings": self.settings.to_dict()}
 
-def run_autoencoder(
-    source,
-    out_dir,
-    settings: AutoencoderSettings | None = None,
-    *,
-    format: str | None = None,
-    read_options: dict | None = None,
-    session: SessionOptions | None = None,
-) -> AutoencoderResult:
-    """Read ``source`` (or take a Cube), train or load the autoencoder, and write into ``out_dir``:
 
-    ``denoised.npy`` (height x width x channels, float32, the input's units),
-    ``latent.npy`` (height x width x latent_dim), ``cluster_map.npy`` (int32, -1 = masked)
-    and ``.png``, ``cluster_spectra.png`` / ``.npz`` (mean input ± s.d. and decoded latent
-    mean of each cluster), ``loss_curves.png``, ``reconstructions.png``,
-    ``band_reconstructions.png`` (input and reconstructed images at three bands), ``model/``,
-    ``config.resolved.toml`` (every setting; ``--config`` takes it back), ``metrics.json`` and
-    ``run_record.json``. Files appear only when the whole run
-    succeeded. The cube is read in bands of rows: the denoised cube is streamed to disk.
-    ``session`` holds the memory limit, scheduler, progress callback and command recorded.
-    """
-    from chemmap.io import read
+def execute(cube: Cube, settings: AutoencoderSettings, session: Session) -> AutoencoderResult:
+    """Train (or load) the autoencoder, stream the denoised cube into
+    ``session.workspace / "denoised.npy"``, encode every pixel and segment the latent image."""
+    if session.workspace is None:
+        raise InvalidParameterError(
+            "The autoencoder workflow streams its denoised cube into the output folder; give one (out=...)."
+        )
+    _check_pixels(settings.pixels, cube.image_shape)
+    trained, cube = _trained(cube, settings, session.timer, session.progress)
+    with session.timer.stage("inference"):
+        target = session.workspace / "denoised.npy"
+        latent, score = _denoise_and_encode(trained, cube, target, settings, session.progress)
+    with session.timer.stage("segmentation"):
+        segmentation = _segment(latent, cube, settings)
+    return AutoencoderResult(
+        trained, cube, latent, segmentation.labels, segmentation, score, settings, warnings=session.warnings()
+    )
 
-    settings = settings or AutoencoderSettings()
-    with open_session(session) as run:
-        with run.timer.stage("read"):
-            cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
-        _check_pixels(settings.pixels, cube.image_shape)
-        trained, cube = _trained(cube, settings, run.timer, run.progress)
-        with staged_output(out_dir) as stage:
-            with run.timer.stage("inference"):
-                latent, score = _denoise_and_encode(trained, cube, stage / "denoised.npy", settings, run.progress)
-            with run.timer.stage("segmentation"):
-                segmentation = _segment(latent, cube, settings)
-            result = AutoencoderResult(trained, latent, segmentation.labels, segmentation, {}, None, run.warnings())
-            config = rerun_config(cube, settings, format=format, read_options=read_options, options=run.options)
-            with run.timer.stage("write"):
-                _write(result, cube, score, stage, settings, run, config)
-        result.out_dir = Path(out_dir)
-    return result
+
+def summary(result: AutoencoderResult) -> str:
+    """What ``chemmap autoencoder`` prints: the reconstruction error, the clusters, the files."""
+    recon, seg = result.metrics["reconstruction"], result.metrics["segmentation"]
+    return (
+        f"reconstruction RMSE {recon['rmse']:.4g}, mean spectral angle {recon['mean_sam']:.4g} rad; "
+        f"{seg['k']} clusters ({seg['method']})\n"
+        f"wrote denoised.npy, latent.npy, cluster_map, figures, model/ and metrics.json to {result.out_dir}"
+    )
 
 
 def _trained(cube: Cube, settings: AutoencoderSettings, timer: Timer, progress):
@@ -243,7 +241,13 @@ def typical_pixels(latent: np.ndarray, labels: np.ndarray, n: int) -> list[tuple
     return pixels
 
 
-def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, run: Session, config: dict) -> None:
+def write(result: AutoencoderResult, stage: Path, session: Session) -> None:
+    """Beside ``denoised.npy`` (height x width x channels, float32, the input's units):
+    ``latent.npy`` (height x width x latent_dim), ``cluster_map.npy`` (int32, -1 = masked)
+    and ``.png``, ``cluster_spectra.png`` / ``.npz`` (mean input ± s.d. and decoded latent
+    mean of each cluster), ``loss_curves.png``, ``reconstructions.png``,
+    ``band_reconstructions.png`` (input and reconstructed images at three bands), ``model/``,
+    ``metrics.json`` and ``report.html``."""
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.deep.autoencoder.inference import decode_latent
     from chemmap.deep.autoencoder.persist import save_autoencoder
@@ -251,10 +255,11 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
     from chemmap.report.metrics_json import to_json_safe
     from chemmap.report.pages import autoencoder_report
 
+    cube, settings = result.cube, result.settings
     labels, k = result.labels, result.segmentation.k
     np.save(stage / "latent.npy", result.latent)
     np.save(stage / "cluster_map.npy", labels.astype(np.int32))
-    means, stds, counts = cluster_spectra(cube.pixels(), labels.reshape(-1), k, progress=run.progress)
+    means, stds, counts = cluster_spectra(cube.pixels(), labels.reshape(-1), k, progress=session.progress)
     latent_means = np.stack(
         [
             result.latent.reshape(-1, result.latent.shape[-1])[labels.reshape(-1) == c].mean(axis=0)
@@ -268,16 +273,30 @@ def _write(result: AutoencoderResult, cube: Cube, score, stage: Path, settings, 
         np.savez(fh, axis=cube.axis.values, mean=means, std=stds, decoded=decoded, counts=counts)
     save_autoencoder(result.trained, stage / "model")
     pixels = [tuple(p) for p in settings.pixels] or typical_pixels(result.latent, labels, RECONSTRUCTION_PANELS)
-    result.metrics = _metrics(result, cube, score, counts, settings)
-    with run.timer.stage("figures"):
+    result.metrics = _metrics(result, cube, result.score, counts, settings)
+    with session.timer.stage("figures"):
         _draw(result, cube, stage, means, stds, decoded, pixels)
-        report = autoencoder_report(result, cube, (means, stds, counts), command=run.command, versions=versions())
+        report = autoencoder_report(result, cube, (means, stds, counts), command=session.command, versions=versions())
         write_html(report, stage / "report.html")
     write_text_atomic(
         stage / "metrics.json", json.dumps(to_json_safe(result.metrics), indent=2, allow_nan=False) + "\n"
     )
-    write_resolved_config(stage, config)
-    run.write_record(stage, source=config["input"]["path"], settings=settings.to_dict())
+
+
+AUTOENCODER = Workflow(
+    command="autoencoder",
+    help="train a spectral autoencoder: denoised cube, latent features and a latent segmentation (needs 'deep')",
+    settings=AutoencoderSettings,
+    execute=execute,
+    write=write,
+    summary=summary,
+)
+
+#: ``run_autoencoder(source, out_dir, settings=None, *, format=None, read_options=None,
+#: session=None)``: read ``source`` (or take a Cube), train or load the autoencoder and write
+#: every output (see :func:`execute` and :func:`write`) into ``out_dir``, all or nothing. The
+#: cube is read in bands of rows; the denoised cube is streamed to disk.
+run_autoencoder = AUTOENCODER.run
 
 
 #: Bands shown in ``band_reconstructions.png``.

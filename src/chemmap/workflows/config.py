@@ -9,8 +9,10 @@ Sections: ``[input]``, ``[[preprocessing]]`` (a list of steps, see
 
 from __future__ import annotations
 
+import json
 import numbers
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,19 @@ from chemmap.preprocessing.chain import Chain
 __all__ = [
     "SECTIONS",
     "SESSION_PARAMS",
+    "STEP_FLAGS",
+    "MappingSettings",
     "check_k",
     "check_k_range",
+    "flag_steps",
     "load_config",
     "read_config_file",
     "reader_options",
+    "resolve_paths",
     "validate_config",
+    "validate_tables",
     "validate_workflow_config",
+    "workflow_tables",
 ]
 
 
@@ -45,6 +53,8 @@ def _number(value, name, func) -> float:
 
 
 def _image_shape(value, name, func):
+    if isinstance(value, list | tuple) and all(isinstance(v, str) and v.isdigit() for v in value):
+        value = [int(v) for v in value]  # the texts of --image-shape H W
     ok = (
         isinstance(value, list | tuple)
         and len(value) == 2
@@ -131,9 +141,31 @@ def _n_components(value, name, func):
 
 
 def _options(value, name, func):
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        value = dict(_key_value(text, name, func) for text in value)  # the texts of --read-option
     if not isinstance(value, dict):
         raise InvalidParameterError(f"The {name!r} parameter of {func} must be a table. Got {value!r} instead.")
     return dict(value)
+
+
+def _key_value(text: str, name, func) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE parsed as JSON where it can be (numbers, lists, true/false)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise InvalidParameterError(f"The {name!r} parameter of {func} must look like KEY=VALUE. Got {text!r} instead.")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def _axis_range(value, name, func) -> list[float]:
+    numbers_ = [_number(v, name, func) for v in value] if isinstance(value, list | tuple) else []
+    if len(numbers_) != 2 or not numbers_[0] < numbers_[1]:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be two axis values LOW HIGH with LOW < HIGH. Got {value!r} instead."
+        )
+    return numbers_
 
 
 def _checked_by(parse):
@@ -193,17 +225,32 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "path": Param("str", doc="file to read (relative to the config file)"),
         "format": Param("str", None, allow_none=True, doc="reader name; guessed when omitted"),
         "image_shape": Param(
-            "any", None, allow_none=True, check=_image_shape, doc="[height, width] in pixels, for flat tables"
+            "any",
+            None,
+            allow_none=True,
+            check=_image_shape,
+            nargs=2,
+            metavar=("H", "W"),
+            doc="image height and width in pixels, for flat tables",
         ),
         "label_column": Param("str", None, allow_none=True, doc="ground-truth column of a flat table"),
         "label_mask": Param(
             "str",
             None,
             allow_none=True,
+            file=True,
             doc="ground truth for any cube: a 2-D class image file (relative to the config)",
         ),
         "axis_unit": Param("str", None, allow_none=True, doc="unit of the spectral axis"),
-        "options": Param("any", {}, check=_options, doc="further reader options"),
+        "options": Param(
+            "any",
+            {},
+            check=_options,
+            flag="read-option",
+            repeat=True,
+            metavar="KEY=VALUE",
+            doc="reader option KEY=VALUE, e.g. labels_file=gt.mat or lazy=true (see chemmap info --formats)",
+        ),
     },
     "maps": {
         "intensity": Param(
@@ -307,12 +354,17 @@ SECTIONS: dict[str, dict[str, Param]] = {
             doc="MCR-ALS starting point",
         ),
         "closure": Param("bool", False, flag="mcr-closure", doc="MCR-ALS: concentrations sum to 1"),
-        "truth_abundances": Param("str", None, allow_none=True, doc=".npy (H, W, K) reference abundances"),
-        "truth_endmembers": Param("str", None, allow_none=True, doc=".npy (K, C) reference spectra"),
+        "truth_abundances": Param("str", None, allow_none=True, file=True, doc=".npy (H, W, K) reference abundances"),
+        "truth_endmembers": Param("str", None, allow_none=True, file=True, doc=".npy (K, C) reference spectra"),
     },
     "classification": {
         "labels": Param(
-            "str", None, allow_none=True, flag="classify", doc=".npy (H, W) int class per pixel; enables the step"
+            "str",
+            None,
+            allow_none=True,
+            file=True,
+            flag="classify",
+            doc=".npy (H, W) int class per pixel; enables the step",
         ),
         "method": Param(
             "choice", "lda", choices=("lda", "plsda", "svm", "rf", "sam", "mf"), flag="classifier", doc="classifier"
@@ -346,10 +398,96 @@ SECTIONS: dict[str, dict[str, Param]] = {
 }
 
 
+#: Preprocessing steps given by flags; they follow a config's ``[[preprocessing]]`` steps, in
+#: this order, in every workflow that takes a ``preprocessing`` list.
+STEP_FLAGS: dict[str, Param] = {
+    "crop": Param(
+        "any", None, allow_none=True, check=_axis_range, nargs=2, metavar=("LOW", "HIGH"), doc="keep this axis range"
+    ),
+    "baseline": Param(
+        "str", None, allow_none=True, doc="baseline method: arpls | asls | modpoly | airpls | snip | ... (pybaselines)"
+    ),
+    "savgol": Param(
+        "float", None, low=0, low_inclusive=False, allow_none=True, doc="Savitzky-Golay window (axis units)"
+    ),
+    "normalize": Param("str", None, allow_none=True, doc="snv | msc | emsc | l1 | l2 | area | max"),
+    "spatial_sigma": Param(
+        "float",
+        None,
+        low=0,
+        low_inclusive=False,
+        allow_none=True,
+        doc="Gaussian smoothing across pixels (sigma, pixels)",
+    ),
+}
+_FLAG_STEP = {
+    "crop": lambda v: {"step": "crop", "lower": v[0], "upper": v[1]},
+    "baseline": lambda v: {"step": "baseline", "method": v},
+    "savgol": lambda v: {"step": "savgol", "window": v},
+    "normalize": lambda v: {"step": "normalize", "method": v},
+    "spatial_sigma": lambda v: {"step": "spatial_gaussian", "sigma": v},
+}
+
+
+def flag_steps(given: Mapping[str, Any]) -> list[dict]:
+    """The preprocessing steps of the :data:`STEP_FLAGS` given (values checked here)."""
+    checked = validate_params(STEP_FLAGS, given, func="the preprocessing flags")
+    return [_FLAG_STEP[name](checked[name]) for name in STEP_FLAGS if checked[name] is not None]
+
+
+def workflow_tables(settings_class) -> dict[str, Mapping[str, Param]]:
+    """Every table of a workflow's config with its declared parameters: ``[input]``, the
+    settings' tables and ``[run]`` (with the session's parameters)."""
+    tables = {"input": SECTIONS["input"], **settings_class.tables()}
+    tables["run"] = {**tables.get("run", {}), **SESSION_PARAMS}
+    return tables
+
+
+class MappingSettings(dict):
+    """The settings of the mapping workflow (``chemmap run``): its tables ``[maps]``,
+    ``[clustering]``, ``[unmixing]``, ``[classification]``, ``[run]`` and the
+    ``[[preprocessing]]`` steps, checked against :data:`SECTIONS` and held as a dict of
+    tables (``settings["clustering"]["k"]``).
+
+    Parameters
+    ----------
+    tables : mapping, optional
+        Some of those tables; the rest take their defaults.
+    """
+
+    TABLES = ("maps", "clustering", "unmixing", "classification", "run")
+    LISTS = ("preprocessing",)
+
+    def __init__(self, tables: Mapping[str, Any] | None = None) -> None:
+        tables = dict(tables or {})
+        super().__init__(validate_tables(tables, {k: SECTIONS[k] for k in self.TABLES}, lists=self.LISTS))
+        steps = tables.get("preprocessing", [])
+        if not isinstance(steps, list):
+            raise ConfigError("preprocessing must be a list of steps ([[preprocessing]] tables in TOML).")
+        self["preprocessing"] = Chain(steps).to_list()
+        clustering = self["clustering"]
+        if clustering["features"] == "ratios" and not clustering["ratios"]:
+            clustering["ratios"] = [list(pair) for pair in self["maps"]["ratio"] or []]  # the ratio maps' bands
+
+    @classmethod
+    def tables(cls) -> dict[str, dict[str, Param]]:
+        return {name: SECTIONS[name] for name in cls.TABLES}
+
+    @classmethod
+    def from_config(cls, resolved: Mapping[str, Any]) -> MappingSettings:
+        return cls({name: resolved[name] for name in (*cls.TABLES, *cls.LISTS) if name in resolved})
+
+    def config_tables(self) -> dict[str, Any]:
+        return dict(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self)
+
+
 def validate_config(
     config: dict[str, Any], *, base_dir: Path | None = None, check_input_exists: bool = True
 ) -> dict[str, Any]:
-    """Check every section and field; return the resolved config with defaults filled in.
+    """Check every section and field of a mapping config; return it resolved, defaults filled in.
 
     Parameters
     ----------
@@ -365,43 +503,45 @@ def validate_config(
     ConfigError
         Naming the section, the field, the constraint, the value and the valid names.
     """
-    resolved = _validate_tables(config, SECTIONS, lists=("preprocessing",))
-    steps = config.get("preprocessing", [])
-    if not isinstance(steps, list):
-        raise ConfigError("preprocessing must be a list of steps ([[preprocessing]] tables in TOML).")
-    resolved["preprocessing"] = Chain(steps).to_list()
-    _resolve_paths(resolved, base_dir, check_input_exists)
-    clustering = resolved["clustering"]
-    if clustering["features"] == "ratios" and not clustering["ratios"]:
-        clustering["ratios"] = [list(pair) for pair in resolved["maps"]["ratio"] or []]  # the ratio maps' bands
-    return resolved
+    resolved, settings = validate_workflow_config(
+        config, MappingSettings, base_dir=base_dir, check_input_exists=check_input_exists
+    )
+    return {"input": resolved["input"], **settings}
 
 
 def validate_workflow_config(
     config: dict[str, Any], settings_class, *, base_dir: Path | None = None, check_input_exists: bool = True
-) -> dict[str, Any]:
-    """Check the config of a workflow other than ``run``: ``[input]``, the table of its
-    :class:`~chemmap._shared.params.Settings` (e.g. ``[peaks]``) and ``[run]`` (memory limit,
-    scheduler, cluster); return it resolved, defaults filled in, relative paths made absolute.
+) -> tuple[dict[str, Any], Any]:
+    """Check the config of a workflow before anything is read: ``[input]``, the tables of
+    its settings (:meth:`~chemmap._shared.params.Settings.tables`, e.g. ``[peaks]``) and
+    ``[run]`` (memory limit, scheduler, cluster).
+
+    Returns
+    -------
+    resolved : dict
+        Every table, defaults filled in, relative file names made relative to ``base_dir``.
+    settings
+        ``settings_class.from_config(resolved)``.
 
     Raises
     ------
     ConfigError
         Naming the section, the field, the constraint and the value.
     """
-    section = settings_class.SECTION
-    resolved = _validate_tables(
-        config, {"input": SECTIONS["input"], section: settings_class.PARAMS, "run": SESSION_PARAMS}
-    )
+    tables = workflow_tables(settings_class)
+    lists = settings_class.LISTS
+    resolved = validate_tables(config, tables, lists=lists)
+    for name in lists:
+        resolved[name] = config.get(name, [])
+    resolve_paths(resolved, tables, base_dir, check_input_exists)
     try:
-        settings_class(**resolved[section])  # the rules across parameters
+        settings = settings_class.from_config(resolved)
     except InvalidParameterError as exc:
         raise ConfigError(str(exc)) from None
-    _resolve_paths(resolved, base_dir, check_input_exists)
-    return resolved
+    return resolved, settings
 
 
-def _validate_tables(config, sections: dict[str, dict[str, Param]], *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
+def validate_tables(config, sections: dict[str, dict[str, Param]], *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
     """Each table of ``config`` checked against its declared parameters, defaults filled in."""
     if not isinstance(config, dict):
         raise ConfigError(f"A config must be a table of sections; got {type(config).__name__}.")
@@ -425,27 +565,24 @@ def _validate_tables(config, sections: dict[str, dict[str, Param]], *, lists: tu
     return resolved
 
 
-#: Fields holding file names, relative to the config file.
-PATH_FIELDS = (
-    ("input", "label_mask"),
-    ("unmixing", "truth_abundances"),
-    ("unmixing", "truth_endmembers"),
-    ("classification", "labels"),
-)
-
-
-def _resolve_paths(resolved: dict[str, Any], base_dir: Path | None, check_input_exists: bool) -> None:
-    """The input path and the other file names made relative to ``base_dir``; a missing input is an error."""
+def resolve_paths(
+    resolved: dict[str, Any], tables: Mapping[str, Mapping[str, Param]], base_dir: Path | None, check_input_exists: bool
+) -> None:
+    """The input path and every other declared file name (``Param(file=True)``) made relative
+    to ``base_dir``; a missing input is an error."""
     path = Path(resolved["input"]["path"])
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path
     if check_input_exists and not path.exists():
         raise InputFileNotFoundError(f"Input file {str(path)!r} (from [input] path) does not exist.")
     resolved["input"]["path"] = str(path)
-    for section, key in PATH_FIELDS:
-        given = resolved.get(section, {}).get(key)
-        if given is not None and base_dir is not None and not Path(given).is_absolute():
-            resolved[section][key] = str(base_dir / given)
+    if base_dir is None:
+        return
+    for section, params in tables.items():
+        for key, param in params.items():
+            given = resolved.get(section, {}).get(key)
+            if param.file and given is not None and not Path(given).is_absolute():
+                resolved[section][key] = str(base_dir / given)
 
 
 def reader_options(inp: dict[str, Any]) -> dict[str, Any]:

@@ -7,14 +7,26 @@ from pathlib import Path
 
 import numpy as np
 
-from chemmap._shared.progress import ProgressCallback, notify
+from chemmap._shared.progress import ProgressCallback
 from chemmap.core.cube import Cube
-from chemmap.workflows.config import reader_options, validate_config
-from chemmap.workflows.mapping_analysis import RunResult, analyse
-from chemmap.workflows.session import Session, SessionOptions, open_session, versions, write_resolved_config
-from chemmap.workflows.staging import staged_output, write_zarr_outputs
+from chemmap.workflows.config import MappingSettings
+from chemmap.workflows.mapping_result import RunResult
+from chemmap.workflows.session import Session, SessionOptions, versions
+from chemmap.workflows.shape import Workflow
+from chemmap.workflows.staging import write_zarr_outputs
 
-__all__ = ["LAZY_OUTPUT_FILES", "OUTPUT_FILES", "RunResult", "output_files", "run", "run_cube"]
+__all__ = [
+    "LAZY_OUTPUT_FILES",
+    "MAPPING",
+    "OUTPUT_FILES",
+    "RunResult",
+    "execute",
+    "output_files",
+    "run",
+    "run_cube",
+    "summary",
+    "write",
+]
 
 _COMMON_FILES = (
     "intensity_map.png",
@@ -38,91 +50,83 @@ def output_files(lazy: bool) -> tuple[str, ...]:
     return LAZY_OUTPUT_FILES if lazy else OUTPUT_FILES
 
 
-def run(
-    config: dict,
-    out_dir,
-    *,
-    progress: ProgressCallback | None = None,
-    command: list[str] | None = None,
-    base_dir: Path | None = None,
-) -> RunResult:
-    """Validate ``config``, read its input and run the workflow into ``out_dir``.
+def execute(cube: Cube, settings: MappingSettings, session: Session) -> RunResult:
+    """Preprocess, cluster, map and score ``cube`` (see
+    :func:`~chemmap.workflows.mapping_analysis.analyse`); no files written."""
+    from chemmap.workflows.mapping_analysis import analyse  # scikit-learn: not imported for --help
 
-    Parameters
-    ----------
-    config : dict
-        Sections ``input``, ``preprocessing``, ``maps``, ``clustering``, ``run`` (see
-        :mod:`chemmap.workflows.config`); validated before any data are read.
-    out_dir : str or Path
-        Output folder; files appear there only when the whole run succeeded.
-    progress : callable, optional
-        ``progress(stage, done, total)``.
-
-    Returns
-    -------
-    RunResult
-    """
-    from chemmap.io import read
-
-    resolved = validate_config(config, base_dir=base_dir)
-    inp = resolved["input"]
-    with open_session(_session_options(resolved, progress, command)) as session:
-        with session.timer.stage("read"):
-            notify(progress, "reading", 0, 1)
-            cube = read(inp["path"], format=inp["format"], **reader_options(inp))
-            notify(progress, "reading", 1, 1)
-        return _run_checked(cube, resolved, out_dir, session)
-
-
-def _session_options(resolved: dict, progress, command) -> SessionOptions:
-    opts = resolved["run"]
-    return SessionOptions(opts["memory_limit"], opts["scheduler"], opts["cluster"], progress, command)
-
-
-def run_cube(
-    cube: Cube, config: dict | None = None, out_dir=None, *, progress: ProgressCallback | None = None
-) -> RunResult:
-    """Run the workflow on a Cube already in memory (``[input]`` is not needed)."""
-    config = dict(config or {})
-    config.setdefault("input", {"path": str(cube.attrs.get("path", "<in memory>"))})
-    resolved = validate_config(config, check_input_exists=False)
-    with open_session(_session_options(resolved, progress, None)) as session:
-        return _run_checked(cube, resolved, out_dir, session)
-
-
-def _run_checked(cube, resolved, out_dir, session: Session) -> RunResult:
-    result = analyse(cube, resolved, timer=session.timer, progress=session.progress)
+    config = {"input": {"path": session.input["path"]}, **settings}
+    result = analyse(cube, config, timer=session.timer, progress=session.progress)
     result.warnings.extend(w for w in session.warnings() if w not in result.warnings)
     result.metrics["warnings"] = result.warnings
-    if out_dir is not None:
-        with session.timer.stage("write"):
-            _write_outputs(result, Path(out_dir), session)
-        result.out_dir = Path(out_dir)
     return result
 
 
-def _write_outputs(result: RunResult, out_dir: Path, session: Session) -> None:
-
+def write(result: RunResult, stage: Path, session: Session) -> None:
+    """The maps, labels, figures, metrics and reports of a run into ``stage``."""
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report import render_markdown, write_figures, write_metrics_json
     from chemmap.report.component_maps import write_chemical_maps
     from chemmap.report.html import write_html
     from chemmap.report.pages import run_report
 
-    lazy = result.cube.is_lazy
-    package_versions = versions()
-    with staged_output(out_dir) as stage:
+    with session.timer.stage("figures"):
         write_figures(result, stage)
         write_chemical_maps(result, stage)
-        if lazy:
-            write_zarr_outputs(result.label_image, result.maps, stage)
-        else:
-            np.save(stage / "cluster_labels.npy", result.label_image.astype(np.int32))
-            maps = {name: result.maps[name] for name in result.maps.map_names}
-            with open(stage / "maps.npz", "wb") as fh:
-                np.savez_compressed(fh, **maps)
-        write_metrics_json(result.metrics, stage / "metrics.json")
-        write_resolved_config(stage, result.config)
+    if result.cube.is_lazy:
+        write_zarr_outputs(result.label_image, result.maps, stage)
+    else:
+        np.save(stage / "cluster_labels.npy", result.label_image.astype(np.int32))
+        maps = {name: result.maps[name] for name in result.maps.map_names}
+        with open(stage / "maps.npz", "wb") as fh:
+            np.savez_compressed(fh, **maps)
+    write_metrics_json(result.metrics, stage / "metrics.json")
+    with session.timer.stage("report"):
         write_text_atomic(stage / "report.md", render_markdown(result))
-        write_html(run_report(result, command=session.command, versions=package_versions), stage / "report.html")
-        session.write_record(stage, source=result.config["input"]["path"])
+        write_html(run_report(result, command=session.command, versions=versions()), stage / "report.html")
+
+
+def summary(result: RunResult) -> str:
+    """The line ``chemmap run`` prints: files written and the clustering scores."""
+    cl = result.metrics["clustering"]
+    parts = [f"k={cl['k']}", f"silhouette={cl['silhouette']:.3f}" if cl.get("silhouette") is not None else ""]
+    if "ari" in cl:
+        parts += [f"ARI={cl['ari']:.3f}", f"accuracy={cl['pixel_accuracy']:.3f}", f"mean IoU={cl['mean_iou']:.3f}"]
+    return (
+        f"wrote {len(list(result.out_dir.iterdir()))} files to {result.out_dir} "
+        f"({', '.join(p for p in parts if p)}); open report.html (or report.md)"
+    )
+
+
+def _ran(result: RunResult, settings: MappingSettings) -> MappingSettings:
+    """The settings with the values chosen on the data (k, bands, window) written in."""
+    return MappingSettings({k: v for k, v in result.config.items() if k != "input"})
+
+
+MAPPING = Workflow(
+    command="run",
+    help="run the mapping workflow on a file or a TOML config",
+    settings=MappingSettings,
+    execute=execute,
+    write=write,
+    summary=summary,
+    ran=_ran,
+    input_help="data file, or a .toml config",
+)
+
+#: ``run(config, out_dir, *, base_dir=None, progress=None, command=None)``: validate a
+#: mapping config (sections ``input``, ``preprocessing``, ``maps``, ``clustering``,
+#: ``unmixing``, ``classification``, ``run``; see :mod:`chemmap.workflows.config`) before any
+#: data are read, then read its input and run the workflow into ``out_dir`` (files appear
+#: only when the whole run succeeded). Returns a :class:`RunResult`.
+run = MAPPING.run_config
+
+
+def run_cube(
+    cube: Cube, config: dict | None = None, out_dir=None, *, progress: ProgressCallback | None = None
+) -> RunResult:
+    """Run the mapping workflow on a Cube already in memory: ``config`` as for :func:`run`
+    without ``[input]``; nothing is written when ``out_dir`` is None."""
+    settings = MappingSettings({k: v for k, v in (config or {}).items() if k != "input"})
+    options = {k: settings["run"][k] for k in ("memory_limit", "scheduler", "cluster")}
+    return MAPPING.run(cube, out_dir, settings, session=SessionOptions(**options, progress=progress))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -31,24 +28,9 @@ from chemmap.metrics.stability import clustering_stability, spatial_coherence
 from chemmap.preprocessing import Chain, drop_bad_bands
 from chemmap.report.metrics_json import to_json_safe
 from chemmap.workflows.mapping_components import classification_step, unmixing_step
+from chemmap.workflows.mapping_result import RunResult
 
 __all__ = ["analyse"]
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced, in memory (the files hold the same)."""
-
-    cube: Cube
-    processed: Cube
-    maps: Cube
-    label_image: np.ndarray
-    metrics: dict[str, Any]
-    config: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-    out_dir: Path | None = None
-    unmixing: Any = None
-    classification: Any = None
 
 
 def analyse(cube: Cube, config: dict, *, timer, progress=None):

@@ -23,18 +23,20 @@ from chemmap._shared.params import Param, Settings
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, DataWarning, InvalidParameterError
-from chemmap.workflows.session import (
-    Session,
-    SessionOptions,
-    Timer,
-    open_session,
-    rerun_config,
-    versions,
-    write_resolved_config,
-)
-from chemmap.workflows.staging import staged_output
+from chemmap.workflows.session import Session, Timer, versions
+from chemmap.workflows.shape import Workflow
 
-__all__ = ["PEAK_OUTPUT_FILES", "PeakSettings", "PeaksResult", "map_peaks", "run_peaks"]
+__all__ = [
+    "PEAKS",
+    "PEAK_OUTPUT_FILES",
+    "PeakSettings",
+    "PeaksResult",
+    "execute",
+    "map_peaks",
+    "run_peaks",
+    "summary",
+    "write",
+]
 
 #: Files every ``chemmap peaks`` run writes (``peak_fit.npy``, ``speckles.png``,
 #: ``speckles.npz`` and ``smoothed.zarr`` only when asked or found).
@@ -132,6 +134,7 @@ class PeaksResult:
     out_dir: Path | None = None
     detect_on: str = "auto"
     found_on: list[str] = field(default_factory=list)
+    settings: PeakSettings | None = None
 
 
 def map_peaks(
@@ -370,90 +373,81 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
     }
 
 
-def run_peaks(
-    source,
-    out_dir,
-    settings: PeakSettings | None = None,
-    *,
-    format: str | None = None,
-    read_options: dict | None = None,
-    session: SessionOptions | None = None,
-) -> PeaksResult:
-    """Read ``source`` (or take a Cube), map its peaks and write everything into ``out_dir``.
-
-    Parameters
-    ----------
-    source : str, Path or Cube
-        Any file chemmap reads; large files are read lazily and streamed.
-    out_dir : str or Path
-        Receives ``peaks.json`` (peaks with position, slice bounds, element line,
-        confidence, noise and detection limit), ``peak_areas.npy`` and
-        ``peak_positions.npy`` (height x width x peaks, float32), ``summary_spectra.npz``,
-        ``hotmax_spectra.npz``, the figures and ``run_record.json``; ``peak_fit.npy``,
-        ``speckles.png`` and ``smoothed.zarr`` when asked or found. Files appear only when
-        the whole run succeeded.
-    settings : PeakSettings, optional
-    format, read_options : optional
-        Reader name and options for a file.
-    session : SessionOptions, optional
-        Memory limit, scheduler, progress callback and the command recorded.
-
-    Returns
-    -------
-    PeaksResult
-    """
-    from chemmap.io import read
-
-    settings = settings or PeakSettings()
-    with open_session(session) as run:
-        with run.timer.stage("read"):
-            cube = source if isinstance(source, Cube) else read(source, format=format, **(read_options or {}))
-        result = map_peaks(cube, settings, progress=run.progress, timer=run.timer)
-        result.warnings = run.warnings()
-        result.report["warnings"] = result.warnings
-        config = rerun_config(cube, settings, format=format, read_options=read_options, options=run.options)
-        with run.timer.stage("write"):
-            _write(result, Path(out_dir), settings, run, config)
-        result.out_dir = Path(out_dir)
+def execute(cube: Cube, settings: PeakSettings, session: Session) -> PeaksResult:
+    """Map the peaks of ``cube`` (see :func:`map_peaks`); no files written."""
+    result = map_peaks(cube, settings, progress=session.progress, timer=session.timer)
+    result.warnings = session.warnings()
+    result.report["warnings"] = result.warnings
+    result.settings = settings
     return result
 
 
-def _write(result: PeaksResult, out_dir: Path, settings: PeakSettings, run: Session, config: dict) -> None:
+def write(result: PeaksResult, stage: Path, session: Session) -> None:
+    """``peaks.json``, the maps, summary and hot-max spectra, figures and report into ``stage``:
+
+    ``peaks.json`` (peaks with position, slice bounds, element line, confidence, noise and
+    detection limit), ``peak_areas.npy`` and ``peak_positions.npy`` (height x width x peaks,
+    float32), ``summary_spectra.npz``, ``hotmax_spectra.npz``, ``total_counts.npy``, the
+    figures and ``report.html``; ``peak_fit.npy``, ``speckles.npz`` and ``smoothed.zarr``
+    when asked or found.
+    """
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report.html import write_html
     from chemmap.report.metrics_json import to_json_safe
     from chemmap.report.pages import peaks_report
 
-    with staged_output(out_dir) as stage:
-        np.save(stage / "peak_areas.npy", np.asarray(result.maps.areas.data, dtype=np.float32))
-        np.save(stage / "peak_positions.npy", np.asarray(result.maps.positions.data, dtype=np.float32))
-        if result.fitted is not None:
-            np.save(stage / "peak_fit.npy", np.asarray(result.fitted.data, dtype=np.float32))
-        summary = result.summary
-        with open(stage / "summary_spectra.npz", "wb") as fh:
-            np.savez(
-                fh,
-                axis=result.cube.axis.values,
-                max=summary.max,
-                mean=summary.mean,
-                sum=summary.sum,
-                argmax=summary.argmax,
-            )
-        with open(stage / "hotmax_spectra.npz", "wb") as fh:
-            np.savez(fh, axis=result.cube.axis.values, pixels=result.hot.pixels, spectra=result.hot.spectra)
-        np.save(stage / "total_counts.npy", _total_image(result).astype(np.float32))
-        if result.speckles:
-            _write_speckles(result, stage / "speckles.npz")
-        if settings.smooth is not None:
-            _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", run.progress)
-        with run.timer.stage("figures"):
-            _draw(result, stage, settings)
-            write_html(peaks_report(result, command=run.command, versions=versions()), stage / "report.html")
-        write_text_atomic(
-            stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n"
+    settings = result.settings
+    np.save(stage / "peak_areas.npy", np.asarray(result.maps.areas.data, dtype=np.float32))
+    np.save(stage / "peak_positions.npy", np.asarray(result.maps.positions.data, dtype=np.float32))
+    if result.fitted is not None:
+        np.save(stage / "peak_fit.npy", np.asarray(result.fitted.data, dtype=np.float32))
+    summary = result.summary
+    with open(stage / "summary_spectra.npz", "wb") as fh:
+        np.savez(
+            fh,
+            axis=result.cube.axis.values,
+            max=summary.max,
+            mean=summary.mean,
+            sum=summary.sum,
+            argmax=summary.argmax,
         )
-        write_resolved_config(stage, config)
-        run.write_record(stage, source=config["input"]["path"])
+    with open(stage / "hotmax_spectra.npz", "wb") as fh:
+        np.savez(fh, axis=result.cube.axis.values, pixels=result.hot.pixels, spectra=result.hot.spectra)
+    np.save(stage / "total_counts.npy", _total_image(result).astype(np.float32))
+    if result.speckles:
+        _write_speckles(result, stage / "speckles.npz")
+    if settings.smooth is not None:
+        _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", session.progress)
+    with session.timer.stage("figures"):
+        _draw(result, stage, settings)
+        write_html(peaks_report(result, command=session.command, versions=versions()), stage / "report.html")
+    write_text_atomic(stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n")
+
+
+def summary(result: PeaksResult) -> str:
+    """What ``chemmap peaks`` prints: the peaks, the elements named and where the files are."""
+    lines = [f"{len(result.peaks)} peaks ({', '.join(result.names)})"]
+    elements = result.report.get("identified")
+    if elements is not None:
+        lines.append(f"elements identified: {', '.join(elements) or 'none'}")
+    lines.append(f"wrote peaks.json, maps and figures to {result.out_dir}")
+    return "\n".join(lines)
+
+
+PEAKS = Workflow(
+    command="peaks",
+    help="find the peaks of a cube, identify XRF element lines and map every peak (areas, positions)",
+    settings=PeakSettings,
+    execute=execute,
+    write=write,
+    summary=summary,
+)
+
+#: ``run_peaks(source, out_dir, settings=None, *, format=None, read_options=None,
+#: session=None)``: read ``source`` (a file, read lazily where large, or a Cube), map its
+#: peaks and write everything into ``out_dir`` (see :func:`write`); returns a
+#: :class:`PeaksResult`.
+run_peaks = PEAKS.run
 
 
 def _total_image(result: PeaksResult) -> np.ndarray:

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,13 +17,19 @@ import numpy as np
 
 from chemmap._shared.params import Param, Settings, check_counts
 from chemmap.core.exceptions import ConfigError, InvalidParameterError
-from chemmap.workflows.session import SessionOptions, open_session, rerun_config, versions, write_resolved_config
-from chemmap.workflows.staging import staged_output
+from chemmap.workflows.config import reader_options
+from chemmap.workflows.session import Session, versions
+from chemmap.workflows.shape import Workflow
 
 __all__ = [
+    "COMPARE",
     "COMPARISON_KEYS",
     "MODEL_NAMES",
+    "PREDICT",
+    "TRAIN",
+    "PredictSettings",
     "QuantifySettings",
+    "QuantifyTrainSettings",
     "build_model",
     "load_model",
     "run_compare",
@@ -35,6 +42,7 @@ __all__ = [
 #: ``unet``: chemmap's improved U-Net.
 MODEL_NAMES = ("pls-mean", "pls-pixels", "unet-paper", "unet")
 FIGURE_SAMPLES = 4
+MANIFEST_HELP = "CSV: cube, reference[, mask, split, truth], or a .toml config"
 #: The scores of every model in ``comparison.json`` (beside intercept, r2, counts, seconds).
 COMPARISON_KEYS = (
     "rmse_mean",
@@ -99,6 +107,56 @@ class QuantifySettings(Settings):
         "n_folds": Param("int", 5, low=2, doc="folds of PLS cross-validation and U-Net ensembles"),
         "device": Param("choice", "auto", choices=("auto", "cpu", "cuda"), doc="auto: CUDA when present"),
         "random_state": Param("int", 0, low=0, flag="seed", doc="random seed"),
+    }
+
+    def check(self) -> None:
+        if not self.high > self.low:
+            raise InvalidParameterError(f"high must exceed low; got low={self.low}, high={self.high}.")
+
+
+def _one_model(value, name, func) -> str:
+    """A model name of :data:`MODEL_NAMES`, ``pls`` standing for ``pls-mean``."""
+    (model,) = _models("pls-mean" if value == "pls" else value, name, func)[:1]
+    return model
+
+
+class QuantifyTrainSettings(QuantifySettings):
+    """The settings of ``quantify train``: those of :class:`QuantifySettings` and the one model
+    trained, named by ``model`` or by ``models`` with one name."""
+
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "model": Param(
+            "any",
+            None,
+            allow_none=True,
+            check=_one_model,
+            doc="the model to train: pls (pls-mean), pls-pixels, unet-paper or unet",
+        ),
+        **QuantifySettings.PARAMS,
+    }
+
+    def check(self) -> None:
+        super().check()
+        named = ([self.model] if self.model else []) + list(self.models or [])
+        if len(set(named)) != 1:
+            raise InvalidParameterError(
+                "quantify train trains one model: give --model (or models with one name); "
+                f"got {', '.join(named) or 'none'}."
+            )
+
+    @property
+    def trained_model(self) -> str:
+        return self.model or self.models[0]
+
+
+class PredictSettings(Settings):
+    """The settings of ``quantify predict``: the saved model and the physical range of the
+    quantity, the ``[predict]`` table of a config."""
+
+    SECTION = "predict"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "model": Param("str", file=True, doc="folder written by 'chemmap quantify train'"),
+        **{k: QuantifySettings.PARAMS[k] for k in ("low", "high", "unit")},
     }
 
     def check(self) -> None:
@@ -218,35 +276,35 @@ def _check_axes(samples) -> None:
         check_model_axis(first.values, first.unit, sample.cube.axis)
 
 
-def run_compare(
-    manifest,
-    out_dir,
-    settings: QuantifySettings | None = None,
-    *,
-    read_options: dict | None = None,
-    session: SessionOptions | None = None,
-) -> dict:
-    """Train every model of ``settings.models`` on the same training samples and score its
-    maps of the test samples.
+@dataclass
+class CompareResult:
+    """The scores and test maps of every model compared (``comparison.json`` holds the scores)."""
 
-    Writes into ``out_dir`` (all or nothing): ``comparison.json`` (one object per model:
-    ``rmse_mean``, ``bias``, ``slope``, ``intercept``, ``r2``, ``out_of_range_fraction``,
-    ``spatial_variance_fraction``, ``pixel_rmse``, ``pixel_corr``, ``fit_seconds``,
-    ``per_sample``), ``maps.png`` (the maps of up to four test samples side by side),
-    ``test_maps.npz`` (every test map, keys ``<model>/<sample>``), ``samples/<sample>.html``
-    (each test sample's interactive page: every model's map beside the spectra), ``report.md``,
-    ``config.resolved.toml`` (runs it again: ``chemmap quantify compare config.resolved.toml``) and
-    ``run_record.json``.
+    comparison: dict
+    maps: dict
+    test: list
+    splits: dict
+    left_out: dict
+    settings: QuantifySettings
+    manifest: str
+    out_dir: Path | None = None
 
-    Returns
-    -------
-    dict
-        The content of ``comparison.json``.
-    """
+    @property
+    def record(self) -> dict:
+        models = list(self.comparison)
+        return {
+            "settings": {**self.settings.to_dict(), "models": models},
+            "models_left_out": self.left_out,
+            "splits": self.splits,
+        }
+
+
+def execute_compare(manifest, settings: QuantifySettings, session: Session) -> CompareResult:
+    """Train every model of ``settings.models`` (default: those the device suits, see
+    :func:`compare_models`) on the same training samples and score its maps of the test samples."""
     from chemmap.metrics.regression import quantitative_map_scores
     from chemmap.supervised.samples import read_manifest
 
-    settings = settings or QuantifySettings()
     entries = read_manifest(manifest)
     train_entries, val_entries, test_entries = _split(entries, settings)
     if not test_entries:
@@ -254,41 +312,57 @@ def run_compare(
             f"{manifest} marks no sample split=test; compare scores models on test samples. "
             "Mark some rows test, or drop the split column to hold out a share of the samples."
         )
-    with open_session(session) as run:
-        with run.timer.stage("read"):
-            train, val, test = (_load(e, read_options) for e in (train_entries, val_entries, test_entries))
-            _check_axes(train + val + test)
-        models, left_out = compare_models(settings)
-        comparison, maps = {}, {}
-        for name in models:
-            model = build_model(name, settings)
-            started = time.perf_counter()
-            with run.timer.stage(f"fit {name}"):
-                model.fit(train, validation=val or None, progress=run.progress)
-            fit_seconds = time.perf_counter() - started
-            with run.timer.stage(f"map {name}"):
-                maps[name] = [model.predict_map(s) for s in test]
-            comparison[name] = {
-                **quantitative_map_scores(test, maps[name], low=settings.low, high=settings.high),
-                "fit_seconds": round(fit_seconds, 2),
-            }
-        splits = {name: [s.name for s in part] for name, part in zip(SPLITS, (train, val, test), strict=True)}
-        with staged_output(out_dir) as stage:
-            _write_comparison(stage, comparison, maps, test, settings)
-            _write_sample_pages(stage / "samples", comparison, maps, test, settings, run.command)
-            report = _compare_report(comparison, splits, settings, manifest, left_out)
-            (stage / "report.md").write_text(report, encoding="utf-8")
-            write_resolved_config(
-                stage, rerun_config(manifest, settings, format=None, read_options=read_options, options=run.options)
-            )
-            run.write_record(
-                stage,
-                source=str(manifest),
-                settings={**settings.to_dict(), "models": list(models)},
-                models_left_out=left_out,
-                splits=splits,
-            )
-        return comparison
+    read_options = reader_options(session.input)
+    with session.timer.stage("read samples"):
+        train, val, test = (_load(e, read_options) for e in (train_entries, val_entries, test_entries))
+        _check_axes(train + val + test)
+    models, left_out = compare_models(settings)
+    comparison, maps = {}, {}
+    for name in models:
+        model = build_model(name, settings)
+        started = time.perf_counter()
+        with session.timer.stage(f"fit {name}"):
+            model.fit(train, validation=val or None, progress=session.progress)
+        fit_seconds = time.perf_counter() - started
+        with session.timer.stage(f"map {name}"):
+            maps[name] = [model.predict_map(s) for s in test]
+        comparison[name] = {
+            **quantitative_map_scores(test, maps[name], low=settings.low, high=settings.high),
+            "fit_seconds": round(fit_seconds, 2),
+        }
+    splits = {name: [s.name for s in part] for name, part in zip(SPLITS, (train, val, test), strict=True)}
+    return CompareResult(comparison, maps, test, splits, left_out, settings, str(manifest))
+
+
+def write_compare(result: CompareResult, stage: Path, session: Session) -> None:
+    """``comparison.json`` (one object per model: ``rmse_mean``, ``bias``, ``slope``,
+    ``intercept``, ``r2``, ``out_of_range_fraction``, ``spatial_variance_fraction``,
+    ``pixel_rmse``, ``pixel_corr``, ``fit_seconds``, ``per_sample``), ``maps.png`` (the maps
+    of up to four test samples side by side), ``test_maps.npz`` (every test map, keys
+    ``<model>/<sample>``), ``samples/<sample>.html`` (each test sample's interactive page:
+    every model's map beside the spectra) and ``report.md``."""
+    from chemmap._shared.atomic import write_text_atomic
+
+    settings = result.settings
+    _write_comparison(stage, result.comparison, result.maps, result.test, settings)
+    _write_sample_pages(stage / "samples", result.comparison, result.maps, result.test, settings, session.command)
+    report = _compare_report(result.comparison, result.splits, settings, result.manifest, result.left_out)
+    write_text_atomic(stage / "report.md", report)
+
+
+def summary_compare(result: CompareResult) -> str:
+    """What ``chemmap quantify compare`` prints: each model's scores, then the files."""
+    lines = []
+    for name, scores in result.comparison.items():
+        pixel = scores.get("pixel_rmse")
+        svf = scores.get("spatial_variance_fraction")
+        lines.append(
+            f"{name}: RMSE of the mean {scores['rmse_mean']:.3g}, out of range {scores['out_of_range_fraction']:.1%}"
+            + (f", spatial variance {svf:.1%}" if svf is not None else "")
+            + (f", pixel RMSE {pixel:.3g}" if pixel is not None else "")
+        )
+    lines.append(f"wrote comparison.json, maps.png and report.md to {result.out_dir}")
+    return "\n".join(lines)
 
 
 def _write_sample_pages(folder: Path, comparison: dict, maps: dict, test, settings: QuantifySettings, command) -> None:
@@ -386,142 +460,158 @@ def _compare_report(comparison: dict, splits: dict, settings: QuantifySettings, 
     return "\n".join(lines)
 
 
-def run_train(
-    manifest,
-    model: str,
-    out_dir,
-    settings: QuantifySettings | None = None,
-    *,
-    read_options: dict | None = None,
-    session: SessionOptions | None = None,
-) -> dict:
-    """Train ``model`` on the training samples (``val`` samples stop U-Net training) and
-    write the model folder ``out_dir`` (``model.json``, and ``weights.pt`` for a U-Net;
-    nothing executable), with ``training.json`` (scores of the training fit and the samples
-    of each split), ``config.resolved.toml`` (its ``models`` is the one trained) and ``run_record.json``.
+@dataclass
+class TrainResult:
+    """One trained model and the scores of its training fit (``training.json``)."""
+
+    mapper: object
+    training: dict
+    settings: QuantifySettings
+    out_dir: Path | None = None
+
+    @property
+    def record(self) -> dict:
+        return {"settings": self.settings.to_dict(), "splits": self.training["splits"]}
+
+
+def execute_train(manifest, settings: QuantifyTrainSettings, session: Session) -> TrainResult:
+    """Train ``settings.model`` on the training samples (``val`` samples stop U-Net training).
 
     Samples marked ``test`` in the manifest, or, without a ``split`` column, a seeded
     ``test_fraction`` of them, are held out: never read, never seen by the fit, and named in
     ``training.json`` so that ``quantify predict`` can score the model on them.
-
-    Returns
-    -------
-    dict
-        The content of ``training.json``.
     """
-    from chemmap._shared.atomic import write_text_atomic
     from chemmap.metrics.regression import mean_scores
-    from chemmap.report.metrics_json import to_json_safe
     from chemmap.supervised.samples import read_manifest
 
-    settings = settings or QuantifySettings()
     train_entries, val_entries, test_entries = _split(read_manifest(manifest), settings)
-    with open_session(session) as run:
-        with run.timer.stage("read"):
-            train, val = _load(train_entries, read_options), _load(val_entries, read_options)
-            _check_axes(train + val)
-        mapper = build_model(model, settings)
-        with run.timer.stage("fit"):
-            mapper.fit(train, validation=val or None, progress=run.progress)
-        splits = {
-            name: [e.name for e in part]
-            for name, part in zip(SPLITS, (train_entries, val_entries, test_entries), strict=True)
-        }
-        summary = {
-            "model": model,
-            "training_samples": len(train),
-            "validation_samples": len(val),
-            "held_out_samples": len(test_entries),
-            "splits": splits,
-            "training_fit": mean_scores([s.reference for s in train], mapper.predict(train)),
-        }
-        with staged_output(out_dir) as stage:
-            mapper.save(stage)
-            write_text_atomic(stage / "training.json", json.dumps(to_json_safe(summary), indent=2) + "\n")
-            trained = settings.replace(models=[model])
-            config = rerun_config(manifest, trained, format=None, read_options=read_options, options=run.options)
-            write_resolved_config(stage, config)
-            run.write_record(stage, source=str(manifest), settings=trained.to_dict(), splits=splits)
-    return summary
+    read_options = reader_options(session.input)
+    with session.timer.stage("read samples"):
+        train, val = _load(train_entries, read_options), _load(val_entries, read_options)
+        _check_axes(train + val)
+    model = settings.trained_model
+    mapper = build_model(model, settings)
+    with session.timer.stage("fit"):
+        mapper.fit(train, validation=val or None, progress=session.progress)
+    splits = {
+        name: [e.name for e in part]
+        for name, part in zip(SPLITS, (train_entries, val_entries, test_entries), strict=True)
+    }
+    training = {
+        "model": model,
+        "training_samples": len(train),
+        "validation_samples": len(val),
+        "held_out_samples": len(test_entries),
+        "splits": splits,
+        "training_fit": mean_scores([s.reference for s in train], mapper.predict(train)),
+    }
+    return TrainResult(mapper, training, settings.replace(model=None, models=[model]))
 
 
-def run_predict(
-    model_dir,
-    source,
-    out_dir,
-    *,
-    low: float = 0.0,
-    high: float = 100.0,
-    unit: str = "%",
-    format: str | None = None,
-    read_options: dict | None = None,
-    session: SessionOptions | None = None,
-) -> list[dict]:
-    """Map a cube file, or every sample of a manifest (``.csv``), with a saved model.
+def write_train(result: TrainResult, stage: Path, session: Session) -> None:
+    """The model folder: ``model.json``, and ``weights.pt`` for a U-Net (nothing executable),
+    with ``training.json`` (scores of the training fit and the samples of each split)."""
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap.report.metrics_json import to_json_safe
 
-    Writes into ``out_dir``: ``maps/<name>.npy`` (float32, NaN outside the mask) and
-    ``maps/<name>.png``, ``maps/<name>.html`` (the interactive page of the sample: map,
-    out-of-range pixels, truth when known, spectra), ``predictions.csv`` (name, predicted mean, reference when known,
-    out-of-range share), ``metrics.json`` (scores against the references, for a manifest)
-    and ``run_record.json``.
+    result.mapper.save(stage)
+    write_text_atomic(stage / "training.json", json.dumps(to_json_safe(result.training), indent=2) + "\n")
 
-    Returns
-    -------
-    list of dict
-        The rows of ``predictions.csv``.
-    """
-    from chemmap.metrics.regression import quantitative_map_scores
-    from chemmap.report.html import write_html
-    from chemmap.report.pages import prediction_report
+
+def summary_train(result: TrainResult) -> str:
+    training = result.training
+    return (
+        f"{training['model']} trained on {training['training_samples']} samples; "
+        f"training RMSE of the mean {training['training_fit']['rmse_mean']:.3g}\n"
+        f"wrote the model to {result.out_dir}"
+    )
+
+
+@dataclass
+class PredictResult:
+    """The map of every sample and the rows of ``predictions.csv``."""
+
+    samples: list
+    maps: list
+    rows: list[dict]
+    settings: PredictSettings
+    out_dir: Path | None = None
+
+    @property
+    def record(self) -> dict:
+        return {"model": self.settings.model}
+
+
+def execute_predict(source, settings: PredictSettings, session: Session) -> PredictResult:
+    """Map a cube file, or every sample of a manifest (``.csv``), with the saved model
+    ``settings.model``."""
     from chemmap.supervised.samples import SampleEntry, load_sample, read_manifest
 
-    model = load_model(model_dir)
-    source = Path(source)
-    with open_session(session) as run:
-        with run.timer.stage("read"):
-            if source.suffix.lower() == ".csv":
-                samples = _load(read_manifest(source), read_options)
-            else:
-                samples = [load_sample(SampleEntry(source, float("nan")), format=format, **(read_options or {}))]
-        with run.timer.stage("map"):
-            maps = [model.predict_map(s) for s in samples]
-        rows = []
-        for sample, image in zip(samples, maps, strict=True):
-            inside = image[sample.mask]
-            rows.append(
-                {
-                    "name": sample.name,
-                    "predicted_mean": float(np.nanmean(inside)),
-                    "reference": sample.reference if np.isfinite(sample.reference) else None,
-                    "out_of_range_fraction": float(np.mean((inside < low) | (inside > high))),
-                }
-            )
-        referenced = [i for i, s in enumerate(samples) if np.isfinite(s.reference)]
-        with staged_output(out_dir) as stage:
-            _write_predictions(stage, samples, maps, rows, low=low, high=high, unit=unit)
-            for sample, image, row in zip(samples, maps, rows, strict=True):
-                summary = {**row, "model": str(model_dir), "physical range": f"{low:g}-{high:g} {unit}"}
-                page = prediction_report(
-                    sample,
-                    {"model": image},
-                    summary,
-                    low=low,
-                    high=high,
-                    unit=unit,
-                    command=run.command,
-                    versions=versions(),
-                )
-                write_html(page, stage / "maps" / f"{sample.name}.html")
-            if len(referenced) >= 2:
-                from chemmap._shared.atomic import write_text_atomic
-                from chemmap.report.metrics_json import to_json_safe
+    model = load_model(settings.model)
+    source, options = Path(source), reader_options(session.input)
+    with session.timer.stage("read samples"):
+        if source.suffix.lower() == ".csv":
+            samples = _load(read_manifest(source), options)
+        else:
+            samples = [load_sample(SampleEntry(source, float("nan")), format=session.input.get("format"), **options)]
+    with session.timer.stage("map"):
+        maps = [model.predict_map(s) for s in samples]
+    rows = []
+    for sample, image in zip(samples, maps, strict=True):
+        inside = image[sample.mask]
+        rows.append(
+            {
+                "name": sample.name,
+                "predicted_mean": float(np.nanmean(inside)),
+                "reference": sample.reference if np.isfinite(sample.reference) else None,
+                "out_of_range_fraction": float(np.mean((inside < settings.low) | (inside > settings.high))),
+            }
+        )
+    return PredictResult(samples, maps, rows, settings)
 
-                scores = quantitative_map_scores(
-                    [samples[i] for i in referenced], [maps[i] for i in referenced], low=low, high=high
-                )
-                write_text_atomic(stage / "metrics.json", json.dumps(to_json_safe(scores), indent=2) + "\n")
-            run.write_record(stage, source=str(source), model=str(model_dir))
-    return rows
+
+def write_predict(result: PredictResult, stage: Path, session: Session) -> None:
+    """``maps/<name>.npy`` (float32, NaN outside the mask), ``maps/<name>.png``,
+    ``maps/<name>.html`` (the interactive page of the sample: map, out-of-range pixels, truth
+    when known, spectra), ``predictions.csv`` (name, predicted mean, reference when known,
+    out-of-range share) and ``metrics.json`` (scores against the references, for a manifest)."""
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap.metrics.regression import quantitative_map_scores
+    from chemmap.report.html import write_html
+    from chemmap.report.metrics_json import to_json_safe
+    from chemmap.report.pages import prediction_report
+
+    s = result.settings
+    samples, maps, rows = result.samples, result.maps, result.rows
+    _write_predictions(stage, samples, maps, rows, low=s.low, high=s.high, unit=s.unit)
+    for sample, image, row in zip(samples, maps, rows, strict=True):
+        summary = {**row, "model": str(s.model), "physical range": f"{s.low:g}-{s.high:g} {s.unit}"}
+        page = prediction_report(
+            sample,
+            {"model": image},
+            summary,
+            low=s.low,
+            high=s.high,
+            unit=s.unit,
+            command=session.command,
+            versions=versions(),
+        )
+        write_html(page, stage / "maps" / f"{sample.name}.html")
+    referenced = [i for i, sample in enumerate(samples) if np.isfinite(sample.reference)]
+    if len(referenced) >= 2:
+        scores = quantitative_map_scores(
+            [samples[i] for i in referenced], [maps[i] for i in referenced], low=s.low, high=s.high
+        )
+        write_text_atomic(stage / "metrics.json", json.dumps(to_json_safe(scores), indent=2) + "\n")
+
+
+def summary_predict(result: PredictResult) -> str:
+    lines = [
+        f"{row['name']}: mean {row['predicted_mean']:.3g}, out of range {row['out_of_range_fraction']:.1%}"
+        for row in result.rows[:10]
+    ]
+    lines.append(f"wrote {len(result.rows)} map(s) and predictions.csv to {result.out_dir}")
+    return "\n".join(lines)
 
 
 def _write_predictions(stage: Path, samples, maps, rows, *, low, high, unit) -> None:
@@ -540,3 +630,43 @@ def _write_predictions(stage: Path, samples, maps, rows, *, low, high, unit) -> 
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(stage / "predictions.csv", buffer.getvalue())
+
+
+COMPARE = Workflow(
+    command="quantify compare",
+    help="train every model on the same splits and compare them on test samples",
+    settings=QuantifySettings,
+    execute=execute_compare,
+    write=write_compare,
+    summary=summary_compare,
+    read=None,
+    input_help=MANIFEST_HELP,
+)
+TRAIN = Workflow(
+    command="quantify train",
+    help="train one model on the non-test samples and save it",
+    settings=QuantifyTrainSettings,
+    execute=execute_train,
+    write=write_train,
+    summary=summary_train,
+    read=None,
+    input_help=MANIFEST_HELP,
+    ran=lambda result, settings: result.settings,
+)
+PREDICT = Workflow(
+    command="quantify predict",
+    help="map a cube, or every sample of a manifest, with a saved model",
+    settings=PredictSettings,
+    execute=execute_predict,
+    write=write_predict,
+    summary=summary_predict,
+    read=None,
+    input_help="a cube file (any format chemmap reads) or a manifest .csv",
+    positionals=("model",),
+)
+#: ``run_compare(manifest, out_dir, settings=None, *, read_options=None, session=None)``.
+run_compare = COMPARE.run
+#: ``run_train(manifest, out_dir, settings, *, read_options=None, session=None)``.
+run_train = TRAIN.run
+#: ``run_predict(source, out_dir, PredictSettings(model=...), *, format=None, read_options=None, session=None)``.
+run_predict = PREDICT.run

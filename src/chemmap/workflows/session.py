@@ -44,19 +44,26 @@ def versions() -> dict[str, str]:
 
 
 class Timer:
-    """Wall-clock seconds per named stage."""
+    """Wall-clock seconds per named stage. A stage inside another counts once: the outer
+    stage records its own time without the inner one's, so the stages add up to the run."""
 
     def __init__(self) -> None:
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.seconds: dict[str, float] = {}
+        self._inner: list[float] = []  # seconds spent in inner stages, per open stage
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
+        self._inner.append(0.0)
         try:
             yield
         finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 4)
+            elapsed = time.perf_counter() - t0
+            inner = self._inner.pop()
+            if self._inner:
+                self._inner[-1] += elapsed
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed - inner, 4)
 
     def to_dict(self) -> dict:
         return {
@@ -101,6 +108,10 @@ class Session:
 
     def __init__(self, options: SessionOptions, caught: list) -> None:
         self.options, self.timer, self._caught = options, Timer(), caught
+        #: The staging folder of the output, where a workflow streams arrays too large to keep.
+        self.workspace: Path | None = None
+        #: The ``[input]`` table of the run (``path``, ``format``, reader options).
+        self.input: dict = {}
 
     @property
     def progress(self) -> Callable | None:
