@@ -68,6 +68,17 @@ class Param:
     nargs: int | None = None
     metavar: str | tuple[str, ...] | None = None
 
+    def from_text(self, value):
+        """A flag's text as the number an int or float parameter takes; text that is not one
+        is left for :meth:`validate` to refuse, with its message."""
+        convert = {"int": int, "float": float}.get(self.kind)
+        if convert is None or not isinstance(value, str):
+            return value
+        try:
+            return convert(value)
+        except ValueError:
+            return value
+
     def validate(self, value, *, name: str, func: str):
         if value is None and self.allow_none:
             return None

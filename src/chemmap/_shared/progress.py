@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-__all__ = ["ProgressCallback", "format_duration", "note", "notify", "with_time_estimate"]
+__all__ = ["ProgressCallback", "format_duration", "note", "notify", "terminal_progress", "with_time_estimate"]
 
 #: ``callback(stage, done, total)``: ``stage`` names the step, ``done`` of ``total`` units;
 #: ``total == 0`` carries a one-line note in ``stage`` (an estimate, a choice made).
@@ -54,5 +54,32 @@ def with_time_estimate(
                 f"to {format_duration(first * epochs * runs)} (early stopping may end it sooner)",
             )
         callback(stage, done, total)
+
+    return progress
+
+
+def terminal_progress(quiet: bool = False) -> ProgressCallback | None:
+    """A progress bar per stage on standard error (tqdm) when it is a terminal; None when
+    ``quiet`` or not a terminal, so that no progress hook costs anything there. Notes
+    (``total == 0``) are printed as lines above the bars."""
+    import sys
+
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if total == 0:
+            tqdm.write(f"chemmap: {stage}", file=sys.stderr)
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="step", leave=False, file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
 
     return progress

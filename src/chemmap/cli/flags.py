@@ -66,33 +66,13 @@ def _dest(section: str, name: str) -> str:
 def given_params(args: argparse.Namespace, params: Mapping[str, Param], *, section: str) -> dict:
     """The parameters of the table ``section`` whose flags (or positional arguments) were given."""
     given = {name: getattr(args, _dest(section, name), None) for name in params}
-    return {name: _from_text(params[name], value) for name, value in given.items() if value is not None}
-
-
-def _from_text(param: Param, value):
-    """A flag's text as the number an int or float parameter takes; text that is not one is
-    left for the declaration to refuse, with its message."""
-    convert = {"int": int, "float": float}.get(param.kind)
-    if convert is None or not isinstance(value, str):
-        return value
-    try:
-        return convert(value)
-    except ValueError:
-        return value
-
-
-def _flag_tables(workflow) -> dict[str, Mapping[str, Param]]:
-    from chemmap.workflows.config import workflow_tables
-
-    tables = workflow_tables(workflow.settings)
-    tables["input"] = {k: v for k, v in tables["input"].items() if k != "path"}  # the input argument
-    return tables
+    return {name: params[name].from_text(value) for name, value in given.items() if value is not None}
 
 
 def add_workflow_arguments(parser: argparse.ArgumentParser, workflow) -> None:
     """The arguments of a workflow command: its positionals, the input, the output (``--out``
     or a target file) and a flag for every declared parameter of its tables."""
-    from chemmap.workflows.config import STEP_FLAGS
+    from chemmap.workflows.config import STEP_FLAGS, workflow_tables
 
     for name in workflow.positionals:
         param = workflow.settings.PARAMS[name]
@@ -102,8 +82,8 @@ def add_workflow_arguments(parser: argparse.ArgumentParser, workflow) -> None:
         parser.add_argument("out", type=Path, help="file to write; the suffix picks the writer (.zarr, .hdr, .h5 ...)")
     else:
         parser.add_argument("--out", required=True, type=Path, help="output folder")
-    for table, params in _flag_tables(workflow).items():
-        add_param_flags(parser, params, section=table, skip=workflow.positionals)
+    for table, params in workflow_tables(workflow.settings).items():
+        add_param_flags(parser, params, section=table, skip=(*workflow.positionals, "path"))
     if "preprocessing" in workflow.settings.LISTS:
         add_param_flags(parser, STEP_FLAGS, section="steps")
 
@@ -113,8 +93,8 @@ def reader_flags(args: argparse.Namespace) -> tuple[str | None, dict]:
     from chemmap._shared.params import validate_params
     from chemmap.workflows.config import SECTIONS, reader_options
 
-    params = {k: v for k, v in SECTIONS["input"].items() if k != "path"}
-    table = validate_params(params, given_params(args, params, section="input"), func="[input]")
+    given = {**given_params(args, SECTIONS["input"], section="input"), "path": ""}
+    table = validate_params(SECTIONS["input"], given, func="[input]")
     return table["format"], reader_options(table)
 
 
@@ -130,7 +110,7 @@ def workflow_config(args: argparse.Namespace, workflow) -> tuple[dict, Path | No
     base_dir : Path or None
         The config file's folder, that relative paths in it are resolved against.
     """
-    from chemmap.workflows.config import STEP_FLAGS, flag_steps, read_config_file
+    from chemmap.workflows.config import STEP_FLAGS, flag_steps, read_config_file, workflow_tables
 
     base_dir = None
     if args.input.suffix.lower() == ".toml":
@@ -138,19 +118,14 @@ def workflow_config(args: argparse.Namespace, workflow) -> tuple[dict, Path | No
         base_dir = args.input.parent
     else:
         config = {"input": {"path": str(args.input)}}
-    for table, params in _flag_tables(workflow).items():
+    for table, params in workflow_tables(workflow.settings).items():
         given = given_params(args, params, section=table)
         if given and isinstance(config.setdefault(table, {}), dict):
             if table == "input" and "options" in given and isinstance(config["input"].get("options"), dict):
-                given["options"] = {**config["input"]["options"], **dict(_read_options(given["options"]))}
+                flags = params["options"].validate(given["options"], name="options", func="--read-option")
+                given["options"] = {**config["input"]["options"], **flags}
             config[table].update(given)
     steps = given_params(args, STEP_FLAGS, section="steps")
     if steps and isinstance(config.get("preprocessing", []), list):
         config["preprocessing"] = [*config.get("preprocessing", []), *flag_steps(steps)]
     return config, base_dir
-
-
-def _read_options(texts: list[str]) -> dict:
-    from chemmap.workflows.config import SECTIONS
-
-    return SECTIONS["input"]["options"].validate(texts, name="options", func="--read-option")

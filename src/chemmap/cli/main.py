@@ -13,8 +13,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from chemmap.cli.flags import add_workflow_arguments, reader_flags, workflow_config
-from chemmap.cli.progress import make_progress
+from chemmap._shared.progress import terminal_progress
+from chemmap.cli.flags import add_param_flags, add_workflow_arguments, reader_flags, workflow_config
 from chemmap.core.exceptions import ChemmapError, ChemmapWarning, InvalidParameterError
 
 __all__ = ["main"]
@@ -34,6 +34,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _build_parser() -> argparse.ArgumentParser:
     from chemmap.workflows.catalog import GROUPS, workflows
+    from chemmap.workflows.config import SECTIONS
 
     parser = _Parser(prog="chemmap", description="Hyperspectral images to chemical maps.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -55,9 +56,6 @@ def _build_parser() -> argparse.ArgumentParser:
     info.add_argument("file", type=Path, nargs="?")
     info.add_argument("--formats", action="store_true", help="list the installed readers and writers")
     info.add_argument("--json", action="store_true", help="print JSON")
-    from chemmap.cli.flags import add_param_flags
-    from chemmap.workflows.config import SECTIONS
-
     add_param_flags(info, SECTIONS["input"], section="input", skip=("path",))
     info.add_argument("--debug", action="store_true")
     return parser
@@ -65,36 +63,17 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _run_workflow(args) -> int:
     from chemmap.workflows.catalog import workflows
+    from chemmap.workflows.mapping import run_demo, summary
 
+    options = {"progress": terminal_progress(args.quiet), "command": ["chemmap", *sys.argv[1:]]}
+    if args.command == "demo":
+        result = run_demo(args.out, **options)
+        _report(result, summary(result))
+        return 0
     workflow = workflows()[args.workflow]
     config, base_dir = workflow_config(args, workflow)
-    command = ["chemmap", *sys.argv[1:]]
-    result = workflow.run_config(
-        config, args.out, base_dir=base_dir, progress=make_progress(args.quiet), command=command
-    )
+    result = workflow.run_config(config, args.out, base_dir=base_dir, **options)
     _report(result, workflow.summary(result))
-    return 0
-
-
-def _cmd_demo(args) -> int:
-    from chemmap.datasets import make_demo_cube
-    from chemmap.io import write
-    from chemmap.workflows.mapping import MAPPING, summary
-    from chemmap.workflows.staging import staged_output
-
-    cube = make_demo_cube()
-    with staged_output(args.out) as stage:
-        write(cube, stage / "demo.csv", label_column="region")
-        write(cube, stage / "demo.h5")
-    config = {
-        "input": {"path": str(args.out / "demo.csv"), "image_shape": [30, 30], "label_column": "region"},
-        "maps": {"intensity": [1655.0], "ratio": [[1655.0, 1742.0]]},
-        "clustering": {"k": 2},
-    }
-    result = MAPPING.run_config(
-        config, args.out, progress=make_progress(args.quiet), command=["chemmap", *sys.argv[1:]]
-    )
-    _report(result, summary(result))
     return 0
 
 
@@ -140,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     warnings.showwarning = _show_warning
-    handler = {"demo": _cmd_demo, "info": _cmd_info}.get(args.command, _run_workflow)
+    handler = _cmd_info if args.command == "info" else _run_workflow
     try:
         return handler(args)
     except ChemmapError as exc:

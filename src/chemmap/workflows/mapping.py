@@ -24,6 +24,7 @@ __all__ = [
     "output_files",
     "run",
     "run_cube",
+    "run_demo",
     "summary",
     "write",
 ]
@@ -130,3 +131,23 @@ def run_cube(
     settings = MappingSettings({k: v for k, v in (config or {}).items() if k != "input"})
     options = {k: settings["run"][k] for k in ("memory_limit", "scheduler", "cluster")}
     return MAPPING.run(cube, out_dir, settings, session=SessionOptions(**options, progress=progress))
+
+
+def run_demo(out_dir, *, progress: ProgressCallback | None = None, command: list[str] | None = None) -> RunResult:
+    """``chemmap demo``: write the built-in 30 x 30 demo image as ``demo.csv`` (flat, with its
+    region labels) and ``demo.h5`` into ``out_dir``, then run the mapping workflow on the CSV
+    there (2 clusters, the 1655 cm-1 band and the 1655/1742 ratio)."""
+    from chemmap.datasets import make_demo_cube
+    from chemmap.io import write
+    from chemmap.workflows.staging import staged_output
+
+    cube = make_demo_cube()
+    with staged_output(out_dir) as stage:
+        write(cube, stage / "demo.csv", label_column="region")
+        write(cube, stage / "demo.h5")
+    config = {
+        "input": {"path": str(Path(out_dir) / "demo.csv"), "image_shape": [30, 30], "label_column": "region"},
+        "maps": {"intensity": [1655.0], "ratio": [[1655.0, 1742.0]]},
+        "clustering": {"k": 2},
+    }
+    return run(config, out_dir, progress=progress, command=command)

@@ -22,7 +22,6 @@ __all__ = [
     "SessionOptions",
     "Timer",
     "open_session",
-    "rerun_config",
     "toml_clean",
     "versions",
     "write_resolved_config",
@@ -165,17 +164,6 @@ def write_run_record(stage: Path, *, command, timer: Timer, source: str, **extra
         "compute": active_settings().to_dict(),
     }
     write_text_atomic(stage / "run_record.json", json.dumps(to_json_safe(record), indent=2))
-
-
-def rerun_config(source, settings, *, format: str | None, read_options: dict | None, options: SessionOptions) -> dict:
-    """The config that runs a workflow again: ``[input]`` (the file read, its reader and
-    options; for a Cube, the file it was read from), the table of ``settings`` and ``[run]``."""
-    path = source.attrs.get("path", "<in memory>") if hasattr(source, "attrs") else source
-    return {
-        "input": {"path": str(path), "format": format, "options": read_options},
-        settings.SECTION: settings.to_dict(),
-        "run": options.run_table(),
-    }
 
 
 def write_resolved_config(stage: Path, config: dict) -> None:
