@@ -103,6 +103,10 @@ def test_a_trained_pls_model_maps_a_manifest_as_it_did_in_memory(manifest, tmp_p
     np.testing.assert_array_equal(side == 2, expected > 100)
     np.testing.assert_array_equal(side == -1, np.isnan(expected))
     assert page["spectra"]["values"].shape[-1] == first.cube.n_channels
+    again = tmp_path / "predicted_again"  # its config.resolved.toml runs it again (the model folder in [predict])
+    resolved = out / "config.resolved.toml"
+    assert main(["quantify", "predict", str(model_dir), str(resolved), "--out", str(again), "--quiet"]) == 0
+    assert (again / "predictions.csv").read_text() == (out / "predictions.csv").read_text()
 
 
 def test_a_trained_unet_maps_one_cube_file_identically_after_reloading(manifest, tmp_path):

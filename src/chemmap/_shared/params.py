@@ -3,7 +3,6 @@ CLI flag alike."""
 
 from __future__ import annotations
 
-import dataclasses
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -217,6 +216,21 @@ class Settings:
         held as a dataclass, e.g. loss weights, as its table)."""
         return {name: _plain(getattr(self, name)) for name in self.PARAMS}
 
+    @classmethod
+    def parse(cls, value, *, name: str, func: str) -> Settings:
+        """Settings nested in a parameter (loss weights, say) from themselves or a table of
+        their values; ``name`` and ``func`` name the parameter in the error."""
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {func} must be a table of {', '.join(cls.PARAMS)}. Got {value!r} instead."
+            )
+        try:
+            return cls(**value)
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"The {name!r} parameter of {func}: {exc}") from None
+
     def replace(self, **changes) -> Settings:
         """A copy with ``changes``, validated again."""
         return type(self)(**{**self.to_dict(), **changes})
@@ -230,4 +244,4 @@ class Settings:
 
 
 def _plain(value):
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
+    return value.to_dict() if isinstance(value, Settings) else value

@@ -4,11 +4,10 @@ merge: a flag that is given wins over the config, which wins over the default.""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from chemmap._shared.params import REQUIRED, Param
+from chemmap._shared.params import REQUIRED, Param, Settings
 
 __all__ = ["add_param_flags", "add_workflow_arguments", "given_params", "reader_flags", "workflow_config"]
 
@@ -21,8 +20,8 @@ def _described(param: Param) -> str:
     default = param.default
     if default is None or default is REQUIRED or param.kind == "bool" or default in ((), [], {}):
         return param.doc
-    if dataclasses.is_dataclass(default):
-        default = ",".join(f"{k}={v:g}" for k, v in dataclasses.asdict(default).items())
+    if isinstance(default, Settings):
+        default = ",".join(f"{k}={v:g}" for k, v in default.to_dict().items())
     elif isinstance(default, list | tuple):
         default = ",".join(map(str, default))
     return f"{param.doc} (default {default})"

@@ -158,10 +158,7 @@ class PredictSettings(Settings):
         "model": Param("str", file=True, doc="folder written by 'chemmap quantify train'"),
         **{k: QuantifySettings.PARAMS[k] for k in ("low", "high", "unit")},
     }
-
-    def check(self) -> None:
-        if not self.high > self.low:
-            raise InvalidParameterError(f"high must exceed low; got low={self.low}, high={self.high}.")
+    check = QuantifySettings.check  # the physical range
 
 
 #: Why ``compare`` leaves the paper's U-Net out on a CPU when no models are named.

@@ -55,5 +55,5 @@ def test_edges_cost_less_with_huber_and_tv_and_background_is_ignored_inside_the_
     background = torch.ones(1, 4, 6, dtype=torch.bool)
     background[..., 3:] = False  # the jump sits at the mask's edge
     assert float(map_loss(step, background, ref)["smoothness"]) == 0.0
-    with pytest.raises(InvalidParameterError, match="kind must be one of"):
+    with pytest.raises(InvalidParameterError, match="'kind' parameter of \\[loss\\] must be one of"):
         MapLossWeights(kind="l1")

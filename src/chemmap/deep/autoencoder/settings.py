@@ -3,8 +3,6 @@ the workflow, the CLI and the config can name and check them without the ``deep`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from chemmap._shared.params import Param, Settings, check_counts
@@ -18,9 +16,8 @@ OUTPUTS = ("linear", "tanh")
 SPLITS = ("blocks", "random")
 
 
-@dataclass(frozen=True)
-class LossWeights:
-    """Weights of the loss terms.
+class LossWeights(Settings):
+    """Weights of the loss terms, each >= 0 and not all 0.
 
     Attributes
     ----------
@@ -34,22 +31,20 @@ class LossWeights:
         0.5): keeps band edges sharp, which MSE alone blurs.
     """
 
-    mse: float = 1.0
-    sam: float = 0.1
-    gradient: float = 0.5
+    SECTION = "loss"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "mse": Param("float", 1.0, low=0, doc="weight of the mean squared error"),
+        "sam": Param("float", 0.1, low=0, doc="weight of the spectral angle"),
+        "gradient": Param("float", 0.5, low=0, doc="weight of the error of the first differences"),
+    }
 
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            if not getattr(self, item.name) >= 0:
-                raise InvalidParameterError(f"loss weight {item.name} must be >= 0; got {getattr(self, item.name)}.")
+    def check(self) -> None:
         if self.mse + self.sam + self.gradient == 0:
             raise InvalidParameterError("at least one loss weight (mse, sam, gradient) must be above 0.")
 
 
 def _loss_weights(value, name, func) -> LossWeights:
     """A :class:`LossWeights` from itself, a table or ``"mse=1,sam=0.1,gradient=0.5"``."""
-    if isinstance(value, LossWeights):
-        return value
     if isinstance(value, str):
         try:
             value = {k.strip(): float(v) for k, v in (item.split("=") for item in value.split(",") if item.strip())}
@@ -57,18 +52,7 @@ def _loss_weights(value, name, func) -> LossWeights:
             raise InvalidParameterError(
                 f"The {name!r} parameter of {func} must look like mse=1,sam=0.1,gradient=0.5. Got {value!r} instead."
             ) from None
-    known = tuple(f.name for f in fields(LossWeights))
-    if not isinstance(value, Mapping) or set(value) - set(known):
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {func} must be a table of weights named {', '.join(known)}. "
-            f"Got {value!r} instead."
-        )
-    try:
-        return LossWeights(**{k: float(v) for k, v in value.items()})
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {func}: weights must be numbers; got {value!r}."
-        ) from None
+    return LossWeights.parse(value, name=name, func=func)
 
 
 class TrainSettings(Settings):

@@ -4,9 +4,9 @@ outside the physical range."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import ClassVar
 
-from chemmap.core.exceptions import InvalidParameterError
+from chemmap._shared.params import Param, Settings
 from chemmap.deep._torch import torch
 
 __all__ = ["MapLossWeights", "map_loss", "masked_mean"]
@@ -15,8 +15,7 @@ SMOOTHNESS = ("squared", "huber", "tv")
 PAIRS = ("inside", "anchored", "all")
 
 
-@dataclass(frozen=True)
-class MapLossWeights:
+class MapLossWeights(Settings):
     """Weights and options of :func:`map_loss`.
 
     Attributes
@@ -39,19 +38,16 @@ class MapLossWeights:
         or every pair of the image.
     """
 
-    smoothness: float = 20.0
-    range_penalty: float = 1e-3
-    low: float = 0.0
-    high: float = 100.0
-    kind: str = "squared"
-    delta: float = 1.0
-    pairs: str = "inside"
-
-    def __post_init__(self) -> None:
-        if self.kind not in SMOOTHNESS:
-            raise InvalidParameterError(f"kind must be one of {SMOOTHNESS}; got {self.kind!r}.")
-        if self.pairs not in PAIRS:
-            raise InvalidParameterError(f"pairs must be one of {PAIRS}; got {self.pairs!r}.")
+    SECTION = "loss"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "smoothness": Param("float", 20.0, low=0, doc="weight of the spatial-difference term"),
+        "range_penalty": Param("float", 1e-3, low=0, doc="weight of the excursion outside [low, high]"),
+        "low": Param("float", 0.0, doc="physical minimum of the map"),
+        "high": Param("float", 100.0, doc="physical maximum of the map"),
+        "kind": Param("choice", "squared", choices=SMOOTHNESS, doc="penalty on each difference"),
+        "delta": Param("float", 1.0, low=0, low_inclusive=False, doc="Huber threshold, map units"),
+        "pairs": Param("choice", "inside", choices=PAIRS, doc="neighbour pairs counted"),
+    }
 
 
 def masked_mean(maps, masks):
@@ -68,7 +64,7 @@ def _penalty(diff, weights: MapLossWeights):
     return torch.nn.functional.huber_loss(diff, torch.zeros_like(diff), reduction="none", delta=weights.delta)
 
 
-def map_loss(maps, masks, references, weights: MapLossWeights = MapLossWeights()) -> dict:
+def map_loss(maps, masks, references, weights: MapLossWeights | None = None) -> dict:
     """Loss of predicted maps against per-sample references.
 
     ``mean_b (reference_b - masked_mean(map_b))^2 + smoothness * sum(penalty(neighbour
@@ -80,6 +76,8 @@ def map_loss(maps, masks, references, weights: MapLossWeights = MapLossWeights()
     maps : tensor of shape (batch, height, width)
     masks : bool tensor of the same shape
     references : tensor of shape (batch,)
+    weights : MapLossWeights, optional
+        Default: the paper's (smoothness 20, squared differences).
 
     Returns
     -------
@@ -87,6 +85,7 @@ def map_loss(maps, masks, references, weights: MapLossWeights = MapLossWeights()
         ``loss`` and its terms ``mean`` (squared error of the means), ``smoothness`` and
         ``range`` (the last three detached).
     """
+    weights = weights or MapLossWeights()
     mean_error = torch.mean((references - masked_mean(maps, masks)) ** 2)
     m = masks.to(maps.dtype)
     terms = []

@@ -32,18 +32,6 @@ SCHEDULES = ("plateau", "cosine")
 OPTIMIZERS = ("adam", "adamw")
 
 
-def _map_loss_weights(value, name, func) -> MapLossWeights:
-    """A :class:`MapLossWeights` from itself or a table of its fields."""
-    if isinstance(value, MapLossWeights):
-        return value
-    known = tuple(MapLossWeights.__dataclass_fields__)
-    if not isinstance(value, dict) or set(value) - set(known):
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {func} must be a table of {', '.join(known)}. Got {value!r} instead."
-        )
-    return MapLossWeights(**value)
-
-
 class UNetSettings(Settings):
     """Everything that defines a U-Net mapper and its training, declared once in
     :data:`UNetSettings.PARAMS` (one line each); more on some of them:
@@ -109,7 +97,7 @@ class UNetSettings(Settings):
         "loss": Param(
             "any",
             MapLossWeights(smoothness=1.0, kind="huber", delta=2.0, pairs="inside"),
-            check=_map_loss_weights,
+            check=lambda value, name, func: MapLossWeights.parse(value, name=name, func=func),
             doc="smoothness and range terms beside the error of the masked mean",
         ),
         "l2_penalty": Param("float", 0.0, low=0, doc="weight of the summed squared convolution weights"),
