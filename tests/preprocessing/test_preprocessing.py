@@ -121,3 +121,20 @@ def test_chain_validates_before_running():
         Chain([{"step": "smooth"}])
     with pytest.raises(ConfigError, match=r"'lam' parameter of the 'baseline' step must be a float > 0. Got -1"):
         Chain([{"step": "baseline", "lam": -1}])
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("empty.json", "", "Cannot read the chain file"),
+        ("bad.toml", "preprocessing = [", "Cannot read the chain file"),
+        ("list.json", "[1, 2]", "has no 'preprocessing' list"),
+        ("other.toml", 'step = "crop"\n', "has no 'preprocessing' list"),
+    ],
+)
+def test_a_chain_file_that_is_not_one_is_refused_with_what_was_expected(tmp_path, name, text, expected):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=expected):
+        Chain.load(tmp_path / name)
+    with pytest.raises(ConfigError, match="--save-chain"):
+        Chain.load(tmp_path / "missing.json")

@@ -106,13 +106,33 @@ class Chain:
 
     @classmethod
     def load(cls, path) -> Chain:
-        """Read a chain saved by :meth:`save` (a frozen chain)."""
+        """Read a chain saved by :meth:`save` (a frozen chain).
+
+        Raises
+        ------
+        ConfigError
+            When the file is missing, is not TOML (``.toml``) or JSON, or has no
+            ``preprocessing`` list.
+        """
         import tomllib
 
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        return cls.frozen(data.get("preprocessing", []))
+        kind = "TOML" if path.suffix == ".toml" else "JSON"
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text) if kind == "TOML" else json.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigError(
+                f"Cannot read the chain file {str(path)!r} as {kind} ({exc}). Expected a file written by "
+                "--save-chain: a 'preprocessing' list of steps (.toml or .json)."
+            ) from None
+        steps = data.get("preprocessing") if isinstance(data, dict) else None
+        if not isinstance(steps, list):
+            raise ConfigError(
+                f"The chain file {str(path)!r} has no 'preprocessing' list of steps. Expected a file written by "
+                "--save-chain (.toml or .json)."
+            )
+        return cls.frozen(steps)
 
     def __len__(self) -> int:
         return len(self._resolved)
