@@ -20,6 +20,7 @@ from chemmap._shared.compute import parse_cluster, parse_memory
 from chemmap._shared.params import Param, validate_params
 from chemmap.cluster.methods import cluster_methods
 from chemmap.core.exceptions import ConfigError, InputFileNotFoundError, InvalidParameterError
+from chemmap.io._flat import parse_image_shape
 from chemmap.preprocessing.chain import Chain
 
 __all__ = [
@@ -52,19 +53,9 @@ def _number(value, name, func) -> float:
     return float(value)
 
 
-def _image_shape(value, name, func):
-    if isinstance(value, list | tuple) and all(isinstance(v, str) and v.isdigit() for v in value):
-        value = [int(v) for v in value]  # the texts of --image-shape H W
-    ok = (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value)
-    )
-    if not ok:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {func} must be two positive integers [height, width]. Got {value!r} instead."
-        )
-    return [int(v) for v in value]
+def _image_shape(value, name, func) -> list[int]:
+    """The readers' own rule (:func:`~chemmap.io._flat.parse_image_shape`), before anything is read."""
+    return list(parse_image_shape(value, source=f"The {name!r} parameter of {func}"))
 
 
 def _positions(value, name, func):
