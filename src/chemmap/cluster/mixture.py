@@ -11,7 +11,6 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, KERNEL_BLOCK_BYTES, map_spectra, reduce_blocks, row_blocks
 from chemmap._shared.progress import ProgressCallback
@@ -62,6 +61,7 @@ class GaussianMixtureModel:
 
     def predict_proba(self, features):
         """Posterior probabilities ``(n, k)``, lazy for Dask input."""
+        from scipy.special import logsumexp  # scipy.special: not imported for --help
 
         def posterior(x: np.ndarray) -> np.ndarray:
             lp = self.weighted_log_prob(x)
@@ -95,6 +95,8 @@ def _log_gaussian(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, kin
 
 def _statistics(x: np.ndarray, model: GaussianMixtureModel):
     """E-step of one block: responsibility sums, weighted sums, second moments, log-likelihood."""
+    from scipy.special import logsumexp  # scipy.special: not imported for --help
+
     x = x.astype(np.float64, copy=False)
     x = x[np.all(np.isfinite(x), axis=1)]
     lp = model.weighted_log_prob(x)

@@ -1,27 +1,24 @@
 """Decompositions of the pixel spectra: PCA from streamed block partials; how many
 components; endmember extraction; abundances of known components by batched least squares
 (unconstrained, non-negative, fully constrained, scaled; optionally regularised across
-neighbours); MCR-ALS and NMF."""
+neighbours); MCR-ALS and NMF. The names below are imported when first used."""
 
-from chemmap.decomposition.abundances import abundance_maps, fcls_gram, nnls_gram
-from chemmap.decomposition.endmembers import ENDMEMBER_METHODS, Endmembers, extract_endmembers
-from chemmap.decomposition.mcr import MCRALS, MCRResult
-from chemmap.decomposition.nmf import NMFResult, nmf_maps
-from chemmap.decomposition.pca import StreamingPCA
-from chemmap.decomposition.subspace import ComponentCount, count_components
+from chemmap._shared.lazy import lazy_attributes
 
-__all__ = [
-    "ENDMEMBER_METHODS",
-    "MCRALS",
-    "ComponentCount",
-    "Endmembers",
-    "MCRResult",
-    "NMFResult",
-    "StreamingPCA",
-    "abundance_maps",
-    "count_components",
-    "extract_endmembers",
-    "fcls_gram",
-    "nmf_maps",
-    "nnls_gram",
-]
+_WHERE = {
+    "abundance_maps": "chemmap.decomposition.abundances",
+    "fcls_gram": "chemmap.decomposition.abundances",
+    "nnls_gram": "chemmap.decomposition.abundances",
+    "ENDMEMBER_METHODS": "chemmap.decomposition.endmembers",
+    "Endmembers": "chemmap.decomposition.endmembers",
+    "extract_endmembers": "chemmap.decomposition.endmembers",
+    "MCRALS": "chemmap.decomposition.mcr",
+    "MCRResult": "chemmap.decomposition.mcr",
+    "NMFResult": "chemmap.decomposition.nmf",
+    "nmf_maps": "chemmap.decomposition.nmf",
+    "StreamingPCA": "chemmap.decomposition.pca",
+    "ComponentCount": "chemmap.decomposition.subspace",
+    "count_components": "chemmap.decomposition.subspace",
+}
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)
