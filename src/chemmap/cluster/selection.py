@@ -15,6 +15,7 @@ from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_choice, check_random_state
 from chemmap.cluster.methods import ClusterResult, cluster_methods
+from chemmap.cluster.silhouette import silhouette_score
 
 __all__ = ["CRITERIA", "SELECTION_SAMPLE", "choose_k", "gap_statistic", "kneedle"]
 
@@ -120,8 +121,6 @@ def choose_k(
         ``criterion``, ``k_values``, ``sample_size`` and, per criterion, the score of each k
         and the k it prefers.
     """
-    from sklearn.metrics import silhouette_score
-
     check_choice(criterion, CRITERIA, name="criterion", func="choose_k")
     fit = cluster_methods.get(method)
     idx = seeded_sample(features.shape[0], SELECTION_SAMPLE, random_state)

@@ -31,7 +31,7 @@ def internal_scores(features, labels: np.ndarray, *, random_state=0) -> dict:
         ``silhouette``, ``silhouette_sample_size``, ``calinski_harabasz``,
         ``davies_bouldin`` (None when fewer than 2 clusters).
     """
-    from sklearn.metrics import silhouette_score
+    from chemmap.cluster.silhouette import silhouette_score
 
     labels = np.asarray(labels)
     idx = seeded_sample(labels.size, SILHOUETTE_SAMPLE, random_state)

@@ -60,7 +60,7 @@ def band_snr(cube: Cube) -> np.ndarray:
     Bands with zero noise get ``inf`` unless their mean is 0 too (then 0).
     """
     data, valid = row_bands_sample(cube, stage="band SNR")
-    signal = np.abs(data[valid].astype(np.float64)).mean(axis=0)
+    signal = np.abs(data[valid]).mean(axis=0, dtype=np.float64)
     noise = _noise(data, valid)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(noise > 0, signal / noise, np.where(signal > 0, np.inf, 0.0))

@@ -165,7 +165,7 @@ class Workflow:
                     config = {"input": _rerun_input(input_table), **ran.config_tables()}
                     config["run"] = {**config.get("run", {}), **options.run_table()}
                     write_resolved_config(stage, config)
-                    session.write_record(stage, source=input_table["path"], **getattr(result, "record", {}))
+                session.write_record(stage, source=input_table["path"], **getattr(result, "record", {}))
             result.out_dir = Path(out)
             result.warnings = list(dict.fromkeys([*(getattr(result, "warnings", None) or []), *session.warnings()]))
             return result
