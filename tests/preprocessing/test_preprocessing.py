@@ -138,3 +138,26 @@ def test_a_chain_file_that_is_not_one_is_refused_with_what_was_expected(tmp_path
         Chain.load(tmp_path / name)
     with pytest.raises(ConfigError, match="--save-chain"):
         Chain.load(tmp_path / "missing.json")
+
+
+def test_spatial_filters_of_an_image_in_memory_by_blocks_of_channels_equal_the_whole_image(monkeypatch):
+    """An in-memory cube larger than a block is filtered a block of channels at a time (its
+    temporaries stay small); the result is the whole-image one."""
+    from chemmap._shared import blockwise
+
+    cube = make_cube((12, 10), n_channels=9)
+    mask = np.ones((12, 10), bool)
+    mask[3, 4] = mask[0, 0] = False
+    cube = cube.replace(mask=mask)
+    whole = [
+        spatial_gaussian(cube, sigma=1.5).data,
+        Chain([{"step": "spatial_median", "size": 3}]).fit_transform(cube).data,
+    ]
+    monkeypatch.setattr(blockwise, "IMAGE_BLOCK_BYTES", 12 * 10 * 4 * 2)  # two channels per block
+    blocks = [
+        spatial_gaussian(cube, sigma=1.5).data,
+        Chain([{"step": "spatial_median", "size": 3}]).fit_transform(cube).data,
+    ]
+    for a, b in zip(whole, blocks, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert np.isnan(b[3, 4]).all() and np.isfinite(b[5, 5]).all()

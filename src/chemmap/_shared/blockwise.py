@@ -94,19 +94,27 @@ def map_spectra(
     return out.reshape(*lead, n_out)
 
 
-def map_image(func: Callable[..., np.ndarray], data, *aligned, depth: int, dtype=np.float32):
-    """Apply an image filter ``func(block, *aligned_blocks)`` that needs ``depth``
-    neighbouring pixels on each side, to a ``(height, width, n_channels)`` cube.
+#: Channels of an in-memory image filtered at once by :func:`map_image`, in float32 bytes.
+IMAGE_BLOCK_BYTES = 64 * 2**20
 
-    NumPy input is filtered whole. Dask input is filtered chunk by chunk with ``depth``
-    pixels of overlap from the neighbouring chunks (none beyond the image edge, where
-    ``func``'s own edge mode applies), so the result equals the whole-image one.
+
+def map_image(func: Callable[..., np.ndarray], data, *aligned, depth: int, dtype=np.float32):
+    """Apply an image filter ``func(block, *aligned_blocks)`` that filters each channel on
+    its own and needs ``depth`` neighbouring pixels on each side, to a ``(height, width,
+    n_channels)`` cube.
+
+    NumPy input is filtered whole image by whole image, a block of channels at a time (about
+    :data:`IMAGE_BLOCK_BYTES` of float32 each) into one output array, so the filter's
+    temporaries stay small beside the cube. Dask input is filtered chunk by chunk with
+    ``depth`` pixels of overlap from the neighbouring chunks (none beyond the image edge,
+    where ``func``'s own edge mode applies), so the result equals the whole-image one.
 
     Parameters
     ----------
     func : callable
-        Takes ``(h, w, n_channels)`` and the aligned ``(h, w, ...)`` blocks; returns an
-        array of the block's shape.
+        ``func(block, *aligned_blocks, channels=slice)``: a ``(h, w, channels)`` block, the
+        aligned ``(h, w, ...)`` blocks and which channels of the cube the block holds;
+        returns an array of the block's shape.
     data : ndarray or dask array of shape (height, width, n_channels)
     *aligned : ndarray of shape (height, width, m)
         Per-pixel arrays the filter needs (masks), cut like ``data``.
@@ -116,7 +124,16 @@ def map_image(func: Callable[..., np.ndarray], data, *aligned, depth: int, dtype
         Output dtype.
     """
     if not is_lazy_array(data):
-        return func(np.asarray(data), *(np.asarray(a) for a in aligned)).astype(dtype, copy=False)
+        data, aligned = np.asarray(data), [np.asarray(a) for a in aligned]
+        h, w, c = data.shape
+        step = max(1, IMAGE_BLOCK_BYTES // max(1, h * w * 4))
+        if step >= c:
+            return func(data, *aligned, channels=slice(0, c)).astype(dtype, copy=False)
+        out = np.empty(data.shape, dtype=dtype)
+        for start in range(0, c, step):
+            channels = slice(start, min(start + step, c))
+            out[..., channels] = func(data[..., channels], *aligned, channels=channels)
+        return out
     import dask.array as da
 
     if len(data.chunks[2]) != 1:
@@ -124,7 +141,7 @@ def map_image(func: Callable[..., np.ndarray], data, *aligned, depth: int, dtype
     extra = [da.from_array(np.asarray(a), chunks=(data.chunks[0], data.chunks[1], a.shape[2])) for a in aligned]
     depth = {0: int(depth), 1: int(depth), 2: 0}
     return da.map_overlap(
-        lambda *blocks: func(*blocks).astype(dtype, copy=False),
+        lambda *blocks: func(*blocks, channels=slice(0, data.shape[2])).astype(dtype, copy=False),
         data,
         *extra,
         depth=[depth] * (1 + len(extra)),

@@ -140,7 +140,7 @@ def spatial_gaussian(cube: Cube, **params) -> Cube:
         raise InvalidParameterError("spatial_gaussian needs a Cube (it works across pixels).")
     sigma = params["sigma"]
 
-    def smooth(block: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def smooth(block: np.ndarray, valid: np.ndarray, *, channels: slice) -> np.ndarray:
         valid = valid[..., 0]
         data = np.where(valid[..., None], block, 0).astype(np.float32)
         weight = gaussian_filter(valid.astype(np.float32), sigma, mode="nearest", truncate=TRUNCATE)
@@ -169,10 +169,10 @@ def spatial_median(cube: Cube, **params) -> Cube:
     valid_rows = sample[sample_valid].astype(np.float32)
     fill = np.nanmedian(valid_rows, axis=0) if valid_rows.size else np.zeros(cube.n_channels, np.float32)
 
-    def filtered(block: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def filtered(block: np.ndarray, valid: np.ndarray, *, channels: slice) -> np.ndarray:
         valid = valid[..., 0]
         out = median_filter(
-            np.where(valid[..., None], block, fill).astype(np.float32), size=(size, size, 1), mode="nearest"
+            np.where(valid[..., None], block, fill[channels]).astype(np.float32), size=(size, size, 1), mode="nearest"
         )
         out[~valid] = np.nan
         return out
