@@ -16,7 +16,7 @@ measured in the same run on this machine:
   svd_solver="randomized")``, ``KMeans(5, n_init=1)``, labels saved; the ARI of both against
   the truth;
 - ``scene`` (with ``--scene``): Indian Pines from ``../shared/data`` written once as a flat CSV
-  (21 025 spectra) and mapped by ``chemmap run --clusters 16``, beside a HyperSpy script
+  (21 025 spectra, 200 bands) and mapped by ``chemmap run --clusters 16``, beside a HyperSpy script
   (read the CSV, SVD, ``cluster_analysis`` k-means, nothing written) where HyperSpy is
   installed; otherwise the script is left out and the table says so.
 
@@ -188,15 +188,15 @@ def cube_case(size: str, data_dir: Path, in_memory: bool, memory_limit: str) -> 
 
 def scene_case(data_dir: Path, memory_limit: str) -> dict | None:
     """Indian Pines as a flat CSV: chemmap run against a HyperSpy script."""
-    if not (SCENE / "Indian_pines_corrected.mat").exists():
-        print(f"# scene left out: {SCENE} is absent", file=sys.stderr)
+    if not (SCENE / "IP_200_M.mat").exists():
+        print(f"# scene left out: {SCENE / 'IP_200_M.mat'} is absent", file=sys.stderr)
         return None
-    from chemmap.io import read, write
+    from chemmap.datasets.benchmarks import load_indian_pines
+    from chemmap.io import write
 
     csv = data_dir / "indian_pines.csv"
     if not csv.exists():
-        cube = read(SCENE / "Indian_pines_corrected.mat", labels_file=str(SCENE / "Indian_pines_gt.mat"))
-        write(cube, csv, label_column="label")
+        write(load_indian_pines(SCENE), csv, label_column="label")
     row: dict = {"size": f"{csv.stat().st_size / 2**20:.0f} MiB CSV"}
     with tempfile.TemporaryDirectory(dir=data_dir) as tmp:
         extra = ["--image-shape", "145", "145", "--label-column", "label", "--clusters", "16"]
@@ -261,7 +261,7 @@ def main() -> None:
 
     args.data_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for size in args.sizes.split(","):
+    for size in filter(None, args.sizes.split(",")):
         in_memory = parse_memory(size) <= parse_memory(args.in_memory_max)
         rows.append(cube_case(size, args.data_dir, in_memory, args.memory_limit))
         print(f"# {size} done", file=sys.stderr)

@@ -1,7 +1,9 @@
-"""The workflows, one module per user task: mapping (``run``: ``mapping``, its analysis and its
-component maps), ``peaks``, ``autoencoder``, ``quantify``; each declares its parameters once,
-runs in one :mod:`~chemmap.workflows.session` and writes atomically (``staging``); ``config``
-holds the sections shared by all."""
+"""The workflows, one module per user task, each a :class:`~chemmap.workflows.shape.Workflow`
+of one shape (settings declared once, ``execute``, ``write``, ``summary``): mapping (``run``:
+``mapping``, its analysis, components and result), ``peaks``, ``autoencoder``, ``quantify``
+(compare, train, predict), ``preprocess`` (preprocess, convert). ``catalog`` lists them (the
+CLI is made from it); all run in one :mod:`~chemmap.workflows.session`, write atomically
+(``staging``) and share the config tables of ``config``."""
 
 from chemmap._shared.lazy import lazy_attributes
 

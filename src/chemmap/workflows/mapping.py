@@ -54,7 +54,8 @@ def output_files(lazy: bool) -> tuple[str, ...]:
 def execute(cube: Cube, settings: MappingSettings, session: Session) -> RunResult:
     """Preprocess, cluster, map and score ``cube`` (see
     :func:`~chemmap.workflows.mapping_analysis.analyse`); no files written."""
-    from chemmap.workflows.mapping_analysis import analyse  # scikit-learn: not imported for --help
+    with session.timer.stage("imports"):  # scikit-learn and SciPy: not imported for --help
+        from chemmap.workflows.mapping_analysis import analyse
 
     config = {"input": {"path": session.input["path"]}, **settings}
     result = analyse(cube, config, timer=session.timer, progress=session.progress)
