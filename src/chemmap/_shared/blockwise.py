@@ -38,6 +38,7 @@ def map_spectra(
     n_out: int | None = None,
     dtype=np.float32,
     block_bytes: int | None = None,
+    piece_bytes: int = KERNEL_BLOCK_BYTES,
 ):
     """Apply ``func`` to every spectrum of a ``(..., n_channels)`` array, block by block.
 
@@ -56,7 +57,10 @@ def map_spectra(
         Upper bound on the size of one input block for NumPy input (blocks run on the
         threads of the active settings); default
         :func:`~chemmap._shared.compute.block_budget`. Within a block, ``func`` gets
-        pieces of about :data:`KERNEL_BLOCK_BYTES`.
+        pieces of about ``piece_bytes``.
+    piece_bytes : int
+        Input bytes of one call of ``func`` (default :data:`KERNEL_BLOCK_BYTES`); larger for
+        kernels whose cost per call matters more than their working set.
 
     Returns
     -------
@@ -68,7 +72,7 @@ def map_spectra(
     lead = tuple(data.shape[:-1])
 
     def in_pieces(flat: np.ndarray, out: np.ndarray) -> None:
-        for rows in row_blocks(flat.shape[0], n_channels * flat.itemsize, KERNEL_BLOCK_BYTES):
+        for rows in row_blocks(flat.shape[0], n_channels * flat.itemsize, piece_bytes):
             out[rows] = func(flat[rows])
 
     def on_block(block: np.ndarray) -> np.ndarray:

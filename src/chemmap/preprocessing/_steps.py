@@ -66,15 +66,19 @@ def apply_spectral(
     params: dict,
     n_out: int | None = None,
     new_axis=None,
+    piece_bytes: int | None = None,
 ):
     """Run a per-spectrum ``kernel`` on a Cube (block by block) or on an array.
 
     ``kernel`` maps ``(n, n_channels)`` to ``(n, n_out)`` and treats rows independently.
     On a Cube the result is a new Cube with the step in its history; pixels whose result is
     not finite are removed from the mask (NumPy cubes; lazy cubes keep their mask).
+    ``piece_bytes`` sets the input bytes of one kernel call (see
+    :func:`~chemmap._shared.blockwise.map_spectra`).
     """
     if isinstance(x, Cube):
-        data = map_spectra(kernel, x.data, n_out=n_out, dtype=np.float32)
+        pieces = {} if piece_bytes is None else {"piece_bytes": piece_bytes}
+        data = map_spectra(kernel, x.data, n_out=n_out, dtype=np.float32, **pieces)
         changes = {"data": data}
         if new_axis is not None:
             changes["axis"] = new_axis

@@ -22,6 +22,10 @@ BATCHED = ("asls", "arpls", "modpoly")
 #: Every method name (``poly`` is kept as another name of ``modpoly``).
 METHODS = ("asls", "arpls", "airpls", "aspls", "iasls", "modpoly", "imodpoly", "poly", "snip", "rubberband",
            "rolling_ball")  # fmt: skip
+#: Input bytes per call of the batched Whittaker solvers: each call sweeps the channels a few
+#: dozen times per iteration, so fewer, larger calls cost less (about 20x this in float64
+#: work space per thread).
+WHITTAKER_PIECE_BYTES = 8 * 2**20
 _DEFAULT_ITER = {"asls": 50, "arpls": 50, "airpls": 50, "aspls": 100, "iasls": 50, "modpoly": 250, "imodpoly": 250}
 
 PARAMS = {
@@ -57,12 +61,15 @@ PARAMS = {
 def pentadiagonal_solve(diag: np.ndarray, off1: np.ndarray, off2: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """Solve many symmetric positive-definite pentadiagonal systems at once (LDLᵀ).
 
+    The factorisation and the forward substitution run in one sweep over the rows, in place,
+    so each row costs a dozen vector operations over the systems.
+
     Parameters
     ----------
     diag : ndarray of shape (n, m)
         Main diagonals, one system per column (``m`` systems of size ``n``).
     off1 : ndarray of shape (n - 1,) or (n - 1, m)
-        First off-diagonal.
+        First off-diagonal (one value per row shared by all systems, or one per system).
     off2 : ndarray of shape (n - 2,) or (n - 2, m)
         Second off-diagonal.
     rhs : ndarray of shape (n, m)
@@ -73,39 +80,33 @@ def pentadiagonal_solve(diag: np.ndarray, off1: np.ndarray, off2: np.ndarray, rh
     ndarray of shape (n, m)
     """
     n, m = diag.shape
-    off1 = np.broadcast_to(off1.reshape(n - 1, -1), (n - 1, m)) if n > 1 else off1
-    off2 = np.broadcast_to(off2.reshape(max(n - 2, 0), -1), (max(n - 2, 0), m)) if n > 2 else off2
-    d = np.empty((n, m))
-    l1 = np.zeros((n, m))
-    l2 = np.zeros((n, m))
-    for i in range(n):
-        acc = diag[i].astype(np.float64, copy=True)
-        if i >= 2:
-            l2[i] = off2[i - 2] / d[i - 2]
-            acc -= l2[i] ** 2 * d[i - 2]
-        if i >= 1:
-            t = off1[i - 1] - (l2[i] * d[i - 2] * l1[i - 1] if i >= 2 else 0.0)
-            l1[i] = t / d[i - 1]
-            acc -= l1[i] ** 2 * d[i - 1]
-        d[i] = acc
-    y = np.empty((n, m))
-    for i in range(n):
-        acc = rhs[i].astype(np.float64, copy=True)
-        if i >= 1:
-            acc -= l1[i] * y[i - 1]
-        if i >= 2:
-            acc -= l2[i] * y[i - 2]
-        y[i] = acc
-    y /= d
-    x = np.empty((n, m))
-    for i in range(n - 1, -1, -1):
-        acc = y[i].copy()
-        if i + 1 < n:
-            acc -= l1[i + 1] * x[i + 1]
-        if i + 2 < n:
-            acc -= l2[i + 2] * x[i + 2]
-        x[i] = acc
+    d, x = np.array(diag, dtype=np.float64), np.array(rhs, dtype=np.float64)
+    _solve_in_place(d, x, off1, off2, np.empty((n, m)), np.empty((n, m)), np.empty((2, m)))
     return x
+
+
+def _solve_in_place(d, x, off1, off2, l1, l2, scratch) -> None:
+    """:func:`pentadiagonal_solve` that overwrites ``d`` (with D of LDLᵀ) and ``x`` (the
+    right-hand sides, with the solution), using ``l1``, ``l2`` (same shape) and ``scratch``
+    (2 rows) as work space."""
+    n = d.shape[0]
+    t, tmp = scratch[0], scratch[1]
+    for i in range(1, n):
+        if i >= 2:
+            np.divide(off2[i - 2], d[i - 2], out=l2[i])
+            d[i] -= np.multiply(l2[i], off2[i - 2], out=tmp)  # l2² d[i-2] = l2 off2
+            x[i] -= np.multiply(l2[i], x[i - 2], out=tmp)
+            np.subtract(off1[i - 1], np.multiply(l1[i - 1], off2[i - 2], out=tmp), out=t)
+        else:
+            np.copyto(t, off1[0])
+        np.divide(t, d[i - 1], out=l1[i])
+        d[i] -= np.multiply(l1[i], t, out=tmp)  # l1² d[i-1] = l1 t
+        x[i] -= np.multiply(l1[i], x[i - 1], out=tmp)
+    x /= d
+    for i in range(n - 2, -1, -1):
+        x[i] -= np.multiply(l1[i + 1], x[i + 1], out=tmp)
+        if i + 2 < n:
+            x[i] -= np.multiply(l2[i + 2], x[i + 2], out=tmp)
 
 
 def second_difference_gram(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,24 +126,35 @@ def _whittaker_reweighted(y: np.ndarray, lam: float, update, n_iter: int, tol: f
 
     ``y`` is ``(n_channels, n_spectra)``; ``update(y, z) -> weights``. As in pybaselines, a
     spectrum stops once its weights change by less than ``tol`` (relative L2 norm) and keeps
-    the baseline of that fit; at most ``n_iter + 1`` fits are made.
+    the baseline of that fit; at most ``n_iter + 1`` fits are made. The spectra still going
+    are kept together in compact arrays, so finished ones cost nothing more.
     """
     n, m = y.shape
     main, off1, off2 = second_difference_gram(n)
-    w = np.ones((n, m))
+    penalty, off1, off2 = lam * main[:, None], lam * off1, lam * off2
     z = np.empty((n, m))
-    active = np.arange(m)
+    going = np.arange(m)  # the columns of z that the working arrays hold
+    w = np.ones((n, m))
+    space = np.empty((4, n, m))  # the system's diagonal, its solution and the two factors
+    scratch = np.empty((2, m))
     for _ in range(max(0, n_iter) + 1):
-        wa, ya = w[:, active], y[:, active]
-        za = pentadiagonal_solve(wa + lam * main[:, None], lam * off1, lam * off2, wa * ya)
-        z[:, active] = za
-        new_w = update(ya, za)
-        change = np.linalg.norm(new_w - wa, axis=0) / np.maximum(np.linalg.norm(wa, axis=0), 1e-300)
-        going = change >= tol
-        w[:, active] = new_w
-        active = active[going]
-        if active.size == 0:
-            break
+        k = going.size
+        d, fit, l1, l2 = space[0, :, :k], space[1, :, :k], space[2, :, :k], space[3, :, :k]
+        np.add(w, penalty, out=d)
+        np.multiply(w, y, out=fit)
+        _solve_in_place(d, fit, off1, off2, l1, l2, scratch[:, :k])
+        new_w = update(y, fit)
+        diff = np.subtract(new_w, w, out=d)
+        change = np.sqrt(np.einsum("ij,ij->j", diff, diff) / np.maximum(np.einsum("ij,ij->j", w, w), 1e-300))
+        still = change >= tol
+        if still.all():
+            w = new_w
+            continue
+        z[:, going[~still]] = fit[:, ~still]
+        going, y, w = going[still], y[:, still], new_w[:, still]
+        if going.size == 0:
+            return z
+    z[:, going] = fit[:, still]
     return z
 
 
@@ -191,13 +203,17 @@ def arpls(spectra: np.ndarray, *, lam: float = 1e5, n_iter: int = 50, tol: float
 
     def update(y, z):
         d = y - z
-        neg = d < 0
-        count = np.maximum(neg.sum(axis=0), 1)
-        mean = np.where(neg, d, 0).sum(axis=0) / count
-        std = np.sqrt(np.where(neg, (d - mean) ** 2, 0).sum(axis=0) / np.maximum(count - 1, 1))
-        std = np.maximum(std, 1e-300)
-        arg = np.clip(2 * (d - (2 * std - mean)) / std, -709, 709)
-        return 1.0 / (1.0 + np.exp(arg))
+        below = np.minimum(d, 0.0)  # the negative residuals, 0 elsewhere
+        count = np.count_nonzero(d < 0, axis=0)
+        mean = below.sum(axis=0) / np.maximum(count, 1)
+        spread = np.einsum("ij,ij->j", below, below) - count * mean**2  # sum over d < 0 of (d - mean)²
+        std = np.maximum(np.sqrt(np.maximum(spread, 0.0) / np.maximum(count - 1, 1)), 1e-300)
+        d -= 2 * std - mean
+        d *= 2 / std
+        np.clip(d, -709, 709, out=d)
+        np.exp(d, out=d)
+        d += 1.0
+        return np.reciprocal(d, out=d)
 
     return _batched_whittaker(spectra, lam, update, n_iter, tol)
 
@@ -314,7 +330,8 @@ def baseline(x, *, axis=None, return_baseline: bool = False, **params):
         base = fit(s)
         return (base if return_baseline else s - base).astype(np.float32)
 
-    return apply_spectral(x, kernel, step="baseline", params=params)
+    pieces = WHITTAKER_PIECE_BYTES if method in ("asls", "arpls") else None
+    return apply_spectral(x, kernel, step="baseline", params=params, piece_bytes=pieces)
 
 
 steps.register(
