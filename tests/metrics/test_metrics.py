@@ -69,3 +69,19 @@ def test_distinguishing_bands_and_boundary_sharpness():
     margins = np.ones((6, 6))
     margins[:, 2:4] = 0.1
     assert boundary_sharpness(labels, margins)["sharpness"] == pytest.approx(0.1)
+
+
+def test_external_scores_from_the_confusion_matrix_equal_scikit_learns_and_never_match_masked_pixels():
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        truth = rng.integers(-1, 4, 2000)  # -1: unlabelled
+        pred = np.where(rng.random(2000) < 0.7, np.maximum(truth, 0), rng.integers(-1, 6, 2000))  # -1: masked
+        scores = external_scores(truth, pred)
+        keep = truth >= 0
+        assert scores["ari"] == pytest.approx(adjusted_rand_score(truth[keep], pred[keep]), abs=1e-12)
+        assert scores["nmi"] == pytest.approx(normalized_mutual_info_score(truth[keep], pred[keep]), abs=1e-12)
+        assert "-1" not in scores["cluster_to_class"]
+    masked = external_scores(np.array([0, 0, 0, 1, 1]), np.array([-1, -1, -1, 0, 0]))
+    assert masked["pixel_accuracy"] == pytest.approx(0.4) and masked["per_class"]["0"]["recall"] == 0.0

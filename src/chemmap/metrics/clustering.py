@@ -110,23 +110,71 @@ def match_clusters(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.
     classes, clusters : ndarray
         The class and cluster values indexing the matrix.
     mapping : dict
-        cluster value -> class value for matched clusters (unmatched clusters are absent).
+        cluster value -> class value for matched clusters (unmatched clusters are absent;
+        negative cluster values, masked pixels, are never matched).
     """
     from scipy.optimize import linear_sum_assignment
 
-    classes = np.unique(truth)
-    clusters = np.unique(pred)
-    ti = np.searchsorted(classes, truth)
-    pi = np.searchsorted(clusters, pred)
-    confusion = np.zeros((classes.size, clusters.size), dtype=np.int64)
-    np.add.at(confusion, (ti, pi), 1)
-    rows, cols = linear_sum_assignment(-confusion)
-    mapping = {int(clusters[c]): int(classes[r]) for r, c in zip(rows, cols, strict=True)}
+    classes, ti = _codes(truth)
+    clusters, pi = _codes(pred)
+    counts = np.bincount(ti * clusters.size + pi, minlength=classes.size * clusters.size)
+    confusion = counts.reshape(classes.size, clusters.size).astype(np.int64)
+    real = np.flatnonzero(clusters >= 0)
+    rows, cols = linear_sum_assignment(-confusion[:, real])
+    mapping = {int(clusters[real[c]]): int(classes[r]) for r, c in zip(rows, cols, strict=True)}
     return confusion, classes, clusters, mapping
 
 
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values and each value's index among them (``np.unique`` with the inverse),
+    by counting where the values are integers of a small range (labels), not by sorting."""
+    values = np.asarray(values).ravel()
+    if values.size and values.dtype.kind in "iu":
+        low, high = int(values.min()), int(values.max())
+        if high - low < 2**20:
+            present = np.bincount(values - low, minlength=high - low + 1) > 0
+            index = np.cumsum(present) - 1
+            return np.flatnonzero(present) + low, index[values - low]
+    return np.unique(values, return_inverse=True)
+
+
+def _ari(confusion: np.ndarray) -> float:
+    """Adjusted Rand index from the contingency table (scikit-learn's pair-counting form, exact)."""
+    n = int(confusion.sum())
+    squares = int(np.sum(confusion.astype(object) ** 2))
+    rows, cols = confusion.sum(axis=1).astype(object), confusion.sum(axis=0).astype(object)
+    fp = int(np.sum(confusion.astype(object) @ cols)) - squares
+    fn = int(np.sum(confusion.T.astype(object) @ rows)) - squares
+    tp = squares - n
+    tn = n * n - fp - fn - squares
+    if fn == 0 and fp == 0:
+        return 1.0
+    return float(2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn)))
+
+
+def _nmi(confusion: np.ndarray) -> float:
+    """Normalised mutual information (arithmetic mean of the entropies, as scikit-learn)."""
+    if confusion.shape[0] == confusion.shape[1] == 1 or confusion.size == 0:
+        return 1.0
+    n = confusion.sum()
+    p = confusion / n
+    rows, cols = p.sum(axis=1), p.sum(axis=0)
+    nonzero = p > 0
+    mi = float(np.sum(p[nonzero] * np.log(p[nonzero] / np.outer(rows, cols)[nonzero])))
+    if mi <= 0:
+        return 0.0
+
+    def entropy(q):
+        q = q[q > 0]
+        return float(-np.sum(q * np.log(q)))
+
+    normaliser = (entropy(rows) + entropy(cols)) / 2
+    return float(mi / max(normaliser, np.finfo(float).eps))
+
+
 def external_scores(truth: np.ndarray, pred: np.ndarray, class_names: dict[int, str] | None = None) -> dict:
-    """Scores of a clustering against ground truth on the labelled pixels.
+    """Scores of a clustering against ground truth on the labelled pixels, all from their
+    confusion matrix (one pass over the pixels).
 
     Parameters
     ----------
@@ -145,22 +193,24 @@ def external_scores(truth: np.ndarray, pred: np.ndarray, class_names: dict[int, 
         ``per_class`` (iou, precision, recall, f1, support), ``confusion_matrix``
         (classes x clusters with names), ``cluster_to_class`` and grades.
     """
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
     truth = np.asarray(truth).reshape(-1)
     pred = np.asarray(pred).reshape(-1)
     keep = truth >= 0
     truth, pred = truth[keep], pred[keep]
     names = class_names or {}
     confusion, classes, clusters, mapping = match_clusters(truth, pred)
-    mapped = np.array([mapping.get(int(p), -(10**9)) for p in pred]) if pred.size else pred
-    correct = mapped == truth
+    row_of = {int(c): i for i, c in enumerate(classes)}
+    matched = np.zeros(confusion.shape, bool)  # (class, cluster) pairs the matching calls correct
+    for j, cluster in enumerate(clusters):
+        if int(cluster) in mapping:
+            matched[row_of[mapping[int(cluster)]], j] = True
+    support = confusion.sum(axis=1)
+    tp_all = np.sum(np.where(matched, confusion, 0), axis=1)
+    called = np.array([confusion[:, matched[i]].sum() for i in range(classes.size)])  # pixels given class i
     per_class = {}
     ious = []
-    for c in classes:
-        tp = int(np.sum(correct & (truth == c)))
-        fp = int(np.sum((mapped == c) & (truth != c)))
-        fn = int(np.sum((truth == c) & ~correct))
+    for i, c in enumerate(classes):
+        tp, fp, fn = int(tp_all[i]), int(called[i] - tp_all[i]), int(support[i] - tp_all[i])
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -171,16 +221,17 @@ def external_scores(truth: np.ndarray, pred: np.ndarray, class_names: dict[int, 
             "precision": precision,
             "recall": recall,
             "f1": f1,
-            "support": int(np.sum(truth == c)),
+            "support": int(support[i]),
         }
-    accuracy = float(np.mean(correct)) if correct.size else 0.0
-    ari = float(adjusted_rand_score(truth, pred))
+    correct = int(tp_all.sum())
+    accuracy = correct / truth.size if truth.size else 0.0
+    ari = _ari(confusion) if truth.size else 1.0
     mean_iou = float(np.mean(ious)) if ious else 0.0
     return {
         "n_labelled_pixels": int(truth.size),
         "ari": ari,
         "ari_grade": grade("ari", ari),
-        "nmi": float(normalized_mutual_info_score(truth, pred)),
+        "nmi": _nmi(confusion) if truth.size else 1.0,
         "pixel_accuracy": accuracy,
         "pixel_accuracy_grade": grade("pixel_accuracy", accuracy),
         "mean_iou": mean_iou,
