@@ -161,6 +161,23 @@ def test_lazy_zarr_run_equals_in_memory_run_and_writes_zarr_outputs(tmp_path, sc
         assert spilled.metrics["clustering"][key] == pytest.approx(spectra.metrics["clustering"][key], rel=1e-9)
 
 
+@pytest.mark.parametrize("method", ["spectral-spatial", "kmeans"])
+def test_given_bands_are_mapped_in_the_clustering_pass_of_a_lazy_run_and_equal_the_eager_maps(tmp_path, scene, method):
+    write(scene, tmp_path / "scene.zarr")
+    config = {
+        "input": {"path": str(tmp_path / "scene.zarr")},
+        "clustering": {"k": 3, "method": method},
+        "maps": {"intensity": [1200.0], "ratio": [[1200.0, 900.0]], "window": 20.0},
+    }
+    lazy = run(config, None)
+    config["input"]["options"] = {"lazy": False}
+    eager = run(config, None)
+    assert lazy.cube.is_lazy and list(lazy.maps.map_names) == list(eager.maps.map_names)
+    for name in eager.maps.map_names:
+        np.testing.assert_allclose(lazy.maps[name], eager.maps[name], rtol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(lazy.label_image, eager.label_image)
+
+
 @pytest.mark.slow
 def test_local_cluster_gives_the_threaded_result(tmp_path, scene):
     write(scene, tmp_path / "scene.zarr")

@@ -58,17 +58,23 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
 
     cl = config["clustering"]
     seed = config["run"]["random_state"]
+    given = None  # maps whose bands are all given: for a lazy cube, computed in the clustering's pass
+    if config["maps"]["intensity"] and config["maps"]["ratio"]:
+        with timer.stage("maps"):
+            given = _make_maps(processed, config["maps"], None, None)
+    in_pass = [given[0].data] if given is not None and processed.is_lazy else []
     with timer.stage("cluster"):
-        est = _clusterer(cl, config, seed, processed.image_shape).fit(processed, progress=progress)
+        clusterer = _clusterer(cl, config, seed, processed.image_shape)
+        est = clusterer.fit(processed, progress=progress, compute_with=in_pass)
     label_image = est.label_image_
     with timer.stage("cluster spectra"):
         means, stds, counts = cluster_spectra(processed.pixels(), label_image.reshape(-1), est.k_, progress=progress)
     bands = distinguishing_bands(processed.axis.values, means, stds, counts)
 
     with timer.stage("maps"):
-        maps, map_choices, justification = _make_maps(processed, config["maps"], means, counts)
+        maps, map_choices, justification = given or _make_maps(processed, config["maps"], means, counts)
         config["maps"].update(map_choices)
-        (data,) = compute(maps.data, stage="maps", progress=progress)
+        (data,) = est.computed_with_ if in_pass else compute(maps.data, stage="maps", progress=progress)
         maps = maps.replace(data=np.asarray(data))
         complete_map_info(maps)
         if getattr(est, "uncertainty_", None) is not None:
@@ -150,8 +156,10 @@ def _clusterer(cl: dict, config: dict, seed: int, image_shape: tuple[int, int]):
     )
 
 
-def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
-    """Intensity and ratio maps; defaults chosen from the data, with the reason recorded."""
+def _make_maps(cube: Cube, opts: dict, means: np.ndarray | None, counts: np.ndarray | None):
+    """Intensity and ratio maps (lazy for a lazy cube); defaults chosen from the data, with
+    the reason recorded. ``means`` and ``counts`` (the cluster spectra) are needed only for
+    the bands not given."""
     axis = cube.axis
     choices = {}
     why = {}
@@ -163,13 +171,13 @@ def _make_maps(cube: Cube, opts: dict, means: np.ndarray, counts: np.ndarray):
         why["window"] = "given by the user"
     choices["window"] = float(window)
     intensity = opts["intensity"]
-    total = (counts[:, None] * means).sum(axis=0) / max(counts.sum(), 1)
     values = np.asarray(axis.values, dtype=np.float64)
     # automatic bands keep their whole window on the axis (the middle channel on a short axis)
     inside = (values - window / 2 >= values[0]) & (values + window / 2 <= values[-1])
     if not inside.any():
         inside[values.size // 2] = True
     if not intensity:
+        total = (counts[:, None] * means).sum(axis=0) / max(counts.sum(), 1)
         intensity = [float(values[_best(total, inside)])]
         why["intensity"] = "strongest band of the mean spectrum (whole window on the axis)"
     else:
