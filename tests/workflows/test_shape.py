@@ -83,3 +83,15 @@ def test_a_stage_inside_another_counts_once():
             time.sleep(0.05)
     assert timer.seconds["figures"] >= 0.05 and 0.02 <= timer.seconds["write"] < 0.05
     assert timer.to_dict()["total_seconds"] == pytest.approx(sum(timer.seconds.values()))
+
+
+def test_the_versions_are_looked_up_once_and_each_caller_gets_its_own_copy():
+    from chemmap.workflows.session import SessionOptions, versions
+
+    first = versions()
+    first["numpy"] = "changed by a caller"
+    assert versions()["numpy"] != "changed by a caller" and versions() == versions()
+    options = SessionOptions.from_run_table(
+        {"memory_limit": "1GiB", "scheduler": "threads", "cluster": None, "random_state": 3}
+    )
+    assert options.run_table() == {"memory_limit": "1GiB", "scheduler": "threads", "cluster": None}

@@ -130,8 +130,9 @@ def run_cube(
     """Run the mapping workflow on a Cube already in memory: ``config`` as for :func:`run`
     without ``[input]``; nothing is written when ``out_dir`` is None."""
     settings = MappingSettings({k: v for k, v in (config or {}).items() if k != "input"})
-    options = {k: settings["run"][k] for k in ("memory_limit", "scheduler", "cluster")}
-    return MAPPING.run(cube, out_dir, settings, session=SessionOptions(**options, progress=progress))
+    return MAPPING.run(
+        cube, out_dir, settings, session=SessionOptions.from_run_table(settings["run"], progress=progress)
+    )
 
 
 def run_demo(out_dir, *, progress: ProgressCallback | None = None, command: list[str] | None = None) -> RunResult:

@@ -4,16 +4,18 @@ beside the outputs: the run record (versions, timings, command) and the resolved
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import json
 import platform
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -32,7 +34,13 @@ _PACKAGES = ("chemmap", "numpy", "scipy", "scikit-learn", "pandas", "h5py", "mat
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and of the packages a run depends on."""
+    """Versions of Python and of the packages a run depends on (looked up once per process:
+    every report page and run record asks)."""
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
     for name in _PACKAGES:
         try:
@@ -97,9 +105,18 @@ class SessionOptions:
     progress: Callable | None = None
     command: list[str] | None = None
 
+    #: The options a config gives in its ``[run]`` table.
+    IN_RUN_TABLE: ClassVar[tuple[str, ...]] = ("memory_limit", "scheduler", "cluster")
+
     def run_table(self) -> dict:
         """The ``[run]`` table of a config that runs with these options."""
-        return {"memory_limit": self.memory_limit, "scheduler": self.scheduler, "cluster": self.cluster}
+        return {name: getattr(self, name) for name in self.IN_RUN_TABLE}
+
+    @classmethod
+    def from_run_table(cls, run: Mapping, **others) -> SessionOptions:
+        """The options of a resolved ``[run]`` table (its other entries, e.g. ``random_state``,
+        are not the session's), with ``others`` (progress, command)."""
+        return cls(**{name: run[name] for name in cls.IN_RUN_TABLE}, **others)
 
 
 class Session:

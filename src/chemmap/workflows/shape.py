@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from chemmap._shared.progress import notify
-from chemmap.workflows.config import SESSION_PARAMS, reader_options, validate_workflow_config
-from chemmap.workflows.session import SessionOptions, open_session, write_resolved_config
+from chemmap.workflows.config import reader_options, validate_workflow_config
+from chemmap.workflows.session import Session, SessionOptions, open_session, write_resolved_config
 from chemmap.workflows.staging import staged_output
 
 __all__ = ["Workflow", "read_cube"]
@@ -108,8 +108,7 @@ class Workflow:
         """Validate ``config`` (a parsed TOML file or an equal dict), then run it into ``out``;
         ``base_dir`` is the config file's folder."""
         resolved, settings = self.validate(config, base_dir=base_dir)
-        run = {k: resolved["run"][k] for k in SESSION_PARAMS}
-        options = SessionOptions(**run, progress=progress, command=command)
+        options = SessionOptions.from_run_table(resolved["run"], progress=progress, command=command)
         return self._run(resolved["input"]["path"], resolved["input"], settings, out, options)
 
     def run(
@@ -148,27 +147,32 @@ class Workflow:
                 notify(session.progress, "reading", 0, 1)
                 inputs = source if self.read is None else self.read(source, input_table)
                 notify(session.progress, "reading", 1, 1)
-            if out is None or self.output == "file":
+            if out is not None and self.output == "folder":
+                result = self._into_folder(inputs, settings, Path(out), session)
+            else:
                 result = self.execute(inputs, settings, session)
                 if out is not None:
                     with session.timer.stage("write"):
                         self.write(result, Path(out), session)
-                    result.out_dir = Path(out)
-                result.warnings = list(dict.fromkeys([*(getattr(result, "warnings", None) or []), *session.warnings()]))
-                return result
-            with staged_output(out) as stage:
-                session.workspace = stage
-                result = self.execute(inputs, settings, session)
-                with session.timer.stage("write"):
-                    self.write(result, stage, session)
-                    ran = self.ran(result, settings) if self.ran else settings
-                    config = {"input": _rerun_input(input_table), **ran.config_tables()}
-                    config["run"] = {**config.get("run", {}), **options.run_table()}
-                    write_resolved_config(stage, config)
-                session.write_record(stage, source=input_table["path"], **getattr(result, "record", {}))
-            result.out_dir = Path(out)
+            if out is not None:
+                result.out_dir = Path(out)
             result.warnings = list(dict.fromkeys([*(getattr(result, "warnings", None) or []), *session.warnings()]))
             return result
+
+    def _into_folder(self, inputs, settings, out: Path, session: Session):
+        """Execute and write into a staging folder that becomes ``out`` only when all succeeded,
+        with ``config.resolved.toml`` and ``run_record.json``."""
+        with staged_output(out) as stage:
+            session.workspace = stage
+            result = self.execute(inputs, settings, session)
+            with session.timer.stage("write"):
+                self.write(result, stage, session)
+                ran = self.ran(result, settings) if self.ran else settings
+                config = {"input": _rerun_input(session.input), **ran.config_tables()}
+                config["run"] = {**config.get("run", {}), **session.options.run_table()}
+                write_resolved_config(stage, config)
+            session.write_record(stage, source=session.input["path"], **getattr(result, "record", {}))
+        return result
 
 
 def _rerun_input(input_table: dict) -> dict:
