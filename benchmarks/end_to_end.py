@@ -30,35 +30,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _child import timed_child
 from scale import N_COMPONENTS, K, band_choice, ensure_cube
 
 SCENE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "indian_pines"
-
-
-def measured(command: list[str]) -> dict:
-    """Run ``command`` in a fresh process: its wall seconds, its own peak RSS (bytes, from
-    ``wait4``) and its standard output."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{stdout[-2000:]}\n{stderr[-3000:]}")
-    return {"seconds": seconds, "peak_rss": usage.ru_maxrss * 1024, "stdout": stdout}
 
 
 def child(code: str, *args: str) -> list[str]:
@@ -139,7 +121,7 @@ def npz_of(store: Path) -> Path:
 def chemmap_run(source: Path, out: Path, extra: list[str], memory_limit: str) -> dict:
     """The whole CLI run, and the stages of its ``run_record.json``."""
     command = [sys.executable, "-m", "chemmap", "run", str(source), "--out", str(out), "--quiet"]
-    result = measured([*command, *extra, "--memory-limit", memory_limit])
+    result = timed_child([*command, *extra, "--memory-limit", memory_limit])
     record = json.loads((out / "run_record.json").read_text())
     stages = record["timings"]["seconds"]
     result["stages"] = stages
@@ -172,8 +154,8 @@ def cube_case(size: str, data_dir: Path, in_memory: bool, memory_limit: str) -> 
     source = npz_of(store) if in_memory else store
     row: dict = {"size": size, "source": source.suffix[1:]}
     if in_memory:
-        row["read"] = measured(child("read", str(source)))
-    row["plain"] = measured(child("plain", str(source)))
+        row["read"] = timed_child(child("read", str(source)))
+    row["plain"] = timed_child(child("plain", str(source)))
     with tempfile.TemporaryDirectory(dir=data_dir) as tmp:
         out = Path(tmp) / "run"
         extra = ["--clusters", str(K), "--method", "kmeans", "--features", "pca"]
@@ -181,7 +163,7 @@ def cube_case(size: str, data_dir: Path, in_memory: bool, memory_limit: str) -> 
         row["chemmap"] = chemmap_run(source, out, extra, memory_limit)
         row["chemmap"]["ari"] = ari(truth, chemmap_labels(out))
         if in_memory:
-            row["sklearn"] = measured(child("sklearn", str(source), str(a), str(b), tmp))
+            row["sklearn"] = timed_child(child("sklearn", str(source), str(a), str(b), tmp))
             row["sklearn"]["ari"] = ari(truth, np.load(Path(tmp) / "labels.npy"))
     return row
 
@@ -206,7 +188,7 @@ def scene_case(data_dir: Path, memory_limit: str) -> dict | None:
     except ImportError:
         row["hyperspy"] = None
     else:
-        row["hyperspy"] = measured(child("hyperspy", str(csv), "16"))
+        row["hyperspy"] = timed_child(child("hyperspy", str(csv), "16"))
     return row
 
 

@@ -471,9 +471,6 @@ class MappingSettings(dict):
     def config_tables(self) -> dict[str, Any]:
         return dict(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self)
-
 
 def validate_config(
     config: dict[str, Any], *, base_dir: Path | None = None, check_input_exists: bool = True
