@@ -125,6 +125,7 @@ def chemmap_run(source: Path, out: Path, extra: list[str], memory_limit: str) ->
     record = json.loads((out / "run_record.json").read_text())
     stages = record["timings"]["seconds"]
     result["stages"] = stages
+    result["peak_after"] = record["timings"].get("peak_rss_bytes_after", {})
     result["unrecorded"] = result["seconds"] - sum(stages.values())
     return result
 
@@ -215,6 +216,9 @@ def report(rows: list[dict], scene: dict | None, memory_limit: str) -> None:
         c = r["chemmap"]
         parts = ", ".join(f"{k} {v:.2f}" for k, v in c["stages"].items() if v >= 0.005)
         print(f"  {r['size']}: {parts}; unrecorded {c['unrecorded']:.2f}")
+        if c["peak_after"]:
+            memory = ", ".join(f"{k} {gib(v)}" for k, v in c["peak_after"].items())
+            print(f"  {r['size']} peak RSS so far, after each stage (GiB): {memory}")
     if scene:
         c, hs = scene["chemmap"], scene["hyperspy"]
         line = f"\nIndian Pines as a flat CSV ({scene['size']}): chemmap run {c['seconds']:.2f} s"

@@ -71,9 +71,15 @@ def test_distinguishing_bands_and_boundary_sharpness():
     assert boundary_sharpness(labels, margins)["sharpness"] == pytest.approx(0.1)
 
 
-def test_external_scores_from_the_confusion_matrix_equal_scikit_learns_and_never_match_masked_pixels():
+@pytest.mark.parametrize("piece", [2**20, 333], ids=["one piece", "counted by pieces"])
+def test_external_scores_from_the_confusion_matrix_equal_scikit_learns_and_never_match_masked_pixels(
+    piece, monkeypatch
+):
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+    from chemmap.metrics import clustering
+
+    monkeypatch.setattr(clustering, "CONFUSION_PIECE", piece)
     rng = np.random.default_rng(3)
     for _ in range(10):
         truth = rng.integers(-1, 4, 2000)  # -1: unlabelled

@@ -8,7 +8,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from chemmap._shared.compute import FEATURE_BLOCK_BYTES, active_settings, block_budget, compute
+from chemmap._shared.compute import (
+    FEATURE_BLOCK_BYTES,
+    INTERMEDIATE_SHARE,
+    active_settings,
+    block_budget,
+    compute,
+    spill_target,
+)
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import is_lazy_array
 
@@ -109,7 +116,10 @@ def map_image(func: Callable[..., np.ndarray], data, *aligned, depth: int, dtype
 
     NumPy input is filtered whole image by whole image, a block of channels at a time (about
     :data:`IMAGE_BLOCK_BYTES` of float32 each) into one output array, so the filter's
-    temporaries stay small beside the cube. Dask input is filtered chunk by chunk with
+    temporaries stay small beside the cube. An output larger than
+    :data:`~chemmap._shared.compute.INTERMEDIATE_SHARE` of the memory limit goes to a
+    temporary store on disk, chunked by bands of rows within each block of channels, and
+    comes back as a Dask array of bands of rows (whole spectra). Dask input is filtered chunk by chunk with
     ``depth`` pixels of overlap from the neighbouring chunks (none beyond the image edge,
     where ``func``'s own edge mode applies), so the result equals the whole-image one.
 
@@ -133,11 +143,16 @@ def map_image(func: Callable[..., np.ndarray], data, *aligned, depth: int, dtype
         step = max(1, IMAGE_BLOCK_BYTES // max(1, h * w * 4))
         if step >= c:
             return func(data, *aligned, channels=slice(0, c)).astype(dtype, copy=False)
-        out = np.empty(data.shape, dtype=dtype)
+        lazy = None
+        if h * w * c * np.dtype(dtype).itemsize > INTERMEDIATE_SHARE * active_settings().memory_limit:
+            rows = bounded_chunks(data.shape, np.dtype(dtype).itemsize)
+            out, lazy = spill_target(data.shape, dtype, chunks=(rows[0], w, step), read_chunks=rows)
+        else:
+            out = np.empty(data.shape, dtype=dtype)
         for start in range(0, c, step):
             channels = slice(start, min(start + step, c))
             out[..., channels] = func(data[..., channels], *aligned, channels=channels)
-        return out
+        return out if lazy is None else lazy
     import dask.array as da
 
     if len(data.chunks[2]) != 1:

@@ -34,12 +34,17 @@ __all__ = [
     "parse_memory",
     "result_fits",
     "spill",
+    "spill_target",
 ]
 
 #: Default memory limit: this fraction of the memory available when the run starts.
 DEFAULT_MEMORY_FRACTION = 0.5
 #: Share of the memory limit one image-sized result (features, labels, maps) may take.
 RESULT_SHARE = 0.5
+#: Share of the memory limit a filtered copy of a cube in memory may take. The run holds the
+#: input cube and its per-pixel results beside it; a larger copy is written by blocks to a
+#: temporary store on disk (:func:`spill_target`) and read back by blocks.
+INTERMEDIATE_SHARE = 0.25
 #: Share of the memory limit taken by the blocks in flight (one per worker); the rest is
 #: for results.
 WORKING_SHARE = 0.5
@@ -315,6 +320,32 @@ def ensure_bytes_fit(nbytes: int, *, what: str, fix: str = FITS_FIX) -> None:
 SPILL_DIR_VARIABLE = "CHEMMAP_SPILL_DIR"
 
 
+def spill_target(shape, dtype, *, chunks, read_chunks):
+    """A temporary Zarr array on disk to write a result into, and a Dask array over it.
+
+    ``chunks`` are the stored chunks (cut as the writer writes, so each is written once);
+    ``read_chunks`` those of the returned Dask array (as later passes read). The store is
+    deleted when the Zarr array and every array made from the Dask one are
+    garbage-collected.
+
+    Returns
+    -------
+    target : zarr.Array
+    lazy : dask array
+    """
+    import shutil
+    import tempfile
+    import weakref
+
+    import dask.array as da
+    import zarr
+
+    folder = tempfile.mkdtemp(prefix="chemmap-spill-", dir=os.environ.get(SPILL_DIR_VARIABLE) or None)
+    target = zarr.create_array(store=folder, shape=shape, chunks=chunks, dtype=dtype, compressors=None)
+    weakref.finalize(target, shutil.rmtree, folder, True)
+    return target, da.from_array(target, chunks=read_chunks, asarray=True, lock=False)
+
+
 def spill(array, *others, stage: str = "spilling to disk", progress: ProgressCallback | None = None):
     """Write a lazy ``(n, d)`` array to a temporary Zarr store and return a Dask array over
     it, computing ``others`` (small lazy arrays over the same data) in the same pass.
@@ -329,24 +360,16 @@ def spill(array, *others, stage: str = "spilling to disk", progress: ProgressCal
     stored : dask array
     others : list of ndarray
     """
-    import shutil
-    import tempfile
-    import weakref
-
     import dask.array as da
-    import zarr
 
     row_bytes = max(1, int(np.prod(array.shape[1:], dtype=np.int64)) * np.dtype(array.dtype).itemsize)
     rows = max(1, FEATURE_BLOCK_BYTES // row_bytes)
     array = array.rechunk((rows, *array.shape[1:]))
-    folder = tempfile.mkdtemp(prefix="chemmap-spill-", dir=os.environ.get(SPILL_DIR_VARIABLE) or None)
-    target = zarr.create_array(
-        store=folder, shape=array.shape, chunks=(rows, *array.shape[1:]), dtype=array.dtype, compressors=None
-    )
-    weakref.finalize(target, shutil.rmtree, folder, True)
+    chunks = (rows, *array.shape[1:])
+    target, stored = spill_target(array.shape, array.dtype, chunks=chunks, read_chunks=chunks)
     written = da.store(array, target, lock=False, compute=False)
     _, *values = compute(written, *others, stage=stage, progress=progress)
-    return da.from_array(target, chunks=target.chunks, asarray=True, lock=False), [np.asarray(v) for v in values]
+    return stored, [np.asarray(v) for v in values]
 
 
 def compute(*objects, stage: str = "computing", progress: ProgressCallback | None = None):

@@ -8,8 +8,10 @@ import functools
 import numpy as np
 
 from chemmap._shared.blockwise import reduce_blocks, take_rows
+from chemmap._shared.compute import FEATURE_BLOCK_BYTES
 from chemmap._shared.sampling import seeded_sample
 from chemmap.cluster.spectra import cluster_spectra
+from chemmap.core.exceptions import ShapeError
 from chemmap.metrics.grades import grade
 
 __all__ = ["SILHOUETTE_SAMPLE", "cluster_dispersion", "external_scores", "internal_scores", "match_clusters"]
@@ -41,13 +43,13 @@ def internal_scores(features, labels: np.ndarray, *, random_state=0) -> dict:
         "calinski_harabasz": None,
         "davies_bouldin": None,
     }
-    present = np.unique(labels)
+    present = _distinct(labels, _pieces(labels.size))
     if len(present) < 2:
         return out
     if len(np.unique(labels[idx])) > 1:
         out["silhouette"] = float(silhouette_score(take_rows(features, idx), labels[idx]))
-    # renumber to 0..m-1 so empty cluster numbers do not count
-    dense = np.searchsorted(present, labels)
+    # renumber to 0..m-1 so empty cluster numbers do not count (most often they are 0..m-1 already)
+    dense = labels if np.array_equal(present, np.arange(present.size)) else np.searchsorted(present, labels)
     centroids, counts, within = cluster_dispersion(features, dense, len(present))
     out["calinski_harabasz"] = _calinski_harabasz(centroids, counts, within)
     out["davies_bouldin"] = _davies_bouldin(features, dense, centroids)
@@ -80,6 +82,7 @@ def _davies_bouldin(features, labels: np.ndarray, centroids: np.ndarray) -> floa
         functools.partial(_distance_partial, centroids=centroids),
         features,
         labels,
+        block_bytes=FEATURE_BLOCK_BYTES,
         summed=True,
         stage="Davies-Bouldin",
     )
@@ -104,6 +107,10 @@ def _distance_partial(block: np.ndarray, labels: np.ndarray, rows: slice, *, cen
 def match_clusters(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Confusion matrix of classes x clusters and the Hungarian cluster -> class matching.
 
+    The matrix is counted by pieces of :data:`CONFUSION_PIECE` pixels, so an image of any
+    size costs a few pieces of memory; ``truth`` values below 0 (unlabelled pixels) are left
+    out.
+
     Returns
     -------
     confusion : ndarray of shape (n_classes, n_clusters)
@@ -115,27 +122,46 @@ def match_clusters(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.
     """
     from scipy.optimize import linear_sum_assignment
 
-    classes, ti = _codes(truth)
-    clusters, pi = _codes(pred)
-    counts = np.bincount(ti * clusters.size + pi, minlength=classes.size * clusters.size)
-    confusion = counts.reshape(classes.size, clusters.size).astype(np.int64)
+    truth, pred = np.asarray(truth).reshape(-1), np.asarray(pred).reshape(-1)
+    if truth.size != pred.size:
+        raise ShapeError(f"The labels hold {pred.size} pixels and the ground truth {truth.size}; they must match.")
+    pieces = _pieces(truth.size)
+    classes, clusters = _distinct(truth, pieces, where=truth), _distinct(pred, pieces, where=truth)
+    confusion = np.zeros(classes.size * clusters.size, np.int64)
+    for piece in pieces:
+        t, c = truth[piece], pred[piece]
+        keep = t >= 0
+        t, c = t[keep], c[keep]
+        cell = np.searchsorted(classes, t) * clusters.size + np.searchsorted(clusters, c)
+        confusion += np.bincount(cell, minlength=confusion.size)
+    confusion = confusion.reshape(classes.size, clusters.size)
     real = np.flatnonzero(clusters >= 0)
     rows, cols = linear_sum_assignment(-confusion[:, real])
     mapping = {int(clusters[real[c]]): int(classes[r]) for r, c in zip(rows, cols, strict=True)}
     return confusion, classes, clusters, mapping
 
 
-def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values and each value's index among them (``np.unique`` with the inverse),
-    by counting where the values are integers of a small range (labels), not by sorting."""
-    values = np.asarray(values).ravel()
-    if values.size and values.dtype.kind in "iu":
-        low, high = int(values.min()), int(values.max())
-        if high - low < 2**20:
-            present = np.bincount(values - low, minlength=high - low + 1) > 0
-            index = np.cumsum(present) - 1
-            return np.flatnonzero(present) + low, index[values - low]
-    return np.unique(values, return_inverse=True)
+#: Pixels counted at once into a confusion matrix.
+CONFUSION_PIECE = 2**20
+
+
+def _pieces(n: int) -> list[slice]:
+    return [slice(i, i + CONFUSION_PIECE) for i in range(0, n, CONFUSION_PIECE)]
+
+
+def _distinct(values: np.ndarray, pieces: list[slice], *, where: np.ndarray | None = None) -> np.ndarray:
+    """Sorted distinct values of ``values`` (of the pixels where ``where >= 0``, when given),
+    piece by piece; by counting where they are integers of a small range (labels), not by
+    sorting."""
+    found: set = set()
+    for piece in pieces:
+        v = values[piece] if where is None else values[piece][where[piece] >= 0]
+        if v.size and v.dtype.kind in "iu" and int(v.max()) - int(v.min()) < 2**20:
+            low = int(v.min())
+            found.update((np.flatnonzero(np.bincount(v - low)) + low).tolist())
+        elif v.size:
+            found.update(np.unique(v).tolist())
+    return np.array(sorted(found), dtype=values.dtype)
 
 
 def _ari(confusion: np.ndarray) -> float:
@@ -193,12 +219,9 @@ def external_scores(truth: np.ndarray, pred: np.ndarray, class_names: dict[int, 
         ``per_class`` (iou, precision, recall, f1, support), ``confusion_matrix``
         (classes x clusters with names), ``cluster_to_class`` and grades.
     """
-    truth = np.asarray(truth).reshape(-1)
-    pred = np.asarray(pred).reshape(-1)
-    keep = truth >= 0
-    truth, pred = truth[keep], pred[keep]
     names = class_names or {}
     confusion, classes, clusters, mapping = match_clusters(truth, pred)
+    n_labelled = int(confusion.sum())
     row_of = {int(c): i for i, c in enumerate(classes)}
     matched = np.zeros(confusion.shape, bool)  # (class, cluster) pairs the matching calls correct
     for j, cluster in enumerate(clusters):
@@ -224,14 +247,14 @@ def external_scores(truth: np.ndarray, pred: np.ndarray, class_names: dict[int, 
             "support": int(support[i]),
         }
     correct = int(tp_all.sum())
-    accuracy = correct / truth.size if truth.size else 0.0
-    ari = _ari(confusion) if truth.size else 1.0
+    accuracy = correct / n_labelled if n_labelled else 0.0
+    ari = _ari(confusion) if n_labelled else 1.0
     mean_iou = float(np.mean(ious)) if ious else 0.0
     return {
-        "n_labelled_pixels": int(truth.size),
+        "n_labelled_pixels": n_labelled,
         "ari": ari,
         "ari_grade": grade("ari", ari),
-        "nmi": _nmi(confusion) if truth.size else 1.0,
+        "nmi": _nmi(confusion) if n_labelled else 1.0,
         "pixel_accuracy": accuracy,
         "pixel_accuracy_grade": grade("pixel_accuracy", accuracy),
         "mean_iou": mean_iou,

@@ -104,6 +104,22 @@ def clustering_stability(
     }
 
 
+#: Pixels of the label image whose neighbour pairs are counted at once.
+PAIRS_PIECE = 2**20
+
+
+def _neighbour_pairs(labels: np.ndarray):
+    """The horizontal and the vertical 4-neighbour pairs ``(a, b)`` of a label image, by bands
+    of rows of about :data:`PAIRS_PIECE` pixels (the vertical ones reach one row below)."""
+    h, w = labels.shape
+    band = max(1, PAIRS_PIECE // max(w, 1))
+    for top in range(0, h, band):
+        rows = labels[top : top + band]
+        yield rows[:, :-1], rows[:, 1:]
+        below = labels[top : min(top + band + 1, h)]
+        yield below[:-1], below[1:]
+
+
 def spatial_coherence(label_image: np.ndarray) -> dict:
     """Join-count agreement of each cluster with its 4-neighbours, against chance.
 
@@ -120,14 +136,17 @@ def spatial_coherence(label_image: np.ndarray) -> dict:
     """
     labels = np.asarray(label_image)
     result = {"kappa": None, "per_cluster": {}, "random_clusters": [], "threshold": RANDOM_KAPPA}
-    valid = labels[labels >= 0]
-    if valid.size == 0:
+    pieces = np.array_split(labels.reshape(-1), max(1, labels.size // PAIRS_PIECE))
+    size = max(int(p.max(initial=-1)) for p in pieces) + 1
+    counts = sum(np.bincount(p[p >= 0], minlength=size) for p in pieces)
+    n_valid = int(counts.sum())
+    if n_valid == 0:
         return result
-    size = int(valid.max()) + 1
+    size = counts.size
     same = np.zeros(size, np.int64)  # neighbour pairs inside each cluster
     mixed = np.zeros(size, np.int64)  # pairs joining each cluster to another
     n_pairs = n_equal = 0
-    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
+    for a, b in _neighbour_pairs(labels):
         both = (a >= 0) & (b >= 0)
         a, b = a[both], b[both]
         equal = a == b
@@ -136,8 +155,7 @@ def spatial_coherence(label_image: np.ndarray) -> dict:
         n_pairs, n_equal = n_pairs + a.size, n_equal + int(equal.sum())
     if n_pairs == 0:
         return result
-    counts = np.bincount(valid, minlength=size)
-    shares = counts / valid.size
+    shares = counts / n_valid
     expected = float(np.sum(shares**2))
     if expected < 1:
         result["kappa"] = (n_equal / n_pairs - expected) / (1 - expected)
