@@ -209,3 +209,32 @@ def test_convert_api_and_no_reader_error(tmp_path, labelled_cube):
     (tmp_path / "x.weird").write_text("?")
     with pytest.raises(FileFormatError, match=r"Installed readers: .*envi.*pip install 'chemmap\[vendor\]'"):
         read(tmp_path / "x.weird")
+
+
+def test_a_small_file_declaring_a_huge_cube_is_read_lazily_or_refused_before_allocating(tmp_path):
+    import tracemalloc
+    import zipfile
+
+    import h5py
+
+    from chemmap import compute_settings
+    from chemmap.core.exceptions import MemoryLimitError
+    from chemmap.io import describe
+
+    with h5py.File(tmp_path / "declared.h5", "w") as f:  # 60 MB declared, never written
+        f.create_dataset("cube", shape=(600, 500, 50), dtype="f4", chunks=(100, 100, 50))
+    assert (tmp_path / "declared.h5").stat().st_size < 10_000
+    zeros = np.zeros((400, 500, 50), np.float32)  # 40 MB that compress to almost nothing
+    np.savez_compressed(tmp_path / "bomb.npz", cube=zeros, axis=np.arange(50.0))
+    assert zipfile.ZipFile(tmp_path / "bomb.npz").infolist()[0].compress_size < 200_000
+    with compute_settings(memory_limit="64MiB"):
+        tracemalloc.start()
+        cube = read(tmp_path / "declared.h5")  # more than a quarter of the limit: lazily
+        assert cube.is_lazy and describe(cube)["n_pixels"] == 300_000
+        with pytest.raises(MemoryLimitError, match=r"lazy=true"):
+            read(tmp_path / "declared.h5", lazy=False)
+        with pytest.raises(MemoryLimitError, match=r"400 x 500 x 50 float32"):
+            read(tmp_path / "bomb.npz")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak < 30e6  # less than either declared array (60 and 40 MB): neither was allocated

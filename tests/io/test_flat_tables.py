@@ -148,3 +148,40 @@ def test_write_is_atomic(tmp_path, demo_cube, monkeypatch):
     with pytest.raises(RuntimeError):
         flat_csv.write_flat_csv(demo_cube, target)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_spectral_columns_with_one_header_text_are_refused(tmp_path):
+    (tmp_path / "dup.csv").write_text("pixel_x,pixel_y,600.5,606.03,606.03,612\n0,0,1,2,3,4\n1,0,1,2,3,4\n")
+    with pytest.raises(FileFormatError, match="columns 4 and 5 are both headed '606.03'"):
+        read(tmp_path / "dup.csv")
+
+
+def test_a_european_table_with_decimal_commas_reads_as_the_same_table(tmp_path):
+    frame, _ = _table(4, axis=(600.5, 700.25, 800.0))
+    frame.to_csv(tmp_path / "dot.csv", index=False)
+    # a spreadsheet's export: decimal commas in the values and in the axis headers
+    (tmp_path / "comma.csv").write_text(frame.to_csv(index=False, sep=";").replace(".", ","))
+    assert (tmp_path / "comma.csv").read_text().startswith("region;600,5;700,25;800,0\n")
+    assert_cube_equal(read(tmp_path / "comma.csv", image_shape=(2, 2)), read(tmp_path / "dot.csv", image_shape=(2, 2)))
+
+
+def test_a_mostly_empty_placement_warns_and_a_huge_one_is_refused_before_allocating(tmp_path):
+    from chemmap import compute_settings
+    from chemmap.core.exceptions import DataWarning, MemoryLimitError
+
+    frame, _ = _table(6)
+    frame["pixel_x"], frame["pixel_y"] = [0, 1, 2, 0, 1, 999], [0, 0, 0, 1, 1, 1]  # one stray coordinate
+    frame.to_csv(tmp_path / "stray.csv", index=False)
+    with pytest.warns(DataWarning, match=r"6 spectra fill 0.3 % of the 2 x 1000 image"):
+        assert read(tmp_path / "stray.csv").image_shape == (2, 1000)
+    frame["pixel_x"] = [0, 1, 2, 0, 1, 2]
+    frame.to_csv(tmp_path / "full.csv", index=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        assert read(tmp_path / "full.csv").image_shape == (2, 3)
+    frame["pixel_x"] = [0, 1, 2, 0, 1, 10**9]
+    frame.to_csv(tmp_path / "huge.csv", index=False)
+    with compute_settings(memory_limit="1GiB"), pytest.raises(MemoryLimitError, match=r"2 x 1000000001 image of 3"):
+        read(tmp_path / "huge.csv")

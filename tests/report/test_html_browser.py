@@ -236,3 +236,23 @@ def test_a_browser_without_decompression_streams_gets_a_clear_message(browser, d
         assert page.get_by_role("heading", name="Metrics").is_visible()
     finally:
         page.close()
+
+
+def test_class_names_that_look_like_markup_cannot_stop_the_page(browser, tmp_path):
+    from chemmap.datasets import make_demo_cube
+    from chemmap.report.html import read_report_data
+    from chemmap.workflows import run_cube
+
+    hostile = {0: "<!--<script>", 1: "</script><script>document.title='owned'</script>\u2028&amp;"}
+    cube = make_demo_cube().replace(label_names=hostile)
+    run_cube(cube, {"clustering": {"k": 2}}, tmp_path / "out")
+    path = tmp_path / "out" / "report.html"
+    block = path.read_text(encoding="utf-8").split('type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in block and "\u2028" not in block  # nothing in the data can end the block
+    truth = next(layer for layer in read_report_data(path)["layers"] if layer["name"] == "ground_truth")
+    assert truth["categories"] == list(hostile.values())  # read back as given
+    report = OpenedReport(browser, path)  # waits for the page to say it is ready
+    try:
+        assert report.errors == [] and report.page.title() != "owned"
+    finally:
+        report.page.close()

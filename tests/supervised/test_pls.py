@@ -78,3 +78,46 @@ def test_a_manifest_reads_back_and_names_its_errors(tmp_path):
     bad.write_text("cube,reference,split\nsample_000.npz,3,train\nsample_001.npz,4,holdout\n")
     with pytest.raises(ConfigError, match="split 'holdout'"):
         read_manifest(bad)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("params.preprocess", "evil", "preprocess 'evil'"),
+        ("coef.0", float("nan"), "not finite numbers"),
+        ("coef.0", 1e308, "not finite numbers"),
+        ("coef", [[1.0, 2.0]], "shape"),
+        ("intercept", float("inf"), "intercept"),
+        ("axis.values", "short", "axis values"),
+        ("n_components", 0, "n_components 0"),
+        ("cv_rmse.1", -1.0, "cross-validated errors"),
+        ("params.surprise", 1, "not a consistent chemmap PLS model"),
+        ("deep", "nesting", "not a consistent chemmap PLS model"),
+    ],
+)
+def test_every_field_of_a_saved_model_is_checked_when_loading(samples, tmp_path, field, value, message):
+    import json
+
+    from chemmap.core.exceptions import FileFormatError
+
+    folder = PLSMapper(2, calibration="mean").fit(samples).save(tmp_path / "model")
+    assert PLSMapper.load(folder).coef_.shape == (50,)  # the model as written loads
+    text = (folder / "model.json").read_text()
+    if field == "deep":
+        text = text[:-2] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    else:
+        config = json.loads(text)
+        *path, last = field.split(".")
+        target = config
+        for key in path:
+            target = target[key]
+        if value == "short":
+            target[last] = target[last][:-1]
+        elif isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+        text = json.dumps(config)
+    (folder / "model.json").write_text(text)
+    with pytest.raises(FileFormatError, match=message):
+        PLSMapper.load(folder)

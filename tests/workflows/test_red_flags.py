@@ -62,13 +62,19 @@ def test_the_checks_can_be_switched_off(tmp_path, demo_csv):
     assert "stability" not in clustering
 
 
-def test_spatial_coherence_of_regions_and_of_noise():
+def test_spatial_coherence_of_regions_and_of_noise(monkeypatch):
+    from chemmap.metrics import stability
+
     rng = np.random.default_rng(1)
     regions = np.zeros((40, 40), int)
     regions[:, 20:] = 1
+    regions[5, 5] = -1  # masked
     assert spatial_coherence(regions)["kappa"] > 0.9 and spatial_coherence(regions)["random_clusters"] == []
     noise = rng.integers(0, 3, (40, 40))
     assert spatial_coherence(noise)["random_clusters"] == [0, 1, 2]
+    whole = [spatial_coherence(regions), spatial_coherence(noise)]
+    monkeypatch.setattr(stability, "PAIRS_PIECE", 130)  # bands of 3 rows: pairs across the bands still counted
+    assert [spatial_coherence(regions), spatial_coherence(noise)] == whole
 
 
 @pytest.mark.parametrize(("separation", "stable"), [(8.0, True), (0.0, False)])

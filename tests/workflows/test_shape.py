@@ -1,8 +1,10 @@
 """Every workflow has one shape: settings declared once, ``execute``/``write``/``summary``, run
 the same way from Python, a config file and the command line."""
 
+import os
 import time
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,6 +85,20 @@ def test_a_stage_inside_another_counts_once():
             time.sleep(0.05)
     assert timer.seconds["figures"] >= 0.05 and 0.02 <= timer.seconds["write"] < 0.05
     assert timer.to_dict()["total_seconds"] == pytest.approx(sum(timer.seconds.values()))
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads the resident memory from Linux's /proc")
+def test_each_stage_records_the_peak_resident_memory_so_far():
+    timer = Timer()
+    with timer.stage("read"):
+        pass
+    with timer.stage("cluster"):
+        held = np.ones(2**24)  # 128 MiB, touched
+        resident = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    peaks = timer.to_dict()["peak_rss_bytes_after"]
+    assert list(peaks) == ["read", "cluster"] and held.sum() == 2**24
+    # the kernel updates its peak counter in batches of pages: within 1 % of the resident size
+    assert peaks["cluster"] >= peaks["read"] and peaks["cluster"] >= 0.99 * resident
 
 
 def test_the_versions_are_looked_up_once_and_each_caller_gets_its_own_copy():

@@ -22,3 +22,98 @@ def test_a_short_or_misshapen_write_is_an_error(tmp_path):
         out.write(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="do not continue"), NpyRowWriter(tmp_path / "c.npy", (4, 2), np.int32) as out:
         out.write(np.zeros((2, 3)))
+
+
+def test_an_output_folder_holding_a_folder_where_a_file_goes_is_refused_before_anything_moves(tmp_path, demo_csv):
+    from chemmap.cli import main
+
+    out = tmp_path / "out"
+    (out / "report.html").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    assert main(["run", str(demo_csv), "--out", str(out), "--quiet"]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.html"]  # nothing of the run moved in
+    assert not list(tmp_path.glob(".out.staging-*"))
+
+
+def test_an_output_that_is_a_file_is_refused_before_the_run(tmp_path):
+    from chemmap.core.exceptions import OutputError
+    from chemmap.workflows.staging import staged_output
+
+    (tmp_path / "out").write_text("a file")
+    with pytest.raises(OutputError, match="is a file"), staged_output(tmp_path / "out"):
+        pytest.fail("the run started")
+    assert (tmp_path / "out").read_text() == "a file"
+
+
+def test_every_output_file_gets_one_mode_that_follows_the_umask(tmp_path, demo_csv):
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    code = (
+        "import os, sys; os.umask(0o027); from chemmap.cli import main; "
+        f"sys.exit(main(['run', {str(demo_csv)!r}, '--out', {str(out)!r}, '--quiet']))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+    modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in out.iterdir() if p.is_file()}
+    assert {"report.html", "cluster_map.png", "maps.npz", "metrics.json"} <= set(modes)
+    assert set(modes.values()) == {0o640}, modes
+
+
+def test_staging_folders_of_killed_runs_are_removed_and_those_of_live_runs_kept(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from chemmap.workflows.staging import staged_output
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(finished.stdout)
+    host = socket.gethostname()
+    killed = tmp_path / f".out.staging-{host}-{dead}-x1"
+    alive = tmp_path / f".out.staging-{host}-{os.getppid()}-x2"
+    elsewhere = tmp_path / f".out.staging-another-host-{dead}-x3"
+    for folder in (killed, alive, elsewhere):
+        folder.mkdir()
+        (folder / "maps.npz").write_bytes(b"half written")
+    with staged_output(tmp_path / "out") as stage:
+        (stage / "metrics.json").write_text("{}")
+    assert not killed.exists() and alive.exists() and elsewhere.exists()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["metrics.json"]
+
+
+def test_sigterm_ends_a_run_in_one_line_and_leaves_no_staging_folder(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from chemmap.datasets import make_demo_cube
+    from chemmap.io import write
+
+    write(make_demo_cube(image_shape=(300, 300)), tmp_path / "big.npz")
+    command = [sys.executable, "-m", "chemmap", "run", str(tmp_path / "big.npz"), "--out", str(tmp_path / "out")]
+    run = subprocess.Popen([*command, "--baseline", "arpls", "--quiet"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.staging-*")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run.poll() is None, "the run ended before it could be stopped"
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 143
+    assert err.strip() == "chemmap: interrupted; no partial outputs were left."
+    assert not list(tmp_path.glob(".out.staging-*")) and not (tmp_path / "out").exists()
+
+
+def test_a_second_run_into_a_folder_counts_only_its_own_files(tmp_path, demo_csv, capsys):
+    from chemmap.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "abundances.npy").write_bytes(b"from an earlier run")
+    assert main(["run", str(demo_csv), "--out", str(out)]) == 0
+    written = len([p for p in out.iterdir() if p.name != "abundances.npy"])
+    assert f"wrote {written} files to" in capsys.readouterr().out

@@ -2,14 +2,17 @@
 (:mod:`chemmap.workflows.catalog`), with ``demo`` and ``info`` beside them.
 
 Exit codes: 0 success, 2 usage or input error (one line, no traceback unless ``--debug``),
-1 unexpected internal error, 130 interrupted.
+1 unexpected internal error, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -106,6 +109,29 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
         print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler's or ``kill``'s stop), unwound as an interrupt is."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While the command runs, SIGTERM unwinds it like Ctrl-C: the staging folder is removed
+    and one line is printed (the default action ends the process where it stands). Only the
+    main thread can set a handler; elsewhere SIGTERM keeps its action."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``chemmap`` command; returns the exit code."""
     parser = _build_parser()
@@ -121,15 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     handler = _cmd_info if args.command == "info" else _run_workflow
     try:
-        return handler(args)
+        with _terminate_as_interrupt():
+            return handler(args)
     except ChemmapError as exc:
         if args.debug:
             raise
         print(f"chemmap: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("chemmap: interrupted; no partial outputs were left.", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, _Terminated) else 130
     except Exception as exc:
         if args.debug:
             raise

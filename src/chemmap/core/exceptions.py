@@ -21,6 +21,7 @@ __all__ = [
     "MissingDependencyError",
     "NarrowWindowWarning",
     "NotFittedError",
+    "OutputError",
     "ShapeError",
 ]
 
@@ -63,6 +64,10 @@ class MissingDependencyError(ChemmapError, ImportError):
 
 class MemoryLimitError(ChemmapError, MemoryError):
     """A result would not fit in the memory limit of the run."""
+
+
+class OutputError(ChemmapError, OSError):
+    """The output place cannot take the results (a file where a folder goes, or the reverse)."""
 
 
 class ChemmapWarning(UserWarning):

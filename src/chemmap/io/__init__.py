@@ -77,8 +77,8 @@ def read(path, *, format: str | None = None, label_mask=None, **options) -> Cube
     **options
         Reader options, e.g. ``image_shape=(30, 30)``, ``label_column="region"``. Unknown
         options raise an error listing the valid ones. Readers with a ``lazy`` option read
-        lazily (Dask) when it is not given and the file holds more than a quarter of the
-        memory limit (see :func:`chemmap.compute_settings`).
+        lazily (Dask) when it is not given and the file holds (or declares, for HDF5) more
+        than a quarter of the memory limit (see :func:`chemmap.compute_settings`).
 
     Returns
     -------
@@ -103,7 +103,10 @@ def read(path, *, format: str | None = None, label_mask=None, **options) -> Cube
         )
     entry = _reader_for(path, format)
     entry.check_options(options)
-    auto_lazy = "lazy" in entry.options and "lazy" not in options and _stored_bytes(path) > _lazy_threshold()
+    declared = entry.declared_bytes(path, **options) if entry.declared_bytes is not None else 0
+    auto_lazy = (
+        "lazy" in entry.options and "lazy" not in options and max(_stored_bytes(path), declared) > _lazy_threshold()
+    )
     if auto_lazy:
         options["lazy"] = True
     cube = _read_with(entry, path, options)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
+from chemmap._shared.compute import ensure_bytes_fit
 from chemmap.core.axis import SpectralAxis, sort_order
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import FileFormatError, InvalidParameterError, ShapeError
+from chemmap.core.exceptions import DataWarning, FileFormatError, InvalidParameterError, ShapeError
 
 __all__ = ["assemble_flat", "check_row_width", "encode_labels", "factor_pairs", "parse_image_shape"]
 
@@ -97,9 +99,6 @@ def check_row_width(spectra: np.ndarray, width: int, *, source: str, seed: int =
     dict
         ``ratio`` of the given width, ``better_widths`` (possibly empty) and ``sheared``.
     """
-    import warnings
-
-    from chemmap.core.exceptions import DataWarning
 
     n = spectra.shape[0]
     rng = np.random.default_rng(seed)
@@ -278,6 +277,21 @@ def assemble_flat(
         attrs["image_shape_check"] = check_row_width(spectra, w, source=source)
 
     n_pixels = h * w
+    ensure_bytes_fit(
+        n_pixels * n_channels * np.dtype(dtype).itemsize,
+        what=f"the {h} x {w} image of {n_channels} channels that the {n_rows} spectra of {source} are placed in",
+        fix="check image_shape and the pixel_x/pixel_y columns (one far-off coordinate makes a huge, empty image), "
+        "or raise --memory-limit",
+    )
+    if n_pixels > 2 * n_rows:
+        warnings.warn(
+            f"{source}: its {n_rows} spectra fill {100 * n_rows / n_pixels:.1f} % of the {h} x {w} image "
+            f"({attrs['image_shape_source']}); the other {n_pixels - n_rows} pixels hold no spectrum and are masked. "
+            "If the sample fills the scan, check the pixel_x/pixel_y columns (a stray coordinate stretches the "
+            "image) or give image_shape (--image-shape H W).",
+            DataWarning,
+            stacklevel=3,
+        )
     data = np.full((n_pixels, n_channels), np.nan, dtype=dtype)
     data[flat_index] = spectra
     present = np.zeros(n_pixels, dtype=bool)

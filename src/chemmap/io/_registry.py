@@ -48,6 +48,9 @@ class ReaderEntry:
     forwards_to : callable, optional
         A function that ``read`` passes its ``**options`` on to; its keyword-only
         parameters are options of this reader too.
+    declared_bytes : callable, optional
+        ``declared_bytes(path, **options) -> int``: the bytes of the array the reader would
+        load, from the file's metadata alone (a small file can declare a huge array).
     options : tuple of str
         The option names ``read`` accepts (derived from the signatures).
     """
@@ -58,6 +61,7 @@ class ReaderEntry:
     description: str
     sniff: Callable[[Path], bool] | None = None
     forwards_to: Callable | None = None
+    declared_bytes: Callable[..., int] | None = None
     options: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:

@@ -95,7 +95,7 @@ def table_to_cube(
             "spectral_columns=[...] and axis=[...]."
         )
     if axis is None:
-        _refuse_headerless(spectral, source)
+        refuse_headerless(spectral, source)
         bad = [c for c in spectral if not is_number(c)]
         if bad:
             raise FileFormatError(f"{source}: spectral column header {bad[0]!r} is not an axis value; pass axis=[...].")
@@ -169,13 +169,14 @@ def grid_indices(values, name: str, source) -> np.ndarray:
     return np.round(index).astype(np.int64)
 
 
-def _refuse_headerless(spectral: list[str], source) -> None:
+def refuse_headerless(spectral: list[str], source) -> None:
     """A header row of numbers that go up and down is a spectrum, not an axis: the file has no header."""
     values = np.array([float(c) for c in spectral if is_number(c)])
     if values.size < 4:
         return
     steps = np.diff(values)
-    if np.mean(steps > 0) < 0.9 and np.mean(steps < 0) < 0.9:
+    steps = steps[steps != 0]  # a repeated value goes neither up nor down
+    if steps.size >= 3 and np.mean(steps > 0) < 0.9 and np.mean(steps < 0) < 0.9:
         raise FileFormatError(
             f"{source} has no header row of axis values: its first row ({', '.join(spectral[:4])}, ...) goes up "
             "and down as intensities do, so it is a spectrum, not an axis. chemmap needs the axis (the first row "

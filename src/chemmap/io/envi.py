@@ -20,6 +20,7 @@ from chemmap.core.axis import UNSTATED_UNITS, parse_unit
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, DataWarning, FileFormatError, InputFileNotFoundError
 from chemmap.io._build import build_cube, check_fits_in_file, lazy_view
+from chemmap.io._companion import companion_file
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
 __all__ = ["DATA_SUFFIXES", "ENVI_DTYPES", "parse_envi_header", "read_envi", "write_envi"]
@@ -169,11 +170,10 @@ def _data_file_for(header: Path, fields: dict, data_file) -> Path:
         if not path.is_file():
             raise InputFileNotFoundError(f"The data file {path} does not exist.")
         return path
-    folder = header.parent.resolve()
     named = fields.get("data file") or fields.get("filename")
     if named:
-        target = (header.parent / str(named)).resolve()
-        if target.parent != folder:
+        target = header.parent / str(named)
+        if target.resolve().parent != header.parent.resolve() and not target.is_symlink():
             raise FileFormatError(
                 f"{header}: field 'data file' points to {named!r}, outside the header's folder. chemmap only "
                 "reads data files that sit beside their header. To fix this, move the data file next to the "
@@ -181,14 +181,14 @@ def _data_file_for(header: Path, fields: dict, data_file) -> Path:
             )
         if not target.is_file():
             raise InputFileNotFoundError(f"{header}: field 'data file' names {named!r}, which does not exist.")
-        return target
+        return companion_file(header, target, what="data file", option="data_file=, or name the data file")
     stem = header.with_suffix("")
     candidates = [stem] if stem.suffix else []
     candidates += [stem.with_name(stem.name + s) for s in (*DATA_SUFFIXES, *(s.upper() for s in DATA_SUFFIXES))]
     candidates.append(stem)
     for candidate in candidates:
         if candidate.is_file() and candidate != header:
-            return candidate
+            return companion_file(header, candidate, what="data file", option="data_file=, or name the data file")
     tried = ", ".join(sorted({c.name for c in candidates}))
     raise InputFileNotFoundError(
         f"No data file found for the ENVI header {header}: tried {tried}. To fix this, keep the data file "

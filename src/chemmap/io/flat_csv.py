@@ -8,13 +8,15 @@ each row in the image (column and row, 0-based unless ``coordinate_origin=1``).
 
 from __future__ import annotations
 
+import csv
+import re
 from pathlib import Path
 
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._build import unreadable_file
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
-from chemmap.io._table import cube_to_table, table_to_cube
+from chemmap.io._table import cube_to_table, is_number, refuse_headerless, table_to_cube
 
 __all__ = ["read_flat_csv", "write_flat_csv"]
 
@@ -42,22 +44,66 @@ def _open_text(path: Path):
     return opener(path, "rt", encoding="utf-8", errors="replace")
 
 
-def _sniff_delimiter(path: Path) -> str:
+def _first_lines(path: Path, n: int = 2) -> list[str]:
+    """The first ``n`` lines of the table (decompressed), without their line ends."""
     try:
         with _open_text(path) as fh:
-            header = fh.readline()
+            return [fh.readline().rstrip("\r\n").lstrip("\ufeff") for _ in range(n)]
     except (OSError, EOFError, ValueError) as exc:
         raise FileFormatError(f"{path} cannot be decompressed or read as text ({exc}).") from None
+
+
+def _sniff_delimiter(header: str, first_row: str) -> str:
+    """``;`` or a tab when it splits the header and the first row into as many fields (a
+    European table's decimal commas would outnumber its separators), else the most frequent
+    of ``,``, ``;`` and tab in the header."""
+    for delimiter in (";", "\t"):
+        n = header.count(delimiter)
+        if n and n == first_row.count(delimiter):
+            return delimiter
     counts = {d: header.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","
 
 
+#: A number written with a decimal comma (``0,0152``, ``-1,5e-3``).
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+([eE][-+]?\d+)?\s*$")
+
+
+def _decimal_mark(delimiter: str, first_row: str) -> str:
+    """``","`` for a table separated by ``;`` or tabs whose first data row writes its numbers
+    with decimal commas (European spreadsheets), else ``"."``."""
+    if delimiter == ",":
+        return "."
+    fields = next(csv.reader([first_row], delimiter=delimiter), [])
+    commas = sum(bool(_DECIMAL_COMMA.match(f)) for f in fields)
+    return "," if commas and commas >= sum(bool(f.strip()) for f in fields) // 2 else "."
+
+
+def _refuse_duplicate_axis_headers(path: Path, header: str, delimiter: str, decimal: str) -> None:
+    """Two spectral columns headed by the same text: pandas would rename the second
+    ``606.03.1`` and read it as a metadata column (equal values written differently, ``700``
+    and ``700.0``, are refused with the axis)."""
+    names = [n.strip() for n in next(csv.reader([header], delimiter=delimiter), [])]
+    texts = [n.replace(",", ".") for n in names] if decimal == "," else names
+    spectral = [i for i, text in enumerate(texts) if is_number(text)]
+    if len({names[i] for i in spectral}) == len(spectral):
+        return
+    refuse_headerless([texts[i] for i in spectral], path.name)  # a first row of intensities repeats too
+    seen: dict[str, int] = {}
+    for i in spectral:
+        if names[i] in seen:
+            raise FileFormatError(
+                f"{path.name}: columns {seen[names[i]] + 1} and {i + 1} are both headed {names[i]!r}: two channels at "
+                "one axis position. Each spectral column must hold a different axis value. To fix this, export the "
+                "table again with its full-precision axis values, or drop the repeated column."
+            )
+        seen[names[i]] = i
+
+
 def _check_last_row(path: Path, delimiter: str, n_columns: int) -> None:
     """Refuse a plain table whose last row has fewer fields than the header: a file cut off
     mid-row, whose missing cells pandas would read as empty."""
-    import csv
-
     if path.suffix.lower() in COMPRESSED_SUFFIXES:
         return  # a compressed file cut short fails to decompress
     with open(path, "rb") as fh:
@@ -106,10 +152,15 @@ def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
     path = Path(path)
     if path.stat().st_size == 0:
         raise FileFormatError(f"{path} is empty; expected a header row and one row per pixel.")
+    header, first_row = _first_lines(path)
     if delimiter is None:
-        delimiter = _sniff_delimiter(path)
+        delimiter = _sniff_delimiter(header, first_row)
+    decimal = _decimal_mark(delimiter, first_row)
+    _refuse_duplicate_axis_headers(path, header, delimiter, decimal)
     try:
-        table = pd.read_csv(path, sep=delimiter, skipinitialspace=True)
+        table = pd.read_csv(path, sep=delimiter, skipinitialspace=True, decimal=decimal)
+        if decimal == ",":  # the axis values in the header are written the same way
+            table.columns = [str(c).replace(",", ".") for c in table.columns]
     except pd.errors.EmptyDataError:
         raise FileFormatError(f"{path} is empty; expected a header row and one row per pixel.") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from chemmap._shared.compute import ensure_bytes_fit
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import FileFormatError
+from chemmap.core.exceptions import ChemmapError, FileFormatError
 from chemmap.io._build import lazy_view, unreadable_file
 from chemmap.io._cube_layout import cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
 from chemmap.io._hdf5_datasets import axis_unit_of, choose_cube, cube_candidates, hdf5_kind
@@ -72,6 +73,12 @@ def read_hdf5_cube(
             attrs["axis"] = np.asarray(fh[source_axis][()], dtype=np.float64).reshape(-1)
             attrs["axis_unit"] = axis_unit_of(fh[source_axis]) or attrs.get("axis_unit")
         ds = fh[chosen.name]
+        if not lazy:
+            ensure_bytes_fit(
+                ds.nbytes,
+                what=f"the dataset {chosen.name!r} of {path.name} ({' x '.join(map(str, ds.shape))} {ds.dtype})",
+                fix="read it lazily (lazy=true; --read-option lazy=true), raise --memory-limit, or crop it",
+            )
         data = lazy_view(ds, reader="hdf5-cube", path=path) if lazy else ds[()]
         axis_length = len(attrs["axis"]) if attrs.get("axis") is not None else None
         data, layout_note = move_spectral_last(
@@ -117,6 +124,18 @@ def write_hdf5_cube(cube: Cube, path, *, compression: str | None = "gzip") -> No
             fh.create_dataset("labels", data=cube.labels.astype(np.int32))
 
 
+def declared_hdf5_bytes(path, *, cube_key: str | None = None, **_) -> int:
+    """Bytes of the dataset :func:`read_hdf5_cube` would read, from the file's metadata (0 when
+    it cannot tell: the reader then says why)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            return int(fh[choose_cube(cube_candidates(fh), cube_key, Path(path).name).name].nbytes)
+    except (OSError, KeyError, ValueError, ChemmapError):
+        return 0
+
+
 def _is_hdf5_cube(path: Path) -> bool:
     return hdf5_kind(path) == "cube"
 
@@ -129,6 +148,7 @@ readers.register(
         read_hdf5_cube,
         "HDF5 cube (height, width, n_channels), axis in attributes",
         sniff=_is_hdf5_cube,
+        declared_bytes=declared_hdf5_bytes,
     ),
 )
 writers.register(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chemmap._shared.compute import ensure_bytes_fit
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._build import build_cube, unreadable_file
@@ -39,6 +40,13 @@ def read_npz(path, *, axis_unit: str | None = None, dtype=np.float32) -> Cube:
                 f"{path} has no array named 'cube'; found {sorted(archive.files)}. Expected keys "
                 "cube (H, W, C) and axis (C,)."
             )
+        shape, stored = _member_header(archive, "cube", path)
+        n = int(np.prod(shape, dtype=np.int64))
+        ensure_bytes_fit(
+            n * max(stored.itemsize, np.dtype(dtype).itemsize),
+            what=f"the cube of {path.name} ({' x '.join(map(str, shape))} {stored}; {path.stat().st_size} B on disk)",
+            fix="raise --memory-limit, or save the cube in a format read lazily (Zarr, HDF5)",
+        )
         unit = axis_unit or (str(archive["axis_unit"]) if "axis_unit" in archive else "channel")
         names = None
         if "label_names" in archive:
@@ -53,6 +61,21 @@ def read_npz(path, *, axis_unit: str | None = None, dtype=np.float32) -> Cube:
             label_names=names,
             dtype=dtype,
         )
+
+
+def _member_header(archive, name: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype an ``.npz`` member declares in its ``.npy`` header (read without
+    decompressing the array: a small file can declare a huge one)."""
+    try:
+        with archive.zip.open(f"{name}.npy") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, _, stored = read_header(fh)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise unreadable_file("npz", path, exc) from None
+    return tuple(int(n) for n in shape), np.dtype(stored)
 
 
 def read_npy(path, *, axis=None, axis_unit: str = "channel", layout: str = "auto", dtype=np.float32) -> Cube:

@@ -20,6 +20,7 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InputFileNotFoundError
 from chemmap.io._build import build_cube, check_fits_in_file, lazy_view
+from chemmap.io._companion import companion_file
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 
 __all__ = ["parse_rpl_header", "read_ripple", "write_ripple"]
@@ -125,6 +126,8 @@ def read_ripple(path, *, data_file=None, dtype=None, lazy: bool = False) -> Cube
         raise InputFileNotFoundError(
             f"The ripple data file {raw_path} does not exist. Pass data_file= if it is named otherwise."
         )
+    if data_file is None and path != raw_path:
+        raw_path = companion_file(header, raw_path, what="data file", option="data_file=, or name the .raw file")
     source = str(header)
     fields = parse_rpl_header(header.read_text(encoding="latin-1"), source=source)
     w, h, depth = (_int(fields, k, source, low=1) for k in ("width", "height", "depth"))

@@ -12,6 +12,7 @@ readers take the others.
 
 from __future__ import annotations
 
+import glob
 import importlib
 import re
 import warnings
@@ -29,6 +30,7 @@ from chemmap.core.exceptions import (
     MissingDependencyError,
 )
 from chemmap.io._build import build_cube
+from chemmap.io._companion import companion_file
 from chemmap.io._registry import ReaderEntry, readers
 
 __all__ = ["VENDOR_SUFFIXES", "read_vendor"]
@@ -325,6 +327,19 @@ def _tube_anode(signal: dict, path: Path) -> str | None:
     return None
 
 
+#: Files whose reader opens data files beside them by name: suffix -> (pattern of those files, what
+#: they are). Each must really sit in the folder (:func:`~chemmap.io._companion.companion_file`).
+COMPANIONS = {".emi": ("{stem}_*.ser", "TIA data file")}
+
+
+def _check_companions(path: Path) -> None:
+    pattern, what = COMPANIONS.get(path.suffix.lower(), (None, None))
+    if pattern is None:
+        return
+    for companion in sorted(path.parent.glob(pattern.format(stem=glob.escape(path.stem)))):
+        companion_file(path, companion, what=what, option=f"read {companion.name} itself")
+
+
 def read_vendor(
     path, *, plugin: str | None = None, axis_unit: str | None = None, dtype=None, lazy: bool = False
 ) -> Cube:
@@ -348,6 +363,7 @@ def read_vendor(
     entry = _plugin_for(path, plugin)
     module = importlib.import_module(entry["api"])
     _check_complete(path)
+    _check_companions(path)
     signal, others = _spectrum_image(_read_signals(module, path, entry["name"], lazy), path.name)
     axes = sorted(signal["axes"], key=lambda a: a.get("index_in_array") or 0)
     data = signal["data"]

@@ -249,6 +249,20 @@ def _asset(name: str) -> str:
     return resources.files("chemmap.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
+#: Characters that end or change a ``<script>`` block, or a JavaScript line, and their JSON escapes.
+_SCRIPT_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def embedded_json(value) -> str:
+    """``value`` as JSON that is safe inside a ``<script>`` block of a page: ``<``, ``>``, ``&``,
+    U+2028 and U+2029 are written as ``\\uXXXX`` escapes (inside JSON strings, the only place
+    they can occur), so no text a user gives (a class name ``<!--<script>``) can end the block
+    or stop the page from loading; ``json.loads`` reads the same value back."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).translate(_SCRIPT_ESCAPES)
+
+
 def render_html(report: InteractiveReport) -> str:
     """The page as one string (UTF-8), with its data, script and styles inside."""
     from chemmap.report.markdown_html import markdown_to_html
@@ -256,7 +270,7 @@ def render_html(report: InteractiveReport) -> str:
     names = [layer.name for layer in report.layers]
     if len(set(names)) != len(names):
         raise ChemmapError(f"map names on an interactive report must be unique; got {names}")
-    data = json.dumps(_payload(report), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    data = embedded_json(_payload(report))
     provenance = "\n".join(
         f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in report.provenance.items()
@@ -304,7 +318,7 @@ def read_report_data(path) -> dict:
     match = _DATA_BLOCK.search(Path(path).read_text(encoding="utf-8"))
     if match is None:
         raise ChemmapError(f"{path} holds no chemmap report data; is it a report.html written by chemmap?")
-    payload = json.loads(match.group(1).replace("<\\/", "</"))
+    payload = json.loads(match.group(1))
     h, w = payload["displayShape"]
     for layer in payload["layers"]:
         raw = _unpack(layer.pop("data"), layer["dtype"]).reshape(h, w)

@@ -241,11 +241,45 @@ class PLSMapper(RegressorMixin, BaseEstimator):
             mapper.cv_rmse_ = {int(k): float(v) for k, v in config["cv_rmse"].items()}
             mapper.axis_values_ = np.asarray(config["axis"]["values"], dtype=np.float64)
             mapper.axis_unit_ = str(config["axis"]["unit"])
-        except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError, json.JSONDecodeError) as err:
             raise FileFormatError(f"{path} is not a consistent chemmap PLS model: {err}") from None
-        mapper.n_channels_ = mapper.coef_.size
-        if mapper.axis_values_.size != mapper.n_channels_:
-            raise FileFormatError(
-                f"{path}: {mapper.n_channels_} coefficients but {mapper.axis_values_.size} axis values."
-            )
+        _check_loaded(mapper, path)
         return mapper
+
+
+def _check_loaded(mapper: PLSMapper, path: Path) -> None:
+    """Every field of a loaded model is one that :meth:`PLSMapper.fit` could have written: the
+    choices among the known ones, the coefficients a finite vector of one value per axis
+    value, within :data:`LARGEST_COEFFICIENT`, the axis strictly ordered."""
+    coef, axis = mapper.coef_, mapper.axis_values_
+    problem = None
+    if mapper.calibration not in ("mean", "pixels") or mapper.preprocess not in PREPROCESSING:
+        problem = (
+            f"calibration {mapper.calibration!r} or preprocess {mapper.preprocess!r} is not one of "
+            f"{['mean', 'pixels']} and {list(PREPROCESSING)}"
+        )
+    elif coef.ndim != 1 or coef.size == 0:
+        problem = f"its coefficients have shape {coef.shape}; expected one per channel"
+    elif not np.all(np.isfinite(coef)) or np.abs(coef).max() > LARGEST_COEFFICIENT:
+        problem = f"its coefficients are not finite numbers within ±{LARGEST_COEFFICIENT:g}"
+    elif not np.isfinite(mapper.intercept_) or abs(mapper.intercept_) > LARGEST_COEFFICIENT:
+        problem = f"its intercept {mapper.intercept_!r} is not a finite number within ±{LARGEST_COEFFICIENT:g}"
+    elif axis.ndim != 1 or axis.size != coef.size:
+        problem = f"it has {coef.size} coefficients but {axis.size} axis values"
+    elif not np.all(np.isfinite(axis)) or not (np.all(np.diff(axis) > 0) or np.all(np.diff(axis) < 0)):
+        problem = "its axis values are not finite and strictly ordered"
+    elif not 1 <= mapper.n_components_ <= coef.size:
+        problem = f"n_components {mapper.n_components_} is not between 1 and its {coef.size} channels"
+    elif not all(np.isfinite(v) and v >= 0 for v in mapper.cv_rmse_.values()):
+        problem = "its cross-validated errors are not finite non-negative numbers"
+    if problem:
+        raise FileFormatError(
+            f"{path} is not a model chemmap wrote: {problem}. It was edited or damaged; calibrate again "
+            "(chemmap quantify train) to make a new one."
+        )
+    mapper.n_channels_ = coef.size
+
+
+#: Largest coefficient or intercept a loaded model may hold (a calibration's are many orders
+#: of magnitude smaller; beyond this, a prediction overflows float64 on ordinary spectra).
+LARGEST_COEFFICIENT = 1e100

@@ -66,26 +66,37 @@ def execute(cube: Cube, settings: MappingSettings, session: Session) -> RunResul
 
 def write(result: RunResult, stage: Path, session: Session) -> None:
     """The maps, labels, figures, metrics and reports of a run into ``stage``."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from chemmap._shared.atomic import write_text_atomic
     from chemmap.report import render_markdown, write_figures, write_metrics_json
     from chemmap.report.component_maps import write_chemical_maps
     from chemmap.report.html import write_html
     from chemmap.report.pages import run_report
 
-    with session.timer.stage("figures"):
-        write_figures(result, stage)
-        write_chemical_maps(result, stage)
-    if result.cube.is_lazy:
-        write_zarr_outputs(result.label_image, result.maps, stage)
-    else:
-        np.save(stage / "cluster_labels.npy", result.label_image.astype(np.int32))
-        maps = {name: result.maps[name] for name in result.maps.map_names}
-        with open(stage / "maps.npz", "wb") as fh:
-            np.savez_compressed(fh, **maps)
+    # the arrays are compressed (zlib releases the GIL) while the figures are drawn
+    with ThreadPoolExecutor(1) as pool:
+        arrays = pool.submit(_write_arrays, result, stage)
+        with session.timer.stage("figures"):
+            write_figures(result, stage)
+            write_chemical_maps(result, stage)
+        arrays.result()
     write_metrics_json(result.metrics, stage / "metrics.json")
     with session.timer.stage("report"):
         write_text_atomic(stage / "report.md", render_markdown(result))
         write_html(run_report(result, command=session.command, versions=versions()), stage / "report.html")
+
+
+def _write_arrays(result: RunResult, stage: Path) -> None:
+    """``cluster_labels`` and ``maps``: ``.npy``/``.npz`` for a cube in memory, Zarr stores for
+    a lazy one."""
+    if result.cube.is_lazy:
+        write_zarr_outputs(result.label_image, result.maps, stage)
+        return
+    np.save(stage / "cluster_labels.npy", result.label_image.astype(np.int32))
+    maps = {name: result.maps[name] for name in result.maps.map_names}
+    with open(stage / "maps.npz", "wb") as fh:
+        np.savez_compressed(fh, **maps)
 
 
 def summary(result: RunResult) -> str:
@@ -95,7 +106,7 @@ def summary(result: RunResult) -> str:
     if "ari" in cl:
         parts += [f"ARI={cl['ari']:.3f}", f"accuracy={cl['pixel_accuracy']:.3f}", f"mean IoU={cl['mean_iou']:.3f}"]
     return (
-        f"wrote {len(list(result.out_dir.iterdir()))} files to {result.out_dir} "
+        f"wrote {len(result.written)} files to {result.out_dir} "
         f"({', '.join(p for p in parts if p)}); open report.html (or report.md)"
     )
 

@@ -25,5 +25,7 @@ class RunResult:
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     out_dir: Path | None = None
+    #: Names of the files and folders this run wrote into ``out_dir`` (others there are not its own).
+    written: list[str] = field(default_factory=list)
     unmixing: Any = None
     classification: Any = None

@@ -50,13 +50,29 @@ def _installed_versions() -> dict[str, str]:
     return out
 
 
+def peak_rss() -> int | None:
+    """The largest resident memory of this process so far, in bytes (None where the
+    platform does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # Linux gives KiB
+
+
 class Timer:
     """Wall-clock seconds per named stage. A stage inside another counts once: the outer
-    stage records its own time without the inner one's, so the stages add up to the run."""
+    stage records its own time without the inner one's, so the stages add up to the run.
+
+    ``peak_rss`` holds the process's peak resident memory (bytes) when each stage ended: the
+    first stage whose value reaches the run's peak is where the memory went.
+    """
 
     def __init__(self) -> None:
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.seconds: dict[str, float] = {}
+        self.peak_rss: dict[str, int] = {}
         self._inner: list[float] = []  # seconds spent in inner stages, per open stage
 
     @contextlib.contextmanager
@@ -71,6 +87,9 @@ class Timer:
             if self._inner:
                 self._inner[-1] += elapsed
             self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed - inner, 4)
+            peak = peak_rss()
+            if peak is not None:
+                self.peak_rss[name] = peak
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +97,7 @@ class Timer:
             "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": self.seconds,
             "total_seconds": round(sum(self.seconds.values()), 4),
+            "peak_rss_bytes_after": self.peak_rss,
         }
 
 

@@ -172,6 +172,7 @@ class Workflow:
                 config["run"] = {**config.get("run", {}), **session.options.run_table()}
                 write_resolved_config(stage, config)
             session.write_record(stage, source=session.input["path"], **getattr(result, "record", {}))
+            result.written = sorted(p.name for p in stage.iterdir())
         return result
 
 

@@ -4,14 +4,17 @@ hidden staging folder beside it and moved into place when the run has succeeded.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from chemmap.core.exceptions import OutputError
 from chemmap.report.metrics_json import to_json_safe
 
 __all__ = ["OUTPUT_CHUNK", "NpyRowWriter", "staged_output", "write_zarr_outputs"]
@@ -20,24 +23,62 @@ __all__ = ["OUTPUT_CHUNK", "NpyRowWriter", "staged_output", "write_zarr_outputs"
 OUTPUT_CHUNK = 1024
 
 
+def _staging_prefix(out_dir: Path) -> str:
+    """Name start of this host's staging folders of ``out_dir``; the owning process's id and a
+    random part follow."""
+    return f".{out_dir.name}.staging-{socket.gethostname()}-"
+
+
+def _remove_stale_staging(out_dir: Path) -> None:
+    """Delete the staging folders of ``out_dir`` left by runs of this host that no longer run
+    (killed with SIGKILL, or the machine stopped); those of live runs, and of other hosts
+    sharing the folder, are left alone."""
+    if os.name != "posix":  # os.kill(pid, 0) tests a process only on POSIX
+        return
+    start = _staging_prefix(out_dir)
+    for folder in out_dir.parent.glob(glob.escape(start) + "*"):
+        pid = folder.name[len(start) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
 @contextlib.contextmanager
 def staged_output(out_dir: str | os.PathLike) -> Iterator[Path]:
     """Yield a staging folder; on success move its files into ``out_dir``.
 
     On any exception the staging folder is deleted and ``out_dir`` is left as it was (a
     failed run leaves no partial files there). Files are moved with ``os.replace``, which
-    is atomic per file on one file system.
+    is atomic per file on one file system. Staging folders of ``out_dir`` left by runs
+    that were killed are deleted first.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(
+            f"The output folder {out_dir} is a file; the results are a folder of files. To fix this, name a folder."
+        )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    _remove_stale_staging(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(out_dir)}{os.getpid()}-", dir=out_dir.parent))
     try:
         yield staging
         out_dir.mkdir(parents=True, exist_ok=True)
-        for item in sorted(staging.iterdir()):
-            target = out_dir / item.name
-            if target.is_dir() and not item.is_dir():
-                raise IsADirectoryError(f"{target} is a folder; cannot replace it with a file.")
+        items = sorted(staging.iterdir())
+        targets = [out_dir / item.name for item in items]
+        clashes = [t for item, t in zip(items, targets, strict=True) if t.exists() and t.is_dir() != item.is_dir()]
+        if clashes:  # refused before any file moves, so the folder is left as it was
+            kinds = ", ".join(f"{c.name} ({'a folder' if c.is_dir() else 'a file'})" for c in clashes[:3])
+            raise OutputError(
+                f"{out_dir} already holds {kinds} where this run writes "
+                f"{'a file' if clashes[0].is_dir() else 'a folder'} of that name; nothing was written there. "
+                "To fix this, choose an empty --out folder, or move those away."
+            )
+        for item, target in zip(items, targets, strict=True):
             if item.is_dir() and target.exists():
                 shutil.rmtree(target)
             os.replace(item, target)
