@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -117,3 +120,102 @@ def test_a_second_run_into_a_folder_counts_only_its_own_files(tmp_path, demo_csv
     assert main(["run", str(demo_csv), "--out", str(out)]) == 0
     written = len([p for p in out.iterdir() if p.name != "abundances.npy"])
     assert f"wrote {written} files to" in capsys.readouterr().out
+
+
+def _run(demo_csv, out, *extra) -> int:
+    from chemmap.cli import main
+
+    return main(["run", str(demo_csv), "--out", str(out), "--quiet", *extra])
+
+
+def test_a_second_run_into_a_run_folder_is_refused_and_with_overwrite_replaces_it_as_a_whole(
+    tmp_path, demo_csv, capsys
+):
+    import json
+
+    out = tmp_path / "out"
+    assert _run(demo_csv, out, "--unmix", "vca+fcls", "--components", "2") == 0
+    first = sorted(p.name for p in out.iterdir())
+    assert "abundances.npy" in first
+    (out / "my-notes.txt").write_text("mine")
+    before = (out / "run_record.json").read_bytes()
+    capsys.readouterr()
+    assert _run(demo_csv, out) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "holds the results of another chemmap run" in err and "--overwrite" in err
+    assert (out / "run_record.json").read_bytes() == before  # refused before the run: nothing touched
+    assert _run(demo_csv, out, "--overwrite") == 0
+    now = sorted(p.name for p in out.iterdir())
+    assert "abundances.npy" not in now and "my-notes.txt" in now  # no file of the first run is left
+    outputs = json.loads((out / "run_record.json").read_text())["outputs"]
+    assert sorted(outputs) == [n for n in now if n != "my-notes.txt"]
+    assert (out / "my-notes.txt").read_text() == "mine"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_an_output_named_as_a_file_of_the_users_in_the_folder_is_refused_and_the_file_kept(tmp_path, demo_csv):
+    from chemmap.datasets import make_demo_cube
+    from chemmap.io import write
+
+    out = tmp_path / "data"
+    out.mkdir()
+    write(make_demo_cube(), out / "maps.npz")  # the input, named as an output of the run
+    kept = (out / "maps.npz").read_bytes()
+    assert _run(out / "maps.npz", out, "--overwrite") == 2  # --overwrite never replaces a file no run wrote
+    assert (out / "maps.npz").read_bytes() == kept and sorted(p.name for p in out.iterdir()) == ["maps.npz"]
+
+
+def test_a_run_into_a_folder_another_run_is_writing_to_is_refused(tmp_path, demo_csv, capsys):
+    from chemmap.workflows.staging import staged_output
+
+    out = tmp_path / "out"
+    with staged_output(out) as stage:  # a run in progress holds the folder's lock
+        (stage / "metrics.json").write_text("{}")
+        assert _run(demo_csv, out) == 2
+        assert "Another chemmap run (process" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["metrics.json"]
+    assert _run(demo_csv, out, "--overwrite") == 2  # metrics.json there is no run's: kept, refused
+    assert not (tmp_path / ".out.lock").exists()
+
+
+def test_an_output_folder_on_another_file_system_is_written(tmp_path, demo_csv):
+    import os
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on a file system other than the test's temporary folder")
+    real = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        (tmp_path / "out").symlink_to(real)  # a rename from beside the link would fail with EXDEV
+        assert _run(demo_csv, tmp_path / "out") == 0
+        assert _run(demo_csv, tmp_path / "out", "--overwrite") == 0
+        assert {"report.html", "maps.npz", "run_record.json"} <= {p.name for p in real.iterdir()}
+        assert not [p for p in real.iterdir() if p.name.startswith(".")]
+    finally:
+        shutil.rmtree(real, ignore_errors=True)
+
+
+def test_the_demo_replaces_its_own_earlier_demo(tmp_path):
+    from chemmap.workflows.mapping import run_demo
+
+    first = run_demo(tmp_path / "demo").written
+    second = run_demo(tmp_path / "demo").written
+    assert second == first and sorted(p.name for p in (tmp_path / "demo").iterdir()) == sorted(
+        [*first, "demo.csv", "demo.h5"]
+    )
+
+
+def test_a_file_output_is_never_the_input_and_replaces_a_file_only_with_overwrite(tmp_path):
+    from chemmap.cli import main
+    from chemmap.datasets import make_demo_cube
+    from chemmap.io import write
+
+    write(make_demo_cube(), tmp_path / "a.npz")
+    kept = (tmp_path / "a.npz").read_bytes()
+    assert main(["convert", str(tmp_path / "a.npz"), str(tmp_path / "a.npz"), "--overwrite", "--quiet"]) == 2
+    assert (tmp_path / "a.npz").read_bytes() == kept
+    (tmp_path / "b.h5").write_text("not mine to replace")
+    assert main(["convert", str(tmp_path / "a.npz"), str(tmp_path / "b.h5"), "--quiet"]) == 2
+    assert (tmp_path / "b.h5").read_text() == "not mine to replace"
+    assert main(["convert", str(tmp_path / "a.npz"), str(tmp_path / "b.h5"), "--overwrite", "--quiet"]) == 0

@@ -79,8 +79,11 @@ def add_workflow_arguments(parser: argparse.ArgumentParser, workflow) -> None:
     parser.add_argument("input", type=Path, help=workflow.input_help)
     if workflow.output == "file":
         parser.add_argument("out", type=Path, help="file to write; the suffix picks the writer (.zarr, .hdr, .h5 ...)")
+        replaced = "an existing output file"
     else:
         parser.add_argument("--out", required=True, type=Path, help="output folder")
+        replaced = "the files of an earlier run in the output folder (files chemmap did not write are kept)"
+    parser.add_argument("--overwrite", action="store_true", help=f"replace {replaced}")
     for table, params in workflow_tables(workflow.settings).items():
         add_param_flags(parser, params, section=table, skip=(*workflow.positionals, "path"))
     if "preprocessing" in workflow.settings.LISTS:

@@ -75,7 +75,7 @@ def _run_workflow(args) -> int:
         return 0
     workflow = workflows()[args.workflow]
     config, base_dir = workflow_config(args, workflow)
-    result = workflow.run_config(config, args.out, base_dir=base_dir, **options)
+    result = workflow.run_config(config, args.out, base_dir=base_dir, overwrite=args.overwrite, **options)
     _report(result, workflow.summary(result))
     return 0
 

@@ -127,35 +127,42 @@ MAPPING = Workflow(
     input_help="data file, or a .toml config",
 )
 
-#: ``run(config, out_dir, *, base_dir=None, progress=None, command=None)``: validate a
+#: ``run(config, out_dir, *, base_dir=None, progress=None, command=None, overwrite=False)``: validate a
 #: mapping config (sections ``input``, ``preprocessing``, ``maps``, ``clustering``,
 #: ``unmixing``, ``classification``, ``run``; see :mod:`chemmap.workflows.config`) before any
 #: data are read, then read its input and run the workflow into ``out_dir`` (files appear
-#: only when the whole run succeeded). Returns a :class:`RunResult`.
+#: only when the whole run succeeded; an earlier run there is replaced only with
+#: ``overwrite``). Returns a :class:`RunResult`.
 run = MAPPING.run_config
 
 
 def run_cube(
-    cube: Cube, config: dict | None = None, out_dir=None, *, progress: ProgressCallback | None = None
+    cube: Cube,
+    config: dict | None = None,
+    out_dir=None,
+    *,
+    progress: ProgressCallback | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
     """Run the mapping workflow on a Cube already in memory: ``config`` as for :func:`run`
-    without ``[input]``; nothing is written when ``out_dir`` is None."""
+    without ``[input]``; nothing is written when ``out_dir`` is None; ``overwrite`` replaces
+    an earlier run's files in ``out_dir``."""
     settings = MappingSettings({k: v for k, v in (config or {}).items() if k != "input"})
-    return MAPPING.run(
-        cube, out_dir, settings, session=SessionOptions.from_run_table(settings["run"], progress=progress)
-    )
+    options = SessionOptions.from_run_table(settings["run"], progress=progress, overwrite=overwrite)
+    return MAPPING.run(cube, out_dir, settings, session=options)
 
 
 def run_demo(out_dir, *, progress: ProgressCallback | None = None, command: list[str] | None = None) -> RunResult:
     """``chemmap demo``: write the built-in 30 x 30 demo image as ``demo.csv`` (flat, with its
     region labels) and ``demo.h5`` into ``out_dir``, then run the mapping workflow on the CSV
-    there (2 clusters, the 1655 cm-1 band and the 1655/1742 ratio)."""
+    there (2 clusters, the 1655 cm-1 band and the 1655/1742 ratio). An earlier demo in
+    ``out_dir`` is replaced as a whole (the folder is the demo's own)."""
     from chemmap.datasets import make_demo_cube
     from chemmap.io import write
     from chemmap.workflows.staging import staged_output
 
     cube = make_demo_cube()
-    with staged_output(out_dir) as stage:
+    with staged_output(out_dir, overwrite=True, replaces=("demo.csv", "demo.h5")) as stage:
         write(cube, stage / "demo.csv", label_column="region")
         write(cube, stage / "demo.h5")
     config = {

@@ -117,6 +117,10 @@ class SessionOptions:
         ``progress(stage, done, total)``.
     command : list of str, optional
         The command recorded in ``run_record.json`` (default ``sys.argv``).
+    overwrite : bool
+        Replace the files of an earlier run in the output folder (or an existing output
+        file); without it such an output is refused. Not part of the ``[run]`` table: a
+        config says what to compute, not what to replace.
     """
 
     memory_limit: str | int | None = None
@@ -124,6 +128,7 @@ class SessionOptions:
     cluster: str | None = None
     progress: Callable | None = None
     command: list[str] | None = None
+    overwrite: bool = False
 
     #: The options a config gives in its ``[run]`` table.
     IN_RUN_TABLE: ClassVar[tuple[str, ...]] = ("memory_limit", "scheduler", "cluster")
@@ -135,7 +140,7 @@ class SessionOptions:
     @classmethod
     def from_run_table(cls, run: Mapping, **others) -> SessionOptions:
         """The options of a resolved ``[run]`` table (its other entries, e.g. ``random_state``,
-        are not the session's), with ``others`` (progress, command)."""
+        are not the session's), with ``others`` (progress, command, overwrite)."""
         return cls(**{name: run[name] for name in cls.IN_RUN_TABLE}, **others)
 
 
@@ -190,6 +195,7 @@ def write_run_record(stage: Path, *, command, timer: Timer, source: str, **extra
     from chemmap._shared.atomic import write_text_atomic
     from chemmap._shared.compute import active_settings
     from chemmap.report.metrics_json import to_json_safe
+    from chemmap.workflows.staging import RUN_RECORD
 
     record = {
         "command": command if command is not None else sys.argv,
@@ -197,10 +203,10 @@ def write_run_record(stage: Path, *, command, timer: Timer, source: str, **extra
         "timings": timer.to_dict(),
         "input": source,
         **extra,
-        "outputs": [*sorted(p.name for p in stage.iterdir()), "run_record.json"],
+        "outputs": [*sorted(p.name for p in stage.iterdir()), RUN_RECORD],
         "compute": active_settings().to_dict(),
     }
-    write_text_atomic(stage / "run_record.json", json.dumps(to_json_safe(record), indent=2))
+    write_text_atomic(stage / RUN_RECORD, json.dumps(to_json_safe(record), indent=2))
 
 
 def write_resolved_config(stage: Path, config: dict) -> None:

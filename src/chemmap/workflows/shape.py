@@ -19,7 +19,7 @@ from typing import Any
 from chemmap._shared.progress import notify
 from chemmap.workflows.config import reader_options, validate_workflow_config
 from chemmap.workflows.session import Session, SessionOptions, open_session, write_resolved_config
-from chemmap.workflows.staging import staged_output
+from chemmap.workflows.staging import check_file_target, staged_output
 
 __all__ = ["Workflow", "read_cube"]
 
@@ -104,11 +104,15 @@ class Workflow:
         base_dir: Path | None = None,
         progress: Callable | None = None,
         command: list[str] | None = None,
+        overwrite: bool = False,
     ):
         """Validate ``config`` (a parsed TOML file or an equal dict), then run it into ``out``;
-        ``base_dir`` is the config file's folder."""
+        ``base_dir`` is the config file's folder; ``overwrite`` replaces an earlier run's
+        files in ``out`` (see :class:`SessionOptions`)."""
         resolved, settings = self.validate(config, base_dir=base_dir)
-        options = SessionOptions.from_run_table(resolved["run"], progress=progress, command=command)
+        options = SessionOptions.from_run_table(
+            resolved["run"], progress=progress, command=command, overwrite=overwrite
+        )
         return self._run(resolved["input"]["path"], resolved["input"], settings, out, options)
 
     def run(
@@ -141,6 +145,8 @@ class Workflow:
         return self._run(source, input_table, settings or self.settings(), out, session or SessionOptions())
 
     def _run(self, source, input_table: dict, settings, out, options: SessionOptions):
+        if out is not None and self.output == "file":
+            check_file_target(Path(out), input_table.get("path"), overwrite=options.overwrite)
         with open_session(options) as session:
             session.input = input_table
             with session.timer.stage("read"):
@@ -162,7 +168,7 @@ class Workflow:
     def _into_folder(self, inputs, settings, out: Path, session: Session):
         """Execute and write into a staging folder that becomes ``out`` only when all succeeded,
         with ``config.resolved.toml`` and ``run_record.json``."""
-        with staged_output(out) as stage:
+        with staged_output(out, overwrite=session.options.overwrite) as stage:
             session.workspace = stage
             result = self.execute(inputs, settings, session)
             with session.timer.stage("write"):
