@@ -80,6 +80,23 @@ def test_a_manifest_reads_back_and_names_its_errors(tmp_path):
         read_manifest(bad)
 
 
+def test_relative_manifest_entries_stay_in_its_folder_and_absolute_ones_are_read(tmp_path):
+    made = make_tissue_samples(3, image_shape=(12, 14), n_channels=20, random_state=0)
+    write_tissue_benchmark(tmp_path / "data", made)
+    (tmp_path / "sub").mkdir()
+    manifest = tmp_path / "sub" / "manifest.csv"
+    manifest.write_text("cube,reference\n../data/sample_000.npz,3\n../data/sample_001.npz,4\n")
+    with pytest.raises(ConfigError, match="row 2: the cube entry '../data/sample_000.npz' leads to .*outside"):
+        read_manifest(manifest)
+    (tmp_path / "sub" / "linked.npz").symlink_to(tmp_path / "data" / "sample_000.npz")
+    manifest.write_text("cube,reference\nlinked.npz,3\n")
+    with pytest.raises(ConfigError, match="through '..' or a link"):
+        read_manifest(manifest)
+    absolute = [tmp_path / "data" / f"sample_00{i}.npz" for i in range(2)]
+    manifest.write_text(f"cube,reference\n{absolute[0]},3\n{absolute[1]},4\n")  # named explicitly: read
+    assert [e.cube for e in read_manifest(manifest)] == absolute
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

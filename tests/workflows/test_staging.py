@@ -219,3 +219,45 @@ def test_a_file_output_is_never_the_input_and_replaces_a_file_only_with_overwrit
     assert main(["convert", str(tmp_path / "a.npz"), str(tmp_path / "b.h5"), "--quiet"]) == 2
     assert (tmp_path / "b.h5").read_text() == "not mine to replace"
     assert main(["convert", str(tmp_path / "a.npz"), str(tmp_path / "b.h5"), "--overwrite", "--quiet"]) == 0
+
+
+@pytest.mark.slow
+def test_an_interrupt_at_any_moment_of_a_run_ends_it_in_one_line_with_all_or_none_of_its_files(tmp_path, demo_csv):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def start(out):
+        command = [sys.executable, "-m", "chemmap", "run", str(demo_csv), "--out", str(out), "--quiet"]
+        run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(f".{out.name}.staging-*")) and run.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        return run, time.monotonic()
+
+    run, staged = start(tmp_path / "whole")
+    assert run.wait(timeout=60) == 0
+    span = time.monotonic() - staged  # from the staging folder to the end: computing, then writing
+    stopped = 0
+    for i, share in enumerate((0.1, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0)):
+        out = tmp_path / f"out{i}"
+        run, staged = start(out)
+        time.sleep(max(0.0, staged + share * span - time.monotonic()))
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        if run.returncode == 0 and not err:
+            continue  # it had finished (the signal came while the interpreter shut down: ignored)
+        stopped += 1
+        assert run.returncode == 130 and err.strip() == "chemmap: interrupted; no partial outputs were left.", (
+            share,
+            err,
+        )
+        assert not list(tmp_path.glob(f".{out.name}.staging-*"))
+        if out.exists():  # interrupted while its files were moved in: all of them are there
+            assert sorted(p.name for p in out.iterdir()) == sorted(
+                json.loads((out / "run_record.json").read_text())["outputs"]
+            )
+    assert stopped >= 4

@@ -8,14 +8,12 @@ Exit codes: 0 success, 2 usage or input error (one line, no traceback unless ``-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
-import threading
 import warnings
 from pathlib import Path
 
+from chemmap._shared.interrupt import Terminated, check_interrupted, interrupts_end_the_run
 from chemmap._shared.progress import terminal_progress
 from chemmap.cli.flags import add_param_flags, add_workflow_arguments, reader_flags, workflow_config
 from chemmap.core.exceptions import ChemmapError, ChemmapWarning, InvalidParameterError
@@ -109,29 +107,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
         print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM (a job scheduler's or ``kill``'s stop), unwound as an interrupt is."""
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """While the command runs, SIGTERM unwinds it like Ctrl-C: the staging folder is removed
-    and one line is printed (the default action ends the process where it stands). Only the
-    main thread can set a handler; elsewhere SIGTERM keeps its action."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame):
-        raise _Terminated
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``chemmap`` command; returns the exit code."""
     parser = _build_parser()
@@ -147,8 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     handler = _cmd_info if args.command == "info" else _run_workflow
     try:
-        with _terminate_as_interrupt():
-            return handler(args)
+        with interrupts_end_the_run(then_ignore=argv is None):  # None: the program itself
+            try:
+                code = handler(args)
+            except Exception:
+                check_interrupted()  # an error an interrupt caused (a module import it broke) is the interrupt
+                raise
+            check_interrupted()  # an interrupt that something swallowed still ends the run
+            return code
     except ChemmapError as exc:
         if args.debug:
             raise
@@ -156,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         print("chemmap: interrupted; no partial outputs were left.", file=sys.stderr)
-        return 143 if isinstance(exc, _Terminated) else 130
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
         if args.debug:
             raise

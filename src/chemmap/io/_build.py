@@ -10,7 +10,7 @@ import numpy as np
 
 from chemmap.core.axis import SpectralAxis, parse_unit, resolve_axis_unit, sort_order
 from chemmap.core.cube import Cube, is_lazy_array
-from chemmap.core.exceptions import ChemmapError, DataWarning, FileFormatError, ShapeError
+from chemmap.core.exceptions import ChemmapError, DataWarning, FileFormatError, MemoryLimitError, ShapeError
 
 __all__ = [
     "ROWS_PER_PASS_BYTES",
@@ -120,6 +120,7 @@ def lazy_view(data, *, reader: str | None = None, path=None):
     from chemmap._shared.blockwise import bounded_chunks
 
     chunks = bounded_chunks(data.shape, np.dtype(data.dtype).itemsize, file_chunks=getattr(data, "chunks", None))
+    check_declared_shape(data.shape, data.dtype, path, chunks=chunks)
     remapped = RemappedFile.over(data)
     if remapped is None:
         if path is None:
@@ -128,6 +129,40 @@ def lazy_view(data, *, reader: str | None = None, path=None):
         return da.from_array(ReportedReads(data, reader, path), chunks=chunks, asarray=True, lock=False, name=name)
     # named here: Dask would otherwise name a memory map by hashing all of its bytes
     return da.from_array(remapped, chunks=chunks, asarray=True, lock=False, name=f"mapped-{remapped.token()}")
+
+
+#: Most blocks a lazy read may plan: Dask holds a task for each, and beyond this the plan
+#: alone takes gigabytes (a 16 GiB cube is a few hundred blocks of the default budget).
+MAX_BLOCKS = 1 << 16
+
+
+def check_declared_shape(shape, dtype, path, *, chunks=None) -> None:
+    """Refuse a declared array that holds nothing, or that no run could take under the
+    memory limit, even lazily: more blocks (of ``chunks``, default those of a lazy read) than
+    :data:`MAX_BLOCKS`, or a dimension so long that an axis of its length would not fit (a
+    file that declares far more than it holds, or a damaged header)."""
+    from chemmap._shared.blockwise import bounded_chunks
+    from chemmap._shared.compute import ensure_bytes_fit, format_bytes
+
+    if len(shape) == 0 or min(shape) == 0:
+        raise FileFormatError(
+            f"{Path(path).name if path else 'The array'} holds no data (shape {tuple(shape)}). To fix this, "
+            "check that the file was written completely."
+        )
+    if chunks is None:
+        chunks = bounded_chunks(shape, np.dtype(dtype).itemsize) if len(shape) == 3 else shape
+    blocks = 1
+    for n, k in zip(shape, chunks, strict=False):
+        blocks *= -(-int(n) // max(1, int(k)))
+    declared = f"{Path(path).name if path else 'the array'} declares {' x '.join(map(str, shape))} {np.dtype(dtype)}"
+    fix = "check the file (a damaged header declares sizes the data never had), or crop it"
+    if blocks > MAX_BLOCKS:
+        size = format_bytes(int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize)
+        raise MemoryLimitError(
+            f"{declared} ({size}): {blocks} blocks under the memory limit, more than the {MAX_BLOCKS} a lazy read "
+            f"can plan. To fix this, {fix}."
+        )
+    ensure_bytes_fit(8 * max(shape, default=0), what=f"{declared}; one axis of its longest dimension", fix=fix)
 
 
 class ReportedReads:

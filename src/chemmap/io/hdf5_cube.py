@@ -15,7 +15,7 @@ import numpy as np
 from chemmap._shared.compute import ensure_bytes_fit
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ChemmapError, FileFormatError
-from chemmap.io._build import lazy_view, unreadable_file
+from chemmap.io._build import check_declared_shape, lazy_view, unreadable_file
 from chemmap.io._cube_layout import cube_attrs, cube_chunks, cube_from_parts, iter_row_blocks
 from chemmap.io._hdf5_datasets import axis_unit_of, choose_cube, cube_candidates, hdf5_kind
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
@@ -73,6 +73,7 @@ def read_hdf5_cube(
             attrs["axis"] = np.asarray(fh[source_axis][()], dtype=np.float64).reshape(-1)
             attrs["axis_unit"] = axis_unit_of(fh[source_axis]) or attrs.get("axis_unit")
         ds = fh[chosen.name]
+        check_declared_shape(ds.shape, ds.dtype, path)
         if not lazy:
             ensure_bytes_fit(
                 ds.nbytes,
@@ -84,8 +85,7 @@ def read_hdf5_cube(
         data, layout_note = move_spectral_last(
             data, layout, source=path.name, labels=chosen.labels, axis_length=axis_length, stated=chosen.spectral_dim
         )
-        mask = fh["mask"][()] if "mask" in fh else None
-        labels = fh["labels"][()] if "labels" in fh else None
+        mask, labels = (_image_dataset(fh, name, path) for name in ("mask", "labels"))
     finally:
         if not lazy:
             fh.close()
@@ -104,6 +104,16 @@ def read_hdf5_cube(
     if layout_note:
         cube.attrs["layout_note"] = layout_note
     return cube
+
+
+def _image_dataset(fh, name: str, path: Path):
+    """The mask or label image ``name`` of the file (None when absent), its declared size
+    checked against the memory limit before it is read."""
+    if name not in fh:
+        return None
+    ds = fh[name]
+    ensure_bytes_fit(getattr(ds, "nbytes", 0), what=f"the dataset {name!r} of {path.name}", fix="check the file")
+    return ds[()]
 
 
 def write_hdf5_cube(cube: Cube, path, *, compression: str | None = "gzip") -> None:

@@ -121,7 +121,7 @@ class Chain:
         try:
             text = path.read_text(encoding="utf-8")
             data = tomllib.loads(text) if kind == "TOML" else json.loads(text)
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ConfigError(
                 f"Cannot read the chain file {str(path)!r} as {kind} ({exc}). Expected a file written by "
                 "--save-chain: a 'preprocessing' list of steps (.toml or .json)."

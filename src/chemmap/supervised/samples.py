@@ -58,7 +58,14 @@ def _path(folder: Path, value: str, column: str, row: int) -> Path | None:
         if column == "cube":
             raise ConfigError(f"manifest row {row}: the cube column is empty; give a file path.")
         return None
-    path = (folder / value.strip()).resolve()
+    named = Path(value.strip())
+    path = (folder / named).resolve()
+    if not named.is_absolute() and not path.is_relative_to(folder.resolve()):
+        raise ConfigError(
+            f"manifest row {row}: the {column} entry {value.strip()!r} leads to {path}, outside the manifest's folder "
+            f"{folder.resolve()} (through '..' or a link). A relative entry must stay in that folder, so that a "
+            "manifest cannot make chemmap read a file from elsewhere. To fix this, give that file's absolute path."
+        )
     if not path.exists():
         raise InputFileNotFoundError(f"manifest row {row}: {column} file {path} does not exist.")
     return path

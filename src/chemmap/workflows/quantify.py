@@ -224,7 +224,7 @@ def load_model(folder):
         )
     try:
         kind = json.loads(config_path.read_text(encoding="utf-8")).get("format")
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, RecursionError) as err:
         raise FileFormatError(f"{config_path} is not a chemmap model description ({err}).") from None
     if kind == "chemmap-pls":
         from chemmap.supervised.pls import PLSMapper

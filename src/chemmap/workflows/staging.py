@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chemmap._shared.interrupt import check_interrupted, interrupts_deferred
 from chemmap.core.exceptions import OutputError
 from chemmap.report.metrics_json import to_json_safe
 
@@ -171,7 +172,9 @@ def staged_output(
         staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(out_dir)}{os.getpid()}-", dir=parent))
         try:
             yield staging
-            _move_into(staging, out_dir, overwrite=overwrite, replaces=set(replaces))
+            check_interrupted()
+            with interrupts_deferred():  # a folder is never left half moved
+                _move_into(staging, out_dir, overwrite=overwrite, replaces=set(replaces))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

@@ -3,6 +3,7 @@ model files that reload without executing code and give identical outputs in a f
 
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
@@ -112,8 +113,9 @@ class Payload:
 def test_model_files_never_execute_code_and_bad_folders_are_clear_errors(tmp_path, tiny_model, capfd):
     folder = save_autoencoder(tiny_model, tmp_path / "model")
     (folder / "weights.pt").write_bytes(pickle.dumps({"w": Payload()}, protocol=2))
-    with pytest.raises(FileFormatError, match="not a consistent chemmap autoencoder"):
+    with pytest.raises(FileFormatError, match="never runs code") as caught:
         load_autoencoder(folder)
+    assert "weights_only" not in str(caught.value)  # never suggests the unsafe way
     assert "code ran" not in capfd.readouterr().out
     with pytest.raises(InputFileNotFoundError, match="model.json"):
         load_autoencoder(tmp_path / "nowhere")
@@ -148,3 +150,46 @@ def test_cuda_gives_the_cpu_outputs_to_tolerance(small_cube, tiny_model):
     np.testing.assert_allclose(np.asarray(cuda_denoised.data), np.asarray(cpu_denoised.data), rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(np.asarray(cuda_latent.data), np.asarray(cpu_latent.data), rtol=1e-3, atol=1e-3)
     assert next(tiny_model.model.parameters()).device.type == "cpu"  # the trained model stays where it was
+
+
+def _edit(folder, change):
+    config = json.loads((folder / "model.json").read_text())
+    change(config)
+    (folder / "model.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["standardizer"].update(scale=[0.0] * len(c["standardizer"]["scale"])), "positive scales"),
+        (lambda c: c["standardizer"].update(mean=[float("nan")] * len(c["standardizer"]["mean"])), "positive scales"),
+        (lambda c: c["axis"].update(values=c["axis"]["values"][::-1][:1] + c["axis"]["values"][1:]), "strictly"),
+        (lambda c: c["architecture"].update(widths=[4096, 4096, 4096]), "does not hold the tensors"),
+        (lambda c: c["architecture"].update(n_channels=10**9), "does not hold the tensors"),
+        (lambda c: c["architecture"].update(activation="evil"), "activation"),
+    ],
+)
+def test_a_model_json_that_training_could_not_have_written_is_refused_before_allocating(
+    tmp_path, tiny_model, change, message
+):
+    import resource
+
+    folder = save_autoencoder(tiny_model, tmp_path / "model")
+    _edit(folder, change)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(FileFormatError, match=message):
+        load_autoencoder(folder)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: no network was allocated
+
+
+def test_weights_that_are_not_finite_or_json_nested_too_deep_are_refused(tmp_path, tiny_model):
+    folder = save_autoencoder(tiny_model, tmp_path / "model")
+    state = torch.load(folder / "weights.pt", weights_only=True)
+    name = next(iter(state))
+    state[name] = torch.full_like(state[name], float("inf"))
+    torch.save(state, folder / "weights.pt")
+    with pytest.raises(FileFormatError, match=f"weight '{name}'.*not finite"):
+        load_autoencoder(folder)
+    (folder / "model.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(FileFormatError, match="not valid JSON"):
+        load_autoencoder(folder)

@@ -164,6 +164,24 @@ def test_a_model_reloaded_from_disk_predicts_identically(trained, samples, tmp_p
         load_unet(tmp_path / "model")
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.update(members=10**6), "members"),
+        (lambda c: c.update(members=c["members"] + 1), "does not hold the tensors"),
+        (lambda c: c["architecture"].update(widths=[2048, 4096]), "does not hold the tensors"),
+        (lambda c: c["standardizer"].update(scale=[0.0] * len(c["standardizer"]["scale"])), "positive scales"),
+    ],
+)
+def test_a_forged_unet_model_json_is_refused_before_allocating(trained, tmp_path, change, message):
+    save_unet(trained, tmp_path / "model")
+    config = json.loads((tmp_path / "model" / "model.json").read_text())
+    change(config)
+    (tmp_path / "model" / "model.json").write_text(json.dumps(config))
+    with pytest.raises(FileFormatError, match=message):
+        load_unet(tmp_path / "model")
+
+
 def test_paper_mode_trains_with_valid_convolutions_and_a_linear_output(samples, tmp_path):
     settings = unet_settings("paper", widths=(4, 8), max_epochs=2, burn_in=2, n_folds=2, device="cpu")
     calls = []

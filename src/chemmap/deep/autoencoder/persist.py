@@ -59,7 +59,7 @@ def read_model_config(folder: str | os.PathLike, model_format: str, what: str) -
             )
     try:
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise FileFormatError(f"{folder / CONFIG} is not valid JSON ({err}).") from None
     if not isinstance(config, dict) or config.get("format") != model_format:
         found = config.get("format") if isinstance(config, dict) else None
@@ -72,11 +72,83 @@ def read_model_config(folder: str | os.PathLike, model_format: str, what: str) -
 
 
 def read_weights(folder: str | os.PathLike) -> dict:
-    """The tensors of ``weights.pt``, loaded without executing code."""
-    return torch.load(Path(folder) / WEIGHTS, map_location="cpu", weights_only=True)
+    """The tensors of ``weights.pt``, loaded without executing code (a file that holds
+    anything else is refused, never opened with code execution allowed)."""
+    from chemmap._shared.compute import ensure_bytes_fit
+
+    path = Path(folder) / WEIGHTS
+    ensure_bytes_fit(path.stat().st_size, what=f"the weights {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError):
+        state = None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FileFormatError(
+            f"{path} is not a weights file chemmap wrote (a dictionary of tensors); chemmap loads weights "
+            "as tensors only and never runs code from a file. Train again to make a new model."
+        )
+    return state
 
 
 LOAD_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError)
+#: Largest weight a loaded network may hold: trained ones (batch-norm variances of raw counts
+#: included) stay far below; beyond it a float32 forward pass overflows.
+LARGEST_WEIGHT = 1e15
+
+
+def checked_model(build, state: dict, folder: str | os.PathLike):
+    """The network ``build()`` makes, holding the tensors of ``state``.
+
+    Shapes are compared on a copy built on PyTorch's meta device first (it allocates nothing),
+    so a ``model.json`` that declares a huge network with a small ``weights.pt`` cannot make
+    chemmap allocate it; weights that are not finite or beyond :data:`LARGEST_WEIGHT` are
+    refused.
+
+    Raises
+    ------
+    FileFormatError
+    """
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in build().state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in state.items()}
+    if expected != found:
+        differ = sorted(set(expected) ^ set(found)) or sorted(n for n in expected if expected[n] != found[n])
+        raise FileFormatError(
+            f"{folder}: {WEIGHTS} does not hold the tensors its {CONFIG} describes ({len(differ)} differ, "
+            f"first {differ[0]!r}). The files were edited, damaged or mixed; train again to make a new model."
+        )
+    model = build()
+    model.load_state_dict(state, strict=True)
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool((tensor.abs() <= LARGEST_WEIGHT).all()):
+            raise FileFormatError(
+                f"{folder}: the weight {name!r} in {WEIGHTS} holds values that are not finite numbers within "
+                f"±{LARGEST_WEIGHT:g}. The file was edited or damaged; train again to make a new model."
+            )
+    return model
+
+
+def check_channels(folder, n_channels, standardizer: Standardizer, axis_values: np.ndarray) -> None:
+    """The per-band standardisation and the spectral axis of a loaded model: one finite value
+    per channel, scales positive, the axis strictly ordered."""
+    mean, scale = standardizer.mean, standardizer.scale
+    problem = None
+    if not isinstance(n_channels, int) or not (mean.shape == scale.shape == axis_values.shape == (n_channels,)):
+        problem = (
+            f"the model has {n_channels} channels but its axis or standardisation has "
+            f"{axis_values.size}/{mean.size}/{scale.size} values"
+        )
+    elif not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+        problem = "its standardisation is not finite numbers with positive scales"
+    elif not np.all(np.isfinite(axis_values)) or not (
+        np.all(np.diff(axis_values) > 0) or np.all(np.diff(axis_values) < 0)
+    ):
+        problem = "its axis values are not finite and strictly ordered"
+    if problem:
+        raise FileFormatError(
+            f"{folder} is not a model chemmap wrote: {problem}. It was edited or damaged; train again to make a "
+            "new model."
+        )
 
 
 def save_autoencoder(trained: TrainingResult, folder: str | os.PathLike) -> Path:
@@ -113,29 +185,29 @@ def load_autoencoder(folder: str | os.PathLike) -> TrainingResult:
     config = read_model_config(folder, MODEL_FORMAT, "spectral autoencoder")
     try:
         arch = config["architecture"]
-        model = SpectralAutoencoder(
-            arch["n_channels"],
-            arch["latent_dim"],
-            arch["widths"],
-            kernel=arch["kernel"],
-            activation=arch["activation"],
-            output=arch["output"],
-        )
-        model.load_state_dict(read_weights(folder), strict=True)
+
+        def build():
+            return SpectralAutoencoder(
+                arch["n_channels"],
+                arch["latent_dim"],
+                arch["widths"],
+                kernel=arch["kernel"],
+                activation=arch["activation"],
+                output=arch["output"],
+            )
+
+        model = checked_model(build, read_weights(folder), folder)
         standardizer = Standardizer(
             np.asarray(config["standardizer"]["mean"], np.float32),
             np.asarray(config["standardizer"]["scale"], np.float32),
         )
         axis_values = np.asarray(config["axis"]["values"], dtype=np.float64)
         axis_unit = str(config["axis"]["unit"])
+    except FileFormatError:
+        raise
     except LOAD_ERRORS as err:
         raise FileFormatError(f"{folder} is not a consistent chemmap autoencoder: {err}") from None
-    n = arch["n_channels"]
-    if standardizer.mean.size != n or axis_values.size != n:
-        raise FileFormatError(
-            f"{folder}: the model has {n} channels but its axis or standardisation has "
-            f"{axis_values.size}/{standardizer.mean.size}."
-        )
+    check_channels(folder, arch["n_channels"], standardizer, axis_values)
     return TrainingResult(
         model.eval(),
         standardizer,

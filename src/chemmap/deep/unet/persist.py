@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from chemmap.core.exceptions import FileFormatError
-from chemmap.deep.autoencoder.persist import LOAD_ERRORS, read_model_config, read_weights, write_model_folder
+from chemmap.deep.autoencoder.persist import (
+    LOAD_ERRORS,
+    check_channels,
+    checked_model,
+    read_model_config,
+    read_weights,
+    write_model_folder,
+)
 from chemmap.deep.autoencoder.training import Standardizer
 from chemmap.deep.unet.model import SpectralUNet
 from chemmap.deep.unet.training import TrainedUNet, UNetSettings
@@ -18,6 +25,8 @@ from chemmap.deep.unet.training import TrainedUNet, UNetSettings
 __all__ = ["UNET_FORMAT", "load_unet", "save_unet"]
 
 UNET_FORMAT = "chemmap-spectral-unet"
+#: Most members an ensemble file may declare (training makes a handful).
+MAX_MEMBERS = 64
 
 
 def save_unet(trained: TrainedUNet, folder: str | os.PathLike) -> Path:
@@ -53,12 +62,16 @@ def load_unet(folder: str | os.PathLike) -> TrainedUNet:
     config = read_model_config(folder, UNET_FORMAT, "spectral U-Net")
     try:
         state = read_weights(folder)
+        members = config["members"]
+        if not isinstance(members, int) or not 1 <= members <= MAX_MEMBERS:
+            raise FileFormatError(f"{folder}: members {members!r} is not a count from 1 to {MAX_MEMBERS}.")
         models = []
-        for i in range(int(config["members"])):
-            model = SpectralUNet(**config["architecture"])
+        for i in range(members):
             prefix = f"member{i}."
-            model.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}, strict=True)
-            models.append(model.eval())
+            own = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            models.append(checked_model(lambda: SpectralUNet(**config["architecture"]), own, folder).eval())
+        if len(state) != sum(len(m.state_dict()) for m in models):
+            raise FileFormatError(f"{folder}: {len(state)} tensors in weights.pt for {members} member(s).")
         standardizer = Standardizer(
             np.asarray(config["standardizer"]["mean"], np.float32),
             np.asarray(config["standardizer"]["scale"], np.float32),
@@ -66,14 +79,11 @@ def load_unet(folder: str | os.PathLike) -> TrainedUNet:
         settings = UNetSettings.from_dict(config["settings"])
         axis_values = np.asarray(config["axis"]["values"], dtype=np.float64)
         axis_unit = str(config["axis"]["unit"])
+    except FileFormatError:
+        raise
     except LOAD_ERRORS as err:
         raise FileFormatError(f"{folder} is not a consistent chemmap U-Net: {err}") from None
-    n = config["architecture"]["n_channels"]
-    if standardizer.mean.size != n or axis_values.size != n or not models:
-        raise FileFormatError(
-            f"{folder}: the model has {n} channels and {len(models)} member(s) but its axis or "
-            f"standardisation has {axis_values.size}/{standardizer.mean.size}."
-        )
+    check_channels(folder, config["architecture"]["n_channels"], standardizer, axis_values)
     return TrainedUNet(
         models,
         standardizer,
