@@ -183,6 +183,24 @@ def autoencoder_report(
     )
 
 
+def denoise_report(
+    result, layers: list[MapLayer], *, command: list[str] | None = None, versions: dict | None = None
+) -> InteractiveReport:
+    """The interactive report of a denoising run: ``layers`` (what was removed, a band of the
+    denoised cube), the input spectra, and the scores of every method compared."""
+    from chemmap.report.markdown import summary_markdown
+
+    source = _source(result.cube)
+    return InteractiveReport(
+        title=f"chemmap denoise: {source}",
+        shape=tuple(result.cube.image_shape),
+        layers=layers,
+        spectra=_spectra(result.cube),
+        markdown=summary_markdown("Denoising", result.metrics, result.warnings),
+        provenance=_provenance(source, command, versions),
+    )
+
+
 def prediction_report(
     sample,
     maps: dict[str, np.ndarray],

@@ -19,6 +19,7 @@ WORKFLOWS = {
     "quantify train": "chemmap.workflows.quantify:TRAIN",
     "quantify predict": "chemmap.workflows.quantify:PREDICT",
     "convert": "chemmap.workflows.preprocess:CONVERT",
+    "denoise": "chemmap.workflows.denoise:DENOISE",
 }
 #: One line on each command that groups workflows (``chemmap quantify ACTION``).
 GROUPS = {"quantify": "maps of a quantity (e.g. fat %) learned from one reference value per sample"}

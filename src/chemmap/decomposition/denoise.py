@@ -1,0 +1,222 @@
+"""Low-rank denoising of every spectrum (PCA, MNF) and a score that ranks denoisers without a
+clean cube.
+
+The hold-out score follows Noise2Self (Batson and Royer, ICML 2019): the bands are split into
+:data:`GROUPS` interleaved groups; for each group, its bands are replaced by linear
+interpolation from the neighbouring bands of the other groups, the denoiser is applied, and
+its output on the group's bands is compared with the noisy values there. The denoiser never
+sees the noise it is scored on, so where the noise of a band is independent of the other
+bands' values the expected score is the denoiser's squared error against the clean cube plus
+the noise variance: the lowest score marks the best method and rank, with no clean cube.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chemmap._shared.blockwise import map_spectra, take_rows
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import InvalidParameterError, ShapeError
+from chemmap.decomposition.subspace import band_noise
+
+__all__ = [
+    "GROUPS",
+    "LOW_RANK_METHODS",
+    "LowRankDenoiser",
+    "fit_low_rank",
+    "holdout_masks",
+    "holdout_score",
+    "noise_variance",
+    "sample_pixels",
+    "split_samples",
+]
+
+#: The linear denoisers.
+LOW_RANK_METHODS = ("pca", "mnf")
+#: Interleaved band groups of the hold-out score (each band is held out once).
+GROUPS = 8
+#: Most pixels the fit and the score each draw (a seeded sample).
+SAMPLE_PIXELS = 20_000
+#: Largest rank the hold-out score tries.
+MAX_RANK = 60
+#: Pixels scored at once (the cumulative predictions of every rank are held for them).
+SCORE_PIECE = 2048
+
+
+@dataclass
+class LowRankDenoiser:
+    """A spectrum ``x`` denoised as ``mean + scale · V Vᵀ ((x − mean) / scale)``, with ``V``
+    the first ``rank`` columns of ``basis``.
+
+    Attributes
+    ----------
+    method : {"pca", "mnf"}
+        PCA: ``scale`` is 1. MNF: ``scale`` is the per-band noise standard deviation (HySime's
+        regression estimate), so the components are ordered by signal-to-noise ratio.
+    mean, scale : ndarray of shape (n_channels,)
+        The cube's units.
+    basis : ndarray of shape (n_channels, n_candidates)
+        Orthonormal columns in scaled coordinates, in decreasing variance.
+    rank : int
+        Components kept: the lowest hold-out score.
+    scores : dict
+        Hold-out score (mean squared error, the cube's units squared) of every rank tried.
+    """
+
+    method: str
+    mean: np.ndarray
+    scale: np.ndarray
+    basis: np.ndarray
+    rank: int
+    scores: dict[int, float] = field(default_factory=dict)
+
+    def apply(self, spectra: np.ndarray, rank: int | None = None) -> np.ndarray:
+        """Denoise ``(n, n_channels)`` spectra (float32)."""
+        v = self.basis[:, : self.rank if rank is None else rank]
+        z = ((np.asarray(spectra, dtype=np.float32) - self.mean) / self.scale) @ v
+        return ((z @ v.T) * self.scale + self.mean).astype(np.float32, copy=False)
+
+    def denoise(self, cube: Cube) -> Cube:
+        """Every valid pixel of ``cube`` denoised, block by block (lazy for a lazy cube)."""
+        return cube.replace(data=map_spectra(self.apply, cube.data))
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "rank": self.rank, "candidates": int(self.basis.shape[1])}
+
+
+def sample_pixels(cube: Cube, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A seeded sample of at most ``size`` valid, finite spectra, float32, in pixel order."""
+    flat_valid = np.flatnonzero(cube.valid_pixels())
+    if flat_valid.size < 3:
+        raise ShapeError(f"Denoising needs at least 3 valid pixels; the cube has {flat_valid.size}.")
+    idx = np.sort(rng.choice(flat_valid, size=min(size, flat_valid.size), replace=False))
+    rows = take_rows(cube.data.reshape(-1, cube.n_channels), idx).astype(np.float32, copy=False)
+    return rows[np.all(np.isfinite(rows), axis=1)]
+
+
+def holdout_masks(n_channels: int, groups: int = GROUPS) -> list[np.ndarray]:
+    """The band groups of the hold-out score: band ``j`` is in group ``j mod groups``."""
+    groups = max(2, min(groups, n_channels // 2))
+    return [np.arange(g, n_channels, groups) for g in range(groups)]
+
+
+def _interpolation(n_channels: int, held: np.ndarray, axis_values: np.ndarray) -> np.ndarray:
+    """``(n_channels, n_channels)`` matrix ``M`` such that ``x @ M`` replaces the bands
+    ``held`` by linear interpolation (in axis position) from the nearest kept bands on either
+    side (the nearest one beyond an end)."""
+    kept = np.setdiff1d(np.arange(n_channels), held)
+    m = np.eye(n_channels, dtype=np.float32)
+    positions = np.searchsorted(kept, held)
+    for j, p in zip(held, positions, strict=True):
+        m[j, j] = 0.0
+        left, right = kept[max(p - 1, 0)], kept[min(p, kept.size - 1)]
+        if left == right:
+            m[left, j] = 1.0
+            continue
+        t = (axis_values[j] - axis_values[left]) / (axis_values[right] - axis_values[left])
+        m[left, j], m[right, j] = 1.0 - t, t
+    return m
+
+
+def holdout_score(
+    denoise: Callable[[np.ndarray], np.ndarray], spectra: np.ndarray, axis_values, groups: int = GROUPS
+) -> float:
+    """Mean squared error of ``denoise`` (``(n, c) -> (n, c)``) on each group of bands held
+    out in turn (see the module's note); the cube's units squared."""
+    spectra = np.asarray(spectra, dtype=np.float32)
+    axis_values = np.asarray(axis_values, dtype=np.float64)
+    total = 0.0
+    for held in holdout_masks(spectra.shape[1], groups):
+        masked = spectra @ _interpolation(spectra.shape[1], held, axis_values)
+        total += float(np.sum((np.asarray(denoise(masked))[:, held] - spectra[:, held]) ** 2, dtype=np.float64))
+    return total / spectra.size
+
+
+def _rank_scores(model: LowRankDenoiser, spectra: np.ndarray, axis_values, groups: int = GROUPS) -> np.ndarray:
+    """:func:`holdout_score` of ``model`` at every rank 1..candidates at once (the rank-r
+    prediction is the cumulative sum of the first r components' contributions)."""
+    c, r = model.basis.shape
+    sums = np.zeros(r, dtype=np.float64)
+    for held in holdout_masks(c, groups):
+        mixing = _interpolation(c, held, np.asarray(axis_values, dtype=np.float64))
+        v_held = model.basis[held].T  # (r, held)
+        for start in range(0, spectra.shape[0], SCORE_PIECE):
+            x = spectra[start : start + SCORE_PIECE]
+            z = ((x @ mixing - model.mean) / model.scale) @ model.basis  # (n, r)
+            predicted = np.cumsum(z[:, :, None] * v_held[None], axis=1) * model.scale[held] + model.mean[held]
+            sums += np.sum((predicted - x[:, None, held]) ** 2, axis=(0, 2), dtype=np.float64)
+    return sums / spectra.size
+
+
+def split_samples(cube: Cube, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint seeded samples of at most :data:`SAMPLE_PIXELS` valid spectra each: one to
+    fit a denoiser on, one to score it on."""
+    rng = np.random.default_rng(random_state)
+    both = sample_pixels(cube, 2 * SAMPLE_PIXELS, rng)
+    if both.shape[0] < 4:
+        raise ShapeError(f"Denoising needs at least 4 valid, finite pixels; the cube has {both.shape[0]}.")
+    order = rng.permutation(both.shape[0])
+    return both[np.sort(order[::2])], both[np.sort(order[1::2])]
+
+
+def fit_low_rank(
+    fit: np.ndarray,
+    scored: np.ndarray,
+    axis_values,
+    method: str = "mnf",
+    *,
+    rank: int | None = None,
+    groups: int = GROUPS,
+) -> LowRankDenoiser:
+    """Fit a PCA or MNF denoiser on the spectra ``fit`` and choose its rank by the hold-out
+    score on the spectra ``scored`` (see :func:`split_samples`).
+
+    Parameters
+    ----------
+    fit, scored : ndarray of shape (n, n_channels)
+    axis_values : array-like of shape (n_channels,)
+        Positions of the channels (the hold-out interpolates along them).
+    method : {"pca", "mnf"}
+    rank : int, optional
+        Components kept; by default the rank with the lowest hold-out score.
+    groups : int
+        Band groups of the hold-out score.
+
+    Returns
+    -------
+    LowRankDenoiser
+    """
+    if method not in LOW_RANK_METHODS:
+        raise InvalidParameterError(f"method must be one of {LOW_RANK_METHODS}; got {method!r}.")
+    c = fit.shape[1]
+    mean = fit.mean(axis=0, dtype=np.float64)
+    if method == "mnf":
+        gram = fit.T.astype(np.float64) @ fit.astype(np.float64)
+        scale = band_noise(gram, fit.shape[0])[1]
+    else:
+        scale = np.ones(c)
+    _, values, vt = np.linalg.svd((fit.astype(np.float64) - mean) / scale, full_matrices=False)
+    candidates = int(min(MAX_RANK, c - 1, fit.shape[0] - 1, np.count_nonzero(values > values[0] * 1e-6)))
+    if rank is not None and not 1 <= rank <= candidates:
+        raise InvalidParameterError(f"rank must be between 1 and {candidates} for this cube; got {rank}.")
+    model = LowRankDenoiser(
+        method,
+        mean.astype(np.float32),
+        scale.astype(np.float32),
+        np.ascontiguousarray(vt[: max(1, candidates)].T, dtype=np.float32),
+        rank=1,
+    )
+    scores = _rank_scores(model, scored, axis_values, groups)
+    model.scores = {k + 1: float(v) for k, v in enumerate(scores)}
+    model.rank = int(rank) if rank is not None else int(np.argmin(scores)) + 1
+    return model
+
+
+def noise_variance(spectra: np.ndarray) -> float:
+    """Mean noise variance of the bands (HySime's regression estimate), the floor of the
+    hold-out score: a score minus it estimates the squared error against the clean cube."""
+    spectra = spectra.astype(np.float64)
+    return float(np.mean(band_noise(spectra.T @ spectra, spectra.shape[0])[1] ** 2))

@@ -1,0 +1,65 @@
+"""PCA and MNF denoising with the rank chosen by the hold-out score: the score picks the rank
+a clean cube would pick, MNF wins where the noise differs between bands, lazy equals eager."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+
+from chemmap.datasets.denoising import make_denoising_scene
+from chemmap.decomposition.denoise import fit_low_rank, holdout_score, split_samples
+
+
+def _true_best_rank(scene, model, ranks=range(1, 11)) -> int:
+    x = np.asarray(scene.cube.data).reshape(-1, scene.cube.n_channels)
+    errors = [scene.rmse(model.apply(x, r).reshape(scene.clean.shape)) for r in ranks]
+    return list(ranks)[int(np.argmin(errors))]
+
+
+@pytest.mark.parametrize(("mixture", "seed"), [("linear", 0), ("linear", 3), ("nonlinear", 1)])
+@pytest.mark.parametrize("method", ["pca", "mnf"])
+def test_the_holdout_score_picks_the_rank_the_clean_cube_would_and_removes_most_noise(mixture, seed, method):
+    scene = make_denoising_scene(image_shape=(40, 40), n_channels=80, mixture=mixture, random_state=seed)
+    fit, scored = split_samples(scene.cube, 0)
+    model = fit_low_rank(fit, scored, scene.cube.axis.values, method)
+    assert model.rank == _true_best_rank(scene, model)
+    if mixture == "linear":
+        assert model.rank == 3  # four components that sum to one: three directions about the mean
+    noisy = scene.rmse(scene.cube.data)
+    # about sqrt(rank / channels) of the noise is left, plus the error of the fitted subspace
+    assert scene.rmse(model.denoise(scene.cube).data) < (0.25 if mixture == "linear" else 0.3) * noisy
+
+
+def test_mnf_beats_pca_where_the_noise_differs_between_bands_and_the_score_says_so():
+    scene = make_denoising_scene(image_shape=(48, 48), n_channels=100, random_state=2)
+    rng = np.random.default_rng(5)
+    sd = scene.noise_std * np.linspace(0.2, 3.0, scene.cube.n_channels)
+    cube = scene.cube.replace(data=(scene.clean + rng.normal(size=scene.clean.shape) * sd).astype(np.float32))
+    fit, scored = split_samples(cube, 0)
+    pca, mnf = (fit_low_rank(fit, scored, cube.axis.values, m) for m in ("pca", "mnf"))
+    assert scene.rmse(mnf.denoise(cube).data) < 0.9 * scene.rmse(pca.denoise(cube).data)
+    assert mnf.scores[mnf.rank] < pca.scores[pca.rank]
+
+
+def test_the_score_of_any_denoiser_never_sees_the_bands_it_is_scored_on():
+    scene = make_denoising_scene(image_shape=(20, 20), n_channels=40, random_state=0)
+    x = np.asarray(scene.cube.data).reshape(-1, 40)
+    # the identity would score 0 if it saw the held-out bands; it scores the interpolation's error
+    assert holdout_score(lambda s: s, x, scene.cube.axis.values) > 0.5 * scene.noise_std**2
+    fit, scored = split_samples(scene.cube, 0)
+    model = fit_low_rank(fit, scored, scene.cube.axis.values, "pca")
+    assert holdout_score(model.apply, scored, scene.cube.axis.values) == pytest.approx(
+        model.scores[model.rank], rel=1e-4
+    )
+
+
+def test_a_lazy_cube_is_denoised_lazily_and_equals_the_eager_result():
+    scene = make_denoising_scene(image_shape=(32, 30), n_channels=50, random_state=1)
+    fit, scored = split_samples(scene.cube, 0)
+    model = fit_low_rank(fit, scored, scene.cube.axis.values, "mnf", rank=2)
+    assert model.rank == 2
+    lazy = scene.cube.replace(data=da.from_array(np.asarray(scene.cube.data), chunks=(8, 30, 50)))
+    out = model.denoise(lazy)
+    assert out.is_lazy
+    np.testing.assert_allclose(np.asarray(out.data.compute()), np.asarray(model.denoise(scene.cube).data), rtol=1e-5)

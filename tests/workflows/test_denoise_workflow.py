@@ -1,0 +1,54 @@
+"""`chemmap denoise`: the files it writes, the method auto picks, the scores it reports."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from chemmap.cli import main
+from chemmap.datasets.denoising import make_denoising_scene
+from chemmap.io import write
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    scene = make_denoising_scene(image_shape=(32, 32), n_channels=60, random_state=4)
+    path = tmp_path_factory.mktemp("denoise") / "noisy.npz"
+    write(scene.cube, path)
+    return scene, path
+
+
+def test_auto_applies_the_method_with_the_lowest_holdout_score_and_writes_its_cube(scene, tmp_path, capsys):
+    scene, path = scene
+    out = tmp_path / "out"
+    assert main(["denoise", str(path), "--out", str(out), "--candidates", "pca,mnf", "--quiet"]) == 0
+    assert {"denoised.npy", "denoise_scores.png", "metrics.json", "report.html", "run_record.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    metrics = json.loads((out / "metrics.json").read_text())
+    scores = {name: m["holdout_mse"] for name, m in metrics["methods"].items()}
+    assert set(scores) == {"pca", "mnf"} and metrics["method"] == min(scores, key=scores.get)
+    assert metrics["rank"] == 3 and "lowest hold-out score" in metrics["why"]
+    denoised = np.load(out / "denoised.npy")
+    assert denoised.shape == scene.clean.shape and denoised.dtype == np.float32
+    assert scene.rmse(denoised) < 0.3 * scene.rmse(scene.cube.data)
+    assert f"{metrics['method']} (rank 3)" in capsys.readouterr().out
+
+
+def test_a_method_asked_for_is_applied_and_the_autoencoder_is_scored_like_the_others(scene, tmp_path):
+    pytest.importorskip("torch")
+    scene, path = scene
+    out = tmp_path / "ae"
+    assert main(["denoise", str(path), "--out", str(out), "--method", "autoencoder", "--device", "cpu", "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method"] == "autoencoder" and metrics["rank"] is None and "asked for" in metrics["why"]
+    assert metrics["methods"]["autoencoder"]["holdout_mse"] > 0
+    assert scene.rmse(np.load(out / "denoised.npy")) < scene.rmse(scene.cube.data)
+
+
+def test_a_rank_beyond_what_the_cube_holds_is_refused_in_one_line(scene, tmp_path, capsys):
+    _, path = scene
+    assert main(["denoise", str(path), "--out", str(tmp_path / "o"), "--method", "pca", "--rank", "500"]) == 2
+    assert "rank must be between 1 and" in capsys.readouterr().err
