@@ -7,6 +7,7 @@ import json
 import pickle
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -193,3 +194,22 @@ def test_weights_that_are_not_finite_or_json_nested_too_deep_are_refused(tmp_pat
     (folder / "model.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(FileFormatError, match="not valid JSON"):
         load_autoencoder(folder)
+
+
+def test_training_takes_only_the_cores_other_processes_leave_idle():
+    import os
+
+    from chemmap.deep._torch import share_cores, usable_threads
+
+    cores = len(os.sched_getaffinity(0))
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        time.sleep(0.5)  # until they spin
+        assert usable_threads() <= max(1, cores // 2)  # every core is busy: one thread, or few
+        share_cores("cpu")
+        assert torch.get_num_threads() <= max(1, cores // 2)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert 1 <= usable_threads() <= cores

@@ -15,7 +15,7 @@ from chemmap._shared.compute import compute
 from chemmap._shared.progress import ProgressCallback, notify, with_time_estimate
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
-from chemmap.deep._torch import pick_device, seed_everything, torch
+from chemmap.deep._torch import pick_device, seed_everything, share_cores, torch
 from chemmap.deep.autoencoder.losses import reconstruction_loss
 from chemmap.deep.autoencoder.model import SpectralAutoencoder
 from chemmap.deep.autoencoder.settings import TrainSettings
@@ -204,6 +204,7 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     seed_everything(opts.random_state)
     rng = np.random.default_rng(opts.random_state)
     device = pick_device(opts.device)
+    share_cores(device)
     valid = cube.valid_pixels().reshape(cube.image_shape)
     if opts.split == "blocks":
         train_mask, val_mask = block_split(

@@ -20,7 +20,7 @@ import numpy as np
 from chemmap._shared.params import Param, Settings, check_counts
 from chemmap._shared.progress import ProgressCallback, notify, with_time_estimate
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
-from chemmap.deep._torch import pick_device, seed_everything, torch
+from chemmap.deep._torch import pick_device, seed_everything, share_cores, torch
 from chemmap.deep.autoencoder.training import Standardizer
 from chemmap.deep.unet.losses import MapLossWeights, map_loss, masked_mean
 from chemmap.deep.unet.model import OUTPUTS, PADDINGS, SpectralUNet
@@ -373,6 +373,7 @@ def train_unet(
             "give validation samples or lower n_folds."
         )
     device = pick_device(settings.device)
+    share_cores(device)
     images = [_read(s) for s in everything]
     masks = [np.array(s.mask, dtype=bool) for s in everything]
     standardizer = _fit_standardizer(images[: len(samples)], masks[: len(samples)], settings, n_channels)
