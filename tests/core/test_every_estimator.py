@@ -122,9 +122,10 @@ def test_fit_returns_the_estimator_and_keeps_its_parameters(name):
     assert learned and all(a.endswith("_") for a in learned), sorted(learned)
 
 
-#: Steps whose parameters are windows of several channels, or new channel positions, that
-#: scikit-learn's check data (one to three features) cannot hold.
-NEEDS_CHANNELS = {"savgol": "window", "resample": "to"}
+#: Steps whose parameters are windows of several channels, or new channel positions, or that
+#: hold bands out to score themselves, which scikit-learn's check data (one to three
+#: features) cannot hold.
+NEEDS_CHANNELS = {"savgol": "window", "resample": "to", "denoise": "the hold-out score"}
 
 
 @pytest.mark.parametrize(

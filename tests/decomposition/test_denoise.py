@@ -63,3 +63,24 @@ def test_a_lazy_cube_is_denoised_lazily_and_equals_the_eager_result():
     out = model.denoise(lazy)
     assert out.is_lazy
     np.testing.assert_allclose(np.asarray(out.data.compute()), np.asarray(model.denoise(scene.cube).data), rtol=1e-5)
+
+
+def test_the_denoise_step_is_fitted_once_frozen_into_the_chain_and_applied_to_another_cube(tmp_path):
+    from chemmap.core.exceptions import InvalidParameterError
+    from chemmap.preprocessing import Chain
+
+    first = make_denoising_scene(image_shape=(40, 40), n_channels=80, random_state=0)
+    chain = Chain([{"step": "denoise", "method": "mnf"}])
+    denoised = chain.fit_transform(first.cube)
+    frozen = chain.to_list()[0]
+    assert frozen["rank"] == 3 and len(frozen["basis"]) == 3 and len(frozen["mean"]) == 80
+    assert first.rmse(denoised.data) < 0.25 * first.rmse(first.cube.data)
+    chain.save(tmp_path / "chain.toml")
+    again = Chain.load(tmp_path / "chain.toml")
+    second = make_denoising_scene(image_shape=(40, 40), n_channels=80, random_state=0)  # same components, new cube
+    np.testing.assert_allclose(
+        np.asarray(again.transform(second.cube).data), np.asarray(chain.transform(second.cube).data), rtol=1e-5
+    )
+    other_axis = make_denoising_scene(image_shape=(20, 20), n_channels=60, random_state=0).cube
+    with pytest.raises(InvalidParameterError, match="fitted on another axis"):
+        again.transform(other_axis)

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chemmap._shared.blockwise import map_spectra, take_rows
+from chemmap._shared.blockwise import map_spectra
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
+from chemmap.decomposition.endmembers import sample_pixels
 from chemmap.decomposition.subspace import band_noise
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "holdout_masks",
     "holdout_score",
     "noise_variance",
-    "sample_pixels",
     "split_samples",
 ]
 
@@ -85,16 +85,6 @@ class LowRankDenoiser:
 
     def to_dict(self) -> dict:
         return {"method": self.method, "rank": self.rank, "candidates": int(self.basis.shape[1])}
-
-
-def sample_pixels(cube: Cube, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A seeded sample of at most ``size`` valid, finite spectra, float32, in pixel order."""
-    flat_valid = np.flatnonzero(cube.valid_pixels())
-    if flat_valid.size < 3:
-        raise ShapeError(f"Denoising needs at least 3 valid pixels; the cube has {flat_valid.size}.")
-    idx = np.sort(rng.choice(flat_valid, size=min(size, flat_valid.size), replace=False))
-    rows = take_rows(cube.data.reshape(-1, cube.n_channels), idx).astype(np.float32, copy=False)
-    return rows[np.all(np.isfinite(rows), axis=1)]
 
 
 def holdout_masks(n_channels: int, groups: int = GROUPS) -> list[np.ndarray]:
@@ -154,11 +144,11 @@ def _rank_scores(model: LowRankDenoiser, spectra: np.ndarray, axis_values, group
 def split_samples(cube: Cube, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint seeded samples of at most :data:`SAMPLE_PIXELS` valid spectra each: one to
     fit a denoiser on, one to score it on."""
-    rng = np.random.default_rng(random_state)
-    both = sample_pixels(cube, 2 * SAMPLE_PIXELS, rng)
+    both = sample_pixels(cube, 2 * SAMPLE_PIXELS, random_state, func="chemmap denoise")[0].astype(np.float32)
     if both.shape[0] < 4:
-        raise ShapeError(f"Denoising needs at least 4 valid, finite pixels; the cube has {both.shape[0]}.")
-    order = rng.permutation(both.shape[0])
+        n = both.shape[0]
+        raise ShapeError(f"Denoising needs at least 4 valid, finite pixels; got {n} sample{'s' * (n != 1)}.")
+    order = np.random.default_rng(random_state).permutation(both.shape[0])
     return both[np.sort(order[::2])], both[np.sort(order[1::2])]
 
 
@@ -192,6 +182,8 @@ def fit_low_rank(
     if method not in LOW_RANK_METHODS:
         raise InvalidParameterError(f"method must be one of {LOW_RANK_METHODS}; got {method!r}.")
     c = fit.shape[1]
+    if c < 4:
+        raise ShapeError(f"Denoising needs spectra of at least 4 channels (bands are held out to score it); got {c}.")
     mean = fit.mean(axis=0, dtype=np.float64)
     if method == "mnf":
         gram = fit.T.astype(np.float64) @ fit.astype(np.float64)

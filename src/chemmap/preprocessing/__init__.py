@@ -13,6 +13,7 @@ from chemmap.preprocessing.baseline import arpls, asls, baseline, modpoly
 from chemmap.preprocessing.chain import Chain
 from chemmap.preprocessing.crop import crop
 from chemmap.preprocessing.image import absorbance, destripe, flat_field
+from chemmap.preprocessing.lowrank import denoise
 from chemmap.preprocessing.normalize import emsc, msc, normalize, snv
 from chemmap.preprocessing.quality import bad_pixel_masks, band_noise, band_snr, mask_bad_pixels
 from chemmap.preprocessing.smooth import savgol, spatial_gaussian, spatial_median, whittaker
@@ -29,6 +30,7 @@ __all__ = [
     "band_snr",
     "baseline",
     "crop",
+    "denoise",
     "despike",
     "destripe",
     "drop_bad_bands",
