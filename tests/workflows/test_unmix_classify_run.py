@@ -121,3 +121,55 @@ def test_bad_unmixing_options_fail_clearly_and_write_nothing(mixture_scene, caps
     )
     assert code != 0 and "does not exist" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("brightness", [0.0, 0.4])
+def test_unmix_auto_takes_fcls_where_fractions_sum_to_one_and_scaled_where_brightness_varies(mixture_scene, brightness):
+    scene = np.load(mixture_scene / "scene.npz")
+    gain = 1 + brightness * np.random.default_rng(3).uniform(-1, 1, size=(30, 36, 1))
+    np.savez(
+        mixture_scene / "scene.npz",
+        cube=(scene["cube"] * gain).astype(np.float32),
+        axis=scene["axis"],
+        axis_unit="cm-1",
+    )
+    out = mixture_scene / f"auto{brightness}"
+    truth = ["--truth-abundances", str(mixture_scene / "abundances.npy")]
+    metrics = _run(mixture_scene, out, "--unmix", "auto", "--components", "3", *truth)["unmixing"]
+    auto = metrics["auto"]
+    assert auto["extractor"] == "nfindr" and auto["solver"] == ("scaled" if brightness else "fcls")
+    assert ("brightness varies" in auto["why"]) == bool(brightness)
+    assert metrics["scores"]["mean_abundance_rmse"] < 0.02
+    if brightness:  # what the README's first example gives on the same scene
+        fcls = _run(mixture_scene, mixture_scene / "fcls", "--unmix", "vca+fcls", "--components", "3", *truth)
+        assert fcls["unmixing"]["scores"]["mean_abundance_rmse"] > 5 * metrics["scores"]["mean_abundance_rmse"]
+
+
+@pytest.mark.data
+def test_unmix_auto_on_samson_chooses_the_scaled_model_and_meets_the_abundance_truth(shared_data, tmp_path):
+    from chemmap.datasets import load_samson
+    from chemmap.io import write
+
+    samson = load_samson(shared_data / "samson")
+    write(samson.cube, tmp_path / "samson.npz")
+    np.save(tmp_path / "abundances.npy", np.asarray(samson.abundances.data))
+    code = main(
+        [
+            "run",
+            str(tmp_path / "samson.npz"),
+            "--out",
+            str(tmp_path / "out"),
+            "--clusters",
+            "3",
+            "--quiet",
+            "--unmix",
+            "auto",
+            "--components",
+            "3",
+            "--truth-abundances",
+            str(tmp_path / "abundances.npy"),
+        ]
+    )
+    assert code == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())["unmixing"]
+    assert metrics["auto"]["solver"] == "scaled" and metrics["scores"]["mean_abundance_rmse"] <= 0.06

@@ -18,18 +18,18 @@ ABUNDANCE_SOLVERS = ("fcls", "scaled", "nnls", "ls")
 
 
 def check_unmix_method(value, name, func):
-    """``none``, ``mcr``, ``nmf`` or ``EXTRACTOR+SOLVER`` (e.g. ``vca+fcls``)."""
+    """``none``, ``auto``, ``mcr``, ``nmf`` or ``EXTRACTOR+SOLVER`` (e.g. ``vca+fcls``)."""
     from chemmap.core.exceptions import InvalidParameterError
     from chemmap.decomposition.endmembers import ENDMEMBER_METHODS
 
-    if value in ("none", "mcr", "nmf"):
+    if value in ("none", "auto", "mcr", "nmf"):
         return value
     parts = str(value).split("+")
     if len(parts) == 2 and parts[0] in ENDMEMBER_METHODS and parts[1] in ABUNDANCE_SOLVERS:
         return str(value)
     raise InvalidParameterError(
-        f"The {name!r} parameter of {func} must be 'none', 'mcr', 'nmf' or EXTRACTOR+SOLVER with EXTRACTOR one of "
-        f"{', '.join(ENDMEMBER_METHODS)} and SOLVER one of {', '.join(ABUNDANCE_SOLVERS)} (e.g. 'vca+fcls'). "
+        f"The {name!r} parameter of {func} must be 'none', 'auto', 'mcr', 'nmf' or EXTRACTOR+SOLVER with EXTRACTOR "
+        f"one of {', '.join(ENDMEMBER_METHODS)} and SOLVER one of {', '.join(ABUNDANCE_SOLVERS)} (e.g. 'vca+fcls'). "
         f"Got {value!r} instead."
     )
 
@@ -102,8 +102,10 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
         metrics["nmf"] = result.report
         metrics["abundance_kind"] = "NMF weights of unit-norm components divided by their sum per pixel (fractions)"
     else:
-        extractor, solver = method.split("+")
+        extractor, solver = method.split("+") if method != "auto" else (AUTO_EXTRACTOR, None)
         found = extract_endmembers(cube, k, method=extractor, sample=opts["sample"], random_state=seed)
+        if solver is None:
+            solver, metrics["auto"] = _auto_solver(cube, found.spectra, seed)
         maps = abundance_maps(
             cube,
             found.spectra,
@@ -132,6 +134,29 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
     }
     metrics["sum_to_one_max_error"] = float(np.nanmax(np.abs(sums[np.isfinite(sums)] - 1))) if sums.size else None
     return UnmixingOutput(abundances, np.asarray(endmembers, dtype=np.float32), names, metrics, truth_e)
+
+
+#: The extractor of ``--unmix auto``: N-FINDR, deterministic (no seed), the largest simplex.
+AUTO_EXTRACTOR = "nfindr"
+
+
+def _auto_solver(cube: Cube, spectra: np.ndarray, seed: int) -> tuple[str, dict]:
+    """FCLS where the pixels' fractions sum to one, the scaled model where their brightness
+    varies (:func:`~chemmap.decomposition.abundances.brightness_spread`); the choice and why."""
+    from chemmap.decomposition.model_choice import BRIGHTNESS_SPREAD, brightness_spread
+
+    spread = brightness_spread(cube, spectra, random_state=seed)
+    solver = "scaled" if spread > BRIGHTNESS_SPREAD else "fcls"
+    why = (
+        f"the per-pixel sums of non-negative abundances spread by {spread:.3f} (interquartile range over the median), "
+        f"{'more' if solver == 'scaled' else 'less'} than {BRIGHTNESS_SPREAD}: "
+        + (
+            "the pixels' brightness varies, which FCLS would read as composition"
+            if solver == "scaled"
+            else "the fractions sum to one, as FCLS assumes"
+        )
+    )
+    return solver, {"extractor": AUTO_EXTRACTOR, "solver": solver, "brightness_spread": spread, "why": why}
 
 
 def classification_step(cube: Cube, opts: dict, *, seed: int, progress=None):
