@@ -261,3 +261,17 @@ def test_an_interrupt_at_any_moment_of_a_run_ends_it_in_one_line_with_all_or_non
                 json.loads((out / "run_record.json").read_text())["outputs"]
             )
     assert stopped >= 4
+
+
+def test_an_output_folder_in_a_place_that_cannot_be_written_is_one_clear_line(tmp_path, demo_csv, capsys):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere: a read-only folder does not stop it")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked").chmod(0o555)
+    try:
+        assert _run(demo_csv, tmp_path / "locked" / "out") == 2
+        assert "choose an --out folder in a place you can write to" in capsys.readouterr().err
+    finally:
+        (tmp_path / "locked").chmod(0o755)

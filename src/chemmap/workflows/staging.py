@@ -95,17 +95,24 @@ def _refuse_another_run(out_dir: Path) -> None:
 
 @contextlib.contextmanager
 def _output_lock(out_dir: Path) -> Iterator[None]:
-    """Hold ``.{name}.lock`` beside ``out_dir`` for the whole run, so that a second run into the
-    same folder is refused instead of mixing its files with the first's (POSIX ``flock``; the
-    lock ends with the process, however it ends)."""
+    """Hold ``.{name}.lock`` where the staging folder goes (beside ``out_dir``, or inside it on
+    another file system) for the whole run, so that a second run into the same folder is
+    refused instead of mixing its files with the first's (POSIX ``flock``; the lock ends with
+    the process, however it ends)."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks of this kind
         yield
         return
-    path = out_dir.parent / f".{out_dir.name}.lock"
+    path = _staging_parent(out_dir) / f".{out_dir.name}.lock"
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise OutputError(
+                f"Cannot write in {path.parent} ({exc.strerror}), where the run stages its files before they move "
+                f"into {out_dir}. To fix this, choose an --out folder in a place you can write to."
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
