@@ -43,7 +43,7 @@ def test_every_output_is_written_with_its_shape(run):
     spectra = np.load(out / "cluster_spectra.npz")
     assert spectra["mean"].shape == spectra["decoded"].shape == (labels.max() + 1, 80)
     record = json.loads((out / "run_record.json").read_text())
-    assert {"training", "inference", "segmentation", "figures"} <= set(record["timings"]["seconds"])
+    assert {"training", "baseline", "inference", "segmentation", "figures"} <= set(record["timings"]["seconds"])
 
 
 def test_the_run_finds_the_regions_and_reports_its_metrics(run):
@@ -62,6 +62,26 @@ def test_the_run_finds_the_regions_and_reports_its_metrics(run):
     spectra = np.load(folder / "out" / "cluster_spectra.npz")
     gap = np.abs(spectra["decoded"] - spectra["mean"]).max(axis=1)
     assert np.all(gap < 0.5 * np.abs(spectra["mean"]).max(axis=1))  # decoded means look like the cluster means
+
+
+def test_the_run_compares_its_denoising_with_mnf_and_recommends_the_one_nearer_the_clean_cube(run):
+    from chemmap.decomposition.denoise import fit_low_rank, split_samples
+
+    cube, folder = run
+    against = json.loads((folder / "out" / "metrics.json").read_text())["denoising_against_mnf"]
+    assert against["autoencoder_holdout_mse"] > 0 and against["mnf_holdout_mse"] > 0 and against["mnf_rank"] >= 1
+    mnf_wins = against["mnf_holdout_mse"] < against["autoencoder_holdout_mse"]
+    assert against["recommendation"].startswith("MNF" if mnf_wins else "the autoencoder")
+    clean = np.asarray(
+        make_regions_cube(image_shape=(40, 40), n_channels=80, snr=1e9, n_regions=3, random_state=4).data
+    )
+    fit, scored = split_samples(cube, 0)
+    mnf = np.asarray(fit_low_rank(fit, scored, cube.axis.values, "mnf").denoise(cube).data)
+    errors = {
+        name: np.sqrt(np.mean((d - clean) ** 2))
+        for name, d in (("mnf", mnf), ("ae", np.load(folder / "out" / "denoised.npy")))
+    }
+    assert (errors["mnf"] < errors["ae"]) == mnf_wins, errors
 
 
 def test_a_saved_model_applied_again_gives_the_same_latent_image(run):

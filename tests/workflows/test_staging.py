@@ -275,3 +275,32 @@ def test_an_output_folder_in_a_place_that_cannot_be_written_is_one_clear_line(tm
         assert "choose an --out folder in a place you can write to" in capsys.readouterr().err
     finally:
         (tmp_path / "locked").chmod(0o755)
+
+
+FINALISER = """
+import gc, os, signal, sys
+from chemmap._shared.interrupt import check_interrupted, interrupts_end_the_run
+
+class Finalised:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)  # the handler raises here, inside the finaliser
+        sum(range(1000))
+
+try:
+    with interrupts_end_the_run():
+        Finalised()
+        gc.collect()
+        print("went on", flush=True)
+        check_interrupted()
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_an_interrupt_raised_in_a_finaliser_is_not_printed_and_still_ends_the_run():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", FINALISER], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "went on\n" and done.returncode == 130
+    assert done.stderr == ""  # Python would print "Exception ignored in ..." with a traceback

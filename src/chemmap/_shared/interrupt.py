@@ -1,11 +1,13 @@
 """Interrupts that always end a run in one line: Ctrl-C (SIGINT) and SIGTERM unwind the run as
-:class:`KeyboardInterrupt`, are remembered where library code or a finaliser swallowed them,
-and wait while the finished outputs are moved into place (so a folder is never half moved)."""
+:class:`KeyboardInterrupt`, are remembered where library code or a finaliser swallowed them
+(a finaliser's is not printed as "Exception ignored"), and wait while the finished outputs are
+moved into place (so a folder is never half moved)."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -48,9 +50,17 @@ def interrupts_end_the_run(*, then_ignore: bool = False) -> Iterator[None]:
         return
     _seen.clear()
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    unraisable = sys.unraisablehook
+
+    def quiet(info) -> None:  # an interrupt raised in a finaliser: remembered, raised later, not printed
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            unraisable(info)
+
+    sys.unraisablehook = quiet
     try:
         yield
     finally:
+        sys.unraisablehook = unraisable
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_IGN if then_ignore else handler)
         _seen.clear()  # what the block did not raise ends with it

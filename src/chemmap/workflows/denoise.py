@@ -97,7 +97,7 @@ def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, progress=None):
     """A spectral autoencoder trained on ``cube`` with its defaults, and a function that
     denoises ``(n, n_channels)`` spectra with it."""
     try:
-        from chemmap.deep.autoencoder.inference import autoencode
+        from chemmap.deep.autoencoder.inference import denoise_spectra
         from chemmap.deep.autoencoder.training import train_autoencoder
     except ImportError as exc:
         raise MissingDependencyError(
@@ -105,12 +105,7 @@ def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, progress=None):
         ) from None
     trained = train_autoencoder(cube, progress=progress, device=settings.device, random_state=settings.random_state)
 
-    def apply(spectra: np.ndarray) -> np.ndarray:
-        rows = cube.replace(data=np.asarray(spectra, dtype=np.float32)[:, None, :], mask=None, labels=None)
-        denoised, _ = autoencode(trained, rows, device=settings.device)
-        return np.asarray(denoised.data)[:, 0, :]
-
-    return trained, apply
+    return trained, lambda spectra: denoise_spectra(trained, spectra, cube.axis, device=settings.device)
 
 
 def execute(cube: Cube, settings: DenoiseSettings, session: Session) -> DenoiseResult:

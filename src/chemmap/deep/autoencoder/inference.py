@@ -13,7 +13,7 @@ from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.deep._torch import pick_device, torch
 
-__all__ = ["INFERENCE_BATCH", "autoencode", "check_axis", "decode_latent"]
+__all__ = ["INFERENCE_BATCH", "autoencode", "check_axis", "decode_latent", "denoise_spectra"]
 
 #: Spectra passed through the network at once: bounds the activations held per thread
 #: (about 100 kB per spectrum of 1000 channels with the default widths).
@@ -47,6 +47,13 @@ def _kernel(trained, device):
         return out
 
     return run, n_out
+
+
+def denoise_spectra(trained, spectra: np.ndarray, axis, *, device: str = "auto") -> np.ndarray:
+    """``(n, n_channels)`` spectra on the model's ``axis`` (a SpectralAxis) through the
+    autoencoder: the denoised ``(n, n_channels)`` float32 spectra."""
+    rows = Cube(np.asarray(spectra, dtype=np.float32)[:, None, :], axis)
+    return np.asarray(autoencode(trained, rows, device=device)[0].data)[:, 0, :]
 
 
 def autoencode(trained, cube: Cube, *, device: str = "auto") -> tuple[Cube, Cube]:
