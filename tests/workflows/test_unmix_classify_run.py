@@ -138,6 +138,7 @@ def test_unmix_auto_takes_fcls_where_fractions_sum_to_one_and_scaled_where_brigh
     metrics = _run(mixture_scene, out, "--unmix", "auto", "--components", "3", *truth)["unmixing"]
     auto = metrics["auto"]
     assert auto["extractor"] == "nfindr" and auto["solver"] == ("scaled" if brightness else "fcls")
+    assert len(auto["refined_from_pixels"]) == 3 and min(auto["refined_from_pixels"]) >= 3  # the pure corners
     assert ("brightness varies" in auto["why"]) == bool(brightness)
     assert metrics["scores"]["mean_abundance_rmse"] < 0.02
     if brightness:  # what the README's first example gives on the same scene

@@ -8,6 +8,7 @@ from chemmap._shared.lazy import lazy_attributes
 _WHERE = {
     "abundance_maps": "chemmap.decomposition.abundances",
     "brightness_spread": "chemmap.decomposition.model_choice",
+    "refine_from_purest": "chemmap.decomposition.model_choice",
     "fcls_gram": "chemmap.decomposition.abundances",
     "nnls_gram": "chemmap.decomposition.abundances",
     "ENDMEMBER_METHODS": "chemmap.decomposition.endmembers",

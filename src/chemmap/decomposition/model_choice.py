@@ -1,15 +1,16 @@
 """Which abundance model a scene needs: fractions that sum to one (FCLS) or a free brightness
-per pixel (the scaled model), told from the data."""
+per pixel (the scaled model), told from the data; and endmembers refined from the purest
+pixels of a first unmixing."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from chemmap.core.cube import Cube
-from chemmap.decomposition.abundances import nnls_gram
+from chemmap.decomposition.abundances import abundance_maps, nnls_gram
 from chemmap.decomposition.endmembers import sample_pixels
 
-__all__ = ["BRIGHTNESS_SPREAD", "SPREAD_SAMPLE", "brightness_spread"]
+__all__ = ["BRIGHTNESS_SPREAD", "PURE_ABUNDANCE", "SPREAD_SAMPLE", "brightness_spread", "refine_from_purest"]
 
 
 #: Spread of the per-pixel sums of non-negative abundances (interquartile range over the
@@ -35,3 +36,56 @@ def brightness_spread(cube: Cube, components, *, random_state=0) -> float:
     sums = nnls_gram(a @ a.T, y @ a.T).sum(axis=1)
     q1, median, q3 = np.percentile(sums, [25, 50, 75])
     return float((q3 - q1) / median) if median > 0 else float("inf")
+
+
+#: Abundance a sampled pixel needs to count as pure in :func:`refine_from_purest`.
+PURE_ABUNDANCE = 0.9
+#: Share of the sampled pixels, most abundant first, searched for pure ones.
+PURE_SHARE = 0.01
+#: Fewest pure pixels that replace a component's spectrum (else it is kept).
+MIN_PURE = 3
+
+
+def refine_from_purest(
+    cube: Cube, spectra, method: str, *, sample: int | None = None, random_state=0
+) -> tuple[np.ndarray, list[int]]:
+    """Each component spectrum replaced by the mean of the purest pixels of a first unmixing.
+
+    A single-pixel endmember (what the extractors return) carries that pixel's noise; the
+    mean of the pixels the first unmixing gives at least :data:`PURE_ABUNDANCE` of the
+    component (among the :data:`PURE_SHARE` most abundant of a seeded sample) carries much
+    less. Under the scaled model each pixel is brought to the component's norm first, so
+    bright pixels do not outweigh dim ones. A component with fewer than :data:`MIN_PURE`
+    pure pixels keeps its spectrum.
+
+    Parameters
+    ----------
+    cube : Cube
+    spectra : array-like of shape (k, n_channels)
+    method : {"fcls", "scaled", "nnls"}
+        The abundance model of the first unmixing.
+    sample : int, optional
+        Pixels of the seeded sample (all when None).
+    random_state : int
+
+    Returns
+    -------
+    spectra : ndarray of shape (k, n_channels)
+    counts : list of int
+        Pixels averaged for each component (0: kept).
+    """
+    spectra = np.asarray(spectra, dtype=np.float64)
+    y, _ = sample_pixels(cube, sample, random_state, func="refine_from_purest")
+    rows = Cube(y[:, None, :].astype(np.float32), cube.axis)
+    a = np.asarray(abundance_maps(rows, spectra, method=method, residual=False).data)[:, 0, :]
+    refined, counts = spectra.copy(), []
+    for i in range(spectra.shape[0]):
+        top = np.argsort(-a[:, i], kind="stable")[: max(MIN_PURE, int(PURE_SHARE * a.shape[0]))]
+        top = top[a[top, i] >= PURE_ABUNDANCE]
+        counts.append(int(top.size) if top.size >= MIN_PURE else 0)
+        if top.size >= MIN_PURE:
+            pure = y[top]
+            if method == "scaled":
+                pure = pure / np.linalg.norm(pure, axis=1, keepdims=True) * np.linalg.norm(spectra[i])
+            refined[i] = pure.mean(axis=0)
+    return refined, counts

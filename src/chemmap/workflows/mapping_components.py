@@ -104,11 +104,12 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
     else:
         extractor, solver = method.split("+") if method != "auto" else (AUTO_EXTRACTOR, None)
         found = extract_endmembers(cube, k, method=extractor, sample=opts["sample"], random_state=seed)
+        spectra = found.spectra
         if solver is None:
-            solver, metrics["auto"] = _auto_solver(cube, found.spectra, seed)
+            spectra, solver, metrics["auto"] = auto_recipe(cube, found.spectra, sample=opts["sample"], seed=seed)
         maps = abundance_maps(
             cube,
-            found.spectra,
+            spectra,
             method=solver,
             residual=True,
             spatial=None if opts["spatial"] == "none" else opts["spatial"],
@@ -116,7 +117,7 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
             progress=progress,
         )
         stack = np.asarray(maps.data)
-        abundances, endmembers = stack[..., :k], found.spectra
+        abundances, endmembers = stack[..., :k], spectra
         metrics["endmembers"] = found.to_dict()
         metrics["abundance_kind"] = maps.attrs["maps"][maps.map_names[0]]["kind"]
         residual = stack[..., k]
@@ -140,10 +141,21 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
 AUTO_EXTRACTOR = "nfindr"
 
 
-def _auto_solver(cube: Cube, spectra: np.ndarray, seed: int) -> tuple[str, dict]:
-    """FCLS where the pixels' fractions sum to one, the scaled model where their brightness
-    varies (:func:`~chemmap.decomposition.abundances.brightness_spread`); the choice and why."""
-    from chemmap.decomposition.model_choice import BRIGHTNESS_SPREAD, brightness_spread
+def auto_recipe(cube: Cube, spectra: np.ndarray, *, sample: int | None, seed: int) -> tuple[np.ndarray, str, dict]:
+    """``--unmix auto`` after the extractor: FCLS where the pixels' fractions sum to one, the
+    scaled model where their brightness varies
+    (:func:`~chemmap.decomposition.model_choice.brightness_spread`), then the endmembers
+    refined from the purest pixels of a first unmixing with that model
+    (:func:`~chemmap.decomposition.model_choice.refine_from_purest`).
+
+    Returns
+    -------
+    spectra : ndarray of shape (k, n_channels)
+    solver : str
+    report : dict
+        The choice and why, for ``metrics.json``.
+    """
+    from chemmap.decomposition.model_choice import BRIGHTNESS_SPREAD, brightness_spread, refine_from_purest
 
     spread = brightness_spread(cube, spectra, random_state=seed)
     solver = "scaled" if spread > BRIGHTNESS_SPREAD else "fcls"
@@ -156,7 +168,15 @@ def _auto_solver(cube: Cube, spectra: np.ndarray, seed: int) -> tuple[str, dict]
             else "the fractions sum to one, as FCLS assumes"
         )
     )
-    return solver, {"extractor": AUTO_EXTRACTOR, "solver": solver, "brightness_spread": spread, "why": why}
+    refined, counts = refine_from_purest(cube, spectra, solver, sample=sample, random_state=seed)
+    report = {
+        "extractor": AUTO_EXTRACTOR,
+        "solver": solver,
+        "brightness_spread": spread,
+        "why": why,
+        "refined_from_pixels": counts,
+    }
+    return refined, solver, report
 
 
 def classification_step(cube: Cube, opts: dict, *, seed: int, progress=None):
