@@ -135,7 +135,8 @@ def test_unmix_auto_takes_fcls_where_fractions_sum_to_one_and_scaled_where_brigh
     )
     out = mixture_scene / f"auto{brightness}"
     truth = ["--truth-abundances", str(mixture_scene / "abundances.npy")]
-    metrics = _run(mixture_scene, out, "--unmix", "auto", "--components", "3", *truth)["unmixing"]
+    method = ["--unmix", "auto"] if brightness else []  # --components alone means auto
+    metrics = _run(mixture_scene, out, *method, "--components", "3", *truth)["unmixing"]
     auto = metrics["auto"]
     assert auto["extractor"] == "nfindr" and auto["solver"] == ("scaled" if brightness else "fcls")
     assert len(auto["refined_from_pixels"]) == 3 and min(auto["refined_from_pixels"]) >= 3  # the pure corners

@@ -320,12 +320,16 @@ SECTIONS: dict[str, dict[str, Param]] = {
     "unmixing": {
         "method": Param(
             "any",
-            "none",
+            None,
+            allow_none=True,
             check=_unmix_method,
             flag="unmix",
-            doc="none | mcr | nmf | EXTRACTOR+SOLVER (vca, nfindr, atgp, ppi, smacc + fcls, scaled, nnls, ls)",
+            doc="none | auto | mcr | nmf | EXTRACTOR+SOLVER (vca, nfindr, atgp, ppi, smacc + fcls, scaled, nnls, ls); "
+            "auto when only components is given",
         ),
-        "components": Param("any", "auto", check=check_k, doc="number of unmixing components or 'auto' (HySime)"),
+        "components": Param(
+            "any", None, allow_none=True, check=check_k, doc="number of unmixing components or 'auto' (HySime, default)"
+        ),
         "spatial": Param(
             "choice",
             "none",
@@ -456,6 +460,11 @@ class MappingSettings(dict):
         if not isinstance(steps, list):
             raise ConfigError("preprocessing must be a list of steps ([[preprocessing]] tables in TOML).")
         self["preprocessing"] = Chain(steps).to_list()
+        unmixing = self["unmixing"]
+        if unmixing["method"] is None:  # no recipe named: auto when components are asked for
+            unmixing["method"] = "none" if unmixing["components"] is None else "auto"
+        if unmixing["components"] is None:
+            unmixing["components"] = "auto"
         clustering = self["clustering"]
         if clustering["features"] == "ratios" and not clustering["ratios"]:
             clustering["ratios"] = [list(pair) for pair in self["maps"]["ratio"] or []]  # the ratio maps' bands
