@@ -256,3 +256,24 @@ def test_class_names_that_look_like_markup_cannot_stop_the_page(browser, tmp_pat
         assert report.errors == [] and report.page.title() != "owned"
     finally:
         report.page.close()
+
+
+def test_the_denoise_report_opens_with_its_maps_and_scores(browser, tmp_path):
+    from chemmap.cli import main
+    from chemmap.datasets.denoising import make_denoising_scene
+    from chemmap.io import write
+    from chemmap.report.html import read_report_data
+
+    write(make_denoising_scene(image_shape=(24, 24), n_channels=40).cube, tmp_path / "noisy.npz")
+    out = tmp_path / "out"
+    assert main(["denoise", str(tmp_path / "noisy.npz"), "--out", str(out), "--candidates", "pca,mnf", "--quiet"]) == 0
+    assert [layer["name"] for layer in read_report_data(out / "report.html")["layers"]] == [
+        "removed_rms",
+        "denoised_band",
+    ]
+    report = OpenedReport(browser, out / "report.html")  # waits for the page to say it is ready
+    try:
+        assert report.errors == []
+        assert "lowest hold-out score" in report.page.content()
+    finally:
+        report.page.close()
