@@ -10,7 +10,7 @@ DEMO_OUT ?= demo_output
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[deep,formats,vendor,cluster,xrf,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[deep,formats,vendor,cluster,xrf,xarray,hyperspy,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -21,9 +21,20 @@ _LAZY = {
     "run": "chemmap.workflows",
     "run_cube": "chemmap.workflows",
     "compute_settings": "chemmap._shared.compute",
+    "progress_bars": "chemmap._shared.progress",
 }
 
-__all__ = ["Cube", "SpectralAxis", "__version__", "compute_settings", "read", "run", "run_cube", "write"]
+__all__ = [
+    "Cube",
+    "SpectralAxis",
+    "__version__",
+    "compute_settings",
+    "progress_bars",
+    "read",
+    "run",
+    "run_cube",
+    "write",
+]
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -24,6 +24,7 @@ def _run(name: str, *args: str) -> str:
 def test_every_example_is_tested():
     tested = {"map_a_cube.py", "segment_samson.py", "preprocess_and_reuse.py", "peak_maps_xrf.py",
               "quantify_with_pls.py", "convert_formats.py", "autoencoder_denoise.py"}  # fmt: skip
+    assert {p.name for p in EXAMPLES.glob("*.ipynb")} == {"chemmap_in_jupyter.ipynb"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -72,3 +73,20 @@ def test_autoencoder_denoise(tmp_path):
                                             flags=re.MULTILINE).groups())  # fmt: skip
     assert auto < noisy and pca < noisy
     assert (tmp_path / "denoised.npy").is_file()
+
+
+def test_the_example_notebook_runs_and_shows_the_cube_and_the_run(tmp_path):
+    nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (the dev extra)")
+    nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (the dev extra)")
+    pytest.importorskip("ipykernel", reason="ipykernel is not installed (the jupyter extra)")
+    pytest.importorskip("xarray", reason="the notebook needs the xarray extra")
+    pytest.importorskip("hyperspy", reason="the notebook needs the hyperspy extra")
+    notebook = nbformat.read(EXAMPLES / "chemmap_in_jupyter.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("chemmap Cube" in h and "30 x 30 (900)" in h for h in html)
+    assert any("chemmap run" in h and "<img" in h and "silhouette" in h for h in html)
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "SpectralAxis(600..1800 cm-1, 200 channels) True" in text
+    assert (tmp_path / "notebook_output" / "report.html").is_file()

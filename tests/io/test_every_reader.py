@@ -68,6 +68,15 @@ def _vendor(folder):
     return path, path.with_suffix(".raw"), counts
 
 
+def _xarray(folder):
+    xr = pytest.importorskip("xarray", reason="NetCDF is the 'xarray' extra")
+    pytest.importorskip("h5netcdf", reason="NetCDF is the 'xarray' extra")
+    path = folder / "c.nc"
+    band = xr.Variable("band", AXIS.values, attrs={"units": "cm-1"})
+    xr.DataArray(DATA, dims=("y", "x", "band"), coords={"band": band}).to_dataset(name="r").to_netcdf(path)
+    return path, path, DATA
+
+
 SAMPLES = {
     "csv-flat": _written("csv-flat", ".csv"),
     "datastack": _datastack,
@@ -81,6 +90,7 @@ SAMPLES = {
     "ripple": _written("ripple", ".rpl", ".raw"),
     "tiff": _written("tiff", ".tif"),
     "vendor": _vendor,
+    "xarray": _xarray,
     "zarr": _written("zarr", ".zarr", chunk_mb=0.002),
 }
 

@@ -226,7 +226,7 @@ def _local_scheduler(scheduler: str, n: int):
 
 
 def _distributed():
-    from chemmap._shared.optional import optional_import
+    from chemmap.core.optional import optional_import
 
     return optional_import("distributed", extra="cluster", purpose="A Dask cluster (--cluster, --scheduler ADDRESS)")
 

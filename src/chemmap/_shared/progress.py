@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-__all__ = ["ProgressCallback", "format_duration", "note", "notify", "terminal_progress", "with_time_estimate"]
+__all__ = ["ProgressCallback", "format_duration", "note", "notify", "progress_bars", "with_time_estimate"]
 
 #: ``callback(stage, done, total)``: ``stage`` names the step, ``done`` of ``total`` units;
 #: ``total == 0`` carries a one-line note in ``stage`` (an estimate, a choice made).
@@ -58,15 +58,34 @@ def with_time_estimate(
     return progress
 
 
-def terminal_progress(quiet: bool = False) -> ProgressCallback | None:
-    """A progress bar per stage on standard error (tqdm) when it is a terminal; None when
-    ``quiet`` or not a terminal, so that no progress hook costs anything there. Notes
-    (``total == 0``) are printed as lines above the bars."""
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython's kernel app is running)."""
     import sys
 
-    if quiet or not sys.stderr.isatty():
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None)
+    return get is not None and get() is not None and hasattr(get(), "kernel")
+
+
+def progress_bars(quiet: bool = False) -> ProgressCallback | None:
+    """A progress bar per stage (tqdm): in a Jupyter notebook (widgets where ipywidgets is
+    installed, text otherwise), or on standard error when it is a terminal; None when
+    ``quiet`` or neither, so that no progress hook costs anything there. Notes
+    (``total == 0``) are printed as lines above the bars.
+
+    Examples
+    --------
+    >>> result = chemmap.run(config, "out", progress=chemmap.progress_bars())  # doctest: +SKIP
+    """
+    import sys
+
+    notebook = in_notebook()
+    if quiet or not (notebook or sys.stderr.isatty()):
         return None
-    from tqdm import tqdm
+    if notebook:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
 
@@ -76,7 +95,7 @@ def terminal_progress(quiet: bool = False) -> ProgressCallback | None:
             return
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="step", leave=False, file=sys.stderr)
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="step", leave=notebook, file=sys.stderr)
         bar.n = done
         bar.refresh()
         if done >= total:

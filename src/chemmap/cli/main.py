@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from chemmap._shared.interrupt import Terminated, check_interrupted, interrupts_end_the_run
-from chemmap._shared.progress import terminal_progress
+from chemmap._shared.progress import progress_bars
 from chemmap.cli.flags import add_param_flags, add_workflow_arguments, reader_flags, workflow_config
 from chemmap.core.exceptions import ChemmapError, ChemmapWarning, InvalidParameterError
 
@@ -66,7 +66,7 @@ def _run_workflow(args) -> int:
     from chemmap.workflows.catalog import workflows
     from chemmap.workflows.mapping import run_demo, summary
 
-    options = {"progress": terminal_progress(args.quiet), "command": ["chemmap", *sys.argv[1:]]}
+    options = {"progress": progress_bars(args.quiet), "command": ["chemmap", *sys.argv[1:]]}
     if args.command == "demo":
         result = run_demo(args.out, **options)
         _report(result, summary(result))

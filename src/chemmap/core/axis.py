@@ -7,9 +7,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chemmap.core.exceptions import AxisError, AxisOrderWarning, InvalidParameterError
+from chemmap.core.exceptions import AxisError, AxisOrderWarning, DataWarning, InvalidParameterError
 
-__all__ = ["UNITS", "SpectralAxis", "normalize_unit", "parse_unit", "resolve_axis_unit", "sort_order"]
+__all__ = [
+    "UNITS",
+    "SpectralAxis",
+    "known_unit",
+    "normalize_unit",
+    "parse_unit",
+    "resolve_axis_unit",
+    "sort_order",
+]
 
 #: Canonical units and the names they are known by.
 UNITS: dict[str, tuple[str, ...]] = {
@@ -89,6 +97,24 @@ def parse_unit(raw: str | None) -> tuple[str | None, float]:
     if key in _LENGTH_LOOKUP:
         return "nm", LENGTH_UNITS_NM[_LENGTH_LOOKUP[key]]
     return normalize_unit(key), 1.0
+
+
+def known_unit(raw: str | None, source: str) -> str | None:
+    """``raw`` where chemmap knows the unit; None (channel positions) with a warning where it
+    does not, so an exotic unit in a file never stops a read."""
+    if raw is None:
+        return None
+    try:
+        parse_unit(raw)
+    except AxisError:
+        warnings.warn(
+            f"{source}: the signal axis unit {raw!r} is not one chemmap knows; reading the axis as channel "
+            "positions. Pass axis_unit= to set it.",
+            DataWarning,
+            stacklevel=4,
+        )
+        return None
+    return raw
 
 
 def _family(unit: str) -> str:

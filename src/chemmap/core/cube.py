@@ -119,6 +119,13 @@ class Cube:
             f"{self.n_channels} channels, {self.dtype}, {self.axis!r}>"
         )
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: shape, axis, dtype, mask and label counts, lazy or not, and the mean
+        spectrum (see :mod:`chemmap.core.html_repr`)."""
+        from chemmap.core.html_repr import cube_html
+
+        return cube_html(self)
+
     # --- pixels view ---------------------------------------------------------
     def pixels(self):
         """Spectra as ``(n_pixels, n_channels)``, row-major; a view when possible."""
@@ -213,6 +220,44 @@ class Cube:
         if name not in names:
             raise InvalidParameterError(f"No map named {name!r}; maps are {list(names)}.")
         return np.asarray(self.data[..., names.index(name)])
+
+    # --- other libraries ---------------------------------------------------------
+    def to_xarray(self):
+        """This Cube as an ``xarray.DataArray`` with dims ``("y", "x", "band")``: the axis
+        values (unit in ``attrs["units"]``) on ``band``, ``mask`` and ``labels`` as
+        coordinates, provenance in ``attrs``; Dask-backed when the Cube is lazy (nothing is
+        computed). Needs the ``xarray`` extra. See :mod:`chemmap.core.xarray_bridge`."""
+        from chemmap.core.xarray_bridge import cube_to_xarray
+
+        return cube_to_xarray(self)
+
+    @classmethod
+    def from_xarray(cls, data, *, variable: str | None = None, axis_unit: str | None = None) -> Cube:
+        """A Cube from an ``xarray.DataArray`` (or a ``Dataset`` with one 3-D variable) whose
+        dims are two spatial ones (``y``/``x``, ``lat``/``lon`` ...) and one spectral one
+        (``band``, ``wavelength``, ``wavenumber``, ``energy`` ...), in any order; lazy stays
+        lazy. See :func:`chemmap.core.xarray_bridge.cube_from_xarray`."""
+        from chemmap.core.xarray_bridge import cube_from_xarray
+
+        return cube_from_xarray(cls, data, variable=variable, axis_unit=axis_unit)
+
+    def to_hyperspy(self):
+        """This Cube as a HyperSpy ``Signal1D`` (``LazySignal1D`` when lazy, nothing computed):
+        navigation axes ``x`` and ``y``, the spectral axis as the signal axis with its unit;
+        mask, labels and provenance in ``metadata.chemmap``. Needs the ``hyperspy`` extra.
+        See :mod:`chemmap.core.hyperspy_bridge`."""
+        from chemmap.core.hyperspy_bridge import cube_to_hyperspy
+
+        return cube_to_hyperspy(self)
+
+    @classmethod
+    def from_hyperspy(cls, signal, *, axis_unit: str | None = None) -> Cube:
+        """A Cube from any HyperSpy signal with one signal axis (spectrum images, line scans,
+        single spectra; lazy signals give lazy Cubes; EDS/EELS/CL subclasses included). See
+        :func:`chemmap.core.hyperspy_bridge.cube_from_hyperspy`."""
+        from chemmap.core.hyperspy_bridge import cube_from_hyperspy
+
+        return cube_from_hyperspy(cls, signal, axis_unit=axis_unit)
 
     def to_numpy(self) -> Cube:
         """This Cube with its data computed into memory (no-op for NumPy data)."""

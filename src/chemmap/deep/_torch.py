@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from chemmap._shared.optional import optional_import
+from chemmap.core.optional import optional_import
 
 torch = optional_import("torch", extra="deep", purpose="chemmap.deep (the spectral autoencoder and U-Net)")
 nn = torch.nn

@@ -28,6 +28,7 @@ from chemmap.io import (  # noqa: F401
     ripple,
     tiff,
     vendor,
+    xarray_store,
     zarr_cube,
 )
 from chemmap.io._build import unreadable_file

@@ -41,7 +41,7 @@ def _is_flat_hdf5(path: Path) -> bool:
 
 
 def _h5py():
-    from chemmap._shared.optional import optional_import
+    from chemmap.core.optional import optional_import
 
     return optional_import("h5py", extra="hdf5", purpose="Reading and writing HDF5 files")
 

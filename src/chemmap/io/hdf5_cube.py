@@ -20,6 +20,7 @@ from chemmap.io._cube_layout import cube_attrs, cube_chunks, cube_from_parts, it
 from chemmap.io._hdf5_datasets import axis_unit_of, choose_cube, cube_candidates, hdf5_kind
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 from chemmap.io._spectral_dim import move_spectral_last
+from chemmap.io.xarray_store import NETCDF_SUFFIXES, holds_xarray_cube
 
 __all__ = ["read_hdf5_cube", "write_hdf5_cube"]
 
@@ -147,6 +148,8 @@ def declared_hdf5_bytes(path, *, cube_key: str | None = None, **_) -> int:
 
 
 def _is_hdf5_cube(path: Path) -> bool:
+    if path.suffix.lower() in NETCDF_SUFFIXES and holds_xarray_cube(path):
+        return False  # the xarray reader knows its dims and coordinates
     return hdf5_kind(path) == "cube"
 
 

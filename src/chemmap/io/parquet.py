@@ -15,7 +15,7 @@ PARQUET_MAGIC = b"PAR1"
 
 
 def _require_pyarrow() -> None:
-    from chemmap._shared.optional import optional_import
+    from chemmap.core.optional import optional_import
 
     optional_import("pyarrow", extra="formats", purpose="Reading and writing Parquet tables")
 

@@ -29,7 +29,7 @@ _TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def _tifffile():
-    from chemmap._shared.optional import optional_import
+    from chemmap.core.optional import optional_import
 
     return optional_import("tifffile", extra="formats", purpose="Reading TIFF stacks")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chemmap.core.axis import parse_unit
+from chemmap.core.axis import known_unit, parse_unit
 from chemmap.core.cube import Cube, is_lazy_array
 from chemmap.core.exceptions import (
     AxisError,
@@ -62,7 +62,7 @@ SPATIAL_UNITS = ("m", "mm", "µm", "um", "nm", "pm", "Å")
 
 
 def _rsciio():
-    from chemmap._shared.optional import optional_import
+    from chemmap.core.optional import optional_import
 
     return optional_import("rsciio", extra="vendor", purpose="Reading vendor spectroscopy formats")
 
@@ -94,22 +94,6 @@ def _signal_axis(axis: dict) -> tuple[np.ndarray, str | None]:
         values = axis.get("offset", 0.0) + axis.get("scale", 1.0) * np.arange(int(axis["size"]), dtype=np.float64)
     raw = axis.get("units")
     return values, (None if raw in (None, "", "<undefined>") else str(raw))
-
-
-def _stated_unit(raw: str | None, source: str) -> str | None:
-    if raw is None:
-        return None
-    try:
-        parse_unit(raw)
-    except AxisError:
-        warnings.warn(
-            f"{source}: the signal axis unit {raw!r} is not one chemmap knows; reading the axis as channel "
-            "positions. Pass axis_unit= to set it.",
-            DataWarning,
-            stacklevel=4,
-        )
-        return "channel"
-    return raw
 
 
 def _n_spectral(signal: dict) -> int:
@@ -383,7 +367,7 @@ def read_vendor(
     return build_cube(
         data,
         values,
-        _stated_unit(raw_unit, path.name),
+        known_unit(raw_unit, path.name),
         source=path.name,
         requested_unit=axis_unit,
         dtype=dtype,

@@ -112,21 +112,7 @@ def render_markdown(result) -> str:
         out.append("")
 
     out += ["## Metrics", ""]
-    rows = [
-        [f"silhouette (sample of {cl['silhouette_sample_size']})", cl.get("silhouette"), cl.get("silhouette_grade")],
-        ["Calinski-Harabasz", cl.get("calinski_harabasz"), ""],
-        ["Davies-Bouldin", cl.get("davies_bouldin"), ""],
-        ["salt-and-pepper fraction", cl.get("salt_and_pepper_fraction"), ""],
-        ["SNR (p90 of bands)", m["snr"].get("p90"), m["snr"].get("grade")],
-    ]
-    if "ari" in cl:
-        rows += [
-            ["ARI", cl["ari"], cl["ari_grade"]],
-            ["NMI", cl["nmi"], ""],
-            ["pixel accuracy", cl["pixel_accuracy"], cl["pixel_accuracy_grade"]],
-            ["mean IoU", cl["mean_iou"], cl["mean_iou_grade"]],
-        ]
-    out += markdown_table(["metric", "value", "grade"], rows)
+    out += markdown_table(["metric", "value", "grade"], graded_metrics(m))
     out += [
         "",
         "Grades follow the mapping workflow's quality table (minimum / good / excellent): accuracy "
@@ -177,6 +163,27 @@ def render_markdown(result) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def graded_metrics(m: dict) -> list[list]:
+    """The metrics table of a mapping run: ``[name, value, grade]`` rows (grade ``""`` where
+    the quality table has none)."""
+    cl, snr = m["clustering"], m["snr"]
+    rows = [
+        [f"silhouette (sample of {cl['silhouette_sample_size']})", cl.get("silhouette"), cl.get("silhouette_grade")],
+        ["Calinski-Harabasz", cl.get("calinski_harabasz"), ""],
+        ["Davies-Bouldin", cl.get("davies_bouldin"), ""],
+        ["salt-and-pepper fraction", cl.get("salt_and_pepper_fraction"), ""],
+        ["SNR (p90 of bands)", snr.get("p90"), snr.get("grade")],
+    ]
+    if "ari" in cl:
+        rows += [
+            ["ARI", cl["ari"], cl["ari_grade"]],
+            ["NMI", cl["nmi"], ""],
+            ["pixel accuracy", cl["pixel_accuracy"], cl["pixel_accuracy_grade"]],
+            ["mean IoU", cl["mean_iou"], cl["mean_iou_grade"]],
+        ]
+    return rows
 
 
 def _short(value) -> str:

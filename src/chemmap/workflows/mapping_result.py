@@ -29,3 +29,16 @@ class RunResult:
     written: list[str] = field(default_factory=list)
     unmixing: Any = None
     classification: Any = None
+
+    def to_xarray(self):
+        """The maps, cluster labels, cluster probabilities and abundances as an
+        ``xarray.Dataset`` on dims ``y``, ``x`` (see :func:`run_dataset`); lazy maps stay lazy."""
+        from chemmap.workflows.mapping_xarray import run_dataset
+
+        return run_dataset(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: map thumbnails, the graded metrics, warnings, where the files are."""
+        from chemmap.report.notebook import run_result_html
+
+        return run_result_html(self)

@@ -18,11 +18,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from chemmap._shared.optional import optional_import
 from chemmap._shared.params import Param, Settings
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import AxisError, DataWarning, InvalidParameterError
+from chemmap.core.optional import optional_import
 from chemmap.workflows.session import Session, Timer, versions
 from chemmap.workflows.shape import Workflow
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chemmap._shared.optional import optional_import
+from chemmap.core.optional import optional_import
 
 __all__ = [
     "ELECTRON_REST_KEV",
