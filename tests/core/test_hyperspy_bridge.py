@@ -116,3 +116,21 @@ def test_a_real_file_through_rosettasciio_and_hyperspy_maps_as_reading_it_direct
     assert np.array_equal(one.label_image, two.label_image)
     assert np.array_equal(one.maps["intensity_1002"], two.maps["intensity_1002"], equal_nan=True)
     assert len(np.unique(one.label_image)) == 3
+
+
+@pytest.mark.data
+def test_an_eds_map_keeps_its_exspy_class_both_ways(real_file):
+    """A Bruker EDS map loads as exspy's EDSSEMSpectrum; as a Cube it equals reading the file
+    directly, and back in HyperSpy it is an EDSSEMSpectrum again (keV axis, raw counts)."""
+    exspy = pytest.importorskip("exspy", reason="exspy (EDS and EELS signals) is not installed")
+    path = real_file("bruker/P45_the_default_job.bcf")
+    signals = hs.load(path)
+    (eds,) = [s for s in signals if isinstance(s, exspy.signals.EDSSEMSpectrum)]
+    cube = chemmap.Cube.from_hyperspy(eds)
+    direct = chemmap.read(path)
+    assert cube.dtype == direct.dtype == np.uint8
+    assert np.array_equal(cube.data, direct.data) and cube.axis == direct.axis and cube.axis.unit == "keV"
+    back = cube.to_hyperspy()
+    assert isinstance(back, exspy.signals.EDSSEMSpectrum)
+    assert back.axes_manager.signal_axes[0].is_uniform
+    assert np.array_equal(back.axes_manager.signal_axes[0].axis, eds.axes_manager.signal_axes[0].axis)
