@@ -6,25 +6,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.decomposition.abundances import abundance_maps, nnls_gram
-from chemmap.decomposition.endmembers import sample_pixels
 
-__all__ = ["BRIGHTNESS_SPREAD", "PURE_ABUNDANCE", "SPREAD_SAMPLE", "brightness_spread", "refine_from_purest"]
+__all__ = ["BRIGHTNESS_SPREAD", "PURE_ABUNDANCE", "brightness_spread", "refine_from_purest"]
 
 
 #: Spread of the per-pixel sums of non-negative abundances (interquartile range over the
 #: median) beyond which :func:`brightness_spread` says the pixels' brightness varies: 0.004 on
 #: scenes whose fractions sum to one, about 0.4 on Samson and on scenes of +-40 % brightness.
 BRIGHTNESS_SPREAD = 0.05
-#: Pixels :func:`brightness_spread` solves for (a seeded sample).
-SPREAD_SAMPLE = 20_000
 
 
-def brightness_spread(cube: Cube, components, *, random_state=0) -> float:
+def brightness_spread(pixels, components) -> float:
     """How much the pixels' brightness varies beyond what fractions summing to one allow:
     the interquartile range over the median of the per-pixel sums of non-negative
-    least-squares abundances, on a seeded sample of pixels.
+    least-squares abundances of ``pixels`` (``(n, n_channels)``, a seeded sample of the cube:
+    :func:`~chemmap.decomposition.endmembers.sample_pixels`).
 
     Where every pixel is a mixture of the components in fractions that sum to one, the
     sums are all near 1 (spread near 0) and FCLS holds; where illumination, topography or
@@ -32,7 +31,7 @@ def brightness_spread(cube: Cube, components, *, random_state=0) -> float:
     the scaled model (``method="scaled"``) is the right one.
     """
     a = np.asarray(components, dtype=np.float64)
-    y, _ = sample_pixels(cube, SPREAD_SAMPLE, random_state, func="brightness_spread")
+    y = np.asarray(pixels, dtype=np.float64)
     sums = nnls_gram(a @ a.T, y @ a.T).sum(axis=1)
     q1, median, q3 = np.percentile(sums, [25, 50, 75])
     return float((q3 - q1) / median) if median > 0 else float("inf")
@@ -46,9 +45,7 @@ PURE_SHARE = 0.01
 MIN_PURE = 3
 
 
-def refine_from_purest(
-    cube: Cube, spectra, method: str, *, sample: int | None = None, random_state=0
-) -> tuple[np.ndarray, list[int]]:
+def refine_from_purest(pixels, spectra, method: str, axis: SpectralAxis) -> tuple[np.ndarray, list[int]]:
     """Each component spectrum replaced by the mean of the purest pixels of a first unmixing.
 
     A single-pixel endmember (what the extractors return) carries that pixel's noise; the
@@ -60,13 +57,13 @@ def refine_from_purest(
 
     Parameters
     ----------
-    cube : Cube
+    pixels : array-like of shape (n, n_channels)
+        A seeded sample of the cube's pixels (:func:`~chemmap.decomposition.endmembers.sample_pixels`).
     spectra : array-like of shape (k, n_channels)
     method : {"fcls", "scaled", "nnls"}
         The abundance model of the first unmixing.
-    sample : int, optional
-        Pixels of the seeded sample (all when None).
-    random_state : int
+    axis : SpectralAxis
+        The cube's axis.
 
     Returns
     -------
@@ -75,8 +72,8 @@ def refine_from_purest(
         Pixels averaged for each component (0: kept).
     """
     spectra = np.asarray(spectra, dtype=np.float64)
-    y, _ = sample_pixels(cube, sample, random_state, func="refine_from_purest")
-    rows = Cube(y[:, None, :].astype(np.float32), cube.axis)
+    y = np.asarray(pixels, dtype=np.float64)
+    rows = Cube(y[:, None, :].astype(np.float32), axis)
     a = np.asarray(abundance_maps(rows, spectra, method=method, residual=False).data)[:, 0, :]
     refined, counts = spectra.copy(), []
     for i in range(spectra.shape[0]):

@@ -146,7 +146,8 @@ def auto_recipe(cube: Cube, spectra: np.ndarray, *, sample: int | None, seed: in
     scaled model where their brightness varies
     (:func:`~chemmap.decomposition.model_choice.brightness_spread`), then the endmembers
     refined from the purest pixels of a first unmixing with that model
-    (:func:`~chemmap.decomposition.model_choice.refine_from_purest`).
+    (:func:`~chemmap.decomposition.model_choice.refine_from_purest`); both on one seeded
+    sample of ``sample`` pixels (the extractor's), read once.
 
     Returns
     -------
@@ -155,9 +156,11 @@ def auto_recipe(cube: Cube, spectra: np.ndarray, *, sample: int | None, seed: in
     report : dict
         The choice and why, for ``metrics.json``.
     """
+    from chemmap.decomposition.endmembers import sample_pixels
     from chemmap.decomposition.model_choice import BRIGHTNESS_SPREAD, brightness_spread, refine_from_purest
 
-    spread = brightness_spread(cube, spectra, random_state=seed)
+    pixels, _ = sample_pixels(cube, sample, seed, func="unmixing auto")
+    spread = brightness_spread(pixels, spectra)
     solver = "scaled" if spread > BRIGHTNESS_SPREAD else "fcls"
     why = (
         f"the per-pixel sums of non-negative abundances spread by {spread:.3f} (interquartile range over the median), "
@@ -168,7 +171,7 @@ def auto_recipe(cube: Cube, spectra: np.ndarray, *, sample: int | None, seed: in
             else "the fractions sum to one, as FCLS assumes"
         )
     )
-    refined, counts = refine_from_purest(cube, spectra, solver, sample=sample, random_state=seed)
+    refined, counts = refine_from_purest(pixels, spectra, solver, cube.axis)
     report = {
         "extractor": AUTO_EXTRACTOR,
         "solver": solver,
