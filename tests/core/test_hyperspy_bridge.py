@@ -12,7 +12,7 @@ import pytest
 import chemmap
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
-from chemmap.testing import make_cube
+from chemmap.testing import assert_cube_equal, make_cube
 
 hs = pytest.importorskip("hyperspy.api", reason="the hyperspy extra is not installed (pip install 'chemmap[hyperspy]')")
 
@@ -30,13 +30,6 @@ def cube():
     return base.replace(labels=labels, label_names={0: "Fe-rich", 1: "Si-rich"}, mask=mask, attrs={"source": "m.bcf"})
 
 
-def _same(a, b):
-    assert np.array_equal(np.asarray(a.data), np.asarray(b.data))
-    assert a.axis == b.axis and a.axis.unit == b.axis.unit
-    assert np.array_equal(a.mask, b.mask) and np.array_equal(a.labels, b.labels)
-    assert a.label_names == b.label_names
-
-
 def test_cube_to_signal1d_has_navigation_and_signal_axes_with_units(cube):
     signal = cube.to_hyperspy()
     assert isinstance(signal, hs.signals.Signal1D)
@@ -46,7 +39,7 @@ def test_cube_to_signal1d_has_navigation_and_signal_axes_with_units(cube):
     assert spectral.units == "keV" and spectral.name == "Energy"
     assert np.array_equal(spectral.axis, cube.axis.values)
     back = chemmap.Cube.from_hyperspy(signal)
-    _same(back, cube)
+    assert_cube_equal(back, cube)
     assert back.attrs["source"] == "m.bcf"
 
 
@@ -55,7 +48,7 @@ def test_an_uneven_axis_becomes_a_non_uniform_signal_axis(cube):
     uneven = cube.replace(axis=SpectralAxis(values, "cm-1"))
     signal = uneven.to_hyperspy()
     assert not signal.axes_manager.signal_axes[0].is_uniform
-    _same(chemmap.Cube.from_hyperspy(signal), uneven)
+    assert_cube_equal(chemmap.Cube.from_hyperspy(signal), uneven)
 
 
 def test_a_lazy_cube_gives_a_lazy_signal_and_back_without_computing(cube):
@@ -65,7 +58,7 @@ def test_a_lazy_cube_gives_a_lazy_signal_and_back_without_computing(cube):
         assert signal._lazy
         back = chemmap.Cube.from_hyperspy(signal)
         assert back.is_lazy
-    _same(back.to_numpy(), cube)
+    assert_cube_equal(back.to_numpy(), cube)
 
 
 def test_line_scans_and_single_spectra_become_cubes():

@@ -11,7 +11,7 @@ import pytest
 import chemmap
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.exceptions import AxisOrderWarning, InvalidParameterError, ShapeError
-from chemmap.testing import make_cube
+from chemmap.testing import assert_cube_equal, make_cube
 
 xr = pytest.importorskip("xarray", reason="the xarray extra is not installed (pip install 'chemmap[xarray]')")
 
@@ -33,13 +33,6 @@ def cube():
     )
 
 
-def _same(a, b):
-    assert np.array_equal(np.asarray(a.data), np.asarray(b.data))
-    assert a.axis == b.axis and a.axis.unit == b.axis.unit
-    assert np.array_equal(a.mask, b.mask) and np.array_equal(a.labels, b.labels)
-    assert a.label_names == b.label_names
-
-
 def test_cube_to_xarray_names_dims_axis_unit_mask_and_labels(cube):
     array = cube.to_xarray()
     assert array.dims == ("y", "x", "band")
@@ -49,7 +42,7 @@ def test_cube_to_xarray_names_dims_axis_unit_mask_and_labels(cube):
     assert array.coords["labels"].values[0, 5] == -1
     assert array.attrs["source"] == "s.csv"
     back = chemmap.Cube.from_xarray(array)
-    _same(back, cube)
+    assert_cube_equal(back, cube)
     assert np.array_equal(back.axis.fwhm, cube.axis.fwhm)
     assert back.attrs["source"] == "s.csv"
 
@@ -61,7 +54,7 @@ def test_a_lazy_cube_stays_lazy_both_ways_and_nothing_is_computed(cube):
         assert array.chunks is not None
         back = chemmap.Cube.from_xarray(array)
         assert back.is_lazy
-    _same(back.to_numpy(), cube)
+    assert_cube_equal(back.to_numpy(), cube)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +152,7 @@ def test_chemmap_read_opens_netcdf_and_zarr_written_by_xarray(cube, tmp_path, st
         dataset.to_zarr(path, consolidated=False)
     read = chemmap.read(path)
     assert read.attrs["reader"] == "xarray" and read.is_lazy
-    _same(read.to_numpy(), cube)
+    assert_cube_equal(read.to_numpy(), cube)
 
 
 def test_chemmaps_own_zarr_stores_keep_their_reader(cube, tmp_path):
