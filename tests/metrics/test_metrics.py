@@ -46,6 +46,18 @@ def test_snr_of_demo_matches_its_noise(demo_cube):
     # strongest band: mean |intensity| (1.8 + 1.8) / 2 at 1655 / 1742 over noise 0.05
     assert 25 < s["max"] < 40
     assert s["n_low_snr_bands"] > 100 and s["low_snr_ranges"][0][0] == 600.0
+    assert s["rows_used"] == 30 and "rows" not in s["method"]  # a small cube: every row
+
+
+def test_the_snr_of_a_large_cube_says_which_rows_it_used(demo_cube, monkeypatch):
+    import chemmap._shared.sampling as sampling
+
+    whole = snr_summary(demo_cube)
+    monkeypatch.setattr(sampling, "ROW_SAMPLE_BYTES", 8 * 30 * 200 * 4)  # room for 8 of the 30 rows
+    sampled = snr_summary(demo_cube)
+    assert sampled["rows_used"] == 16  # two rows per band, at least
+    assert "on 16 of 30 rows" in sampled["method"]
+    assert sampled["max"] == pytest.approx(whole["max"], rel=0.3)
 
 
 def test_distinguishing_bands_and_boundary_sharpness():

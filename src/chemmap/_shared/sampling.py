@@ -6,7 +6,7 @@ import numpy as np
 
 from chemmap._shared.validation import check_random_state
 
-__all__ = ["ROW_SAMPLE_BYTES", "pixel_uniforms", "row_bands_sample", "seeded_sample"]
+__all__ = ["ROW_SAMPLE_BYTES", "pixel_uniforms", "row_bands_sample", "sampled_rows", "seeded_sample"]
 
 #: Bytes of whole rows that image-based estimates (noise, SNR, fill values) look at; all
 #: rows of smaller cubes.
@@ -34,9 +34,22 @@ def pixel_uniforms(start: int, n: int, seed: int) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
 
 
-def row_bands_sample(cube, *, max_bytes: int = ROW_SAMPLE_BYTES, n_bands: int = 8, stage: str = "row sample"):
-    """Whole rows of ``cube`` in memory: all of them when the cube is at most ``max_bytes``,
-    else ``n_bands`` evenly spaced bands of contiguous rows holding about ``max_bytes``.
+def sampled_rows(cube, *, max_bytes: int | None = None, n_bands: int = 8) -> np.ndarray:
+    """The rows :func:`row_bands_sample` reads: all of them when the cube is at most
+    ``max_bytes`` (default :data:`ROW_SAMPLE_BYTES`), else ``n_bands`` evenly spaced bands of
+    contiguous rows holding about ``max_bytes``."""
+    h, w, c = cube.shape
+    max_bytes = ROW_SAMPLE_BYTES if max_bytes is None else max_bytes
+    row_bytes = w * c * cube.dtype.itemsize
+    if h * row_bytes <= max_bytes:
+        return np.arange(h)
+    per_band = max(2, max_bytes // (n_bands * row_bytes))
+    starts = np.linspace(0, h - per_band, n_bands).astype(int)
+    return np.unique(np.concatenate([np.arange(s, s + per_band) for s in starts]))
+
+
+def row_bands_sample(cube, *, max_bytes: int | None = None, n_bands: int = 8, stage: str = "row sample"):
+    """Whole rows of ``cube`` in memory (:func:`sampled_rows`).
 
     Contiguous rows keep horizontal and vertical neighbours together (noise from pixel
     differences) and read few chunks of a cube on disk.
@@ -46,15 +59,9 @@ def row_bands_sample(cube, *, max_bytes: int = ROW_SAMPLE_BYTES, n_bands: int = 
     data : ndarray of shape (rows, width, n_channels)
     valid : ndarray of bool, shape (rows, width)
     """
-    h, w, c = cube.shape
+    h = cube.shape[0]
     valid = cube.valid_pixels().reshape(cube.image_shape)
-    row_bytes = w * c * cube.dtype.itemsize
-    if h * row_bytes <= max_bytes:
-        rows = np.arange(h)
-    else:
-        per_band = max(2, max_bytes // (n_bands * row_bytes))
-        starts = np.linspace(0, h - per_band, n_bands).astype(int)
-        rows = np.unique(np.concatenate([np.arange(s, s + per_band) for s in starts]))
+    rows = sampled_rows(cube, max_bytes=max_bytes, n_bands=n_bands)
     data = cube.data[rows] if len(rows) < h else cube.data
     if cube.is_lazy:
         from chemmap._shared.compute import compute

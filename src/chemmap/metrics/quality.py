@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemmap._shared.sampling import sampled_rows
 from chemmap.core.cube import Cube
 from chemmap.metrics.grades import QUALITY_TABLE, grade
 from chemmap.preprocessing.quality import band_snr
@@ -17,6 +18,8 @@ def snr_summary(cube: Cube) -> dict:
     Low-SNR bands are those below the quality table's minimum (10).
     """
     snr = band_snr(cube)
+    rows, height = len(sampled_rows(cube)), cube.image_shape[0]
+    where = "" if rows == height else f", on {rows} of {height} rows (8 evenly spaced bands of whole rows)"
     finite = snr[np.isfinite(snr)]
     if finite.size == 0:
         return {"method": "neighbour differences", "median": None}
@@ -24,7 +27,8 @@ def snr_summary(cube: Cube) -> dict:
     low = snr < minimum
     p90 = float(np.percentile(finite, 90))
     return {
-        "method": "mean |intensity| / noise sigma from horizontally adjacent pixel differences",
+        "method": f"mean |intensity| / noise sigma from horizontally adjacent pixel differences{where}",
+        "rows_used": rows,
         "median": float(np.median(finite)),
         "p90": p90,
         "min": float(finite.min()),
