@@ -17,13 +17,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ConvergenceWarning, ShapeError
 from chemmap.decomposition.regularised import PENALTIES, spatial_abundances
 
-__all__ = [
-    "METHODS",
-    "abundance_maps",
-    "fcls_gram",
-    "nnls_gram",
-    "solve_abundances",
-]
+__all__ = ["METHODS", "abundance_maps", "fcls_gram", "nnls_gram", "solve_abundances"]
 
 #: Rows whose passive sets are solved together in one batched inverse.
 _SOLVE_ROWS = 4096

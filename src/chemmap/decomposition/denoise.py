@@ -186,8 +186,7 @@ def fit_low_rank(
         raise ShapeError(f"Denoising needs spectra of at least 4 channels (bands are held out to score it); got {c}.")
     mean = fit.mean(axis=0, dtype=np.float64)
     if method == "mnf":
-        gram = fit.T.astype(np.float64) @ fit.astype(np.float64)
-        scale = band_noise(gram, fit.shape[0])[1]
+        scale = _band_noise_std(fit)
     else:
         scale = np.ones(c)
     _, values, vt = np.linalg.svd((fit.astype(np.float64) - mean) / scale, full_matrices=False)
@@ -207,8 +206,14 @@ def fit_low_rank(
     return model
 
 
+def _band_noise_std(spectra: np.ndarray) -> np.ndarray:
+    """Per-band noise standard deviation of ``(n, n_channels)`` spectra (HySime's regression
+    estimate), float64."""
+    spectra = spectra.astype(np.float64)
+    return band_noise(spectra.T @ spectra, spectra.shape[0])[1]
+
+
 def noise_variance(spectra: np.ndarray) -> float:
     """Mean noise variance of the bands (HySime's regression estimate), the floor of the
     hold-out score: a score minus it estimates the squared error against the clean cube."""
-    spectra = spectra.astype(np.float64)
-    return float(np.mean(band_noise(spectra.T @ spectra, spectra.shape[0])[1] ** 2))
+    return float(np.mean(_band_noise_std(spectra) ** 2))

@@ -118,12 +118,30 @@ def _spectra(cube, intensity: str | None = None) -> SpectraSource:
     return SpectraSource(cube.data, cube.axis.values, unit, _axis_label(unit), intensity)
 
 
+def _summary_report(
+    command_name: str, heading: str, cube, layers: list[MapLayer], summary: dict, warnings, command, versions, **extra
+) -> InteractiveReport:
+    """The report of a workflow whose text is its summary as tables: ``chemmap
+    {command_name}: {source}``, ``layers``, the cube's spectra and provenance; ``extra`` goes
+    to :class:`InteractiveReport` (``clusters``)."""
+    from chemmap.report.markdown import summary_markdown
+
+    source = _source(cube)
+    return InteractiveReport(
+        title=f"chemmap {command_name}: {source}",
+        shape=tuple(cube.image_shape),
+        layers=layers,
+        spectra=_spectra(cube),
+        markdown=summary_markdown(heading, summary, warnings),
+        provenance=_provenance(source, command, versions),
+        **extra,
+    )
+
+
 def peaks_report(result, *, command: list[str] | None = None, versions: dict | None = None) -> InteractiveReport:
     """The interactive report of a peak run (:class:`chemmap.workflows.peaks.PeaksResult`): one
     area and one position map per peak (and fitted areas when the fit ran), the spectra, and
     ``peaks.json`` as tables."""
-    from chemmap.report.markdown import summary_markdown
-
     unit = result.cube.axis.unit
     area_unit = result.report.get("area_unit", "")
     layers = []
@@ -138,15 +156,7 @@ def peaks_report(result, *, command: list[str] | None = None, versions: dict | N
             layers.append(
                 MapLayer(f"fitted_{i}", f"Fitted area: {name}", np.asarray(result.fitted.data[..., i]), area_unit)
             )
-    source = _source(result.cube)
-    return InteractiveReport(
-        title=f"chemmap peaks: {source}",
-        shape=tuple(result.cube.image_shape),
-        layers=layers,
-        spectra=_spectra(result.cube),
-        markdown=summary_markdown("Peak maps", result.report, result.warnings),
-        provenance=_provenance(source, command, versions),
-    )
+    return _summary_report("peaks", "Peak maps", result.cube, layers, result.report, result.warnings, command, versions)
 
 
 def autoencoder_report(
@@ -155,8 +165,6 @@ def autoencoder_report(
     """The interactive report of an autoencoder run: the latent clusters and each latent
     feature as maps, the input spectra, and each cluster's mean ± std input spectrum
     (``spectra`` = ``(means, stds, counts)``)."""
-    from chemmap.report.markdown import summary_markdown
-
     k = result.segmentation.k
     layers = [
         MapLayer(
@@ -171,15 +179,17 @@ def autoencoder_report(
         for j in range(result.latent.shape[-1])
     ]
     means, stds, counts = spectra
-    source = _source(cube)
-    return InteractiveReport(
-        title=f"chemmap autoencoder: {source}",
-        shape=tuple(cube.image_shape),
-        layers=layers,
-        spectra=_spectra(cube),
-        clusters=ClusterSummary("clusters", np.asarray(means), np.asarray(stds), list(counts)),
-        markdown=summary_markdown("Spectral autoencoder", result.metrics, result.warnings),
-        provenance=_provenance(source, command, versions),
+    clusters = ClusterSummary("clusters", np.asarray(means), np.asarray(stds), list(counts))
+    return _summary_report(
+        "autoencoder",
+        "Spectral autoencoder",
+        cube,
+        layers,
+        result.metrics,
+        result.warnings,
+        command,
+        versions,
+        clusters=clusters,
     )
 
 
@@ -188,16 +198,8 @@ def denoise_report(
 ) -> InteractiveReport:
     """The interactive report of a denoising run: ``layers`` (what was removed, a band of the
     denoised cube), the input spectra, and the scores of every method compared."""
-    from chemmap.report.markdown import summary_markdown
-
-    source = _source(result.cube)
-    return InteractiveReport(
-        title=f"chemmap denoise: {source}",
-        shape=tuple(result.cube.image_shape),
-        layers=layers,
-        spectra=_spectra(result.cube),
-        markdown=summary_markdown("Denoising", result.metrics, result.warnings),
-        provenance=_provenance(source, command, versions),
+    return _summary_report(
+        "denoise", "Denoising", result.cube, layers, result.metrics, result.warnings, command, versions
     )
 
 

@@ -5,7 +5,6 @@ cubes, maps, figures, model and metrics into one output folder atomically."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -288,11 +287,10 @@ def write(result: AutoencoderResult, stage: Path, session: Session) -> None:
     mean of each cluster), ``loss_curves.png``, ``reconstructions.png``,
     ``band_reconstructions.png`` (input and reconstructed images at three bands), ``model/``,
     ``metrics.json`` and ``report.html``."""
-    from chemmap._shared.atomic import write_text_atomic
     from chemmap.deep.autoencoder.inference import decode_latent
     from chemmap.deep.autoencoder.persist import save_autoencoder
     from chemmap.report.html import write_html
-    from chemmap.report.metrics_json import to_json_safe
+    from chemmap.report.metrics_json import write_metrics_json
     from chemmap.report.pages import autoencoder_report
 
     cube, settings = result.cube, result.settings
@@ -318,9 +316,7 @@ def write(result: AutoencoderResult, stage: Path, session: Session) -> None:
         _draw(result, cube, stage, means, stds, decoded, pixels)
         report = autoencoder_report(result, cube, (means, stds, counts), command=session.command, versions=versions())
         write_html(report, stage / "report.html")
-    write_text_atomic(
-        stage / "metrics.json", json.dumps(to_json_safe(result.metrics), indent=2, allow_nan=False) + "\n"
-    )
+    write_metrics_json(result.metrics, stage / "metrics.json")
 
 
 AUTOENCODER = Workflow(

@@ -6,7 +6,6 @@ scores, a figure and report.html into one output folder atomically."""
 from __future__ import annotations
 
 import importlib.util
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -172,9 +171,8 @@ def write(result: DenoiseResult, stage: Path, session: Session) -> None:
     """``denoised.npy`` (height x width x channels, float32, the input's units; written by
     bands of rows), ``denoise_scores.png``, ``metrics.json`` and ``report.html`` (maps of the
     RMS of what was removed and of the denoised cube at its strongest band)."""
-    from chemmap._shared.atomic import write_text_atomic
     from chemmap.report.html import MapLayer, write_html
-    from chemmap.report.metrics_json import to_json_safe
+    from chemmap.report.metrics_json import write_metrics_json
     from chemmap.report.pages import denoise_report
 
     cube, denoised = result.cube, result.denoised
@@ -204,9 +202,7 @@ def write(result: DenoiseResult, stage: Path, session: Session) -> None:
         ]
         report = denoise_report(result, layers, command=session.command, versions=versions())
         write_html(report, stage / "report.html")
-    write_text_atomic(
-        stage / "metrics.json", json.dumps(to_json_safe(result.metrics), indent=2, allow_nan=False) + "\n"
-    )
+    write_metrics_json(result.metrics, stage / "metrics.json")
 
 
 def _draw_scores(result: DenoiseResult, path: Path) -> None:
