@@ -12,6 +12,7 @@ from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.datasets import make_demo_cube
 from chemmap.maps import find_peaks, hotmax_spectra, map_noise, peak_fit_maps, peak_maps, summary_spectra
+from chemmap.maps.peak_detection import without_spikes
 
 pytest.importorskip("xraydb", reason="the synthetic XRF scan needs the 'xrf' extra (xraydb)")
 
@@ -34,10 +35,11 @@ def found(scan):
 def test_summary_spectra_are_equal_on_numpy_and_dask_and_point_at_the_pixel(scan, found):
     summary, _ = found
     data = np.asarray(scan.cube.data)
-    np.testing.assert_array_equal(summary.max, data.max(axis=(0, 1)))
-    np.testing.assert_allclose(summary.mean, data.mean(axis=(0, 1)), rtol=1e-12)
     flat = data.reshape(-1, data.shape[-1])
-    np.testing.assert_array_equal(summary.argmax, np.argmax(flat, axis=0))  # first pixel on ties
+    spike_free = without_spikes(flat)
+    np.testing.assert_array_equal(summary.max, spike_free.max(axis=0))
+    np.testing.assert_allclose(summary.mean, data.mean(axis=(0, 1)), rtol=1e-12)
+    np.testing.assert_array_equal(summary.argmax, np.argmax(spike_free, axis=0))  # first pixel on ties
     lazy = summary_spectra(scan.cube.replace(data=da.from_array(data, chunks=(7, 96, 2048))))
     np.testing.assert_array_equal(lazy.argmax, summary.argmax)
     np.testing.assert_allclose(lazy.sum, summary.sum)
@@ -107,8 +109,8 @@ def test_peak_maps_on_a_lazy_cube_equal_the_in_memory_ones(scan, found):
 
 def test_ties_in_the_max_spectrum_keep_the_first_pixel_and_never_crash():
     data = np.zeros((3, 4, 16), np.uint16)
-    data[..., 8] = 5  # every pixel ties at channel 8
-    data[2, 3, 4] = 9
+    data[..., 7:10] = 5  # every pixel ties at channels 7-9
+    data[2, 3, 3:6] = 9  # three channels wide: a line, not a spike
     cube = Cube(data, SpectralAxis(np.arange(16.0), "channel"))
     summary = summary_spectra(cube)
     assert summary.argmax[8] == 0 and summary.argmax[4] == 11
@@ -137,3 +139,20 @@ def test_map_noise_from_the_negative_half():
     noise = map_noise(values)
     assert noise["robust_sigma"] == pytest.approx(2.0, rel=0.05)
     assert noise["fraction_above"] == pytest.approx(0.2 + 0.8 * 0.00135, abs=0.005)
+
+
+def test_spikes_of_one_or_two_channels_never_set_the_max_spectrum():
+    """Cosmic rays in three pixels (one and two channels, far above every band) leave the max
+    spectrum where the bands put it, and its argmax on the pixels that hold the bands."""
+    rng = np.random.default_rng(4)
+    x = np.arange(300, dtype=np.float64)
+    band = 100 * np.exp(-0.5 * ((x - 150) / 4) ** 2)
+    data = rng.normal(10, 1, (12, 12, 300))
+    data[3, 4] += band
+    clean_max = without_spikes(data.reshape(-1, 300)).max(axis=0)
+    for (r, c), channels in {(0, 0): [40], (5, 5): [150, 151], (9, 2): [220, 221]}.items():
+        data[r, c, channels] += 5000
+    summary = summary_spectra(Cube(data, SpectralAxis(x, "cm-1")))
+    assert summary.max.max() < 120
+    np.testing.assert_allclose(summary.max, clean_max, atol=5)  # a spike pixel may still set a noise channel
+    assert summary.argmax[150] == 3 * 12 + 4

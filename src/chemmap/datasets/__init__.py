@@ -3,7 +3,7 @@
 from chemmap.datasets.benchmarks import load_indian_pines, load_samson
 from chemmap.datasets.synthetic import gaussian_band, make_demo_cube, make_regions_cube
 from chemmap.datasets.tissue import TissueSample, make_tissue_samples, write_tissue_benchmark
-from chemmap.datasets.xrf import XRFScene, make_xrf_cube
+from chemmap.datasets.xrf import XRFScene, make_eds_cube, make_xrf_cube
 
 __all__ = [
     "TissueSample",
@@ -12,6 +12,7 @@ __all__ = [
     "load_indian_pines",
     "load_samson",
     "make_demo_cube",
+    "make_eds_cube",
     "make_regions_cube",
     "make_tissue_samples",
     "make_xrf_cube",

@@ -1,4 +1,5 @@
-"""Synthetic MA-XRF scans with known element maps, tube scatter, escape peaks and speckles."""
+"""Synthetic MA-XRF scans with known element maps, tube scatter, escape peaks and speckles,
+and sparse-count SEM-EDS maps with light-element lines."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 
-__all__ = ["XRFScene", "make_xrf_cube"]
+__all__ = ["XRFScene", "make_eds_cube", "make_xrf_cube"]
 
 #: Elements of the default scene, and the line family each is excited in.
 DEFAULT_ELEMENTS = ("Ca", "Fe", "Cu", "Zn", "Pb")
@@ -28,7 +29,8 @@ class XRFScene:
     speckle_centroids : ndarray of shape (n, 2)
         Row, column of each speckle's centre (pixels).
     speckle_mask : ndarray of bool
-    anode : str
+    anode : str or None
+        The X-ray tube's anode (None: electron excitation, EDS).
     gain, offset : float
         Energy of channel ``i`` is ``offset + gain * i`` keV.
     """
@@ -37,7 +39,7 @@ class XRFScene:
     element_maps: dict[str, np.ndarray]
     speckle_centroids: np.ndarray
     speckle_mask: np.ndarray
-    anode: str
+    anode: str | None
     gain: float
     offset: float
     absent: tuple[str, ...] = field(default=())
@@ -199,3 +201,91 @@ def _speckle_centres(shape, n: int, rng, margin: int = 5, spacing: float = 8.0) 
         if all((r - a) ** 2 + (c - b) ** 2 >= spacing**2 for a, b in centres):
             centres.append((r, c))
     return centres
+
+
+def make_eds_cube(
+    image_shape: tuple[int, int] = (48, 64),
+    *,
+    elements=("O", "Si", "Ti"),
+    n_channels: int = 2048,
+    gain: float = 0.01,
+    offset: float = -0.2,
+    beam_kv: float = 15.0,
+    counts_per_pixel: float = 60.0,
+    resolution_mn_ka: float = 0.130,
+    random_state: int = 0,
+) -> XRFScene:
+    """An SEM-EDS map with sparse Poisson counts (a few per pixel), as electron microscopes
+    write them.
+
+    The first element is the matrix, everywhere (an oxide: O); the others occupy irregular
+    regions. Every family of an element whose line lies above 0.1 keV and whose edge the
+    beam excites is drawn (the principal family, K else L else M, at full weight, the
+    others at a tenth), broadened to the detector's resolution at each energy, over a
+    bremsstrahlung continuum (Kramers) that the detector window cuts at low energy, with
+    the detector's zero (noise) peak at 0 keV.
+
+    Parameters
+    ----------
+    image_shape : (int, int)
+    elements : sequence of str
+    n_channels : int
+    gain, offset : float
+        Channel ``i`` is at ``offset + gain * i`` keV.
+    beam_kv : float
+        Beam energy (keV): lines whose edge lies above it are not excited.
+    counts_per_pixel : float
+        Scale of a pixel's counts: it holds ``0.3 * counts_per_pixel`` of continuum and
+        ``0.7 * counts_per_pixel / len(elements)`` in the lines of each element at abundance 1.
+    resolution_mn_ka : float
+        Detector FWHM at Mn Kα (keV).
+    random_state : int
+
+    Returns
+    -------
+    XRFScene
+        ``anode`` is None; ``cube.attrs`` carries ``beam_energy_kev`` and
+        ``detector_resolution_ev`` as a vendor file's metadata would.
+    """
+    from chemmap.xrf.lines import detector_fwhm, element_lines, is_excited
+
+    rng = np.random.default_rng(random_state)
+    energies = offset + gain * np.arange(n_channels)
+    noise_fwhm = float(np.sqrt(max(resolution_mn_ka**2 - float(detector_fwhm(5.895, noise_fwhm=0.0)) ** 2, 1e-6)))
+    maps = {
+        element: (0.6 + 0.4 * _smooth_field(image_shape, rng, 8.0))
+        if i == 0
+        else _soft_region(image_shape, rng, 6.0, share=0.4)
+        for i, element in enumerate(elements)
+    }
+    components = []
+    for element in elements:
+        spectrum = np.zeros_like(energies)
+        families = {
+            f: lines
+            for f, lines in element_lines(element, low=0.1, high=beam_kv).items()
+            if is_excited(element, f, beam_kv)
+        }
+        principal = next(f for f in ("K", "L", "M") if f in families)
+        for family, lines in families.items():
+            weight = 1.0 if family == principal else 0.1
+            for line in lines:
+                width = float(detector_fwhm(line.energy, noise_fwhm=noise_fwhm))
+                spectrum += weight * line.intensity * _peak(energies, line.energy, width)
+        components.append(spectrum * gain)
+    e = np.clip(energies, 0.05, None)
+    window = 1.0 - np.exp(-((e / 0.35) ** 3))
+    continuum = np.clip(beam_kv / e - 1.0, 0, None) * window
+    continuum *= 0.3 / max(continuum.sum(), 1e-12)
+    zero_peak = 0.02 * _peak(energies, 0.0, noise_fwhm) * gain
+    line_part = np.stack(components) / np.stack(components).sum(axis=1, keepdims=True)
+    abundance = np.stack([maps[e] for e in elements], axis=-1).reshape(-1, len(elements))
+    expected = counts_per_pixel * (0.7 * abundance @ line_part / len(elements) + continuum + zero_peak)
+    counts = rng.poisson(np.clip(expected, 0, None)).astype(np.uint16).reshape(*image_shape, n_channels)
+    attrs = {
+        "source": "synthetic SEM-EDS",
+        "beam_energy_kev": beam_kv,
+        "detector_resolution_ev": 1e3 * resolution_mn_ka,
+    }
+    cube = Cube(counts, SpectralAxis(energies, "keV"), attrs=attrs)
+    return XRFScene(cube, maps, np.zeros((0, 2)), np.zeros(image_shape, bool), None, gain, offset)

@@ -14,7 +14,16 @@ from chemmap._shared.progress import ProgressCallback
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
-__all__ = ["HotMaxSpectra", "Peak", "SummarySpectra", "find_peaks", "hotmax_spectra", "is_counts", "summary_spectra"]
+__all__ = [
+    "HotMaxSpectra",
+    "Peak",
+    "SummarySpectra",
+    "find_peaks",
+    "hotmax_spectra",
+    "is_counts",
+    "summary_spectra",
+    "without_spikes",
+]
 
 
 @dataclass
@@ -24,7 +33,15 @@ class SummarySpectra:
     Attributes
     ----------
     max : ndarray of shape (n_channels,)
-        Largest value of each channel.
+        Largest value of each channel over the pixels' spectra with their spikes removed
+        (see :func:`without_spikes`): a cosmic ray or hot pixel one or two channels wide
+        does not set it.
+    raw_max : ndarray of shape (n_channels,)
+        Largest value of each channel, spikes included: its channel-to-channel noise is the
+        noise of ``max`` before the spike removal smoothed it.
+    spike_free_mean : ndarray of shape (n_channels,)
+        Mean of the pixels' spectra with their spikes removed, as for ``max``: lower than
+        ``mean`` by about a noise sigma (the opening lowers noise tops), its bands in place.
     argmax : ndarray of int64, shape (n_channels,)
         Flat index of the pixel that sets it (the first such pixel on ties).
     sum, mean : ndarray of shape (n_channels,)
@@ -41,6 +58,8 @@ class SummarySpectra:
     mean: np.ndarray
     n_pixels: int
     pixel_totals: np.ndarray | None = None
+    raw_max: np.ndarray | None = None
+    spike_free_mean: np.ndarray | None = None
 
 
 def summary_spectra(cube: Cube, *, progress: ProgressCallback | None = None) -> SummarySpectra:
@@ -53,8 +72,10 @@ def summary_spectra(cube: Cube, *, progress: ProgressCallback | None = None) -> 
     valid = None if cube.mask is None else cube.valid_pixels()
     partials = reduce_blocks(_summary_partial, pixels, valid, stage="summary spectra", progress=progress)
     best, where = partials[0][:2]
+    raw_max = np.max([p[5] for p in partials], axis=0)
+    spike_free_sum = np.sum([p[6] for p in partials], axis=0)
     totals = np.full(cube.n_pixels, np.nan)
-    for b_max, b_where, _, _, (start, block_totals) in partials:
+    for b_max, b_where, _, _, (start, block_totals), _, _ in partials:
         better = b_max > best  # strict: on ties the earlier pixel keeps the place
         best = np.where(better, b_max, best)
         where = np.where(better, b_where, where)
@@ -63,7 +84,9 @@ def summary_spectra(cube: Cube, *, progress: ProgressCallback | None = None) -> 
     count = sum(p[3] for p in partials)
     if count == 0:
         raise ShapeError("The cube has no valid pixel to summarise.")
-    return SummarySpectra(best, where.astype(np.int64), total, total / count, int(count), totals)
+    return SummarySpectra(
+        best, where.astype(np.int64), total, total / count, int(count), totals, raw_max, spike_free_sum / count
+    )
 
 
 def _summary_partial(block: np.ndarray, valid, rows: slice):
@@ -76,13 +99,41 @@ def _summary_partial(block: np.ndarray, valid, rows: slice):
     totals = np.full(block.shape[0], np.nan)
     if x.shape[0] == 0:
         n = block.shape[1]
-        return np.full(n, -np.inf), np.zeros(n, np.int64), np.zeros(n), 0, (rows.start, totals)
-    best = x.max(axis=0)
-    local = _first_row_equal(x, best)
+        empty = np.full(n, -np.inf)
+        return empty, np.zeros(n, np.int64), np.zeros(n), 0, (rows.start, totals), empty, np.zeros(n)
+    spike_free = without_spikes(x)
+    best = spike_free.max(axis=0)
+    local = _first_row_equal(spike_free, best)
     where = (local if keep is None else keep[local]) + rows.start
     totals[slice(None) if keep is None else keep] = x.sum(axis=1, dtype=np.float64)
     sums = x.sum(axis=0, dtype=np.float64)
-    return best.astype(np.float64), where.astype(np.int64), sums, x.shape[0], (rows.start, totals)
+    raw = x.max(axis=0).astype(np.float64)
+    clean_sums = spike_free.sum(axis=0, dtype=np.float64)
+    return best.astype(np.float64), where.astype(np.int64), sums, x.shape[0], (rows.start, totals), raw, clean_sums
+
+
+def without_spikes(spectra: np.ndarray) -> np.ndarray:
+    """Each spectrum (row) with spikes one or two channels wide removed: a morphological
+    opening over three channels (the running minimum, then the running maximum).
+
+    Every three-channel window around a channel of such a spike (cosmic ray, hot pixel) also
+    holds a channel beside the spike, so the minimum drops the spike to its neighbours' level
+    and the maximum cannot bring it back; the flanks of a peak wider than three channels come
+    back where they were (its width is kept), its top lowered to its higher neighbour.
+    """
+    if spectra.shape[1] < 3:
+        return spectra
+    return _running_extreme(_running_extreme(spectra, np.minimum), np.maximum)
+
+
+def _running_extreme(spectra: np.ndarray, extreme) -> np.ndarray:
+    """``extreme`` (np.minimum or np.maximum) over each channel and its two neighbours (one
+    at the ends)."""
+    pairs = extreme(spectra[:, :-1], spectra[:, 1:])
+    out = np.empty_like(spectra)
+    extreme(pairs[:, :-1], pairs[:, 1:], out=out[:, 1:-1])
+    out[:, 0], out[:, -1] = pairs[:, 0], pairs[:, -1]
+    return out
 
 
 #: Rows compared at once when looking for the row that holds each channel's maximum.
@@ -171,6 +222,7 @@ def find_peaks(
     slice_width: float = 1.5,
     smooth: float = 1.0,
     counts: bool | None = None,
+    noise_spectrum=None,
 ) -> list[Peak]:
     """Peaks of a summary spectrum, with slice bounds from their widths.
 
@@ -199,6 +251,10 @@ def find_peaks(
     counts : bool, optional
         Treat the spectrum as counts (square-root transform for detection); default when
         all values are non-negative integers.
+    noise_spectrum : array of shape (n_channels,), optional
+        The spectrum the default threshold's noise is measured on (default ``spectrum``):
+        the raw max spectrum for a max spectrum whose spikes were removed, as the removal
+        smooths the noise that the threshold must clear.
 
     Returns
     -------
@@ -223,7 +279,8 @@ def find_peaks(
     if prominence is None:
         # the noise of the unsmoothed spectrum (Poisson noise made uniform by the square
         # root for counts) is a conservative threshold for the smoothed one
-        raw = np.sqrt(np.clip(finite, 0, None)) if counts else finite
+        noisy = finite if noise_spectrum is None else _finite_and_smoothed(np.asarray(noise_spectrum, float), 0)[0]
+        raw = np.sqrt(np.clip(noisy, 0, None)) if counts else noisy
         threshold = noise_sigmas * max(float(spectral_noise_sigma(raw[None, :])[0]), 1e-12)
         detect = np.sqrt(np.clip(smoothed, 0, None)) if counts else smoothed
     else:

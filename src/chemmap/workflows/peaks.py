@@ -65,8 +65,10 @@ class PeakSettings(Settings):
 
     ``detect_on``: the max spectrum finds peaks of a few pixels (speckles), the mean spectrum
     (the summed counts for counts) weak lines of many pixels (Kβ and Lγ lines, about a tenth
-    of their Kα); ``auto`` merges both, every peak measured on the max spectrum and recorded
-    with the spectrum that found it. ``prominence``, ``min_width``, ``max_width`` and
+    of their Kα); ``auto`` chooses from the data (see :func:`find_cube_peaks`): the mean for
+    sparse counts, else both merged, every peak measured on the max
+    spectrum and recorded with the spectrum that found it. ``baseline``: the summary spectra
+    of molecular axes lose their baseline before detection (``auto``). ``prominence``, ``min_width``, ``max_width`` and
     ``slice_width``: see :func:`chemmap.maps.find_peaks`; ``baseline_channels``: see
     :func:`chemmap.maps.peak_slicing`. ``anode``: without it (and without one named by the file,
     ``attrs["anode"]``) scatter peaks are not flagged and calibration anchors on common element
@@ -77,7 +79,10 @@ class PeakSettings(Settings):
     SECTION = "peaks"
     PARAMS: ClassVar[dict[str, Param]] = {
         "detect_on": Param(
-            "choice", "auto", choices=("auto", "max", "mean"), doc="spectrum the peaks are found on (auto: both)"
+            "choice",
+            "auto",
+            choices=("auto", "max", "mean"),
+            doc="spectrum the peaks are found on (auto: from the data)",
         ),
         "prominence": Param(
             "float", None, low=0, allow_none=True, doc="least peak prominence, spectrum units (default 5 noise sigmas)"
@@ -85,6 +90,12 @@ class PeakSettings(Settings):
         "min_width": Param("float", None, low=0, allow_none=True, doc="least FWHM, axis units (default 3 channels)"),
         "max_width": Param("float", None, low=0, allow_none=True, doc="largest FWHM, axis units"),
         "slice_width": Param("float", 1.5, low=0, low_inclusive=False, doc="slice width in FWHMs"),
+        "baseline": Param(
+            "choice",
+            "auto",
+            choices=("auto", "on", "off"),
+            doc="take the baseline off the summary spectra before detection (auto: molecular axes)",
+        ),
         "baseline_channels": Param(
             "int", None, low=1, allow_none=True, doc="channels averaged at each slice end for the baseline"
         ),
@@ -135,6 +146,7 @@ class PeaksResult:
     detect_on: str = "auto"
     found_on: list[str] = field(default_factory=list)
     settings: PeakSettings | None = None
+    detection: Detection | None = None
 
 
 def map_peaks(
@@ -156,33 +168,9 @@ def map_peaks(
         summary = summary_spectra(cube, progress=progress)
     with timer.stage("calibration, detection, identification"):
         cube, calibration = _calibrated(cube, settings, summary, progress)
-        spectrum = summary.mean if settings.detect_on == "mean" else summary.max
-        if settings.detect_on == "auto":
-            peaks, found_on = _detect_both(cube, summary, settings)
-        else:
-            peaks = _detect(cube, spectrum, summary, settings)
-        if not peaks and settings.detect_on == "max" and summary.n_pixels > 1:
-            peaks = _detect(cube, summary.mean, summary, settings.replace(detect_on="mean"))
-            if peaks:
-                warnings.warn(
-                    "No peak stands out of the noise of the max spectrum (a few bright or spiky pixels rule "
-                    f"it); {len(peaks)} peaks were found on the mean spectrum and are mapped instead.",
-                    DataWarning,
-                    stacklevel=2,
-                )
-                settings = settings.replace(detect_on="mean")
-                spectrum = summary.mean
-        if not peaks:
-            both = settings.detect_on in ("max", "auto") and summary.n_pixels > 1
-            raise InvalidParameterError(
-                f"No peak stands out of the noise of the {'max' if both else settings.detect_on} spectrum"
-                f"{' nor of the mean spectrum' if both else ''}. To fix this, lower the "
-                "prominence (--prominence, in the spectrum's units) or the least width (--min-width)."
-            )
-        if settings.detect_on != "auto":
-            found_on = [settings.detect_on] * len(peaks)
-        support = summary.max if settings.detect_on == "mean" else summary.mean
-        identification = _identify(cube, spectrum, support, peaks, settings)
+        detection = find_cube_peaks(cube, summary, settings)
+        peaks = detection.peaks
+        identification = _identify(cube, detection.spectrum, detection.support, peaks, settings)
         labels = _labels(peaks, identification)
         names = _map_names(peaks, labels, cube.axis.unit)
     with timer.stage("peak maps"):
@@ -196,37 +184,133 @@ def map_peaks(
     result = PeaksResult(
         cube, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles, {}
     )
-    result.found_on = found_on
-    result.detect_on = settings.detect_on
+    result.detection = detection
+    result.found_on = detection.found_on
+    result.detect_on = detection.on
     result.report = _report(result, settings)
     return result
 
 
-def _detect_both(cube: Cube, summary, settings: PeakSettings) -> tuple[list, list[str]]:
-    """Peaks of the max spectrum merged with those of the mean spectrum (measured on the max
-    spectrum), and which spectrum found each (``max``, ``mean`` or ``max and mean``)."""
+@dataclass
+class Detection:
+    """How a cube's peaks were found.
+
+    Attributes
+    ----------
+    peaks : list of Peak
+    found_on : list of str
+        For each peak, the spectrum that found it (``max``, ``mean``, ``max and mean`` or
+        ``spectrum``).
+    on : str
+        The spectrum searched: ``spectrum`` (one pixel), ``max``, ``mean`` or ``max and mean``.
+    reason : str
+        Why that spectrum (the data's own reason under ``detect_on="auto"``).
+    spectrum, support : ndarray of shape (n_channels,)
+        The spectrum the peaks are measured on (the max where it was searched, else the
+        mean), baseline removed where one was; the other summary spectrum.
+    baseline : str or None
+        How the baseline taken off before detection was fitted; None: none taken off.
+    """
+
+    peaks: list
+    found_on: list[str]
+    on: str
+    reason: str
+    spectrum: np.ndarray
+    support: np.ndarray
+    baseline: str | None = None
+
+
+def find_cube_peaks(cube: Cube, summary, settings: PeakSettings) -> Detection:
+    """Find the peaks of ``cube`` on the summary spectrum its data calls for (or the one
+    ``settings.detect_on`` names); see :func:`chemmap.maps.detection_spectrum.choose_detection`.
+
+    A molecular axis (cm-1, nm, µm) has the baseline of each summary spectrum taken off
+    first (``settings.baseline``). A max spectrum that shows no peak falls back to the mean
+    (warned when the max was asked for); a spectrum without any peak is refused with the
+    settings that would find weaker ones.
+    """
+    from chemmap.maps.detection_spectrum import MOLECULAR_UNITS, choose_detection, detection_baseline
     from chemmap.maps.peak_detection import merge_peaks
 
-    on_max = _detect(cube, summary.max, summary, settings.replace(detect_on="max"))
-    on_mean = _detect(cube, summary.mean, summary, settings.replace(detect_on="mean")) if summary.n_pixels > 1 else []
-    peaks, origins = merge_peaks(cube.axis.values, summary.max, on_max, on_mean)
-    words = {"primary": "max", "secondary": "mean", "both": "max and mean"}
-    return peaks, [words[o] for o in origins]
+    molecular = cube.axis.unit in MOLECULAR_UNITS
+    on, reason = (
+        choose_detection(summary)
+        if settings.detect_on == "auto"
+        else (settings.detect_on, f"detect_on = {settings.detect_on!r} was asked for.")
+    )
+    # molecular spectra (CCD detectors) carry cosmic rays in the mean too; X-ray counts keep
+    # their plain sum, whose Poisson noise the count detection relies on
+    spectra = {"max": summary.max, "mean": summary.spike_free_mean if molecular else summary.mean}
+    how = None
+    if settings.baseline == "on" or (settings.baseline == "auto" and molecular):
+        fitted = {name: detection_baseline(values) for name, values in spectra.items()}
+        spectra = {name: spectra[name] - fitted[name][0] for name in spectra}
+        how = fitted["mean"][1]
+    counts = how is None and not molecular
+
+    def detect(name: str) -> list:
+        return _detect(cube, spectra[name], summary, settings, name, counts=counts)
+
+    if on in ("spectrum", "mean"):
+        peaks = detect("mean")
+        found_on = [on] * len(peaks)
+    elif on == "max":
+        peaks = detect("max")
+        if not peaks and summary.n_pixels > 1 and (peaks := detect("mean")):
+            warnings.warn(
+                "No peak stands out of the noise of the max spectrum (a few bright or spiky pixels rule "
+                f"it); {len(peaks)} peaks were found on the mean spectrum and are mapped instead.",
+                DataWarning,
+                stacklevel=3,
+            )
+            on, reason = "mean", reason + " The max spectrum showed no peak; the mean spectrum was searched instead."
+        found_on = [on] * len(peaks)
+    else:
+        on_max, on_mean = detect("max"), detect("mean")
+        if on_max and on_mean:
+            peaks, origins = merge_peaks(cube.axis.values, spectra["max"], on_max, on_mean)
+            words = {"primary": "max", "secondary": "mean", "both": "max and mean"}
+            found_on = [words[o] for o in origins]
+        elif peaks := on_max or on_mean:
+            on = "max" if on_max else "mean"
+            found_on = [on] * len(peaks)
+            reason += f" Only the {on} spectrum showed peaks."
+    if not peaks:
+        searched = {"max and mean": "max spectrum nor of the mean spectrum", "spectrum": "spectrum"}.get(on, on)
+        searched = searched if " " in searched else f"{searched} spectrum"
+        raise InvalidParameterError(
+            f"No peak stands out of the noise of the {searched}. To fix this, lower the "
+            "prominence (--prominence, in the spectrum's units) or the least width (--min-width)."
+        )
+    measured = "max" if on in ("max", "max and mean") else "mean"
+    support = "mean" if measured == "max" else "max"
+    return Detection(peaks, found_on, on, reason, spectra[measured], spectra[support], how)
 
 
-def _detect(cube: Cube, spectrum, summary, settings: PeakSettings) -> list:
-    """Peaks of the detection spectrum. A mean of counts is searched as the summed counts
-    (their Poisson noise is known; a mean of sparse counts looks smooth to a noise
-    estimate and its noise bumps pass as peaks), heights then scaled back to the mean."""
+def _detect(cube: Cube, spectrum, summary, settings: PeakSettings, name: str, *, counts: bool) -> list:
+    """Peaks of the ``name`` (max or mean) summary spectrum ``spectrum``. A mean of counts is
+    searched as the summed counts (their Poisson noise is known; a mean of sparse counts
+    looks smooth to a noise estimate and its noise bumps pass as peaks), heights then scaled
+    back to the mean. The max spectrum's threshold clears the noise of the raw max (spikes
+    included), which the spike removal smooths away."""
     from chemmap.maps import find_peaks
     from chemmap.maps.peak_detection import is_counts
 
     options = {"min_width": settings.min_width, "max_width": settings.max_width, "slice_width": settings.slice_width}
-    if settings.detect_on == "mean" and settings.prominence is None and is_counts(summary.sum):
+    if name == "mean" and counts and settings.prominence is None and is_counts(summary.sum):
         n = summary.n_pixels
         found = find_peaks(cube.axis.values, summary.sum, counts=True, **options)
         return [replace(p, height=p.height / n, prominence=p.prominence / n) for p in found]
-    return find_peaks(cube.axis.values, spectrum, prominence=settings.prominence, **options)
+    noise = {"max": summary.raw_max, "mean": summary.mean}[name] if summary.n_pixels > 1 else None
+    return find_peaks(
+        cube.axis.values,
+        spectrum,
+        prominence=settings.prominence,
+        counts=None if counts else False,
+        noise_spectrum=noise,
+        **options,
+    )
 
 
 def _map_names(peaks, labels, unit: str) -> list[str]:
@@ -351,7 +435,15 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
         },
         "image_shape": list(cube.image_shape),
         "n_pixels": result.summary.n_pixels,
-        "detected_on": "max and mean spectra" if settings.detect_on == "auto" else f"{settings.detect_on} spectrum",
+        "detected_on": {"max and mean": "max and mean spectra", "spectrum": "the spectrum"}.get(
+            result.detect_on, f"{result.detect_on} spectrum"
+        ),
+        "detection": {
+            "spectrum": result.detect_on,
+            "reason": result.detection.reason,
+            "baseline_removed": result.detection.baseline,
+            "spikes_removed": "one- and two-channel spikes of each pixel (3-channel opening) before the max was taken",
+        },
         "area_unit": sliced.areas.attrs["maps"][names[0]]["unit"],
         "calibration": None if result.calibration is None else result.calibration.to_dict(),
         "tube_anode": anode_of(cube, settings) if identification is None else identification["anode"],
@@ -524,17 +616,19 @@ def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
     save_figure(fig, stage / "total_counts.png")
 
     fig = new_figure(11, 5)
-    spectrum = result.summary.mean if result.detect_on == "mean" else result.summary.max
+    detection = result.detection
+    measured = "Max" if detection.on in ("max", "max and mean") else "The" if detection.on == "spectrum" else "Mean"
     plot_peak_spectrum(
         fig.subplots(),
         result.cube.axis.values,
         unit,
-        spectrum,
+        detection.spectrum,
         result.peaks,
         short,
-        title=f"{'Mean' if result.detect_on == 'mean' else 'Max'} spectrum with the {n} peak slices"
-        + (f" ({result.found_on.count('mean')} found on the mean spectrum)" if "mean" in result.found_on else ""),
+        title=f"{measured} spectrum{' less its baseline' if detection.baseline else ''} with the {n} peak slices"
+        + (f" ({result.found_on.count('mean')} found on the mean spectrum)" if detection.on == "max and mean" else ""),
         ylabel="Counts" if area_unit == "counts" else "Intensity",
+        log=detection.baseline is None,
     )
     save_figure(fig, stage / "peak_spectrum.png")
 

@@ -16,8 +16,10 @@ __all__ = [
     "Line",
     "compton_energy",
     "detector_fwhm",
+    "edge_energy",
     "element_lines",
     "family_lines",
+    "is_excited",
 ]
 
 #: Energy of the Si Kα photon a silicon detector may lose (escape peaks lie this far below).
@@ -105,6 +107,28 @@ def element_lines(element: str, *, low: float = 0.0, high: float = np.inf) -> di
         if lines and low <= lines[0].energy <= high:
             out[family] = tuple(line for line in lines if low <= line.energy <= high)
     return out
+
+
+#: The absorption edge that a family's vacancies are made in (the L3 and M5 sub-shells hold
+#: the principal Lα and Mα lines).
+FAMILY_EDGES = {"K": "K", "L": "L3", "M": "M5"}
+
+
+@functools.cache
+def edge_energy(element: str, family: str) -> float:
+    """Energy (keV) of the absorption edge whose vacancies give the family's principal line;
+    inf where the tables have none."""
+    try:
+        return float(_xraydb().xray_edge(element, FAMILY_EDGES[family]).energy) / 1000.0
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return float("inf")
+
+
+def is_excited(element: str, family: str, excitation_kev: float, *, overvoltage: float = 1.0) -> bool:
+    """Whether a beam (or tube) of ``excitation_kev`` excites the family: its edge times
+    ``overvoltage`` lies below the excitation energy (lines are weak below an overvoltage of
+    about 1.5)."""
+    return edge_energy(element, family) * overvoltage < excitation_kev
 
 
 @functools.cache
