@@ -7,6 +7,8 @@ import pytest
 
 pytest.importorskip("xraydb", reason="element identification needs the 'xrf' extra (xraydb)")
 
+import numpy as np
+
 from chemmap.core.exceptions import AxisError
 from chemmap.datasets import make_xrf_cube
 from chemmap.maps import find_peaks, summary_spectra
@@ -69,3 +71,36 @@ def test_a_cube_without_energy_axis_is_calibrated_from_its_own_lines(gain, offse
     assert cube.axis.unit == "keV" and cube.attrs["energy_calibration"]["gain_kev_per_channel"] == calibration.gain
     with pytest.raises(AxisError, match="used as is"):
         calibrate_energy(cube)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_oxygen_is_identified_on_an_eds_map_of_an_oxide_and_vanadium_is_not(seed):
+    """O Ka (0.525 keV) lies beside V La (0.511 keV); V Ka (4.95 keV), excited at 15 kV and on
+    the axis, is absent, so the peak is oxygen's. Ti Kb (4.93 keV) adds no element."""
+    from chemmap.datasets import make_eds_cube
+    from chemmap.workflows.peaks import PeakSettings, map_peaks
+
+    scene = make_eds_cube(elements=("O", "Si", "Ti"), random_state=seed)
+    result = map_peaks(scene.cube, PeakSettings(speckles=False))
+    identified = set(result.identification["identified"])
+    assert {"O", "Si", "Ti"} <= identified and "V" not in identified, identified
+    oxygen = min(result.identification["peaks"], key=lambda p: abs(p["position"] - 0.525))
+    assert oxygen["element"] == "O" and oxygen["confidence"] >= CONFIDENT
+    assert result.report["instrument"]["excitation_kev"] == 15.0
+    assert result.report["instrument"]["detector_resolution_from"].startswith("file")
+    vanadium = [c for c in result.identification["elements"] if c["element"] == "V"]
+    assert all(c["confidence"] < CONFIDENT for c in vanadium)
+
+
+def test_a_peak_narrower_than_the_detector_resolves_is_noise_not_a_line():
+    x = np.arange(0.0, 10.0, 0.01)
+    rng = np.random.default_rng(0)
+    y = 50 + 400 * np.exp(-0.5 * ((x - 6.40) / (0.14 / 2.355)) ** 2)  # Fe Ka at the detector's width
+    y += 200 * np.exp(-0.5 * ((x - 6.01) / (0.03 / 2.355)) ** 2)  # 30 eV wide: no line is that narrow
+    y = rng.poisson(y).astype(float)
+    peaks = find_peaks(x, y)
+    result = identify_peaks(x, y, peaks, resolution_mn_ka=0.138, excitation_kev=20.0)
+    narrow = min(result["peaks"], key=lambda p: abs(p["position"] - 6.01))
+    assert "narrow" in narrow["flags"] and narrow["element"] is None
+    iron = min(result["peaks"], key=lambda p: abs(p["position"] - 6.40))
+    assert iron["element"] == "Fe"

@@ -364,6 +364,7 @@ def read_vendor(
     data = data.reshape((1,) * (2 - nav) + tuple(data.shape))
     values, raw_unit = _signal_axis(axes[spectral])
     anode = _tube_anode(signal, path)
+    instrument = _instrument_numbers(signal.get("metadata", {}))
     return build_cube(
         data,
         values,
@@ -378,8 +379,31 @@ def read_vendor(
             "dataset": _describe_signal(signal),
             "other_datasets": others,
             **({"anode": anode} if anode else {}),
+            **instrument,
         },
     )
+
+
+def _instrument_numbers(metadata: dict) -> dict:
+    """The X-ray numbers RosettaSciIO reads from the file: ``beam_energy_kev`` (electron beam
+    or tube voltage, kV) and ``detector_resolution_ev`` (FWHM at Mn Kα, eV), where present."""
+    out = {}
+    for microscope in ("SEM", "TEM"):
+        node = metadata.get("Acquisition_instrument", {}).get(microscope, {})
+        for key, name, path in (
+            ("beam_energy_kev", "beam_energy", ()),
+            ("detector_resolution_ev", "energy_resolution_MnKa", ("Detector", "EDS")),
+        ):
+            where = node
+            for step in path:
+                where = where.get(step, {}) if isinstance(where, dict) else {}
+            try:
+                value = float(where.get(name)) if isinstance(where, dict) and name in where else None
+            except (TypeError, ValueError):
+                value = None
+            if value is not None and value > 0 and key not in out:
+                out[key] = value
+    return out
 
 
 def _hdf5_flavour(path: Path) -> str | None:

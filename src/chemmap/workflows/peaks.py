@@ -100,6 +100,22 @@ class PeakSettings(Settings):
             "int", None, low=1, allow_none=True, doc="channels averaged at each slice end for the baseline"
         ),
         "anode": Param("str", None, allow_none=True, doc="X-ray tube anode element (default: the one the file names)"),
+        "detector_resolution": Param(
+            "float",
+            None,
+            low=20,
+            high=1000,
+            allow_none=True,
+            doc="detector FWHM at Mn Ka, eV (default: the file's, else from the peak widths)",
+        ),
+        "excitation": Param(
+            "float",
+            None,
+            low=0,
+            low_inclusive=False,
+            allow_none=True,
+            doc="beam energy (EDS) or tube voltage (XRF), keV (default: the file's, else the axis end)",
+        ),
         "calibrate": Param(
             "choice", "auto", choices=("auto", "off"), doc="auto: calibrate a channel axis from its own lines"
         ),
@@ -170,7 +186,9 @@ def map_peaks(
         cube, calibration = _calibrated(cube, settings, summary, progress)
         detection = find_cube_peaks(cube, summary, settings)
         peaks = detection.peaks
-        identification = _identify(cube, detection.spectrum, detection.support, peaks, settings)
+        identification = _identify(
+            cube, detection.spectrum, detection.support, peaks, settings, with_max=detection.on != "mean"
+        )
         labels = _labels(peaks, identification)
         names = _map_names(peaks, labels, cube.axis.unit)
     with timer.stage("peak maps"):
@@ -348,7 +366,10 @@ def anode_of(cube: Cube, settings: PeakSettings) -> str | None:
 ENERGY_UNITS_TO_KEV = {"keV": 1.0, "eV": 1e-3}
 
 
-def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings) -> dict | None:
+def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings, *, with_max: bool = True) -> dict | None:
+    """Element lines of the peaks on an energy axis (None elsewhere or when turned off).
+    ``support`` (the other summary spectrum) is searched for lines too when ``with_max``:
+    not where the max spectrum was not searched (sparse counts: it is noise)."""
     unit = cube.axis.unit
     wanted = settings.identify == "on" or (settings.identify == "auto" and unit in ENERGY_UNITS_TO_KEV)
     if not wanted:
@@ -363,9 +384,31 @@ def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings) -> d
 
     factor = ENERGY_UNITS_TO_KEV[unit]
     in_kev = [p.on_axis(factor) for p in peaks]
-    return identify_peaks(
-        cube.axis.values * factor, spectrum, in_kev, anode=anode_of(cube, settings), support=[support]
+    resolution, resolution_source = _instrument_number(cube, settings, "detector_resolution", "detector_resolution_ev")
+    excitation, excitation_source = _instrument_number(cube, settings, "excitation", "beam_energy_kev")
+    found = identify_peaks(
+        cube.axis.values * factor,
+        spectrum,
+        in_kev,
+        anode=anode_of(cube, settings),
+        support=[support] if with_max else [],
+        resolution_mn_ka=None if resolution is None else resolution / 1000.0,
+        excitation_kev=excitation,
     )
+    found["resolution_from"] = resolution_source or found["resolution_from"]
+    found["excitation_from"] = excitation_source or found["excitation_from"]
+    return found
+
+
+def _instrument_number(cube: Cube, settings: PeakSettings, name: str, attr: str) -> tuple[float | None, str | None]:
+    """A setting, else the number the file gives (``cube.attrs[attr]``), and where it came
+    from; (None, None) when neither gives it."""
+    if getattr(settings, name) is not None:
+        return float(getattr(settings, name)), "setting"
+    value = cube.attrs.get(attr)
+    if value is not None:
+        return float(value), f"file ({attr})"
+    return None, None
 
 
 def _labels(peaks, identification) -> list[str]:
@@ -418,7 +461,10 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
         if identification is not None:
             ident = identification["peaks"][i]
             entry.update(
-                {k: ident[k] for k in ("assignment", "element", "family", "confidence", "alternatives", "flags")}
+                {
+                    k: ident[k]
+                    for k in ("assignment", "element", "family", "confidence", "alternatives", "lone_line", "flags")
+                }
             )
         entry["noise"] = sliced.noise[i]
         entry["detection_limit"] = sliced.noise[i]["detection_limit"]
@@ -448,6 +494,15 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
         "calibration": None if result.calibration is None else result.calibration.to_dict(),
         "tube_anode": anode_of(cube, settings) if identification is None else identification["anode"],
         "tube_anode_inferred": bool(identification and identification.get("anode_inferred")),
+        "instrument": None
+        if identification is None
+        else {
+            "detector_fwhm_mn_ka_ev": round(1000 * identification["detector_fwhm_mn_kev"], 1),
+            "detector_resolution_from": identification["resolution_from"],
+            "excitation_kev": identification["excitation_kev"],
+            "excitation_from": identification["excitation_from"]
+            or "unknown: absent higher lines only lower confidence",
+        },
         "peaks": entries,
         "elements": None if identification is None else identification["elements"],
         "identified": None if identification is None else identification["identified"],

@@ -247,13 +247,15 @@ def _explained(peaks, spectrum, gain: float, offset: float, anode: str | None) -
 def _is_known_line(peak, entry: dict) -> bool:
     """Whether identification's ``entry`` for ``peak`` (on a keV axis) puts it on a known
     energy: the detector's zero peak at 0 keV, the anode's Rayleigh scatter, or a line of a
-    confidently identified element."""
+    confidently identified element whose family's other lines agree (a lone line fits some
+    element's line at almost any trial gain)."""
     from chemmap.xrf.identify import CONFIDENT
 
     flags = entry["flags"]
     if flags.get("zero"):
         return abs(peak.position) <= MATCH_TOLERANCE
-    return bool(flags.get("rayleigh")) or bool(entry["element"] and (entry["confidence"] or 0) >= CONFIDENT)
+    confident = entry["element"] and (entry["confidence"] or 0) >= CONFIDENT and not entry["lone_line"]
+    return bool(flags.get("rayleigh")) or bool(confident)
 
 
 def _identified_lines(channels, spectrum, energies, anode: str | None):

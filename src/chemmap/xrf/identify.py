@@ -3,12 +3,16 @@
 Every element family (K, L, M) whose strongest line lies within a peak's width of the peak
 is a candidate. Its confidence is how well the spectrum shows its *other* lines at their
 expected relative heights: a line expected above three noise sigmas but missing lowers it
-(arsenic Kα coincides with lead Lα, but arsenic Kβ at 11.73 keV must then show too), and so
-does a missing principal line of the element's higher family (Mg L without Mg Kα). M lines
-alone never identify an element. The detector's zero peak and peaks below
-:data:`LOWEST_LINE_KEV` are never assigned; a peak much wider than the detector resolution
-at its energy is flagged as continuum (or unresolved lines) and not assigned. The tube
-anode's Rayleigh and Compton scatter (when the anode is known), Si escape peaks and sum
+(arsenic Kα coincides with lead Lα, but arsenic Kβ at 11.73 keV must then show too). A
+missing principal line of the element's higher family that lies on the axis and that the
+beam or tube excites (its edge at most 1/1.5 of the excitation energy) vetoes the family
+(Br Lα without Br Kα at 200 kV, V Lα without V Kα). A family whose other lines are too weak
+to check rests on its one line: confident when no other element fits that peak, ambiguous
+(below :data:`CONFIDENT`) when one does. M lines alone never identify an element. The
+detector's zero peak and peaks below :data:`LOWEST_LINE_KEV` are never assigned; a peak much
+wider than the detector resolution at its energy is flagged as continuum (or unresolved
+lines), one narrower than the detector can resolve as noise, and neither is assigned. The
+tube anode's Rayleigh and Compton scatter (when the anode is known), Si escape peaks and sum
 peaks are flagged.
 """
 
@@ -25,6 +29,7 @@ from chemmap.xrf.lines import (
     element_lines,
     element_symbols,
     family_lines,
+    is_excited,
 )
 
 __all__ = ["CONFIDENT", "identify_peaks"]
@@ -33,8 +38,13 @@ __all__ = ["CONFIDENT", "identify_peaks"]
 CONFIDENT = 0.7
 #: Lines weaker than this (relative to their family's strongest) are not checked.
 CHECKED_INTENSITY = 0.05
-#: Confidence of a family whose other lines are all too weak to check.
-SINGLE_LINE_CONFIDENCE = 0.5
+#: Confidence of a family whose other lines are all too weak to check (its one line found,
+#: on its energy, as wide as the detector makes it): identified unless another element
+#: fits the same peak (then capped at :data:`AMBIGUOUS_CONFIDENCE`).
+SINGLE_LINE_CONFIDENCE = 0.8
+#: Confidence of an assignment that another element's family fits as well, or of M lines
+#: without the L lines that would confirm them.
+AMBIGUOUS_CONFIDENCE = 0.5
 #: Compton scattering angles considered (degrees): the peak lies between their energies.
 COMPTON_ANGLES = (60.0, 150.0)
 #: Lowest line energy assigned (keV): below it sit the detector's zero (noise) peak and
@@ -43,10 +53,23 @@ LOWEST_LINE_KEV = 0.1
 #: A peak wider than this many detector FWHMs at its energy is continuum, scatter or
 #: unresolved lines, never one element line.
 BROAD_FACTOR = 4.0
+#: A peak narrower than this share of the detector's FWHM at its energy is noise: no line
+#: can be narrower than the detector makes it (the share leaves room for widths measured on
+#: a noisy or sloping spectrum).
+NARROW_FACTOR = 0.5
+#: A line is taken as excited (and its absence as evidence) when its edge times this
+#: overvoltage lies below the beam or tube energy.
+VETO_OVERVOLTAGE = 1.5
+#: Confidence factor of a family whose element's higher family is on the axis but absent
+#: when the excitation energy is unknown (the line may not be excited: weaker evidence than
+#: a veto).
+MISSING_FAMILY_FACTOR = 0.3
+#: A lower family (L, M) whose peak is this many times more prominent than the peak of the
+#: same element's principal line of a higher family is not that element's (Ca Ll at 70x Ca
+#: Kα is carbon Kα).
+LOWER_FAMILY_MAX_RATIO = 10.0
 #: Detector noise FWHM term (keV) assumed when the peaks cannot estimate it (an SDD).
 DEFAULT_NOISE_FWHM = 0.09
-#: Confidence factor of a family whose element's higher family is in range but absent.
-MISSING_FAMILY_FACTOR = 0.3
 #: A rival family on the same peak with at least this share of the accepted family's
 #: confidence makes the assignment ambiguous (O Kα or V Lα, S Kα or Pb Mα or Mo Lα).
 AMBIGUOUS_SHARE = 0.4
@@ -61,6 +84,8 @@ def identify_peaks(
     tolerance: float | None = None,
     elements=None,
     support=(),
+    resolution_mn_ka: float | None = None,
+    excitation_kev: float | None = None,
 ) -> dict:
     """Assign element lines (or scatter, escape and sum peaks) to the peaks of a spectrum.
 
@@ -83,17 +108,27 @@ def identify_peaks(
     support : sequence of arrays of shape (n_channels,), optional
         Other summary spectra of the same cube (e.g. the mean beside the max) in which an
         element's higher family may show instead.
+    resolution_mn_ka : float, optional
+        Detector FWHM at Mn Kα (keV), from the file or the user; default: the one the peak
+        widths imply.
+    excitation_kev : float, optional
+        Beam energy (EDS) or tube voltage (XRF), keV: which lines are excited. Unknown
+        (None): a missing higher family's line below 85 % of the axis end only lowers the
+        confidence (by :data:`MISSING_FAMILY_FACTOR`) instead of vetoing.
 
     Returns
     -------
     dict
         ``peaks``: per peak its ``assignment`` (e.g. ``"Fe Ka1"``), ``element``,
-        ``family``, ``confidence``, ``alternatives`` and ``flags`` (``zero``,
-        ``broad``, ``rayleigh``, ``compton``, ``escape``, ``sum``); ``elements``: every
+        ``family``, ``confidence``, ``alternatives``, ``lone_line`` (its family's other
+        lines too weak to check) and ``flags`` (``zero``, ``broad``, ``narrow``,
+        ``rayleigh``, ``compton``, ``escape``, ``sum``); ``elements``: every
         candidate family with its confidence, matched lines and ``notes``, most
         confident first; ``identified``: the elements at or above :data:`CONFIDENT`;
-        ``detector_fwhm_mn_kev``: the resolution (FWHM at Mn Kα) the peak widths imply;
-        ``anode`` and ``anode_inferred``.
+        ``detector_fwhm_mn_kev``: the resolution (FWHM at Mn Kα) used, given or implied by
+        the peak widths (``resolution_from``); ``excitation_kev``; ``anode`` and
+        ``anode_inferred``. Each element family's ``evidence``: lines found (with the peak
+        each sits on), lines checked and missing, and what vetoed or capped it.
     """
     x = np.asarray(energies, dtype=np.float64)
     y = np.asarray(spectrum, dtype=np.float64)
@@ -101,7 +136,11 @@ def identify_peaks(
         return {"peaks": [], "elements": [], "identified": []}
     positions = np.array([p.position for p in peaks])
     fwhm = np.array([max(p.fwhm, 1e-6) for p in peaks])
-    noise_fwhm = _noise_fwhm(positions, fwhm)
+    if resolution_mn_ka is not None:
+        fano = float(detector_fwhm(MN_KA_KEV, noise_fwhm=0.0))
+        noise_fwhm = float(np.sqrt(max(resolution_mn_ka**2 - fano**2, 1e-6)))
+    else:
+        noise_fwhm = _noise_fwhm(positions, fwhm)
     expected = detector_fwhm(positions, noise_fwhm=noise_fwhm)
     if tolerance is None:
         tol = np.clip(fwhm / 2, 0.04, np.maximum(0.75 * expected, 0.04))
@@ -110,9 +149,10 @@ def identify_peaks(
     spectra = [(y, _noise(y))] + [(v, _noise(v)) for v in (np.asarray(v, dtype=np.float64) for v in support)]
     symbols = element_symbols() if elements is None else tuple(elements)
     low, high = max(float(x[0]), LOWEST_LINE_KEV), float(x[-1])
+    excitation = None if excitation_kev is None else float(excitation_kev)
     inferred = anode is None and (anode := _infer_anode(positions, tol)) is not None
     flags = _flags(peaks, anode, tol, expected)
-    assignable = np.array([not (f.get("zero") or f.get("broad")) for f in flags])
+    assignable = np.array([not (f.get("zero") or f.get("broad") or f.get("narrow")) for f in flags])
 
     def matching(energy: float) -> int | None:
         distance = np.where(assignable, np.abs(positions - energy), np.inf)
@@ -126,7 +166,7 @@ def identify_peaks(
             if strongest is None:
                 continue
             # the family's pattern may show best in the max spectrum (speckles) or the mean (major elements)
-            confidence, matched = max(
+            confidence, matched, checked, missing = max(
                 (_family_confidence(x, v, sigma, lines, peaks[strongest], matching) for v, sigma in spectra),
                 key=lambda result: result[0],
             )
@@ -140,16 +180,28 @@ def identify_peaks(
                     "lines": {line.name: int(i) for line, i in matched},
                     "peak": strongest,
                     "notes": [],
+                    "evidence": {
+                        "found": {line.name: round(float(peaks[i].position), 4) for line, i in matched},
+                        "checked": checked,
+                        "missing": missing,
+                    },
                 }
             )
     _require_higher_families(
-        candidates, x, spectra, matching, float(np.median(fwhm[assignable] if assignable.any() else fwhm)), low, high
+        candidates,
+        x,
+        spectra,
+        matching,
+        float(np.median(fwhm[assignable] if assignable.any() else fwhm)),
+        (low, high),
+        excitation,
+        np.array([p.prominence for p in peaks]),
     )
     for cand in candidates:  # a family resting on a scatter peak explains nothing
         own = flags[cand["peak"]]
         if own.get("rayleigh") or own.get("compton"):
             cand["confidence"] = 0.0
-        elif own.get("escape") or own.get("sum"):
+        elif own.get("escape"):
             cand["confidence"] *= 0.3
     accepted = _explain(candidates, [p.prominence for p in peaks])
     _mark_ambiguous(accepted, candidates)
@@ -165,8 +217,10 @@ def identify_peaks(
         owner = claimed.get(i)
         if flags[i].get("zero"):
             entry.update(assignment=flags[i]["zero"], element=None, family=None, confidence=None)
-        elif flags[i].get("broad"):
-            entry.update(assignment=flags[i]["broad"], element=None, family=None, confidence=None)
+        elif flags[i].get("broad") or flags[i].get("narrow"):
+            entry.update(
+                assignment=flags[i].get("broad") or flags[i]["narrow"], element=None, family=None, confidence=None
+            )
         elif flags[i].get("rayleigh") or flags[i].get("compton"):
             kind = "Rayleigh" if flags[i].get("rayleigh") else "Compton"
             entry.update(assignment=f"{anode} {kind}", element=None, family=None, confidence=1.0)
@@ -190,6 +244,12 @@ def identify_peaks(
         else:
             entry.update(assignment=None, element=None, family=None, confidence=None)
         entry["alternatives"] = [label for label in labels if label != entry["assignment"]][:5]
+        entry["lone_line"] = bool(
+            entry["element"]
+            and owner is not None
+            and owner["element"] == entry["element"]
+            and not owner["evidence"]["checked"]
+        )
         report.append(entry)
     summary = sorted(accepted, key=lambda c: -c["confidence"])
     identified = sorted({c["element"] for c in accepted if c["confidence"] >= CONFIDENT})
@@ -200,6 +260,9 @@ def identify_peaks(
         "anode": anode,
         "anode_inferred": bool(inferred),
         "detector_fwhm_mn_kev": float(detector_fwhm(MN_KA_KEV, noise_fwhm=noise_fwhm)),
+        "resolution_from": "given" if resolution_mn_ka is not None else "peak widths",
+        "excitation_kev": excitation,
+        "excitation_from": "given" if excitation is not None else None,
     }
 
 
@@ -264,7 +327,7 @@ def _family_confidence(x, y, noise, lines, strongest: Peak, matching) -> tuple[f
     groups = _merged(lines, strongest.fwhm / 2)
     reference = _net_height(x, y, groups[0][0], strongest.fwhm) / groups[0][1]
     matched = [(line, j) for line in lines if (j := matching(line.energy)) is not None]
-    weights, scores = [], []
+    weights, scores, checked, missing = [], [], [], []
     for energy, intensity in groups[1:]:
         if intensity < CHECKED_INTENSITY:
             continue
@@ -274,9 +337,12 @@ def _family_confidence(x, y, noise, lines, strongest: Peak, matching) -> tuple[f
         observed = _net_height(x, y, energy, strongest.fwhm)
         weights.append(intensity)
         scores.append(min(observed / expected, 1.0))  # more than expected may be an overlap
+        checked.append(round(float(energy), 4))
+        if observed < expected / 2:
+            missing.append(f"{energy:.3f} keV: {observed / expected:.0%} of the expected height")
     if not weights:
-        return SINGLE_LINE_CONFIDENCE, matched
-    return float(np.average(scores, weights=weights)), matched
+        return SINGLE_LINE_CONFIDENCE, matched, checked, missing
+    return float(np.average(scores, weights=weights)), matched, checked, missing
 
 
 def _closeness(lines, position: float, width: float) -> float:
@@ -319,7 +385,8 @@ def _net_height(x, y, energy: float, fwhm: float) -> float:
 
 
 def _flags(peaks: list[Peak], anode: str | None, tol: np.ndarray, expected: np.ndarray) -> list[dict]:
-    """Zero-peak, broad, scatter, escape and sum flags of each peak."""
+    """Zero-peak, broad, narrow, scatter, escape and sum flags of each peak. A sum (pile-up)
+    peak is at most a tenth of each of its parents."""
     positions = np.array([p.position for p in peaks])
     heights = np.array([p.prominence for p in peaks])
     anode_lines = [] if anode is None else [line for line in family_lines(anode, "K") if line.intensity >= 0.02]
@@ -334,6 +401,11 @@ def _flags(peaks: list[Peak], anode: str | None, tol: np.ndarray, expected: np.n
                 f"broad ({peaks[i].fwhm:.2g} keV, {peaks[i].fwhm / expected[i]:.1f}x the detector's FWHM): "
                 "continuum, scatter or unresolved lines"
             )
+        elif peaks[i].fwhm < NARROW_FACTOR * expected[i]:
+            f["narrow"] = (
+                f"narrow ({1e3 * peaks[i].fwhm:.0f} eV, {peaks[i].fwhm / expected[i]:.2f}x the detector's FWHM of "
+                f"{1e3 * expected[i]:.0f} eV at {e:.3g} keV): noise, not a line"
+            )
         for line in anode_lines:
             if abs(e - line.energy) <= tol[i]:
                 f["rayleigh"] = line.label
@@ -345,7 +417,8 @@ def _flags(peaks: list[Peak], anode: str | None, tol: np.ndarray, expected: np.n
                 f["escape"] = f"{positions[j]:.3g} keV"
         for a in strong:
             for b in strong:
-                if a <= b and i not in (a, b) and abs(positions[a] + positions[b] - e) <= tol[i]:
+                weaker = heights[i] * 10 <= min(heights[a], heights[b])
+                if a <= b and i not in (a, b) and weaker and abs(positions[a] + positions[b] - e) <= tol[i]:
                     f["sum"] = f"{positions[a]:.3g} + {positions[b]:.3g} keV"
         if "compton" in f or "rayleigh" in f:
             f.pop("broad", None)
@@ -353,28 +426,57 @@ def _flags(peaks: list[Peak], anode: str | None, tol: np.ndarray, expected: np.n
     return flags
 
 
-def _require_higher_families(candidates: list[dict], x, spectra, matching, width: float, low: float, high: float):
-    """Lower an element family's confidence when the same element's higher-energy family
-    (L above M, K above L) lies in range but its principal line shows neither as a peak nor
+def _require_higher_families(
+    candidates: list[dict], x, spectra, matching, width: float, span, excitation: float | None, prominence
+):
+    """Check an element family against the same element's higher-energy family (L above M,
+    K above L and M) whose principal line lies on the axis but shows neither as a peak nor
     above three noise sigmas of a local baseline in any of ``spectra`` ((spectrum, sigma)
-    pairs): the excitation that makes the lower family makes the higher one too (when its
-    line is well inside the range). An M family with no L family in range cannot be
-    confirmed and is capped at :data:`SINGLE_LINE_CONFIDENCE`."""
+    pairs): the excitation that makes the lower family makes the higher one too. With a
+    known ``excitation`` (keV) that excites the line (:func:`~chemmap.xrf.lines.is_excited`
+    at :data:`VETO_OVERVOLTAGE`; line below 95 % of the axis end) the family is vetoed;
+    unknown, a line below 85 % of the axis end lowers its confidence by
+    :data:`MISSING_FAMILY_FACTOR`. A family more than :data:`LOWER_FAMILY_MAX_RATIO` times as
+    prominent as its element's higher family's peak is vetoed too. An M family with no L
+    family in range cannot be confirmed and is capped at :data:`AMBIGUOUS_CONFIDENCE`."""
     order = {"M": 0, "L": 1, "K": 2}
+    low, high = span
     for cand in candidates:
         families = element_lines(cand["element"], low=low, high=high)
         for family, lines in families.items():
-            if order[family] <= order[cand["family"]] or lines[0].energy > 0.85 * high:
+            if order[family] <= order[cand["family"]]:
                 continue
             energy = lines[0].energy
-            shown = matching(energy) is not None or any(
-                _line_signal(x, y, energy, width) > 3 * sigma for y, sigma in spectra
-            )
-            if not shown:
+            if excitation is None:
+                if energy > 0.85 * high:
+                    continue
+            elif energy > 0.95 * high or not is_excited(
+                cand["element"], family, excitation, overvoltage=VETO_OVERVOLTAGE
+            ):
+                continue
+            higher = matching(energy)
+            if higher is not None and prominence[cand["peak"]] > LOWER_FAMILY_MAX_RATIO * prominence[higher]:
+                cand["confidence"] = 0.0
+                cand["evidence"]["vetoed_by"] = (
+                    f"{prominence[cand['peak']] / prominence[higher]:.0f}x as prominent as {lines[0].label}: "
+                    "not this element's line"
+                )
+                cand["notes"].append(cand["evidence"]["vetoed_by"])
+                continue
+            shown = higher is not None or any(_line_signal(x, y, energy, width) > 3 * sigma for y, sigma in spectra)
+            if shown:
+                continue
+            if excitation is None:
                 cand["confidence"] *= MISSING_FAMILY_FACTOR
                 cand["notes"].append(f"{lines[0].label} ({energy:.3g} keV) in range but absent")
+            else:
+                cand["confidence"] = 0.0
+                cand["evidence"]["vetoed_by"] = (
+                    f"{lines[0].label} ({energy:.3g} keV) on the axis and excited at {excitation:.3g} keV, but absent"
+                )
+                cand["notes"].append(cand["evidence"]["vetoed_by"])
         if cand["family"] == "M" and "L" not in families:
-            cand["confidence"] = min(cand["confidence"], SINGLE_LINE_CONFIDENCE)
+            cand["confidence"] = min(cand["confidence"], AMBIGUOUS_CONFIDENCE)
             cand["notes"].append("M lines only (its L lines are out of range): not conclusive")
 
 
@@ -401,7 +503,7 @@ def _mark_ambiguous(accepted: list[dict], candidates: list[dict]) -> None:
             and c["confidence"] >= AMBIGUOUS_SHARE * cand["confidence"]
         ]
         if rivals and cand["confidence"] >= CONFIDENT:
-            cand["confidence"] = SINGLE_LINE_CONFIDENCE
+            cand["confidence"] = AMBIGUOUS_CONFIDENCE
             names = ", ".join(f"{c['element']} {c['family']}" for c in rivals[:3])
             cand["notes"].append(f"ambiguous: {names} fit the same peak")
 
@@ -412,8 +514,10 @@ def _line_at(candidate: dict, peak: int) -> str:
 
 def _explain(candidates: list[dict], prominence: list[float]) -> list[dict]:
     """Accept families one at a time, each claiming its peaks; a family whose strongest
-    line's peak is already claimed is explained away. Order: an element already accepted
-    (through another family) first, then confident families, then confidence times the
+    line's peak is already claimed is explained away.
+
+    Order: confident families first, then an element already accepted (through another
+    family: Pb L claims the peaks it explains before As K), then confidence times the
     prominence of the strongest line's peak."""
     remaining = [c for c in candidates if c["confidence"] > 0]
     accepted: list[dict] = []
@@ -426,8 +530,8 @@ def _explain(candidates: list[dict], prominence: list[float]) -> list[dict]:
         best = max(
             open_,
             key=lambda c: (
-                c["element"] in elements,
                 c["confidence"] >= CONFIDENT,
+                c["element"] in elements,
                 c["confidence"] * prominence[c["peak"]],
             ),
         )

@@ -28,8 +28,11 @@ SI_ESCAPE_KEV = 1.740
 ELECTRON_REST_KEV = 510.999
 #: Lines weaker than this share of their family's strongest line are ignored.
 MIN_RELATIVE_INTENSITY = 0.01
-#: Elements searched by default: B (5) to U (92) but neon (no sample holds it).
-ELEMENTS_Z = (*range(5, 10), *range(11, 93))
+#: Elements no sample holds: neon, and those without a stable or long-lived isotope (Tc,
+#: Pm, Po to Ac, Pa).
+ABSENT_Z = (10, 43, 61, 84, 85, 86, 87, 88, 89, 91)
+#: Elements searched by default: B (5) to U (92) but :data:`ABSENT_Z`.
+ELEMENTS_Z = tuple(z for z in range(5, 93) if z not in ABSENT_Z)
 
 
 @dataclass(frozen=True)
