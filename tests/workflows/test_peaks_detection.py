@@ -97,3 +97,47 @@ def test_real_files_are_searched_on_the_spectrum_their_data_calls_for(real_file,
     result = map_peaks(read(real_file(name), lazy=True), PeakSettings(speckles=False, identify="off"))
     assert result.detect_on == spectrum, result.report["detection"]
     assert result.peaks
+
+
+def test_one_spectrum_gives_its_peaks_and_no_maps(tmp_path):
+    """A single X-ray spectrum: its lines found and named, written to peaks.json with a figure;
+    no maps, said in peaks.json and as a warning."""
+    import json
+
+    from chemmap.cli.main import main
+    from chemmap.io import write
+
+    scene = make_eds_cube(image_shape=(16, 16), random_state=3)
+    total = np.asarray(scene.cube.data).sum(axis=(0, 1), keepdims=True)
+    write(scene.cube.replace(data=total.astype(np.uint32), mask=None), tmp_path / "one.h5")
+    assert main(["peaks", str(tmp_path / "one.h5"), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"peaks.json", "peak_spectrum.png", "report.html", "spectra_peaks.npz"} <= written
+    assert "peak_areas.npy" not in written
+    report = json.loads((tmp_path / "out" / "peaks.json").read_text())
+    assert report["maps"].startswith("skipped") and report["n_spectra"] == 1
+    (spectrum,) = report["spectra"]
+    assert {"O", "Si", "Ti"} <= set(spectrum["identified"])
+    assert any("not an image" in w for w in report["warnings"])
+
+
+@pytest.mark.data
+def test_a_spectral_library_gives_the_peaks_of_each_spectrum(real_file, tmp_path):
+    from chemmap.workflows.peaks import run_peaks
+    from chemmap.workflows.peaks_spectra import SpectraPeaksResult
+
+    result = run_peaks(real_file("envi/library_berlin.sli"), tmp_path / "out")
+    assert any("spectral library, not an image" in w for w in result.warnings)
+    assert isinstance(result, SpectraPeaksResult) and len(result.spectra) == 75
+    assert result.spectra[0].name == "red clay tile 1"
+    assert sum(bool(s.peaks) for s in result.spectra) >= 70
+    assert result.report["detection"]["baseline_removed"].startswith("arpls")  # an nm axis
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["msa/example2.msa", "bruker/bruker_nano.spx", "envi/library_berlin.sli"])
+def test_spectra_that_are_not_images_never_end_in_an_internal_error(real_file, tmp_path, name, capsys):
+    from chemmap.cli.main import main
+
+    assert main(["peaks", str(real_file(name)), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert (tmp_path / "out" / "peak_spectrum.png").stat().st_size > 10_000

@@ -50,15 +50,18 @@ def choose_detection(summary: SummarySpectra) -> tuple[str, str]:
     )
 
 
-def detection_baseline(spectrum) -> tuple[np.ndarray, str | None]:
-    """The baseline under a molecular summary spectrum (arPLS, smoothness from the channel
-    count, see :data:`BASELINE_CHANNELS_PER_WAVE`) and how it was fitted; zeros and None for
-    spectra shorter than :data:`BASELINE_MIN_CHANNELS`."""
+def detection_baseline(spectra) -> tuple[np.ndarray, str | None]:
+    """The baseline under a molecular spectrum, or under each row of ``spectra`` (arPLS,
+    smoothness from the channel count, see :data:`BASELINE_CHANNELS_PER_WAVE`), and how it was
+    fitted; zeros and None for spectra shorter than :data:`BASELINE_MIN_CHANNELS`."""
     from chemmap.preprocessing.baseline import arpls
 
-    y = np.asarray(spectrum, dtype=np.float64)
-    if y.size < BASELINE_MIN_CHANNELS:
+    y = np.asarray(spectra, dtype=np.float64)
+    n = y.shape[-1]
+    if n < BASELINE_MIN_CHANNELS:
         return np.zeros_like(y), None
-    lam = (y.size / BASELINE_CHANNELS_PER_WAVE) ** 4
-    finite = np.where(np.isfinite(y), y, np.nanmin(y))
-    return arpls(finite[None, :], lam=lam)[0], f"arpls, lam = {lam:.3g} ((channels / {BASELINE_CHANNELS_PER_WAVE:g})^4)"
+    lam = (n / BASELINE_CHANNELS_PER_WAVE) ** 4
+    rows = np.atleast_2d(y)
+    finite = np.where(np.isfinite(rows), rows, np.nanmin(rows, axis=1, keepdims=True))
+    fitted = arpls(finite, lam=lam).reshape(y.shape)
+    return fitted, f"arpls, lam = {lam:.3g} ((channels / {BASELINE_CHANNELS_PER_WAVE:g})^4)"

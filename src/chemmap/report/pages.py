@@ -159,6 +159,15 @@ def peaks_report(result, *, command: list[str] | None = None, versions: dict | N
     return _summary_report("peaks", "Peak maps", result.cube, layers, result.report, result.warnings, command, versions)
 
 
+def spectra_peaks_report(result, *, command: list[str] | None = None, versions: dict | None = None):
+    """The interactive report of a peak run on spectra that are not an image
+    (:class:`chemmap.workflows.peaks_spectra.SpectraPeaksResult`): no maps, the spectra, and
+    ``peaks.json`` as tables."""
+    return _summary_report(
+        "peaks", "Peaks of each spectrum", result.cube, [], result.report, result.warnings, command, versions
+    )
+
+
 def autoencoder_report(
     result, cube, spectra: tuple, *, command: list[str] | None = None, versions: dict | None = None
 ) -> InteractiveReport:

@@ -189,7 +189,9 @@ def map_peaks(
         identification = _identify(
             cube, detection.spectrum, detection.support, peaks, settings, with_max=detection.on != "mean"
         )
-        labels = _labels(peaks, identification)
+        from chemmap.xrf.identify import assignment_labels
+
+        labels = assignment_labels(identification, len(peaks))
         names = _map_names(peaks, labels, cube.axis.unit)
     with timer.stage("peak maps"):
         sliced = peak_maps(cube, peaks, baseline_channels=settings.baseline_channels, names=names, progress=progress)
@@ -411,19 +413,6 @@ def _instrument_number(cube: Cube, settings: PeakSettings, name: str, attr: str)
     return None, None
 
 
-def _labels(peaks, identification) -> list[str]:
-    """The line each peak is assigned to (with ``?`` below the confidence threshold: an
-    ambiguous or lone line), or an empty string."""
-    from chemmap.xrf.identify import CONFIDENT
-
-    if identification is None:
-        return [""] * len(peaks)
-    return [
-        (entry["assignment"] or "") + ("?" if entry["element"] and (entry["confidence"] or 0) < CONFIDENT else "")
-        for entry in identification["peaks"]
-    ]
-
-
 def _speckles(cube, sliced, identification, settings, progress) -> dict:
     """Speckle atlas of every peak-area map but the tube's scatter, maps on parallel threads."""
     from chemmap._shared.blockwise import in_threads
@@ -520,8 +509,27 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
     }
 
 
-def execute(cube: Cube, settings: PeakSettings, session: Session) -> PeaksResult:
-    """Map the peaks of ``cube`` (see :func:`map_peaks`); no files written."""
+def execute(cube: Cube, settings: PeakSettings, session: Session):
+    """Map the peaks of ``cube`` (see :func:`map_peaks`); no files written. One spectrum or a
+    spectral library is not an image: each spectrum's peaks are found and nothing is mapped
+    (:class:`~chemmap.workflows.peaks_spectra.SpectraPeaksResult`, warned)."""
+    from chemmap.workflows.peaks_spectra import find_spectra_peaks, is_image, spectra_report
+
+    if not is_image(cube):
+        with session.timer.stage("detection, identification"):
+            result = find_spectra_peaks(cube, settings, _spectrum_identifier(settings))
+        what = "a spectral library" if cube.attrs.get("spectral_library") else "one spectrum"
+        warnings.warn(
+            f"{cube.attrs.get('source', 'The input')} is {what}, not an image: the peaks of each spectrum are "
+            "written to peaks.json and peak_spectrum.png; no maps are made.",
+            DataWarning,
+            stacklevel=2,
+        )
+        result.settings = settings
+        result.report = spectra_report(result, settings)
+        result.warnings = session.warnings()
+        result.report["warnings"] = result.warnings
+        return result
     result = map_peaks(cube, settings, progress=session.progress, timer=session.timer)
     result.warnings = session.warnings()
     result.report["warnings"] = result.warnings
@@ -529,7 +537,16 @@ def execute(cube: Cube, settings: PeakSettings, session: Session) -> PeaksResult
     return result
 
 
-def write(result: PeaksResult, stage: Path, session: Session) -> None:
+def _spectrum_identifier(settings: PeakSettings):
+    """``identify(cube, spectrum, peaks)`` for one spectrum: element lines on energy axes."""
+
+    def identify(cube: Cube, spectrum, peaks):
+        return _identify(cube, spectrum, spectrum, peaks, settings, with_max=False)
+
+    return identify
+
+
+def write(result, stage: Path, session: Session) -> None:
     """``peaks.json``, the maps, summary and hot-max spectra, figures and report into ``stage``:
 
     ``peaks.json`` (peaks with position, slice bounds, element line, confidence, noise and
@@ -542,7 +559,11 @@ def write(result: PeaksResult, stage: Path, session: Session) -> None:
     from chemmap.report.html import write_html
     from chemmap.report.metrics_json import to_json_safe
     from chemmap.report.pages import peaks_report
+    from chemmap.workflows.peaks_spectra import SpectraPeaksResult, write_spectra
 
+    if isinstance(result, SpectraPeaksResult):
+        write_spectra(result, stage, session)
+        return
     settings = result.settings
     np.save(stage / "peak_areas.npy", np.asarray(result.maps.areas.data, dtype=np.float32))
     np.save(stage / "peak_positions.npy", np.asarray(result.maps.positions.data, dtype=np.float32))
@@ -573,6 +594,28 @@ def write(result: PeaksResult, stage: Path, session: Session) -> None:
 
 def summary(result: PeaksResult) -> str:
     """What ``chemmap peaks`` prints: the peaks, the elements named and where the files are."""
+    from chemmap.workflows.peaks_spectra import SpectraPeaksResult
+
+    if isinstance(result, SpectraPeaksResult):
+        counts = [len(s.peaks) for s in result.spectra]
+        if len(counts) == 1:
+            entries = result.report["spectra"][0]["peaks"]
+            from chemmap.xrf.identify import assignment_labels
+
+            identified = {"peaks": entries} if result.spectra[0].identification else None
+            labels = assignment_labels(identified, len(entries))
+            named = [
+                f"{label or 'peak'} {e['position']:.4g} {result.cube.axis.unit}"
+                for label, e in zip(labels, entries, strict=True)
+            ]
+            lines = [f"{counts[0]} peaks in the spectrum ({', '.join(named)}); no maps: not an image"]
+        else:
+            lines = [f"{sum(counts)} peaks in {len(counts)} spectra; no maps: not an image"]
+        identified = sorted({e for s in result.spectra for e in (s.identification or {}).get("identified", [])})
+        if result.spectra[0].identification is not None:
+            lines.append(f"elements identified: {', '.join(identified) or 'none'}")
+        lines.append(f"wrote peaks.json and peak_spectrum.png to {result.out_dir}")
+        return "\n".join(lines)
     lines = [f"{len(result.peaks)} peaks ({', '.join(result.names)})"]
     elements = result.report.get("identified")
     if elements is not None:

@@ -32,7 +32,7 @@ from chemmap.xrf.lines import (
     is_excited,
 )
 
-__all__ = ["CONFIDENT", "identify_peaks"]
+__all__ = ["CONFIDENT", "assignment_labels", "identify_peaks"]
 
 #: Confidence from which an element is reported as identified.
 CONFIDENT = 0.7
@@ -264,6 +264,19 @@ def identify_peaks(
         "excitation_kev": excitation,
         "excitation_from": "given" if excitation is not None else None,
     }
+
+
+def assignment_labels(identification: dict | None, n_peaks: int) -> list[str]:
+    """The line each peak is assigned to (with ``?`` below :data:`CONFIDENT`: an ambiguous or
+    lone line), ``broad`` or ``narrow`` for a peak no line can be (the reason is in the
+    entry's flags), or an empty string; ``n_peaks`` empty strings without identification."""
+    if identification is None:
+        return [""] * n_peaks
+    return [
+        next((flag for flag in ("broad", "narrow") if flag in entry["flags"]), None)
+        or (entry["assignment"] or "") + ("?" if entry["element"] and (entry["confidence"] or 0) < CONFIDENT else "")
+        for entry in identification["peaks"]
+    ]
 
 
 #: Mn Kα (keV), where detector resolutions are quoted.

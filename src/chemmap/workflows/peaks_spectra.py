@@ -1,0 +1,222 @@
+"""``chemmap peaks`` on spectra that are not an image: one spectrum (EMSA, Bruker ``.spx``) or a
+spectral library (ENVI ``.sli``). Each spectrum's peaks are found on it (baseline removed on
+molecular axes, element lines identified on energy axes) and written to ``peaks.json`` with
+a figure of the spectra and their peaks; there are no maps to make."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chemmap.core.cube import Cube
+from chemmap.core.exceptions import InvalidParameterError
+
+__all__ = ["MAX_PANELS", "SpectraPeaksResult", "SpectrumPeaks", "find_spectra_peaks", "is_image"]
+
+#: Library spectra drawn at most in ``peak_spectrum.png`` (the first ones; all are in peaks.json).
+MAX_PANELS = 24
+
+
+def is_image(cube: Cube) -> bool:
+    """Whether ``cube`` is an image to map (not one spectrum, not a spectral library)."""
+    return cube.n_pixels > 1 and not cube.attrs.get("spectral_library")
+
+
+@dataclass
+class SpectrumPeaks:
+    """The peaks of one spectrum.
+
+    Attributes
+    ----------
+    name : str
+    peaks : list of Peak
+    spectrum : ndarray of shape (n_channels,)
+        The spectrum the peaks were found and measured on (its baseline removed where one was).
+    identification : dict or None
+        :func:`chemmap.xrf.identify_peaks`' answer on energy axes.
+    """
+
+    name: str
+    peaks: list
+    spectrum: np.ndarray
+    identification: dict | None = None
+
+
+@dataclass
+class SpectraPeaksResult:
+    """The peaks of every spectrum of a cube that is not an image (``peaks.json`` holds the same)."""
+
+    cube: Cube
+    spectra: list[SpectrumPeaks]
+    baseline: str | None
+    report: dict
+    warnings: list[str] = field(default_factory=list)
+    out_dir: Path | None = None
+    settings: object = None
+
+
+def _names(cube: Cube) -> list[str]:
+    """Each spectrum's name: the library's own names where it has them."""
+    import ast
+
+    names = cube.attrs.get("spectrum_names")
+    if isinstance(names, str):
+        try:
+            names = ast.literal_eval(names)
+        except (ValueError, SyntaxError):
+            names = None
+    if isinstance(names, list | tuple) and len(names) == cube.n_pixels:
+        return [str(n) for n in names]
+    return (
+        [f"spectrum {i + 1}" for i in range(cube.n_pixels)]
+        if cube.n_pixels > 1
+        else [str(cube.attrs.get("source", "spectrum"))]
+    )
+
+
+def find_spectra_peaks(cube: Cube, settings, identify) -> SpectraPeaksResult:
+    """Peaks of each spectrum of ``cube`` (one spectrum or a library), with ``settings``
+    (:class:`~chemmap.workflows.peaks.PeakSettings`); ``identify(cube, spectrum, peaks)``
+    names element lines (None where it does not apply). A spectrum without a peak gets an
+    empty list; no peak in any spectrum is refused."""
+    from chemmap.maps import find_peaks
+    from chemmap.maps.detection_spectrum import MOLECULAR_UNITS, detection_baseline
+
+    spectra = np.asarray(cube.pixels(), dtype=np.float64)
+    if cube.mask is not None:
+        spectra = spectra[cube.valid_pixels()]
+    names = _names(cube)
+    if cube.mask is not None:
+        names = [n for n, keep in zip(names, cube.valid_pixels(), strict=True) if keep]
+    how = None
+    if settings.baseline == "on" or (settings.baseline == "auto" and cube.axis.unit in MOLECULAR_UNITS):
+        baselines, how = detection_baseline(spectra)
+        spectra = spectra - baselines
+    options = {
+        "prominence": settings.prominence,
+        "min_width": settings.min_width,
+        "max_width": settings.max_width,
+        "slice_width": settings.slice_width,
+    }
+    found = []
+    for name, spectrum in zip(names, spectra, strict=True):
+        peaks = find_peaks(cube.axis.values, spectrum, counts=None if how is None else False, **options)
+        found.append(SpectrumPeaks(name, peaks, spectrum, identify(cube, spectrum, peaks) if peaks else None))
+    if not any(s.peaks for s in found):
+        which = "the spectrum" if len(found) == 1 else f"any of the {len(found)} spectra"
+        raise InvalidParameterError(
+            f"No peak stands out of the noise of {which}. To fix this, lower the prominence (--prominence, in "
+            "the spectrum's units) or the least width (--min-width)."
+        )
+    return SpectraPeaksResult(cube, found, how, {})
+
+
+def spectra_report(result: SpectraPeaksResult, settings) -> dict:
+    """The content of ``peaks.json`` for spectra that are not an image."""
+    cube = result.cube
+    what = "a spectral library" if cube.attrs.get("spectral_library") else "one spectrum"
+    entries = []
+    for item in result.spectra:
+        peaks = []
+        for i, peak in enumerate(item.peaks):
+            entry = peak.to_dict()
+            entry["area"] = _area(cube.axis.values, item.spectrum, peak)
+            if item.identification is not None:
+                ident = item.identification["peaks"][i]
+                entry.update({k: ident[k] for k in ("assignment", "element", "family", "confidence", "flags")})
+            peaks.append(entry)
+        entries.append(
+            {
+                "name": item.name,
+                "peaks": peaks,
+                "identified": None if item.identification is None else item.identification["identified"],
+                "elements": None if item.identification is None else item.identification["elements"],
+            }
+        )
+    axis = cube.axis.values
+    return {
+        "axis": {
+            "unit": cube.axis.unit,
+            "start": float(axis[0]),
+            "stop": float(axis[-1]),
+            "n_channels": cube.n_channels,
+        },
+        "n_spectra": len(result.spectra),
+        "detected_on": "each spectrum",
+        "detection": {
+            "spectrum": "each spectrum",
+            "reason": f"{what}, not an image: each spectrum's peaks are found on it.",
+            "baseline_removed": result.baseline,
+        },
+        "maps": f"skipped: {what} is not an image, there is nothing to map.",
+        "spectra": entries,
+        "settings": settings.to_dict(),
+    }
+
+
+def _area(x, spectrum, peak) -> float:
+    """Net area of the peak's slice above the straight line through its ends (axis units x
+    spectrum units)."""
+    xs = x[peak.lower_index : peak.upper_index]
+    ys = spectrum[peak.lower_index : peak.upper_index]
+    if xs.size < 2:
+        return 0.0
+    line = np.interp(xs, [xs[0], xs[-1]], [ys[0], ys[-1]])
+    return float(np.trapezoid(ys - line, xs))
+
+
+def write_spectra(result: SpectraPeaksResult, stage: Path, session) -> None:
+    """``peaks.json``, ``spectra_peaks.npz`` (axis, the spectra peaks were found on, names),
+    ``peak_spectrum.png`` and ``report.html`` into ``stage``."""
+    import json
+
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap.report.html import write_html
+    from chemmap.report.metrics_json import to_json_safe
+    from chemmap.report.pages import spectra_peaks_report
+    from chemmap.workflows.session import versions
+
+    with open(stage / "spectra_peaks.npz", "wb") as fh:
+        np.savez(
+            fh,
+            axis=result.cube.axis.values,
+            spectra=np.stack([s.spectrum for s in result.spectra]),
+            names=np.array([s.name for s in result.spectra]),
+        )
+    with session.timer.stage("figures"):
+        _draw(result, stage / "peak_spectrum.png")
+        write_html(spectra_peaks_report(result, command=session.command, versions=versions()), stage / "report.html")
+    write_text_atomic(stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n")
+
+
+def _draw(result: SpectraPeaksResult, path: Path) -> None:
+    from chemmap.viz.figures import new_figure, save_figure
+    from chemmap.viz.peaks import plot_peak_spectrum
+    from chemmap.xrf.identify import assignment_labels
+
+    shown = result.spectra[:MAX_PANELS]
+    columns = 1 if len(shown) == 1 else min(3, len(shown))
+    rows = -(-len(shown) // columns)
+    fig = new_figure(11 if columns == 1 else 5 * columns, 5 if rows == 1 else 3.2 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False).ravel())
+    unit = result.cube.axis.unit
+    for ax, item in zip(axes, shown, strict=False):
+        labels = assignment_labels(item.identification, len(item.peaks))
+        plot_peak_spectrum(
+            ax,
+            result.cube.axis.values,
+            unit,
+            item.spectrum,
+            item.peaks,
+            [label or f"{p.position:.4g}" for label, p in zip(labels, item.peaks, strict=True)],
+            title=f"{item.name}: {len(item.peaks)} peaks" + (" (baseline removed)" if result.baseline else ""),
+            ylabel="Intensity",
+            log=False,
+        )
+    for ax in axes[len(shown) :]:
+        ax.set_axis_off()
+    if len(result.spectra) > len(shown):
+        fig.suptitle(f"The first {len(shown)} of {len(result.spectra)} spectra (all are in peaks.json)")
+    save_figure(fig, path)
