@@ -141,3 +141,42 @@ def test_spectra_that_are_not_images_never_end_in_an_internal_error(real_file, t
 
     assert main(["peaks", str(real_file(name)), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert (tmp_path / "out" / "peak_spectrum.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".toml"])
+def test_a_users_band_table_labels_the_peaks_it_matches_and_nothing_else(tmp_path, suffix):
+    cube, _ = _raman_map_with_cosmic_rays(1)
+    table = tmp_path / f"bands{suffix}"
+    if suffix == ".csv":
+        table.write_text("name,position,tolerance\nring breathing,1002,5\nCH2 bend,1440,5\n")
+    else:
+        table.write_text('[[band]]\nname = "ring breathing"\nposition = 1002\ntolerance = 5\n')
+    result = map_peaks(cube, PeakSettings(speckles=False, bands=str(table)))
+    bands = {round(p.position): entry["band"] for p, entry in zip(result.peaks, result.report["peaks"], strict=True)}
+    assert bands[1001] == "ring breathing" and result.names[0].startswith("ring breathing")
+    assert all(band is None for position, band in bands.items() if position != 1001)  # 1450 is 10 cm-1 off
+
+
+def test_a_bad_band_table_is_refused_before_the_cube_is_read(tmp_path):
+    from chemmap.core.exceptions import FileFormatError
+
+    table = tmp_path / "bands.csv"
+    table.write_text("name,wavenumber\nring,1002\n")
+    with pytest.raises(FileFormatError, match="name and position"):
+        PeakSettings(bands=str(table))
+
+
+@pytest.mark.data
+@pytest.mark.filterwarnings("ignore::chemmap.core.exceptions.DataWarning")  # its axes marked the other way round
+def test_an_eels_spectrum_image_keeps_its_edges_unnamed(real_file):
+    """An energy-loss axis is in eV, but its peaks are edges and plasmons, not X-ray lines."""
+    result = map_peaks(read(real_file("digitalmicrograph/EELS_SI.dm4")), PeakSettings(speckles=False))
+    assert result.peaks and result.identification is None
+
+
+def test_a_cube_of_four_channels_is_refused_with_what_to_do_instead():
+    from chemmap.core.exceptions import InvalidParameterError
+
+    cube = Cube(np.ones((3, 3, 4)), SpectralAxis(np.arange(4.0) + 1, "keV"))
+    with pytest.raises(InvalidParameterError, match="4 channels; finding peaks needs at least 5"):
+        map_peaks(cube)

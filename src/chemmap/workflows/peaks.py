@@ -55,6 +55,8 @@ PEAK_OUTPUT_FILES = (
     "config.resolved.toml",
     "run_record.json",
 )
+#: Fewest channels a spectrum needs for peaks to be found in it.
+MIN_CHANNELS = 5
 #: Speckle panels drawn at most (the maps with the most speckles).
 MAX_SPECKLE_PANELS = 6
 
@@ -63,12 +65,16 @@ class PeakSettings(Settings):
     """Options of the peak workflow, the ``[peaks]`` table of a config (axis units wherever a
     width is given); each is declared once in :data:`PeakSettings.PARAMS`.
 
-    ``detect_on``: the max spectrum finds peaks of a few pixels (speckles), the mean spectrum
-    (the summed counts for counts) weak lines of many pixels (Kβ and Lγ lines, about a tenth
-    of their Kα); ``auto`` chooses from the data (see :func:`find_cube_peaks`): the mean for
-    sparse counts, else both merged, every peak measured on the max
-    spectrum and recorded with the spectrum that found it. ``baseline``: the summary spectra
-    of molecular axes lose their baseline before detection (``auto``). ``prominence``, ``min_width``, ``max_width`` and
+    ``bands``: a CSV or TOML table of known bands (see
+    :func:`chemmap.maps.band_table.read_band_table`) whose names label the peaks they match;
+    chemmap names no material by itself. ``detect_on``: the max spectrum finds peaks of a few
+    pixels (speckles), the mean spectrum (the summed counts for counts) weak lines of many
+    pixels (Kβ and Lγ lines, about a tenth of their Kα); ``auto`` chooses from the data (see
+    :func:`find_cube_peaks`): the mean for sparse counts, else both merged, every peak
+    measured on the max spectrum and recorded with the spectrum that found it. ``baseline``:
+    the summary spectra of molecular axes lose their baseline before detection (``auto``).
+    ``detector_resolution`` and ``excitation``: the instrument's numbers for identification
+    (default: the file's). ``prominence``, ``min_width``, ``max_width`` and
     ``slice_width``: see :func:`chemmap.maps.find_peaks`; ``baseline_channels``: see
     :func:`chemmap.maps.peak_slicing`. ``anode``: without it (and without one named by the file,
     ``attrs["anode"]``) scatter peaks are not flagged and calibration anchors on common element
@@ -121,6 +127,12 @@ class PeakSettings(Settings):
         ),
         "calibration_degree": Param("int", 1, low=1, high=2, doc="1: linear energy calibration, 2: quadratic"),
         "identify": Param("choice", "auto", choices=("auto", "on", "off"), doc="element identification (auto: keV)"),
+        "bands": Param(
+            "str",
+            None,
+            allow_none=True,
+            doc="CSV or TOML table of known bands (name, position, tolerance) that labels the peaks",
+        ),
         "fit": Param("bool", False, doc="also map peaks by a non-negative fit (Gaussians + continuum)"),
         "speckles": Param("bool", True, doc="a speckle atlas of every peak-area map"),
         "max_area": Param("int", 25, low=1, doc="largest speckle, pixels"),
@@ -139,6 +151,18 @@ class PeakSettings(Settings):
     def check(self) -> None:
         if self.equalize and self.normalize:
             raise InvalidParameterError("equalize and normalize are two ways to show the grid; choose one.")
+        if self.bands is not None:
+            from chemmap.maps.band_table import read_band_table
+
+            read_band_table(self.bands)  # a bad table fails before the cube is read
+
+    def band_labels(self, peaks) -> list[str | None]:
+        """The user's band table's name for each peak (None: no band, or no table)."""
+        if self.bands is None:
+            return [None] * len(peaks)
+        from chemmap.maps.band_table import label_peaks, read_band_table
+
+        return label_peaks(peaks, read_band_table(self.bands))
 
 
 @dataclass
@@ -191,7 +215,9 @@ def map_peaks(
         )
         from chemmap.xrf.identify import assignment_labels
 
-        labels = assignment_labels(identification, len(peaks))
+        bands = settings.band_labels(peaks)
+        lines = assignment_labels(identification, len(peaks))
+        labels = [band or line for band, line in zip(bands, lines, strict=True)]
         names = _map_names(peaks, labels, cube.axis.unit)
     with timer.stage("peak maps"):
         sliced = peak_maps(cube, peaks, baseline_channels=settings.baseline_channels, names=names, progress=progress)
@@ -253,6 +279,11 @@ def find_cube_peaks(cube: Cube, summary, settings: PeakSettings) -> Detection:
     from chemmap.maps.detection_spectrum import MOLECULAR_UNITS, choose_detection, detection_baseline
     from chemmap.maps.peak_detection import merge_peaks
 
+    if cube.n_channels < MIN_CHANNELS:
+        raise InvalidParameterError(
+            f"The cube has {cube.n_channels} channels; finding peaks needs at least {MIN_CHANNELS}. Map bands by "
+            "hand instead (chemmap run --intensity)."
+        )
     molecular = cube.axis.unit in MOLECULAR_UNITS
     on, reason = (
         choose_detection(summary)
@@ -373,7 +404,9 @@ def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings, *, w
     ``support`` (the other summary spectrum) is searched for lines too when ``with_max``:
     not where the max spectrum was not searched (sparse counts: it is noise)."""
     unit = cube.axis.unit
-    wanted = settings.identify == "on" or (settings.identify == "auto" and unit in ENERGY_UNITS_TO_KEV)
+    # an energy-loss (EELS) axis is in eV too, but holds edges, not emission lines
+    x_rays = unit in ENERGY_UNITS_TO_KEV and not str(cube.attrs.get("signal_type", "")).upper().startswith("EELS")
+    wanted = settings.identify == "on" or (settings.identify == "auto" and x_rays)
     if not wanted:
         return None
     if unit not in ENERGY_UNITS_TO_KEV:
@@ -440,6 +473,7 @@ def _speckles(cube, sliced, identification, settings, progress) -> dict:
 def _report(result: PeaksResult, settings: PeakSettings) -> dict:
     """The content of ``peaks.json``."""
     cube, hot, sliced, identification, names = result.cube, result.hot, result.maps, result.identification, result.names
+    bands = settings.band_labels(result.peaks)
     owner = {}
     for g, group in enumerate(hot.peaks):
         for i in group:
@@ -447,6 +481,7 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
     entries = []
     for i, peak in enumerate(result.peaks):
         entry = {"name": names[i], "label": result.labels[i] or None, **peak.to_dict(), "found_on": result.found_on[i]}
+        entry["band"] = bands[i]
         if identification is not None:
             ident = identification["peaks"][i]
             entry.update(

@@ -120,9 +120,11 @@ def spectra_report(result: SpectraPeaksResult, settings) -> dict:
     entries = []
     for item in result.spectra:
         peaks = []
+        bands = settings.band_labels(item.peaks)
         for i, peak in enumerate(item.peaks):
             entry = peak.to_dict()
             entry["area"] = _area(cube.axis.values, item.spectrum, peak)
+            entry["band"] = bands[i]
             if item.identification is not None:
                 ident = item.identification["peaks"][i]
                 entry.update({k: ident[k] for k in ("assignment", "element", "family", "confidence", "flags")})
@@ -203,7 +205,8 @@ def _draw(result: SpectraPeaksResult, path: Path) -> None:
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False).ravel())
     unit = result.cube.axis.unit
     for ax, item in zip(axes, shown, strict=False):
-        labels = assignment_labels(item.identification, len(item.peaks))
+        bands = result.settings.band_labels(item.peaks)
+        labels = [b or a for b, a in zip(bands, assignment_labels(item.identification, len(item.peaks)), strict=True)]
         plot_peak_spectrum(
             ax,
             result.cube.axis.values,
