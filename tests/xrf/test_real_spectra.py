@@ -109,6 +109,8 @@ def test_the_jeol_eds_map_names_what_its_peaks_support(real_file):
     assert result.report["instrument"]["excitation_kev"] == 200.0
     assert result.report["instrument"]["detector_fwhm_mn_ka_ev"] == pytest.approx(138.0)
     assert all(c["element"] != "Br" for c in identification["elements"])
+    ruled_out = {(r["element"], r["family"]): r["vetoed_by"] for r in result.report["rejected"]}
+    assert "absent" in ruled_out[("Ta", "M")]  # Si Ka's rival, and why it is not Ta
     for entry in identification["peaks"]:
         if entry["position"] < 0.1 or "narrow" in entry["flags"]:
             assert entry["element"] is None, entry

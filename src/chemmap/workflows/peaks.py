@@ -530,6 +530,7 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
         "peaks": entries,
         "elements": None if identification is None else identification["elements"],
         "identified": None if identification is None else identification["identified"],
+        "rejected": None if identification is None else identification["rejected"],
         "speckles": {name: atlas.to_dict() for name, atlas in result.speckles.items()},
         "arrays": {
             "peak_areas.npy": "net area of each slice above its baseline, (height, width, n_peaks), float32",

@@ -127,13 +127,15 @@ def identify_peaks(
         confident first; ``identified``: the elements at or above :data:`CONFIDENT`;
         ``detector_fwhm_mn_kev``: the resolution (FWHM at Mn Kα) used, given or implied by
         the peak widths (``resolution_from``); ``excitation_kev``; ``anode`` and
-        ``anode_inferred``. Each element family's ``evidence``: lines found (with the peak
-        each sits on), lines checked and missing, and what vetoed or capped it.
+        ``anode_inferred``; ``rejected``: the families a veto ruled out (element, family, the
+        peak's position, ``vetoed_by``). Each element family's evidence: ``lines_found`` (with the peak
+        each sits on), ``lines_checked_kev`` and ``lines_missing`` (its other lines, checked at
+        their expected heights), ``vetoed_by`` and ``notes`` (what vetoed or capped it).
     """
     x = np.asarray(energies, dtype=np.float64)
     y = np.asarray(spectrum, dtype=np.float64)
     if not peaks:
-        return {"peaks": [], "elements": [], "identified": []}
+        return {"peaks": [], "elements": [], "identified": [], "rejected": []}
     positions = np.array([p.position for p in peaks])
     fwhm = np.array([max(p.fwhm, 1e-6) for p in peaks])
     if resolution_mn_ka is not None:
@@ -180,11 +182,10 @@ def identify_peaks(
                     "lines": {line.name: int(i) for line, i in matched},
                     "peak": strongest,
                     "notes": [],
-                    "evidence": {
-                        "found": {line.name: round(float(peaks[i].position), 4) for line, i in matched},
-                        "checked": checked,
-                        "missing": missing,
-                    },
+                    "lines_found": [f"{line.name} at {peaks[i].position:.4g} keV" for line, i in matched],
+                    "lines_checked_kev": checked,
+                    "lines_missing": missing,
+                    "vetoed_by": None,
                 }
             )
 
@@ -254,7 +255,7 @@ def identify_peaks(
             entry["element"]
             and owner is not None
             and owner["element"] == entry["element"]
-            and not owner["evidence"]["checked"]
+            and not owner["lines_checked_kev"]
         )
         report.append(entry)
     summary = sorted(accepted, key=lambda c: -c["confidence"])
@@ -263,6 +264,16 @@ def identify_peaks(
         "peaks": report,
         "elements": summary,
         "identified": identified,
+        "rejected": [
+            {
+                "element": c["element"],
+                "family": c["family"],
+                "position": float(peaks[c["peak"]].position),
+                "vetoed_by": c["vetoed_by"],
+            }
+            for c in candidates
+            if c["vetoed_by"]
+        ],
         "anode": anode,
         "anode_inferred": bool(inferred),
         "detector_fwhm_mn_kev": float(detector_fwhm(MN_KA_KEV, noise_fwhm=noise_fwhm)),
@@ -478,11 +489,11 @@ def _require_higher_families(
             higher = matching(energy)
             if higher is not None and prominence[cand["peak"]] > LOWER_FAMILY_MAX_RATIO * prominence[higher]:
                 cand["confidence"] = 0.0
-                cand["evidence"]["vetoed_by"] = (
+                cand["vetoed_by"] = (
                     f"{prominence[cand['peak']] / prominence[higher]:.0f}x as prominent as {lines[0].label}: "
                     "not this element's line"
                 )
-                cand["notes"].append(cand["evidence"]["vetoed_by"])
+                cand["notes"].append(cand["vetoed_by"])
                 continue
             # a hidden line is judged only where absence vetoes (known excitation); else, as the
             # strongest line alone, a flank counts as a line (the milder test energy calibration relies on)
@@ -496,11 +507,11 @@ def _require_higher_families(
                 cand["notes"].append(f"{lines[0].label} ({energy:.3g} keV) in range but absent")
             else:
                 cand["confidence"] = 0.0
-                cand["evidence"]["vetoed_by"] = (
+                cand["vetoed_by"] = (
                     f"{cand['element']} {family} lines ({lines[0].name} at {energy:.3g} keV) on the axis and excited "
                     f"at {excitation:.3g} keV, but absent"
                 )
-                cand["notes"].append(cand["evidence"]["vetoed_by"])
+                cand["notes"].append(cand["vetoed_by"])
         if cand["family"] == "M" and "L" not in families:
             cand["confidence"] = min(cand["confidence"], AMBIGUOUS_CONFIDENCE)
             cand["notes"].append("M lines only (its L lines are out of range): not conclusive")
