@@ -120,7 +120,7 @@ class PeakSettings(Settings):
             low=0,
             low_inclusive=False,
             allow_none=True,
-            doc="beam energy (EDS) or tube voltage (XRF), keV (default: the file's, else the axis end)",
+            doc="beam energy (EDS) or tube voltage (XRF), keV (default: the file's, else unknown)",
         ),
         "calibrate": Param(
             "choice", "auto", choices=("auto", "off"), doc="auto: calibrate a channel axis from its own lines"
@@ -495,14 +495,8 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
         entry["fraction_above_detection_limit"] = sliced.noise[i]["fraction_above"]
         entry["hot_pixel"] = owner.get(i)
         entries.append(entry)
-    axis = cube.axis.values
     return {
-        "axis": {
-            "unit": cube.axis.unit,
-            "start": float(axis[0]),
-            "stop": float(axis[-1]),
-            "n_channels": cube.n_channels,
-        },
+        "axis": cube.axis.to_dict(),
         "image_shape": list(cube.image_shape),
         "n_pixels": result.summary.n_pixels,
         "detected_on": {"max and mean": "max and mean spectra", "spectrum": "the spectrum"}.get(

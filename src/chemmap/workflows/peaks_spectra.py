@@ -137,14 +137,8 @@ def spectra_report(result: SpectraPeaksResult, settings) -> dict:
                 "elements": None if item.identification is None else item.identification["elements"],
             }
         )
-    axis = cube.axis.values
     return {
-        "axis": {
-            "unit": cube.axis.unit,
-            "start": float(axis[0]),
-            "stop": float(axis[-1]),
-            "n_channels": cube.n_channels,
-        },
+        "axis": cube.axis.to_dict(),
         "n_spectra": len(result.spectra),
         "detected_on": "each spectrum",
         "detection": {
