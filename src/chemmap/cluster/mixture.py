@@ -95,13 +95,16 @@ def _log_gaussian(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, kin
 
 def _statistics(x: np.ndarray, model: GaussianMixtureModel):
     """E-step of one block: responsibility sums, weighted sums, second moments, log-likelihood."""
-    from scipy.special import logsumexp  # scipy.special: not imported for --help
-
     x = x.astype(np.float64, copy=False)
     x = x[np.all(np.isfinite(x), axis=1)]
-    lp = model.weighted_log_prob(x)
-    norm = logsumexp(lp, axis=1)
-    resp = np.exp(lp - norm[:, None])
+    resp = model.weighted_log_prob(x)
+    # log-sum-exp by rows, its exponentials kept as the responsibilities (one exp, in place)
+    top = resp.max(axis=1, keepdims=True)
+    resp -= top
+    np.exp(resp, out=resp)
+    total = resp.sum(axis=1, keepdims=True)
+    resp /= total
+    norm = np.log(total[:, 0]) + top[:, 0]
     nk = resp.sum(axis=0)
     sx = resp.T @ x
     return nk, sx, _second_moments(resp, x, model.covariance_type), float(norm.sum()), float(x.shape[0])
@@ -111,7 +114,14 @@ def _second_moments(resp: np.ndarray, x: np.ndarray, kind: str) -> np.ndarray:
     """Responsibility-weighted sums of ``x x^T`` per component (``(k, d, d)``), or of ``x²``
     (``(k, d)``) for diagonal covariances."""
     if kind == "full":
-        return np.stack([(resp[:, [j]] * x).T @ x for j in range(resp.shape[1])])
+        n, d = x.shape
+        k = resp.shape[1]
+        out = np.zeros((k * d, d))
+        # all k weighted products in one matrix product, by pieces of rows (n x k x d at once)
+        for rows in row_blocks(n, k * d * 8, KERNEL_BLOCK_BYTES):
+            weighted = (resp[rows, :, None] * x[rows, None, :]).reshape(-1, k * d)
+            out += weighted.T @ x[rows]
+        return out.reshape(k, d, d)
     return resp.T @ (x * x)
 
 
