@@ -104,3 +104,22 @@ def test_a_peak_narrower_than_the_detector_resolves_is_noise_not_a_line():
     assert "narrow" in narrow["flags"] and narrow["element"] is None
     iron = min(result["peaks"], key=lambda p: abs(p["position"] - 6.40))
     assert iron["element"] == "Fe"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_al_not_br_for_the_1_49_kev_peak_when_the_beam_excites_br_k(seed):
+    """Al Ka (1.487 keV) and Br La (1.480 keV) fit one peak. At 200 kV Br Ka (11.9 keV, on the
+    axis) would show: its absence rejects Br, and Al is named. At 20 kV Br K is barely excited
+    (edge x 1.5 above the beam), so nothing rules Br out: Al is reported, with a question mark,
+    never Br; the oxide's O Ka is named at both."""
+    from chemmap.datasets import make_eds_cube
+    from chemmap.workflows.peaks import PeakSettings, map_peaks
+
+    for kv, sure in ((200.0, True), (20.0, False)):
+        scene = make_eds_cube(elements=("O", "Al", "Si", "Fe"), beam_kv=kv, random_state=seed)
+        result = map_peaks(scene.cube, PeakSettings(speckles=False))
+        peak = min(result.identification["peaks"], key=lambda p: abs(p["position"] - 1.487))
+        assert peak["element"] == "Al" and (peak["confidence"] >= CONFIDENT) == sure, (kv, peak)
+        assert "Br" not in result.identification["identified"] and "O" in result.identification["identified"]
+        rejected = {(r["element"], r["family"]) for r in result.report["rejected"]}
+        assert (("Br", "L") in rejected) == sure

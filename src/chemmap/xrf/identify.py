@@ -18,6 +18,8 @@ peaks are flagged.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from chemmap._shared.noise import spectral_noise_sigma
@@ -495,12 +497,13 @@ def _require_higher_families(
                 )
                 cand["notes"].append(cand["vetoed_by"])
                 continue
-            # a hidden line is judged only where absence vetoes (known excitation); else, as the
-            # strongest line alone, a flank counts as a line (the milder test energy calibration relies on)
-            hidden = masked if excitation is not None else (lambda energy: False)
-            if _family_shown(
-                lines[:1] if excitation is None else lines, matching, hidden, lambda e: _shows(x, spectra, e, width)
-            ):
+            # the stricter tests (hidden lines, the other strong lines, local noise) only where
+            # absence vetoes (known excitation); self-calibration relies on the milder one
+            known = excitation is not None
+            hidden = masked if known else (lambda energy: False)
+            deciding = lines if known else lines[:1]
+            shows = functools.partial(_shows, x, spectra, width=width, local=known)
+            if _family_shown(deciding, matching, hidden, shows):
                 continue
             if excitation is None:
                 cand["confidence"] *= MISSING_FAMILY_FACTOR
@@ -541,10 +544,25 @@ def _family_shown(lines, matching, masked, shows) -> bool:
     return not judged
 
 
-def _shows(x, spectra, energy: float, width: float) -> bool:
+def _shows(x, spectra, energy: float, width: float, *, local: bool = True) -> bool:
     """Whether a line at ``energy`` stands three noise sigmas above a local baseline in any of
-    ``spectra`` ((spectrum, sigma) pairs)."""
-    return any(_line_signal(x, y, energy, width) > 3 * sigma for y, sigma in spectra)
+    ``spectra`` ((spectrum, sigma) pairs); with ``local``, the sigma is the larger of the
+    spectrum's and the one of the channels around ``energy`` (counting noise grows with the
+    counts, so a spectrum's median noise understates it where the spectrum is high)."""
+    return any(
+        _line_signal(x, y, energy, width) > 3 * max(sigma, _local_noise(x, y, energy, width) if local else 0.0)
+        for y, sigma in spectra
+    )
+
+
+def _local_noise(x, y, energy: float, width: float) -> float:
+    """White-noise sigma of the channels within four ``width`` of ``energy`` (robust spread of
+    their second differences)."""
+    near = y[np.abs(x - energy) <= 4 * width]
+    if near.size < 8:
+        return 0.0
+    second = np.diff(near, 2)
+    return float(1.4826 * np.median(np.abs(second - np.median(second))) / np.sqrt(6.0))
 
 
 def _line_signal(x, y, energy: float, width: float) -> float:
