@@ -74,7 +74,7 @@ def unmixing_table(with_real: bool) -> None:
     from chemmap.decomposition import abundance_maps, extract_endmembers
     from chemmap.decomposition.endmembers import ENDMEMBER_METHODS
     from chemmap.metrics.unmixing import unmixing_scores
-    from chemmap.workflows.mapping_components import AUTO_EXTRACTOR, auto_recipe
+    from chemmap.workflows.mapping_components import auto_recipe
 
     scenes = [(f"mixture seed {s}, brightness ±{b:.0%}", *_mixture_scene(s, b)) for s, b in ((0, 0), (1, 0), (2, 0.4))]
     if with_real and (SHARED / "samson").is_dir():
@@ -88,14 +88,14 @@ def unmixing_table(with_real: bool) -> None:
     for name, cube, truth in scenes:
         k = truth.shape[-1]
         found = {e: extract_endmembers(cube, k, method=e).spectra for e in ENDMEMBER_METHODS}
-        found["auto"], solver, _ = auto_recipe(cube, found[AUTO_EXTRACTOR], sample=None, seed=0)
+        _, found["auto"], solver, chose = auto_recipe(cube, k, sample=None, seed=0)
         cells = []
         for recipe in [*recipes, f"auto+{solver}"]:
             extractor, method = recipe.split("+")
             maps = np.asarray(abundance_maps(cube, found[extractor], method=method, residual=False).data)
             score = unmixing_scores(found[extractor], maps, true_abundances=truth)["mean_abundance_rmse"]
             cells.append(f"{score:.4f}")
-        cells[-1] += f" ({solver})"
+        cells[-1] += f" ({chose['extractor']}+{solver})"
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

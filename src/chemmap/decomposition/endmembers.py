@@ -256,9 +256,16 @@ def extract_endmembers(
     """
     method = check_choice(method, tuple(ENDMEMBER_METHODS), name="method", func="extract_endmembers")
     y, valid = sample_pixels(cube, sample, random_state, func="extract_endmembers")
+    return endmembers_of_pixels(y, valid, cube.image_shape, k, method=method, random_state=random_state)
+
+
+def endmembers_of_pixels(y, valid, image_shape, k: int, *, method: str, random_state=0) -> Endmembers:
+    """:func:`extract_endmembers` on pixels already read: ``y`` (n, n_channels) and their
+    flat positions ``valid`` in an image of ``image_shape`` (what :func:`sample_pixels`
+    returns), so several extractors can share one read."""
     finder = ENDMEMBER_METHODS[method]
     found = finder(y, k, random_state=random_state) if method in _SEEDED else finder(y, k)
-    rows, cols = np.unravel_index(valid[found], cube.image_shape)
+    rows, cols = np.unravel_index(valid[found], image_shape)
     return Endmembers(
         spectra=y[found], pixels=np.stack([rows, cols], axis=1), method=method, n_searched=int(valid.size)
     )

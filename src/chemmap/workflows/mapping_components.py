@@ -102,11 +102,12 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
         metrics["nmf"] = result.report
         metrics["abundance_kind"] = "NMF weights of unit-norm components divided by their sum per pixel (fractions)"
     else:
-        extractor, solver = method.split("+") if method != "auto" else (AUTO_EXTRACTOR, None)
-        found = extract_endmembers(cube, k, method=extractor, sample=opts["sample"], random_state=seed)
-        spectra = found.spectra
-        if solver is None:
-            spectra, solver, metrics["auto"] = auto_recipe(cube, found.spectra, sample=opts["sample"], seed=seed)
+        if method == "auto":
+            found, spectra, solver, metrics["auto"] = auto_recipe(cube, k, sample=opts["sample"], seed=seed)
+        else:
+            extractor, solver = method.split("+")
+            found = extract_endmembers(cube, k, method=extractor, sample=opts["sample"], random_state=seed)
+            spectra = found.spectra
         maps = abundance_maps(
             cube,
             spectra,
@@ -137,31 +138,41 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
     return UnmixingOutput(abundances, np.asarray(endmembers, dtype=np.float32), names, metrics, truth_e)
 
 
-#: The extractor of ``--unmix auto``: N-FINDR, deterministic (no seed), the largest simplex.
-AUTO_EXTRACTOR = "nfindr"
-
-
-def auto_recipe(cube: Cube, spectra: np.ndarray, *, sample: int | None, seed: int) -> tuple[np.ndarray, str, dict]:
-    """``--unmix auto`` after the extractor: FCLS where the pixels' fractions sum to one, the
-    scaled model where their brightness varies
-    (:func:`~chemmap.decomposition.model_choice.brightness_spread`), then the endmembers
-    refined from the purest pixels of a first unmixing with that model
-    (:func:`~chemmap.decomposition.model_choice.refine_from_purest`); both on one seeded
-    sample of ``sample`` pixels (the extractor's), read once.
+def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
+    """``--unmix auto``: every extractor on one seeded sample of ``sample`` pixels (read
+    once); for each, FCLS where the pixels' fractions sum to one, the scaled model where their
+    brightness varies (:func:`~chemmap.decomposition.model_choice.brightness_spread`), and its
+    endmembers refined from the purest pixels of a first unmixing with that model
+    (:func:`~chemmap.decomposition.model_choice.refine_from_purest`); the extractor whose
+    refined endmembers leave the smallest mean fit residual on the sample is kept (no truth
+    needed: the endmembers that explain the pixels best).
 
     Returns
     -------
+    found : Endmembers
+        The chosen extractor's pixels.
     spectra : ndarray of shape (k, n_channels)
+        Its refined endmembers.
     solver : str
     report : dict
-        The choice and why, for ``metrics.json``.
+        The choice and why, every extractor's residual, for ``metrics.json``.
     """
-    from chemmap.decomposition.endmembers import sample_pixels
+    from chemmap.decomposition import abundance_maps
+    from chemmap.decomposition.endmembers import ENDMEMBER_METHODS, endmembers_of_pixels, sample_pixels
     from chemmap.decomposition.model_choice import BRIGHTNESS_SPREAD, brightness_spread, refine_from_purest
 
-    pixels, _ = sample_pixels(cube, sample, seed, func="unmixing auto")
-    spread = brightness_spread(pixels, spectra)
-    solver = "scaled" if spread > BRIGHTNESS_SPREAD else "fcls"
+    pixels, valid = sample_pixels(cube, sample, seed, func="unmixing auto")
+    rows = Cube(pixels[:, None, :].astype(np.float32), cube.axis)
+    trials = {}
+    for extractor in ENDMEMBER_METHODS:
+        found = endmembers_of_pixels(pixels, valid, cube.image_shape, k, method=extractor, random_state=seed)
+        spread = brightness_spread(pixels, found.spectra)
+        solver = "scaled" if spread > BRIGHTNESS_SPREAD else "fcls"
+        refined, counts = refine_from_purest(pixels, found.spectra, solver, cube.axis)
+        fit = np.asarray(abundance_maps(rows, refined, method=solver, residual=True).data)[:, 0, -1]
+        trials[extractor] = (float(np.nanmean(fit)), found, refined, solver, spread, counts)
+    extractor = min(trials, key=lambda name: trials[name][0])
+    residual, found, refined, solver, spread, counts = trials[extractor]
     why = (
         f"the per-pixel sums of non-negative abundances spread by {spread:.3f} (interquartile range over the median), "
         f"{'more' if solver == 'scaled' else 'less'} than {BRIGHTNESS_SPREAD}: "
@@ -171,15 +182,17 @@ def auto_recipe(cube: Cube, spectra: np.ndarray, *, sample: int | None, seed: in
             else "the fractions sum to one, as FCLS assumes"
         )
     )
-    refined, counts = refine_from_purest(pixels, spectra, solver, cube.axis)
     report = {
-        "extractor": AUTO_EXTRACTOR,
+        "extractor": extractor,
+        "extractor_why": f"its refined endmembers leave the smallest mean fit residual ({residual:.4g}) on the "
+        f"{pixels.shape[0]} sampled pixels",
+        "fit_residual_by_extractor": {name: trial[0] for name, trial in trials.items()},
         "solver": solver,
         "brightness_spread": spread,
         "why": why,
         "refined_from_pixels": counts,
     }
-    return refined, solver, report
+    return found, refined, solver, report
 
 
 def classification_step(cube: Cube, opts: dict, *, seed: int, progress=None):
