@@ -247,11 +247,11 @@ def make_eds_cube(
         ``anode`` is None; ``cube.attrs`` carries ``beam_energy_kev`` and
         ``detector_resolution_ev`` as a vendor file's metadata would.
     """
-    from chemmap.xrf.lines import detector_fwhm, element_lines, is_excited
+    from chemmap.xrf.lines import detector_fwhm, element_lines, is_excited, noise_fwhm_of
 
     rng = np.random.default_rng(random_state)
     energies = offset + gain * np.arange(n_channels)
-    noise_fwhm = float(np.sqrt(max(resolution_mn_ka**2 - float(detector_fwhm(5.895, noise_fwhm=0.0)) ** 2, 1e-6)))
+    noise_fwhm = noise_fwhm_of(resolution_mn_ka)
     maps = {
         element: (0.6 + 0.4 * _smooth_field(image_shape, rng, 8.0))
         if i == 0

@@ -151,18 +151,25 @@ class PeakSettings(Settings):
     def check(self) -> None:
         if self.equalize and self.normalize:
             raise InvalidParameterError("equalize and normalize are two ways to show the grid; choose one.")
-        if self.bands is not None:
-            from chemmap.maps.band_table import read_band_table
+        self.band_table()  # a bad table fails before the cube is read
 
-            read_band_table(self.bands)  # a bad table fails before the cube is read
-
-    def band_labels(self, peaks) -> list[str | None]:
-        """The user's band table's name for each peak (None: no band, or no table)."""
+    def band_table(self) -> list | None:
+        """The user's band table (:class:`~chemmap.maps.band_table.Band` list), read from
+        ``bands``; None without one."""
         if self.bands is None:
-            return [None] * len(peaks)
-        from chemmap.maps.band_table import label_peaks, read_band_table
+            return None
+        from chemmap.maps.band_table import read_band_table
 
-        return label_peaks(peaks, read_band_table(self.bands))
+        return read_band_table(self.bands)
+
+    def finder_options(self) -> dict:
+        """The options of :func:`chemmap.maps.find_peaks` these settings set."""
+        return {
+            "prominence": self.prominence,
+            "min_width": self.min_width,
+            "max_width": self.max_width,
+            "slice_width": self.slice_width,
+        }
 
 
 @dataclass
@@ -187,6 +194,7 @@ class PeaksResult:
     found_on: list[str] = field(default_factory=list)
     settings: PeakSettings | None = None
     detection: Detection | None = None
+    bands: list = field(default_factory=list)
 
 
 def map_peaks(
@@ -210,14 +218,12 @@ def map_peaks(
         cube, calibration = _calibrated(cube, settings, summary, progress)
         detection = find_cube_peaks(cube, summary, settings)
         peaks = detection.peaks
-        identification = _identify(
-            cube, detection.spectrum, detection.support, peaks, settings, with_max=detection.on != "mean"
-        )
-        from chemmap.xrf.identify import assignment_labels
+        # the max spectrum supports identification only where it was searched (sparse counts: noise)
+        support = None if detection.on == "mean" else detection.support
+        identification = _identify(cube, detection.spectrum, support, peaks, settings)
+        from chemmap.workflows.peaks_spectra import peak_labels
 
-        bands = settings.band_labels(peaks)
-        lines = assignment_labels(identification, len(peaks))
-        labels = [band or line for band, line in zip(bands, lines, strict=True)]
+        bands, labels = peak_labels(peaks, identification, settings.band_table())
         names = _map_names(peaks, labels, cube.axis.unit)
     with timer.stage("peak maps"):
         sliced = peak_maps(cube, peaks, baseline_channels=settings.baseline_channels, names=names, progress=progress)
@@ -230,7 +236,7 @@ def map_peaks(
     result = PeaksResult(
         cube, summary, peaks, names, labels, identification, calibration, sliced, fitted, hot, speckles, {}
     )
-    result.detection = detection
+    result.detection, result.bands = detection, bands
     result.found_on = detection.found_on
     result.detect_on = detection.on
     result.report = _report(result, settings)
@@ -348,20 +354,13 @@ def _detect(cube: Cube, spectrum, summary, settings: PeakSettings, name: str, *,
     from chemmap.maps import find_peaks
     from chemmap.maps.peak_detection import is_counts
 
-    options = {"min_width": settings.min_width, "max_width": settings.max_width, "slice_width": settings.slice_width}
+    options = settings.finder_options()
     if name == "mean" and counts and settings.prominence is None and is_counts(summary.sum):
         n = summary.n_pixels
         found = find_peaks(cube.axis.values, summary.sum, counts=True, **options)
         return [replace(p, height=p.height / n, prominence=p.prominence / n) for p in found]
     noise = {"max": summary.raw_max, "mean": summary.mean}[name] if summary.n_pixels > 1 else None
-    return find_peaks(
-        cube.axis.values,
-        spectrum,
-        prominence=settings.prominence,
-        counts=None if counts else False,
-        noise_spectrum=noise,
-        **options,
-    )
+    return find_peaks(cube.axis.values, spectrum, counts=None if counts else False, noise_spectrum=noise, **options)
 
 
 def _map_names(peaks, labels, unit: str) -> list[str]:
@@ -399,10 +398,9 @@ def anode_of(cube: Cube, settings: PeakSettings) -> str | None:
 ENERGY_UNITS_TO_KEV = {"keV": 1.0, "eV": 1e-3}
 
 
-def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings, *, with_max: bool = True) -> dict | None:
-    """Element lines of the peaks on an energy axis (None elsewhere or when turned off).
-    ``support`` (the other summary spectrum) is searched for lines too when ``with_max``:
-    not where the max spectrum was not searched (sparse counts: it is noise)."""
+def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings) -> dict | None:
+    """Element lines of the peaks on an energy axis (None elsewhere or when turned off);
+    ``support`` (the other summary spectrum, or None) is searched for lines too."""
     unit = cube.axis.unit
     # an energy-loss (EELS) axis is in eV too, but holds edges, not emission lines
     x_rays = unit in ENERGY_UNITS_TO_KEV and not str(cube.attrs.get("signal_type", "")).upper().startswith("EELS")
@@ -426,7 +424,7 @@ def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings, *, w
         spectrum,
         in_kev,
         anode=anode_of(cube, settings),
-        support=[support] if with_max else [],
+        support=[] if support is None else [support],
         resolution_mn_ka=None if resolution is None else resolution / 1000.0,
         excitation_kev=excitation,
     )
@@ -473,7 +471,6 @@ def _speckles(cube, sliced, identification, settings, progress) -> dict:
 def _report(result: PeaksResult, settings: PeakSettings) -> dict:
     """The content of ``peaks.json``."""
     cube, hot, sliced, identification, names = result.cube, result.hot, result.maps, result.identification, result.names
-    bands = settings.band_labels(result.peaks)
     owner = {}
     for g, group in enumerate(hot.peaks):
         for i in group:
@@ -481,7 +478,7 @@ def _report(result: PeaksResult, settings: PeakSettings) -> dict:
     entries = []
     for i, peak in enumerate(result.peaks):
         entry = {"name": names[i], "label": result.labels[i] or None, **peak.to_dict(), "found_on": result.found_on[i]}
-        entry["band"] = bands[i]
+        entry["band"] = result.bands[i]
         if identification is not None:
             ident = identification["peaks"][i]
             entry.update(
@@ -571,7 +568,7 @@ def _spectrum_identifier(settings: PeakSettings):
     """``identify(cube, spectrum, peaks)`` for one spectrum: element lines on energy axes."""
 
     def identify(cube: Cube, spectrum, peaks):
-        return _identify(cube, spectrum, spectrum, peaks, settings, with_max=False)
+        return _identify(cube, spectrum, None, peaks, settings)
 
     return identify
 
@@ -629,14 +626,10 @@ def summary(result: PeaksResult) -> str:
     if isinstance(result, SpectraPeaksResult):
         counts = [len(s.peaks) for s in result.spectra]
         if len(counts) == 1:
-            entries = result.report["spectra"][0]["peaks"]
-            from chemmap.xrf.identify import assignment_labels
-
-            identified = {"peaks": entries} if result.spectra[0].identification else None
-            labels = assignment_labels(identified, len(entries))
+            (only,) = result.spectra
+            unit = result.cube.axis.unit
             named = [
-                f"{label or 'peak'} {e['position']:.4g} {result.cube.axis.unit}"
-                for label, e in zip(labels, entries, strict=True)
+                f"{label or 'peak'} {p.position:.4g} {unit}" for label, p in zip(only.labels, only.peaks, strict=True)
             ]
             lines = [f"{counts[0]} peaks in the spectrum ({', '.join(named)}); no maps: not an image"]
         else:

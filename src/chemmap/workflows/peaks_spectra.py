@@ -13,7 +13,7 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 
-__all__ = ["MAX_PANELS", "SpectraPeaksResult", "SpectrumPeaks", "find_spectra_peaks", "is_image"]
+__all__ = ["MAX_PANELS", "SpectraPeaksResult", "SpectrumPeaks", "find_spectra_peaks", "is_image", "peak_labels"]
 
 #: Library spectra drawn at most in ``peak_spectrum.png`` (the first ones; all are in peaks.json).
 MAX_PANELS = 24
@@ -36,12 +36,29 @@ class SpectrumPeaks:
         The spectrum the peaks were found and measured on (its baseline removed where one was).
     identification : dict or None
         :func:`chemmap.xrf.identify_peaks`' answer on energy axes.
+    bands, labels : list
+        Each peak's name in the user's band table (or None) and its label (see
+        :func:`peak_labels`).
     """
 
     name: str
     peaks: list
     spectrum: np.ndarray
     identification: dict | None = None
+    bands: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+
+
+def peak_labels(peaks, identification: dict | None, table) -> tuple[list, list[str]]:
+    """Each peak's band in the user's ``table`` (None: no match, or no table) and its label:
+    that band, else its element line (:func:`chemmap.xrf.identify.assignment_labels`), else
+    an empty string."""
+    from chemmap.maps.band_table import label_peaks
+    from chemmap.xrf.identify import assignment_labels
+
+    bands = label_peaks(peaks, table) if table else [None] * len(peaks)
+    lines = assignment_labels(identification, len(peaks))
+    return bands, [band or line for band, line in zip(bands, lines, strict=True)]
 
 
 @dataclass
@@ -94,16 +111,13 @@ def find_spectra_peaks(cube: Cube, settings, identify) -> SpectraPeaksResult:
     if settings.baseline == "on" or (settings.baseline == "auto" and cube.axis.unit in MOLECULAR_UNITS):
         baselines, how = detection_baseline(spectra)
         spectra = spectra - baselines
-    options = {
-        "prominence": settings.prominence,
-        "min_width": settings.min_width,
-        "max_width": settings.max_width,
-        "slice_width": settings.slice_width,
-    }
+    options, table = settings.finder_options(), settings.band_table()
     found = []
     for name, spectrum in zip(names, spectra, strict=True):
         peaks = find_peaks(cube.axis.values, spectrum, counts=None if how is None else False, **options)
-        found.append(SpectrumPeaks(name, peaks, spectrum, identify(cube, spectrum, peaks) if peaks else None))
+        identification = identify(cube, spectrum, peaks) if peaks else None
+        bands, labels = peak_labels(peaks, identification, table)
+        found.append(SpectrumPeaks(name, peaks, spectrum, identification, bands, labels))
     if not any(s.peaks for s in found):
         which = "the spectrum" if len(found) == 1 else f"any of the {len(found)} spectra"
         raise InvalidParameterError(
@@ -120,11 +134,10 @@ def spectra_report(result: SpectraPeaksResult, settings) -> dict:
     entries = []
     for item in result.spectra:
         peaks = []
-        bands = settings.band_labels(item.peaks)
         for i, peak in enumerate(item.peaks):
             entry = peak.to_dict()
             entry["area"] = _area(cube.axis.values, item.spectrum, peak)
-            entry["band"] = bands[i]
+            entry["band"] = item.bands[i]
             if item.identification is not None:
                 ident = item.identification["peaks"][i]
                 entry.update({k: ident[k] for k in ("assignment", "element", "family", "confidence", "flags")})
@@ -190,7 +203,6 @@ def write_spectra(result: SpectraPeaksResult, stage: Path, session) -> None:
 def _draw(result: SpectraPeaksResult, path: Path) -> None:
     from chemmap.viz.figures import new_figure, save_figure
     from chemmap.viz.peaks import plot_peak_spectrum
-    from chemmap.xrf.identify import assignment_labels
 
     shown = result.spectra[:MAX_PANELS]
     columns = 1 if len(shown) == 1 else min(3, len(shown))
@@ -199,15 +211,13 @@ def _draw(result: SpectraPeaksResult, path: Path) -> None:
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False).ravel())
     unit = result.cube.axis.unit
     for ax, item in zip(axes, shown, strict=False):
-        bands = result.settings.band_labels(item.peaks)
-        labels = [b or a for b, a in zip(bands, assignment_labels(item.identification, len(item.peaks)), strict=True)]
         plot_peak_spectrum(
             ax,
             result.cube.axis.values,
             unit,
             item.spectrum,
             item.peaks,
-            [label or f"{p.position:.4g}" for label, p in zip(labels, item.peaks, strict=True)],
+            [label or f"{p.position:.4g}" for label, p in zip(item.labels, item.peaks, strict=True)],
             title=f"{item.name}: {len(item.peaks)} peaks" + (" (baseline removed)" if result.baseline else ""),
             ylabel="Intensity",
             log=False,

@@ -25,6 +25,7 @@ import numpy as np
 from chemmap._shared.noise import spectral_noise_sigma
 from chemmap.maps.peak_detection import Peak
 from chemmap.xrf.lines import (
+    MN_KA_KEV,
     SI_ESCAPE_KEV,
     compton_energy,
     detector_fwhm,
@@ -32,6 +33,7 @@ from chemmap.xrf.lines import (
     element_symbols,
     family_lines,
     is_excited,
+    noise_fwhm_of,
 )
 
 __all__ = ["CONFIDENT", "assignment_labels", "identify_peaks"]
@@ -140,11 +142,7 @@ def identify_peaks(
         return {"peaks": [], "elements": [], "identified": [], "rejected": []}
     positions = np.array([p.position for p in peaks])
     fwhm = np.array([max(p.fwhm, 1e-6) for p in peaks])
-    if resolution_mn_ka is not None:
-        fano = float(detector_fwhm(MN_KA_KEV, noise_fwhm=0.0))
-        noise_fwhm = float(np.sqrt(max(resolution_mn_ka**2 - fano**2, 1e-6)))
-    else:
-        noise_fwhm = _noise_fwhm(positions, fwhm)
+    noise_fwhm = _noise_fwhm(positions, fwhm) if resolution_mn_ka is None else noise_fwhm_of(resolution_mn_ka)
     expected = detector_fwhm(positions, noise_fwhm=noise_fwhm)
     if tolerance is None:
         tol = np.clip(fwhm / 2, 0.04, np.maximum(0.75 * expected, 0.04))
@@ -296,10 +294,6 @@ def assignment_labels(identification: dict | None, n_peaks: int) -> list[str]:
         or (entry["assignment"] or "") + ("?" if entry["element"] and (entry["confidence"] or 0) < CONFIDENT else "")
         for entry in identification["peaks"]
     ]
-
-
-#: Mn Kα (keV), where detector resolutions are quoted.
-MN_KA_KEV = 5.895
 
 
 def _infer_anode(positions: np.ndarray, tol: np.ndarray) -> str | None:
@@ -490,12 +484,8 @@ def _require_higher_families(
                 continue
             higher = matching(energy)
             if higher is not None and prominence[cand["peak"]] > LOWER_FAMILY_MAX_RATIO * prominence[higher]:
-                cand["confidence"] = 0.0
-                cand["vetoed_by"] = (
-                    f"{prominence[cand['peak']] / prominence[higher]:.0f}x as prominent as {lines[0].label}: "
-                    "not this element's line"
-                )
-                cand["notes"].append(cand["vetoed_by"])
+                ratio = prominence[cand["peak"]] / prominence[higher]
+                _veto(cand, f"{ratio:.0f}x as prominent as {lines[0].label}: not this element's line")
                 continue
             # the stricter tests (hidden lines, the other strong lines, local noise) only where
             # absence vetoes (known excitation); self-calibration relies on the milder one
@@ -509,15 +499,21 @@ def _require_higher_families(
                 cand["confidence"] *= MISSING_FAMILY_FACTOR
                 cand["notes"].append(f"{lines[0].label} ({energy:.3g} keV) in range but absent")
             else:
-                cand["confidence"] = 0.0
-                cand["vetoed_by"] = (
+                _veto(
+                    cand,
                     f"{cand['element']} {family} lines ({lines[0].name} at {energy:.3g} keV) on the axis and excited "
-                    f"at {excitation:.3g} keV, but absent"
+                    f"at {excitation:.3g} keV, but absent",
                 )
-                cand["notes"].append(cand["vetoed_by"])
         if cand["family"] == "M" and "L" not in families:
             cand["confidence"] = min(cand["confidence"], AMBIGUOUS_CONFIDENCE)
             cand["notes"].append("M lines only (its L lines are out of range): not conclusive")
+
+
+def _veto(candidate: dict, why: str) -> None:
+    """Rule the candidate family out (confidence 0), saying why in ``vetoed_by`` and its notes."""
+    candidate["confidence"] = 0.0
+    candidate["vetoed_by"] = why
+    candidate["notes"].append(why)
 
 
 #: Lines of a family at least this strong (relative to its strongest) decide whether the

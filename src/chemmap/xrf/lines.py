@@ -12,6 +12,7 @@ from chemmap.core.optional import optional_import
 
 __all__ = [
     "ELECTRON_REST_KEV",
+    "MN_KA_KEV",
     "SI_ESCAPE_KEV",
     "Line",
     "compton_energy",
@@ -20,6 +21,7 @@ __all__ = [
     "element_lines",
     "family_lines",
     "is_excited",
+    "noise_fwhm_of",
 ]
 
 #: Energy of the Si Kα photon a silicon detector may lose (escape peaks lie this far below).
@@ -145,6 +147,17 @@ def detector_fwhm(energy, *, noise_fwhm: float = 0.09, fano: float = 0.115, pair
     ``sqrt(noise^2 + 2.355^2 * fano * pair_energy * E)`` (about 0.13 keV at Mn Kα)."""
     energy = np.asarray(energy, dtype=np.float64)
     return np.sqrt(noise_fwhm**2 + 2.3548**2 * fano * pair_energy * np.maximum(energy, 0))
+
+
+#: Mn Kα (keV), where detector resolutions are quoted.
+MN_KA_KEV = 5.895
+
+
+def noise_fwhm_of(resolution_mn_ka: float) -> float:
+    """The electronic-noise term (keV) of :func:`detector_fwhm` for a detector whose FWHM at
+    Mn Kα is ``resolution_mn_ka`` keV (what files and data sheets quote)."""
+    fano = float(detector_fwhm(MN_KA_KEV, noise_fwhm=0.0))
+    return float(np.sqrt(max(resolution_mn_ka**2 - fano**2, 1e-6)))
 
 
 def compton_energy(energy, angle_deg: float = 90.0):
