@@ -11,7 +11,8 @@ seeds), and the real Indian Pines and Samson scenes of ``../shared/data`` (score
 Unmixing: mean abundance RMSE against the truth (Hungarian matching) of every extractor with
 FCLS and with the scaled model, and of ``auto``, on Samson and on 30 x 36 scenes of three band
 spectra in Dirichlet fractions with pure corners (two seeds with fractions that sum to one,
-one with a per-pixel brightness of +-40 %). Example::
+one with a per-pixel brightness of +-40 %), and on 60 x 60 scenes of four random spectra in
+smooth fields where almost no pixel is pure (one with a brightness of +-30 %). Example::
 
     timeout 900 prlimit --as=$((12<<30)) python benchmarks/models_vs_baselines.py
 """
@@ -69,6 +70,30 @@ def _mixture_scene(seed: int, brightness: float):
     return Cube(cube.astype(np.float32), SpectralAxis(x, "cm-1")), fractions
 
 
+def _smoothly_mixed_scene(seed: int, noise: float, brightness: float):
+    """60 x 60 pixels of 4 random spectra (three Gaussian bands each on 400-2400 nm), mixed by
+    smooth abundance fields so that almost no pixel is pure: a second generator, where the
+    purest pixels are still mixtures."""
+    from scipy.ndimage import gaussian_filter
+
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+
+    rng = np.random.default_rng(seed)
+    x = np.linspace(400, 2400, 150)
+
+    def band() -> np.ndarray:
+        return rng.uniform(0.3, 1) * np.exp(-0.5 * ((x - rng.uniform(500, 2300)) / rng.uniform(40, 200)) ** 2)
+
+    spectra = np.stack([0.1 + band() + band() + band() for _ in range(4)])
+    fields = np.stack([gaussian_filter(rng.normal(size=(60, 60)), 3) for _ in range(4)], axis=-1)
+    fractions = np.exp(6 * fields)
+    fractions /= fractions.sum(axis=-1, keepdims=True)
+    gain = 1 + brightness * rng.uniform(-1, 1, size=(60, 60, 1))
+    cube = gain * (fractions @ spectra) + rng.normal(scale=noise, size=(60, 60, 150))
+    return Cube(cube.astype(np.float32), SpectralAxis(x, "nm")), fractions
+
+
 def unmixing_table(with_real: bool) -> None:
     """Every extractor + solver and ``auto``: mean abundance RMSE per scene."""
     from chemmap.decomposition import abundance_maps, extract_endmembers
@@ -77,6 +102,10 @@ def unmixing_table(with_real: bool) -> None:
     from chemmap.workflows.mapping_components import auto_recipe
 
     scenes = [(f"mixture seed {s}, brightness ±{b:.0%}", *_mixture_scene(s, b)) for s, b in ((0, 0), (1, 0), (2, 0.4))]
+    scenes += [
+        (f"smoothly mixed seed {s}, noise {n}, brightness ±{b:.0%}", *_smoothly_mixed_scene(s, n, b))
+        for s, n, b in ((1, 0.03, 0), (2, 0.02, 0.3))
+    ]
     if with_real and (SHARED / "samson").is_dir():
         from chemmap.datasets import load_samson
 

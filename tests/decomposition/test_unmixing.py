@@ -182,3 +182,32 @@ def test_samson_vca_and_nfindr_with_scaled_unmixing_meet_the_targets(shared_data
         )
         assert scores["mean_abundance_rmse"] <= 0.10, (method, scores)
         assert scores["mean_spectral_angle"] <= 0.10, (method, scores)
+
+
+def _purity_pixels(seed: int, purity: float) -> tuple[np.ndarray, np.ndarray]:
+    """3000 pixels of two smooth spectra: half ``purity`` of the first (the rest the second),
+    half pure second; white noise of 0.01. Returns pixels and the two spectra."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0, 1, 100)
+    spectra = np.stack([0.2 + np.exp(-0.5 * ((x - m) / 0.1) ** 2) for m in (0.3, 0.7)])
+    fractions = np.repeat([[purity, 1 - purity], [0.0, 1.0]], 1500, axis=0)
+    return fractions @ spectra + rng.normal(scale=0.01, size=(3000, 100)), spectra
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_refinement_averages_out_an_endmember_pixels_noise_but_keeps_one_whose_pure_pixels_are_another_mixture(seed):
+    from chemmap.decomposition.model_choice import MAX_NOISE_SHIFTS, refine_from_purest
+
+    axis = SpectralAxis(np.linspace(400, 900, 100), "nm")
+    pixels, spectra = _purity_pixels(seed, 1.0)
+    extracted = pixels[[0, 1500]]  # one noisy pixel of each material, as an extractor returns
+    refined, counts, shifts = refine_from_purest(pixels, extracted, "fcls", axis)
+    assert min(counts) >= 3 and max(shifts) < 1.5  # one pixel's noise: about one noise norm
+    for before, after, truth in zip(extracted, refined, spectra, strict=True):
+        assert np.linalg.norm(after - truth) < 0.4 * np.linalg.norm(before - truth)  # the mean of 30
+    # the first "pure" set is 0.92 of the first material: its mean lies 0.08 x the spectra's
+    # distance away, many noise norms: averaging would pull the endmember into the mixtures
+    pixels, spectra = _purity_pixels(seed, 0.92)
+    refined, counts, shifts = refine_from_purest(pixels, spectra, "fcls", axis)
+    assert counts[0] == 0 and shifts[0] > MAX_NOISE_SHIFTS and np.array_equal(refined[0], spectra[0])
+    assert counts[1] >= 3 and shifts[1] < MAX_NOISE_SHIFTS

@@ -9,8 +9,9 @@ import numpy as np
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.decomposition.abundances import abundance_maps, nnls_gram
+from chemmap.decomposition.subspace import band_noise
 
-__all__ = ["BRIGHTNESS_SPREAD", "PURE_ABUNDANCE", "brightness_spread", "refine_from_purest"]
+__all__ = ["BRIGHTNESS_SPREAD", "MAX_NOISE_SHIFTS", "PURE_ABUNDANCE", "brightness_spread", "refine_from_purest"]
 
 
 #: Spread of the per-pixel sums of non-negative abundances (interquartile range over the
@@ -43,6 +44,13 @@ PURE_ABUNDANCE = 0.9
 PURE_SHARE = 0.01
 #: Fewest pure pixels that replace a component's spectrum (else it is kept).
 MIN_PURE = 3
+#: Farthest a refined spectrum may move from the extracted one, in noise norms (the norm of
+#: one pixel's noise over all bands). Averaging pure pixels of the extracted pixel's material
+#: removes that pixel's noise: a move of about one noise norm (0.8-1.1 on synthetic scenes
+#: of known noise), which fluctuates by only ``1 / sqrt(2 n_channels)`` of itself. A move of
+#: many noise norms (6-14 on Samson) means the "pure" pixels are another mixture than the
+#: extracted one, and averaging them pulls the endmember into the data cloud: kept.
+MAX_NOISE_SHIFTS = 3.0
 
 
 def refine_from_purest(pixels, spectra, method: str, axis: SpectralAxis) -> tuple[np.ndarray, list[int]]:
@@ -53,7 +61,9 @@ def refine_from_purest(pixels, spectra, method: str, axis: SpectralAxis) -> tupl
     component (among the :data:`PURE_SHARE` most abundant of a seeded sample) carries much
     less. Under the scaled model each pixel is brought to the component's norm first, so
     bright pixels do not outweigh dim ones. A component with fewer than :data:`MIN_PURE`
-    pure pixels keeps its spectrum.
+    pure pixels keeps its spectrum, and so does one whose mean would move more than
+    :data:`MAX_NOISE_SHIFTS` noise norms from it (the bands' noise estimated from the pixels,
+    HySime's regression): averaging then mixes in other material instead of removing noise.
 
     Parameters
     ----------
@@ -70,19 +80,30 @@ def refine_from_purest(pixels, spectra, method: str, axis: SpectralAxis) -> tupl
     spectra : ndarray of shape (k, n_channels)
     counts : list of int
         Pixels averaged for each component (0: kept).
+    shifts : list of float
+        How far each component's mean of pure pixels lies from its spectrum, in noise norms
+        (``nan`` where it has too few pure pixels).
     """
     spectra = np.asarray(spectra, dtype=np.float64)
     y = np.asarray(pixels, dtype=np.float64)
     rows = Cube(y[:, None, :].astype(np.float32), axis)
     a = np.asarray(abundance_maps(rows, spectra, method=method, residual=False).data)[:, 0, :]
-    refined, counts = spectra.copy(), []
+    noise_norm = float(np.linalg.norm(band_noise(y.T @ y, y.shape[0])[1]))
+    refined, counts, shifts = spectra.copy(), [], []
     for i in range(spectra.shape[0]):
         top = np.argsort(-a[:, i], kind="stable")[: max(MIN_PURE, int(PURE_SHARE * a.shape[0]))]
         top = top[a[top, i] >= PURE_ABUNDANCE]
-        counts.append(int(top.size) if top.size >= MIN_PURE else 0)
-        if top.size >= MIN_PURE:
-            pure = y[top]
-            if method == "scaled":
-                pure = pure / np.linalg.norm(pure, axis=1, keepdims=True) * np.linalg.norm(spectra[i])
-            refined[i] = pure.mean(axis=0)
-    return refined, counts
+        if top.size < MIN_PURE:
+            counts.append(0)
+            shifts.append(float("nan"))
+            continue
+        pure = y[top]
+        if method == "scaled":
+            pure = pure / np.linalg.norm(pure, axis=1, keepdims=True) * np.linalg.norm(spectra[i])
+        mean = pure.mean(axis=0)
+        shifts.append(float(np.linalg.norm(mean - spectra[i]) / max(noise_norm, np.finfo(np.float64).tiny)))
+        kept = shifts[-1] > MAX_NOISE_SHIFTS
+        counts.append(0 if kept else int(top.size))
+        if not kept:
+            refined[i] = mean
+    return refined, counts, shifts

@@ -94,6 +94,26 @@ def write_chemical_maps(result, stage: Path) -> None:
         save_figure(fig, stage / "classification_map.png")
 
 
+def _auto_choice_lines(auto: dict) -> list[str]:
+    """What ``--unmix auto`` chose from the data, and why."""
+
+    def refinement(n: int, shift: float | None) -> str:
+        if n:
+            return f"mean of {n} pixels"
+        if shift is None:
+            return "kept (too few pure pixels)"
+        return f"kept (the pure pixels' mean lies {shift:.1f} noise norms away: another mixture, not less noise)"
+
+    moves = zip(auto["refined_from_pixels"], auto["refinement_shift_noise_norms"], strict=True)
+    refined = [f"{i + 1}: {refinement(n, shift)}" for i, (n, shift) in enumerate(moves)]
+    residuals = ", ".join(f"{name} {value:.4g}" for name, value in auto["fit_residual_by_extractor"].items())
+    return [
+        f"- Extractor `{auto['extractor']}`: {auto['extractor_why']} (every extractor: {residuals})",
+        f"- Solver `{auto['solver']}`: {auto['why']}",
+        f"- Endmembers refined from the purest pixels: {'; '.join(refined)}",
+    ]
+
+
 def markdown_sections(result) -> list[str]:
     """Report sections for the unmixing and classification steps (empty when neither ran)."""
     out: list[str] = []
@@ -110,6 +130,8 @@ def markdown_sections(result) -> list[str]:
                 f"99 % variance {cc['scree']}"
             )
         out.append(f"- Abundances: {m.get('abundance_kind')}")
+        if "auto" in m:
+            out += _auto_choice_lines(m["auto"])
         if "mcr" in m:
             out.append(
                 f"- MCR-ALS: {m['mcr']['n_iter']} iterations, converged {m['mcr']['converged']}, lack of fit "

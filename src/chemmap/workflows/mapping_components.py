@@ -143,9 +143,10 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
     once); for each, FCLS where the pixels' fractions sum to one, the scaled model where their
     brightness varies (:func:`~chemmap.decomposition.model_choice.brightness_spread`), and its
     endmembers refined from the purest pixels of a first unmixing with that model
-    (:func:`~chemmap.decomposition.model_choice.refine_from_purest`); the extractor whose
-    refined endmembers leave the smallest mean fit residual on the sample is kept (no truth
-    needed: the endmembers that explain the pixels best).
+    (:func:`~chemmap.decomposition.model_choice.refine_from_purest`: a component whose
+    purest pixels' mean lies more than a few noise norms away keeps its extracted spectrum);
+    the extractor whose refined endmembers leave the smallest mean fit residual on the sample
+    is kept (no truth needed: the endmembers that explain the pixels best).
 
     Returns
     -------
@@ -168,11 +169,11 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
         found = endmembers_of_pixels(pixels, valid, cube.image_shape, k, method=extractor, random_state=seed)
         spread = brightness_spread(pixels, found.spectra)
         solver = "scaled" if spread > BRIGHTNESS_SPREAD else "fcls"
-        refined, counts = refine_from_purest(pixels, found.spectra, solver, cube.axis)
+        refined, counts, shifts = refine_from_purest(pixels, found.spectra, solver, cube.axis)
         fit = np.asarray(abundance_maps(rows, refined, method=solver, residual=True).data)[:, 0, -1]
-        trials[extractor] = (float(np.nanmean(fit)), found, refined, solver, spread, counts)
+        trials[extractor] = (float(np.nanmean(fit)), found, refined, solver, spread, counts, shifts)
     extractor = min(trials, key=lambda name: trials[name][0])
-    residual, found, refined, solver, spread, counts = trials[extractor]
+    residual, found, refined, solver, spread, counts, shifts = trials[extractor]
     why = (
         f"the per-pixel sums of non-negative abundances spread by {spread:.3f} (interquartile range over the median), "
         f"{'more' if solver == 'scaled' else 'less'} than {BRIGHTNESS_SPREAD}: "
@@ -191,6 +192,7 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
         "brightness_spread": spread,
         "why": why,
         "refined_from_pixels": counts,
+        "refinement_shift_noise_norms": [None if np.isnan(x) else round(x, 3) for x in shifts],
     }
     return found, refined, solver, report
 
