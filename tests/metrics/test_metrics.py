@@ -103,3 +103,16 @@ def test_external_scores_from_the_confusion_matrix_equal_scikit_learns_and_never
         assert "-1" not in scores["cluster_to_class"]
     masked = external_scores(np.array([0, 0, 0, 1, 1]), np.array([-1, -1, -1, 0, 0]))
     assert masked["pixel_accuracy"] == pytest.approx(0.4) and masked["per_class"]["0"]["recall"] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8])
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 1001])
+def test_row_medians_equal_numpys_median_and_say_nan_for_a_row_with_nan(dtype, n):
+    from chemmap._shared.noise import row_medians
+
+    x = (np.random.default_rng(n).normal(size=(6, n)) * 40 + 100).astype(dtype)
+    np.testing.assert_allclose(row_medians(x), np.median(x, axis=1), rtol=1e-6)
+    if np.dtype(dtype).kind == "f":
+        x[2, n // 2] = np.nan
+        got = row_medians(x)
+        assert np.isnan(got[2]) and np.all(np.isfinite(np.delete(got, 2)))

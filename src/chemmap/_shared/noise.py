@@ -4,10 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAD_TO_SIGMA", "band_noise_from_neighbours", "spectral_noise_sigma"]
+__all__ = ["MAD_TO_SIGMA", "band_noise_from_neighbours", "row_medians", "spectral_noise_sigma"]
 
 #: Factor turning a median absolute deviation into a Gaussian standard deviation.
 MAD_TO_SIGMA = 1.4826
+
+
+def row_medians(x: np.ndarray) -> np.ndarray:
+    """Median of each row of a 2-D array (float64; NaN where a row holds NaN), as
+    ``np.median(x, axis=1)`` but with one partition: the lower middle of an even row is the
+    largest value left of the upper one. ``np.median`` partitions at three places (the two
+    middles and the end, for its NaN check), which on float32 rows of 10^4-10^5 values is
+    several times slower.
+    """
+    x = np.asarray(x)
+    n = x.shape[1]
+    if n == 0:
+        return np.full(x.shape[0], np.nan)
+    mid = n // 2
+    part = np.partition(x, mid, axis=1)
+    median = part[:, mid].astype(np.float64)
+    if n % 2 == 0:
+        median = (part[:, :mid].max(axis=1) + median) / 2
+    if x.dtype.kind == "f":
+        median[np.isnan(x).any(axis=1)] = np.nan
+    return median
 
 
 def spectral_noise_sigma(spectra: np.ndarray) -> np.ndarray:
@@ -63,7 +84,7 @@ def band_noise_from_neighbours(data: np.ndarray, valid: np.ndarray) -> np.ndarra
     if diff.shape[0] == 0:
         return np.full(data.shape[-1], np.nan)
     by_channel = np.ascontiguousarray(diff.T)  # medians along contiguous rows: 3x faster
-    centre = np.median(by_channel, axis=1)
+    centre = row_medians(by_channel).astype(by_channel.dtype)
     np.abs(np.subtract(by_channel, centre[:, None], out=by_channel), out=by_channel)
-    mad = np.median(by_channel, axis=1).astype(np.float64)
+    mad = row_medians(by_channel)
     return MAD_TO_SIGMA * mad / np.sqrt(2.0)

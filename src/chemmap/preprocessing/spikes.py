@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemmap._shared.noise import row_medians
 from chemmap._shared.params import Param, validate_params
 from chemmap.preprocessing._steps import StepSpec, apply_spectral, steps
 
@@ -28,8 +29,8 @@ def find_spikes(spectra: np.ndarray, *, threshold: float = 6.0, width: int = 1) 
 
     y = np.asarray(spectra, dtype=np.float64)
     d = np.diff(y, axis=-1)
-    med = np.median(d, axis=-1, keepdims=True)
-    mad = np.median(np.abs(d - med), axis=-1, keepdims=True)
+    med = row_medians(d)[:, None]
+    mad = row_medians(np.abs(d - med))[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         z = 0.6745 * (d - med) / np.where(mad > 0, mad, np.inf)
     jump = np.abs(z) > threshold
