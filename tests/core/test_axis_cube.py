@@ -74,3 +74,17 @@ def test_import_chemmap_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_cube_copies_the_callers_mask_and_labels_once_and_its_replacements_share_them():
+    labels = np.array([[0, -1, 4], [4, 2, -1]])
+    mask = np.array([[True, False, True], [True, True, True]])
+    cube = Cube(np.zeros((2, 3, 4), np.float32), SpectralAxis(np.arange(4.0)), mask=mask, labels=labels)
+    labels[0, 0], mask[0, 0] = 9, False  # the caller's arrays stay the caller's
+    assert cube.labels[0, 0] == 0 and cube.mask[0, 0]
+    assert sorted(cube.label_names) == [0, 2, 4]
+    again = cube.replace(data=np.ones((2, 3, 4), np.float32))
+    assert again.labels is cube.labels and again.mask is cube.mask  # read-only: safe to share
+    assert not again.labels.flags.writeable and not again.mask.flags.writeable
+    big = Cube(np.zeros((1, 3, 2), np.float32), SpectralAxis(np.arange(2.0)), labels=np.array([[7, 2**40, -3]]))
+    assert sorted(big.label_names) == [7, 2**40]  # beyond counting: sorted

@@ -116,3 +116,15 @@ def test_row_medians_equal_numpys_median_and_say_nan_for_a_row_with_nan(dtype, n
         x[2, n // 2] = np.nan
         got = row_medians(x)
         assert np.isnan(got[2]) and np.all(np.isfinite(np.delete(got, 2)))
+
+
+def test_internal_scores_from_a_given_dispersion_equal_those_it_computes_itself_with_an_empty_cluster():
+    from chemmap.metrics import internal_scores
+    from chemmap.metrics.clustering import cluster_dispersion
+
+    rng = np.random.default_rng(4)
+    labels = rng.choice([0, 1, 3], size=3000)  # cluster 2 of k = 4 left empty (by a clean-up)
+    feats = rng.normal(size=(3000, 3)) + labels[:, None] * 2.0
+    own = internal_scores(feats, labels, random_state=2)
+    given = internal_scores(feats, labels, random_state=2, dispersion=cluster_dispersion(feats, labels, 4))
+    assert own == given and own["calinski_harabasz"] > 100

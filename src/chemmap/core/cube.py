@@ -75,7 +75,7 @@ class Cube:
         self.mask = _check_image_array(mask, image_shape, "mask", bool)
         self.labels = _check_image_array(labels, image_shape, "labels", np.int64)
         if self.labels is not None:
-            present = sorted(int(v) for v in np.unique(self.labels) if v >= 0)
+            present = _present_labels(self.labels)
             given = {int(k): str(v) for k, v in (label_names or {}).items()}
             self.label_names = {v: given.get(v, str(v)) for v in present}
         else:
@@ -277,13 +277,27 @@ def _check_image_array(arr, image_shape, name, dtype):
         )
     if dtype is bool and arr.dtype != bool:
         raise InvalidParameterError(f"{name} must be boolean; got dtype {arr.dtype}.")
-    if dtype is not bool:
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise InvalidParameterError(f"{name} must hold integers; got dtype {arr.dtype}.")
-        arr = arr.astype(dtype, copy=False)
-    arr = arr.copy()
+    if dtype is not bool and not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidParameterError(f"{name} must hold integers; got dtype {arr.dtype}.")
+    if arr.dtype == dtype and arr.flags.owndata and not arr.flags.writeable:
+        return arr  # another Cube's (or frozen by its owner): shared, as replace() promises
+    arr = arr.astype(dtype, copy=True)  # the caller's array stays the caller's
     arr.setflags(write=False)
     return arr
+
+
+def _present_labels(labels: np.ndarray) -> list[int]:
+    """The label values >= 0 present in ``labels`` (int64), ascending: by counting where the
+    largest is small (one pass), else by sorting."""
+    if labels.size == 0:
+        return []
+    top = int(labels.max())
+    if top < 0:
+        return []
+    if top < 2**20:
+        kept = labels if int(labels.min()) >= 0 else labels[labels >= 0]
+        return np.flatnonzero(np.bincount(kept.ravel(), minlength=top + 1)).tolist()
+    return sorted(int(v) for v in np.unique(labels) if v >= 0)
 
 
 def _jsonable(value):

@@ -105,8 +105,11 @@ def read(path, *, format: str | None = None, label_mask=None, **options) -> Cube
     entry = _reader_for(path, format)
     entry.check_options(options)
     declared = entry.declared_bytes(path, **options) if entry.declared_bytes is not None else 0
+    threshold = _lazy_threshold()
     auto_lazy = (
-        "lazy" in entry.options and "lazy" not in options and max(_stored_bytes(path), declared) > _lazy_threshold()
+        "lazy" in entry.options
+        and "lazy" not in options
+        and (declared > threshold or _stored_bytes(path, enough=threshold) > threshold)
     )
     if auto_lazy:
         options["lazy"] = True
@@ -144,11 +147,18 @@ def _lazy_threshold() -> float:
     return AUTO_LAZY_SHARE * active_settings().memory_limit
 
 
-def _stored_bytes(path: Path) -> int:
-    """Bytes of a file, of a folder store, or of a header and the data files beside it."""
-    if path.is_dir():
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return sum(f.stat().st_size for f in path.parent.glob(f"{glob.escape(path.stem)}*") if f.is_file())
+def _stored_bytes(path: Path, *, enough: float = float("inf")) -> int:
+    """Bytes of a file, of a folder store, or of a header and the data files beside it,
+    counted until they pass ``enough`` (a store of thousands of chunk files need not be
+    listed whole to know it is large)."""
+    files = path.rglob("*") if path.is_dir() else path.parent.glob(f"{glob.escape(path.stem)}*")
+    total = 0
+    for f in files:
+        if f.is_file():
+            total += f.stat().st_size
+            if total > enough:
+                break
+    return total
 
 
 def write(cube: Cube, path: str | os.PathLike, *, format: str | None = None, **options) -> None:

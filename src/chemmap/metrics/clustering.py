@@ -20,12 +20,14 @@ __all__ = ["SILHOUETTE_SAMPLE", "cluster_dispersion", "external_scores", "intern
 SILHOUETTE_SAMPLE = 10_000
 
 
-def internal_scores(features, labels: np.ndarray, *, random_state=0) -> dict:
+def internal_scores(features, labels: np.ndarray, *, random_state=0, dispersion=None) -> dict:
     """Silhouette (on a seeded sample of at most 10 000 pixels), Calinski–Harabasz and
     Davies–Bouldin of ``labels`` in feature space.
 
     ``features`` may be a NumPy or Dask array: Calinski–Harabasz and Davies–Bouldin come
-    from block partials (two passes), equal to scikit-learn's.
+    from block partials (two passes), equal to scikit-learn's. ``dispersion``: what
+    :func:`cluster_dispersion` gives for ``labels`` and some ``k`` above their largest
+    value, when the caller has it (one pass over the features fewer).
 
     Returns
     -------
@@ -50,7 +52,10 @@ def internal_scores(features, labels: np.ndarray, *, random_state=0) -> dict:
         out["silhouette"] = float(silhouette_score(take_rows(features, idx), labels[idx]))
     # renumber to 0..m-1 so empty cluster numbers do not count (most often they are 0..m-1 already)
     dense = labels if np.array_equal(present, np.arange(present.size)) else np.searchsorted(present, labels)
-    centroids, counts, within = cluster_dispersion(features, dense, len(present))
+    if dispersion is None:
+        centroids, counts, within = cluster_dispersion(features, dense, len(present))
+    else:  # each cluster's row, renumbered as dense is
+        centroids, counts, within = (np.asarray(part)[present] for part in dispersion)
     out["calinski_harabasz"] = _calinski_harabasz(centroids, counts, within)
     out["davies_bouldin"] = _davies_bouldin(features, dense, centroids)
     out["silhouette_grade"] = grade("silhouette", out["silhouette"])

@@ -8,6 +8,7 @@ import numpy as np
 
 from chemmap._shared.blockwise import bound_chunks
 from chemmap._shared.compute import compute
+from chemmap._shared.noise import row_medians
 from chemmap.cluster import PixelClusterer, salt_and_pepper_fraction
 from chemmap.cluster.spectra import cluster_spectra
 from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
@@ -250,7 +251,7 @@ def _map_stats(image: np.ndarray) -> dict:
         "min": float(finite.min()),
         "max": float(finite.max()),
         "mean": float(finite.mean()),
-        "median": float(np.median(finite)),
+        "median": float(row_medians(finite[None, :])[0]),
         "n_nan": int(image.size - finite.size),
     }
 
@@ -272,19 +273,22 @@ def _metrics(raw: Cube, processed: Cube, est, label_image, maps: Cube, config, b
         "snr": snr_summary(processed),
         "maps": {name: {**maps.attrs["maps"][name], **_map_stats(maps[name])} for name in maps.map_names},
     }
+    # centroids of the final (cleaned) labels in feature space; clusters the clean-up emptied
+    # are dropped from the margins
+    dispersion = cluster_dispersion(est.features_, est.labels_, est.k_)
     clustering = {
         "method": est.method,
         "k": est.k_,
         "k_chosen_by": est.criterion if est.k == "auto" else "user",
         "k_selection": to_json_safe(est.k_selection_),
         "features": {"kind": est.features, "n_features": int(est.features_.shape[1])},
-        **internal_scores(est.features_, est.labels_, random_state=seed),
+        **internal_scores(est.features_, est.labels_, random_state=seed, dispersion=dispersion),
         "salt_and_pepper_fraction": salt_and_pepper_fraction(label_image),
         "cleanup": est.cleanup_,
         "clusters": region_stats(label_image, est.k_),
         "distinguishing_bands": bands,
         "boundary": boundary_sharpness(
-            label_image, processed.unflatten(centroid_margins(est.features_, _centroids(est)))
+            label_image, processed.unflatten(centroid_margins(est.features_, dispersion[0][dispersion[1] > 0]))
         ),
     }
     if getattr(est, "method_reason", None):
@@ -315,10 +319,3 @@ def _metrics(raw: Cube, processed: Cube, est, label_image, maps: Cube, config, b
     }
     metrics["grades"]["snr"] = metrics["snr"].get("grade")
     return metrics
-
-
-def _centroids(est) -> np.ndarray:
-    """Centroids of the final (cleaned) labels in feature space (clusters left empty by
-    the clean-up are dropped)."""
-    centroids, counts, _ = cluster_dispersion(est.features_, est.labels_, est.k_)
-    return centroids[counts > 0]
