@@ -88,7 +88,14 @@ def test_the_linear_path_starts_silent_and_is_a_per_pixel_linear_calibration():
         model.linear.bias.fill_(b)
     expected = torch.einsum("bchw,c->bhw", x, w) + b
     torch.testing.assert_close(model(x)[:, 0], expected, rtol=1e-5, atol=1e-5)
+    maps, base = model(x, with_base=True)  # no U-Net output: the map is the linear path's
+    torch.testing.assert_close(base, maps)
+    with torch.no_grad():
+        model.head.bias.fill_(2.0)
+    maps, base = model(x, with_base=True)  # the head's constant counts as the linear path's
+    torch.testing.assert_close(base, maps)
     assert unet_settings("improved").linear_path and not PAPER.linear_path
+    assert unet_settings("improved").loss.smooth == "correction" and PAPER.loss.smooth == "map"
 
 
 def test_the_paper_upsampling_projects_the_corner_aligned_features_before_the_skip_is_joined():

@@ -57,3 +57,15 @@ def test_edges_cost_less_with_huber_and_tv_and_background_is_ignored_inside_the_
     assert float(map_loss(step, background, ref)["smoothness"]) == 0.0
     with pytest.raises(InvalidParameterError, match="'kind' parameter of \\[loss\\] must be one of"):
         MapLossWeights(kind="l1")
+
+
+def test_smoothness_on_the_correction_leaves_the_linear_paths_edges_free():
+    edge = np.zeros((1, 6, 8))
+    edge[:, :, 4:] = 60.0  # a sharp layer boundary the linear path draws
+    masks, refs = torch.ones(1, 6, 8, dtype=torch.bool), torch.tensor([30.0])
+    maps, base = torch.as_tensor(edge), torch.as_tensor(edge)
+    whole = map_loss(maps, masks, refs, MapLossWeights(smoothness=1.0, smooth="map"), base=base)
+    correction = map_loss(maps, masks, refs, MapLossWeights(smoothness=1.0, smooth="correction"), base=base)
+    assert float(whole["smoothness"]) > 100 and float(correction["smoothness"]) == 0.0
+    bumpy = maps + torch.as_tensor(np.indices((6, 8)).sum(axis=0) % 2 * 5.0)[None]  # what the U-Net adds
+    assert float(map_loss(bumpy, masks, refs, MapLossWeights(smooth="correction"), base=base)["smoothness"]) > 10

@@ -13,6 +13,7 @@ __all__ = ["MapLossWeights", "map_loss", "masked_mean"]
 
 SMOOTHNESS = ("squared", "huber", "tv")
 PAIRS = ("inside", "anchored", "all")
+SMOOTHED = ("map", "correction")
 
 
 class MapLossWeights(Settings):
@@ -36,6 +37,10 @@ class MapLossWeights(Settings):
         Neighbour pairs counted: both pixels inside the mask; the first (upper or left)
         pixel inside the mask (the paper's code: differences across the mask's edge count);
         or every pair of the image.
+    smooth : {"map", "correction"}
+        What the smoothness term sees: the whole map (the paper), or only what the U-Net
+        adds to its linear path (the map minus the linear path's map), so the per-pixel
+        detail of the linear calibration is not flattened.
     """
 
     SECTION = "loss"
@@ -47,6 +52,7 @@ class MapLossWeights(Settings):
         "kind": Param("choice", "squared", choices=SMOOTHNESS, doc="penalty on each difference"),
         "delta": Param("float", 1.0, low=0, low_inclusive=False, doc="Huber threshold, map units"),
         "pairs": Param("choice", "inside", choices=PAIRS, doc="neighbour pairs counted"),
+        "smooth": Param("choice", "map", choices=SMOOTHED, doc="what the smoothness term sees"),
     }
 
 
@@ -64,7 +70,7 @@ def _penalty(diff, weights: MapLossWeights):
     return torch.nn.functional.huber_loss(diff, torch.zeros_like(diff), reduction="none", delta=weights.delta)
 
 
-def map_loss(maps, masks, references, weights: MapLossWeights | None = None) -> dict:
+def map_loss(maps, masks, references, weights: MapLossWeights | None = None, *, base=None) -> dict:
     """Loss of predicted maps against per-sample references.
 
     ``mean_b (reference_b - masked_mean(map_b))^2 + smoothness * sum(penalty(neighbour
@@ -78,6 +84,9 @@ def map_loss(maps, masks, references, weights: MapLossWeights | None = None) -> 
     references : tensor of shape (batch,)
     weights : MapLossWeights, optional
         Default: the paper's (smoothness 20, squared differences).
+    base : tensor of the shape of ``maps``, optional
+        The linear path's maps; with ``weights.smooth == "correction"`` the smoothness is
+        counted on ``maps - base``.
 
     Returns
     -------
@@ -89,8 +98,9 @@ def map_loss(maps, masks, references, weights: MapLossWeights | None = None) -> 
     mean_error = torch.mean((references - masked_mean(maps, masks)) ** 2)
     m = masks.to(maps.dtype)
     terms = []
+    smoothed = maps - base if weights.smooth == "correction" and base is not None else maps
     for dim in (1, 2):
-        diff = torch.diff(maps, dim=dim)
+        diff = torch.diff(smoothed, dim=dim)
         first, second = m.narrow(dim, 0, m.shape[dim] - 1), m.narrow(dim, 1, m.shape[dim] - 1)
         pair = {"inside": first * second, "anchored": first, "all": torch.ones_like(diff)}[weights.pairs]
         terms.append(((_penalty(diff, weights) * pair).sum(), pair.sum()))

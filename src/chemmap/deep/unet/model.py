@@ -210,7 +210,10 @@ class SpectralUNet(nn.Module):
         (in_h, out_h), (in_w, out_w) = (_valid_input_size(t, self.depth) for t in (target_h, target_w))
         return in_h, in_w, out_h, out_w
 
-    def forward(self, x):
+    def forward(self, x, *, with_base: bool = False):
+        """The maps ``(batch, n_outputs, height, width)``; with ``with_base``, also the maps
+        the linear path alone gives (the head's constant in place of the U-Net's output):
+        ``maps - base`` is what the U-Net adds, which a loss can keep smooth on its own."""
         if x.ndim != 4 or x.shape[1] != self.config["n_channels"]:
             raise ShapeError(
                 f"SpectralUNet expects (batch, {self.config['n_channels']}, height, width); got {tuple(x.shape)}."
@@ -238,7 +241,10 @@ class SpectralUNet(nn.Module):
         z = self.head(z)
         z = F.interpolate(z, scale_factor=2, mode="bilinear", align_corners=False)
         z = _centre_crop(z, height, width)
-        return self._bound(z + linear)
+        maps = self._bound(z + linear)
+        if not with_base:
+            return maps
+        return maps, self._bound(linear + self.head.bias.view(1, -1, 1, 1)).expand_as(maps)
 
     def _bound(self, z):
         low, high = self.config["low"], self.config["high"]
