@@ -101,6 +101,17 @@ def test_each_stage_records_the_peak_resident_memory_so_far():
     assert peaks["cluster"] >= peaks["read"] and peaks["cluster"] >= 0.99 * resident
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux's")
+def test_the_peak_memory_recorded_is_the_programs_own_not_that_of_the_process_that_started_it():
+    import subprocess
+    import sys
+
+    held = np.ones(2**26)  # 512 MiB in this process, touched: a large session starting chemmap
+    code = "from chemmap.workflows.session import peak_rss; print(peak_rss())"
+    child = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert held.sum() == 2**26 and child < 256 * 2**20  # ru_maxrss alone would say >= 512 MiB
+
+
 def test_the_versions_are_looked_up_once_and_each_caller_gets_its_own_copy():
     from chemmap.workflows.session import SessionOptions, versions
 

@@ -52,7 +52,20 @@ def _installed_versions() -> dict[str, str]:
 
 def peak_rss() -> int | None:
     """The largest resident memory of this process so far, in bytes (None where the
-    platform does not say)."""
+    platform does not say).
+
+    On Linux, the high-water mark of this program's own memory (``VmHWM``): ``getrusage``'s
+    ``ru_maxrss`` keeps, across ``exec``, the resident memory of the process that started
+    this one (a large Python session that runs ``chemmap`` as a subprocess would lend it its
+    own size).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # Windows
