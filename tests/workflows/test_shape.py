@@ -122,26 +122,3 @@ def test_the_versions_are_looked_up_once_and_each_caller_gets_its_own_copy():
         {"memory_limit": "1GiB", "scheduler": "threads", "cluster": None, "random_state": 3}
     )
     assert options.run_table() == {"memory_limit": "1GiB", "scheduler": "threads", "cluster": None}
-
-
-@pytest.mark.parametrize("command", list(WORKFLOWS))
-def test_the_modules_a_workflow_imports_while_reading_exist(command):
-    import importlib.util
-
-    for name in workflows()[command].imports:  # a misspelt one would fail silently in the thread
-        assert importlib.util.find_spec(name) is not None, name
-
-
-def test_modules_imported_in_the_background_are_there_and_a_failing_one_is_left_to_its_user():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "from chemmap._shared.imports import import_in_background\n"
-        "assert 'chemmap.report.html' not in sys.modules\n"
-        "import_in_background(['no_such_module_x', 'chemmap.report.html']).join(timeout=60)\n"
-        "assert 'chemmap.report.html' in sys.modules and 'no_such_module_x' not in sys.modules\n"
-        "assert import_in_background([]) is None\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

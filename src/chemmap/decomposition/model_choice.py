@@ -53,7 +53,7 @@ MIN_PURE = 3
 MAX_NOISE_SHIFTS = 3.0
 
 
-def refine_from_purest(pixels, spectra, method: str, axis: SpectralAxis) -> tuple[np.ndarray, list[int]]:
+def refine_from_purest(pixels, spectra, method: str, axis: SpectralAxis) -> tuple[np.ndarray, list[int], list[float]]:
     """Each component spectrum replaced by the mean of the purest pixels of a first unmixing.
 
     A single-pixel endmember (what the extractors return) carries that pixel's noise; the

@@ -125,15 +125,6 @@ MAPPING = Workflow(
     summary=summary,
     ran=_ran,
     input_help="data file, or a .toml config",
-    imports=(
-        "chemmap.workflows.mapping_analysis",
-        "chemmap.report",
-        "chemmap.report.component_maps",
-        "chemmap.report.html",
-        "chemmap.report.pages",
-        "matplotlib.figure",
-        "matplotlib.backends.backend_agg",
-    ),
 )
 
 #: ``run(config, out_dir, *, base_dir=None, progress=None, command=None, overwrite=False)``: validate a

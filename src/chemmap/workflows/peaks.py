@@ -654,16 +654,6 @@ PEAKS = Workflow(
     execute=execute,
     write=write,
     summary=summary,
-    imports=(
-        "chemmap.maps",
-        "chemmap.xrf",
-        "chemmap.cluster.regions",
-        "chemmap.report.html",
-        "chemmap.report.pages",
-        "chemmap.viz.peaks",
-        "matplotlib.figure",
-        "matplotlib.backends.backend_agg",
-    ),
 )
 
 #: ``run_peaks(source, out_dir, settings=None, *, format=None, read_options=None,

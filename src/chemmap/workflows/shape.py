@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chemmap._shared.imports import import_in_background
 from chemmap._shared.progress import notify
 from chemmap.workflows.config import reader_options, validate_workflow_config
 from chemmap.workflows.session import Session, SessionOptions, open_session, write_resolved_config
@@ -76,10 +75,6 @@ class Workflow:
     ran : callable, optional
         ``ran(result, settings) -> settings``: the settings of what ran, with values chosen on
         the data (k, bands), for ``config.resolved.toml`` (default: ``settings``).
-    imports : tuple of str
-        Modules ``execute`` and ``write`` will import (SciPy, scikit-learn, Matplotlib through
-        chemmap's modules), imported in a background thread while the input is read
-        (:func:`~chemmap._shared.imports.import_in_background`).
     """
 
     command: str
@@ -93,7 +88,6 @@ class Workflow:
     input_help: str = "data file (any format chemmap reads), or a .toml config"
     positionals: tuple[str, ...] = ()
     ran: Callable[[Any, Any], Any] | None = None
-    imports: tuple[str, ...] = ()
 
     def validate(
         self, config: dict, *, base_dir: Path | None = None, check_input_exists: bool = True
@@ -155,7 +149,6 @@ class Workflow:
             check_file_target(Path(out), input_table.get("path"), overwrite=options.overwrite)
         with open_session(options) as session:
             session.input = input_table
-            import_in_background(self.imports)
             with session.timer.stage("read"):
                 notify(session.progress, "reading", 0, 1)
                 inputs = source if self.read is None else self.read(source, input_table)

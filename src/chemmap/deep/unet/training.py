@@ -176,12 +176,12 @@ PAPER = UNetSettings(
 #: chemmap's default: bounded output (scaled sigmoid), padded convolutions, Huber smoothness
 #: (weight 1, threshold 2 map units) on pairs inside the mask, counted only on what the
 #: U-Net adds to its linear path (smoothing the whole map flattened the linear calibration's
-#: per-pixel detail: per-pixel RMSE 3.6-6.1 against 4.7-7.4 on seven sample sets), AdamW with decoupled weight
-#: decay, per-band standardisation, flips, rotations and sample mosaics, a cosine schedule,
-#: a five-fold ensemble, and a linear path (a per-pixel linear calibration of the spectrum,
-#: what PLS is) beside the U-Net. The smoothness weight is 1, not the paper's 20: at 20 the
-#: penalty outweighs the error of the mean by orders of magnitude and flattens real
-#: boundaries between layers, which the mean never asked for.
+#: per-pixel detail: per-pixel RMSE 3.6-6.1 against 4.7-7.4 on seven sample sets), AdamW
+#: with decoupled weight decay, per-band standardisation, flips, rotations and sample
+#: mosaics, a cosine schedule, a five-fold ensemble, and a linear path (a per-pixel linear
+#: calibration of the spectrum, what PLS is) beside the U-Net. The smoothness weight is 1,
+#: not the paper's 20: at 20 the penalty outweighs the error of the mean by orders of
+#: magnitude and flattens real boundaries between layers, which the mean never asked for.
 IMPROVED = UNetSettings()
 
 
