@@ -238,3 +238,37 @@ def test_a_few_hot_pixels_do_not_count_as_clusters_when_k_is_chosen():
     cube = Cube(scene.astype(np.float32), SpectralAxis(np.arange(60.0), "channel"))
     fitted = SpectralSpatialClusterer("auto").fit(cube)
     assert fitted.k_ == 2, fitted.k_selection_["silhouette"]
+
+
+def test_of_the_mixtures_restarts_the_labelling_the_model_is_surest_of_is_kept(monkeypatch):
+    import chemmap.cluster.spectral_spatial as ss
+
+    truth = np.repeat(np.arange(3), 400).reshape(30, 40)
+    truth[::7] = (truth[::7] + 1) % 3
+    noise = np.random.default_rng(0).normal(0, 1, (30, 40, 4))
+    whitened = (np.eye(4)[:3][truth] * 2.0 + noise).astype(np.float32)
+    kept = ss._segment_features(whitened, 6, None, 1, 4, 11)  # 6 clusters for 3 materials: restarts differ
+    seeds = np.random.default_rng(11).integers(0, 2**31 - 1, 4)
+    restarts = [ss._segment_features(whitened, 6, None, 1, 1, int(seed)) for seed in seeds]
+    surest = min(restarts, key=lambda r: float(np.mean(r.uncertainty)))
+    assert len({float(np.mean(r.uncertainty)) for r in restarts}) > 1
+    np.testing.assert_array_equal(kept.labels, surest.labels)
+    # a large image compares its restarts on a band of rows, then labels every row
+    monkeypatch.setattr(ss, "RESTART_WINDOW_PIXELS", 400)
+    banded = ss._segment_features(whitened, 6, None, 1, 4, 11)
+    assert banded.labels.shape == (30, 40) and banded.uncertainty.shape == (30, 40)
+
+
+@pytest.mark.data
+def test_on_indian_pines_the_default_reaches_ari_040_over_four_seeds(shared_data):
+    from sklearn.metrics import adjusted_rand_score
+
+    from chemmap.datasets.benchmarks import load_indian_pines
+
+    cube = load_indian_pines(shared_data / "indian_pines")
+    image, truth = np.asarray(cube.data, np.float64), np.asarray(cube.labels).ravel()
+    labelled = truth >= 0
+    labels = [spectral_spatial_segmentation(image, 16, random_state=s).labels.ravel() for s in range(4)]
+    scores = [adjusted_rand_score(truth[labelled], found[labelled]) for found in labels]
+    # 0.421, 0.375, 0.395, 0.410 here (mean 0.400); the likeliest restart gave 0.390, min 0.354
+    assert np.mean(scores) >= 0.395 and min(scores) >= 0.36, scores

@@ -293,19 +293,60 @@ MIXTURE_FIT_SAMPLE = 50_000
 MAX_COMPONENTS = 30
 
 
+#: Most pixels on which the mixture's restarts are compared (:func:`_segment_features`): the
+#: whole image up to this size, else a band of whole rows across its middle.
+RESTART_WINDOW_PIXELS = 250_000
+
+
 def _segment_features(
     whitened: np.ndarray, k: int, valid, smoothing: int, n_init: int, random_state: int
 ) -> SpectralSpatialResult:
     """Mixture, mixed pixels, Potts labels and probabilities of a whitened feature image
-    (``valid``: pixels that count). Every step after the smoothing runs by blocks of rows;
-    the log-likelihoods are held in float32 in the array that becomes the probabilities."""
+    (``valid``: pixels that count).
+
+    The mixture is fitted ``n_init`` times from different seeds, and each fit is carried
+    through the mixed-pixel and Potts steps; the one whose final labels the model is surest of
+    (the smallest mean uncertainty, 1 - the largest posterior probability, over the valid
+    pixels) is kept. The mixture's own likelihood ignores the spatial prior that decides the
+    labels: on Indian Pines the restart it prefers scored ARI 0.33-0.42 over four seeds, the
+    surest one 0.39-0.42. Images above :data:`RESTART_WINDOW_PIXELS` compare the restarts on
+    a band of rows across the middle and label the whole image with the one kept.
+    """
     h, w, d = whitened.shape
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
     smoothed = edge_preserving_smooth(whitened, smoothing) if smoothing else whitened
     flat = smoothed.reshape(-1, d)
     sample = np.flatnonzero(valid.reshape(-1))
     sample = sample[seeded_sample(sample.size, MIXTURE_FIT_SAMPLE, random_state)]
-    model = cluster_methods.get("gmm")(flat[sample], k, random_state=random_state, n_init=n_init).model
+    fit = cluster_methods.get("gmm")
+    seeds = [random_state] if n_init == 1 else np.random.default_rng(random_state).integers(0, 2**31 - 1, n_init)
+    models = [fit(flat[sample], k, random_state=int(seed), n_init=1).model for seed in seeds]
+    band = slice(0, h) if h * w <= RESTART_WINDOW_PIXELS else _middle_rows(h, max(2, RESTART_WINDOW_PIXELS // w))
+
+    def surety(result: SpectralSpatialResult) -> float:
+        return float(np.mean(result.uncertainty[valid[band]])) if valid[band].any() else 0.0
+
+    best = best_model = None
+    for model in models:  # one labelling held besides the best so far
+        trial = _labelling(model, whitened[band], smoothed[band], valid[band], k)
+        if best is None or surety(trial) < surety(best):
+            best, best_model = trial, model
+    if band == slice(0, h):
+        return best
+    return _labelling(best_model, whitened, smoothed, valid, k)
+
+
+def _middle_rows(height: int, rows: int) -> slice:
+    """``rows`` contiguous rows (at most ``height``) centred on the image."""
+    rows = min(rows, height)
+    start = (height - rows) // 2
+    return slice(start, start + rows)
+
+
+def _labelling(model, whitened: np.ndarray, smoothed: np.ndarray, valid: np.ndarray, k: int) -> SpectralSpatialResult:
+    """The mixed-pixel and Potts steps of one fitted mixture, by blocks of rows; the
+    log-likelihoods are held in float32 in the array that becomes the probabilities."""
+    h, w, d = whitened.shape
     blocks = even_row_blocks(h, w * (d + k) * 8 * 4, SPATIAL_BLOCK_BYTES)
     # the mixture's log-likelihoods, then shared for mixed pixels, then the probabilities
     scores = np.empty((h, w, k), np.float32)
