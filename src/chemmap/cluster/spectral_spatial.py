@@ -18,6 +18,9 @@ a Gaussian mixture and a Potts prior whose strength is estimated from the data.
    8-neighbour) maximising the pseudo-likelihood of the mixture's own labels: near 0 for a
    label image with no spatial structure, larger for one made of regions.
 
+The mixture is fitted from several seeds; each distinct fit goes through steps 3 and 4, and
+the labelling the model is surest of (the smallest mean posterior uncertainty) is kept.
+
 With ``k="auto"`` the number of clusters is chosen on k-means partitions of the features
 (silhouette by default): a full-covariance mixture's elongated clusters score low on every
 distance-based criterion.
@@ -268,7 +271,8 @@ def spectral_spatial_segmentation(
     smoothing : int
         Passes of the edge-preserving smoothing (0: none).
     n_init : int
-        Restarts of the Gaussian mixture (the fit of highest likelihood is kept).
+        Restarts of the Gaussian mixture; of the distinct fits, the one whose final labels the
+        model is surest of is kept (:func:`_segment_features`).
     random_state : int
 
     Returns
