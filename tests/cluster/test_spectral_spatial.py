@@ -260,7 +260,7 @@ def test_of_the_mixtures_restarts_the_labelling_the_model_is_surest_of_is_kept(m
 
 
 @pytest.mark.data
-def test_on_indian_pines_the_default_reaches_ari_040_over_four_seeds(shared_data):
+def test_on_indian_pines_the_default_reaches_ari_040_over_six_seeds(shared_data):
     from sklearn.metrics import adjusted_rand_score
 
     from chemmap.datasets.benchmarks import load_indian_pines
@@ -268,7 +268,8 @@ def test_on_indian_pines_the_default_reaches_ari_040_over_four_seeds(shared_data
     cube = load_indian_pines(shared_data / "indian_pines")
     image, truth = np.asarray(cube.data, np.float64), np.asarray(cube.labels).ravel()
     labelled = truth >= 0
-    labels = [spectral_spatial_segmentation(image, 16, random_state=s).labels.ravel() for s in range(4)]
+    labels = [spectral_spatial_segmentation(image, 16, random_state=s).labels.ravel() for s in range(6)]
     scores = [adjusted_rand_score(truth[labelled], found[labelled]) for found in labels]
-    # 0.421, 0.375, 0.395, 0.410 here (mean 0.400); the likeliest restart gave 0.390, min 0.354
-    assert np.mean(scores) >= 0.395 and min(scores) >= 0.36, scores
+    # 0.421, 0.375, 0.395, 0.410, 0.388, 0.422 here (mean 0.402); keeping the likeliest restart
+    # gave 0.398, 0.385, 0.423, 0.354, 0.312, 0.401 (mean 0.379)
+    assert np.mean(scores) >= 0.39 and min(scores) >= 0.36, scores
