@@ -621,24 +621,10 @@ def write(result, stage: Path, session: Session) -> None:
 
 def summary(result: PeaksResult) -> str:
     """What ``chemmap peaks`` prints: the peaks, the elements named and where the files are."""
-    from chemmap.workflows.peaks_spectra import SpectraPeaksResult
+    from chemmap.workflows.peaks_spectra import SpectraPeaksResult, spectra_summary
 
     if isinstance(result, SpectraPeaksResult):
-        counts = [len(s.peaks) for s in result.spectra]
-        if len(counts) == 1:
-            (only,) = result.spectra
-            unit = result.cube.axis.unit
-            named = [
-                f"{label or 'peak'} {p.position:.4g} {unit}" for label, p in zip(only.labels, only.peaks, strict=True)
-            ]
-            lines = [f"{counts[0]} peaks in the spectrum ({', '.join(named)}); no maps: not an image"]
-        else:
-            lines = [f"{sum(counts)} peaks in {len(counts)} spectra; no maps: not an image"]
-        identified = sorted({e for s in result.spectra for e in (s.identification or {}).get("identified", [])})
-        if result.spectra[0].identification is not None:
-            lines.append(f"elements identified: {', '.join(identified) or 'none'}")
-        lines.append(f"wrote peaks.json and peak_spectrum.png to {result.out_dir}")
-        return "\n".join(lines)
+        return spectra_summary(result)
     lines = [f"{len(result.peaks)} peaks ({', '.join(result.names)})"]
     elements = result.report.get("identified")
     if elements is not None:

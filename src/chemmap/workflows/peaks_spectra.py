@@ -13,7 +13,15 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 
-__all__ = ["MAX_PANELS", "SpectraPeaksResult", "SpectrumPeaks", "find_spectra_peaks", "is_image", "peak_labels"]
+__all__ = [
+    "MAX_PANELS",
+    "SpectraPeaksResult",
+    "SpectrumPeaks",
+    "find_spectra_peaks",
+    "is_image",
+    "peak_labels",
+    "spectra_summary",
+]
 
 #: Library spectra drawn at most in ``peak_spectrum.png`` (the first ones; all are in peaks.json).
 MAX_PANELS = 24
@@ -101,12 +109,10 @@ def find_spectra_peaks(cube: Cube, settings, identify) -> SpectraPeaksResult:
     from chemmap.maps import find_peaks
     from chemmap.maps.detection_spectrum import MOLECULAR_UNITS, detection_baseline
 
-    spectra = np.asarray(cube.pixels(), dtype=np.float64)
+    spectra, names = np.asarray(cube.pixels(), dtype=np.float64), _names(cube)
     if cube.mask is not None:
-        spectra = spectra[cube.valid_pixels()]
-    names = _names(cube)
-    if cube.mask is not None:
-        names = [n for n, keep in zip(names, cube.valid_pixels(), strict=True) if keep]
+        keep = cube.valid_pixels()
+        spectra, names = spectra[keep], [n for n, kept in zip(names, keep, strict=True) if kept]
     how = None
     if settings.baseline == "on" or (settings.baseline == "auto" and cube.axis.unit in MOLECULAR_UNITS):
         baselines, how = detection_baseline(spectra)
@@ -163,6 +169,23 @@ def spectra_report(result: SpectraPeaksResult, settings) -> dict:
         "spectra": entries,
         "settings": settings.to_dict(),
     }
+
+
+def spectra_summary(result: SpectraPeaksResult) -> str:
+    """What ``chemmap peaks`` prints for spectra that are not an image."""
+    counts = [len(s.peaks) for s in result.spectra]
+    if len(counts) == 1:
+        (only,) = result.spectra
+        unit = result.cube.axis.unit
+        named = [f"{label or 'peak'} {p.position:.4g} {unit}" for label, p in zip(only.labels, only.peaks, strict=True)]
+        lines = [f"{counts[0]} peaks in the spectrum ({', '.join(named)}); no maps: not an image"]
+    else:
+        lines = [f"{sum(counts)} peaks in {len(counts)} spectra; no maps: not an image"]
+    identified = sorted({e for s in result.spectra for e in (s.identification or {}).get("identified", [])})
+    if result.spectra[0].identification is not None:
+        lines.append(f"elements identified: {', '.join(identified) or 'none'}")
+    lines.append(f"wrote peaks.json and peak_spectrum.png to {result.out_dir}")
+    return "\n".join(lines)
 
 
 def _area(x, spectrum, peak) -> float:

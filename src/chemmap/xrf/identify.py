@@ -22,7 +22,7 @@ import functools
 
 import numpy as np
 
-from chemmap._shared.noise import spectral_noise_sigma
+from chemmap._shared.noise import MAD_TO_SIGMA, spectral_noise_sigma
 from chemmap.maps.peak_detection import Peak
 from chemmap.xrf.lines import (
     MN_KA_KEV,
@@ -558,7 +558,7 @@ def _local_noise(x, y, energy: float, width: float) -> float:
     if near.size < 8:
         return 0.0
     second = np.diff(near, 2)
-    return float(1.4826 * np.median(np.abs(second - np.median(second))) / np.sqrt(6.0))
+    return float(MAD_TO_SIGMA * np.median(np.abs(second - np.median(second))) / np.sqrt(6.0))
 
 
 def _line_signal(x, y, energy: float, width: float) -> float:
