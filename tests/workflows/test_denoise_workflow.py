@@ -9,6 +9,7 @@ import pytest
 
 from chemmap.cli import main
 from chemmap.datasets.denoising import make_denoising_scene
+from chemmap.decomposition.denoise import fit_low_rank, split_samples
 from chemmap.io import write
 
 
@@ -44,8 +45,23 @@ def test_a_method_asked_for_is_applied_and_the_autoencoder_is_scored_like_the_ot
     assert main(["denoise", str(path), "--out", str(out), "--method", "autoencoder", "--device", "cpu", "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method"] == "autoencoder" and metrics["rank"] is None and "asked for" in metrics["why"]
-    assert metrics["methods"]["autoencoder"]["holdout_mse"] > 0
-    assert scene.rmse(np.load(out / "denoised.npy")) < scene.rmse(scene.cube.data)
+    assert metrics["methods"]["autoencoder"]["holdout_mse"] > 0 and "checkerboard" in metrics["holdout"]["pixels"]
+    assert scene.rmse(np.load(out / "denoised.npy")) < 0.25 * scene.rmse(scene.cube.data)
+
+
+def test_auto_compares_the_autoencoder_on_the_same_pixels_and_applies_it_where_it_scores_lowest(scene, tmp_path):
+    pytest.importorskip("torch")
+    scene, path = scene
+    out = tmp_path / "auto"
+    assert main(["denoise", str(path), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    scores = {name: m["holdout_mse"] for name, m in metrics["methods"].items()}
+    assert set(scores) == {"pca", "mnf", "autoencoder"} and metrics["method"] == "autoencoder" == min(
+        scores, key=scores.get
+    )
+    fit, scored = split_samples(scene.cube, 0)
+    mnf = fit_low_rank(fit, scored, scene.cube.axis.values, "mnf").denoise(scene.cube)
+    assert scene.rmse(np.load(out / "denoised.npy")) < 0.9 * scene.rmse(mnf)  # a third of 32 x 32 is edge
 
 
 def test_a_rank_beyond_what_the_cube_holds_is_refused_in_one_line(scene, tmp_path, capsys):

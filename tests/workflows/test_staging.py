@@ -307,3 +307,30 @@ def test_an_interrupt_raised_in_a_finaliser_is_not_printed_and_still_ends_the_ru
     done = subprocess.run([sys.executable, "-c", FINALISER], capture_output=True, text=True, timeout=60)
     assert done.stdout == "went on\n" and done.returncode == 130
     assert done.stderr == ""  # Python would print "Exception ignored in ..." with a traceback
+
+
+def test_what_an_interrupt_left_half_built_does_not_print_after_the_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "interrupted.py"
+    script.write_text(
+        "import sys\n"
+        "import chemmap.cli\n"
+        "cli = sys.modules['chemmap.cli.main']\n"
+        "class HalfBuilt:\n"
+        "    def __del__(self):\n"
+        "        raise AttributeError('no attribute expr')\n"
+        "kept = []\n"
+        "def interrupted(args):\n"
+        "    kept.append(HalfBuilt())\n"
+        "    raise KeyboardInterrupt\n"
+        "cli._run_workflow = interrupted\n"
+        "sys.argv = ['chemmap', 'run', 'cube.csv', '--out', 'o']\n"
+        "code = cli.main()\n"
+        "kept.clear()  # collected after the run, as on the interpreter's exit\n"
+        "sys.exit(code)\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 130
+    assert run.stderr.strip() == "chemmap: interrupted; no partial outputs were left."

@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         print("chemmap: interrupted; no partial outputs were left.", file=sys.stderr)
+        if argv is None:
+            # Objects the interrupt left half-built (inside an import) fail in __del__ when the
+            # interpreter collects them on exit; Python would print those after the line above.
+            sys.unraisablehook = lambda unraisable: None
         return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
         if args.debug:

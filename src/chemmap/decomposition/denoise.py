@@ -27,10 +27,15 @@ __all__ = [
     "GROUPS",
     "LOW_RANK_METHODS",
     "LowRankDenoiser",
+    "band_interpolation",
+    "comparison_window",
     "fit_low_rank",
+    "held_out_blocks",
     "holdout_masks",
     "holdout_score",
     "noise_variance",
+    "rank_scores",
+    "read_window",
     "split_samples",
 ]
 
@@ -44,6 +49,8 @@ SAMPLE_PIXELS = 20_000
 MAX_RANK = 60
 #: Pixels scored at once (the cumulative predictions of every rank are held for them).
 SCORE_PIECE = 2048
+#: Side of the window of the image on which the methods are compared, pixels.
+WINDOW_SIDE = 128
 
 
 @dataclass
@@ -73,11 +80,16 @@ class LowRankDenoiser:
     rank: int
     scores: dict[int, float] = field(default_factory=dict)
 
+    def coordinates(self, spectra: np.ndarray, n: int | None = None) -> np.ndarray:
+        """``(..., n)`` coordinates of ``(..., n_channels)`` spectra on the first ``n``
+        columns of ``basis`` (all by default), in scaled units (float32)."""
+        return ((np.asarray(spectra, dtype=np.float32) - self.mean) / self.scale) @ self.basis[:, :n]
+
     def apply(self, spectra: np.ndarray, rank: int | None = None) -> np.ndarray:
         """Denoise ``(n, n_channels)`` spectra (float32)."""
-        v = self.basis[:, : self.rank if rank is None else rank]
-        z = ((np.asarray(spectra, dtype=np.float32) - self.mean) / self.scale) @ v
-        return ((z @ v.T) * self.scale + self.mean).astype(np.float32, copy=False)
+        rank = self.rank if rank is None else rank
+        z = self.coordinates(spectra, rank)
+        return ((z @ self.basis[:, :rank].T) * self.scale + self.mean).astype(np.float32, copy=False)
 
     def denoise(self, cube: Cube) -> Cube:
         """Every valid pixel of ``cube`` denoised, block by block (lazy for a lazy cube)."""
@@ -93,7 +105,7 @@ def holdout_masks(n_channels: int, groups: int = GROUPS) -> list[np.ndarray]:
     return [np.arange(g, n_channels, groups) for g in range(groups)]
 
 
-def _interpolation(n_channels: int, held: np.ndarray, axis_values: np.ndarray) -> np.ndarray:
+def band_interpolation(n_channels: int, held: np.ndarray, axis_values: np.ndarray) -> np.ndarray:
     """``(n_channels, n_channels)`` matrix ``M`` such that ``x @ M`` replaces the bands
     ``held`` by linear interpolation (in axis position) from the nearest kept bands on either
     side (the nearest one beyond an end)."""
@@ -112,33 +124,86 @@ def _interpolation(n_channels: int, held: np.ndarray, axis_values: np.ndarray) -
 
 
 def holdout_score(
-    denoise: Callable[[np.ndarray], np.ndarray], spectra: np.ndarray, axis_values, groups: int = GROUPS
+    denoise: Callable[[np.ndarray], np.ndarray],
+    spectra: np.ndarray,
+    axis_values,
+    groups: int = GROUPS,
+    *,
+    scored: np.ndarray | None = None,
 ) -> float:
-    """Mean squared error of ``denoise`` (``(n, c) -> (n, c)``) on each group of bands held
-    out in turn (see the module's note); the cube's units squared."""
+    """Mean squared error of ``denoise`` on each group of bands held out in turn (see the
+    module's note); the cube's units squared.
+
+    Parameters
+    ----------
+    denoise : callable
+        Maps an array of the shape of ``spectra`` to one of the same shape: ``(n, c)``
+        spectra, or a ``(height, width, c)`` image for a denoiser that looks at neighbours.
+    spectra : ndarray of shape (..., n_channels)
+    axis_values : array-like of shape (n_channels,)
+    groups : int
+    scored : ndarray of bool, optional
+        The pixels (the shape of ``spectra`` without its last axis) scored; all by default.
+        Every pixel is denoised, so a spatial denoiser sees its neighbours.
+    """
     spectra = np.asarray(spectra, dtype=np.float32)
+    c = spectra.shape[-1]
+    scored = np.ones(spectra.shape[:-1], dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
     axis_values = np.asarray(axis_values, dtype=np.float64)
     total = 0.0
-    for held in holdout_masks(spectra.shape[1], groups):
-        masked = spectra @ _interpolation(spectra.shape[1], held, axis_values)
-        total += float(np.sum((np.asarray(denoise(masked))[:, held] - spectra[:, held]) ** 2, dtype=np.float64))
-    return total / spectra.size
+    for held in holdout_masks(c, groups):
+        masked = spectra @ band_interpolation(c, held, axis_values)
+        error = np.asarray(denoise(masked))[scored][:, held] - spectra[scored][:, held]
+        total += float(np.sum(error**2, dtype=np.float64))
+    return total / (np.count_nonzero(scored) * c)
 
 
-def _rank_scores(model: LowRankDenoiser, spectra: np.ndarray, axis_values, groups: int = GROUPS) -> np.ndarray:
+def comparison_window(image_shape: tuple[int, int]) -> tuple[slice, slice]:
+    """The central window of the image on which ``chemmap denoise`` compares its methods:
+    at most :data:`WINDOW_SIDE` pixels a side, or a longer strip of at most
+    ``WINDOW_SIDE ** 2`` pixels where the image is narrower (a line of spectra)."""
+    h, w = image_shape
+    most = WINDOW_SIDE * WINDOW_SIDE
+    height = min(h, max(WINDOW_SIDE, most // max(1, w)))
+    width = min(w, max(WINDOW_SIDE, most // height))
+    return slice((h - height) // 2, (h - height) // 2 + height), slice((w - width) // 2, (w - width) // 2 + width)
+
+
+def read_window(cube: Cube) -> tuple[np.ndarray, np.ndarray]:
+    """The :func:`comparison_window` of ``cube`` in memory (float32) and its pixels that
+    are valid and finite."""
+    from chemmap._shared.compute import compute
+
+    rows, cols = comparison_window(cube.image_shape)
+    (window,) = compute(cube.data[rows, cols], stage="reading the comparison window")
+    image = np.asarray(window, dtype=np.float32)
+    valid = cube.valid_pixels().reshape(cube.image_shape)[rows, cols]
+    return image, np.isfinite(image).all(axis=-1) & valid
+
+
+def held_out_blocks(image_shape: tuple[int, int]) -> np.ndarray:
+    """``(height, width)`` bool: the white squares of a checkerboard of square blocks (a
+    quarter of the longer side, 4 to 16 pixels): the pixels a method is scored on, away from
+    those a spatial method learns from."""
+    block = int(np.clip(max(image_shape) // 4, 4, 16))
+    rows, cols = np.indices(image_shape)
+    return (rows // block + cols // block) % 2 == 1
+
+
+def rank_scores(model: LowRankDenoiser, spectra: np.ndarray, axis_values, groups: int = GROUPS) -> dict[int, float]:
     """:func:`holdout_score` of ``model`` at every rank 1..candidates at once (the rank-r
     prediction is the cumulative sum of the first r components' contributions)."""
     c, r = model.basis.shape
     sums = np.zeros(r, dtype=np.float64)
     for held in holdout_masks(c, groups):
-        mixing = _interpolation(c, held, np.asarray(axis_values, dtype=np.float64))
+        mixing = band_interpolation(c, held, np.asarray(axis_values, dtype=np.float64))
         v_held = model.basis[held].T  # (r, held)
         for start in range(0, spectra.shape[0], SCORE_PIECE):
             x = spectra[start : start + SCORE_PIECE]
             z = ((x @ mixing - model.mean) / model.scale) @ model.basis  # (n, r)
             predicted = np.cumsum(z[:, :, None] * v_held[None], axis=1) * model.scale[held] + model.mean[held]
             sums += np.sum((predicted - x[:, None, held]) ** 2, axis=(0, 2), dtype=np.float64)
-    return sums / spectra.size
+    return {k + 1: float(v) for k, v in enumerate(sums / spectra.size)}
 
 
 def split_samples(cube: Cube, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -200,9 +265,8 @@ def fit_low_rank(
         np.ascontiguousarray(vt[: max(1, candidates)].T, dtype=np.float32),
         rank=1,
     )
-    scores = _rank_scores(model, scored, axis_values, groups)
-    model.scores = {k + 1: float(v) for k, v in enumerate(scores)}
-    model.rank = int(rank) if rank is not None else int(np.argmin(scores)) + 1
+    model.scores = rank_scores(model, scored, axis_values, groups)
+    model.rank = int(rank) if rank is not None else min(model.scores, key=model.scores.get)
     return model
 
 

@@ -5,7 +5,9 @@ scores, a figure and report.html into one output folder atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -17,7 +19,7 @@ from chemmap._shared.compute import compute
 from chemmap._shared.params import Param, Settings
 from chemmap._shared.progress import notify
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import InvalidParameterError, MissingDependencyError
+from chemmap.core.exceptions import DataWarning, InvalidParameterError, MissingDependencyError, ShapeError
 from chemmap.workflows.session import Session, versions
 from chemmap.workflows.shape import Workflow
 from chemmap.workflows.staging import NpyRowWriter
@@ -73,6 +75,7 @@ class DenoiseResult:
     scores: dict[str, float]
     noise_variance: float
     settings: DenoiseSettings
+    curves: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     residual_rms: np.ndarray | None = None
     out_dir: Path | None = None
@@ -92,49 +95,91 @@ def _methods(settings: DenoiseSettings) -> list[str]:
     return list(settings.candidates)
 
 
-def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, progress=None):
-    """A spectral autoencoder trained on ``cube`` with its defaults, and a function that
-    denoises ``(n, n_channels)`` spectra with it."""
+def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, mnf=None, progress=None):
+    """The MNF autoencoder (:mod:`chemmap.deep.blind_spot`) trained on ``cube`` around
+    ``mnf`` (the cube's MNF model; fitted when not given)."""
     try:
-        from chemmap.deep.autoencoder.inference import denoise_spectra
-        from chemmap.deep.autoencoder.training import train_autoencoder
+        from chemmap.deep.blind_spot import fit_blind_spot_denoiser
     except ImportError as exc:
         raise MissingDependencyError(
             f"The autoencoder needs PyTorch ({exc}). To fix this, pip install 'chemmap[deep]', or use --method mnf."
         ) from None
-    trained = train_autoencoder(cube, progress=progress, device=settings.device, random_state=settings.random_state)
+    return fit_blind_spot_denoiser(
+        cube, mnf, random_state=settings.random_state, device=settings.device, progress=progress
+    )
 
-    return trained, lambda spectra: denoise_spectra(trained, spectra, cube.axis, device=settings.device)
+
+def compare_methods(cube: Cube, settings: DenoiseSettings, progress=None, timer=None) -> tuple[dict, dict, dict, float]:
+    """Fit every method asked for and score each by the hold-out score.
+
+    PCA and MNF are fitted on one seeded sample of pixels and their rank is chosen on a
+    second. Where the autoencoder, which looks at neighbours, is compared, every method is
+    scored on the same pixels: the held-out squares of the central window
+    (:func:`~chemmap.decomposition.denoise.held_out_blocks`), away from those the
+    autoencoder learned from; otherwise on the second sample.
+
+    Returns
+    -------
+    models : dict
+        Method → fitted model.
+    scores : dict
+        Method → hold-out score (the cube's units squared).
+    curves : dict
+        Linear method → {rank: hold-out score} on the pixels of ``scores``.
+    noise_variance : float
+        Mean noise variance of the bands (the scores' floor).
+    """
+    from chemmap.decomposition.denoise import (
+        fit_low_rank,
+        held_out_blocks,
+        holdout_score,
+        noise_variance,
+        rank_scores,
+        read_window,
+        split_samples,
+    )
+
+    stage = timer.stage if timer is not None else lambda name: contextlib.nullcontext()
+    fit, scored = split_samples(cube, settings.random_state)
+    axis = cube.axis.values
+    models = {}
+    for method in _methods(settings):
+        with stage(f"fit {method}"):
+            if method in LINEAR:
+                models[method] = fit_low_rank(fit, scored, axis, method, rank=settings.rank)
+            else:
+                try:
+                    mnf = models.get("mnf") or fit_low_rank(fit, scored, axis, "mnf")
+                    models[method] = autoencoder_denoiser(cube, settings, mnf, progress)
+                except ShapeError as exc:
+                    if settings.method != "auto":
+                        raise
+                    warnings.warn(f"auto compared the other methods only: {exc}", DataWarning, stacklevel=2)
+    if "autoencoder" not in models:
+        curves = {name: model.scores for name, model in models.items()}
+        scores = {name: model.scores[model.rank] for name, model in models.items()}
+        return models, scores, curves, noise_variance(fit)
+    with stage("score"):
+        window, finite = read_window(cube)
+        held = held_out_blocks(finite.shape) & finite
+        scores, curves = {}, {}
+        for name, model in models.items():
+            if name in LINEAR:
+                curves[name] = rank_scores(model, window[held], axis)
+                scores[name] = curves[name][model.rank]
+            else:
+                scores[name] = holdout_score(model.denoise_image, window, axis, scored=held)
+    return models, scores, curves, noise_variance(fit)
 
 
 def execute(cube: Cube, settings: DenoiseSettings, session: Session) -> DenoiseResult:
-    """Fit and score every method asked for on two seeded samples of pixels, then denoise the
-    cube with the chosen one (lazily for a lazy cube)."""
-    from chemmap.decomposition.denoise import fit_low_rank, holdout_score, noise_variance, split_samples
-
-    fit, scored = split_samples(cube, settings.random_state)
-    axis = cube.axis.values
-    models, scores, appliers = {}, {}, {}
-    for method in _methods(settings):
-        with session.timer.stage(f"fit {method}"):
-            if method in LINEAR:
-                model = fit_low_rank(fit, scored, axis, method, rank=settings.rank)
-                models[method], scores[method] = model, model.scores[model.rank]
-                appliers[method] = model.denoise
-            else:
-                trained, apply = autoencoder_denoiser(cube, settings, session.progress)
-                models[method], scores[method] = trained, holdout_score(apply, scored, axis)
-                appliers[method] = lambda c, trained=trained: _autoencoded(trained, c, settings.device)
+    """Fit and score every method asked for (:func:`compare_methods`), then denoise the cube
+    with the chosen one (lazily for a lazy cube)."""
+    models, scores, curves, floor = compare_methods(cube, settings, session.progress, session.timer)
     chosen = min(scores, key=scores.get)
     with session.timer.stage("denoise"):
-        denoised = appliers[chosen](cube)
-    return DenoiseResult(cube, denoised, chosen, models, scores, noise_variance(fit), settings)
-
-
-def _autoencoded(trained, cube: Cube, device: str) -> Cube:
-    from chemmap.deep.autoencoder.inference import autoencode
-
-    return autoencode(trained, cube, device=device)[0]
+        denoised = models[chosen].denoise(cube)
+    return DenoiseResult(cube, denoised, chosen, models, scores, floor, settings, curves=curves)
 
 
 def _metrics(result: DenoiseResult) -> dict:
@@ -142,9 +187,11 @@ def _metrics(result: DenoiseResult) -> dict:
     rank. The score ranks methods; it is not an error against the clean cube (the held-out
     bands' interpolation and the noise estimate both enter it), so none is claimed."""
     methods = {
-        name: {"holdout_mse": score, "rank": getattr(result.models[name], "rank", None)}
+        name: {"holdout_mse": score, **result.models[name].to_dict()}
         for name, score in sorted(result.scores.items(), key=lambda item: item[1])
     }
+    for entry in methods.values():
+        entry.setdefault("rank", None)
     best = min(result.scores.values())
     why = (
         f"asked for ({result.settings.method})"
@@ -158,6 +205,12 @@ def _metrics(result: DenoiseResult) -> dict:
         "noise_std_estimated": float(np.sqrt(result.noise_variance)),
         "holdout": {
             "groups": "bands j mod 8 held out in turn, replaced by interpolation from the others",
+            "pixels": (
+                "the held-out squares of a checkerboard over the central window; the autoencoder learned from "
+                "the others"
+                if "autoencoder" in result.models
+                else "a seeded sample, disjoint from the one the methods were fitted on"
+            ),
             "note": "the score is the error against the clean cube plus the noise variance, where the noise "
             "of a band is independent of the other bands",
         },
@@ -180,7 +233,8 @@ def write(result: DenoiseResult, stage: Path, session: Session) -> None:
     c = cube.n_channels
     result.residual_rms = np.full((h, w), np.nan, dtype=np.float32)
     bands = row_blocks(h, w * c * 4)
-    strongest = int(np.argmax(result.models[result.chosen].mean)) if result.chosen in LINEAR else c // 2
+    chosen = result.models[result.chosen]
+    strongest = int(np.argmax(getattr(chosen, "linear", chosen).mean))
     band_image = np.empty((h, w), dtype=np.float32)
     with NpyRowWriter(stage / "denoised.npy", (h, w, c), np.float32) as out:
         for i, rows in enumerate(bands):
@@ -210,7 +264,7 @@ def _draw_scores(result: DenoiseResult, path: Path) -> None:
     from chemmap.viz.figures import new_figure, save_figure
 
     fig = new_figure(7.0, 4.5)
-    curves = {name: model.scores for name, model in result.models.items() if name in LINEAR}
+    curves = result.curves
     points = {name: score for name, score in result.scores.items() if name not in LINEAR}
     plot_denoise_scores(fig.add_subplot(), curves, points, floor=result.noise_variance, chosen=result.chosen)
     save_figure(fig, path)
