@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from chemmap.datasets.denoising import make_denoising_scene
-from chemmap.decomposition.denoise import fit_low_rank, holdout_score, split_samples
+from chemmap.decomposition.denoise import fit_low_rank, hold_out_bands, holdout_score, split_samples
 
 
 def _true_best_rank(scene, model, ranks=range(1, 11)) -> int:
@@ -49,9 +49,47 @@ def test_the_score_of_any_denoiser_never_sees_the_bands_it_is_scored_on():
     assert holdout_score(lambda s: s, x, scene.cube.axis.values) > 0.5 * scene.noise_std**2
     fit, scored = split_samples(scene.cube, 0)
     model = fit_low_rank(fit, scored, scene.cube.axis.values, "pca")
-    assert holdout_score(model.apply, scored, scene.cube.axis.values) == pytest.approx(
-        model.scores[model.rank], rel=1e-4
+    for rank in (1, model.rank, max(model.scores)):  # the expanded sums of rank_scores, every rank
+        assert holdout_score(lambda s, r=rank: model.apply(s, r), scored, scene.cube.axis.values) == pytest.approx(
+            model.scores[rank], rel=1e-4
+        )
+
+
+def test_held_out_bands_are_interpolated_from_their_neighbours_by_position():
+    axis = np.array([0.0, 1.0, 3.0, 4.0, 6.0, 10.0])
+    line = 2.0 * axis + 1.0
+    masked = hold_out_bands(np.stack([line, line]), np.array([0, 2, 5]), axis)
+    # inside, linear interpolation restores a straight line; beyond an end, the nearest kept band
+    np.testing.assert_allclose(masked[:, [1, 2, 3, 4]], line[[1, 2, 3, 4]][None].repeat(2, 0), rtol=1e-6)
+    np.testing.assert_allclose(masked[:, [0, 5]], [[line[1], line[4]]] * 2)
+
+
+def test_many_channels_take_the_randomized_svd_and_denoise_as_the_exact_one_does(monkeypatch):
+    import chemmap.decomposition.denoise as denoise
+
+    scene = make_denoising_scene(image_shape=(40, 40), n_channels=600, random_state=3)
+    fit, scored = split_samples(scene.cube, 0)
+    randomized = fit_low_rank(fit, scored, scene.cube.axis.values, "mnf")
+    monkeypatch.setattr(denoise, "EXACT_CHANNELS", 10_000)
+    exact = fit_low_rank(fit, scored, scene.cube.axis.values, "mnf")
+    assert randomized.rank == exact.rank == 3
+    assert scene.rmse(randomized.denoise(scene.cube).data) == pytest.approx(
+        scene.rmse(exact.denoise(scene.cube).data), rel=1e-3
     )
+
+
+def test_bands_without_noise_do_not_break_mnf():
+    scene = make_denoising_scene(image_shape=(30, 30), n_channels=60, random_state=5)
+    data = np.asarray(scene.cube.data).copy()
+    data[..., 40:] = 0.0  # channels no count reached, as in X-ray spectra
+    cube = scene.cube.replace(data=data)
+    fit, scored = split_samples(cube, 0)
+    model = fit_low_rank(fit, scored, cube.axis.values, "mnf")
+    assert np.isfinite(list(model.scores.values())).all() and np.isfinite(model.scale).all()
+    assert model.rank == 3
+    denoised = np.asarray(model.denoise(cube).data)
+    error = np.sqrt(np.mean((denoised[..., :40] - scene.clean[..., :40]) ** 2))
+    assert error < 0.3 * scene.noise_std and np.all(denoised[..., 40:] == 0.0)
 
 
 def test_a_lazy_cube_is_denoised_lazily_and_equals_the_eager_result():

@@ -27,16 +27,17 @@ __all__ = [
     "GROUPS",
     "LOW_RANK_METHODS",
     "LowRankDenoiser",
-    "band_interpolation",
     "comparison_window",
     "fit_low_rank",
     "held_out_blocks",
+    "hold_out_bands",
     "holdout_masks",
     "holdout_score",
     "noise_variance",
     "rank_scores",
     "read_window",
     "split_samples",
+    "truncation_errors",
 ]
 
 #: The linear denoisers.
@@ -47,8 +48,10 @@ GROUPS = 8
 SAMPLE_PIXELS = 20_000
 #: Largest rank the hold-out score tries.
 MAX_RANK = 60
-#: Pixels scored at once (the cumulative predictions of every rank are held for them).
+#: Pixels scored at once.
 SCORE_PIECE = 2048
+#: Most channels whose components are found by an exact SVD (beyond: randomized SVD).
+EXACT_CHANNELS = 512
 #: Side of the window of the image on which the methods are compared, pixels.
 WINDOW_SIDE = 128
 
@@ -105,22 +108,20 @@ def holdout_masks(n_channels: int, groups: int = GROUPS) -> list[np.ndarray]:
     return [np.arange(g, n_channels, groups) for g in range(groups)]
 
 
-def band_interpolation(n_channels: int, held: np.ndarray, axis_values: np.ndarray) -> np.ndarray:
-    """``(n_channels, n_channels)`` matrix ``M`` such that ``x @ M`` replaces the bands
-    ``held`` by linear interpolation (in axis position) from the nearest kept bands on either
-    side (the nearest one beyond an end)."""
-    kept = np.setdiff1d(np.arange(n_channels), held)
-    m = np.eye(n_channels, dtype=np.float32)
+def hold_out_bands(spectra: np.ndarray, held: np.ndarray, axis_values) -> np.ndarray:
+    """A float32 copy of ``(..., n_channels)`` spectra whose bands ``held`` are replaced by
+    linear interpolation (in axis position) from the nearest kept bands on either side (the
+    nearest one beyond an end)."""
+    spectra = np.asarray(spectra, dtype=np.float32)
+    axis_values = np.asarray(axis_values, dtype=np.float64)
+    kept = np.setdiff1d(np.arange(spectra.shape[-1]), held)
     positions = np.searchsorted(kept, held)
-    for j, p in zip(held, positions, strict=True):
-        m[j, j] = 0.0
-        left, right = kept[max(p - 1, 0)], kept[min(p, kept.size - 1)]
-        if left == right:
-            m[left, j] = 1.0
-            continue
-        t = (axis_values[j] - axis_values[left]) / (axis_values[right] - axis_values[left])
-        m[left, j], m[right, j] = 1.0 - t, t
-    return m
+    left, right = kept[np.maximum(positions - 1, 0)], kept[np.minimum(positions, kept.size - 1)]
+    span = axis_values[right] - axis_values[left]
+    t = np.where(span != 0, (axis_values[held] - axis_values[left]) / np.where(span != 0, span, 1.0), 0.0)
+    out = spectra.copy()
+    out[..., held] = (1.0 - t).astype(np.float32) * spectra[..., left] + t.astype(np.float32) * spectra[..., right]
+    return out
 
 
 def holdout_score(
@@ -152,7 +153,7 @@ def holdout_score(
     axis_values = np.asarray(axis_values, dtype=np.float64)
     total = 0.0
     for held in holdout_masks(c, groups):
-        masked = spectra @ band_interpolation(c, held, axis_values)
+        masked = hold_out_bands(spectra, held, axis_values)
         error = np.asarray(denoise(masked))[scored][:, held] - spectra[scored][:, held]
         total += float(np.sum(error**2, dtype=np.float64))
     return total / (np.count_nonzero(scored) * c)
@@ -190,19 +191,34 @@ def held_out_blocks(image_shape: tuple[int, int]) -> np.ndarray:
     return (rows // block + cols // block) % 2 == 1
 
 
+def truncation_errors(coords, spectra, held, model: LowRankDenoiser) -> np.ndarray:
+    """Summed squared error, over the pixels and the bands ``held``, of ``spectra``'s
+    restoration from the first ``r`` of ``coords`` (``model.mean + model.scale · basis ·
+    coords``), for every ``r`` from 1 to ``coords.shape[1]``: float64 of shape (r,).
+
+    Expanded so that no restoration is formed: with ``y`` the scaled spectra, ``u`` the held
+    rows of the basis and ``w`` the squared scales, the error is ``Σ w y² − 2 Σ_k z_k (u_k ·
+    w y) + Σ_kl z_k z_l (u_k · w u_l)``, whose sums over ``k, l ≤ r`` are cumulative sums.
+    """
+    z = np.asarray(coords, dtype=np.float64)
+    n = z.shape[1]
+    u = model.basis[held, :n].astype(np.float64)
+    w = model.scale[held].astype(np.float64) ** 2
+    y = (np.asarray(spectra, dtype=np.float64)[:, held] - model.mean[held]) / model.scale[held]
+    linear = np.cumsum(np.einsum("nk,nk->k", z, (y * w) @ u))
+    quadratic = np.cumsum(np.cumsum((z.T @ z) * ((u.T * w) @ u), axis=0), axis=1).diagonal()
+    return np.sum(y * y * w) - 2.0 * linear + quadratic
+
+
 def rank_scores(model: LowRankDenoiser, spectra: np.ndarray, axis_values, groups: int = GROUPS) -> dict[int, float]:
-    """:func:`holdout_score` of ``model`` at every rank 1..candidates at once (the rank-r
-    prediction is the cumulative sum of the first r components' contributions)."""
+    """:func:`holdout_score` of ``model`` at every rank 1..candidates at once
+    (:func:`truncation_errors`)."""
     c, r = model.basis.shape
     sums = np.zeros(r, dtype=np.float64)
     for held in holdout_masks(c, groups):
-        mixing = band_interpolation(c, held, np.asarray(axis_values, dtype=np.float64))
-        v_held = model.basis[held].T  # (r, held)
         for start in range(0, spectra.shape[0], SCORE_PIECE):
             x = spectra[start : start + SCORE_PIECE]
-            z = ((x @ mixing - model.mean) / model.scale) @ model.basis  # (n, r)
-            predicted = np.cumsum(z[:, :, None] * v_held[None], axis=1) * model.scale[held] + model.mean[held]
-            sums += np.sum((predicted - x[:, None, held]) ** 2, axis=(0, 2), dtype=np.float64)
+            sums += truncation_errors(model.coordinates(hold_out_bands(x, held, axis_values)), x, held, model)
     return {k + 1: float(v) for k, v in enumerate(sums / spectra.size)}
 
 
@@ -251,10 +267,10 @@ def fit_low_rank(
         raise ShapeError(f"Denoising needs spectra of at least 4 channels (bands are held out to score it); got {c}.")
     mean = fit.mean(axis=0, dtype=np.float64)
     if method == "mnf":
-        scale = _band_noise_std(fit)
+        scale = _noise_scale(_band_noise_std(fit))
     else:
         scale = np.ones(c)
-    _, values, vt = np.linalg.svd((fit.astype(np.float64) - mean) / scale, full_matrices=False)
+    values, vt = _leading_components(((fit - mean) / scale).astype(np.float32), MAX_RANK + 1)
     candidates = int(min(MAX_RANK, c - 1, fit.shape[0] - 1, np.count_nonzero(values > values[0] * 1e-6)))
     if rank is not None and not 1 <= rank <= candidates:
         raise InvalidParameterError(f"rank must be between 1 and {candidates} for this cube; got {rank}.")
@@ -268,6 +284,30 @@ def fit_low_rank(
     model.scores = rank_scores(model, scored, axis_values, groups)
     model.rank = int(rank) if rank is not None else min(model.scores, key=model.scores.get)
     return model
+
+
+def _leading_components(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Singular values and right singular vectors (rows) of ``x``, at least the first ``k``:
+    all of them by LAPACK (float64) up to :data:`EXACT_CHANNELS` columns, the first ``k`` by
+    randomized SVD beyond (2 048 channels: 1.5 s against 8.6 s)."""
+    if x.shape[1] <= EXACT_CHANNELS or min(x.shape) <= k:
+        _, values, vt = np.linalg.svd(x.astype(np.float64), full_matrices=False)
+        return values, vt
+    from sklearn.utils.extmath import randomized_svd
+
+    _, values, vt = randomized_svd(x, k, n_oversamples=20, n_iter=6, random_state=0)
+    return values.astype(np.float64), vt.astype(np.float64)
+
+
+def _noise_scale(noise_std: np.ndarray) -> np.ndarray:
+    """MNF's divisor per band: the noise standard deviation, at least 1e-3 of its median
+    over the bands; bands with no measurable noise (constant, such as channels no count ever
+    reached) get the median (they are constant after centring, so any divisor serves)."""
+    measured = np.isfinite(noise_std) & (noise_std > 0)
+    if not measured.any():
+        return np.ones_like(noise_std)
+    median = float(np.median(noise_std[measured]))
+    return np.where(measured, np.maximum(noise_std, 1e-3 * median), median)
 
 
 def _band_noise_std(spectra: np.ndarray) -> np.ndarray:

@@ -176,7 +176,13 @@ def execute(cube: Cube, settings: DenoiseSettings, session: Session) -> DenoiseR
     """Fit and score every method asked for (:func:`compare_methods`), then denoise the cube
     with the chosen one (lazily for a lazy cube)."""
     models, scores, curves, floor = compare_methods(cube, settings, session.progress, session.timer)
-    chosen = min(scores, key=scores.get)
+    scored = [name for name, score in scores.items() if np.isfinite(score)]
+    if not scored:
+        raise ShapeError(
+            f"No denoising method could be scored on this cube (hold-out scores {scores}): its spectra may hold "
+            "values that are not finite in every pixel. Check it with chemmap info."
+        )
+    chosen = min(scored, key=scores.get)
     with session.timer.stage("denoise"):
         denoised = models[chosen].denoise(cube)
     return DenoiseResult(cube, denoised, chosen, models, scores, floor, settings, curves=curves)

@@ -33,14 +33,14 @@ from chemmap._shared.progress import notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
 from chemmap.decomposition.denoise import (
-    SCORE_PIECE,
     LowRankDenoiser,
-    band_interpolation,
     fit_low_rank,
     held_out_blocks,
+    hold_out_bands,
     holdout_masks,
     read_window,
     split_samples,
+    truncation_errors,
 )
 from chemmap.deep._torch import pick_device, seed_everything, share_cores, torch
 from chemmap.deep.blind_spot.model import BlindSpotNet
@@ -271,16 +271,11 @@ def _choose_blend(net, linear, image, pixels, axis_values, mse, second_moment, n
     sums = np.zeros((len(variances), n))
     target = image[pixels]
     for held in holdout_masks(c):
-        masked = image @ band_interpolation(c, held, np.asarray(axis_values, dtype=np.float64))
+        masked = hold_out_bands(image, held, axis_values)
         coords, predicted, cut = _predict(net, linear, masked)
-        v_held = linear.basis[held, :n].T
         for i, (weights, kept) in enumerate(choices):
             blended = _blend(coords, predicted, cut, weights, kept, rank)[pixels]
-            for start in range(0, blended.shape[0], SCORE_PIECE):
-                piece = blended[start : start + SCORE_PIECE]
-                restored = np.cumsum(piece[:, :, None] * v_held[None], axis=1) * linear.scale[held] + linear.mean[held]
-                error = restored - target[start : start + SCORE_PIECE, None, held]
-                sums[i] += np.sum(error**2, axis=(0, 2), dtype=np.float64)
+            sums[i] += truncation_errors(blended, target, held, linear)
     sums[:, : rank - 1] = np.inf
     i, last = np.unravel_index(np.argmin(sums), sums.shape)
     weights, kept = choices[i]
