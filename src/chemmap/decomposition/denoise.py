@@ -301,11 +301,13 @@ def _leading_components(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _noise_scale(noise_std: np.ndarray) -> np.ndarray:
     """MNF's divisor per band: the noise standard deviation, at least 1e-3 of its median
-    over the bands; bands with no measurable noise (constant, such as channels no count ever
-    reached) get the median (they are constant after centring, so any divisor serves)."""
-    measured = np.isfinite(noise_std) & (noise_std > 0)
-    if not measured.any():
+    over the bands; bands with no measurable noise (below 1e-6 of the largest: constant, such
+    as channels no count ever reached) get the median (they are constant after centring, so
+    any divisor serves)."""
+    finite = np.isfinite(noise_std)
+    if not finite.any() or np.max(noise_std[finite]) <= 0:
         return np.ones_like(noise_std)
+    measured = finite & (noise_std > 1e-6 * np.max(noise_std[finite]))  # above rounding residue
     median = float(np.median(noise_std[measured]))
     return np.where(measured, np.maximum(noise_std, 1e-3 * median), median)
 
