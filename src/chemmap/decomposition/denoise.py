@@ -84,15 +84,21 @@ class LowRankDenoiser:
     scores: dict[int, float] = field(default_factory=dict)
 
     def coordinates(self, spectra: np.ndarray, n: int | None = None) -> np.ndarray:
-        """``(..., n)`` coordinates of ``(..., n_channels)`` spectra on the first ``n``
-        columns of ``basis`` (all by default), in scaled units (float32)."""
-        return ((np.asarray(spectra, dtype=np.float32) - self.mean) / self.scale) @ self.basis[:, :n]
+        """``(..., n)`` coordinates of ``(..., n_channels)`` spectra (any real dtype) on the
+        first ``n`` columns of ``basis`` (all by default), in scaled units (float32)."""
+        return np.subtract(spectra, self.mean, dtype=np.float32) @ (self.basis[:, :n] / self.scale[:, None])
+
+    def restore(self, coords: np.ndarray) -> np.ndarray:
+        """``(..., n_channels)`` spectra (float32) from ``(..., n)`` coordinates on the first
+        ``n`` columns of ``basis``."""
+        n = coords.shape[-1]
+        out = np.asarray(coords, dtype=np.float32) @ (self.basis[:, :n].T * self.scale)
+        out += self.mean
+        return out
 
     def apply(self, spectra: np.ndarray, rank: int | None = None) -> np.ndarray:
         """Denoise ``(n, n_channels)`` spectra (float32)."""
-        rank = self.rank if rank is None else rank
-        z = self.coordinates(spectra, rank)
-        return ((z @ self.basis[:, :rank].T) * self.scale + self.mean).astype(np.float32, copy=False)
+        return self.restore(self.coordinates(spectra, self.rank if rank is None else rank))
 
     def denoise(self, cube: Cube) -> Cube:
         """Every valid pixel of ``cube`` denoised, block by block (lazy for a lazy cube)."""

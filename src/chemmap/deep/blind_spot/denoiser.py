@@ -104,14 +104,12 @@ class BlindSpotDenoiser:
     def denoise_image(self, image: np.ndarray) -> np.ndarray:
         """Denoise a ``(height, width, n_channels)`` image (float32; pixels that are not
         finite stay NaN)."""
-        image = np.asarray(image, dtype=np.float32)
-        coords, predicted, cut = _predict(self.net, self.linear, image)
+        coords, predicted, finite, cut = _predict(self.net, self.linear, image)
         n = self.n_coords
         blended = _blend(coords[..., :n], predicted[..., :n], cut, self.weights, self.kept, self.net.config["rank"])
-        model = self.linear
-        out = (blended @ model.basis[:, :n].T) * model.scale + model.mean
-        out[~np.isfinite(image).all(axis=-1)] = np.nan
-        return out.astype(np.float32, copy=False)
+        out = self.linear.restore(blended)
+        out[~finite] = np.nan
+        return out
 
     def denoise(self, cube: Cube) -> Cube:
         """The whole cube denoised in bands of rows read with a halo of neighbours (by Dask
@@ -195,7 +193,8 @@ def fit_blind_spot_denoiser(
         linear = fit_low_rank(*split_samples(cube, random_state), cube.axis.values, "mnf")
     rank, candidates = linear.rank, linear.basis.shape[1]
     n = min(candidates, rank + EXTRA_COORDS)
-    coords = linear.coordinates(np.where(finite[..., None], image, linear.mean))
+    coords = linear.coordinates(image)
+    coords[~finite] = 0.0
     tail = np.mean(coords[score][:, rank:] ** 2, axis=0)
     noise_variance = float(np.median(tail)) if tail.size >= 4 else 1.0  # MNF's whitened noise
     coords = coords[..., :n]
@@ -230,15 +229,17 @@ def fit_blind_spot_denoiser(
 
 
 def _predict(net: BlindSpotNet, linear: LowRankDenoiser, image: np.ndarray):
-    """The noisy coordinates of ``image`` (``(h, w, n)``, non-finite pixels at the mean),
-    the network's predictions of them, and the pixels whose neighbourhood is cut."""
-    finite = np.isfinite(image).all(axis=-1)
-    coords = linear.coordinates(np.where(finite[..., None], image, linear.mean), net.config["n_coords"])
+    """The noisy coordinates of ``image`` (``(h, w, n)``; 0, the mean, for pixels that are
+    not finite), the network's predictions of them, the finite pixels and the pixels whose
+    neighbourhood is cut."""
+    coords = linear.coordinates(image, net.config["n_coords"])
+    finite = np.isfinite(coords).all(axis=-1)
+    coords[~finite] = 0.0
     device = next(net.parameters()).device
     with torch.no_grad():
         x = torch.from_numpy(np.ascontiguousarray(coords.transpose(2, 0, 1)[None], dtype=np.float32))
         predicted = net(x.to(device))[0].cpu().numpy().transpose(1, 2, 0)
-    return coords, predicted, ~whole_neighbourhoods(finite, net.config["kernel"])
+    return coords, predicted, finite, ~whole_neighbourhoods(finite, net.config["kernel"])
 
 
 def _blend(coords, predicted, cut, weights, kept, rank: int) -> np.ndarray:
@@ -272,7 +273,7 @@ def _choose_blend(net, linear, image, pixels, axis_values, mse, second_moment, n
     target = image[pixels]
     for held in holdout_masks(c):
         masked = hold_out_bands(image, held, axis_values)
-        coords, predicted, cut = _predict(net, linear, masked)
+        coords, predicted, _, cut = _predict(net, linear, masked)
         for i, (weights, kept) in enumerate(choices):
             blended = _blend(coords, predicted, cut, weights, kept, rank)[pixels]
             sums[i] += truncation_errors(blended, target, held, linear)
