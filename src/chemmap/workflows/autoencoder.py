@@ -188,7 +188,8 @@ def denoising_baseline(trained, cube: Cube, settings: AutoencoderSettings) -> di
         "recommendation": (
             "the autoencoder's denoised cube: it scores at or below MNF"
             if use == "autoencoder"
-            else f"MNF for a denoised cube (chemmap denoise --method mnf): the autoencoder's hold-out score is "
+            else f"MNF for a denoised cube, or chemmap denoise, which also compares the MNF autoencoder (another "
+            f"model, that uses the neighbours) and applies the best: this autoencoder's hold-out score is "
             f"{ae / mnf_score:.2f}x MNF's; the latent features and clusters here stand on their own"
         ),
     }
