@@ -68,3 +68,12 @@ def test_a_rank_beyond_what_the_cube_holds_is_refused_in_one_line(scene, tmp_pat
     _, path = scene
     assert main(["denoise", str(path), "--out", str(tmp_path / "o"), "--method", "pca", "--rank", "500"]) == 2
     assert "rank must be between 1 and" in capsys.readouterr().err
+
+
+def test_a_single_spectrum_is_refused_with_what_smooths_it(scene, tmp_path, capsys):
+    scene, _ = scene
+    one = tmp_path / "one.npz"
+    write(scene.cube.replace(data=np.asarray(scene.cube.data)[:1, :1]), one)
+    assert main(["denoise", str(one), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "this input has 1" in err and "chemmap preprocess --savgol" in err and not (tmp_path / "o").exists()

@@ -234,7 +234,11 @@ def split_samples(cube: Cube, random_state: int = 0) -> tuple[np.ndarray, np.nda
     both = sample_pixels(cube, 2 * SAMPLE_PIXELS, random_state, func="chemmap denoise")[0].astype(np.float32)
     if both.shape[0] < 4:
         n = both.shape[0]
-        raise ShapeError(f"Denoising needs at least 4 valid, finite pixels; got {n} sample{'s' * (n != 1)}.")
+        raise ShapeError(
+            f"chemmap denoise learns the signal from many spectra at once and needs at least 4 valid, finite "
+            f"pixels; this input has {n}. To smooth {'a single spectrum' if n == 1 else 'so few spectra'}, use "
+            "chemmap preprocess --savgol WIDTH (a Savitzky-Golay window in axis units)."
+        )
     order = np.random.default_rng(random_state).permutation(both.shape[0])
     return both[np.sort(order[::2])], both[np.sort(order[1::2])]
 
