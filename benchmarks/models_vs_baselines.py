@@ -14,7 +14,8 @@ Unmixing: mean abundance RMSE against the truth (Hungarian matching) of every ex
 FCLS and with the scaled model, and of ``auto``, on Samson and on 30 x 36 scenes of three band
 spectra in Dirichlet fractions with pure corners (two seeds with fractions that sum to one,
 one with a per-pixel brightness of +-40 %), and on 60 x 60 scenes of four random spectra in
-smooth fields where almost no pixel is pure (one with a brightness of +-30 %). Example::
+smooth fields where almost no pixel is pure (six seeds, three with a brightness of +-30 %).
+Example::
 
     timeout 900 prlimit --as=$((12<<30)) python benchmarks/models_vs_baselines.py
 """
@@ -111,7 +112,7 @@ def unmixing_table(with_real: bool) -> None:
     scenes = [(f"mixture seed {s}, brightness ±{b:.0%}", *_mixture_scene(s, b)) for s, b in ((0, 0), (1, 0), (2, 0.4))]
     scenes += [
         (f"smoothly mixed seed {s}, noise {n}, brightness ±{b:.0%}", *_smoothly_mixed_scene(s, n, b))
-        for s, n, b in ((1, 0.03, 0), (2, 0.02, 0.3))
+        for s, n, b in ((1, 0.03, 0), (2, 0.02, 0.3), (3, 0.03, 0), (4, 0.02, 0.3), (5, 0.03, 0.3), (6, 0.02, 0))
     ]
     if with_real and (SHARED / "samson").is_dir():
         from chemmap.datasets import load_samson
