@@ -95,3 +95,20 @@ def test_one_pixel_lines_of_another_material_are_not_smoothed_away():
 
     assert on_lines(denoised) <= on_lines(mnf)
     assert on_lines(denoised) < 0.25 * scene.noise_std
+
+
+def test_the_pixels_mnf_was_fitted_on_are_not_scored_so_the_noise_its_basis_learned_is_not_kept():
+    from chemmap.datasets import make_demo_cube
+
+    clean = np.asarray(make_demo_cube(noise=0.0).data)
+    noisy = make_demo_cube(noise=0.05)  # 30 x 30 x 200: MNF's sample is half the image
+
+    def rmse(cube):
+        return np.sqrt(np.mean((np.asarray(cube.data) - clean) ** 2))
+
+    fit, scored = split_samples(noisy, 0)
+    denoiser = fit_blind_spot_denoiser(noisy, device="cpu")
+    assert rmse(denoiser.denoise(noisy)) < 0.9 * rmse(
+        fit_low_rank(fit, scored, noisy.axis.values, "mnf").denoise(noisy)
+    )
+    assert denoiser.kept.sum() <= 10  # scoring the fitted pixels kept all 21 coordinates

@@ -73,6 +73,8 @@ def test_autoencoder_denoise(tmp_path):
                                             flags=re.MULTILINE).groups())  # fmt: skip
     assert auto < noisy and pca < noisy
     assert (tmp_path / "denoised.npy").is_file()
+    mnf_autoencoder = float(re.search(r"MNF autoencoder ([0-9.]+)$", out, flags=re.MULTILINE).group(1))
+    assert mnf_autoencoder < pca
 
 
 def test_the_example_notebook_runs_and_shows_the_cube_and_the_run(tmp_path):

@@ -33,6 +33,7 @@ __all__ = [
     "hold_out_bands",
     "holdout_masks",
     "holdout_score",
+    "in_window",
     "noise_variance",
     "rank_scores",
     "read_window",
@@ -188,6 +189,14 @@ def read_window(cube: Cube) -> tuple[np.ndarray, np.ndarray]:
     return image, np.isfinite(image).all(axis=-1) & valid
 
 
+def in_window(image_shape: tuple[int, int], positions) -> np.ndarray:
+    """The :func:`comparison_window`'s pixels at the flat image ``positions`` (bool)."""
+    marked = np.zeros(image_shape[0] * image_shape[1], dtype=bool)
+    marked[np.asarray(positions, dtype=np.int64)] = True
+    rows, cols = comparison_window(image_shape)
+    return marked.reshape(image_shape)[rows, cols]
+
+
 def held_out_blocks(image_shape: tuple[int, int]) -> np.ndarray:
     """``(height, width)`` bool: the white squares of a checkerboard of square blocks (a
     quarter of the longer side, 4 to 16 pixels): the pixels a method is scored on, away from
@@ -228,10 +237,11 @@ def rank_scores(model: LowRankDenoiser, spectra: np.ndarray, axis_values, groups
     return {k + 1: float(v) for k, v in enumerate(sums / spectra.size)}
 
 
-def split_samples(cube: Cube, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def split_samples(cube: Cube, random_state: int = 0, *, positions: bool = False):
     """Two disjoint seeded samples of at most :data:`SAMPLE_PIXELS` valid spectra each: one to
-    fit a denoiser on, one to score it on."""
-    both = sample_pixels(cube, 2 * SAMPLE_PIXELS, random_state, func="chemmap denoise")[0].astype(np.float32)
+    fit a denoiser on, one to score it on; with ``positions``, also the flat positions in the
+    image of the first sample's pixels (a score on pixels a model was fitted on favours it)."""
+    both, where = sample_pixels(cube, 2 * SAMPLE_PIXELS, random_state, func="chemmap denoise")
     if both.shape[0] < 4:
         n = both.shape[0]
         raise ShapeError(
@@ -240,7 +250,9 @@ def split_samples(cube: Cube, random_state: int = 0) -> tuple[np.ndarray, np.nda
             "chemmap preprocess --savgol WIDTH (a Savitzky-Golay window in axis units)."
         )
     order = np.random.default_rng(random_state).permutation(both.shape[0])
-    return both[np.sort(order[::2])], both[np.sort(order[1::2])]
+    first, second = np.sort(order[::2]), np.sort(order[1::2])
+    both = both.astype(np.float32)
+    return (both[first], both[second], where[first]) if positions else (both[first], both[second])
 
 
 def fit_low_rank(

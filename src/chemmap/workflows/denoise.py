@@ -95,9 +95,10 @@ def _methods(settings: DenoiseSettings) -> list[str]:
     return list(settings.candidates)
 
 
-def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, mnf=None, progress=None):
+def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, mnf=None, fitted_on=None, progress=None):
     """The MNF autoencoder (:mod:`chemmap.deep.blind_spot`) trained on ``cube`` around
-    ``mnf`` (the cube's MNF model; fitted when not given)."""
+    ``mnf`` (the cube's MNF model, fitted on the pixels at ``fitted_on``; fitted when not
+    given)."""
     try:
         from chemmap.deep.blind_spot import fit_blind_spot_denoiser
     except ImportError as exc:
@@ -105,7 +106,7 @@ def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, mnf=None, progre
             f"The autoencoder needs PyTorch ({exc}). To fix this, pip install 'chemmap[deep]', or use --method mnf."
         ) from None
     return fit_blind_spot_denoiser(
-        cube, mnf, random_state=settings.random_state, device=settings.device, progress=progress
+        cube, mnf, fitted_on, random_state=settings.random_state, device=settings.device, progress=progress
     )
 
 
@@ -116,7 +117,8 @@ def compare_methods(cube: Cube, settings: DenoiseSettings, progress=None, timer=
     second. Where the autoencoder, which looks at neighbours, is compared, every method is
     scored on the same pixels: the held-out squares of the central window
     (:func:`~chemmap.decomposition.denoise.held_out_blocks`), away from those the
-    autoencoder learned from; otherwise on the second sample.
+    autoencoder learned from, less those PCA and MNF were fitted on; otherwise on the second
+    sample.
 
     Returns
     -------
@@ -131,7 +133,6 @@ def compare_methods(cube: Cube, settings: DenoiseSettings, progress=None, timer=
     """
     from chemmap.decomposition.denoise import (
         fit_low_rank,
-        held_out_blocks,
         holdout_score,
         noise_variance,
         rank_scores,
@@ -140,7 +141,7 @@ def compare_methods(cube: Cube, settings: DenoiseSettings, progress=None, timer=
     )
 
     stage = timer.stage if timer is not None else lambda name: contextlib.nullcontext()
-    fit, scored = split_samples(cube, settings.random_state)
+    fit, scored, fitted_on = split_samples(cube, settings.random_state, positions=True)
     axis = cube.axis.values
     models = {}
     for method in _methods(settings):
@@ -150,7 +151,7 @@ def compare_methods(cube: Cube, settings: DenoiseSettings, progress=None, timer=
             else:
                 try:
                     mnf = models.get("mnf") or fit_low_rank(fit, scored, axis, "mnf")
-                    models[method] = autoencoder_denoiser(cube, settings, mnf, progress)
+                    models[method] = autoencoder_denoiser(cube, settings, mnf, fitted_on, progress)
                 except ShapeError as exc:
                     if settings.method != "auto":
                         raise
@@ -160,8 +161,8 @@ def compare_methods(cube: Cube, settings: DenoiseSettings, progress=None, timer=
         scores = {name: model.scores[model.rank] for name, model in models.items()}
         return models, scores, curves, noise_variance(fit)
     with stage("score"):
-        window, finite = read_window(cube)
-        held = held_out_blocks(finite.shape) & finite
+        window, _ = read_window(cube)
+        held = models["autoencoder"].scored
         scores, curves = {}, {}
         for name, model in models.items():
             if name in LINEAR:

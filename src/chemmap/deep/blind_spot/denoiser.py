@@ -38,6 +38,7 @@ from chemmap.decomposition.denoise import (
     held_out_blocks,
     hold_out_bands,
     holdout_masks,
+    in_window,
     read_window,
     split_samples,
     truncation_errors,
@@ -73,7 +74,7 @@ class BlindSpotDenoiser:
     Attributes
     ----------
     linear : LowRankDenoiser
-        The MNF encoder and decoder, fitted on the learning pixels.
+        The MNF encoder and decoder (the model `chemmap denoise --method mnf` fits).
     net : BlindSpotNet
         The blind-spot network (on ``device``, in evaluation mode).
     weights : ndarray of shape (n_coords,)
@@ -87,6 +88,9 @@ class BlindSpotDenoiser:
         The network's squared error against the noisy coordinates on the held-out pixels.
     seconds : float
         Training time.
+    scored : ndarray of bool
+        The pixels of the comparison window it was scored on: on the white squares, valid,
+        finite, and not among those MNF was fitted on.
     """
 
     linear: LowRankDenoiser
@@ -96,6 +100,7 @@ class BlindSpotDenoiser:
     noise_variance: float
     prediction_mse: np.ndarray
     seconds: float
+    scored: np.ndarray | None = None
 
     @property
     def n_coords(self) -> int:
@@ -150,6 +155,7 @@ def whole_neighbourhoods(finite: np.ndarray, kernel: int) -> np.ndarray:
 def fit_blind_spot_denoiser(
     cube: Cube,
     linear: LowRankDenoiser | None = None,
+    fitted_on=None,
     *,
     random_state: int = 0,
     device: str = "auto",
@@ -166,6 +172,10 @@ def fit_blind_spot_denoiser(
     linear : LowRankDenoiser, optional
         The MNF model of ``cube`` when one was fitted already (``chemmap denoise`` compares
         it); by default fitted on :func:`~chemmap.decomposition.denoise.split_samples`.
+    fitted_on : array-like of int, optional
+        Flat image positions of the pixels ``linear`` was fitted on: they are not scored
+        (its basis has learned their noise, so restoring them from many coordinates would
+        look better than it is).
     random_state : int
         Seed of the MNF sample and of the network.
     device : {"auto", "cpu", "cuda"}
@@ -178,19 +188,21 @@ def fit_blind_spot_denoiser(
     -------
     BlindSpotDenoiser
     """
+    if linear is None:
+        fit, scored, fitted_on = split_samples(cube, random_state, positions=True)
+        linear = fit_low_rank(fit, scored, cube.axis.values, "mnf")
     image, finite = read_window(cube)
     held = held_out_blocks(finite.shape)
     whole = whole_neighbourhoods(finite, KERNEL)
-    learn, score = finite & ~held, finite & held
-    fewest = min(np.count_nonzero(whole & ~held), np.count_nonzero(whole & held))
+    learn = finite & ~held
+    score = finite & held & ~in_window(cube.image_shape, [] if fitted_on is None else fitted_on)
+    fewest = min(np.count_nonzero(whole & learn), np.count_nonzero(whole & score))
     if fewest < MIN_PIXELS:
         raise ShapeError(
             f"The autoencoder learns from each pixel's {KERNEL} x {KERNEL} neighbourhood and needs at least "
             f"{MIN_PIXELS} pixels with a whole one on each side of its checkerboard; this image "
             f"({cube.image_shape[0]} x {cube.image_shape[1]}) has {fewest}. Use --method mnf."
         )
-    if linear is None:
-        linear = fit_low_rank(*split_samples(cube, random_state), cube.axis.values, "mnf")
     rank, candidates = linear.rank, linear.basis.shape[1]
     n = min(candidates, rank + EXTRA_COORDS)
     coords = linear.coordinates(image)
@@ -218,14 +230,15 @@ def fit_blind_spot_denoiser(
     with torch.no_grad():
         predicted = net(x)[0].cpu().numpy().transpose(1, 2, 0)
 
-    mse = np.mean((predicted - coords)[whole & held] ** 2, axis=0, dtype=np.float64)
+    mse = np.mean((predicted - coords)[whole & score] ** 2, axis=0, dtype=np.float64)
     second_moment = np.mean(coords[score] ** 2, axis=0, dtype=np.float64)
     rng = np.random.default_rng(random_state)
-    chosen = learn & (rng.random(learn.shape) < SELECTION_PIXELS / max(1, np.count_nonzero(learn)))
+    chosen = score & (rng.random(score.shape) < SELECTION_PIXELS / max(1, np.count_nonzero(score)))
     noise_variance, weights, kept = _choose_blend(
         net, linear, image, chosen, cube.axis.values, mse, second_moment, noise_variance
     )
-    return BlindSpotDenoiser(linear, net, weights, kept, noise_variance, mse, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return BlindSpotDenoiser(linear, net, weights, kept, noise_variance, mse, seconds, scored=score)
 
 
 def _predict(net: BlindSpotNet, linear: LowRankDenoiser, image: np.ndarray):
