@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chemmap._shared.blockwise import row_blocks
+from chemmap._shared.blockwise import map_spectra
 from chemmap._shared.progress import notify
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
@@ -63,7 +63,7 @@ MIN_PIXELS = 64
 #: whitening assumes noise independent from band to band; where it is not, the trailing
 #: coordinates' variance misstates it).
 NOISE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
-#: Learning pixels on which the blend is chosen (a seeded sample).
+#: Scored pixels on which the blend is chosen (a seeded sample).
 SELECTION_PIXELS = 8192
 
 
@@ -109,29 +109,33 @@ class BlindSpotDenoiser:
     def denoise_image(self, image: np.ndarray) -> np.ndarray:
         """Denoise a ``(height, width, n_channels)`` image (float32; pixels that are not
         finite stay NaN)."""
-        coords, predicted, finite, cut = _predict(self.net, self.linear, image)
-        n = self.n_coords
-        blended = _blend(coords[..., :n], predicted[..., :n], cut, self.weights, self.kept, self.net.config["rank"])
-        out = self.linear.restore(blended)
+        coords = self.blended(self.linear.coordinates(image, self.net.config["n_coords"]))
+        return self.linear.restore(coords[..., : self.n_coords])
+
+    def blended(self, coords: np.ndarray) -> np.ndarray:
+        """The blended ``(height, width, n)`` coordinates of an image's noisy ones (the
+        network's ``n_coords``; those not kept are 0, those of pixels that are not finite
+        NaN)."""
+        coords, predicted, finite, cut = _predict(self.net, coords)
+        n, rank = self.n_coords, self.net.config["rank"]
+        out = np.zeros_like(coords)
+        out[..., :n] = _blend(coords[..., :n], predicted[..., :n], cut, self.weights, self.kept, rank)
         out[~finite] = np.nan
         return out
 
     def denoise(self, cube: Cube) -> Cube:
-        """The whole cube denoised in bands of rows read with a halo of neighbours (by Dask
-        blocks with overlap for a lazy cube)."""
-        halo = self.net.config["kernel"] // 2
-        data = cube.data
+        """The whole cube denoised (lazily for a lazy cube): every pixel projected on MNF's
+        coordinates block by block, the network run on the coordinates (with a halo of
+        neighbours between Dask blocks), and the spectra restored block by block. Only the
+        coordinates, a few per pixel, are held whole."""
+        n_all, n = self.net.config["n_coords"], self.n_coords
+        coords = map_spectra(lambda s: self.linear.coordinates(s, n_all), cube.data, n_out=n_all)
         if cube.is_lazy:
-            data = data.rechunk({2: -1}).map_overlap(
-                self.denoise_image, depth={0: halo, 1: halo, 2: 0}, boundary="none", dtype=np.float32
-            )
-            return cube.replace(data=data)
-        h, w, c = data.shape
-        out = np.empty((h, w, c), dtype=np.float32)
-        for rows in row_blocks(h, w * c * 4 * 8):
-            lo, hi = max(0, rows.start - halo), min(h, rows.stop + halo)
-            out[rows] = self.denoise_image(data[lo:hi])[rows.start - lo : rows.stop - lo]
-        return cube.replace(data=out)
+            halo = self.net.config["kernel"] // 2
+            coords = coords.map_overlap(self.blended, depth={0: halo, 1: halo, 2: 0}, boundary="none", dtype=np.float32)
+        else:
+            coords = self.blended(coords)
+        return cube.replace(data=map_spectra(lambda c: self.linear.restore(c[:, :n]), coords, n_out=cube.n_channels))
 
     def to_dict(self) -> dict:
         return {
@@ -241,16 +245,15 @@ def fit_blind_spot_denoiser(
     return BlindSpotDenoiser(linear, net, weights, kept, noise_variance, mse, seconds, scored=score)
 
 
-def _predict(net: BlindSpotNet, linear: LowRankDenoiser, image: np.ndarray):
-    """The noisy coordinates of ``image`` (``(h, w, n)``; 0, the mean, for pixels that are
-    not finite), the network's predictions of them, the finite pixels and the pixels whose
-    neighbourhood is cut."""
-    coords = linear.coordinates(image, net.config["n_coords"])
+def _predict(net: BlindSpotNet, coords: np.ndarray):
+    """For an image's ``(h, w, n_coords)`` noisy coordinates: a copy with those of pixels
+    that are not finite set to 0 (the mean), the network's predictions of them, the finite
+    pixels and the pixels whose neighbourhood is cut."""
     finite = np.isfinite(coords).all(axis=-1)
-    coords[~finite] = 0.0
+    coords = np.where(finite[..., None], coords, 0.0).astype(np.float32)
     device = next(net.parameters()).device
     with torch.no_grad():
-        x = torch.from_numpy(np.ascontiguousarray(coords.transpose(2, 0, 1)[None], dtype=np.float32))
+        x = torch.from_numpy(np.ascontiguousarray(coords.transpose(2, 0, 1)[None]))
         predicted = net(x.to(device))[0].cpu().numpy().transpose(1, 2, 0)
     return coords, predicted, finite, ~whole_neighbourhoods(finite, net.config["kernel"])
 
@@ -286,7 +289,7 @@ def _choose_blend(net, linear, image, pixels, axis_values, mse, second_moment, n
     target = image[pixels]
     for held in holdout_masks(c):
         masked = hold_out_bands(image, held, axis_values)
-        coords, predicted, _, cut = _predict(net, linear, masked)
+        coords, predicted, _, cut = _predict(net, linear.coordinates(masked, n))
         for i, (weights, kept) in enumerate(choices):
             blended = _blend(coords, predicted, cut, weights, kept, rank)[pixels]
             sums[i] += truncation_errors(blended, target, held, linear)
