@@ -77,3 +77,32 @@ def test_a_single_spectrum_is_refused_with_what_smooths_it(scene, tmp_path, caps
     assert main(["denoise", str(one), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "this input has 1" in err and "chemmap preprocess --savgol" in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("method", ["mnf", "autoencoder"])
+def test_a_denoised_cube_beyond_the_memory_limit_is_computed_by_bands_and_equals_the_whole_one(method):
+    from chemmap._shared.compute import compute, compute_settings
+    from chemmap.workflows.denoise import DenoiseSettings, _in_bands, autoencoder_denoiser
+
+    cube = make_denoising_scene(n_channels=60, random_state=2).cube  # 64 x 64 x 60: 960 KiB of float32
+    if method == "autoencoder":
+        pytest.importorskip("torch")
+        model = autoencoder_denoiser(cube, DenoiseSettings(device="cpu"))
+    else:
+        model = fit_low_rank(*split_samples(cube, 0), cube.axis.values, "mnf")
+    with compute_settings(memory_limit="512KiB"):
+        banded = _in_bands(cube)
+        assert banded.is_lazy and len(banded.data.chunks[0]) > 1
+        (streamed,) = compute(model.denoise(banded).data)
+    np.testing.assert_allclose(streamed, np.asarray(model.denoise(cube).data), atol=1e-5)
+
+
+def test_the_samples_shrink_under_a_small_memory_limit_but_keep_twice_the_channels_for_the_noise_estimate():
+    from chemmap._shared.compute import compute_settings
+
+    scene = make_denoising_scene(image_shape=(64, 64), n_channels=400, random_state=1)
+    with compute_settings(memory_limit="8GiB"):
+        assert split_samples(scene.cube, 0)[0].shape[0] == 2048  # every pixel, halved
+    with compute_settings(memory_limit="512KiB"):
+        fit, scored = split_samples(scene.cube, 0)
+    assert fit.shape[0] == scored.shape[0] == 2 * 400

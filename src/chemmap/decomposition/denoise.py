@@ -47,6 +47,8 @@ LOW_RANK_METHODS = ("pca", "mnf")
 GROUPS = 8
 #: Most pixels the fit and the score each draw (a seeded sample).
 SAMPLE_PIXELS = 20_000
+#: Fewest pixels both samples draw together, whatever the memory limit.
+MIN_SAMPLE = 1_000
 #: Largest rank the hold-out score tries.
 MAX_RANK = 60
 #: Pixels scored at once.
@@ -238,10 +240,21 @@ def rank_scores(model: LowRankDenoiser, spectra: np.ndarray, axis_values, groups
 
 
 def split_samples(cube: Cube, random_state: int = 0, *, positions: bool = False):
-    """Two disjoint seeded samples of at most :data:`SAMPLE_PIXELS` valid spectra each: one to
-    fit a denoiser on, one to score it on; with ``positions``, also the flat positions in the
-    image of the first sample's pixels (a score on pixels a model was fitted on favours it)."""
-    both, where = sample_pixels(cube, 2 * SAMPLE_PIXELS, random_state, func="chemmap denoise")
+    """Two disjoint seeded samples of at most :data:`SAMPLE_PIXELS` valid spectra each (fewer
+    where the fits' float64 copies of many channels would pass a quarter of the memory limit,
+    but at least twice the channels and ``MIN_SAMPLE / 2``: HySime's noise regression needs
+    more pixels than channels): one to fit a denoiser on, one to score it on; with
+    ``positions``, also the flat positions in the image of the first sample's pixels (a score
+    on pixels a model was fitted on favours it)."""
+    from chemmap._shared.compute import INTERMEDIATE_SHARE, active_settings
+
+    # float64 samples and the fits' copies of them (about four) within a share of the limit
+    fitting = int(INTERMEDIATE_SHARE * active_settings().memory_limit / (cube.n_channels * 8 * 4))
+    # HySime's noise regression needs more pixels than channels in the fitting half
+    fewest = max(MIN_SAMPLE, 4 * cube.n_channels)
+    both, where = sample_pixels(
+        cube, max(fewest, min(2 * SAMPLE_PIXELS, fitting)), random_state, func="chemmap denoise"
+    )
     if both.shape[0] < 4:
         n = both.shape[0]
         raise ShapeError(

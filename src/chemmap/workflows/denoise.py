@@ -185,8 +185,25 @@ def execute(cube: Cube, settings: DenoiseSettings, session: Session) -> DenoiseR
         )
     chosen = min(scored, key=scores.get)
     with session.timer.stage("denoise"):
-        denoised = models[chosen].denoise(cube)
+        denoised = models[chosen].denoise(_in_bands(cube))
     return DenoiseResult(cube, denoised, chosen, models, scores, floor, settings, curves=curves)
+
+
+def _in_bands(cube: Cube) -> Cube:
+    """``cube``, or, where its float32 denoised copy would pass
+    :data:`~chemmap._shared.compute.INTERMEDIATE_SHARE` of the memory limit, the same pixels
+    as a Dask array of bands of rows, so that the copy is computed and written band by band
+    instead of held whole."""
+    from chemmap._shared.compute import INTERMEDIATE_SHARE, active_settings
+
+    h, w = cube.image_shape
+    row_bytes = w * cube.n_channels * 4
+    if cube.is_lazy or h * row_bytes <= INTERMEDIATE_SHARE * active_settings().memory_limit:
+        return cube
+    import dask.array as da
+
+    band = row_blocks(h, row_bytes)[0].stop
+    return cube.replace(data=da.from_array(cube.data, chunks=(band, w, cube.n_channels)))
 
 
 def _metrics(result: DenoiseResult) -> dict:
