@@ -1,6 +1,7 @@
-"""The denoising workflow behind ``chemmap denoise``: PCA, MNF or the spectral autoencoder,
-each scored by the hold-out score of :mod:`chemmap.decomposition.denoise` (no clean cube
-needed); ``auto`` applies the method with the lowest score. Writes the denoised cube, the
+"""The denoising workflow behind ``chemmap denoise``: PCA, MNF or the MNF autoencoder
+(:mod:`chemmap.deep.blind_spot`), each scored by the hold-out score of
+:mod:`chemmap.decomposition.denoise` (no clean cube needed); ``auto`` applies the method
+with the lowest score. Writes the denoised cube, the
 scores, a figure and report.html into one output folder atomically."""
 
 from __future__ import annotations
