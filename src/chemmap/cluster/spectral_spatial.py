@@ -336,10 +336,12 @@ def _segment_features(
         return float(np.mean(result.uncertainty[valid[band]])) if valid[band].any() else 0.0
 
     best = best_model = None
+    best_surety = np.inf
     for model in models:  # one labelling held besides the best so far
         trial = _labelling(model, whitened[band], smoothed[band], valid[band], k)
-        if best is None or surety(trial) < surety(best):
-            best, best_model = trial, model
+        trial_surety = surety(trial)
+        if best is None or trial_surety < best_surety:
+            best, best_model, best_surety = trial, model, trial_surety
     if band == slice(0, h):
         return best
     return _labelling(best_model, whitened, smoothed, valid, k)

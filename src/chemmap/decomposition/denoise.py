@@ -160,10 +160,11 @@ def holdout_score(
     c = spectra.shape[-1]
     scored = np.ones(spectra.shape[:-1], dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
     axis_values = np.asarray(axis_values, dtype=np.float64)
+    target = spectra[scored]
     total = 0.0
     for held in holdout_masks(c, groups):
         masked = hold_out_bands(spectra, held, axis_values)
-        error = np.asarray(denoise(masked))[scored][:, held] - spectra[scored][:, held]
+        error = np.asarray(denoise(masked))[..., held][scored] - target[:, held]
         total += float(np.sum(error**2, dtype=np.float64))
     return total / (np.count_nonzero(scored) * c)
 
@@ -221,7 +222,7 @@ def truncation_errors(coords, spectra, held, model: LowRankDenoiser) -> np.ndarr
     n = z.shape[1]
     u = model.basis[held, :n].astype(np.float64)
     w = model.scale[held].astype(np.float64) ** 2
-    y = (np.asarray(spectra, dtype=np.float64)[:, held] - model.mean[held]) / model.scale[held]
+    y = (np.asarray(spectra)[:, held].astype(np.float64) - model.mean[held]) / model.scale[held]
     linear = np.cumsum(np.einsum("nk,nk->k", z, (y * w) @ u))
     quadratic = np.cumsum(np.cumsum((z.T @ z) * ((u.T * w) @ u), axis=0), axis=1).diagonal()
     return np.sum(y * y * w) - 2.0 * linear + quadratic
