@@ -70,6 +70,7 @@ def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007) with ``2 + log k`` trials per centre."""
     x = x.astype(np.float64, copy=False)
     n = x.shape[0]
+    squares = np.einsum("ij,ij->i", x, x)
     trials = 2 + int(np.log(k))
     centres = np.empty((k, x.shape[1]))
     centres[0] = x[rng.integers(n)]
@@ -81,21 +82,34 @@ def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
             break
         picks = np.searchsorted(np.cumsum(closest), rng.random(trials) * potential)
         picks = np.minimum(picks, n - 1)
-        candidate = np.minimum(closest[None, :], squared_distances(x, x[picks]).T)
+        to_picks = squares[None, :] - 2.0 * (x[picks] @ x.T) + squares[picks, None]
+        candidate = np.minimum(closest[None, :], np.maximum(to_picks, 0.0))
         best = int(np.argmin(candidate.sum(axis=1)))
         centres[c] = x[picks[best]]
         closest = candidate[best]
     return centres
 
 
+def _nearest(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest centroid of each row of ``x`` (float64) and ``x . c - |c|^2 / 2`` for it,
+    which is ``(|x|^2 - |x - c|^2) / 2``: the largest of these is the nearest centroid, with
+    one ``(n, k)`` array instead of the distances' three."""
+    scores = x @ centroids.T
+    scores -= 0.5 * np.einsum("ij,ij->i", centroids, centroids)
+    labels = scores.argmax(axis=1)
+    return labels, scores[np.arange(labels.size), labels]
+
+
 def _update(x: np.ndarray, centroids: np.ndarray):
     """Per-cluster sums and counts, and the inertia, of one block."""
     x = x.astype(np.float64, copy=False)
     x = x[np.all(np.isfinite(x), axis=1)]
-    d = squared_distances(x, centroids)
-    labels = np.argmin(d, axis=1)
-    onehot = (labels[:, None] == np.arange(centroids.shape[0])[None, :]).astype(np.float64)
-    return onehot.T @ x, onehot.sum(axis=0), float(d[np.arange(x.shape[0]), labels].sum())
+    labels, best = _nearest(x, centroids)
+    k = centroids.shape[0]
+    onehot = np.zeros((x.shape[0], k))
+    onehot[np.arange(labels.size), labels] = 1.0
+    inertia = max(float(np.einsum("ij,ij->", x, x)) - 2.0 * float(best.sum()), 0.0)
+    return onehot.T @ x, np.bincount(labels, minlength=k).astype(np.float64), inertia
 
 
 def _block_update(block: np.ndarray, rows: slice, *, centroids: np.ndarray):
@@ -111,11 +125,19 @@ def _new_centroids(sums, counts, old):
 
 
 def lloyd_in_memory(x: np.ndarray, centroids: np.ndarray, *, max_iter: int, tol: float):
-    """Lloyd iterations on an in-memory sample; returns centroids, inertia, iterations."""
+    """Lloyd iterations on an in-memory sample of finite rows; returns centroids, inertia,
+    iterations."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    n, k = x.shape[0], centroids.shape[0]
+    total, rows = float(np.einsum("ij,ij->", x, x)), np.arange(n)
+    onehot = np.zeros((n, k))
     inertia = np.inf
     for it in range(1, max_iter + 1):
-        sums, counts, inertia = _update(x, centroids)
-        new = _new_centroids(sums, counts, centroids)
+        labels, best = _nearest(x, centroids)
+        inertia = max(total - 2.0 * float(best.sum()), 0.0)
+        onehot[:] = 0.0
+        onehot[rows, labels] = 1.0
+        new = _new_centroids(onehot.T @ x, np.bincount(labels, minlength=k).astype(np.float64), centroids)
         shift = float(np.sum((new - centroids) ** 2))
         centroids = new
         if shift <= tol:
