@@ -248,6 +248,22 @@ def test_the_parser_is_made_without_the_heavy_libraries():
     assert out.stdout.strip() == "[]"
 
 
+def test_a_mapping_run_imports_neither_scikit_learn_nor_scipy_stats(tmp_path):
+    """chemmap's estimators have scikit-learn's interface without its import (0.5-1 s with
+    SciPy's statistics, which it imports): a default run, k chosen by every criterion,
+    spectral-spatial clusters, its metrics and figures, needs neither."""
+    demo = tmp_path / "demo"
+    subprocess.run([sys.executable, "-m", "chemmap", "demo", "--out", str(demo), "--quiet"], check=True)
+    code = (
+        "import sys; from chemmap.cli.main import main; "
+        f"main(['run', {str(demo / 'demo.csv')!r}, '--out', {str(tmp_path / 'out')!r}, '--quiet']); "
+        "print([m for m in ('sklearn', 'scipy.stats') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "out" / "k_selection.png").exists()  # the gap statistic's k-means ran
+
+
 @pytest.mark.parametrize(
     "command",
     [

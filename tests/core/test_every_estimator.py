@@ -11,10 +11,11 @@ import pkgutil
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
 import chemmap
+from chemmap._shared.estimator import Estimator
 from chemmap.cluster import PixelClusterer
 from chemmap.cluster.features import PixelFeatures
 from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
@@ -108,7 +109,7 @@ def test_fit_returns_the_estimator_and_keeps_its_parameters(name):
     make, fit_input = CASES[name]
     estimator = make()
     args, kwargs = fit_input()
-    if not isinstance(estimator, BaseEstimator):  # a Chain is a list of steps, not an estimator
+    if not isinstance(estimator, Estimator):  # a Chain is a list of steps, not an estimator
         assert estimator.fit(*args, **kwargs) is estimator
         return
     params = estimator.get_params()

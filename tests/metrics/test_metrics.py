@@ -83,6 +83,19 @@ def test_distinguishing_bands_and_boundary_sharpness():
     assert boundary_sharpness(labels, margins)["sharpness"] == pytest.approx(0.1)
 
 
+def test_adjusted_rand_index_equals_scikit_learns():
+    from sklearn.metrics import adjusted_rand_score
+
+    from chemmap.metrics.clustering import adjusted_rand_index
+
+    rng = np.random.default_rng(5)
+    for size, ka, kb in ((2000, 4, 6), (50, 1, 3), (7, 7, 7), (1, 1, 1)):
+        a = rng.integers(-1, ka, size) * 10  # any integer values
+        b = np.where(rng.random(size) < 0.6, a // 10, rng.integers(0, kb, size))
+        assert adjusted_rand_index(a, b) == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
+    assert adjusted_rand_index(np.array([0, 0, 1, 1]), np.array([5, 5, 2, 2])) == 1.0
+
+
 @pytest.mark.parametrize("piece", [2**20, 333], ids=["one piece", "counted by pieces"])
 def test_external_scores_from_the_confusion_matrix_equal_scikit_learns_and_never_match_masked_pixels(
     piece, monkeypatch

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin
 
+from chemmap._shared.estimator import ClusterMixin, Estimator
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice, check_int
 from chemmap.cluster.cleanup import merge_small_regions, mode_filter
@@ -18,7 +18,7 @@ from chemmap.core.exceptions import InvalidParameterError, NotFittedError, Shape
 __all__ = ["PixelClusterer"]
 
 
-class PixelClusterer(ClusterMixin, BaseEstimator):
+class PixelClusterer(ClusterMixin, Estimator):
     """Cluster the pixels of a cube (or rows of a spectra matrix).
 
     Parameters

@@ -5,9 +5,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from chemmap._shared.compute import compute, ensure_fits, result_fits, spill
+from chemmap._shared.estimator import Estimator
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.validation import check_choice
 from chemmap.core.cube import Cube, is_lazy_array
@@ -19,7 +19,7 @@ __all__ = ["FEATURE_KINDS", "PixelFeatures"]
 FEATURE_KINDS = ("spectra", "pca", "ratios")
 
 
-class PixelFeatures(BaseEstimator):
+class PixelFeatures(Estimator):
     """Turns valid pixels into a feature matrix (a scikit-learn style transformer).
 
     Parameters

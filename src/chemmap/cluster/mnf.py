@@ -222,10 +222,10 @@ def _floored(noise: np.ndarray) -> np.ndarray:
 def _untruncated(covariance: np.ndarray, c: int) -> np.ndarray:
     """Undo keeping only the most alike pairs: scale by the ratio of a chi-square's mean to
     its mean below the same quantile (the noise taken as Gaussian)."""
-    from scipy.stats import chi2
+    from scipy.special import chdtr, chdtri
 
-    cut = chi2.ppf(NOISE_PAIR_SHARE, c)
-    truncated_mean = chi2.cdf(cut, c + 2) * c / NOISE_PAIR_SHARE  # E[X | X <= cut] for X ~ chi2(c)
+    cut = chdtri(c, 1 - NOISE_PAIR_SHARE)  # the chi-squared quantile NOISE_PAIR_SHARE
+    truncated_mean = chdtr(c + 2, cut) * c / NOISE_PAIR_SHARE  # E[X | X <= cut] for X ~ chi2(c)
     covariance = covariance * c / max(truncated_mean, 1e-12)
     return covariance + np.eye(c) * max(np.trace(covariance) / c, 1e-30) * 1e-9
 

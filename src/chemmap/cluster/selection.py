@@ -14,6 +14,7 @@ from chemmap._shared.blockwise import take_rows
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_choice, check_random_state
+from chemmap.cluster.kmeans import fit_kmeans
 from chemmap.cluster.methods import ClusterResult, cluster_methods
 from chemmap.cluster.silhouette import silhouette_score
 
@@ -61,8 +62,6 @@ def gap_statistic(features: np.ndarray, ks, fits: dict[int, ClusterResult], *, r
         ``gap`` and ``s`` per k, and ``best``: the smallest k with
         ``gap(k) >= gap(k+1) - s(k+1)``.
     """
-    from sklearn.cluster import KMeans
-
     rng = check_random_state(random_state)
     x = features.astype(np.float64)
     centred = x - x.mean(axis=0)
@@ -75,7 +74,7 @@ def gap_statistic(features: np.ndarray, ks, fits: dict[int, ClusterResult], *, r
         log_w = np.log(_within_dispersion(x, fits[k].labels))
         ref_logs = []
         for ref in refs:
-            labels = KMeans(n_clusters=k, n_init=1, random_state=int(rng.integers(2**31))).fit_predict(ref)
+            labels = fit_kmeans(ref, k, n_init=1, random_state=int(rng.integers(2**31))).predict(ref)
             ref_logs.append(np.log(_within_dispersion(ref, labels)))
         ref_logs = np.array(ref_logs)
         gap[k] = float(ref_logs.mean() - log_w)

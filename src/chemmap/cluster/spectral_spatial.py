@@ -38,12 +38,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
-from scipy.stats import chi2
-from sklearn.base import BaseEstimator, ClusterMixin
+from scipy.special import chdtri, ndtr
 
 from chemmap._shared.blockwise import in_threads, row_blocks
 from chemmap._shared.compute import ensure_bytes_fit
+from chemmap._shared.estimator import ClusterMixin, Estimator
 from chemmap._shared.progress import notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_int
@@ -145,7 +144,7 @@ def mixed_pixel_log_likelihood(
 def _mixed_limit(d: int) -> float:
     """Largest squared whitened residual (unit noise) of a pixel on the segment between two
     class means in ``d`` feature dimensions."""
-    return float(chi2.ppf(1 - MIXED_PIXEL_ALPHA, max(d - 1, 1)))
+    return float(chdtri(max(d - 1, 1), MIXED_PIXEL_ALPHA))  # the chi-squared quantile 1 - alpha
 
 
 def _core_sums(x: np.ndarray, loglik: np.ndarray, means: np.ndarray):
@@ -436,7 +435,7 @@ def _check_memory(n_pixels: int, k: int, d: int) -> None:
 SELECTION_CLIP = 1.0
 
 
-class SpectralSpatialClusterer(ClusterMixin, BaseEstimator):
+class SpectralSpatialClusterer(ClusterMixin, Estimator):
     """:func:`spectral_spatial_segmentation` with the attributes of a fitted
     :class:`~chemmap.cluster.PixelClusterer`, for ``chemmap run --method spectral-spatial``.
 

@@ -14,10 +14,10 @@ import functools
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from chemmap._shared.blockwise import map_spectra, reduce_blocks
 from chemmap._shared.compute import compute
+from chemmap._shared.estimator import Estimator, TransformerMixin
 from chemmap._shared.progress import ProgressCallback, notify
 from chemmap._shared.validation import check_choice, check_int, check_number
 from chemmap.core.cube import Cube
@@ -100,7 +100,7 @@ class MCRResult:
         }
 
 
-class MCRALS(TransformerMixin, BaseEstimator):
+class MCRALS(TransformerMixin, Estimator):
     """MCR-ALS with non-negativity, closure, unimodality, selectivity and equality constraints.
 
     Parameters

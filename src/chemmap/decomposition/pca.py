@@ -8,9 +8,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from chemmap._shared.blockwise import map_spectra, reduce_blocks, spread_blocks
+from chemmap._shared.estimator import Estimator, TransformerMixin
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.sampling import pixel_uniforms
 from chemmap._shared.validation import check_fitted_features, check_int, check_pixel_matrix
@@ -48,7 +48,7 @@ def gram_partial(block: np.ndarray, valid, rows: slice, *, fraction: float, seed
     return float(n), n * mean, scatter + n * np.outer(mean, mean)
 
 
-class StreamingPCA(TransformerMixin, BaseEstimator):
+class StreamingPCA(TransformerMixin, Estimator):
     """PCA fitted from block partials (covariance of a seeded pixel sample).
 
     Parameters

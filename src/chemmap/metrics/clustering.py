@@ -14,7 +14,14 @@ from chemmap.cluster.spectra import cluster_spectra
 from chemmap.core.exceptions import ShapeError
 from chemmap.metrics.grades import grade
 
-__all__ = ["SILHOUETTE_SAMPLE", "cluster_dispersion", "external_scores", "internal_scores", "match_clusters"]
+__all__ = [
+    "SILHOUETTE_SAMPLE",
+    "adjusted_rand_index",
+    "cluster_dispersion",
+    "external_scores",
+    "internal_scores",
+    "match_clusters",
+]
 
 #: Largest number of pixels the silhouette is computed on (seeded sample beyond it).
 SILHOUETTE_SAMPLE = 10_000
@@ -167,6 +174,20 @@ def _distinct(values: np.ndarray, pieces: list[slice], *, where: np.ndarray | No
         elif v.size:
             found.update(np.unique(v).tolist())
     return np.array(sorted(found), dtype=values.dtype)
+
+
+def adjusted_rand_index(a: np.ndarray, b: np.ndarray) -> float:
+    """Adjusted Rand index of two labellings of the same pixels (any integer labels, all
+    counted; scikit-learn's ``adjusted_rand_score``)."""
+    _, a = np.unique(np.asarray(a).reshape(-1), return_inverse=True)
+    _, b = np.unique(np.asarray(b).reshape(-1), return_inverse=True)
+    if a.size != b.size:
+        raise ShapeError(f"The two labellings hold {a.size} and {b.size} pixels; they must match.")
+    if a.size == 0:
+        return 1.0
+    width = int(b.max()) + 1
+    confusion = np.bincount(a * width + b, minlength=(int(a.max()) + 1) * width).reshape(-1, width)
+    return _ari(confusion)
 
 
 def _ari(confusion: np.ndarray) -> float:

@@ -70,9 +70,8 @@ def clustering_stability(
         ``ari`` per refit, ``min_ari``, ``mean_ari``, ``threshold``, ``stable``, ``runs``,
         ``sample_size`` and ``perturbation``.
     """
-    from sklearn.metrics import adjusted_rand_score
-
     from chemmap.cluster.methods import cluster_methods
+    from chemmap.metrics.clustering import adjusted_rand_index
 
     index = seeded_sample(int(features.shape[0]), STABILITY_SAMPLE, random_state)
     x = np.asarray(take_rows(features, index), dtype=np.float64)
@@ -90,7 +89,7 @@ def clustering_stability(
         if method == "gmm" and "n_init" in options:
             options["n_init"] = min(int(options["n_init"]), GMM_REFIT_RESTARTS)
         refit = fit(perturbed, k, random_state=random_state + 101 + run, **options)
-        scores.append(float(adjusted_rand_score(y[keep], refit.labels)))
+        scores.append(adjusted_rand_index(y[keep], refit.labels))
     low = min(scores) if scores else None
     return {
         "runs": runs,

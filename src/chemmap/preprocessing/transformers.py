@@ -8,8 +8,8 @@ code of the named step, so ``sklearn.pipeline.Pipeline`` on pixel matrices and a
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
+from chemmap._shared.estimator import Estimator, TransformerMixin
 from chemmap._shared.validation import check_fitted_features, check_pixel_matrix
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
@@ -22,7 +22,7 @@ __all__ = ["SPATIAL_STEPS", "SpectralTransformer"]
 SPATIAL_STEPS = ("spatial_gaussian", "spatial_median", "destripe", "flat_field", "mask_low_snr_bands")
 
 
-class SpectralTransformer(TransformerMixin, BaseEstimator):
+class SpectralTransformer(TransformerMixin, Estimator):
     """One preprocessing step as a scikit-learn transformer.
 
     Parameters

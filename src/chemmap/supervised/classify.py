@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from chemmap._shared.blockwise import map_spectra, take_rows
 from chemmap._shared.compute import compute
+from chemmap._shared.estimator import Estimator
 from chemmap._shared.progress import ProgressCallback
 from chemmap._shared.validation import check_choice, check_number
 from chemmap.core.cube import Cube
@@ -180,7 +180,7 @@ def _candidates(method: str, n_features: int) -> list:
     return [None]
 
 
-class PixelClassifier(BaseEstimator):
+class PixelClassifier(Estimator):
     """A classifier of pixel spectra whose hyper-parameters are chosen over spatial blocks.
 
     Parameters

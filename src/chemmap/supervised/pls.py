@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
 
 from chemmap._shared.blockwise import map_spectra
+from chemmap._shared.estimator import Estimator, RegressorMixin
 from chemmap._shared.model_axis import check_model_axis
 from chemmap._shared.validation import check_choice
 from chemmap.core.exceptions import (
@@ -50,7 +50,7 @@ def preprocess_spectra(spectra: np.ndarray, kind: str) -> np.ndarray:
     return x
 
 
-class PLSMapper(RegressorMixin, BaseEstimator):
+class PLSMapper(RegressorMixin, Estimator):
     """Partial least squares from spectra to a reference value, applied to every pixel.
 
     Parameters

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from sklearn.base import BaseEstimator, TransformerMixin
-
+from chemmap._shared.estimator import Estimator, TransformerMixin
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import NotFittedError
 from chemmap.deep.autoencoder.losses import LossWeights
@@ -16,7 +15,7 @@ __all__ = ["SpectralAutoencoderMapper"]
 DEFAULT_LOSS = LossWeights()
 
 
-class SpectralAutoencoderMapper(TransformerMixin, BaseEstimator):
+class SpectralAutoencoderMapper(TransformerMixin, Estimator):
     """Learn a spectral autoencoder on a Cube; map Cubes to latent features or denoise them.
 
     Parameters are those of :func:`chemmap.deep.autoencoder.training.train_autoencoder`.

@@ -7,15 +7,15 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
 
+from chemmap._shared.estimator import Estimator, RegressorMixin
 from chemmap.core.exceptions import NotFittedError
 from chemmap.deep.unet.training import IMPROVED, UNetSettings
 
 __all__ = ["UNetMapper"]
 
 
-class UNetMapper(RegressorMixin, BaseEstimator):
+class UNetMapper(RegressorMixin, Estimator):
     """Learn a map of one quantity from samples that each carry one reference value.
 
     Parameters
