@@ -138,3 +138,20 @@ NEEDS_CHANNELS = {"savgol": "window", "resample": "to", "denoise": "the hold-out
 def test_estimators_of_pixel_matrices_pass_scikit_learns_checks(estimator):
     float32 = "float32 scores agree to float32 precision (1e-7), not the 1e-9 this check asks of float64"
     check_estimator(estimator, expected_failed_checks={"check_methods_sample_order_invariance": float32})
+
+
+def test_scikit_learns_pipeline_and_grid_search_take_chemmaps_estimators():
+    """Nested parameters (``step__param``) reach a chemmap estimator inside a Pipeline."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(150, 3)) * [3.0, 2.0, 1.0]  # the class is read on the third direction
+    x = (scores @ np.linalg.qr(rng.normal(size=(20, 3)))[0].T).astype(np.float32)
+    y = (scores[:, 2] > 0).astype(int)
+    search = GridSearchCV(
+        make_pipeline(StreamingPCA(1), LogisticRegression()), {"streamingpca__n_components": [1, 3]}, cv=3
+    ).fit(x, y)
+    assert search.best_params_ == {"streamingpca__n_components": 3} and search.best_score_ > 0.9
+    assert repr(StreamingPCA(3)) == "StreamingPCA(n_components=3)"
