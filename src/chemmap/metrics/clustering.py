@@ -7,6 +7,7 @@ import functools
 
 import numpy as np
 
+from chemmap._shared.assignment import min_cost_assignment
 from chemmap._shared.blockwise import reduce_blocks, take_rows
 from chemmap._shared.compute import FEATURE_BLOCK_BYTES
 from chemmap._shared.sampling import seeded_sample
@@ -132,8 +133,6 @@ def match_clusters(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.
         cluster value -> class value for matched clusters (unmatched clusters are absent;
         negative cluster values, masked pixels, are never matched).
     """
-    from scipy.optimize import linear_sum_assignment
-
     truth, pred = np.asarray(truth).reshape(-1), np.asarray(pred).reshape(-1)
     if truth.size != pred.size:
         raise ShapeError(f"The labels hold {pred.size} pixels and the ground truth {truth.size}; they must match.")
@@ -148,7 +147,7 @@ def match_clusters(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.
         confusion += np.bincount(cell, minlength=confusion.size)
     confusion = confusion.reshape(classes.size, clusters.size)
     real = np.flatnonzero(clusters >= 0)
-    rows, cols = linear_sum_assignment(-confusion[:, real])
+    rows, cols = min_cost_assignment(-confusion[:, real])
     mapping = {int(clusters[real[c]]): int(classes[r]) for r, c in zip(rows, cols, strict=True)}
     return confusion, classes, clusters, mapping
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemmap._shared.assignment import min_cost_assignment
 from chemmap.core.exceptions import ShapeError
 
 __all__ = ["match_components", "spectral_angles", "unmixing_scores"]
@@ -26,10 +27,8 @@ def spectral_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def match_components(estimated: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``order[i]``: the estimated component matched to reference ``i`` (−1 if none), the
     pairing that minimises the summed spectral angle."""
-    from scipy.optimize import linear_sum_assignment
-
     angles = spectral_angles(reference, estimated)
-    rows, cols = linear_sum_assignment(angles)
+    rows, cols = min_cost_assignment(angles)
     order = np.full(angles.shape[0], -1)
     order[rows] = cols
     return order
@@ -63,8 +62,6 @@ def unmixing_scores(
         ``matched`` (reference -> estimated index), ``spectral_angle`` and
         ``abundance_rmse`` per reference component with their means.
     """
-    from scipy.optimize import linear_sum_assignment
-
     spectra = np.asarray(spectra, dtype=np.float64)
     if true_spectra is None and true_abundances is None:
         return {}
@@ -85,7 +82,7 @@ def unmixing_scores(
         ref = np.asarray(true_abundances, dtype=np.float64).reshape(-1, m)
         keep = np.all(np.isfinite(est), axis=1) & np.all(np.isfinite(ref), axis=1)
         cost = np.sqrt(((ref[keep, :, None] - est[keep, None, :]) ** 2).mean(axis=0))
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = min_cost_assignment(cost)
         order = np.full(m, -1)
         order[rows] = cols
     out: dict = {"matched": {names[i]: int(j) for i, j in enumerate(order)}}
