@@ -78,32 +78,9 @@ def _mixture_scene(seed: int, brightness: float):
     return Cube(cube.astype(np.float32), SpectralAxis(x, "cm-1")), fractions
 
 
-def _smoothly_mixed_scene(seed: int, noise: float, brightness: float):
-    """60 x 60 pixels of 4 random spectra (three Gaussian bands each on 400-2400 nm), mixed by
-    smooth abundance fields so that almost no pixel is pure: a second generator, where the
-    purest pixels are still mixtures."""
-    from scipy.ndimage import gaussian_filter
-
-    from chemmap.core.axis import SpectralAxis
-    from chemmap.core.cube import Cube
-
-    rng = np.random.default_rng(seed)
-    x = np.linspace(400, 2400, 150)
-
-    def band() -> np.ndarray:
-        return rng.uniform(0.3, 1) * np.exp(-0.5 * ((x - rng.uniform(500, 2300)) / rng.uniform(40, 200)) ** 2)
-
-    spectra = np.stack([0.1 + band() + band() + band() for _ in range(4)])
-    fields = np.stack([gaussian_filter(rng.normal(size=(60, 60)), 3) for _ in range(4)], axis=-1)
-    fractions = np.exp(6 * fields)
-    fractions /= fractions.sum(axis=-1, keepdims=True)
-    gain = 1 + brightness * rng.uniform(-1, 1, size=(60, 60, 1))
-    cube = gain * (fractions @ spectra) + rng.normal(scale=noise, size=(60, 60, 150))
-    return Cube(cube.astype(np.float32), SpectralAxis(x, "nm")), fractions
-
-
 def unmixing_table(with_real: bool) -> None:
     """Every extractor + solver and ``auto``: mean abundance RMSE per scene."""
+    from chemmap.datasets import make_smooth_mixture
     from chemmap.decomposition import abundance_maps, extract_endmembers
     from chemmap.decomposition.endmembers import ENDMEMBER_METHODS
     from chemmap.metrics.unmixing import unmixing_scores
@@ -111,7 +88,10 @@ def unmixing_table(with_real: bool) -> None:
 
     scenes = [(f"mixture seed {s}, brightness ±{b:.0%}", *_mixture_scene(s, b)) for s, b in ((0, 0), (1, 0), (2, 0.4))]
     scenes += [
-        (f"smoothly mixed seed {s}, noise {n}, brightness ±{b:.0%}", *_smoothly_mixed_scene(s, n, b))
+        (
+            f"smoothly mixed seed {s}, noise {n}, brightness ±{b:.0%}",
+            *make_smooth_mixture(random_state=s, noise=n, brightness=b),
+        )
         for s, n, b in ((1, 0.03, 0), (2, 0.02, 0.3), (3, 0.03, 0), (4, 0.02, 0.3), (5, 0.03, 0.3), (6, 0.02, 0))
     ]
     if with_real and (SHARED / "samson").is_dir():
@@ -132,7 +112,8 @@ def unmixing_table(with_real: bool) -> None:
             maps = np.asarray(abundance_maps(cube, found[extractor], method=method, residual=False).data)
             score = unmixing_scores(found[extractor], maps, true_abundances=truth)["mean_abundance_rmse"]
             cells.append(f"{score:.4f}")
-        cells[-1] += f" ({chose['extractor']}+{solver})"
+        undecided = "" if chose["extractor_decided_by_data"] else f"; undecided, {chose['extractor_disagreement']:.3f}"
+        cells[-1] += f" ({chose['extractor']}+{solver}{undecided})"
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -147,9 +147,41 @@ def test_unmix_auto_takes_fcls_where_fractions_sum_to_one_and_scaled_where_brigh
     assert f"Extractor `{auto['extractor']}`" in report
     assert "Endmembers refined from the purest pixels: 1: mean of" in report
     assert metrics["scores"]["mean_abundance_rmse"] < 0.02
+    assert auto["extractor_decided_by_data"] and auto["extractor_disagreement"] < 0.01  # pure pixels: all agree
+    assert "do not decide" not in report and not any("do not decide" in w for w in metrics_warnings(out))
     if brightness:  # what the README's first example gives on the same scene
         fcls = _run(mixture_scene, mixture_scene / "fcls", "--unmix", "vca+fcls", "--components", "3", *truth)
         assert fcls["unmixing"]["scores"]["mean_abundance_rmse"] > 5 * metrics["scores"]["mean_abundance_rmse"]
+
+
+def metrics_warnings(out) -> list[str]:
+    return json.loads((out / "metrics.json").read_text())["warnings"]
+
+
+def test_unmix_auto_says_when_equally_good_extractors_give_different_maps(tmp_path):
+    """No pixel is pure (smooth abundance fields): ATGP's and VCA's refined endmembers fit the
+    pixels within 1.4 % of each other, but their abundances differ by about 0.1 (against the
+    truth: 0.097 and 0.064). The run says the data do not decide instead of presenting one."""
+    from chemmap.datasets import make_smooth_mixture
+    from chemmap.metrics.unmixing import unmixing_scores
+
+    cube, fractions = make_smooth_mixture(random_state=5, noise=0.03, brightness=0.3)
+    np.savez(tmp_path / "scene.npz", cube=np.asarray(cube.data), axis=cube.axis.values, axis_unit="nm")
+    out = tmp_path / "out"
+    metrics = _run(tmp_path, out, "--components", "4")
+    auto = metrics["unmixing"]["auto"]
+    assert not auto["extractor_decided_by_data"] and auto["extractor_disagreement"] > 0.05
+    rival = max(
+        auto["equally_good_extractors"], key=lambda n: auto["equally_good_extractors"][n]["abundance_rmse_to_chosen"]
+    )
+    assert 0 <= auto["equally_good_extractors"][rival]["residual_above_chosen"] <= 0.05
+    assert any("do not decide the endmember extractor" in w and rival in w for w in metrics_warnings(out))
+    report = (out / "report.md").read_text()
+    assert f"`{rival}` (residual +" in report and "do not decide the endmember extractor" in report
+    # one of the two maps is at least half the disagreement from the truth; here the chosen one
+    found = np.load(out / "abundances.npy")
+    error = unmixing_scores(np.load(out / "endmembers.npy"), found, true_abundances=fractions)["mean_abundance_rmse"]
+    assert error > auto["extractor_disagreement"] / 2
 
 
 @pytest.mark.data

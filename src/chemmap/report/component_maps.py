@@ -107,11 +107,20 @@ def _auto_choice_lines(auto: dict) -> list[str]:
     moves = zip(auto["refined_from_pixels"], auto["refinement_shift_noise_norms"], strict=True)
     refined = [f"{i + 1}: {refinement(n, shift)}" for i, (n, shift) in enumerate(moves)]
     residuals = ", ".join(f"{name} {value:.4g}" for name, value in auto["fit_residual_by_extractor"].items())
-    return [
+    lines = [
         f"- Extractor `{auto['extractor']}`: {auto['extractor_why']} (every extractor: {residuals})",
         f"- Solver `{auto['solver']}`: {auto['why']}",
         f"- Endmembers refined from the purest pixels: {'; '.join(refined)}",
     ]
+    rivals = auto.get("equally_good_extractors") or {}
+    if rivals:
+        each = ", ".join(
+            f"`{name}` (residual {100 * r['residual_above_chosen']:+.1f} %, "
+            f"fractions {r['abundance_rmse_to_chosen']:.3f} RMSE from the chosen ones)"
+            for name, r in rivals.items()
+        )
+        lines.append(f"- Extractors that explain the pixels as well: {each}")
+    return lines
 
 
 def markdown_sections(result) -> list[str]:

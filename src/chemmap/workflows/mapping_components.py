@@ -4,17 +4,26 @@ figures and report sections are in :mod:`chemmap.report.component_maps`)."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import ConfigError, InputFileNotFoundError, ShapeError
+from chemmap.core.exceptions import ConfigError, DataWarning, InputFileNotFoundError, ShapeError
 
 __all__ = ["ABUNDANCE_SOLVERS", "UnmixingOutput", "check_unmix_method", "classification_step", "unmixing_step"]
 
 ABUNDANCE_SOLVERS = ("fcls", "scaled", "nnls", "ls")
+
+#: ``--unmix auto``: extractors whose refined endmembers leave a fit residual within this share
+#: of the best one's explain the pixels as well as it does.
+EXTRACTOR_TIE = 0.05
+#: ``--unmix auto``: where the abundances of such equally good extractors differ by more than
+#: this RMSE of the fractions (matched components), the data do not decide between them and
+#: the run says so.
+EXTRACTOR_DISAGREEMENT = 0.05
 
 
 def check_unmix_method(value, name, func):
@@ -148,6 +157,13 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
     the extractor whose refined endmembers leave the smallest mean fit residual on the sample
     is kept (no truth needed: the endmembers that explain the pixels best).
 
+    Where the purest pixels are still mixtures, several extractors explain the pixels about
+    equally well (residuals within :data:`EXTRACTOR_TIE`) with endmembers that are other
+    mixtures, and their abundances differ: the RMSE between the chosen extractor's fractions
+    and each equally good one's, on the sample, is reported, and above
+    :data:`EXTRACTOR_DISAGREEMENT` a :class:`~chemmap.core.exceptions.DataWarning` says that
+    the maps depend on a choice the data do not make.
+
     Returns
     -------
     found : Endmembers
@@ -161,19 +177,33 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
     from chemmap.decomposition import abundance_maps
     from chemmap.decomposition.endmembers import ENDMEMBER_METHODS, endmembers_of_pixels, sample_pixels
     from chemmap.decomposition.model_choice import BRIGHTNESS_SPREAD, brightness_spread, refine_from_purest
+    from chemmap.metrics.unmixing import unmixing_scores
 
     pixels, valid = sample_pixels(cube, sample, seed, func="unmixing auto")
     rows = Cube(pixels[:, None, :].astype(np.float32), cube.axis)
-    trials = {}
+    trials, fractions = {}, {}
     for extractor in ENDMEMBER_METHODS:
         found = endmembers_of_pixels(pixels, valid, cube.image_shape, k, method=extractor, random_state=seed)
         spread = brightness_spread(pixels, found.spectra)
         solver = "scaled" if spread > BRIGHTNESS_SPREAD else "fcls"
         refined, counts, shifts = refine_from_purest(pixels, found.spectra, solver, cube.axis)
-        fit = np.asarray(abundance_maps(rows, refined, method=solver, residual=True).data)[:, 0, -1]
-        trials[extractor] = (float(np.nanmean(fit)), found, refined, solver, spread, counts, shifts)
+        fit = np.asarray(abundance_maps(rows, refined, method=solver, residual=True).data)
+        fractions[extractor] = fit[..., :-1]
+        trials[extractor] = (float(np.nanmean(fit[:, 0, -1])), found, refined, solver, spread, counts, shifts)
     extractor = min(trials, key=lambda name: trials[name][0])
     residual, found, refined, solver, spread, counts, shifts = trials[extractor]
+    rivals = {
+        name: {
+            "recipe": f"{name}+{trials[name][3]}",
+            "residual_above_chosen": round(trials[name][0] / max(residual, np.finfo(float).tiny) - 1, 4),
+            "abundance_rmse_to_chosen": unmixing_scores(
+                trials[name][2], fractions[name], true_abundances=fractions[extractor]
+            )["mean_abundance_rmse"],
+        }
+        for name in trials
+        if name != extractor and trials[name][0] <= residual * (1 + EXTRACTOR_TIE)
+    }
+    disagreement = max((r["abundance_rmse_to_chosen"] for r in rivals.values()), default=0.0)
     why = (
         f"the per-pixel sums of non-negative abundances spread by {spread:.3f} (interquartile range over the median), "
         f"{'more' if solver == 'scaled' else 'less'} than {BRIGHTNESS_SPREAD}: "
@@ -185,6 +215,7 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
     )
     report = {
         "extractor": extractor,
+        "recipe": f"{extractor}+{solver}",
         "extractor_why": f"its refined endmembers leave the smallest mean fit residual ({residual:.4g}) on the "
         f"{pixels.shape[0]} sampled pixels",
         "fit_residual_by_extractor": {name: trial[0] for name, trial in trials.items()},
@@ -193,7 +224,22 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
         "why": why,
         "refined_from_pixels": counts,
         "refinement_shift_noise_norms": [None if np.isnan(x) else round(x, 3) for x in shifts],
+        "equally_good_extractors": rivals,
+        "extractor_disagreement": disagreement,
+        "extractor_decided_by_data": disagreement <= EXTRACTOR_DISAGREEMENT,
     }
+    if disagreement > EXTRACTOR_DISAGREEMENT:
+        rival = max(rivals, key=lambda name: rivals[name]["abundance_rmse_to_chosen"])
+        warnings.warn(
+            f"unmixing auto: the data do not decide the endmember extractor. {rival}'s endmembers explain "
+            f"the sampled pixels as well as {extractor}'s (fit residual "
+            f"{100 * rivals[rival]['residual_above_chosen']:+.1f} %) but their abundances differ by "
+            f"{disagreement:.3f} (RMSE of the fractions), so at least one of the two maps is off by half that "
+            f"or more. The purest pixels are probably mixtures themselves; compare --unmix {extractor}+{solver} "
+            f"with --unmix {rivals[rival]['recipe']}, or give reference spectra.",
+            DataWarning,
+            stacklevel=2,
+        )
     return found, refined, solver, report
 
 
