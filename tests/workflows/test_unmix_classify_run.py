@@ -184,6 +184,36 @@ def test_unmix_auto_says_when_equally_good_extractors_give_different_maps(tmp_pa
     assert error > auto["extractor_disagreement"] / 2
 
 
+@pytest.mark.parametrize("method", ["ppi+fcls", "auto"])
+def test_unmixing_pixels_that_span_fewer_directions_than_asked_gives_the_maps_they_hold(tmp_path, method):
+    """A 2 x 3 x 4 ripple file holds spectra on one line (0..23): PPI finds two distinct
+    endmembers where three were asked (an IndexError before)."""
+    cube = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    np.savez(tmp_path / "scene.npz", cube=cube, axis=np.array([1.5, 301.5, 601.5, 901.5]), axis_unit="eV")
+    metrics = _run(tmp_path, tmp_path / "out", "--unmix", method, "--components", "3")
+    unmixing = metrics["unmixing"]
+    assert unmixing["k"] == 2 and unmixing["k_asked"] == 3  # auto: PPI's two fit exactly
+    assert np.load(tmp_path / "out" / "abundances.npy").shape == (2, 3, 2)
+    assert any("found only 2 distinct endmembers" in w for w in metrics_warnings(tmp_path / "out"))
+
+
+def test_unmix_auto_leaves_out_extractors_that_choose_pixels_without_signal(mixture_scene):
+    """EDS maps hold pixels without a single count; extractors that take one as an endmember
+    broke the scaled model ("a component spectrum is all zeros") and made every fit residual
+    infinite. They are left out, said so, and the residual is taken over pixels with signal."""
+    scene = np.load(mixture_scene / "scene.npz")
+    cube = scene["cube"].copy()
+    cube[10:14, 10:14] = 0
+    np.savez(mixture_scene / "scene.npz", cube=cube, axis=scene["axis"], axis_unit="cm-1")
+    out = mixture_scene / "empty"
+    auto = _run(mixture_scene, out, "--components", "4")["unmixing"]["auto"]
+    assert set(auto["skipped_extractors"]) and "without signal" in next(iter(auto["skipped_extractors"].values()))
+    assert set(auto["fit_residual_by_extractor"]).isdisjoint(auto["skipped_extractors"])
+    assert all(np.isfinite(v) for v in auto["fit_residual_by_extractor"].values())
+    assert np.all(np.abs(np.load(out / "endmembers.npy")).sum(axis=1) > 0)
+    assert f"Extractor `{next(iter(auto['skipped_extractors']))}` left out" in (out / "report.md").read_text()
+
+
 @pytest.mark.data
 def test_unmix_auto_on_samson_chooses_the_scaled_model_and_meets_the_abundance_truth(shared_data, tmp_path):
     from chemmap.datasets import load_samson

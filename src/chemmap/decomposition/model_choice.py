@@ -96,7 +96,7 @@ def refine_from_purest(pixels, spectra, method: str, axis: SpectralAxis) -> tupl
     refined, counts, shifts = spectra.copy(), [], []
     for i in range(spectra.shape[0]):
         top = np.argsort(-a[:, i], kind="stable")[: max(MIN_PURE, int(PURE_SHARE * a.shape[0]))]
-        top = top[a[top, i] >= PURE_ABUNDANCE]
+        top = top[(a[top, i] >= PURE_ABUNDANCE) & np.any(y[top] != 0, axis=1)]
         if top.size < MIN_PURE:
             counts.append(0)
             shifts.append(float("nan"))

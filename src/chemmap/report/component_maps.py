@@ -112,6 +112,8 @@ def _auto_choice_lines(auto: dict) -> list[str]:
         f"- Solver `{auto['solver']}`: {auto['why']}",
         f"- Endmembers refined from the purest pixels: {'; '.join(refined)}",
     ]
+    for name, why in (auto.get("skipped_extractors") or {}).items():
+        lines.append(f"- Extractor `{name}` left out: {why}")
     rivals = auto.get("equally_good_extractors") or {}
     if rivals:
         each = ", ".join(

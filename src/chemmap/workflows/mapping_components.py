@@ -117,6 +117,15 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
             extractor, solver = method.split("+")
             found = extract_endmembers(cube, k, method=extractor, sample=opts["sample"], random_state=seed)
             spectra = found.spectra
+        if spectra.shape[0] < k:
+            warnings.warn(
+                f"unmixing: {k} components were asked for; {found.method} found only {spectra.shape[0]} distinct "
+                f"endmembers among the pixels (they span too few directions), so the maps have {spectra.shape[0]}.",
+                DataWarning,
+                stacklevel=2,
+            )
+            metrics["k_asked"], k = metrics["k"], int(spectra.shape[0])
+            metrics["k"] = k
         maps = abundance_maps(
             cube,
             spectra,
@@ -181,15 +190,25 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
 
     pixels, valid = sample_pixels(cube, sample, seed, func="unmixing auto")
     rows = Cube(pixels[:, None, :].astype(np.float32), cube.axis)
-    trials, fractions = {}, {}
+    trials, fractions, skipped = {}, {}, {}
+    signal = np.any(pixels != 0, axis=1)  # a pixel without counts fits no mixture: its residual says nothing
     for extractor in ENDMEMBER_METHODS:
         found = endmembers_of_pixels(pixels, valid, cube.image_shape, k, method=extractor, random_state=seed)
+        if not np.all(np.any(found.spectra != 0, axis=1)):
+            skipped[extractor] = "it chose a pixel without signal (every channel 0) as an endmember"
+            continue
         spread = brightness_spread(pixels, found.spectra)
         solver = "scaled" if spread > BRIGHTNESS_SPREAD else "fcls"
         refined, counts, shifts = refine_from_purest(pixels, found.spectra, solver, cube.axis)
         fit = np.asarray(abundance_maps(rows, refined, method=solver, residual=True).data)
         fractions[extractor] = fit[..., :-1]
-        trials[extractor] = (float(np.nanmean(fit[:, 0, -1])), found, refined, solver, spread, counts, shifts)
+        trials[extractor] = (float(np.nanmean(fit[signal, 0, -1])), found, refined, solver, spread, counts, shifts)
+    if not trials:
+        raise ShapeError(
+            "unmixing auto: every endmember extractor chose a pixel without signal (every channel 0) as an "
+            "endmember. Mask the empty pixels first (chemmap preprocess with mask_bad_pixels masks constant "
+            "spectra), or choose a recipe with --unmix EXTRACTOR+fcls."
+        )
     extractor = min(trials, key=lambda name: trials[name][0])
     residual, found, refined, solver, spread, counts, shifts = trials[extractor]
     rivals = {
@@ -224,6 +243,7 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
         "why": why,
         "refined_from_pixels": counts,
         "refinement_shift_noise_norms": [None if np.isnan(x) else round(x, 3) for x in shifts],
+        "skipped_extractors": skipped,
         "equally_good_extractors": rivals,
         "extractor_disagreement": disagreement,
         "extractor_decided_by_data": disagreement <= EXTRACTOR_DISAGREEMENT,
