@@ -65,12 +65,12 @@ def test_held_out_bands_are_interpolated_from_their_neighbours_by_position():
 
 
 def test_many_channels_take_the_randomized_svd_and_denoise_as_the_exact_one_does(monkeypatch):
-    import chemmap.decomposition.denoise as denoise
+    import chemmap._shared.linalg as linalg
 
     scene = make_denoising_scene(image_shape=(40, 40), n_channels=600, random_state=3)
     fit, scored = split_samples(scene.cube, 0)
     randomized = fit_low_rank(fit, scored, scene.cube.axis.values, "mnf")
-    monkeypatch.setattr(denoise, "EXACT_CHANNELS", 10_000)
+    monkeypatch.setattr(linalg, "EXACT_CHANNELS", 10_000)
     exact = fit_low_rank(fit, scored, scene.cube.axis.values, "mnf")
     assert randomized.rank == exact.rank == 3
     assert scene.rmse(randomized.denoise(scene.cube).data) == pytest.approx(

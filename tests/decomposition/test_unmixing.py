@@ -78,6 +78,49 @@ def test_every_extractor_finds_the_planted_pure_pixels(method):
     assert scores["mean_spectral_angle"] < 0.02
 
 
+@pytest.mark.parametrize("method", sorted(ENDMEMBER_METHODS))
+def test_every_extractor_finds_the_planted_pure_pixels_among_many_channels(method, monkeypatch):
+    """Beyond 512 channels the principal directions come from a randomized SVD of the
+    uncentred pixels (centring never copies them), found once for all the extractors that
+    search the same pixels."""
+    import chemmap._shared.linalg as linalg
+    import chemmap.decomposition.endmembers as endmembers
+
+    calls = []
+    original = endmembers.leading_components
+    monkeypatch.setattr(endmembers, "leading_components", lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    cube, _, _ = _scene(c=600, noise=0.002)
+    assert cube.n_channels > linalg.EXACT_CHANNELS
+    y = np.asarray(cube.data, dtype=np.float64).reshape(-1, 600)
+    for _ in range(2):
+        chosen = endmembers.ENDMEMBER_METHODS[method](y, 4)
+        assert sorted(chosen) == [0, 1, 2, 3]
+    assert len(calls) <= 2  # once centred, once not; the second search reuses them
+
+
+def test_leading_components_of_centred_pixels_without_centring_them():
+    from chemmap._shared.linalg import leading_components
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(900, 3)) @ rng.normal(size=(3, 700)) * 5 + rng.normal(size=(900, 700)) * 0.1 + 40.0
+    mean = x.mean(axis=0)
+    values, vt = leading_components(x, 3, mean=mean)
+    _, exact_values, exact_vt = np.linalg.svd(x - mean, full_matrices=False)
+    np.testing.assert_allclose(values, exact_values[:3], rtol=1e-6)
+    np.testing.assert_allclose(np.abs(vt @ exact_vt[:3].T), np.eye(3), atol=1e-6)  # the same directions
+
+
+def test_the_endmember_sample_stays_within_the_memory_limit():
+    from chemmap._shared.compute import compute_settings
+    from chemmap.decomposition.endmembers import sample_pixels
+
+    cube, _, _ = _scene(shape=(100, 100), c=64)
+    with compute_settings(memory_limit="4MiB"):  # a quarter of it: 1 MiB, 2048 float64 pixels of 64 channels
+        y, where = sample_pixels(cube, 100_000, 0, func="test")
+    assert y.shape == (2048, 64) and where.size == 2048
+    assert sample_pixels(cube, None, 0, func="test")[0].shape == (10_000, 64)
+
+
 def test_vca_and_fcls_recover_abundances_and_numpy_equals_dask():
     cube, spectra, fractions = _scene(noise=0.01)
     found = extract_endmembers(cube, 4, method="vca")

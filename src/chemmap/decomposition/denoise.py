@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chemmap._shared.blockwise import map_spectra
+from chemmap._shared.linalg import leading_components
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.decomposition.endmembers import sample_pixels
@@ -53,8 +54,6 @@ MIN_SAMPLE = 1_000
 MAX_RANK = 60
 #: Pixels scored at once.
 SCORE_PIECE = 2048
-#: Most channels whose components are found by an exact SVD (beyond: randomized SVD).
-EXACT_CHANNELS = 512
 #: Side of the window of the image on which the methods are compared, pixels.
 WINDOW_SIDE = 128
 
@@ -254,7 +253,7 @@ def split_samples(cube: Cube, random_state: int = 0, *, positions: bool = False)
     # HySime's noise regression needs more pixels than channels in the fitting half
     fewest = max(MIN_SAMPLE, 4 * cube.n_channels)
     both, where = sample_pixels(
-        cube, max(fewest, min(2 * SAMPLE_PIXELS, fitting)), random_state, func="chemmap denoise"
+        cube, max(fewest, min(2 * SAMPLE_PIXELS, fitting)), random_state, func="chemmap denoise", at_least=fewest
     )
     if both.shape[0] < 4:
         n = both.shape[0]
@@ -306,7 +305,7 @@ def fit_low_rank(
         scale = _noise_scale(_band_noise_std(fit))
     else:
         scale = np.ones(c)
-    values, vt = _leading_components(((fit - mean) / scale).astype(np.float32), MAX_RANK + 1)
+    values, vt = leading_components(((fit - mean) / scale).astype(np.float32), MAX_RANK + 1)
     candidates = int(min(MAX_RANK, c - 1, fit.shape[0] - 1, np.count_nonzero(values > values[0] * 1e-6)))
     if rank is not None and not 1 <= rank <= candidates:
         raise InvalidParameterError(f"rank must be between 1 and {candidates} for this cube; got {rank}.")
@@ -320,19 +319,6 @@ def fit_low_rank(
     model.scores = rank_scores(model, scored, axis_values, groups)
     model.rank = int(rank) if rank is not None else min(model.scores, key=model.scores.get)
     return model
-
-
-def _leading_components(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Singular values and right singular vectors (rows) of ``x``, at least the first ``k``:
-    all of them by LAPACK (float64) up to :data:`EXACT_CHANNELS` columns, the first ``k`` by
-    randomized SVD beyond (2 048 channels: 1.5 s against 8.6 s)."""
-    if x.shape[1] <= EXACT_CHANNELS or min(x.shape) <= k:
-        _, values, vt = np.linalg.svd(x.astype(np.float64), full_matrices=False)
-        return values, vt
-    from sklearn.utils.extmath import randomized_svd
-
-    _, values, vt = randomized_svd(x, k, n_oversamples=20, n_iter=6, random_state=0)
-    return values.astype(np.float64), vt.astype(np.float64)
 
 
 def _noise_scale(noise_std: np.ndarray) -> np.ndarray:

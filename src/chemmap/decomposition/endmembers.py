@@ -16,11 +16,13 @@ pixels; all steps are vectorised over pixels.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from chemmap._shared.blockwise import take_rows
+from chemmap._shared.linalg import EXACT_CHANNELS, leading_components
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_choice, check_int, check_random_state
 from chemmap.core.cube import Cube
@@ -58,11 +60,30 @@ def _check(pixels, k: int, func: str) -> np.ndarray:
     return y
 
 
+#: Leading directions of the last pixels searched with many channels, by centring, kept while
+#: those pixels live: the extractors of ``--unmix auto`` search the same ones.
+_DIRECTIONS: dict[bool, tuple] = {}
+#: Directions found at least (PPI's ten), so that one search serves every extractor.
+_MIN_DIRECTIONS = 10
+
+
 def _subspace(y: np.ndarray, dim: int, *, centred: bool) -> np.ndarray:
-    """Coordinates of the pixels in their ``dim`` leading principal directions."""
-    x = y - y.mean(axis=0) if centred else y
-    _, vectors = np.linalg.eigh(x.T @ x / x.shape[0])
-    return x @ vectors[:, ::-1][:, :dim]
+    """Coordinates of the pixels in their ``dim`` leading principal directions (beyond
+    :data:`~chemmap._shared.linalg.EXACT_CHANNELS` channels found by randomized SVD, without
+    a centred copy, once per pixel array: the Gram matrix of 100 000 pixels of 4 096 channels
+    took 40 s, and each extractor formed its own)."""
+    if y.shape[1] <= EXACT_CHANNELS:
+        x = y - y.mean(axis=0) if centred else y
+        _, vectors = np.linalg.eigh(x.T @ x / x.shape[0])
+        return x @ vectors[:, ::-1][:, :dim]
+    mean = y.mean(axis=0) if centred else None
+    known = _DIRECTIONS.get(centred)
+    if known is None or known[0]() is not y or known[1].shape[0] < dim:
+        vt = leading_components(y, max(dim, _MIN_DIRECTIONS), mean=mean)[1]
+        _DIRECTIONS[centred] = (weakref.ref(y), vt)
+    vt = _DIRECTIONS[centred][1][:dim]
+    coords = y @ vt.T
+    return coords if mean is None else coords - mean @ vt.T
 
 
 def vca(pixels, k: int, *, random_state=0) -> np.ndarray:
@@ -76,12 +97,12 @@ def vca(pixels, k: int, *, random_state=0) -> np.ndarray:
     y = _check(pixels, k, "vca")
     rng = check_random_state(random_state)
     n, c = y.shape
-    power = float(np.mean(np.sum(y**2, axis=1)))
-    signal = float(np.mean(np.sum(_subspace(y, k, centred=False) ** 2, axis=1)))
+    power = float(np.mean(np.einsum("ij,ij->i", y, y)))
+    x = _subspace(y, k, centred=False)
+    signal = float(np.mean(np.einsum("ij,ij->i", x, x)))
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = 10 * np.log10((signal - k / c * power) / (power - signal))
     if np.isfinite(snr) and snr > 15 + 10 * np.log10(k):
-        x = _subspace(y, k, centred=False)
         u = x.mean(axis=0)
         projected = x / np.clip(x @ u, 1e-300, None)[:, None]
     else:
@@ -103,11 +124,14 @@ def vca(pixels, k: int, *, random_state=0) -> np.ndarray:
 def atgp(pixels, k: int) -> np.ndarray:
     """Indices of ``k`` pixels: each the largest in norm after projecting out those before."""
     y = _check(pixels, k, "atgp")
-    chosen = [int(np.argmax(np.einsum("ij,ij->i", y, y)))]
+    energy = np.einsum("ij,ij->i", y, y)
+    chosen = [int(np.argmax(energy))]
     for _ in range(1, k):
-        e = y[chosen].T
-        residual = y - (y @ e) @ np.linalg.pinv(e)
-        chosen.append(int(np.argmax(np.einsum("ij,ij->i", residual, residual))))
+        u, s, _ = np.linalg.svd(y[chosen].T, full_matrices=False)
+        basis = u[:, s > s[0] * 1e-12]  # the endmembers' span, orthonormal
+        z = y @ basis
+        left = energy - np.einsum("ij,ij->i", z, z)  # |y|^2 - |its projection|^2, without an (n, c) copy
+        chosen.append(int(np.argmax(left)))
     return np.asarray(chosen, dtype=np.int64)
 
 
@@ -138,6 +162,10 @@ def nfindr(pixels, k: int, *, max_sweeps: int = 10, start=None) -> np.ndarray:
     return chosen
 
 
+#: PPI skewers projected at once.
+_SKEWER_BLOCK = 128
+
+
 def ppi(pixels, k: int, *, n_skewers: int = 2000, min_angle: float = 0.05, random_state=0) -> np.ndarray:
     """Indices of ``k`` pixels by the pixel purity index.
 
@@ -150,14 +178,18 @@ def ppi(pixels, k: int, *, n_skewers: int = 2000, min_angle: float = 0.05, rando
     rng = check_random_state(random_state)
     x = _subspace(y, min(10, y.shape[1]), centred=True)
     skewers = rng.standard_normal((x.shape[1], n_skewers))
-    scores = x @ skewers
-    counts = np.bincount(np.concatenate([scores.argmax(axis=0), scores.argmin(axis=0)]), minlength=y.shape[0])
-    unit = y / np.clip(np.linalg.norm(y, axis=1, keepdims=True), 1e-300, None)
+    xt = np.ascontiguousarray(x.T)
+    extremes = []
+    for start in range(0, n_skewers, _SKEWER_BLOCK):  # (skewers, pixels) by blocks: no (n, 2000) array
+        scores = skewers[:, start : start + _SKEWER_BLOCK].T @ xt
+        extremes += [scores.argmax(axis=1), scores.argmin(axis=1)]
+    counts = np.bincount(np.concatenate(extremes), minlength=y.shape[0])
+    norms = np.clip(np.linalg.norm(y, axis=1), 1e-300, None)
     chosen: list[int] = []
     for p in np.argsort(-counts, kind="stable"):
         if counts[p] == 0 and len(chosen) >= 1:
             break
-        if all(np.arccos(np.clip(unit[p] @ unit[q], -1, 1)) > min_angle for q in chosen):
+        if all(np.arccos(np.clip(y[p] @ y[q] / (norms[p] * norms[q]), -1, 1)) > min_angle for q in chosen):
             chosen.append(int(p))
         if len(chosen) == k:
             return np.asarray(chosen, dtype=np.int64)
@@ -190,16 +222,24 @@ def smacc(pixels, k: int) -> np.ndarray:
     return np.asarray(chosen, dtype=np.int64)
 
 
-def sample_pixels(cube: Cube, sample: int | None, random_state, *, func: str) -> tuple[np.ndarray, np.ndarray]:
+def sample_pixels(
+    cube: Cube, sample: int | None, random_state, *, func: str, at_least: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """A seeded sample of at most ``sample`` valid, finite pixels (all if ``None``), in
-    memory as float64, and their flat positions in the image."""
+    memory as float64, and their flat positions in the image; no more pixels than fit in
+    :data:`~chemmap._shared.compute.INTERMEDIATE_SHARE` of the memory limit as float64
+    (100 000 pixels of 4 096 channels are 3.3 GB), unless ``at_least`` asks for more."""
+    from chemmap._shared.compute import INTERMEDIATE_SHARE, active_settings
+
     valid = np.flatnonzero(cube.valid_pixels())
+    size = int(INTERMEDIATE_SHARE * active_settings().memory_limit) // (8 * cube.n_channels)
     if sample is not None:
-        sample = check_int(sample, name="sample", func=func, low=1)
-        valid = valid[seeded_sample(valid.size, sample, random_state)]
+        size = min(size, check_int(sample, name="sample", func=func, low=1))
+    size = max(size, at_least, 1)
+    valid = valid[seeded_sample(valid.size, size, random_state)]
     y = take_rows(cube.pixels(), valid).astype(np.float64)
     finite = np.all(np.isfinite(y), axis=1)
-    return y[finite], valid[finite]
+    return (y, valid) if finite.all() else (y[finite], valid[finite])
 
 
 ENDMEMBER_METHODS = {"vca": vca, "nfindr": nfindr, "atgp": atgp, "ppi": ppi, "smacc": smacc}

@@ -185,13 +185,14 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
     """
     from chemmap.decomposition import abundance_maps
     from chemmap.decomposition.endmembers import ENDMEMBER_METHODS, endmembers_of_pixels, sample_pixels
-    from chemmap.decomposition.model_choice import BRIGHTNESS_SPREAD, brightness_spread, refine_from_purest
+    from chemmap.decomposition.model_choice import BRIGHTNESS_SPREAD, brightness_spread, noise_norm, refine_from_purest
     from chemmap.metrics.unmixing import unmixing_scores
 
     pixels, valid = sample_pixels(cube, sample, seed, func="unmixing auto")
     rows = Cube(pixels[:, None, :].astype(np.float32), cube.axis)
     trials, fractions, skipped = {}, {}, {}
     signal = np.any(pixels != 0, axis=1)  # a pixel without counts fits no mixture: its residual says nothing
+    noise = noise_norm(pixels)
     for extractor in ENDMEMBER_METHODS:
         found = endmembers_of_pixels(pixels, valid, cube.image_shape, k, method=extractor, random_state=seed)
         if not np.all(np.any(found.spectra != 0, axis=1)):
@@ -199,7 +200,7 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
             continue
         spread = brightness_spread(pixels, found.spectra)
         solver = "scaled" if spread > BRIGHTNESS_SPREAD else "fcls"
-        refined, counts, shifts = refine_from_purest(pixels, found.spectra, solver, cube.axis)
+        refined, counts, shifts = refine_from_purest(pixels, found.spectra, solver, cube.axis, noise=noise)
         fit = np.asarray(abundance_maps(rows, refined, method=solver, residual=True).data)
         fractions[extractor] = fit[..., :-1]
         trials[extractor] = (float(np.nanmean(fit[signal, 0, -1])), found, refined, solver, spread, counts, shifts)
