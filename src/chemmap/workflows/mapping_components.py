@@ -186,7 +186,6 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
     from chemmap.decomposition import abundance_maps
     from chemmap.decomposition.endmembers import ENDMEMBER_METHODS, endmembers_of_pixels, sample_pixels
     from chemmap.decomposition.model_choice import BRIGHTNESS_SPREAD, brightness_spread, noise_norm, refine_from_purest
-    from chemmap.metrics.unmixing import unmixing_scores
 
     pixels, valid = sample_pixels(cube, sample, seed, func="unmixing auto")
     rows = Cube(pixels[:, None, :].astype(np.float32), cube.axis)
@@ -207,22 +206,12 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
     if not trials:
         raise ShapeError(
             "unmixing auto: every endmember extractor chose a pixel without signal (every channel 0) as an "
-            "endmember. Mask the empty pixels first (chemmap preprocess with mask_bad_pixels masks constant "
-            "spectra), or choose a recipe with --unmix EXTRACTOR+fcls."
+            "endmember. Mask the empty pixels first (a mask_bad_pixels step in the config's [preprocessing] "
+            "list masks constant spectra), or choose a recipe with --unmix EXTRACTOR+fcls."
         )
     extractor = min(trials, key=lambda name: trials[name][0])
     residual, found, refined, solver, spread, counts, shifts = trials[extractor]
-    rivals = {
-        name: {
-            "recipe": f"{name}+{trials[name][3]}",
-            "residual_above_chosen": round(trials[name][0] / max(residual, np.finfo(float).tiny) - 1, 4),
-            "abundance_rmse_to_chosen": unmixing_scores(
-                trials[name][2], fractions[name], true_abundances=fractions[extractor]
-            )["mean_abundance_rmse"],
-        }
-        for name in trials
-        if name != extractor and trials[name][0] <= residual * (1 + EXTRACTOR_TIE)
-    }
+    rivals = _equally_good(trials, fractions, extractor)
     disagreement = max((r["abundance_rmse_to_chosen"] for r in rivals.values()), default=0.0)
     why = (
         f"the per-pixel sums of non-negative abundances spread by {spread:.3f} (interquartile range over the median), "
@@ -262,6 +251,25 @@ def auto_recipe(cube: Cube, k: int, *, sample: int | None, seed: int):
             stacklevel=2,
         )
     return found, refined, solver, report
+
+
+def _equally_good(trials: dict, fractions: dict, chosen: str) -> dict:
+    """The extractors whose residual is within :data:`EXTRACTOR_TIE` of ``chosen``'s: their
+    recipe, residual above it, and the RMSE between their fractions and its, on the sample."""
+    from chemmap.metrics.unmixing import unmixing_scores
+
+    residual = trials[chosen][0]
+    return {
+        name: {
+            "recipe": f"{name}+{trial[3]}",
+            "residual_above_chosen": round(trial[0] / max(residual, np.finfo(float).tiny) - 1, 4),
+            "abundance_rmse_to_chosen": unmixing_scores(trial[2], fractions[name], true_abundances=fractions[chosen])[
+                "mean_abundance_rmse"
+            ],
+        }
+        for name, trial in trials.items()
+        if name != chosen and trial[0] <= residual * (1 + EXTRACTOR_TIE)
+    }
 
 
 def classification_step(cube: Cube, opts: dict, *, seed: int, progress=None):
