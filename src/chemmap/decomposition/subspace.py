@@ -116,8 +116,10 @@ def hysime(gram: np.ndarray, n: int, noise_cov: np.ndarray | None = None) -> tup
     signal_cov = g / n - noise_cov  # E[(y - w)(y - w)ᵀ], the fits being nearly orthogonal to the residuals
     values, vectors = np.linalg.eigh(signal_cov)
     vectors = vectors[:, np.argsort(values)[::-1]]
-    power = np.einsum("ij,jk,ki->i", vectors.T, g / n, vectors)
-    noise = np.einsum("ij,jk,ki->i", vectors.T, noise_cov, vectors)
+    # v_i' G v_i for every eigenvector, through one matrix product (BLAS): a three-operand
+    # einsum loops in C over channels cubed, 40 s for 4 096 channels
+    power = np.einsum("ji,ji->i", vectors, (g / n) @ vectors)
+    noise = np.einsum("ji,ji->i", vectors, noise_cov @ vectors)
     cost = -power + 2 * noise
     return int(max(1, np.count_nonzero(cost < 0))), cost
 
