@@ -22,7 +22,7 @@ from chemmap._shared.linalg import leading_components
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 from chemmap.decomposition.endmembers import sample_pixels
-from chemmap.decomposition.subspace import band_noise
+from chemmap.decomposition.subspace import band_noise_std
 
 __all__ = [
     "GROUPS",
@@ -302,7 +302,7 @@ def fit_low_rank(
         raise ShapeError(f"Denoising needs spectra of at least 4 channels (bands are held out to score it); got {c}.")
     mean = fit.mean(axis=0, dtype=np.float64)
     if method == "mnf":
-        scale = _noise_scale(_band_noise_std(fit))
+        scale = _noise_scale(band_noise_std(fit))
     else:
         scale = np.ones(c)
     values, vt = leading_components(((fit - mean) / scale).astype(np.float32), MAX_RANK + 1)
@@ -334,14 +334,7 @@ def _noise_scale(noise_std: np.ndarray) -> np.ndarray:
     return np.where(measured, np.maximum(noise_std, 1e-3 * median), median)
 
 
-def _band_noise_std(spectra: np.ndarray) -> np.ndarray:
-    """Per-band noise standard deviation of ``(n, n_channels)`` spectra (HySime's regression
-    estimate), float64."""
-    spectra = spectra.astype(np.float64)
-    return band_noise(spectra.T @ spectra, spectra.shape[0])[1]
-
-
 def noise_variance(spectra: np.ndarray) -> float:
     """Mean noise variance of the bands (HySime's regression estimate), the floor of the
     hold-out score: a score minus it estimates the squared error against the clean cube."""
-    return float(np.mean(_band_noise_std(spectra) ** 2))
+    return float(np.mean(band_noise_std(spectra) ** 2))

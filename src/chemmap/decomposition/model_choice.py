@@ -9,7 +9,7 @@ import numpy as np
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.decomposition.abundances import abundance_maps, nnls_gram
-from chemmap.decomposition.subspace import band_noise
+from chemmap.decomposition.subspace import band_noise_std
 
 __all__ = [
     "BRIGHTNESS_SPREAD",
@@ -77,8 +77,7 @@ def noise_norm(pixels) -> float:
     rows = max(NOISE_SAMPLE, 2 * y.shape[1])
     if y.shape[0] > rows:
         y = y[np.linspace(0, y.shape[0] - 1, rows).astype(np.int64)]
-    y = y.astype(np.float64)
-    return float(np.linalg.norm(band_noise(y.T @ y, y.shape[0])[1]))
+    return float(np.linalg.norm(band_noise_std(y)))
 
 
 def refine_from_purest(

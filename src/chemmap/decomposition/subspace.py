@@ -17,7 +17,15 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import ShapeError
 from chemmap.decomposition.pca import DEFAULT_FIT_SAMPLE, gram_partial
 
-__all__ = ["ComponentCount", "band_noise", "count_components", "hysime", "scree_elbow", "whitened_count"]
+__all__ = [
+    "ComponentCount",
+    "band_noise",
+    "band_noise_std",
+    "count_components",
+    "hysime",
+    "scree_elbow",
+    "whitened_count",
+]
 
 #: Share of the variance the scree count keeps.
 SCREE_VARIANCE = 0.99
@@ -96,6 +104,13 @@ def band_noise(gram: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     # NOISE_FLOOR of its root-mean-square, so whitening it stays finite
     floor = (NOISE_FLOOR**2) * np.diag(g) / n + np.finfo(np.float64).tiny
     return noise_cov, np.sqrt(np.maximum(np.diag(noise_cov), floor))
+
+
+def band_noise_std(spectra: np.ndarray) -> np.ndarray:
+    """Per-band noise standard deviation of ``(n, n_channels)`` spectra in memory
+    (:func:`band_noise` of their Gram matrix), float64."""
+    spectra = np.asarray(spectra, dtype=np.float64)
+    return band_noise(spectra.T @ spectra, spectra.shape[0])[1]
 
 
 def hysime(gram: np.ndarray, n: int, noise_cov: np.ndarray | None = None) -> tuple[int, np.ndarray]:
