@@ -31,10 +31,12 @@ INIT_SAMPLE = 50_000
 RESTART_SAMPLE = 10_000
 
 
-def squared_distances(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """``(n, k)`` squared Euclidean distances, in float64."""
+def squared_distances(x: np.ndarray, centroids: np.ndarray, *, squares: np.ndarray | None = None) -> np.ndarray:
+    """``(n, k)`` squared Euclidean distances, in float64; ``squares``: the rows' ``|x|²``,
+    when they are known already."""
     x = x.astype(np.float64, copy=False)
-    d = np.sum(x * x, axis=1)[:, None] - 2.0 * (x @ centroids.T) + np.sum(centroids * centroids, axis=1)[None, :]
+    squares = np.einsum("ij,ij->i", x, x) if squares is None else squares
+    d = squares[:, None] - 2.0 * (x @ centroids.T) + np.sum(centroids * centroids, axis=1)[None, :]
     return np.maximum(d, 0.0)
 
 
@@ -82,8 +84,7 @@ def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
             break
         picks = np.searchsorted(np.cumsum(closest), rng.random(trials) * potential)
         picks = np.minimum(picks, n - 1)
-        to_picks = squares[None, :] - 2.0 * (x[picks] @ x.T) + squares[picks, None]
-        candidate = np.minimum(closest[None, :], np.maximum(to_picks, 0.0))
+        candidate = np.minimum(closest[None, :], squared_distances(x, x[picks], squares=squares).T)
         best = int(np.argmin(candidate.sum(axis=1)))
         centres[c] = x[picks[best]]
         closest = candidate[best]
@@ -105,11 +106,15 @@ def _update(x: np.ndarray, centroids: np.ndarray):
     x = x.astype(np.float64, copy=False)
     x = x[np.all(np.isfinite(x), axis=1)]
     labels, best = _nearest(x, centroids)
-    k = centroids.shape[0]
-    onehot = np.zeros((x.shape[0], k))
+    sums, counts = _cluster_sums(x, labels, np.zeros((x.shape[0], centroids.shape[0])))
+    return sums, counts, max(float(np.einsum("ij,ij->", x, x)) - 2.0 * float(best.sum()), 0.0)
+
+
+def _cluster_sums(x: np.ndarray, labels: np.ndarray, onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster sums and counts of the rows of ``x``, through ``onehot``, an ``(n, k)``
+    buffer of zeros (left holding the labels' indicators)."""
     onehot[np.arange(labels.size), labels] = 1.0
-    inertia = max(float(np.einsum("ij,ij->", x, x)) - 2.0 * float(best.sum()), 0.0)
-    return onehot.T @ x, np.bincount(labels, minlength=k).astype(np.float64), inertia
+    return onehot.T @ x, np.bincount(labels, minlength=onehot.shape[1]).astype(np.float64)
 
 
 def _block_update(block: np.ndarray, rows: slice, *, centroids: np.ndarray):
@@ -128,16 +133,14 @@ def lloyd_in_memory(x: np.ndarray, centroids: np.ndarray, *, max_iter: int, tol:
     """Lloyd iterations on an in-memory sample of finite rows; returns centroids, inertia,
     iterations."""
     x = np.ascontiguousarray(x, dtype=np.float64)
-    n, k = x.shape[0], centroids.shape[0]
-    total, rows = float(np.einsum("ij,ij->", x, x)), np.arange(n)
-    onehot = np.zeros((n, k))
+    total = float(np.einsum("ij,ij->", x, x))
+    onehot = np.zeros((x.shape[0], centroids.shape[0]))
     inertia = np.inf
     for it in range(1, max_iter + 1):
         labels, best = _nearest(x, centroids)
         inertia = max(total - 2.0 * float(best.sum()), 0.0)
         onehot[:] = 0.0
-        onehot[rows, labels] = 1.0
-        new = _new_centroids(onehot.T @ x, np.bincount(labels, minlength=k).astype(np.float64), centroids)
+        new = _new_centroids(*_cluster_sums(x, labels, onehot), centroids)
         shift = float(np.sum((new - centroids) ** 2))
         centroids = new
         if shift <= tol:
