@@ -96,10 +96,10 @@ def _methods(settings: DenoiseSettings) -> list[str]:
     return list(settings.candidates)
 
 
-def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, mnf=None, fitted_on=None, progress=None):
+def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, mnf=None, fitted_on=None, progress=None, window=None):
     """The MNF autoencoder (:mod:`chemmap.deep.blind_spot`) trained on ``cube`` around
     ``mnf`` (the cube's MNF model, fitted on the pixels at ``fitted_on``; fitted when not
-    given)."""
+    given); ``window``: the cube's comparison window, when it was read already."""
     try:
         from chemmap.deep.blind_spot import fit_blind_spot_denoiser
     except ImportError as exc:
@@ -107,7 +107,13 @@ def autoencoder_denoiser(cube: Cube, settings: DenoiseSettings, mnf=None, fitted
             f"The autoencoder needs PyTorch ({exc}). To fix this, pip install 'chemmap[deep]', or use --method mnf."
         ) from None
     return fit_blind_spot_denoiser(
-        cube, mnf, fitted_on, random_state=settings.random_state, device=settings.device, progress=progress
+        cube,
+        mnf,
+        fitted_on,
+        window=window,
+        random_state=settings.random_state,
+        device=settings.device,
+        progress=progress,
     )
 
 
@@ -145,6 +151,8 @@ def compare_methods(cube: Cube, settings: DenoiseSettings, progress=None, timer=
     fit, scored, fitted_on = split_samples(cube, settings.random_state, positions=True)
     axis = cube.axis.values
     models = {}
+    # the autoencoder learns on the comparison window and every method is scored there: read once
+    window = read_window(cube) if "autoencoder" in _methods(settings) else None
     for method in _methods(settings):
         with stage(f"fit {method}"):
             if method in LINEAR:
@@ -152,7 +160,7 @@ def compare_methods(cube: Cube, settings: DenoiseSettings, progress=None, timer=
             else:
                 try:
                     mnf = models.get("mnf") or fit_low_rank(fit, scored, axis, "mnf")
-                    models[method] = autoencoder_denoiser(cube, settings, mnf, fitted_on, progress)
+                    models[method] = autoencoder_denoiser(cube, settings, mnf, fitted_on, progress, window)
                 except ShapeError as exc:
                     if settings.method != "auto":
                         raise
@@ -162,15 +170,14 @@ def compare_methods(cube: Cube, settings: DenoiseSettings, progress=None, timer=
         scores = {name: model.scores[model.rank] for name, model in models.items()}
         return models, scores, curves, noise_variance(fit)
     with stage("score"):
-        window, _ = read_window(cube)
-        held = models["autoencoder"].scored
+        image, held = window[0], models["autoencoder"].scored
         scores, curves = {}, {}
         for name, model in models.items():
             if name in LINEAR:
-                curves[name] = rank_scores(model, window[held], axis)
+                curves[name] = rank_scores(model, image[held], axis)
                 scores[name] = curves[name][model.rank]
             else:
-                scores[name] = holdout_score(model.denoise_image, window, axis, scored=held)
+                scores[name] = holdout_score(model.denoise_image, image, axis, scored=held)
     return models, scores, curves, noise_variance(fit)
 
 

@@ -161,6 +161,7 @@ def fit_blind_spot_denoiser(
     linear: LowRankDenoiser | None = None,
     fitted_on=None,
     *,
+    window: tuple[np.ndarray, np.ndarray] | None = None,
     random_state: int = 0,
     device: str = "auto",
     steps: int = STEPS,
@@ -180,6 +181,9 @@ def fit_blind_spot_denoiser(
         Flat image positions of the pixels ``linear`` was fitted on: they are not scored
         (its basis has learned their noise, so restoring them from many coordinates would
         look better than it is).
+    window : (ndarray, ndarray), optional
+        :func:`~chemmap.decomposition.denoise.read_window` of ``cube``, when it was read
+        already.
     random_state : int
         Seed of the MNF sample and of the network.
     device : {"auto", "cpu", "cuda"}
@@ -195,7 +199,7 @@ def fit_blind_spot_denoiser(
     if linear is None:
         fit, scored, fitted_on = split_samples(cube, random_state, positions=True)
         linear = fit_low_rank(fit, scored, cube.axis.values, "mnf")
-    image, finite = read_window(cube)
+    image, finite = read_window(cube) if window is None else window
     held = held_out_blocks(finite.shape)
     whole = whole_neighbourhoods(finite, KERNEL)
     learn = finite & ~held
