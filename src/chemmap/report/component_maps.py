@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from chemmap.report.tables import format_value
 
-__all__ = ["chemical_map_files", "markdown_sections", "write_chemical_maps"]
+__all__ = ["chemical_map_files", "chemical_map_jobs", "markdown_sections"]
 
 
 def chemical_map_files(result) -> list[str]:
@@ -21,77 +23,92 @@ def chemical_map_files(result) -> list[str]:
     return files
 
 
-def write_chemical_maps(result, stage: Path) -> None:
-    """Arrays and figures of the unmixing and classification steps, into the staging folder."""
-    from chemmap.viz.figures import new_figure, plot_label_map, plot_map, save_figure
+def chemical_map_jobs(result, stage: Path) -> list[Callable[[], None]]:
+    """One job for each part of the unmixing and classification steps' arrays and figures,
+    written into the staging folder in any order and in any process (see
+    :func:`chemmap._shared.forked.run_forked`)."""
+    jobs = []
+    if result.unmixing is not None:
+        jobs += [partial(_abundance_maps, result.unmixing, stage), partial(_endmember_spectra, result, stage)]
+    if result.classification is not None:
+        jobs.append(partial(_classification_map, result.classification, stage))
+    return jobs
+
+
+def _abundance_maps(unmix, stage: Path) -> None:
+    from chemmap.viz.figures import new_figure, plot_map, save_figure
+
+    np.save(stage / "abundances.npy", unmix.abundances)
+    np.save(stage / "endmembers.npy", unmix.endmembers)
+    k = len(unmix.names)
+    cols = min(k, 4)
+    rows = -(-k // cols)
+    fig = new_figure(4.6 * cols, 4.0 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).reshape(-1)
+    for i, ax in enumerate(axes):
+        if i >= k:
+            ax.set_axis_off()
+            continue
+        plot_map(
+            ax,
+            unmix.abundances[..., i],
+            title=unmix.names[i],
+            colorbar_label="abundance (fraction)",
+            robust=False,
+            max_pixels=400,
+        )
+    save_figure(fig, stage / "abundance_maps.png")
+
+
+def _endmember_spectra(result, stage: Path) -> None:
+    from chemmap.viz.figures import new_figure, save_figure
 
     unmix = result.unmixing
-    if unmix is not None:
-        np.save(stage / "abundances.npy", unmix.abundances)
-        np.save(stage / "endmembers.npy", unmix.endmembers)
-        k = len(unmix.names)
-        cols = min(k, 4)
-        rows = -(-k // cols)
-        fig = new_figure(4.6 * cols, 4.0 * rows)
-        axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).reshape(-1)
-        for i, ax in enumerate(axes):
-            if i >= k:
-                ax.set_axis_off()
-                continue
-            plot_map(
-                ax,
-                unmix.abundances[..., i],
-                title=unmix.names[i],
-                colorbar_label="abundance (fraction)",
-                robust=False,
-                max_pixels=400,
+    fig = new_figure(7.5, 4.8)
+    ax = fig.subplots()
+    axis = result.processed.axis
+    for i, spectrum in enumerate(unmix.endmembers):
+        ax.plot(axis.values, spectrum / max(np.abs(spectrum).max(), 1e-30), label=unmix.names[i])
+    if unmix.reference_spectra is not None:
+        for j, spectrum in enumerate(unmix.reference_spectra):
+            ax.plot(
+                axis.values,
+                spectrum / max(np.abs(spectrum).max(), 1e-30),
+                "k--",
+                lw=0.8,
+                label="reference" if j == 0 else None,
             )
-        save_figure(fig, stage / "abundance_maps.png")
-        fig = new_figure(7.5, 4.8)
-        ax = fig.subplots()
-        axis = result.processed.axis
-        for i, spectrum in enumerate(unmix.endmembers):
-            ax.plot(axis.values, spectrum / max(np.abs(spectrum).max(), 1e-30), label=unmix.names[i])
-        if unmix.reference_spectra is not None:
-            for j, spectrum in enumerate(unmix.reference_spectra):
-                ax.plot(
-                    axis.values,
-                    spectrum / max(np.abs(spectrum).max(), 1e-30),
-                    "k--",
-                    lw=0.8,
-                    label="reference" if j == 0 else None,
-                )
-        ax.set_xlabel(f"{axis.unit}")
-        ax.set_ylabel("Intensity, scaled to its maximum")
-        ax.set_title(f"Component spectra ({unmix.metrics['method']})")
-        ax.legend(fontsize=8)
-        save_figure(fig, stage / "endmember_spectra.png")
-    cls = result.classification
-    if cls is not None:
-        np.save(
-            stage / "classification_labels.npy",
-            (cls.smoothed if cls.smoothed is not None else cls.labels).astype(np.int32),
-        )
-        np.save(stage / "class_probabilities.npy", cls.probabilities.astype(np.float32))
-        shown = cls.smoothed if cls.smoothed is not None else cls.labels
-        index = np.where(shown >= 0, np.searchsorted(cls.classes, shown), -1)
-        fig = new_figure(12.5, 4.8)
-        left, right = fig.subplots(1, 2)
-        test = cls.report["test_smoothed" if cls.smoothed is not None else "test"]
-        plot_label_map(
-            left,
-            index,
-            [f"class {c}" for c in cls.classes],
-            title=f"{cls.report['method']} classes (test accuracy {test['overall_accuracy']:.2f})",
-        )
-        plot_map(
-            right,
-            cls.entropy,
-            title="Uncertainty (normalised entropy)",
-            colorbar_label="0 certain, 1 uniform",
-            robust=False,
-        )
-        save_figure(fig, stage / "classification_map.png")
+    ax.set_xlabel(f"{axis.unit}")
+    ax.set_ylabel("Intensity, scaled to its maximum")
+    ax.set_title(f"Component spectra ({unmix.metrics['method']})")
+    ax.legend(fontsize=8)
+    save_figure(fig, stage / "endmember_spectra.png")
+
+
+def _classification_map(cls, stage: Path) -> None:
+    from chemmap.viz.figures import new_figure, plot_label_map, plot_map, save_figure
+
+    shown = cls.smoothed if cls.smoothed is not None else cls.labels
+    np.save(stage / "classification_labels.npy", shown.astype(np.int32))
+    np.save(stage / "class_probabilities.npy", cls.probabilities.astype(np.float32))
+    index = np.where(shown >= 0, np.searchsorted(cls.classes, shown), -1)
+    fig = new_figure(12.5, 4.8)
+    left, right = fig.subplots(1, 2)
+    test = cls.report["test_smoothed" if cls.smoothed is not None else "test"]
+    plot_label_map(
+        left,
+        index,
+        [f"class {c}" for c in cls.classes],
+        title=f"{cls.report['method']} classes (test accuracy {test['overall_accuracy']:.2f})",
+    )
+    plot_map(
+        right,
+        cls.entropy,
+        title="Uncertainty (normalised entropy)",
+        colorbar_label="0 certain, 1 uniform",
+        robust=False,
+    )
+    save_figure(fig, stage / "classification_map.png")
 
 
 def _auto_choice_lines(auto: dict) -> list[str]:

@@ -3,13 +3,15 @@ apply, the k-selection curves and the cluster uncertainty map."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from chemmap.viz.figures import new_figure, plot_cluster_spectra, plot_label_map, plot_map, save_figure
 
-__all__ = ["map_title", "plot_k_selection", "write_figures"]
+__all__ = ["figure_jobs", "map_title", "plot_k_selection"]
 
 
 def map_title(info: dict, unit: str) -> str:
@@ -44,11 +46,12 @@ def _grid(result, names: list[str], path: Path, title, label, note, bound=lambda
     save_figure(fig, path)
 
 
-def write_figures(result, out_dir: Path) -> None:
-    """Write ``intensity_map.png``, ``ratio_map.png``, ``cluster_map.png``,
-    ``pixel_spectra.png``, when k was chosen automatically ``k_selection.png`` (the
-    criterion curves) and, when the clustering gives probabilities, ``cluster_uncertainty.png``
-    into ``out_dir``."""
+def figure_jobs(result, out_dir: Path) -> list[Callable[[], None]]:
+    """One job for each figure of a run, to be run in any order and in any process (see
+    :func:`chemmap._shared.forked.run_forked`): ``intensity_map.png``, ``ratio_map.png``,
+    ``cluster_map.png``, ``pixel_spectra.png``, when k was chosen automatically
+    ``k_selection.png`` (the criterion curves) and, when the clustering gives probabilities,
+    ``cluster_uncertainty.png``, each written into ``out_dir``."""
     unit = result.processed.axis.unit
     info = result.maps.attrs["maps"]
     names = list(result.maps.map_names)
@@ -72,24 +75,33 @@ def write_figures(result, out_dir: Path) -> None:
     def ratio_bound(n):
         return None if f"{n}_bound" not in names else np.asarray(result.maps[f"{n}_bound"]) == 1
 
-    _grid(
-        result,
-        [n for n in names if info[n]["kind"] == "intensity"],
-        out_dir / "intensity_map.png",
-        lambda n: map_title(info[n], unit),
-        lambda n: (
-            ylabel.replace("Intensity", "Mean intensity") if info[n]["mode"] == "mean" else f"Band area (a.u. x {unit})"
-        ),
-        lambda n: None,
+    jobs = []
+    jobs.append(
+        partial(
+            _grid,
+            result,
+            [n for n in names if info[n]["kind"] == "intensity"],
+            out_dir / "intensity_map.png",
+            lambda n: map_title(info[n], unit),
+            lambda n: (
+                ylabel.replace("Intensity", "Mean intensity")
+                if info[n]["mode"] == "mean"
+                else f"Band area (a.u. x {unit})"
+            ),
+            lambda n: None,
+        )
     )
-    _grid(
-        result,
-        [n for n in names if info[n]["kind"] == "ratio"],
-        out_dir / "ratio_map.png",
-        lambda n: map_title(info[n], unit),
-        lambda n: "Normalised difference" if info[n].get("contrast") == "difference" else "Intensity ratio",
-        ratio_note,
-        ratio_bound,
+    jobs.append(
+        partial(
+            _grid,
+            result,
+            [n for n in names if info[n]["kind"] == "ratio"],
+            out_dir / "ratio_map.png",
+            lambda n: map_title(info[n], unit),
+            lambda n: "Normalised difference" if info[n].get("contrast") == "difference" else "Intensity ratio",
+            ratio_note,
+            ratio_bound,
+        )
     )
 
     uncertain = [n for n in names if info[n]["kind"] == "uncertainty"]
@@ -100,48 +112,58 @@ def write_figures(result, out_dir: Path) -> None:
             values = values[np.isfinite(values)]
             return f"{100 * np.mean(values > 0.25):.1f} % of pixels above 0.25; median {np.median(values):.2g}"
 
-        _grid(
-            result,
-            uncertain,
-            out_dir / "cluster_uncertainty.png",
-            lambda n: map_title(info[n], unit),
-            lambda n: "Probability that another cluster is right",
-            uncertainty_note,
+        jobs.append(
+            partial(
+                _grid,
+                result,
+                uncertain,
+                out_dir / "cluster_uncertainty.png",
+                lambda n: map_title(info[n], unit),
+                lambda n: "Probability that another cluster is right",
+                uncertainty_note,
+            )
         )
 
-    k = result.metrics["clustering"]["k"]
-    sizes = result.metrics["clustering"]["clusters"]
-    cluster_names = [f"cluster {s['cluster']} ({100 * s['fraction']:.1f} %)" for s in sizes]
-    fig = new_figure(6.8, 4.8)
-    how = result.metrics["clustering"]["k_chosen_by"]
-    plot_label_map(
-        fig.subplots(),
-        result.label_image,
-        cluster_names,
-        title=f"{result.metrics['clustering']['method']} clusters, k = {k} "
-        f"({'chosen by ' + how if how != 'user' else 'set by the user'})",
-    )
-    save_figure(fig, out_dir / "cluster_map.png")
+    clustering = result.metrics["clustering"]
+    k = clustering["k"]
 
-    spectra = result.metrics["cluster_spectra"]
-    fig = new_figure(7.5, 4.8)
-    plot_cluster_spectra(
-        fig.subplots(),
-        result.processed.axis.values,
-        unit,
-        np.asarray(spectra["means"]),
-        np.asarray(spectra["stds"]),
-        [f"cluster {j}" for j in range(k)],
-        title="Mean spectrum of each cluster",
-        ylabel=ylabel,
-    )
-    save_figure(fig, out_dir / "pixel_spectra.png")
+    def cluster_map() -> None:
+        cluster_names = [f"cluster {s['cluster']} ({100 * s['fraction']:.1f} %)" for s in clustering["clusters"]]
+        fig = new_figure(6.8, 4.8)
+        how = clustering["k_chosen_by"]
+        plot_label_map(
+            fig.subplots(),
+            result.label_image,
+            cluster_names,
+            title=f"{clustering['method']} clusters, k = {k} "
+            f"({'chosen by ' + how if how != 'user' else 'set by the user'})",
+        )
+        save_figure(fig, out_dir / "cluster_map.png")
 
-    selection = result.metrics["clustering"].get("k_selection")
-    if selection:
+    def cluster_spectra() -> None:
+        spectra = result.metrics["cluster_spectra"]
+        fig = new_figure(7.5, 4.8)
+        plot_cluster_spectra(
+            fig.subplots(),
+            result.processed.axis.values,
+            unit,
+            np.asarray(spectra["means"]),
+            np.asarray(spectra["stds"]),
+            [f"cluster {j}" for j in range(k)],
+            title="Mean spectrum of each cluster",
+            ylabel=ylabel,
+        )
+        save_figure(fig, out_dir / "pixel_spectra.png")
+
+    def k_selection() -> None:
         fig = new_figure(13, 3.4)
-        plot_k_selection(fig, selection, k)
+        plot_k_selection(fig, clustering["k_selection"], k)
         save_figure(fig, out_dir / "k_selection.png")
+
+    jobs += [cluster_map, cluster_spectra]
+    if clustering.get("k_selection"):
+        jobs.append(k_selection)
+    return jobs
 
 
 def plot_k_selection(fig, selection: dict, chosen: int) -> None:

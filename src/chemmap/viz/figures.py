@@ -10,6 +10,7 @@ __all__ = [
     "CATEGORICAL_COLORS",
     "MAX_DISPLAY_PIXELS",
     "for_display",
+    "import_matplotlib",
     "new_figure",
     "plot_cluster_spectra",
     "plot_label_map",
@@ -77,6 +78,12 @@ def _extent(shape: tuple[int, int]) -> tuple[float, float, float, float]:
 
 def _reduced_note(factor: int) -> str:
     return f" (drawn at 1/{factor} resolution)" if factor > 1 else ""
+
+
+def import_matplotlib() -> None:
+    """Import what drawing and saving a figure needs (0.2 s), e.g. once before forking."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
 
 
 def new_figure(width: float = 6.0, height: float = 5.0):

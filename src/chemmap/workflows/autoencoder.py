@@ -288,11 +288,13 @@ def write(result: AutoencoderResult, stage: Path, session: Session) -> None:
     mean of each cluster), ``loss_curves.png``, ``reconstructions.png``,
     ``band_reconstructions.png`` (input and reconstructed images at three bands), ``model/``,
     ``metrics.json`` and ``report.html``."""
+    from chemmap._shared.forked import run_forked
     from chemmap.deep.autoencoder.inference import decode_latent
     from chemmap.deep.autoencoder.persist import save_autoencoder
     from chemmap.report.html import write_html
     from chemmap.report.metrics_json import write_metrics_json
     from chemmap.report.pages import autoencoder_report
+    from chemmap.viz.figures import import_matplotlib
 
     cube, settings = result.cube, result.settings
     labels, k = result.labels, result.segmentation.k
@@ -314,7 +316,8 @@ def write(result: AutoencoderResult, stage: Path, session: Session) -> None:
     pixels = [tuple(p) for p in settings.pixels] or typical_pixels(result.latent, labels, RECONSTRUCTION_PANELS)
     result.metrics = _metrics(result, cube, result.score, counts, settings)
     with session.timer.stage("figures"):
-        _draw(result, cube, stage, means, stds, decoded, pixels)
+        import_matplotlib()  # once, before the drawing is shared among forked processes
+        run_forked(_figure_jobs(result, cube, stage, means, stds, decoded, pixels))
         report = autoencoder_report(result, cube, (means, stds, counts), command=session.command, versions=versions())
         write_html(report, stage / "report.html")
     write_metrics_json(result.metrics, stage / "metrics.json")
@@ -396,7 +399,9 @@ def _metrics(result: AutoencoderResult, cube: Cube, score, counts, settings) -> 
     return metrics
 
 
-def _draw(result: AutoencoderResult, cube: Cube, stage: Path, means, stds, decoded, pixels) -> None:
+def _figure_jobs(result: AutoencoderResult, cube: Cube, stage: Path, means, stds, decoded, pixels) -> list:
+    """One job for each figure (see :func:`chemmap._shared.forked.run_forked`); the input
+    spectra they show are read here, before the jobs are shared out."""
     from chemmap.viz.autoencoder import (
         plot_band_reconstructions,
         plot_cluster_representatives,
@@ -406,43 +411,50 @@ def _draw(result: AutoencoderResult, cube: Cube, stage: Path, means, stds, decod
     from chemmap.viz.figures import new_figure, plot_label_map, save_figure
 
     names = [f"cluster {c}" for c in range(result.segmentation.k)]
-    fig = new_figure(7.5, 5.5)
-    plot_label_map(fig.subplots(), result.labels, names, title="Clusters of the latent features")
-    save_figure(fig, stage / "cluster_map.png")
-
     unit = cube.axis.unit
-    fig = new_figure(10, 5.5)
-    plot_cluster_representatives(
-        fig.subplots(),
-        cube.axis.values,
-        unit,
-        means,
-        stds,
-        decoded,
-        names,
-        title="Cluster spectra: mean input (solid) and decoded latent mean (dashed)",
-    )
-    save_figure(fig, stage / "cluster_spectra.png")
-
-    history = result.trained.history
-    if history:
-        fig = new_figure(11, 4.2)
-        plot_loss_curves(fig, history, result.trained.best_epoch)
-        save_figure(fig, stage / "loss_curves.png")
-
     rows = np.array([p[0] for p in pixels], dtype=np.intp)
     cols = np.array([p[1] for p in pixels], dtype=np.intp)
     denoised = np.load(stage / "denoised.npy", mmap_mode="r")
     (inputs,) = compute(cube.data[rows, cols] if not cube.is_lazy else cube.data.vindex[rows, cols])
-    n = len(pixels)
-    fig = new_figure(4.2 * min(3, n), 3.3 * -(-n // 3))
-    plot_reconstructions(fig, cube.axis.values, unit, np.asarray(inputs), denoised[rows, cols], pixels)
-    save_figure(fig, stage / "reconstructions.png")
-
     channels = showcase_channels(means)
     (band_inputs,) = compute(cube.data[..., channels])
-    fig = new_figure(4.4 * len(channels), 7.2)
-    plot_band_reconstructions(
-        fig, np.asarray(band_inputs, dtype=np.float64), denoised[..., channels], cube.axis.values[channels], unit
-    )
-    save_figure(fig, stage / "band_reconstructions.png")
+
+    def cluster_map() -> None:
+        fig = new_figure(7.5, 5.5)
+        plot_label_map(fig.subplots(), result.labels, names, title="Clusters of the latent features")
+        save_figure(fig, stage / "cluster_map.png")
+
+    def cluster_spectra() -> None:
+        fig = new_figure(10, 5.5)
+        plot_cluster_representatives(
+            fig.subplots(),
+            cube.axis.values,
+            unit,
+            means,
+            stds,
+            decoded,
+            names,
+            title="Cluster spectra: mean input (solid) and decoded latent mean (dashed)",
+        )
+        save_figure(fig, stage / "cluster_spectra.png")
+
+    def loss_curves() -> None:
+        fig = new_figure(11, 4.2)
+        plot_loss_curves(fig, result.trained.history, result.trained.best_epoch)
+        save_figure(fig, stage / "loss_curves.png")
+
+    def reconstructions() -> None:
+        n = len(pixels)
+        fig = new_figure(4.2 * min(3, n), 3.3 * -(-n // 3))
+        plot_reconstructions(fig, cube.axis.values, unit, np.asarray(inputs), denoised[rows, cols], pixels)
+        save_figure(fig, stage / "reconstructions.png")
+
+    def band_reconstructions() -> None:
+        fig = new_figure(4.4 * len(channels), 7.2)
+        plot_band_reconstructions(
+            fig, np.asarray(band_inputs, dtype=np.float64), denoised[..., channels], cube.axis.values[channels], unit
+        )
+        save_figure(fig, stage / "band_reconstructions.png")
+
+    jobs = [cluster_map, cluster_spectra, reconstructions, band_reconstructions]
+    return jobs + ([loss_curves] if result.trained.history else [])

@@ -3,6 +3,7 @@ draw and report, writing everything into one output folder atomically."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -66,21 +67,18 @@ def execute(cube: Cube, settings: MappingSettings, session: Session) -> RunResul
 
 def write(result: RunResult, stage: Path, session: Session) -> None:
     """The maps, labels, figures, metrics and reports of a run into ``stage``."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from chemmap._shared.atomic import write_text_atomic
-    from chemmap.report import render_markdown, write_figures, write_metrics_json
-    from chemmap.report.component_maps import write_chemical_maps
+    from chemmap._shared.forked import run_forked
+    from chemmap.report import figure_jobs, render_markdown, write_metrics_json
+    from chemmap.report.component_maps import chemical_map_jobs
     from chemmap.report.html import write_html
     from chemmap.report.pages import run_report
+    from chemmap.viz.figures import import_matplotlib
 
-    # the arrays are compressed (zlib releases the GIL) while the figures are drawn
-    with ThreadPoolExecutor(1) as pool:
-        arrays = pool.submit(_write_arrays, result, stage)
-        with session.timer.stage("figures"):
-            write_figures(result, stage)
-            write_chemical_maps(result, stage)
-        arrays.result()
+    with session.timer.stage("figures"):  # and the arrays, written while the figures are drawn
+        import_matplotlib()  # once, before the drawing is shared among forked processes
+        arrays = partial(_write_arrays, result, stage)  # the first job: in this process
+        run_forked([arrays, *figure_jobs(result, stage), *chemical_map_jobs(result, stage)])
     write_metrics_json(result.metrics, stage / "metrics.json")
     with session.timer.stage("report"):
         write_text_atomic(stage / "report.md", render_markdown(result))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
@@ -583,9 +584,11 @@ def write(result, stage: Path, session: Session) -> None:
     when asked or found.
     """
     from chemmap._shared.atomic import write_text_atomic
+    from chemmap._shared.forked import run_forked
     from chemmap.report.html import write_html
     from chemmap.report.metrics_json import to_json_safe
     from chemmap.report.pages import peaks_report
+    from chemmap.viz.figures import import_matplotlib
     from chemmap.workflows.peaks_spectra import SpectraPeaksResult, write_spectra
 
     if isinstance(result, SpectraPeaksResult):
@@ -614,7 +617,8 @@ def write(result, stage: Path, session: Session) -> None:
     if settings.smooth is not None:
         _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", session.progress)
     with session.timer.stage("figures"):
-        _draw(result, stage, settings)
+        import_matplotlib()  # once, before the drawing is shared among forked processes
+        run_forked(_figure_jobs(result, stage, settings))
         write_html(peaks_report(result, command=session.command, versions=versions()), stage / "report.html")
     write_text_atomic(stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n")
 
@@ -688,7 +692,8 @@ def _write_smoothed(cube: Cube, sigma: float, target: Path, progress) -> None:
     write(layer, target)
 
 
-def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
+def _figure_jobs(result: PeaksResult, stage: Path, settings: PeakSettings) -> list[Callable[[], None]]:
+    """One job for each figure (see :func:`chemmap._shared.forked.run_forked`)."""
     from chemmap.viz.figures import new_figure, plot_map, save_figure
     from chemmap.viz.peaks import plot_hotmax_spectra, plot_peak_grid, plot_peak_spectrum, plot_speckles
 
@@ -699,52 +704,58 @@ def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
     short = [label or f"{p.position:.4g}" for p, label in zip(result.peaks, result.labels, strict=True)]
     area_unit = result.report["area_unit"]
     n = len(result.peaks)
-    columns = min(4, n)
-    fig = new_figure(3.4 * columns, 2.9 * -(-n // columns))
-    plot_peak_grid(
-        fig,
-        np.asarray(result.maps.areas.data),
-        titles,
-        unit=area_unit,
-        equalize=settings.equalize,
-        normalize=settings.normalize,
-        columns=columns,
-    )
-    save_figure(fig, stage / "peak_maps.png")
 
-    fig = new_figure(6, 5)
-    plot_map(
-        fig.subplots(),
-        _total_image(result),
-        title="Total over all channels (sum image)",
-        colorbar_label="counts" if area_unit == "counts" else "intensity x channels",
-        cmap="gray",
-    )
-    save_figure(fig, stage / "total_counts.png")
+    def peak_grid() -> None:
+        columns = min(4, n)
+        fig = new_figure(3.4 * columns, 2.9 * -(-n // columns))
+        plot_peak_grid(
+            fig,
+            np.asarray(result.maps.areas.data),
+            titles,
+            unit=area_unit,
+            equalize=settings.equalize,
+            normalize=settings.normalize,
+            columns=columns,
+        )
+        save_figure(fig, stage / "peak_maps.png")
 
-    fig = new_figure(11, 5)
-    detection = result.detection
-    measured = "Max" if detection.on in ("max", "max and mean") else "The" if detection.on == "spectrum" else "Mean"
-    plot_peak_spectrum(
-        fig.subplots(),
-        result.cube.axis.values,
-        unit,
-        detection.spectrum,
-        result.peaks,
-        short,
-        title=f"{measured} spectrum{' less its baseline' if detection.baseline else ''} with the {n} peak slices"
-        + (f" ({result.found_on.count('mean')} found on the mean spectrum)" if detection.on == "max and mean" else ""),
-        ylabel="Counts" if area_unit == "counts" else "Intensity",
-        log=detection.baseline is None,
-    )
-    save_figure(fig, stage / "peak_spectrum.png")
+    def total_counts() -> None:
+        fig = new_figure(6, 5)
+        plot_map(
+            fig.subplots(),
+            _total_image(result),
+            title="Total over all channels (sum image)",
+            colorbar_label="counts" if area_unit == "counts" else "intensity x channels",
+            cmap="gray",
+        )
+        save_figure(fig, stage / "total_counts.png")
 
-    fig = new_figure(11, 5)
-    hot = result.hot
-    plot_hotmax_spectra(fig.subplots(), result.cube.axis.values, unit, hot.spectra, hot.pixels, hot.peaks, short)
-    save_figure(fig, stage / "hotmax_spectra.png")
+    def peak_spectrum() -> None:
+        fig = new_figure(11, 5)
+        detection = result.detection
+        measured = "Max" if detection.on in ("max", "max and mean") else "The" if detection.on == "spectrum" else "Mean"
+        found_on_mean = f" ({result.found_on.count('mean')} found on the mean spectrum)"
+        plot_peak_spectrum(
+            fig.subplots(),
+            result.cube.axis.values,
+            unit,
+            detection.spectrum,
+            result.peaks,
+            short,
+            title=f"{measured} spectrum{' less its baseline' if detection.baseline else ''} with the {n} peak slices"
+            + (found_on_mean if detection.on == "max and mean" else ""),
+            ylabel="Counts" if area_unit == "counts" else "Intensity",
+            log=detection.baseline is None,
+        )
+        save_figure(fig, stage / "peak_spectrum.png")
 
-    if result.speckles:
+    def hotmax_spectra() -> None:
+        fig = new_figure(11, 5)
+        hot = result.hot
+        plot_hotmax_spectra(fig.subplots(), result.cube.axis.values, unit, hot.spectra, hot.pixels, hot.peaks, short)
+        save_figure(fig, stage / "hotmax_spectra.png")
+
+    def speckles() -> None:
         chosen = sorted(result.speckles, key=lambda name: -len(result.speckles[name].areas))[:MAX_SPECKLE_PANELS]
         columns = min(3, len(chosen))
         fig = new_figure(4.6 * columns, 3.8 * -(-len(chosen) // columns))
@@ -757,3 +768,5 @@ def _draw(result: PeaksResult, stage: Path, settings: PeakSettings) -> None:
         for ax in axes[len(chosen) :]:
             ax.set_axis_off()
         save_figure(fig, stage / "speckles.png")
+
+    return [peak_grid, total_counts, peak_spectrum, hotmax_spectra] + ([speckles] if result.speckles else [])

@@ -10,6 +10,7 @@ import io
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -611,17 +612,26 @@ def summary_predict(result: PredictResult) -> str:
     return "\n".join(lines)
 
 
-def _write_predictions(stage: Path, samples, maps, rows, *, low, high, unit) -> None:
-    from chemmap._shared.atomic import write_text_atomic
+def _write_prediction_map(folder: Path, sample, image: np.ndarray, *, low, high, unit) -> None:
+    """One sample's predicted map: ``NAME.npy`` (float32) and ``NAME.png``."""
     from chemmap.viz.figures import new_figure, save_figure
     from chemmap.viz.quantify import plot_model_maps
 
+    np.save(folder / f"{sample.name}.npy", image.astype(np.float32))
+    fig = new_figure(4.5, 4.0)
+    plot_model_maps(fig, [sample], {"prediction": [image]}, low=low, high=high, unit=unit)
+    save_figure(fig, folder / f"{sample.name}.png")
+
+
+def _write_predictions(stage: Path, samples, maps, rows, *, low, high, unit) -> None:
+    from chemmap._shared.atomic import write_text_atomic
+    from chemmap._shared.forked import run_forked
+    from chemmap.viz.figures import import_matplotlib
+
     (stage / "maps").mkdir()
-    for sample, image in zip(samples, maps, strict=True):
-        np.save(stage / "maps" / f"{sample.name}.npy", image.astype(np.float32))
-        fig = new_figure(4.5, 4.0)
-        plot_model_maps(fig, [sample], {"prediction": [image]}, low=low, high=high, unit=unit)
-        save_figure(fig, stage / "maps" / f"{sample.name}.png")
+    import_matplotlib()  # once, before the drawing is shared among forked processes
+    draw = partial(_write_prediction_map, stage / "maps", low=low, high=high, unit=unit)
+    run_forked([partial(draw, sample, image) for sample, image in zip(samples, maps, strict=True)])
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()

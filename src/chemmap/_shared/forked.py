@@ -1,0 +1,129 @@
+"""Independent jobs shared among forked copies of this process: a run's figures are drawn by
+as many processes as it may use cores, since matplotlib draws in one thread and holds the
+interpreter's lock while it does.
+
+A forked copy sees the parent's arrays without copying them (the pages are shared until one
+side writes), so nothing is pickled on the way in; only an exception comes back. Where the
+platform cannot fork safely (Windows, macOS) or one core is all there is, the jobs run here,
+one after another.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+__all__ = ["run_forked", "usable_cores"]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity; the CPU count where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _can_fork() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = None) -> None:
+    """Run every job once: this process the first, then each process, this one and up to
+    ``processes - 1`` forked copies, takes the next job not yet taken until none is left.
+
+    Parameters
+    ----------
+    jobs : sequence of callables without arguments
+        Independent work whose effect is on disk (a figure saved atomically); what a job
+        returns, or changes in memory, is lost when it ran in a copy.
+    processes : int, optional
+        Processes in all, this one included. Default: :func:`usable_cores`.
+
+    Raises
+    ------
+    Exception
+        This process's exception, or else the first copy's (in the order they were forked);
+        a copy's exception that cannot be sent back is raised as a RuntimeError carrying its
+        traceback. When this process fails, the copies are stopped.
+    """
+    n = max(1, min(len(jobs), usable_cores() if processes is None else processes))
+    if n == 1 or len(jobs) > MAX_JOBS or not _can_fork():
+        for job in jobs:
+            job()
+        return
+    queue, end = os.pipe()  # the numbers of the jobs not yet taken, read by whichever process is free
+    os.write(end, b"".join(struct.pack("<I", i) for i in range(1, len(jobs))))
+    os.close(end)
+    for stream in (sys.stdout, sys.stderr):  # a copy must not print the parent's buffered text again
+        stream.flush()
+    copies = [_fork(jobs, queue) for _ in range(n - 1)]
+    try:
+        jobs[0]()
+        _take_jobs(jobs, queue)
+    except BaseException:
+        for pid, reader in copies:
+            os.kill(pid, signal.SIGKILL)
+            _collect(pid, reader)
+        raise
+    finally:
+        os.close(queue)
+    failures = [error for error in (_collect(pid, reader) for pid, reader in copies) if error is not None]
+    if failures:
+        raise failures[0]
+
+
+#: Most jobs shared among processes: their numbers must fit in the queue's pipe at once.
+MAX_JOBS = 4096
+
+
+def _take_jobs(jobs: Sequence[Callable[[], object]], queue: int) -> None:
+    """Run the jobs whose numbers this process reads from ``queue`` until it is empty (a read
+    of four bytes from a pipe is never split between two readers)."""
+    while number := os.read(queue, 4):
+        jobs[struct.unpack("<I", number)[0]]()
+
+
+def _fork(jobs: Sequence[Callable[[], object]], queue: int) -> tuple[int, int]:
+    """Fork a copy that takes jobs from ``queue`` and exits; its pid and the pipe its failure
+    comes back on."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(writer)
+        return pid, reader
+    os.close(reader)
+    status = 0
+    try:
+        _take_jobs(jobs, queue)
+    except BaseException as exc:  # everything goes back to the parent
+        status = 1
+        try:
+            message = pickle.dumps(exc)
+        except Exception:  # an exception that does not pickle goes back as text
+            text = "".join(traceback.format_exception(exc))
+            message = pickle.dumps(RuntimeError(f"a forked job failed:\n{text}"))
+        with os.fdopen(writer, "wb") as pipe:
+            pipe.write(message)
+    finally:
+        os._exit(status)
+
+
+def _collect(pid: int, reader: int) -> BaseException | None:
+    """Wait for a copy; the exception it ended with, if any."""
+    with os.fdopen(reader, "rb") as pipe:
+        message = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if message:
+        try:
+            return pickle.loads(message)
+        except Exception as exc:
+            return RuntimeError(f"a forked job failed and its error could not be read back: {exc}")
+    if os.waitstatus_to_exitcode(status) != 0:
+        return RuntimeError(f"a forked job ended with status {os.waitstatus_to_exitcode(status)} and no error")
+    return None
