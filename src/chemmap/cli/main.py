@@ -108,8 +108,17 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
         print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
 
 
+#: Collection thresholds of the program's garbage collector (Python's: 700, 10, 10). A run
+#: makes few container objects of its own but imports about 10^5 (NumPy, SciPy, pandas,
+#: matplotlib), and at Python's thresholds searching them for cycles again and again took
+#: 0.15 s of the 30 x 30 demo run (0.04 s at these), the same peak memory on a 1 GiB cube.
+GC_THRESHOLDS = (20_000, 10, 10)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``chemmap`` command; returns the exit code."""
+    if argv is None:
+        gc.set_threshold(*GC_THRESHOLDS)
     code = _main(argv)
     if argv is None:
         # The program ends next; its shutdown then does not search the 10^5 objects the
