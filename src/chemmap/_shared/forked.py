@@ -41,7 +41,9 @@ def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = 
     ----------
     jobs : sequence of callables without arguments
         Independent work whose effect is on disk (a figure saved atomically); what a job
-        returns, or changes in memory, is lost when it ran in a copy.
+        returns, or changes in memory (a warning recorded included), is lost when it ran in a
+        copy. A job that reads a lazy (Dask) array must be the first: a copy has no
+        scheduler threads.
     processes : int, optional
         Processes in all, this one included. Default: :func:`usable_cores`.
 

@@ -75,14 +75,18 @@ def write(result: RunResult, stage: Path, session: Session) -> None:
     from chemmap.report.pages import run_report
     from chemmap.viz.figures import import_matplotlib
 
-    with session.timer.stage("figures"):  # and the arrays, written while the figures are drawn
-        import_matplotlib()  # once, before the drawing is shared among forked processes
-        arrays = partial(_write_arrays, result, stage)  # the first job: in this process
-        run_forked([arrays, *figure_jobs(result, stage), *chemical_map_jobs(result, stage)])
-    write_metrics_json(result.metrics, stage / "metrics.json")
-    with session.timer.stage("report"):
-        write_text_atomic(stage / "report.md", render_markdown(result))
+    def html() -> None:
         write_html(run_report(result, command=session.command, versions=versions()), stage / "report.html")
+
+    def text() -> None:
+        write_metrics_json(result.metrics, stage / "metrics.json")
+        write_text_atomic(stage / "report.md", render_markdown(result))
+
+    with session.timer.stage("figures and reports"):  # and the arrays, all at once
+        import_matplotlib()  # once, before the drawing is shared among forked processes
+        arrays = partial(_write_arrays, result, stage)
+        # report.html first, in this process: it reads pixel spectra from a cube that may be lazy
+        run_forked([html, arrays, *figure_jobs(result, stage), *chemical_map_jobs(result, stage), text])
 
 
 def _write_arrays(result: RunResult, stage: Path) -> None:

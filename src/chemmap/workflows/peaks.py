@@ -616,10 +616,14 @@ def write(result, stage: Path, session: Session) -> None:
         _write_speckles(result, stage / "speckles.npz")
     if settings.smooth is not None:
         _write_smoothed(result.cube, settings.smooth, stage / "smoothed.zarr", session.progress)
-    with session.timer.stage("figures"):
-        import_matplotlib()  # once, before the drawing is shared among forked processes
-        run_forked(_figure_jobs(result, stage, settings))
+
+    def html() -> None:
         write_html(peaks_report(result, command=session.command, versions=versions()), stage / "report.html")
+
+    with session.timer.stage("figures and report"):
+        import_matplotlib()  # once, before the drawing is shared among forked processes
+        # report.html first, in this process: it reads pixel spectra from a cube that may be lazy
+        run_forked([html, *_figure_jobs(result, stage, settings)])
     write_text_atomic(stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n")
 
 
