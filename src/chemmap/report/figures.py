@@ -32,7 +32,11 @@ def map_title(info: dict, unit: str) -> str:
     return f"Band intensity at {info['at']:g} {unit}\n({window})"
 
 
-def _grid(result, names: list[str], path: Path, title, label, note, bound=lambda name: None) -> None:
+def _grid(result, kind: str, path: Path, label, note=lambda name: None, bound=lambda name: None) -> None:
+    """The maps of one kind side by side, each titled by :func:`map_title`; ``label``,
+    ``note`` and ``bound`` give a map's colour-bar label, note and lower-bound pixels."""
+    info, unit = result.maps.attrs["maps"], result.processed.axis.unit
+    names = [name for name in result.maps.map_names if info[name]["kind"] == kind]
     n = max(len(names), 1)
     fig = new_figure(5.5 * n, 4.8)
     axes = fig.subplots(1, n, squeeze=False)[0]
@@ -41,7 +45,12 @@ def _grid(result, names: list[str], path: Path, title, label, note, bound=lambda
         axes[0].set_axis_off()
     for ax, name in zip(axes, names, strict=False):
         plot_map(
-            ax, result.maps[name], title=title(name), colorbar_label=label(name), note=note(name), bound=bound(name)
+            ax,
+            result.maps[name],
+            title=map_title(info[name], unit),
+            colorbar_label=label(name),
+            note=note(name),
+            bound=bound(name),
         )
     save_figure(fig, path)
 
@@ -75,50 +84,30 @@ def figure_jobs(result, out_dir: Path) -> list[Callable[[], None]]:
     def ratio_bound(n):
         return None if f"{n}_bound" not in names else np.asarray(result.maps[f"{n}_bound"]) == 1
 
-    jobs = []
-    jobs.append(
-        partial(
-            _grid,
-            result,
-            [n for n in names if info[n]["kind"] == "intensity"],
-            out_dir / "intensity_map.png",
-            lambda n: map_title(info[n], unit),
-            lambda n: (
-                ylabel.replace("Intensity", "Mean intensity")
-                if info[n]["mode"] == "mean"
-                else f"Band area (a.u. x {unit})"
-            ),
-            lambda n: None,
-        )
-    )
-    jobs.append(
-        partial(
-            _grid,
-            result,
-            [n for n in names if info[n]["kind"] == "ratio"],
-            out_dir / "ratio_map.png",
-            lambda n: map_title(info[n], unit),
-            lambda n: "Normalised difference" if info[n].get("contrast") == "difference" else "Intensity ratio",
-            ratio_note,
-            ratio_bound,
-        )
-    )
+    def intensity_label(n):
+        if info[n]["mode"] == "mean":
+            return ylabel.replace("Intensity", "Mean intensity")
+        return f"Band area (a.u. x {unit})"
 
-    uncertain = [n for n in names if info[n]["kind"] == "uncertainty"]
-    if uncertain:
+    def ratio_label(n):
+        return "Normalised difference" if info[n].get("contrast") == "difference" else "Intensity ratio"
 
-        def uncertainty_note(n):
-            values = np.asarray(result.maps[n], dtype=np.float64)
-            values = values[np.isfinite(values)]
-            return f"{100 * np.mean(values > 0.25):.1f} % of pixels above 0.25; median {np.median(values):.2g}"
+    def uncertainty_note(n):
+        values = np.asarray(result.maps[n], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        return f"{100 * np.mean(values > 0.25):.1f} % of pixels above 0.25; median {np.median(values):.2g}"
 
+    jobs = [
+        partial(_grid, result, "intensity", out_dir / "intensity_map.png", intensity_label),
+        partial(_grid, result, "ratio", out_dir / "ratio_map.png", ratio_label, ratio_note, ratio_bound),
+    ]
+    if any(info[n]["kind"] == "uncertainty" for n in names):
         jobs.append(
             partial(
                 _grid,
                 result,
-                uncertain,
+                "uncertainty",
                 out_dir / "cluster_uncertainty.png",
-                lambda n: map_title(info[n], unit),
                 lambda n: "Probability that another cluster is right",
                 uncertainty_note,
             )
