@@ -4,7 +4,9 @@ from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
 from chemmap.cluster import PixelClusterer, kneedle, merge_small_regions, mode_filter, salt_and_pepper_fraction
-from chemmap.core.exceptions import InvalidParameterError
+from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
+from chemmap.core.cube import Cube, SpectralAxis
+from chemmap.core.exceptions import DataWarning, InvalidParameterError
 from chemmap.datasets import make_regions_cube
 from chemmap.preprocessing import Chain
 
@@ -26,6 +28,19 @@ def test_auto_k_finds_true_k_on_harder_scenes(n_regions, seed):
     assert adjusted_rand_score(cube.labels.ravel(), est.label_image_.ravel()) >= 0.9
     sel = est.k_selection_
     assert set(sel) >= {"silhouette", "elbow", "gap", "bic"} and sel["sample_size"] <= 4000
+
+
+@pytest.mark.parametrize("clusterer", [PixelClusterer, SpectralSpatialClusterer])
+def test_auto_k_on_a_handful_of_pixels_needs_five_per_cluster_and_says_so(clusterer):
+    rng = np.random.default_rng(0)
+    noise = Cube(rng.normal(1.0, 0.1, (3, 3, 40)).astype(np.float32), SpectralAxis(np.arange(40.0)))
+    with pytest.warns(DataWarning, match="9 valid pixels are too few .* k = 2 was the only choice left"):
+        est = clusterer(k="auto").fit(noise)
+    assert est.k_ == 2 and est.k_selection_["k_values"] == [2]
+    small = Cube(rng.normal(1.0, 0.1, (5, 6, 40)).astype(np.float32), SpectralAxis(np.arange(40.0)))
+    with pytest.warns(DataWarning, match=r"30 valid pixels .* chosen among 2\.\.6"):
+        est = clusterer(k="auto").fit(small)
+    assert est.k_selection_["k_values"] == [2, 3, 4, 5, 6]
 
 
 def test_hierarchical_on_large_image_uses_sample_and_nearest_centroid():

@@ -165,15 +165,16 @@ def test_sparse_counts_with_empty_channels_segment_without_a_blown_up_noise_esti
     assert _ari(truth, result.labels) > 0.95
 
 
-def test_a_tiny_map_gets_at_most_one_cluster_fewer_than_its_pixels():
+def test_a_tiny_map_gets_two_clusters_and_a_warning():
     from chemmap.cluster.spectral_spatial import SpectralSpatialClusterer
     from chemmap.core.axis import SpectralAxis
     from chemmap.core.cube import Cube
-    from chemmap.core.exceptions import InvalidParameterError
+    from chemmap.core.exceptions import DataWarning, InvalidParameterError
 
     cube = Cube(_scene(np.array([[0, 0, 1], [0, 1, 1]])).astype(np.float32), SpectralAxis(np.arange(60.0), "channel"))
-    fitted = SpectralSpatialClusterer("auto").fit(cube)
-    assert 2 <= fitted.k_ <= 5
+    with pytest.warns(DataWarning, match="6 valid pixels are too few"):
+        fitted = SpectralSpatialClusterer("auto").fit(cube)
+    assert fitted.k_ == 2
     with pytest.raises(InvalidParameterError, match="exceeds the 6 valid pixels"):
         SpectralSpatialClusterer(7).fit(cube)
 

@@ -82,6 +82,27 @@ def test_savgol_window_in_axis_units_and_derivative():
         savgol(y, axis=x)
 
 
+def test_a_savgol_window_out_of_range_is_refused_with_the_range_in_axis_units():
+    cube = Cube(np.ones((2, 2, 40), np.float32), SpectralAxis(np.linspace(361.3, 364.6, 40), "nm"))
+    with pytest.raises(InvalidParameterError, match=r"9 nm covers 107 channels .* from 0.2538 to 3.3 nm.*narrow"):
+        savgol(cube, window=9)
+    with pytest.raises(InvalidParameterError, match=r"covers 1 channels .* from 0.2538 .*widen the window"):
+        savgol(cube, window=0.05)
+    np.testing.assert_allclose(savgol(cube, window=0.5).data, 1.0, rtol=1e-6)
+    with pytest.raises(InvalidParameterError, match="window_channels=41; .* from 3 to 39 channels"):
+        savgol(cube, window_channels=41)
+    short = Cube(np.ones((2, 2, 2), np.float32), SpectralAxis(np.arange(2.0)))
+    with pytest.raises(InvalidParameterError, match="has 2 channels, too few .* lower polyorder to at most 0"):
+        savgol(short, window_channels=3)
+
+
+def test_a_spatial_gaussian_wider_than_half_the_image_is_refused():
+    cube = Cube(np.random.default_rng(0).random((5, 5, 8), dtype=np.float32), SpectralAxis(np.arange(8.0)))
+    assert spatial_gaussian(cube, sigma=2.5).data.shape == (5, 5, 8)
+    with pytest.raises(InvalidParameterError, match=r"sigma 50 pixels is wider than half the 5 x 5 image.*at most 2.5"):
+        spatial_gaussian(cube, sigma=50)
+
+
 def test_spatial_gaussian_ignores_masked_pixels():
     data = np.zeros((5, 5, 2), np.float32)
     data[:, :3] = 1.0

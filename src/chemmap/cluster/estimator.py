@@ -10,7 +10,7 @@ from chemmap._shared.validation import check_choice, check_int
 from chemmap.cluster.cleanup import merge_small_regions, mode_filter
 from chemmap.cluster.features import FEATURE_KINDS, PixelFeatures
 from chemmap.cluster.methods import cluster_methods, size_order
-from chemmap.cluster.selection import CRITERIA, choose_k
+from chemmap.cluster.selection import CRITERIA, choose_k, searched_k
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError, NotFittedError, ShapeError
@@ -145,10 +145,9 @@ class PixelClusterer(ClusterMixin, Estimator):
         else:
             feats, self.computed_with_ = self.feature_transformer_.transform(cube, progress=progress), []
         if self.k == "auto":
-            hi = min(self.k_range[1], n_valid - 1)
             self.k_, self.k_selection_ = choose_k(
                 feats,
-                (min(self.k_range[0], hi), hi),
+                searched_k(self.k_range, n_valid),
                 method=self.method,
                 criterion=self.criterion,
                 random_state=self.random_state,

@@ -7,6 +7,7 @@ decides.
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 
@@ -17,8 +18,17 @@ from chemmap._shared.validation import check_choice, check_random_state
 from chemmap.cluster.kmeans import fit_kmeans
 from chemmap.cluster.methods import ClusterResult, cluster_methods
 from chemmap.cluster.silhouette import silhouette_score
+from chemmap.core.exceptions import DataWarning
 
-__all__ = ["CRITERIA", "SELECTION_SAMPLE", "choose_k", "gap_statistic", "kneedle"]
+__all__ = [
+    "CRITERIA",
+    "MIN_PIXELS_PER_CLUSTER",
+    "SELECTION_SAMPLE",
+    "choose_k",
+    "gap_statistic",
+    "kneedle",
+    "searched_k",
+]
 
 CRITERIA = ("silhouette", "elbow", "gap", "bic")
 
@@ -27,6 +37,29 @@ SELECTION_SAMPLE = 4000
 
 #: Reference data sets drawn for the gap statistic.
 GAP_REFERENCES = 5
+
+#: Valid pixels per cluster, on average, that an automatic choice of k needs: fewer, and a
+#: criterion can prefer clusters of one or two pixels whose spectra differ by noise alone
+#: (on a 3 x 3 Raman map the silhouette chose k = 6: five clusters of one pixel).
+MIN_PIXELS_PER_CLUSTER = 5
+
+
+def searched_k(k_range: tuple[int, int], n_valid: int) -> tuple[int, int]:
+    """The range of k an automatic choice searches among ``n_valid`` pixels: ``k_range`` cut
+    to at most ``n_valid // MIN_PIXELS_PER_CLUSTER`` clusters (never under 2, the fewest a
+    choice can give, nor above ``n_valid - 1``), with a DataWarning when it is cut."""
+    high = min(k_range[1], max(n_valid // MIN_PIXELS_PER_CLUSTER, 2), n_valid - 1)
+    low = min(k_range[0], high)
+    if high < k_range[1]:
+        only = f" k = {high} was the only choice left; " if low == high else f" k was chosen among {low}..{high}; "
+        warnings.warn(
+            f"{n_valid} valid pixels are too few to choose among {k_range[0]}..{k_range[1]} clusters: an "
+            f"automatic choice needs about {MIN_PIXELS_PER_CLUSTER} pixels per cluster.{only}"
+            "to set k yourself, give --clusters K (k in a config's [clustering]).",
+            DataWarning,
+            stacklevel=2,
+        )
+    return low, high
 
 
 def kneedle(ks: np.ndarray, inertia: np.ndarray) -> int:

@@ -48,7 +48,7 @@ from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_int
 from chemmap.cluster.methods import cluster_methods, size_order
 from chemmap.cluster.mnf import fit_mnf
-from chemmap.cluster.selection import choose_k
+from chemmap.cluster.selection import choose_k, searched_k
 from chemmap.cluster.spatial import NEIGHBOURS, even_row_blocks, neighbour_votes, potts_icm_by_rows
 from chemmap.core.exceptions import InvalidParameterError, ShapeError
 
@@ -486,7 +486,7 @@ class SpectralSpatialClusterer(ClusterMixin, Estimator):
             raise InvalidParameterError(f"k={self.k} exceeds the {n_valid} valid pixels.")
         mnf = fit_mnf(cube.data, valid, n_components=MAX_COMPONENTS, progress=progress)
         n_init = self.method_options()["n_init"]
-        k_range = (min(self.k_range[0], n_valid - 1), min(self.k_range[1], n_valid - 1))
+        k_range = searched_k(self.k_range, n_valid) if self.k == "auto" else None
         largest_k = k_range[1] if self.k == "auto" else int(self.k)
         d = min(component_count(largest_k, mnf.n_signal), self._max_components())
         _check_memory(h * w, largest_k, d)

@@ -59,25 +59,42 @@ def whittaker(x, **params):
     return apply_spectral(x, kernel, step="whittaker", params=params)
 
 
-def _window_channels(params: dict, values: np.ndarray) -> int:
+def _window_channels(params: dict, values: np.ndarray, unit: str) -> int:
+    """The odd number of channels the Savitzky–Golay window covers; an error that gives the
+    allowed range, in the units the window was given in, when it is out of range."""
     if (params["window"] is None) == (params["window_channels"] is None):
         raise InvalidParameterError(
             "savgol needs exactly one of window (axis units) and window_channels (channels); "
             f"got window={params['window']}, window_channels={params['window_channels']}."
         )
+    spacing = abs(float(np.median(np.diff(values)))) if values.size > 1 else 1.0
     if params["window_channels"] is not None:
         n = params["window_channels"]
     else:
-        spacing = float(np.median(np.diff(values))) if values.size > 1 else 1.0
         n = round(params["window"] / spacing)
     n = n + 1 if n % 2 == 0 else n
-    if n <= params["polyorder"] or n > values.size:
+    order = params["polyorder"]
+    shortest = order + 1 if order % 2 == 0 else order + 2  # odd, above the polynomial's order
+    longest = values.size if values.size % 2 else values.size - 1
+    if shortest > longest:
         raise InvalidParameterError(
-            f"The Savitzky–Golay window covers {n} channels; it must exceed polyorder="
-            f"{params['polyorder']} and be at most the {values.size} channels of the axis. "
-            "To fix this, widen the window or lower polyorder."
+            f"The spectral axis has {values.size} channels, too few for a Savitzky–Golay polynomial of "
+            f"order {order} (the window must cover an odd number of channels above polyorder). "
+            f"To fix this, lower polyorder to at most {max(longest - 1, 0)}, or leave the smoothing out."
         )
-    return n
+    if shortest <= n <= longest:
+        return n
+    if params["window_channels"] is not None:
+        given, allowed = f"window_channels={params['window_channels']}", f"from {shortest} to {longest} channels"
+    else:
+        given = f"window of {params['window']:g} {unit} covers {n} channels (spacing {spacing:.4g} {unit})"
+        low, high = f"{shortest * spacing:.4g}", f"{longest * spacing:.4g}"
+        allowed = f"exactly {low} {unit}" if low == high else f"from {low} to {high} {unit}"
+    fix = "narrow the window" if n > longest else "widen the window or lower polyorder"
+    raise InvalidParameterError(
+        f"The Savitzky–Golay {given}; it must cover more than polyorder={order} channels and at most "
+        f"the {values.size} channels of the axis: {allowed}. To fix this, {fix}."
+    )
 
 
 def savgol(x, *, axis=None, **params):
@@ -108,7 +125,7 @@ def savgol(x, *, axis=None, **params):
         values = axis_values_of(x, axis, "savgol")
     else:
         values = np.arange(np.shape(x)[-1], dtype=np.float64)
-    n = _window_channels(params, values)
+    n = _window_channels(params, values, x.axis.unit if isinstance(x, Cube) else "axis units")
     delta = float(np.median(np.diff(values))) if values.size > 1 else 1.0
     params["window_channels_used"] = n
 
@@ -139,6 +156,14 @@ def spatial_gaussian(cube: Cube, **params) -> Cube:
     if not isinstance(cube, Cube):
         raise InvalidParameterError("spatial_gaussian needs a Cube (it works across pixels).")
     sigma = params["sigma"]
+    h, w = cube.image_shape
+    if sigma > max(h, w) / 2:  # on a 5 x 5 map, sigma 50 gave 5 clusters with a silhouette of 1.000
+        raise InvalidParameterError(
+            f"A spatial Gaussian of sigma {sigma:g} pixels is wider than half the {h} x {w} image: every "
+            "pixel would become the image's mean, and what still told the pixels apart would be rounding. "
+            f"To fix this, use a sigma of at most {max(h, w) / 2:g} pixels (1 to 3 is usual), or leave the "
+            "spatial smoothing out."
+        )
 
     def smooth(block: np.ndarray, valid: np.ndarray, *, channels: slice) -> np.ndarray:
         valid = valid[..., 0]
