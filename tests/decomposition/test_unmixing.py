@@ -11,11 +11,11 @@ from scipy.optimize import minimize
 
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import DataWarning
+from chemmap.core.exceptions import DataWarning, InvalidParameterError
 from chemmap.decomposition.abundances import abundance_maps, fcls_gram
 from chemmap.decomposition.endmembers import ENDMEMBER_METHODS, extract_endmembers
 from chemmap.decomposition.regularised import project_simplex
-from chemmap.decomposition.subspace import band_noise, count_components, hysime, scree_elbow
+from chemmap.decomposition.subspace import band_noise, band_noise_std, count_components, hysime, scree_elbow
 from chemmap.metrics.unmixing import unmixing_scores
 
 
@@ -210,6 +210,30 @@ def test_a_cube_with_fewer_pixels_than_bands_is_counted():
     cube, _, _ = _scene(k=3, shape=(6, 6), noise=0.01)
     count = count_components(cube)
     assert 2 <= count.recommended <= 4 and np.all(np.isfinite(count.noise_std))
+
+
+def test_band_noise_of_fewer_spectra_than_bands_is_the_white_noise_along_them():
+    rng = np.random.default_rng(2)
+    x = np.linspace(0, 1, 200)
+    smooth = np.stack([np.exp(-((x - c) ** 2) / 0.01) for c in rng.random(12)]) * 50
+    std = band_noise_std(smooth + rng.normal(0, 0.1, smooth.shape))  # 12 spectra, 200 bands
+    np.testing.assert_allclose(std, 0.1, rtol=0.15)  # the regression's floor was 1e-6 of the signal
+    counts = rng.poisson(0.2, (20, 100)).astype(np.float64)  # second differences mostly zero
+    np.testing.assert_allclose(band_noise_std(counts), np.sqrt(0.2), rtol=0.15)
+
+
+def test_automatic_components_are_refused_where_every_direction_of_the_pixels_is_signal():
+    from chemmap.workflows.mapping import run_cube
+
+    rng = np.random.default_rng(3)
+    x = np.linspace(0, 1, 300)
+    spectra = np.stack([np.exp(-((x - c) ** 2) / 0.002) for c in rng.random(12)]) * 100  # 12 different spectra
+    cube = Cube((spectra + rng.normal(0, 0.01, spectra.shape)).reshape(3, 4, 300).astype(np.float32), SpectralAxis(x))
+    count = count_components(cube)
+    assert count.bounded_by_pixels and count.recommended >= 11
+    with pytest.raises(InvalidParameterError, match="cannot count the components of 12 pixels.*--components K"):
+        run_cube(cube, {"clustering": {"k": 2}, "unmixing": {"method": "auto", "components": "auto"}})
+    assert not count_components(_scene(k=3, shape=(6, 6), noise=0.01)[0]).bounded_by_pixels
 
 
 def test_samson_vca_and_nfindr_with_scaled_unmixing_meet_the_targets(shared_data):

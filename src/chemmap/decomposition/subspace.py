@@ -24,6 +24,7 @@ __all__ = [
     "count_components",
     "hysime",
     "scree_elbow",
+    "white_noise_sigma",
     "whitened_count",
 ]
 
@@ -107,10 +108,36 @@ def band_noise(gram: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def band_noise_std(spectra: np.ndarray) -> np.ndarray:
-    """Per-band noise standard deviation of ``(n, n_channels)`` spectra in memory
-    (:func:`band_noise` of their Gram matrix), float64."""
+    """Per-band noise standard deviation of ``(n, n_channels)`` spectra in memory, float64:
+    :func:`band_noise` of their Gram matrix, or where there are too few spectra to regress
+    each band on the others (``n <= n_channels + 1``, where the regression fits every band
+    exactly and the estimate falls to its floor) the white noise along the spectra
+    (:func:`white_noise_sigma`) for every band."""
     spectra = np.asarray(spectra, dtype=np.float64)
-    return band_noise(spectra.T @ spectra, spectra.shape[0])[1]
+    n, c = spectra.shape
+    if n <= c + 1:
+        return np.full(c, white_noise_sigma(spectra))
+    return band_noise(spectra.T @ spectra, n)[1]
+
+
+def white_noise_sigma(spectra: np.ndarray) -> float:
+    """One white-noise standard deviation for ``(n, n_channels)`` spectra: the median over
+    the spectra of each one's second-difference estimate (:func:`spectral_noise_sigma`); for
+    sparse counts, whose second differences are mostly zero, the root mean square of all
+    second differences over √6 (√λ for Poisson counts of mean λ). The floor where even
+    that is zero: :data:`NOISE_FLOOR` of the spectra's root-mean-square value."""
+    spectra = np.asarray(spectra, dtype=np.float64)
+    sigma = spectral_noise_sigma(spectra)
+    sigma = sigma[np.isfinite(sigma) & (sigma > 0)]
+    if sigma.size > spectra.shape[0] // 2:
+        return float(np.median(sigma))
+    if spectra.shape[1] >= 3:
+        second = spectra[:, :-2] - 2 * spectra[:, 1:-1] + spectra[:, 2:]
+        rms = float(np.sqrt(np.nanmean(second**2) / 6.0)) if second.size else 0.0
+        if rms > 0:
+            return rms
+    scale = float(np.sqrt(np.nanmean(spectra**2))) if spectra.size else 1.0
+    return NOISE_FLOOR * max(scale, np.finfo(np.float64).tiny)
 
 
 def hysime(gram: np.ndarray, n: int, noise_cov: np.ndarray | None = None) -> tuple[int, np.ndarray]:
@@ -137,18 +164,6 @@ def hysime(gram: np.ndarray, n: int, noise_cov: np.ndarray | None = None) -> tup
     noise = np.einsum("ji,ji->i", vectors, noise_cov @ vectors)
     cost = -power + 2 * noise
     return int(max(1, np.count_nonzero(cost < 0))), cost
-
-
-def _spectral_noise(cube: Cube, valid) -> float:
-    """Median white-noise sigma of the valid pixels' spectra (second differences along each
-    spectrum); for cubes with fewer pixels than channels, which are small."""
-    pixels = np.asarray(cube.pixels(), dtype=np.float64)
-    if valid is not None:
-        pixels = pixels[np.asarray(valid)]
-    sigma = spectral_noise_sigma(pixels)
-    sigma = sigma[np.isfinite(sigma) & (sigma > 0)]
-    scale = float(np.sqrt(np.mean(pixels**2))) if pixels.size else 1.0
-    return float(np.median(sigma)) if sigma.size else NOISE_FLOOR * max(scale, np.finfo(np.float64).tiny)
 
 
 @dataclass
@@ -179,6 +194,13 @@ class ComponentCount:
         return int(max(1, min(self.whitened, self.elbow + 1)))
 
     @property
+    def bounded_by_pixels(self) -> bool:
+        """Every direction the pixels span counted as signal (the recommendation reaches
+        ``n_pixels - 1``): the count is where the pixels run out, not where the noise
+        begins, so they do not say how many components there are."""
+        return self.recommended >= self.n_pixels - 1
+
+    @property
     def chosen_by(self) -> str:
         if self.elbow + 1 < self.whitened:
             return (
@@ -199,6 +221,7 @@ class ComponentCount:
             "explained_variance_ratio": self.explained_variance_ratio[:20].tolist(),
             "noise_std": self.noise_std.tolist(),
             "n_pixels": self.n_pixels,
+            "bounded_by_pixels": self.bounded_by_pixels,
         }
 
 
@@ -225,7 +248,8 @@ def count_components(
     if n > cube.n_channels + 1:
         noise_cov, noise_std = band_noise(gram, n)
     else:  # too few pixels to regress each band on the others: white noise along each spectrum
-        noise_std = np.full(cube.n_channels, _spectral_noise(cube, valid))
+        pixels = np.asarray(cube.pixels(), dtype=np.float64)
+        noise_std = np.full(cube.n_channels, white_noise_sigma(pixels if valid is None else pixels[np.asarray(valid)]))
         noise_cov = np.diag(noise_std**2)
     k, _ = hysime(gram, n, noise_cov)
     mean = total / n

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import ConfigError, DataWarning, InputFileNotFoundError, ShapeError
+from chemmap.core.exceptions import ConfigError, DataWarning, InputFileNotFoundError, InvalidParameterError, ShapeError
 
 __all__ = ["ABUNDANCE_SOLVERS", "UnmixingOutput", "check_unmix_method", "classification_step", "unmixing_step"]
 
@@ -28,7 +28,6 @@ EXTRACTOR_DISAGREEMENT = 0.05
 
 def check_unmix_method(value, name, func):
     """``none``, ``auto``, ``mcr``, ``nmf`` or ``EXTRACTOR+SOLVER`` (e.g. ``vca+fcls``)."""
-    from chemmap.core.exceptions import InvalidParameterError
     from chemmap.decomposition.endmembers import ENDMEMBER_METHODS
 
     if value in ("none", "auto", "mcr", "nmf"):
@@ -88,6 +87,13 @@ def unmixing_step(cube: Cube, opts: dict, *, seed: int, progress=None) -> Unmixi
     k = opts["components"]
     if k == "auto":
         count = count_components(cube, random_state=seed, progress=progress)
+        if count.bounded_by_pixels:
+            raise InvalidParameterError(
+                f"components='auto' cannot count the components of {count.n_pixels} pixels: every one of the "
+                f"{count.n_pixels - 1} directions they span stands above the noise, so the count ({count.recommended}) "
+                "is where the pixels run out, not what they hold. To fix this, give the number of components "
+                "(--components K, components = K in a config's [unmixing]) from what you know of the sample."
+            )
         k = count.recommended
         metrics["component_count"] = count.to_dict()
         metrics["k_chosen_by"] = count.chosen_by
