@@ -104,6 +104,19 @@ def test_nmf_accepts_small_negative_noise_with_a_warning_and_refuses_signed_data
         nmf_maps(derivative, 3)
 
 
+def test_nmf_fits_a_sample_whose_working_copies_fit_the_memory_limit():
+    from chemmap._shared.compute import compute_settings
+    from chemmap.decomposition.nmf import FIT_COPIES
+
+    cube, spectra, _ = _bands_scene(noise=0.0, shape=(60, 60))
+    with compute_settings(memory_limit="12MiB"):  # a quarter: 3 MiB, 3 copies of 1092 pixels of 120 float64
+        result = nmf_maps(cube, 3)
+    assert result.report["n_fit_pixels"] == 3 * 2**20 // (8 * 120 * FIT_COPIES)
+    assert result.maps.shape == (60, 60, 3) and np.isfinite(result.maps).all()  # every pixel mapped
+    assert unmixing_scores(result.spectra, true_spectra=spectra)["mean_spectral_angle"] < 0.15
+    assert result.report["converged"] == (result.report["n_iter"] < 400)
+
+
 def test_samson_mcr_from_vca_meets_the_targets(shared_data):
     from chemmap.datasets.benchmarks import SAMSON_MATERIALS, load_samson
 

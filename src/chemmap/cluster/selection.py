@@ -55,7 +55,7 @@ def searched_k(k_range: tuple[int, int], n_valid: int) -> tuple[int, int]:
         warnings.warn(
             f"{n_valid} valid pixels are too few to choose among {k_range[0]}..{k_range[1]} clusters: an "
             f"automatic choice needs about {MIN_PIXELS_PER_CLUSTER} pixels per cluster.{only}"
-            "to set k yourself, give --clusters K (k in a config's [clustering]).",
+            "to set the number of clusters yourself, give --clusters K.",
             DataWarning,
             stacklevel=2,
         )

@@ -227,7 +227,8 @@ def segment_feature_image(
     ----------
     image : ndarray of shape (height, width, d)
     k : int or "auto"
-        ``"auto"`` picks the k of lowest BIC in ``k_range``.
+        ``"auto"`` picks the k of lowest BIC in ``k_range``, cut to about five valid pixels
+        per cluster (:func:`~chemmap.cluster.selection.searched_k`).
     method : str
         A method of :data:`~chemmap.cluster.methods.cluster_methods`: ``gmm`` (full-covariance
         Gaussian mixture, its own likelihood) or one whose clusters are centroids (``kmeans``,
@@ -246,7 +247,7 @@ def segment_feature_image(
     SpatialSegmentation
     """
     from chemmap.cluster.methods import cluster_methods
-    from chemmap.cluster.selection import choose_k
+    from chemmap.cluster.selection import choose_k, searched_k
 
     check_choice(method, cluster_methods.names(), name="method", func="segment_feature_image")
     image = np.asarray(image)
@@ -260,8 +261,9 @@ def segment_feature_image(
     options = {"n_init": 3} if method == "gmm" else {"n_init": 10}
     selection = None
     if k == "auto":
+        searched = searched_k(k_range, int(features.shape[0]))
         k, selection = choose_k(
-            features, k_range, method=method, criterion="bic", random_state=random_state, method_options=options
+            features, searched, method=method, criterion="bic", random_state=random_state, method_options=options
         )
     elif not isinstance(k, int | np.integer) or k < 1:
         raise InvalidParameterError(f"k must be a positive integer or 'auto'; got {k!r}.")

@@ -223,16 +223,17 @@ def smacc(pixels, k: int) -> np.ndarray:
 
 
 def sample_pixels(
-    cube: Cube, sample: int | None, random_state, *, func: str, at_least: int = 1
+    cube: Cube, sample: int | None, random_state, *, func: str, at_least: int = 1, copies: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """A seeded sample of at most ``sample`` valid, finite pixels (all if ``None``), in
-    memory as float64, and their flat positions in the image; no more pixels than fit in
+    memory as float64, and their flat positions in the image; no more pixels than fit
+    ``copies`` times (the arrays of the sample's size its user holds at once) in
     :data:`~chemmap._shared.compute.INTERMEDIATE_SHARE` of the memory limit as float64
     (100 000 pixels of 4 096 channels are 3.3 GB), unless ``at_least`` asks for more."""
     from chemmap._shared.compute import INTERMEDIATE_SHARE, active_settings
 
     valid = np.flatnonzero(cube.valid_pixels())
-    size = int(INTERMEDIATE_SHARE * active_settings().memory_limit) // (8 * cube.n_channels)
+    size = int(INTERMEDIATE_SHARE * active_settings().memory_limit) // (8 * cube.n_channels * copies)
     if sample is not None:
         size = min(size, check_int(sample, name="sample", func=func, low=1))
     size = max(size, at_least, 1)

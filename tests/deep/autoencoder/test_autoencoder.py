@@ -10,6 +10,7 @@ pytest.importorskip("torch", reason="the autoencoder needs the 'deep' extra (PyT
 
 import torch
 
+from chemmap.core.exceptions import InvalidParameterError
 from chemmap.datasets import make_regions_cube
 from chemmap.deep.autoencoder.losses import reconstruction_loss, spectral_angle
 from chemmap.deep.autoencoder.model import SpectralAutoencoder
@@ -48,6 +49,13 @@ def test_validation_blocks_are_apart_from_training_pixels():
     assert not np.any(train & near_val)  # no training pixel touches a validation pixel
     again, _ = block_split((64, 80), block_size=16, validation=0.25, gap=1, random_state=4)
     np.testing.assert_array_equal(train, again)
+
+
+def test_an_image_of_one_validation_block_is_refused_with_a_block_size_that_splits_it():
+    with pytest.raises(InvalidParameterError, match=r"3 x 3 image holds one validation block .*--block-size 1\b"):
+        block_split((3, 3), block_size=16)
+    train, val = block_split((3, 3), block_size=1, gap=0)
+    assert val.sum() == 2 and not np.any(train & val)
 
 
 def test_training_denoises_a_noisy_cube_and_keeps_the_best_weights():

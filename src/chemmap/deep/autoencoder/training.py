@@ -109,7 +109,9 @@ def block_split(
     n_val = min(max(1, round(validation * ids.size)), ids.size - 1)
     if ids.size < 2:
         raise InvalidParameterError(
-            f"A {h} x {w} image holds one {block_size}-pixel block; use a smaller block_size to split it."
+            f"A {h} x {w} image holds one validation block of {block_size} x {block_size} pixels, which leaves "
+            f"none to train on. To fix this, give a smaller block size (--block-size {max(1, max(h, w) // 4)}, "
+            "block_size in a config's [autoencoder]) or --split random."
         )
     val = np.isin(block, rng.choice(ids, n_val, replace=False))
     near = val.copy()
