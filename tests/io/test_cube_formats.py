@@ -142,6 +142,14 @@ def test_zarr_round_trip_is_lazy_and_computes_nothing(tmp_path, labelled_cube):
     assert_cube_equal(read(tmp_path / "c.zarr", lazy=False), labelled_cube)
 
 
+def test_zarr_writes_unsigned_long_long_counts(tmp_path):
+    counts = np.arange(24, dtype=np.ulonglong).reshape(2, 3, 4)  # as RosettaSciIO reads Bruker .spx
+    write(Cube(counts, SpectralAxis(np.arange(4.0), "keV")), tmp_path / "c.zarr")  # "no Zarr data type" before
+    back = read(tmp_path / "c.zarr", lazy=False)
+    assert back.dtype == np.uint64 and back.axis.unit == "keV"
+    np.testing.assert_array_equal(back.data, counts)
+
+
 def test_hdf5_cube_and_parquet_round_trips(tmp_path, labelled_cube):
     write(labelled_cube, tmp_path / "c.h5", format="hdf5-cube")
     assert_cube_equal(read(tmp_path / "c.h5"), labelled_cube)

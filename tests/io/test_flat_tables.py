@@ -30,6 +30,27 @@ def test_csv_round_trip_keeps_spectra_axis_and_labels(tmp_path, demo_cube):
     assert back.label_names == {0: "left", 1: "right"}
 
 
+def test_a_csv_keeps_its_axis_unit_in_a_column_the_reader_takes_it_from(tmp_path, demo_cube):
+    from chemmap.core.axis import SpectralAxis
+
+    counts = demo_cube.replace(axis=SpectralAxis(np.linspace(0.1, 20.0, demo_cube.n_channels), "keV"))
+    write(counts, tmp_path / "eds.csv")
+    assert pd.read_csv(tmp_path / "eds.csv")["axis_unit"].unique().tolist() == ["keV"]
+    back = read(tmp_path / "eds.csv")  # read back as cm-1 before
+    assert back.axis.unit == "keV" and back.image_shape == (30, 30)
+    assert read(tmp_path / "eds.csv", axis_unit="eV").axis.unit == "eV"  # the option still decides
+    frame, _ = _table()
+    assert read_table(frame, tmp_path / "plain.csv", image_shape=(2, 3)).axis.unit == "cm-1"  # no column
+    frame.insert(0, "axis_unit", ["nm", "nm", "cm-1", "nm", "nm", "nm"])
+    with pytest.raises(FileFormatError, match=r"'axis_unit' column .* holds \['cm-1', 'nm'\]"):
+        read_table(frame, tmp_path / "mixed.csv", image_shape=(2, 3))
+
+
+def read_table(frame, path, **options):
+    frame.to_csv(path, index=False)
+    return read(path, **options)
+
+
 def test_hdf5_round_trip_and_image_shape_attribute(tmp_path, demo_cube):
     path = tmp_path / "cube.h5"
     write(demo_cube, path)

@@ -34,7 +34,7 @@ def table_to_cube(
     y_column: str | None = None,
     coordinate_origin: int = 0,
     axis=None,
-    axis_unit: str = "cm-1",
+    axis_unit: str | None = None,
     dtype=np.float32,
 ) -> Cube:
     """A Cube from a table with one spectrum per row (the CSV and Parquet readers' options).
@@ -64,8 +64,9 @@ def table_to_cube(
         Index of the first column/row in those columns (0 or 1).
     axis : array-like, optional
         Axis values, when the spectral headers are not numbers.
-    axis_unit : str
-        Unit of the axis (default ``"cm-1"``).
+    axis_unit : str, optional
+        Unit of the axis. Default: the value of an ``axis_unit`` column (which chemmap's CSV
+        writer adds), else ``"cm-1"``.
     dtype : dtype
         Data type of the spectra (float32 by default).
     """
@@ -120,6 +121,8 @@ def table_to_cube(
             f"{source} has no label column {missing[0]!r}; its non-spectral columns are "
             f"{[c for c in columns if c not in spectral]}."
         )
+    if axis_unit is None:
+        axis_unit = _unit_column(table, source) if UNIT_COLUMN in columns else DEFAULT_UNIT
     has_xy = x_column is not None
     return assemble_flat(
         numeric.to_numpy(dtype=np.float64),
@@ -134,6 +137,24 @@ def table_to_cube(
         dtype=dtype,
         attrs={"format": fmt, "label_column": label_column},
     )
+
+
+#: Column of a flat table holding the unit of the axis in every row (chemmap's CSV writer
+#: adds it: a CSV has no other place for it, and read back without it a keV axis became cm-1).
+UNIT_COLUMN = "axis_unit"
+#: Unit of a flat table's axis when neither the reader's option nor the table says.
+DEFAULT_UNIT = "cm-1"
+
+
+def _unit_column(table, source) -> str:
+    """The one unit an ``axis_unit`` column holds."""
+    units = {str(v).strip() for v in table[UNIT_COLUMN].dropna().unique()} - {""}
+    if len(units) != 1:
+        raise FileFormatError(
+            f"{source}: its {UNIT_COLUMN!r} column should hold the axis unit, the same in every row; it holds "
+            f"{sorted(units) or 'nothing'}. To fix this, pass axis_unit= (--axis-unit) or correct the column."
+        )
+    return units.pop()
 
 
 def _coordinate_columns(columns, x_column, y_column, source) -> tuple[str | None, str | None]:

@@ -16,7 +16,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._build import unreadable_file
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
-from chemmap.io._table import cube_to_table, is_number, refuse_headerless, table_to_cube
+from chemmap.io._table import UNIT_COLUMN, cube_to_table, is_number, refuse_headerless, table_to_cube
 
 __all__ = ["read_flat_csv", "write_flat_csv"]
 
@@ -140,7 +140,8 @@ def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
     **options
         Table options of :func:`chemmap.io._table.table_to_cube`: ``image_shape``,
         ``spectral_columns``, ``metadata_columns``, ``label_column``, ``x_column``,
-        ``y_column``, ``coordinate_origin``, ``axis``, ``axis_unit`` (default ``"cm-1"``),
+        ``y_column``, ``coordinate_origin``, ``axis``, ``axis_unit`` (default: an
+        ``axis_unit`` column's value, else ``"cm-1"``),
         ``dtype`` (float32).
 
     Returns
@@ -174,13 +175,15 @@ def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
 def write_flat_csv(cube: Cube, path, *, label_column: str = "label", float_format: str = "%.9g") -> None:
     """Write a cube as a flat CSV table.
 
-    Columns: ``pixel_id``, ``pixel_x``, ``pixel_y``, the label column (names) when the cube
-    has labels, then one column per channel headed by its axis value. Masked pixels are
-    written with empty spectral cells.
+    Columns: ``pixel_id``, ``pixel_x``, ``pixel_y``, ``axis_unit`` (the axis unit, in every
+    row: the reader takes it from there), the label column (names) when the cube has labels,
+    then one column per channel headed by its axis value. Masked pixels are written with
+    empty spectral cells.
     """
     from chemmap._shared.atomic import atomic_path
 
     frame = cube_to_table(cube, label_column=label_column)
+    frame.insert(3, UNIT_COLUMN, cube.axis.unit)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, float_format=float_format)
 

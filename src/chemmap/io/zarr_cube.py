@@ -130,12 +130,11 @@ def write_zarr(cube: Cube, path, *, chunk_mb: float = 16.0, compression: str = "
         group = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
         group.attrs.update(cube_attrs(cube))
         chunks = cube_chunks(cube.data.shape, cube.dtype.itemsize, chunk_bytes=int(chunk_mb * 2**20))
+        # by its type string: NumPy's unsigned long long (Bruker .spx counts) is uint64 to NumPy
+        # but matches no Zarr data type
+        dtype = np.dtype(cube.dtype.str)
         array = group.create_array(
-            "cube",
-            shape=cube.data.shape,
-            chunks=chunks,
-            dtype=cube.dtype,
-            compressors=_compressors(compression, cube.dtype),
+            "cube", shape=cube.data.shape, chunks=chunks, dtype=dtype, compressors=_compressors(compression, dtype)
         )
         for start, block in iter_row_blocks(cube.data, chunks[0]):
             array[start : start + block.shape[0]] = block
