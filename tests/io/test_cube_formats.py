@@ -57,6 +57,22 @@ def test_tiff_writer_round_trip_and_lazy(tmp_path):
     np.testing.assert_array_equal(lazy.data.compute(), HWC)
 
 
+@pytest.mark.parametrize("layout", ["bands_first", "bands_last"])
+@pytest.mark.parametrize("shape", [(2, 3, 3), (1, 1, 40), (5, 1, 7), (1, 4, 9)])
+def test_tiff_round_trip_of_small_images(tmp_path, shape, layout):
+    # (2, 3, 3) was written as one RGB page; a stack of one column or one pixel as one page,
+    # whose axes put the bands among the rows: read back (3, 2, 3) / (40, 1, 1), axis lost
+    data = RNG.random(shape).astype(np.float32)
+    cube = Cube(data, SpectralAxis(np.linspace(1.0, 9.0, shape[2]), "keV"))
+    from chemmap.io.tiff import write_tiff
+
+    write_tiff(cube, tmp_path / "s.tif", layout=layout)
+    for lazy in (False, True):
+        back = read(tmp_path / "s.tif", lazy=lazy)
+        assert back.shape == shape and back.axis == cube.axis
+        np.testing.assert_array_equal(np.asarray(back.data), data)
+
+
 def test_mat_v5_cube_labels_and_axis(tmp_path):
     labels = RNG.integers(0, 3, (5, 6)).astype(np.uint8)
     scipy.io.savemat(tmp_path / "c.mat", {"X": HWC, "gt": labels, "wavelength": np.linspace(400, 900, 12)})

@@ -61,6 +61,24 @@ def _to_hwc(data, axes: str, layout: str, source: str):
     return data[index].transpose(kept.index("Y"), kept.index("X"), kept.index("S"))
 
 
+def _written_layout(tif) -> tuple[str, tuple[int, ...]] | None:
+    """Where chemmap's writer put the spectral dimension, and the shape it wrote: from the
+    layout it records, or in files written before it recorded one, from the end of the
+    shape the axis's length matches. tifffile stores a stack with one column (or one pixel)
+    as a single page, whose axes alone would put the bands among the rows."""
+    for meta in tif.shaped_metadata or ():
+        if not (isinstance(meta, dict) and "axis" in meta and len(meta.get("shape", ())) == 3):
+            continue
+        shape, n = tuple(int(v) for v in meta["shape"]), len(meta["axis"])
+        if meta.get("layout") in ("bands_first", "bands_last"):
+            return meta["layout"], shape
+        if shape[0] == n:
+            return "bands_first", shape
+        if shape[-1] == n:
+            return "bands_last", shape
+    return None
+
+
 def _metadata_axis(tif, n: int) -> tuple[np.ndarray | None, str | None]:
     for meta in tif.shaped_metadata or ():
         if isinstance(meta, dict) and "axis" in meta and len(meta["axis"]) == n:
@@ -122,6 +140,9 @@ def read_tiff(
                 data = s.asarray()
         else:
             data = s.asarray()
+        written = _written_layout(tif) if layout == "auto" else None
+        if written is not None and int(np.prod(written[1])) == data.size:
+            data, layout = data.reshape(written[1]), written[0]
         data = _to_hwc(data, s.axes, layout, str(path))
         meta_axis, meta_unit = _metadata_axis(tif, data.shape[-1])
         gdal = gdal_metadata(tif.pages[0], data.shape[-1])
@@ -179,10 +200,12 @@ def write_tiff(cube: Cube, path, *, layout: str = "bands_first", compression: st
     layout = check_choice(layout, ("bands_first", "bands_last"), name="layout", func="write_tiff")
     cube = cube.to_numpy()
     data = np.asarray(cube.data)
-    meta = {"axis": [float(v) for v in cube.axis.values], "unit": cube.axis.unit}
+    meta = {"axis": [float(v) for v in cube.axis.values], "unit": cube.axis.unit, "layout": layout}
     with atomic_path(path) as tmp:
         if layout == "bands_first":
-            tifffile.imwrite(tmp, np.moveaxis(data, -1, 0), metadata=meta, compression=compression)
+            tifffile.imwrite(
+                tmp, np.moveaxis(data, -1, 0), metadata=meta, photometric="minisblack", compression=compression
+            )
         else:
             tifffile.imwrite(
                 tmp, data, metadata=meta, photometric="minisblack", planarconfig="contig", compression=compression
