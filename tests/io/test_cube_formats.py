@@ -166,6 +166,16 @@ def test_zarr_writes_unsigned_long_long_counts(tmp_path):
     np.testing.assert_array_equal(back.data, counts)
 
 
+def test_zarr_writes_the_chunks_of_empty_pixels_too(tmp_path):
+    from chemmap.io.zarr_cube import write_zarr
+
+    counts = np.zeros((8, 4, 16), np.uint16)  # an EDS map whose lower half holds no counts
+    counts[:4] = RNG.integers(1, 50, (4, 4, 16))
+    write_zarr(Cube(counts, SpectralAxis(np.arange(16.0), "keV")), tmp_path / "c.zarr", chunk_mb=0.0005)
+    back = read(tmp_path / "c.zarr", lazy=False)  # "4 of the 8 chunks are missing" before
+    np.testing.assert_array_equal(back.data, counts)
+
+
 def test_hdf5_cube_and_parquet_round_trips(tmp_path, labelled_cube):
     write(labelled_cube, tmp_path / "c.h5", format="hdf5-cube")
     assert_cube_equal(read(tmp_path / "c.h5"), labelled_cube)

@@ -38,8 +38,10 @@ def check_chunks_present(array, source: str, *, missing_chunks: str = "error") -
         raise FileFormatError(
             f"{source}: {array.nchunks - present} of the {array.nchunks} chunks of the cube are missing from the "
             f"store; they would read as its fill value ({array.fill_value}) as if that were data. The store is "
-            "incomplete (an interrupted copy or write?). To fix this, copy or write it again; to read it with "
-            "the missing chunks as the fill value, pass missing_chunks='fill'."
+            "incomplete (an interrupted copy or write?), or it was written by a program that leaves out chunks "
+            "holding only the fill value (Zarr's default, write_empty_chunks=False). To fix this, copy or write "
+            "it again; where such chunks were left out on purpose, pass missing_chunks='fill' (--read-option "
+            "missing_chunks=fill) to read them as the fill value."
         )
 
 
@@ -134,7 +136,14 @@ def write_zarr(cube: Cube, path, *, chunk_mb: float = 16.0, compression: str = "
         # but matches no Zarr data type
         dtype = np.dtype(cube.dtype.str)
         array = group.create_array(
-            "cube", shape=cube.data.shape, chunks=chunks, dtype=dtype, compressors=_compressors(compression, dtype)
+            "cube",
+            shape=cube.data.shape,
+            chunks=chunks,
+            dtype=dtype,
+            compressors=_compressors(compression, dtype),
+            # every chunk, also one of zeros (empty pixels of a counts map): Zarr leaves those
+            # out by default, and the reader takes an absent chunk for an interrupted copy
+            config={"write_empty_chunks": True},
         )
         for start, block in iter_row_blocks(cube.data, chunks[0]):
             array[start : start + block.shape[0]] = block
