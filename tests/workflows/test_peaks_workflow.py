@@ -137,8 +137,11 @@ def test_bad_requests_fail_with_the_reason_and_leave_no_files(tmp_path, capsys):
     write(make_demo_cube(), tmp_path / "demo.h5")
     out = tmp_path / "out"
     assert main(["peaks", str(tmp_path / "demo.h5"), "--out", str(out), "--identify", "on", "--quiet"]) == 2
-    assert "needs an energy axis (keV or eV)" in capsys.readouterr().err
-    assert not out.exists()
+    assert "needs an energy axis (keV or eV)" in capsys.readouterr().err and not out.exists()
+    cube = make_xrf_cube((16, 16), random_state=0).cube
+    eels = cube.replace(axis=SpectralAxis(cube.axis.values * 1000, "eV"), attrs={**cube.attrs, "signal_type": "EELS"})
+    with pytest.raises(InvalidParameterError, match="EELS spectrum image.* edges, not emission lines"):
+        map_peaks(eels, PeakSettings(identify="on", speckles=False))
     code = main(["peaks", str(tmp_path / "demo.h5"), "--out", str(out), "--prominence", "100", "--quiet"])
     assert code == 2 and "No peak stands out" in capsys.readouterr().err
     assert not out.exists()

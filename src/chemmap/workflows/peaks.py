@@ -411,7 +411,14 @@ def _identify(cube: Cube, spectrum, support, peaks, settings: PeakSettings) -> d
     if unit not in ENERGY_UNITS_TO_KEV:
         raise InvalidParameterError(
             f"Element identification needs an energy axis (keV or eV); this cube's axis is in {unit}. "
-            "Calibrate it (leave calibration on for channel axes) or turn identification off."
+            "To fix this, turn identification off (--identify off), or for an axis of channels leave the "
+            "energy calibration on (--calibrate auto)."
+        )
+    if not x_rays:
+        raise InvalidParameterError(
+            "Element identification names X-ray emission lines; this cube is an EELS spectrum image, whose "
+            "energy-loss axis holds absorption edges, not emission lines. To fix this, turn identification "
+            "off (--identify off)."
         )
     optional_import("xraydb", extra="xrf", purpose="element identification")
     from chemmap.xrf import identify_peaks
