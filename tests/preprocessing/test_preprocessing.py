@@ -182,3 +182,18 @@ def test_spatial_filters_of_an_image_in_memory_by_blocks_of_channels_equal_the_w
     for a, b in zip(whole, blocks, strict=True):
         np.testing.assert_array_equal(a, b)
         assert np.isnan(b[3, 4]).all() and np.isfinite(b[5, 5]).all()
+
+
+def test_a_crop_keeps_at_least_three_channels_and_says_where_an_empty_range_lies():
+    from chemmap.core.exceptions import AxisError
+
+    cube = Cube(np.ones((2, 2, 11), np.float32), SpectralAxis(np.arange(100.0, 111.0), "cm-1"))
+    assert crop(cube, lower=104, upper=106).n_channels == 3
+    with pytest.raises(InvalidParameterError, match=r"keeps 1 channel .* at least 3.*--intensity 104 --window 3"):
+        crop(cube, lower=103.5, upper=104.5)
+    with pytest.raises(InvalidParameterError, match=r"keeps 2 channels"):
+        crop(cube, lower=108.5, upper=None)
+    with pytest.raises(AxisError, match="lies between the channels at 104 and 105 cm-1"):
+        crop(cube, lower=104.2, upper=104.8)
+    with pytest.raises(AxisError, match=r"no channel of the axis \(100..110 cm-1\)"):
+        crop(cube, lower=0, upper=10)

@@ -420,6 +420,12 @@ class SpectralAxis:
         lo = 0 if lower is None else int(np.searchsorted(self._values, lower, side="left"))
         hi = len(self) if upper is None else int(np.searchsorted(self._values, upper, side="right"))
         if hi - lo < 1:
+            if 0 < lo < len(self):  # inside the axis, between two channels
+                raise AxisError(
+                    f"The range {lower}..{upper} {self.unit} contains no channel: it lies between the channels at "
+                    f"{self._values[lo - 1]:g} and {self._values[lo]:g} {self.unit}. To fix this, widen it to "
+                    "take in channels."
+                )
             raise AxisError(
                 f"The range {lower}..{upper} {self.unit} contains no channel of the axis "
                 f"({self.start:g}..{self.stop:g} {self.unit}). To fix this, choose bounds "

@@ -7,7 +7,12 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import InvalidParameterError
 from chemmap.preprocessing._steps import StepSpec, steps
 
-__all__ = ["crop"]
+__all__ = ["MIN_CHANNELS", "crop"]
+
+#: Fewest channels a crop may keep: with one or two, a "spectrum" has no shape to baseline,
+#: smooth, normalise or cluster on (a one-channel crop of a Raman map was split into six
+#: clusters of its intensity with a silhouette of 0.34).
+MIN_CHANNELS = 3
 
 PARAMS = {
     "lower": Param("float", None, allow_none=True, doc="lowest axis value kept, in axis units"),
@@ -31,6 +36,18 @@ def crop(cube: Cube, **params) -> Cube:
     if lo is not None and hi is not None and lo >= hi:
         raise InvalidParameterError(f"crop needs lower < upper; got lower={lo:g}, upper={hi:g}.")
     window = cube.axis.crop_slice(lo, hi)
+    kept = window.stop - window.start
+    if kept < MIN_CHANNELS and cube.n_channels >= MIN_CHANNELS:
+        axis = cube.axis
+        spacing = abs(float(axis.values[-1] - axis.values[0])) / max(len(axis) - 1, 1)
+        centre = float(axis.values[window.start : window.stop].mean())
+        inside = min(axis.stop if hi is None else hi, axis.stop) - max(axis.start if lo is None else lo, axis.start)
+        raise InvalidParameterError(
+            f"crop lower={lo}, upper={hi} ({axis.unit}) keeps {kept} channel{'s' if kept > 1 else ''} (a channel every "
+            f"{spacing:.3g} {axis.unit}); a spectrum needs at least {MIN_CHANNELS}. To fix this, widen the range "
+            f"to {MIN_CHANNELS * spacing:.3g} {axis.unit} or more, or map that band without cropping "
+            f"(--intensity {centre:.6g} --window {max(inside, MIN_CHANNELS * spacing):.3g})."
+        )
     return cube.with_step("crop", params, data=cube.data[..., window], axis=cube.axis.take(window))
 
 
