@@ -141,3 +141,17 @@ def test_internal_scores_from_a_given_dispersion_equal_those_it_computes_itself_
     own = internal_scores(feats, labels, random_state=2)
     given = internal_scores(feats, labels, random_state=2, dispersion=cluster_dispersion(feats, labels, 4))
     assert own == given and own["calinski_harabasz"] > 100
+
+
+def test_a_silhouette_is_not_graded_where_a_cluster_is_a_few_hot_pixels():
+    rng = np.random.default_rng(4)
+    feats = rng.normal(0, 1, (500, 3))
+    labels = np.zeros(500, int)
+    feats[:3] += 100  # three hot pixels far from the rest: a silhouette near 1
+    labels[:3] = 1
+    scores = internal_scores(feats, labels)
+    assert scores["silhouette"] > 0.95 and scores["silhouette_grade"] is None
+    assert scores["silhouette_not_graded"].startswith("a cluster of 3 pixels")
+    feats[:5] += 100
+    labels[:5] = 1  # five pixels: as many as an automatic k allows per cluster
+    assert internal_scores(feats, labels)["silhouette_grade"] == "excellent"

@@ -169,8 +169,13 @@ def graded_metrics(m: dict) -> list[list]:
     """The metrics table of a mapping run: ``[name, value, grade]`` rows (grade ``""`` where
     the quality table has none)."""
     cl, snr = m["clustering"], m["snr"]
+    why_not = cl.get("silhouette_not_graded")
     rows = [
-        [f"silhouette (sample of {cl['silhouette_sample_size']})", cl.get("silhouette"), cl.get("silhouette_grade")],
+        [
+            f"silhouette (sample of {cl['silhouette_sample_size']})",
+            cl.get("silhouette"),
+            f"not graded: {why_not}" if why_not else cl.get("silhouette_grade"),
+        ],
         ["Calinski-Harabasz", cl.get("calinski_harabasz"), ""],
         ["Davies-Bouldin", cl.get("davies_bouldin"), ""],
         ["salt-and-pepper fraction", cl.get("salt_and_pepper_fraction"), ""],
