@@ -249,7 +249,7 @@ def count_components(
         noise_cov, noise_std = band_noise(gram, n)
     else:  # too few pixels to regress each band on the others: white noise along each spectrum
         pixels = np.asarray(cube.pixels(), dtype=np.float64)
-        noise_std = np.full(cube.n_channels, white_noise_sigma(pixels if valid is None else pixels[np.asarray(valid)]))
+        noise_std = band_noise_std(pixels if valid is None else pixels[np.asarray(valid)])
         noise_cov = np.diag(noise_std**2)
     k, _ = hysime(gram, n, noise_cov)
     mean = total / n

@@ -39,7 +39,7 @@ def crop(cube: Cube, **params) -> Cube:
     kept = window.stop - window.start
     if kept < MIN_CHANNELS and cube.n_channels >= MIN_CHANNELS:
         axis = cube.axis
-        spacing = abs(float(axis.values[-1] - axis.values[0])) / max(len(axis) - 1, 1)
+        spacing = axis.spacing
         centre = float(axis.values[window.start : window.stop].mean())
         inside = min(axis.stop if hi is None else hi, axis.stop) - max(axis.start if lo is None else lo, axis.start)
         raise InvalidParameterError(
