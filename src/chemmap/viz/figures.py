@@ -9,8 +9,8 @@ from chemmap.core.axis import UNIT_LABELS
 __all__ = [
     "CATEGORICAL_COLORS",
     "MAX_DISPLAY_PIXELS",
+    "draw_in_forks",
     "for_display",
-    "import_matplotlib",
     "new_figure",
     "plot_cluster_spectra",
     "plot_label_map",
@@ -80,10 +80,16 @@ def _reduced_note(factor: int) -> str:
     return f" (drawn at 1/{factor} resolution)" if factor > 1 else ""
 
 
-def import_matplotlib() -> None:
-    """Import what drawing and saving a figure needs (0.2 s), e.g. once before forking."""
+def draw_in_forks(jobs) -> None:
+    """Run figure jobs (and any other independent jobs) with
+    :func:`chemmap._shared.forked.run_forked`, after importing what drawing and saving a
+    figure needs (0.2 s) once, here, so that the forked copies share it."""
     import matplotlib.backends.backend_agg
     import matplotlib.figure  # noqa: F401
+
+    from chemmap._shared.forked import run_forked
+
+    run_forked(jobs)
 
 
 def new_figure(width: float = 6.0, height: float = 5.0):

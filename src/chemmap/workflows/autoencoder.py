@@ -288,13 +288,12 @@ def write(result: AutoencoderResult, stage: Path, session: Session) -> None:
     mean of each cluster), ``loss_curves.png``, ``reconstructions.png``,
     ``band_reconstructions.png`` (input and reconstructed images at three bands), ``model/``,
     ``metrics.json`` and ``report.html``."""
-    from chemmap._shared.forked import run_forked
     from chemmap.deep.autoencoder.inference import decode_latent
     from chemmap.deep.autoencoder.persist import save_autoencoder
     from chemmap.report.html import write_html
     from chemmap.report.metrics_json import write_metrics_json
     from chemmap.report.pages import autoencoder_report
-    from chemmap.viz.figures import import_matplotlib
+    from chemmap.viz.figures import draw_in_forks
 
     cube, settings = result.cube, result.settings
     labels, k = result.labels, result.segmentation.k
@@ -316,8 +315,7 @@ def write(result: AutoencoderResult, stage: Path, session: Session) -> None:
     pixels = [tuple(p) for p in settings.pixels] or typical_pixels(result.latent, labels, RECONSTRUCTION_PANELS)
     result.metrics = _metrics(result, cube, result.score, counts, settings)
     with session.timer.stage("figures"):
-        import_matplotlib()  # once, before the drawing is shared among forked processes
-        run_forked(_figure_jobs(result, cube, stage, means, stds, decoded, pixels))
+        draw_in_forks(_figure_jobs(result, cube, stage, means, stds, decoded, pixels))
         report = autoencoder_report(result, cube, (means, stds, counts), command=session.command, versions=versions())
         write_html(report, stage / "report.html")
     write_metrics_json(result.metrics, stage / "metrics.json")

@@ -68,12 +68,11 @@ def execute(cube: Cube, settings: MappingSettings, session: Session) -> RunResul
 def write(result: RunResult, stage: Path, session: Session) -> None:
     """The maps, labels, figures, metrics and reports of a run into ``stage``."""
     from chemmap._shared.atomic import write_text_atomic
-    from chemmap._shared.forked import run_forked
     from chemmap.report import figure_jobs, render_markdown, write_metrics_json
     from chemmap.report.component_maps import chemical_map_jobs
     from chemmap.report.html import write_html
     from chemmap.report.pages import run_report
-    from chemmap.viz.figures import import_matplotlib
+    from chemmap.viz.figures import draw_in_forks
 
     def html() -> None:
         write_html(run_report(result, command=session.command, versions=versions()), stage / "report.html")
@@ -83,10 +82,9 @@ def write(result: RunResult, stage: Path, session: Session) -> None:
         write_text_atomic(stage / "report.md", render_markdown(result))
 
     with session.timer.stage("figures and reports"):  # and the arrays, all at once
-        import_matplotlib()  # once, before the drawing is shared among forked processes
         arrays = partial(_write_arrays, result, stage)
         # report.html first, in this process: it reads pixel spectra from a cube that may be lazy
-        run_forked([html, arrays, *figure_jobs(result, stage), *chemical_map_jobs(result, stage), text])
+        draw_in_forks([html, arrays, *figure_jobs(result, stage), *chemical_map_jobs(result, stage), text])
 
 
 def _write_arrays(result: RunResult, stage: Path) -> None:

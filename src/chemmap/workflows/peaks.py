@@ -591,11 +591,10 @@ def write(result, stage: Path, session: Session) -> None:
     when asked or found.
     """
     from chemmap._shared.atomic import write_text_atomic
-    from chemmap._shared.forked import run_forked
     from chemmap.report.html import write_html
     from chemmap.report.metrics_json import to_json_safe
     from chemmap.report.pages import peaks_report
-    from chemmap.viz.figures import import_matplotlib
+    from chemmap.viz.figures import draw_in_forks
     from chemmap.workflows.peaks_spectra import SpectraPeaksResult, write_spectra
 
     if isinstance(result, SpectraPeaksResult):
@@ -628,9 +627,8 @@ def write(result, stage: Path, session: Session) -> None:
         write_html(peaks_report(result, command=session.command, versions=versions()), stage / "report.html")
 
     with session.timer.stage("figures and report"):
-        import_matplotlib()  # once, before the drawing is shared among forked processes
         # report.html first, in this process: it reads pixel spectra from a cube that may be lazy
-        run_forked([html, *_figure_jobs(result, stage, settings)])
+        draw_in_forks([html, *_figure_jobs(result, stage, settings)])
     write_text_atomic(stage / "peaks.json", json.dumps(to_json_safe(result.report), indent=2, allow_nan=False) + "\n")
 
 

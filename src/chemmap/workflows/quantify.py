@@ -625,13 +625,11 @@ def _write_prediction_map(folder: Path, sample, image: np.ndarray, *, low, high,
 
 def _write_predictions(stage: Path, samples, maps, rows, *, low, high, unit) -> None:
     from chemmap._shared.atomic import write_text_atomic
-    from chemmap._shared.forked import run_forked
-    from chemmap.viz.figures import import_matplotlib
+    from chemmap.viz.figures import draw_in_forks
 
     (stage / "maps").mkdir()
-    import_matplotlib()  # once, before the drawing is shared among forked processes
     draw = partial(_write_prediction_map, stage / "maps", low=low, high=high, unit=unit)
-    run_forked([partial(draw, sample, image) for sample, image in zip(samples, maps, strict=True)])
+    draw_in_forks([partial(draw, sample, image) for sample, image in zip(samples, maps, strict=True)])
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
