@@ -11,6 +11,7 @@ from chemmap.core.exceptions import (
     ShapeError,
 )
 from chemmap.io import read, write
+from chemmap.io._build import is_memory_mapped
 from chemmap.testing import assert_cube_equal
 
 
@@ -65,6 +66,26 @@ def test_npz_and_npy(tmp_path, demo_cube):
     np.save(tmp_path / "c.npy", np.asarray(demo_cube.data))
     cube = read(tmp_path / "c.npy", axis=demo_cube.axis.values, axis_unit="cm-1")
     assert cube.axis == demo_cube.axis
+
+
+@pytest.mark.parametrize(
+    ("stored", "mapped"),
+    [("<f4", True), (">f4", True), ("<f8", True), ("fortran", False), ("compressed", False)],
+)
+def test_an_uncompressed_npz_cube_is_memory_mapped_not_copied(tmp_path, stored, mapped):
+    rng = np.random.default_rng(0)
+    cube = rng.normal(size=(5, 7, 11)).astype(np.float32)
+    axis = np.linspace(500.0, 600.0, 11)
+    data = {"fortran": np.asfortranarray(cube), "compressed": cube}.get(stored)
+    data = cube.astype(stored) if data is None else data
+    (np.savez_compressed if stored == "compressed" else np.savez)(tmp_path / "c.npz", cube=data, axis=axis)
+    back = read(tmp_path / "c.npz")
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(back.data), cube)
+    # a float32 member stays on disk (a memory map); a conversion or a compressed member is a copy
+    assert is_memory_mapped(back.data) == (mapped and stored == "<f4")
+    if mapped and stored == "<f4":
+        assert not back.data.flags.writeable
 
 
 def test_pixels_placed_by_coordinates_in_any_order_with_gaps(tmp_path):

@@ -53,7 +53,7 @@ def test_the_snr_of_a_large_cube_says_which_rows_it_used(demo_cube, monkeypatch)
     import chemmap._shared.sampling as sampling
 
     whole = snr_summary(demo_cube)
-    monkeypatch.setattr(sampling, "ROW_SAMPLE_BYTES", 8 * 30 * 200 * 4)  # room for 8 of the 30 rows
+    monkeypatch.setattr(sampling, "SNR_SAMPLE_BYTES", 8 * 30 * 200 * 4)  # room for 8 of the 30 rows
     sampled = snr_summary(demo_cube)
     assert sampled["rows_used"] == 16  # two rows per band, at least
     assert "on 16 of 30 rows" in sampled["method"]

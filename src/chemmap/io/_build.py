@@ -73,9 +73,10 @@ def _invalid_rows(block: np.ndarray, rows: slice, *, ignore_value) -> np.ndarray
 
 
 def is_memory_mapped(data) -> bool:
-    """True when ``data`` is (a view of) a NumPy memory map."""
+    """True when ``data`` is (a view of) a NumPy memory map, not a copy of one (``astype`` of a
+    ``np.memmap`` is a ``np.memmap`` in memory, whose ``_mmap`` is None)."""
     while data is not None:
-        if isinstance(data, np.memmap):
+        if isinstance(data, np.memmap) and getattr(data, "_mmap", None) is not None:
             return True
         data = getattr(data, "base", None)
     return False

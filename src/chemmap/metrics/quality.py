@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chemmap._shared.sampling import sampled_rows
+from chemmap._shared import sampling
 from chemmap.core.cube import Cube
 from chemmap.metrics.grades import QUALITY_TABLE, grade
 from chemmap.preprocessing.quality import band_snr
@@ -18,7 +18,7 @@ def snr_summary(cube: Cube) -> dict:
     Low-SNR bands are those below the quality table's minimum (10).
     """
     snr = band_snr(cube)
-    rows, height = len(sampled_rows(cube)), cube.image_shape[0]
+    rows, height = len(sampling.sampled_rows(cube, max_bytes=sampling.SNR_SAMPLE_BYTES)), cube.image_shape[0]
     where = "" if rows == height else f", on {rows} of {height} rows (8 evenly spaced bands of whole rows)"
     finite = snr[np.isfinite(snr)]
     if finite.size == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chemmap._shared import sampling
 from chemmap._shared.blockwise import map_spectra
 from chemmap._shared.compute import compute
 from chemmap._shared.noise import band_noise_from_neighbours
@@ -55,11 +56,12 @@ def _noise(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def band_snr(cube: Cube) -> np.ndarray:
     """Signal-to-noise ratio of each band: mean absolute intensity over valid pixels /
-    :func:`band_noise` (both on the same rows for cubes above 64 MiB).
+    :func:`band_noise` (both on the same rows, evenly spaced bands of whole rows holding
+    about :data:`~chemmap._shared.sampling.SNR_SAMPLE_BYTES`, for larger cubes).
 
     Bands with zero noise get ``inf`` unless their mean is 0 too (then 0).
     """
-    data, valid = row_bands_sample(cube, stage="band SNR")
+    data, valid = row_bands_sample(cube, max_bytes=sampling.SNR_SAMPLE_BYTES, stage="band SNR")
     # per row in the data's precision (a row of float32 sums to 1e-7), then across rows in
     # float64: a float64 copy of the sample cost 30x the time
     by_row = np.abs(data).sum(axis=1, where=valid[..., None], dtype=np.result_type(data.dtype, np.float32))
