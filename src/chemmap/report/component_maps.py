@@ -55,7 +55,6 @@ def _abundance_maps(unmix, stage: Path) -> None:
             title=unmix.names[i],
             colorbar_label="abundance (fraction)",
             robust=False,
-            max_pixels=400,
         )
     save_figure(fig, stage / "abundance_maps.png")
 

@@ -8,10 +8,7 @@ import numpy as np
 from chemmap.core.axis import UNIT_LABELS
 from chemmap.viz.figures import _extent, categorical_colors, for_display, plot_map
 
-#: Longest side drawn in a small panel of the peak-map grid (about its size at 120 dpi, x 1.5).
-PANEL_PIXELS = 600
-
-__all__ = ["PANEL_PIXELS", "equalized", "plot_hotmax_spectra", "plot_peak_grid", "plot_peak_spectrum", "plot_speckles"]
+__all__ = ["equalized", "plot_hotmax_spectra", "plot_peak_grid", "plot_peak_spectrum", "plot_speckles"]
 
 
 def equalized(image: np.ndarray) -> np.ndarray:
@@ -72,7 +69,6 @@ def plot_peak_grid(
             title=titles[i],
             colorbar_label=label,
             cmap="magma",
-            max_pixels=PANEL_PIXELS,
             robust=not normalize,
         )
         ax.title.set_fontsize(9)
@@ -151,7 +147,7 @@ def plot_speckles(ax, image: np.ndarray, atlas, *, title: str, unit: str, thresh
     ``threshold_unit`` names the unit of the atlas threshold (e.g. local noise sigmas)."""
     plot_map(ax, image, title=title, colorbar_label=unit, cmap="gray")
     labels = np.asarray(atlas.labels)
-    shown, _factor = for_display(labels.astype(np.float32), categorical=True)
+    shown, _factor = for_display(labels.astype(np.float32), ax, categorical=True)
     if len(atlas.areas) and min(shown.shape) >= 2:  # a contour needs two rows and two columns
         ax.contour(
             shown > 0, levels=[0.5], colors="#E69F00", linewidths=1.0, extent=_extent(labels.shape), origin="upper"

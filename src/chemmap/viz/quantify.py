@@ -28,8 +28,7 @@ def plot_model_maps(fig, samples, maps: dict[str, list[np.ndarray]], *, low: flo
     has_truth = any(s.truth is not None for s in samples)
     columns = (["truth"] if has_truth else []) + list(maps)
     axes = fig.subplots(len(samples), len(columns), squeeze=False)
-    cmap = colormaps["viridis"].copy()
-    cmap.set_bad("#dddddd")
+    cmap = colormaps["viridis"].with_extremes(bad="#dddddd")
     cmap.set_over("#ff00ff")
     cmap.set_under("#000000")
     image = None

@@ -95,8 +95,8 @@ def _write_arrays(result: RunResult, stage: Path) -> None:
         return
     np.save(stage / "cluster_labels.npy", result.label_image.astype(np.int32))
     maps = {name: result.maps[name] for name in result.maps.map_names}
-    with open(stage / "maps.npz", "wb") as fh:
-        np.savez_compressed(fh, **maps)
+    with open(stage / "maps.npz", "wb") as fh:  # not compressed: 0.35 s for 40 % of 12 MB at 1024 x 1024
+        np.savez(fh, **maps)
 
 
 def summary(result: RunResult) -> str:
