@@ -66,3 +66,15 @@ def test_a_long_note_under_a_map_stays_inside_the_figure(tmp_path):
     label = ax.xaxis.label.get_window_extent()
     assert 0 <= label.x0 and label.x1 <= fig.bbox.x1
     assert len(ax.get_xlabel().splitlines()) > 3  # the first line of the note was wrapped
+
+
+@pytest.mark.parametrize("shape", [(75, 1), (1, 40), (1, 1)])
+def test_lower_bound_pixels_of_a_map_one_pixel_wide_are_hatched(tmp_path, shape):
+    # a spectral library read as a 75 x 1 image: its ratio map's bound pixels had crashed the contour
+    fig, (ax,) = _panel()
+    bound = np.zeros(shape, bool)
+    bound.flat[::2] = True
+    plot_map(ax, np.ones(shape), title="t", colorbar_label="c", bound=bound)
+    save_figure(fig, tmp_path / "m.png")
+    (hatched,) = [c for c in ax.collections if getattr(c, "hatches", None) == ["///"]]
+    assert any(len(path.vertices) for path in hatched.get_paths())  # the hatching covers something

@@ -170,8 +170,12 @@ def plot_map(
         np.ma.masked_invalid(image), cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest", extent=_extent(full_shape)
     )
     if shown_bound is not None:
+        # a contour needs two rows and two columns: a map one pixel wide (a list of spectra) is drawn twice
+        hatch = np.tile(
+            shown_bound.astype(float), (2 if shown_bound.shape[0] < 2 else 1, 2 if shown_bound.shape[1] < 2 else 1)
+        )
         ax.contourf(
-            shown_bound.astype(float),
+            hatch,
             levels=[0.5, 1.5],
             colors="none",
             hatches=["///"],
