@@ -306,9 +306,17 @@ def fit_low_rank(
     else:
         scale = np.ones(c)
     values, vt = leading_components(((fit - mean) / scale).astype(np.float32), MAX_RANK + 1)
-    candidates = int(min(MAX_RANK, c - 1, fit.shape[0] - 1, np.count_nonzero(values > values[0] * 1e-6)))
+    spanned = int(np.count_nonzero(values > values[0] * 1e-6))
+    candidates = int(min(MAX_RANK, c - 1, fit.shape[0] - 1, spanned))
     if rank is not None and not 1 <= rank <= candidates:
-        raise InvalidParameterError(f"rank must be between 1 and {candidates} for this cube; got {rank}.")
+        kept = f", at most {MAX_RANK} kept" if candidates == MAX_RANK else ""
+        allowed = "1" if candidates == 1 else f"from 1 to {candidates}"
+        raise InvalidParameterError(
+            f"rank={rank} is more components than this cube allows: at most {candidates} (fewer than its {c} "
+            f"channels and than the {fit.shape[0]} spectra {method} is fitted on, which span {spanned} "
+            f"direction{'s' if spanned != 1 else ''}{kept}). To fix this, give a rank (--rank) of {allowed}, "
+            "or leave it out to let the hold-out score choose it."
+        )
     model = LowRankDenoiser(
         method,
         mean.astype(np.float32),
