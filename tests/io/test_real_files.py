@@ -60,7 +60,7 @@ SPECTRA = [
 ACCEPTED_REFUSALS = (
     "holds no spectral cube",
     "no header row of axis values",
-    "pixels hold valid spectra",  # a single spectrum cannot be clustered
+    "holds one spectrum, not an image",  # a single spectrum cannot be clustered
     "No peak stands out",
     "finding peaks needs at least 5",  # the 4-channel ripple test file
 )

@@ -198,3 +198,13 @@ def test_automatic_k_draws_the_criterion_curves(tmp_path, demo_csv):
         == 0
     )
     assert not (chosen / "k_selection.png").exists()  # no curves when k was set by hand
+
+
+def test_one_spectrum_is_refused_with_the_command_that_reads_one(tmp_path):
+    from chemmap.core.exceptions import ShapeError
+
+    path = tmp_path / "spot.npz"
+    np.savez(path, cube=np.linspace(1, 2, 50, dtype=np.float32).reshape(1, 1, 50), axis=np.arange(50.0))
+    with pytest.raises(ShapeError, match=r"spot.npz holds one spectrum, not an image.*chemmap peaks"):
+        run({"input": {"path": str(path)}}, tmp_path / "o")
+    assert not (tmp_path / "o").exists()

@@ -47,6 +47,12 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     if cube.axis.bad_bands is not None:
         cube = drop_bad_bands(cube)
     n_valid = int(cube.valid_pixels().sum())
+    if cube.n_pixels == 1:
+        source = cube.attrs.get("source") or "The input"
+        raise ShapeError(
+            f"{source} holds one spectrum, not an image: a map and its clusters need at least 2 pixels. To find and "
+            "identify its peaks, run chemmap peaks on it; to correct or smooth it, chemmap preprocess."
+        )
     if n_valid < 2:
         raise ShapeError(
             f"Only {n_valid} of {cube.n_pixels} pixels hold valid spectra (the others are missing, "
