@@ -208,3 +208,35 @@ def test_one_spectrum_is_refused_with_the_command_that_reads_one(tmp_path):
     with pytest.raises(ShapeError, match=r"spot.npz holds one spectrum, not an image.*chemmap peaks"):
         run({"input": {"path": str(path)}}, tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def _tiled_cube(spectra_by_row):
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+
+    data = np.repeat(np.asarray(spectra_by_row, dtype=np.float32)[:, None, :], 10, axis=1)
+    return Cube(data, SpectralAxis(np.linspace(1000.0, 1500.0, data.shape[-1]), "cm-1"))
+
+
+@pytest.mark.parametrize("method", ["hierarchical", "kmeans", "spectral-spatial"])
+def test_identical_spectra_are_refused_not_split(method):
+    from chemmap.core.exceptions import ShapeError
+
+    spectrum = np.linspace(1.0, 2.0, 40) + np.sin(np.arange(40.0))
+    cube = _tiled_cube([spectrum] * 10)
+    with pytest.raises(ShapeError, match="All 100 valid pixels hold the same spectrum, so there is nothing to segment"):
+        run_cube(cube, {"clustering": {"method": method, "k": 2}})
+    # spectra that differ only in brightness are the same after an L2 normalisation
+    scaled = _tiled_cube([spectrum * (1 + row) for row in range(10)])
+    with pytest.raises(ShapeError, match="the same spectrum after preprocessing"):
+        run_cube(
+            scaled, {"clustering": {"method": method, "k": 2}, "preprocessing": [{"step": "normalize", "method": "l2"}]}
+        )
+
+
+def test_two_noiseless_materials_are_segmented_not_refused():
+    a, b = np.linspace(1.0, 2.0, 40), np.linspace(2.0, 1.0, 40)
+    cube = _tiled_cube([a] * 5 + [b] * 5)
+    result = run_cube(cube, {"clustering": {"method": "kmeans", "k": 2}})
+    labels = result.label_image
+    assert len(np.unique(labels[:5])) == 1 and len(np.unique(labels[5:])) == 1 and labels[0, 0] != labels[9, 0]

@@ -76,6 +76,7 @@ def analyse(cube: Cube, config: dict, *, timer, progress=None):
     label_image = est.label_image_
     with timer.stage("cluster spectra"):
         means, stds, counts = cluster_spectra(processed.pixels(), label_image.reshape(-1), est.k_, progress=progress)
+    _refuse_identical_pixels(means, stds, counts, bool(config["preprocessing"]))
     bands = distinguishing_bands(processed.axis.values, means, stds, counts)
 
     with timer.stage("maps"):
@@ -260,6 +261,31 @@ def _map_stats(image: np.ndarray) -> dict:
         "median": float(row_medians(finite[None, :])[0]),
         "n_nan": int(image.size - finite.size),
     }
+
+
+#: Spread of the spectra about their mean spectrum, as a share of their mean square, below
+#: which they count as one spectrum: float32 rounding of identical spectra leaves about
+#: 1e-14, 16-bit counts that differ by one in 65 535 2e-10.
+IDENTICAL_SPREAD = 1e-12
+
+
+def _refuse_identical_pixels(means: np.ndarray, stds: np.ndarray, counts: np.ndarray, preprocessed: bool) -> None:
+    """Refuse a segmentation of pixels whose spectra are all the same (from the clusters'
+    mean spectra, standard deviations and sizes): any split of them is arbitrary (a
+    hierarchical clustering put 5 of the 6 identical spectra of a test file in one cluster and
+    1 in the other, silhouette 0.000)."""
+    present = counts > 0
+    means, stds, counts = means[present], stds[present], counts[present]
+    n = float(counts.sum())
+    overall = counts @ means / n
+    spread = float(counts @ np.sum(stds**2, axis=1)) + float(counts @ np.sum((means - overall) ** 2, axis=1))
+    if spread <= IDENTICAL_SPREAD * float(counts @ np.sum(means**2, axis=1)):
+        raise ShapeError(
+            f"All {int(n)} valid pixels hold the same spectrum{' after preprocessing' if preprocessed else ''}, so "
+            "there is nothing to segment and any split would be arbitrary. To fix this, check the file and the "
+            "preprocessing (a baseline and a normalisation of 4-channel spectra had made all six spectra of a test "
+            "file [0, 0, 0, 1])."
+        )
 
 
 def _metrics(raw: Cube, processed: Cube, est, label_image, maps: Cube, config, bands) -> dict:
