@@ -99,3 +99,23 @@ def test_a_spatial_step_that_changed_many_labels_is_flagged(tmp_path, demo_csv):
     assert not any("spatial step changed" in f for f in red_flags(metrics, config))
     metrics["clustering"]["cleanup"] = {"n_pixels_changed": 200}  # of 900 pixels
     assert any("spatial step changed 200 labels (22 %" in f for f in red_flags(metrics, config))
+
+
+def test_a_k_chosen_at_the_end_of_the_search_is_read_as_a_lower_bound(tmp_path, demo_csv):
+    from chemmap.report.flags import red_flags
+    from chemmap.workflows.config import read_config_file
+
+    _run(demo_csv, tmp_path / "k", "--clusters", "auto", "--method", "kmeans")
+    metrics = json.loads((tmp_path / "k" / "metrics.json").read_text())
+    config = read_config_file(tmp_path / "k" / "config.resolved.toml")
+    cl = metrics["clustering"]
+    assert cl["k"] == 2 and cl["k_selection"]["k_values"] == list(range(2, 9))
+    assert not any("largest k searched" in f for f in red_flags(metrics, config))
+    # BIC on a real Raman map chose 8 of 2-8, and 15 of 2-16
+    cl["k"] = 8
+    (flag,) = [f for f in red_flags(metrics, config) if "largest k searched" in f]
+    assert "(2-8)" in flag and "--k-range 2,16" in flag
+    # where the pixels cut the range short, a wider range cannot help
+    cl["k"], cl["k_selection"]["k_values"] = 4, [2, 3, 4]
+    (flag,) = [f for f in red_flags(metrics, config) if "k = 4 is the most clusters" in f]
+    assert "at least 4" in flag

@@ -58,6 +58,7 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
         flags.append(
             f"Only {cl['k_chosen_by']} supports k = {cl['k']}; the criteria disagree (see the k selection table)."
         )
+    flags.extend(_k_at_the_end_of_the_search(cl, config))
     snr = metrics.get("snr", {})
     if snr.get("n_low_snr_bands"):
         ranges = ", ".join(f"{a:g}-{b:g}" for a, b in snr["low_snr_ranges"][:6])
@@ -106,3 +107,22 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
             "and left blank in every map."
         )
     return flags
+
+
+def _k_at_the_end_of_the_search(cl: dict, config: dict) -> list[str]:
+    """A k chosen at the largest value searched: the criterion may have chosen more in a wider
+    search (BIC on real spectra keeps rewarding components), so k is a lower bound there."""
+    searched = (cl.get("k_selection") or {}).get("k_values") or []
+    if cl.get("k_chosen_by") == "user" or len(searched) < 2 or cl["k"] != max(searched):
+        return []
+    top = config["clustering"]["k_range"][1]
+    if max(searched) < top:
+        return [
+            f"k = {cl['k']} is the most clusters the valid pixels allow an automatic choice (about 5 pixels each; "
+            f"{cl['k_chosen_by']} chose the end of that range): there may be more; read k as at least {cl['k']}."
+        ]
+    return [
+        f"k = {cl['k']} is the largest k searched ({min(searched)}-{max(searched)}): {cl['k_chosen_by']} might "
+        f"choose more clusters in a wider search. To see whether it does, widen the range (--k-range "
+        f"{min(searched)},{2 * top}) and compare the criteria in the k selection table."
+    ]
