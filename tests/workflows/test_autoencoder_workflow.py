@@ -168,3 +168,13 @@ def test_epochs_count_from_one_in_the_metrics_and_the_figure(run):
     model = json.loads((folder / "out" / "model" / "model.json").read_text())
     assert training["epochs_counted_from"] == 1 and 1 <= training["best_epoch"] <= training["epochs_run"]
     assert model["best_epoch"] == training["best_epoch"]  # one convention in every output
+
+
+def test_one_spectrum_is_refused_with_the_commands_that_read_one(tmp_path, capsys):
+    path = tmp_path / "spot.npz"
+    np.savez(path, cube=np.linspace(1, 2, 64, dtype=np.float32).reshape(1, 1, 64), axis=np.arange(64.0))
+    # it had been told to use a smaller block or a random split, then that a random split needs 2 pixels
+    assert main(["autoencoder", str(path), "--out", str(tmp_path / "o"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "holds 1 valid spectrum" in err and "chemmap preprocess --savgol" in err and "chemmap peaks" in err
+    assert not (tmp_path / "o").exists()

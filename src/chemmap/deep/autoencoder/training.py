@@ -69,7 +69,7 @@ def random_split(valid: np.ndarray, *, validation: float = 0.2, random_state: in
         raise InvalidParameterError(f"validation must be a fraction in (0, 1); got {validation}.")
     index = np.flatnonzero(valid.reshape(-1))
     if index.size < 2:
-        raise InvalidParameterError("A random split needs at least 2 valid pixels.")
+        raise InvalidParameterError(f"A random split needs at least 2 valid pixels; this image has {index.size}.")
     chosen = np.random.default_rng(random_state).choice(
         index, min(max(1, round(validation * index.size)), index.size - 1), replace=False
     )
@@ -208,6 +208,13 @@ def train_autoencoder(cube: Cube, *, progress: ProgressCallback | None = None, *
     device = pick_device(opts.device)
     share_cores(device)
     valid = cube.valid_pixels().reshape(cube.image_shape)
+    n_valid = int(valid.sum())
+    if n_valid < 2:
+        raise ShapeError(
+            f"The autoencoder learns from many spectra; this input holds {n_valid} valid spectrum"
+            f"{'' if n_valid == 1 else 's'}. To smooth a single spectrum, use chemmap preprocess --savgol WIDTH; to "
+            "find and identify its peaks, chemmap peaks."
+        )
     if opts.split == "blocks":
         train_mask, val_mask = block_split(
             cube.image_shape,
