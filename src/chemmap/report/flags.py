@@ -118,8 +118,8 @@ def _k_at_the_end_of_the_search(cl: dict, config: dict) -> list[str]:
     top = config["clustering"]["k_range"][1]
     if max(searched) < top:
         return [
-            f"k = {cl['k']} is the most clusters the valid pixels allow an automatic choice (about 5 pixels each; "
-            f"{cl['k_chosen_by']} chose the end of that range): there may be more; read k as at least {cl['k']}."
+            f"k = {cl['k']} is the most clusters an automatic choice may make with these valid pixels (about 5 "
+            f"pixels each), and {cl['k_chosen_by']} chose it: there may be more; read k as at least {cl['k']}."
         ]
     return [
         f"k = {cl['k']} is the largest k searched ({min(searched)}-{max(searched)}): {cl['k_chosen_by']} might "
