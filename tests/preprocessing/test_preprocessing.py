@@ -82,6 +82,21 @@ def test_savgol_window_in_axis_units_and_derivative():
         savgol(y, axis=x)
 
 
+def test_savgol_leaves_masked_nan_pixels_nan_and_smooths_the_others():
+    # a masked pixel left NaN by an earlier step (destripe after mask_bad_pixels on a Velox EDS map) had
+    # crashed the step: "array must not contain infs or NaNs"
+    x = np.linspace(0, 10, 60)
+    data = np.tile((2 * x + 1).astype(np.float32), (3, 4, 1))
+    data[1, 2] = np.nan
+    mask = np.ones((3, 4), bool)
+    mask[1, 2] = False
+    out = savgol(Cube(data, SpectralAxis(x), mask=mask), window_channels=7, deriv=1)
+    assert np.isnan(out.data[1, 2]).all() and not out.mask[1, 2] and out.mask.sum() == 11
+    np.testing.assert_allclose(out.data[out.mask], 2.0, rtol=1e-4)
+    everything = savgol(Cube(np.full((2, 2, 60), np.nan, np.float32), SpectralAxis(x)), window_channels=7)
+    assert not everything.mask.any()  # a piece of masked pixels only
+
+
 def test_a_savgol_window_out_of_range_is_refused_with_the_range_in_axis_units():
     cube = Cube(np.ones((2, 2, 40), np.float32), SpectralAxis(np.linspace(361.3, 364.6, 40), "nm"))
     with pytest.raises(InvalidParameterError, match=r"9 nm covers 107 channels .* from 0.2538 to 3.3 nm.*narrow"):

@@ -108,7 +108,7 @@ def absorbance(x, **params):
     return apply_spectral(x, kernel, step="absorbance", params=params)
 
 
-def _line_profile_correction(data, axis: int, window: int, mode: str):
+def _line_profile_correction(data, valid: np.ndarray, axis: int, window: int, mode: str, *, in_place: bool = False):
     """Remove per-line offsets (or gains) along image ``axis`` (0: each row is a line).
 
     Neighbouring lines see almost the same scene, so the median over a line of its
@@ -116,34 +116,76 @@ def _line_profile_correction(data, axis: int, window: int, mode: str):
     cross a line at a few pixels, which the median ignores. Summing those changes gives the
     stripe profile up to a slow drift, which is removed with a running mean over ``window``
     lines (slow trends across lines cannot be told from the scene, and are kept). A gain
-    model works the same way on logarithms. ``data`` may be lazy: only the medians (one
-    value per line and band) are computed, the correction stays lazy.
+    model works the same way on logarithms. Pixels outside ``valid`` are NaN in the result.
+    A lazy ``data`` stays lazy (only the medians, one value per line and band, are
+    computed); a NumPy one is read and corrected by bands of lines in float32, so no
+    float64 copy of the cube is made (the JEOL map's would take 8 GiB); ``in_place`` writes
+    the correction into ``data`` (a float32 array of one's own).
     """
     from scipy.ndimage import uniform_filter1d
 
-    xp = _array_module(data)
-    work = xp.moveaxis(data, axis, 0)  # lines first
-    if mode == "multiplicative":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            work = xp.where(work > 0, xp.log(work), np.nan)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        (step,) = compute(xp.nanmedian(work[1:] - work[:-1], axis=1), stage="stripe profile")
-    step = np.nan_to_num(np.asarray(step))  # (n_lines - 1, n_channels)
-    profile = np.concatenate([np.zeros((1, step.shape[1])), np.cumsum(step, axis=0)])
-    stripe = profile - uniform_filter1d(profile, size=min(window, profile.shape[0]), axis=0, mode="nearest")
-    corrected = work - stripe[:, None, :]
-    if mode == "multiplicative":
-        corrected = xp.exp(corrected)
-    return xp.moveaxis(corrected, 0, axis)
-
-
-def _array_module(data):
     if is_lazy_array(data):
         import dask.array as da
 
-        return da
-    return np
+        work = da.moveaxis(da.where(valid[..., None], data.astype(np.float64), np.nan), axis, 0)  # lines first
+        work = _on_scale(work, mode, da)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            (step,) = compute(da.nanmedian(work[1:] - work[:-1], axis=1), stage="stripe profile")
+    else:
+        step = _line_steps(data, valid, axis, mode)
+    step = np.nan_to_num(np.asarray(step, dtype=np.float64))  # (n_lines - 1, n_channels)
+    profile = np.concatenate([np.zeros((1, step.shape[1])), np.cumsum(step, axis=0)])
+    stripe = profile - uniform_filter1d(profile, size=min(window, profile.shape[0]), axis=0, mode="nearest")
+    if is_lazy_array(data):
+        corrected = work - stripe[:, None, :]
+        return da.moveaxis(da.exp(corrected) if mode == "multiplicative" else corrected, 0, axis)
+    out = data if in_place else np.empty(data.shape, np.float32)
+    lines, out_lines = np.moveaxis(data, axis, 0), np.moveaxis(out, axis, 0)
+    for rows in _line_bands(lines):
+        block = _on_scale(_masked(lines[rows], np.moveaxis(valid, axis, 0)[rows]), mode, np)
+        block -= stripe[rows, None, :].astype(np.float32)
+        out_lines[rows] = np.exp(block) if mode == "multiplicative" else block
+    return out
+
+
+def _masked(lines: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``lines`` as float32 with the pixels outside ``valid`` NaN."""
+    return np.where(valid[..., None], lines.astype(np.float32, copy=False), np.float32(np.nan))
+
+
+def _on_scale(work, mode: str, xp):
+    """The values whose line differences give the stripes: themselves, or their logarithm
+    for gains (NaN where not positive)."""
+    if mode != "multiplicative":
+        return work
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return xp.where(work > 0, xp.log(work), np.nan)
+
+
+def _line_bands(lines: np.ndarray) -> list[slice]:
+    """Bands of lines (first axis) of about a block's worth of float32 each."""
+    from chemmap._shared.blockwise import row_blocks
+
+    return row_blocks(lines.shape[0], int(np.prod(lines.shape[1:])) * 4)
+
+
+def _line_steps(data: np.ndarray, valid: np.ndarray, axis: int, mode: str) -> np.ndarray:
+    """Median over each line of its difference from the previous line, per band, ``(n_lines
+    - 1, n_channels)``, by bands of lines."""
+    lines, good = np.moveaxis(data, axis, 0), np.moveaxis(valid, axis, 0)
+    step = np.empty((lines.shape[0] - 1, lines.shape[-1]))
+    previous = None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        for rows in _line_bands(lines):
+            block = _on_scale(_masked(lines[rows], good[rows]), mode, np)
+            stacked = block if previous is None else np.concatenate([previous, block])
+            if stacked.shape[0] > 1:
+                first = rows.start - (0 if previous is None else 1)
+                step[first : rows.stop - 1] = np.nanmedian(stacked[1:] - stacked[:-1], axis=1)
+            previous = block[-1:]
+    return step
 
 
 def destripe(cube: Cube, **params) -> Cube:
@@ -153,7 +195,8 @@ def destripe(cube: Cube, **params) -> Cube:
     ----------
     cube : Cube
         NumPy or lazy; a lazy cube is read once per direction for the line medians and
-        the correction stays lazy.
+        the correction stays lazy; a NumPy one is corrected by bands of lines into one
+        float32 copy.
     direction : {"rows", "columns", "both"}
         ``rows``: each image row has its own offset (line-to-line gain/offset jitter);
         ``columns``: each column (detector element) has its own; ``both`` does rows then columns.
@@ -164,13 +207,14 @@ def destripe(cube: Cube, **params) -> Cube:
         trends slower than the window are kept as scene.
     """
     params = validate_params(DESTRIPE_PARAMS, params, func="destripe")
-    xp = _array_module(cube.data)
     valid = cube.valid_pixels().reshape(cube.image_shape)
-    work = xp.where(valid[..., None], cube.data.astype(np.float64), np.nan)
+    work = cube.data
     axes = {"rows": (0,), "columns": (1,), "both": (0, 1)}[params["direction"]]
-    for axis in axes:
-        work = _line_profile_correction(work, axis, params["window"], params["mode"])
-    return cube.with_step("destripe", params, data=work.astype(np.float32))
+    for i, axis in enumerate(axes):
+        # the second direction corrects the first one's float32 result where it lies
+        in_place = i > 0 and not is_lazy_array(work)
+        work = _line_profile_correction(work, valid, axis, params["window"], params["mode"], in_place=in_place)
+    return cube.with_step("destripe", params, data=work.astype(np.float32, copy=False))
 
 
 for _name, _params, _func, _summary in (

@@ -129,10 +129,18 @@ def savgol(x, *, axis=None, **params):
     delta = float(np.median(np.diff(values))) if values.size > 1 else 1.0
     params["window_channels_used"] = n
 
+    def smoothed(s):
+        return savgol_filter(s, n, params["polyorder"], deriv=params["deriv"], delta=delta, axis=-1, mode="interp")
+
     def kernel(s):
-        return savgol_filter(
-            s, n, params["polyorder"], deriv=params["deriv"], delta=delta, axis=-1, mode="interp"
-        ).astype(np.float32)
+        finite = np.isfinite(s).all(axis=-1)
+        if finite.all():
+            return smoothed(s).astype(np.float32)
+        # its edge fits refuse NaN: spectra that hold one (masked pixels) stay NaN, and stay masked
+        out = np.full(s.shape, np.nan, np.float32)
+        if finite.any():  # a piece of masked pixels only (98 % of a Velox EDS map's are empty) has none
+            out[finite] = smoothed(s[finite])
+        return out
 
     return apply_spectral(x, kernel, step="savgol", params=params)
 
