@@ -212,3 +212,27 @@ def test_a_crop_keeps_at_least_three_channels_and_says_where_an_empty_range_lies
         crop(cube, lower=104.2, upper=104.8)
     with pytest.raises(AxisError, match=r"no channel of the axis \(100..110 cm-1\)"):
         crop(cube, lower=0, upper=10)
+
+
+def test_masking_most_pixels_as_dead_warns_that_empty_counts_are_measurements():
+    import warnings
+
+    from chemmap.core.exceptions import DataWarning
+    from chemmap.preprocessing import mask_bad_pixels
+
+    counts = np.zeros((10, 10, 64), np.uint16)  # a sparse X-ray map: most pixels caught no photon
+    counts[::3, ::3, 20] = 1
+    with pytest.warns(DataWarning, match=r"masked 84 of 100 pixels as dead.*no photon reached"):
+        out = mask_bad_pixels(Cube(counts, SpectralAxis(np.arange(64.0))))
+    assert out.mask.sum() == 16
+    spectra = np.random.default_rng(0).poisson(5, (10, 10, 64)).astype(np.uint16)
+    spectra[0, 0] = 0  # one dead pixel: masked without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        assert mask_bad_pixels(Cube(spectra, SpectralAxis(np.arange(64.0)))).mask.sum() == 99
+
+
+def test_band_snr_of_one_spectrum_is_refused_with_the_step_to_leave_out():
+    one = Cube(np.random.default_rng(0).random((1, 1, 30), dtype=np.float32), SpectralAxis(np.arange(30.0)))
+    with pytest.raises(InvalidParameterError, match="no pair of neighbouring valid pixels.*out mask_low_snr_bands"):
+        Chain([{"step": "mask_low_snr_bands"}]).fit_transform(one)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from chemmap._shared import sampling
@@ -11,7 +13,7 @@ from chemmap._shared.noise import band_noise_from_neighbours
 from chemmap._shared.params import Param, validate_params
 from chemmap._shared.sampling import row_bands_sample
 from chemmap.core.cube import Cube
-from chemmap.core.exceptions import InvalidParameterError
+from chemmap.core.exceptions import DataWarning, InvalidParameterError
 from chemmap.preprocessing._steps import StepSpec, steps
 
 __all__ = ["bad_pixel_masks", "band_noise", "band_snr", "mask_bad_pixels"]
@@ -50,7 +52,11 @@ def band_noise(cube: Cube) -> np.ndarray:
 def _noise(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
     sigma = band_noise_from_neighbours(data, valid)
     if np.all(np.isnan(sigma)):
-        raise InvalidParameterError("Band noise needs at least one pair of neighbouring valid pixels.")
+        raise InvalidParameterError(
+            "Band noise and SNR are estimated from differences between neighbouring pixels, and this cube has no "
+            "pair of neighbouring valid pixels (one spectrum, or pixels the mask leaves apart). To fix this, leave "
+            "out mask_low_snr_bands where you asked for it, or give an image of neighbouring pixels."
+        )
     return sigma
 
 
@@ -69,6 +75,10 @@ def band_snr(cube: Cube) -> np.ndarray:
     noise = _noise(data, valid)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(noise > 0, signal / noise, np.where(signal > 0, np.inf, 0.0))
+
+
+#: Share of the valid pixels above which "dead" pixels are more likely empty measurements.
+MOSTLY_DEAD = 0.5
 
 
 def bad_pixel_masks(cube: Cube, *, saturation=None, max_saturated_fraction: float = 0.0) -> dict[str, np.ndarray]:
@@ -99,6 +109,15 @@ def mask_bad_pixels(cube: Cube, **params) -> Cube:
     bad = found["saturated"] | found["dead"]
     mask = ~bad if cube.mask is None else cube.mask & ~bad
     record = {**params, "n_saturated": int(found["saturated"].sum()), "n_dead": int(found["dead"].sum())}
+    valid = int(cube.valid_pixels().sum())
+    if record["n_dead"] > MOSTLY_DEAD * max(valid, 1):
+        warnings.warn(
+            f"mask_bad_pixels masked {record['n_dead']} of {valid} pixels as dead (their spectra are constant, "
+            "most often all zero). Where counts are sparse (X-ray maps) an empty spectrum is a pixel no photon "
+            "reached, not a dead pixel: leave the step out, or bin pixels first.",
+            DataWarning,
+            stacklevel=2,
+        )
     return cube.with_step("mask_bad_pixels", record, mask=mask)
 
 
