@@ -234,6 +234,13 @@ def test_identical_spectra_are_refused_not_split(method):
         )
 
 
+def test_pixels_without_any_signal_are_refused_as_zeros():
+    from chemmap.core.exceptions import ShapeError
+
+    with pytest.raises(ShapeError, match="All 100 valid pixels hold a spectrum of zeros"):
+        run_cube(_tiled_cube([np.zeros(40)] * 10), {"clustering": {"method": "kmeans", "k": 2}})
+
+
 def test_two_noiseless_materials_are_segmented_not_refused():
     a, b = np.linspace(1.0, 2.0, 40), np.linspace(2.0, 1.0, 40)
     cube = _tiled_cube([a] * 5 + [b] * 5)

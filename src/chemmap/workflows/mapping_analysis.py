@@ -279,12 +279,14 @@ def _refuse_identical_pixels(means: np.ndarray, stds: np.ndarray, counts: np.nda
     n = float(counts.sum())
     overall = counts @ means / n
     spread = float(counts @ np.sum(stds**2, axis=1)) + float(counts @ np.sum((means - overall) ** 2, axis=1))
-    if spread <= IDENTICAL_SPREAD * float(counts @ np.sum(means**2, axis=1)):
+    magnitude = float(counts @ np.sum(means**2, axis=1))
+    if spread <= IDENTICAL_SPREAD * magnitude:
+        what = "the same spectrum" if magnitude > 0 else "a spectrum of zeros (no counts or signal in any channel)"
         raise ShapeError(
-            f"All {int(n)} valid pixels hold the same spectrum{' after preprocessing' if preprocessed else ''}, so "
-            "there is nothing to segment and any split would be arbitrary. To fix this, check the file and the "
-            "preprocessing (a baseline and a normalisation of 4-channel spectra had made all six spectra of a test "
-            "file [0, 0, 0, 1])."
+            f"All {int(n)} valid pixels hold {what}{' after preprocessing' if preprocessed else ''}, so there is "
+            "nothing to segment and any split would be arbitrary. To fix this, check the file, the crop (the Velox "
+            "EDS map has no count between 0.5 and 8 keV) and the preprocessing (a baseline and a normalisation of "
+            "4-channel spectra had made all six spectra of a test file [0, 0, 0, 1])."
         )
 
 
