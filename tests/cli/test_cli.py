@@ -122,7 +122,7 @@ def test_usage_error_exit_code_and_debug_traceback(tmp_path, rows_csv):
     )
     assert (
         bad.returncode == 2
-        and "'k' parameter of [clustering] must be an int >= 1 or 'auto'. Got 'many' instead. (the --clusters flag)"
+        and "'k' parameter of [clustering] must be an int >= 1 or 'auto'. Got 'many' instead. (the --clusters flag: "
         in bad.stderr
     )
     plain = subprocess.run(

@@ -236,3 +236,10 @@ def test_band_snr_of_one_spectrum_is_refused_with_the_step_to_leave_out():
     one = Cube(np.random.default_rng(0).random((1, 1, 30), dtype=np.float32), SpectralAxis(np.arange(30.0)))
     with pytest.raises(InvalidParameterError, match="no pair of neighbouring valid pixels.*out mask_low_snr_bands"):
         Chain([{"step": "mask_low_snr_bands"}]).fit_transform(one)
+
+
+def test_a_refused_parameter_says_what_it_is_and_how_to_get_its_default():
+    with pytest.raises(
+        InvalidParameterError, match=r"Got -1 instead\. \(polynomial order; leave it out for its default, 2\)"
+    ):
+        savgol(np.ones((2, 20)), window_channels=7, polyorder=-1)

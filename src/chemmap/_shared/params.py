@@ -143,14 +143,23 @@ def validate_params(spec: Mapping[str, Param], given: Mapping[str, Any], *, func
             try:
                 out[name] = param.validate(given[name], name=name, func=func)
             except InvalidParameterError as exc:
-                if param.flag is None:
-                    raise
-                raise InvalidParameterError(f"{exc} (the --{param.flag} flag)") from None
+                raise InvalidParameterError(f"{exc}{_what_it_is(param)}") from None
         elif param.default is REQUIRED:
             raise InvalidParameterError(f"{func} needs the parameter {name!r} ({param.doc}).")
         else:
             out[name] = param.default
     return out
+
+
+def _what_it_is(param: Param) -> str:
+    """What a refused parameter is, the flag that sets it and how to get its default."""
+    flag = "" if param.flag is None else f"the --{param.flag} flag: "
+    if param.default is REQUIRED:
+        return f" ({flag}{param.doc})" if param.doc else ""
+    if "default" in param.doc:  # the doc says what it is
+        return f" ({flag}{param.doc}; leave it out for the default)"
+    default = "chosen from the data" if param.default is None else repr(param.default)
+    return f" ({flag}{param.doc}; leave it out for its default, {default})"
 
 
 def check_counts(value, name, func) -> tuple[int, ...]:
