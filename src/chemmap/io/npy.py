@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,7 +41,8 @@ def read_npz(path, *, axis_unit: str | None = None, dtype=np.float32) -> Cube:
                 f"{path} has no array named 'cube'; found {sorted(archive.files)}. Expected keys "
                 "cube (H, W, C) and axis (C,)."
             )
-        shape, stored = _member_header(archive, "cube", path)
+        header = _member_header(archive, "cube", path)
+        shape, stored = header.shape, header.dtype
         n = int(np.prod(shape, dtype=np.int64))
         ensure_bytes_fit(
             n * max(stored.itemsize, np.dtype(dtype).itemsize),
@@ -52,7 +54,7 @@ def read_npz(path, *, axis_unit: str | None = None, dtype=np.float32) -> Cube:
         if "label_names" in archive:
             names = dict(enumerate(str(n) for n in archive["label_names"]))
         return _make_cube(
-            _stored_member(path, archive, "cube"),
+            _stored_member(path, archive, "cube", header),
             archive["axis"] if "axis" in archive else None,
             unit,
             source=path.name,
@@ -63,52 +65,51 @@ def read_npz(path, *, axis_unit: str | None = None, dtype=np.float32) -> Cube:
         )
 
 
-def _stored_member(path: Path, archive, name: str):
+def _stored_member(path: Path, archive, name: str, header: MemberHeader):
     """The ``.npy`` member ``name`` of an uncompressed ``.npz`` (``np.savez``) as a read-only
     memory map: no copy, pages are read as the run touches them (a 1 GiB cube took 0.4-3 s to
-    read into fresh memory). The array is read into memory where the member is compressed,
-    Fortran-ordered or cannot be mapped."""
+    read into fresh memory). ``header``: the member's (:func:`_member_header`). The array is
+    read into memory where the member is compressed, Fortran-ordered or cannot be mapped."""
     info = archive.zip.getinfo(f"{name}.npy")
-    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+    stored = info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1
+    if not stored or header.fortran or header.dtype.hasobject or 0 in header.shape:
         return archive[name]
     try:
         with open(path, "rb") as fh:
             fh.seek(info.header_offset)
             local = fh.read(30)  # the local file header: its name and extra field lengths at 26 and 28
-            if local[:4] != b"PK\x03\x04":
-                return archive[name]
-            fh.seek(
-                info.header_offset
-                + 30
-                + int.from_bytes(local[26:28], "little")
-                + int.from_bytes(local[28:30], "little")
-            )
-            version = np.lib.format.read_magic(fh)
-            read_header = (
-                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, stored = read_header(fh)
-            offset = fh.tell()
-        if fortran or stored.hasobject or 0 in shape:
+        if local[:4] != b"PK\x03\x04":
             return archive[name]
-        return np.memmap(path, dtype=stored, mode="r", offset=offset, shape=shape)
+        name_length, extra_length = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+        offset = info.header_offset + 30 + name_length + extra_length + header.length
+        return np.memmap(path, dtype=header.dtype, mode="r", offset=offset, shape=header.shape)
     except (OSError, ValueError):
         return archive[name]
 
 
-def _member_header(archive, name: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype an ``.npz`` member declares in its ``.npy`` header (read without
-    decompressing the array: a small file can declare a huge one)."""
+class MemberHeader(NamedTuple):
+    """What the ``.npy`` header of an ``.npz`` member declares, and its length in bytes."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fortran: bool
+    length: int
+
+
+def _member_header(archive, name: str, path: Path) -> MemberHeader:
+    """The ``.npy`` header of an ``.npz`` member (read without decompressing the array: a
+    small file can declare a huge one)."""
     try:
         with archive.zip.open(f"{name}.npy") as fh:
             version = np.lib.format.read_magic(fh)
             read_header = (
                 np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             )
-            shape, _, stored = read_header(fh)
+            shape, fortran, stored = read_header(fh)
+            length = fh.tell()
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise unreadable_file("npz", path, exc) from None
-    return tuple(int(n) for n in shape), np.dtype(stored)
+    return MemberHeader(tuple(int(n) for n in shape), np.dtype(stored), bool(fortran), int(length))
 
 
 def read_npy(path, *, axis=None, axis_unit: str = "channel", layout: str = "auto", dtype=np.float32) -> Cube:
