@@ -59,15 +59,15 @@ def whittaker(x, **params):
     return apply_spectral(x, kernel, step="whittaker", params=params)
 
 
-def _window_channels(params: dict, values: np.ndarray, unit: str) -> int:
-    """The odd number of channels the Savitzky–Golay window covers; an error that gives the
-    allowed range, in the units the window was given in, when it is out of range."""
+def _window_channels(params: dict, n_channels: int, spacing: float, unit: str) -> int:
+    """The odd number of channels the Savitzky–Golay window covers on an axis of
+    ``n_channels`` a ``spacing`` apart; an error that gives the allowed range, in the units
+    the window was given in, when it is out of range."""
     if (params["window"] is None) == (params["window_channels"] is None):
         raise InvalidParameterError(
             "savgol needs exactly one of window (axis units) and window_channels (channels); "
             f"got window={params['window']}, window_channels={params['window_channels']}."
         )
-    spacing = abs(float(np.median(np.diff(values)))) if values.size > 1 else 1.0
     if params["window_channels"] is not None:
         n = params["window_channels"]
     else:
@@ -75,10 +75,10 @@ def _window_channels(params: dict, values: np.ndarray, unit: str) -> int:
     n = n + 1 if n % 2 == 0 else n
     order = params["polyorder"]
     shortest = order + 1 if order % 2 == 0 else order + 2  # odd, above the polynomial's order
-    longest = values.size if values.size % 2 else values.size - 1
+    longest = n_channels if n_channels % 2 else n_channels - 1
     if shortest > longest:
         raise InvalidParameterError(
-            f"The spectral axis has {values.size} channels, too few for a Savitzky–Golay polynomial of "
+            f"The spectral axis has {n_channels} channels, too few for a Savitzky–Golay polynomial of "
             f"order {order} (the window must cover an odd number of channels above polyorder). "
             f"To fix this, lower polyorder to at most {max(longest - 1, 0)}, or leave the smoothing out."
         )
@@ -93,7 +93,7 @@ def _window_channels(params: dict, values: np.ndarray, unit: str) -> int:
     fix = "narrow the window" if n > longest else "widen the window or lower polyorder"
     raise InvalidParameterError(
         f"The Savitzky–Golay {given}; it must cover more than polyorder={order} channels and at most "
-        f"the {values.size} channels of the axis: {allowed}. To fix this, {fix}."
+        f"the {n_channels} channels of the axis: {allowed}. To fix this, {fix}."
     )
 
 
@@ -125,8 +125,8 @@ def savgol(x, *, axis=None, **params):
         values = axis_values_of(x, axis, "savgol")
     else:
         values = np.arange(np.shape(x)[-1], dtype=np.float64)
-    n = _window_channels(params, values, x.axis.unit if isinstance(x, Cube) else "axis units")
     delta = float(np.median(np.diff(values))) if values.size > 1 else 1.0
+    n = _window_channels(params, values.size, abs(delta), x.axis.unit if isinstance(x, Cube) else "axis units")
     params["window_channels_used"] = n
 
     def smoothed(s):

@@ -112,14 +112,17 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
 def _k_at_the_end_of_the_search(cl: dict, config: dict) -> list[str]:
     """A k chosen at the largest value searched: the criterion may have chosen more in a wider
     search (BIC on real spectra keeps rewarding components), so k is a lower bound there."""
+    from chemmap.cluster.selection import MIN_PIXELS_PER_CLUSTER
+
     searched = (cl.get("k_selection") or {}).get("k_values") or []
     if cl.get("k_chosen_by") == "user" or len(searched) < 2 or cl["k"] != max(searched):
         return []
     top = config["clustering"]["k_range"][1]
     if max(searched) < top:
         return [
-            f"k = {cl['k']} is the most clusters an automatic choice may make with these valid pixels (about 5 "
-            f"pixels each), and {cl['k_chosen_by']} chose it: there may be more; read k as at least {cl['k']}."
+            f"k = {cl['k']} is the most clusters an automatic choice may make with these valid pixels (about "
+            f"{MIN_PIXELS_PER_CLUSTER} pixels each), and {cl['k_chosen_by']} chose it: there may be more; read k as "
+            f"at least {cl['k']}."
         ]
     return [
         f"k = {cl['k']} is the largest k searched ({min(searched)}-{max(searched)}): {cl['k_chosen_by']} might "
