@@ -227,3 +227,76 @@ def test_a_mostly_empty_placement_warns_and_a_huge_one_is_refused_before_allocat
     frame.to_csv(tmp_path / "huge.csv", index=False)
     with compute_settings(memory_limit="1GiB"), pytest.raises(MemoryLimitError, match=r"2 x 1000000001 image of 3"):
         read(tmp_path / "huge.csv")
+
+
+_HEADER = "pixel_x,pixel_y,region,600.0,700.0,800.0"
+PLAIN_AND_AWKWARD_TABLES = {
+    "plain": f"{_HEADER}\n0,0,a,1.5,2,3\n1,0,b,4,5,6.25\n",
+    "spaces after the commas": f"{_HEADER}\n0, 0, a, 1.5, 2, 3\n1, 0, b, 4, 5, 6.25\n",
+    "quoted text with a comma": f'{_HEADER}\n0,0,"a, left",1.5,2,3\n1,0,b,4,5,6.25\n',
+    "a hash in a label": f"{_HEADER}\n0,0,#1,1.5,2,3\n1,0,#2,4,5,6.25\n",
+    "a blank line": f"{_HEADER}\n0,0,a,1.5,2,3\n\n1,0,b,4,5,6.25\n",
+    "windows line ends": f"{_HEADER}\r\n0,0,a,1.5,2,3\r\n1,0,b,4,5,6.25\r\n",
+    "tabs": f"{_HEADER}\n0,0,a,1.5,2,3\n1,0,b,4,5,6.25\n".replace(",", "\t"),
+    "an empty cell later": f"{_HEADER}\n0,0,a,1.5,2,3\n1,0,b,4,,6.25\n",
+    "an empty label later": f"{_HEADER}\n0,0,a,1.5,2,3\n1,0,,4,5,6.25\n",
+    "NA in a spectrum": f"{_HEADER}\n0,0,a,1.5,2,3\n1,0,b,4,NA,6.25\n",
+    "nan and inf": f"{_HEADER}\n0,0,a,nan,2,3\n1,0,b,4,inf,6.25\n",
+    "text in a spectrum later": f"{_HEADER}\n0,0,a,1.5,2,3\n1,0,b,4,oops,6.25\n",
+    "a numeric label": f"{_HEADER}\n0,0,7,1.5,2,3\n1,0,8,4,5,6.25\n",
+    "a short last row": f"{_HEADER}\n0,0,a,1.5,2,3\n1,0,b,4,5\n",
+    "a long row": f"{_HEADER}\n0,0,a,1.5,2,3,9\n1,0,b,4,5,6.25\n",
+    "stage positions in micrometres": f"{_HEADER}\n0.0,0.0,a,1.5,2,3\n2.5,0.0,b,4,5,6.25\n",
+    "a text spectrum header": "pixel_x,pixel_y,region,600.0,700.0,800.0\n0,0,a,x,2,3\n1,0,b,4,5,6.25\n",
+}
+#: Those left to pandas (empty or NA cells, text among numbers, rows of another width).
+READ_BY_PANDAS = {
+    "an empty cell later",
+    "NA in a spectrum",
+    "text in a spectrum later",
+    "a short last row",
+    "a long row",
+    "a text spectrum header",
+}
+
+
+@pytest.mark.parametrize("name", list(PLAIN_AND_AWKWARD_TABLES))
+def test_the_reader_without_pandas_reads_every_table_as_pandas_does(tmp_path, monkeypatch, name):
+    """NumPy's reader takes the plain tables; what it does not take goes to pandas, so a table
+    gives the same cube, or the same refusal, either way."""
+    import chemmap.io.flat_csv as flat_csv
+
+    path = tmp_path / "table.csv"
+    path.write_text(PLAIN_AND_AWKWARD_TABLES[name])
+    numpy_reader = flat_csv._plain_table
+    header, first_row = flat_csv._first_lines(path)
+    delimiter = flat_csv._sniff_delimiter(header, first_row)
+    assert (numpy_reader(path, header, first_row, delimiter, ".") is None) == (name in READ_BY_PANDAS)
+    answers = []
+    for plain in (numpy_reader, lambda *args: None):
+        monkeypatch.setattr(flat_csv, "_plain_table", plain)
+        try:
+            answers.append(read(path, label_column="region"))
+        except FileFormatError as exc:
+            answers.append(str(exc))
+    fast, pandas_read = answers
+    if isinstance(pandas_read, str):
+        assert fast == pandas_read
+        return
+    assert_cube_equal(fast, pandas_read)
+    assert fast.label_names == pandas_read.label_names
+    assert fast.attrs == pandas_read.attrs
+
+
+def test_a_plain_table_is_read_without_importing_pandas(tmp_path, demo_cube):
+    import subprocess
+    import sys
+
+    write(demo_cube, tmp_path / "demo.csv", label_column="region")
+    code = (
+        "import sys; from chemmap.io import read; "
+        f"cube = read({str(tmp_path / 'demo.csv')!r}, image_shape=(30, 30), label_column='region'); "
+        "print('pandas' in sys.modules, cube.label_names[1])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "right"]

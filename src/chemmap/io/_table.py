@@ -1,4 +1,5 @@
-"""Flat tables (pandas DataFrames) of per-pixel spectra, shared by the CSV and Parquet readers."""
+"""Flat tables of per-pixel spectra (pandas DataFrames, or the CSV reader's arrays), shared by the CSV
+and Parquet readers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InvalidParameterError
 from chemmap.io._flat import assemble_flat
 
-__all__ = ["cube_to_table", "is_number", "table_to_cube"]
+__all__ = ["ArrayTable", "cube_to_table", "is_number", "table_to_cube"]
 
 
 def is_number(text: str) -> bool:
@@ -41,7 +42,7 @@ def table_to_cube(
 
     Parameters
     ----------
-    table : pandas.DataFrame
+    table : pandas.DataFrame or ArrayTable
         One row per pixel.
     source : str or Path
         The file, for messages and provenance.
@@ -70,12 +71,10 @@ def table_to_cube(
     dtype : dtype
         Data type of the spectra (float32 by default).
     """
-    import pandas as pd
-
-    if table.shape[0] == 0:
+    table = table if isinstance(table, ArrayTable) else _FrameTable(table)
+    if table.n_rows == 0:
         raise FileFormatError(f"{source} has a header but no data rows; expected one row per pixel.")
-    columns = [str(c).strip() for c in table.columns]
-    table.columns = columns
+    columns = table.names
 
     for name in (spectral_columns or []) + (metadata_columns or []):
         if name not in columns:
@@ -103,17 +102,7 @@ def table_to_cube(
         axis_values = np.array([float(c) for c in spectral])
     else:
         axis_values = np.asarray(axis, dtype=np.float64)
-
-    block = table[spectral]
-    numeric = block.apply(pd.to_numeric, errors="coerce")
-    text_cells = numeric.isna().to_numpy() & block.notna().to_numpy()
-    if text_cells.any():
-        r, c = np.argwhere(text_cells)[0]
-        raise FileFormatError(
-            f"{source}: spectral column {spectral[c]!r}, data row {r + 1} holds "
-            f"{block.iat[r, c]!r}, which is not a number. Expected numeric intensities in "
-            "every spectral column; empty cells are allowed and mask the pixel."
-        )
+    spectra = table.numbers(spectral, source)
 
     missing = [c for c in (label_column,) if c is not None and c not in columns]
     if missing:
@@ -125,18 +114,90 @@ def table_to_cube(
         axis_unit = _unit_column(table, source) if UNIT_COLUMN in columns else DEFAULT_UNIT
     has_xy = x_column is not None
     return assemble_flat(
-        numeric.to_numpy(dtype=np.float64),
+        spectra,
         axis_values,
         unit=axis_unit,
         source=Path(source).name,
         image_shape=image_shape,
-        pixel_x=grid_indices(table[x_column].to_numpy(), x_column, source) if has_xy else None,
-        pixel_y=grid_indices(table[y_column].to_numpy(), y_column, source) if has_xy else None,
-        labels=table[label_column].to_numpy() if label_column else None,
+        pixel_x=grid_indices(table.column(x_column), x_column, source) if has_xy else None,
+        pixel_y=grid_indices(table.column(y_column), y_column, source) if has_xy else None,
+        labels=table.column(label_column) if label_column else None,
         coordinate_origin=coordinate_origin,
         dtype=dtype,
         attrs={"format": fmt, "label_column": label_column},
     )
+
+
+class ArrayTable:
+    """A table already parsed into NumPy arrays: its numeric columns as one float64 matrix
+    and its text columns by name (what the CSV reader makes without pandas).
+
+    Parameters
+    ----------
+    names : list of str
+        Every column, in the file's order.
+    numbers : ndarray of shape (n_rows, n_numeric)
+        The numeric columns, in the order of ``numeric_names``.
+    numeric_names : list of str
+        The columns of ``numbers``.
+    text : dict of str to ndarray
+        The other columns, one string per row.
+    """
+
+    def __init__(self, names: list[str], numbers: np.ndarray, numeric_names: list[str], text: dict) -> None:
+        self.names, self._numbers, self._text = names, numbers, text
+        self._index = {name: i for i, name in enumerate(numeric_names)}
+        self.n_rows = numbers.shape[0]
+
+    def numbers(self, names: list[str], source) -> np.ndarray:
+        """The columns ``names`` as a float64 matrix (a text column among them is refused)."""
+        text = [n for n in names if n not in self._index]
+        if text:
+            raise FileFormatError(
+                f"{source}: spectral column {text[0]!r}, data row 1 holds {str(self._text[text[0]][0])!r}, which is "
+                "not a number. Expected numeric intensities in every spectral column; empty cells are allowed and "
+                "mask the pixel."
+            )
+        index = [self._index[n] for n in names]
+        if index == list(range(index[0], index[0] + len(index))):
+            return self._numbers[:, index[0] : index[0] + len(index)]
+        return self._numbers[:, index]
+
+    def column(self, name: str) -> np.ndarray:
+        """One column: integers where every value is whole (as pandas reads them), else floats or strings."""
+        if name in self._text:
+            return self._text[name]
+        values = self._numbers[:, self._index[name]]
+        return values.astype(np.int64) if np.all(values == np.round(values)) else values
+
+
+class _FrameTable:
+    """A pandas DataFrame seen as an :class:`ArrayTable`."""
+
+    def __init__(self, frame) -> None:
+        self.frame = frame
+        self.names = [str(c).strip() for c in frame.columns]
+        frame.columns = self.names
+        self.n_rows = frame.shape[0]
+
+    def numbers(self, names: list[str], source) -> np.ndarray:
+        """The columns ``names`` as float64 (empty cells NaN); a cell of text is refused."""
+        import pandas as pd
+
+        block = self.frame[names]
+        numeric = block.apply(pd.to_numeric, errors="coerce")
+        text_cells = numeric.isna().to_numpy() & block.notna().to_numpy()
+        if text_cells.any():
+            r, c = np.argwhere(text_cells)[0]
+            raise FileFormatError(
+                f"{source}: spectral column {names[c]!r}, data row {r + 1} holds "
+                f"{block.iat[r, c]!r}, which is not a number. Expected numeric intensities in "
+                "every spectral column; empty cells are allowed and mask the pixel."
+            )
+        return numeric.to_numpy(dtype=np.float64)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.frame[name].to_numpy()
 
 
 #: Column of a flat table holding the unit of the axis in every row (chemmap's CSV writer
@@ -148,7 +209,7 @@ DEFAULT_UNIT = "cm-1"
 
 def _unit_column(table, source) -> str:
     """The one unit an ``axis_unit`` column holds."""
-    units = {str(v).strip() for v in table[UNIT_COLUMN].dropna().unique()} - {""}
+    units = {str(v).strip() for v in set(table.column(UNIT_COLUMN).tolist()) if v == v} - {""}  # v != v: NaN
     if len(units) != 1:
         raise FileFormatError(
             f"{source}: its {UNIT_COLUMN!r} column should hold the axis unit, the same in every row; it holds "

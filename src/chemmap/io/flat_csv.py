@@ -12,11 +12,20 @@ import csv
 import re
 from pathlib import Path
 
+import numpy as np
+
 from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError
 from chemmap.io._build import unreadable_file
 from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
-from chemmap.io._table import UNIT_COLUMN, cube_to_table, is_number, refuse_headerless, table_to_cube
+from chemmap.io._table import (
+    UNIT_COLUMN,
+    ArrayTable,
+    cube_to_table,
+    is_number,
+    refuse_headerless,
+    table_to_cube,
+)
 
 __all__ = ["read_flat_csv", "write_flat_csv"]
 
@@ -128,6 +137,49 @@ def _is_table(path: Path) -> bool:
     return True
 
 
+def _plain_table(path: Path, header: str, first_row: str, delimiter: str, decimal: str) -> ArrayTable | None:
+    """The table parsed by NumPy's reader, without pandas (whose import alone took 0.2 s of
+    a 0.2 s read), when it is plain: decimal points, distinct column names, a value in every
+    cell of the first row, and in every row as many fields as the header and a number in
+    each column whose first value is one. None otherwise: pandas reads the table then, with
+    its rules and messages for empty cells, ``NA`` and the like.
+
+    Columns whose first value is text are read as text, each distinct value coded once.
+    """
+    if decimal != ".":
+        return None
+    names = [n.strip() for n in next(csv.reader([header], delimiter=delimiter), [])]
+    first = [f.strip() for f in next(csv.reader([first_row], delimiter=delimiter), [])]
+    if len(first) != len(names) or len(set(names)) != len(names) or not all(names) or not all(first):
+        return None
+    text = [i for i, value in enumerate(first) if not is_number(value)]
+    if any(is_number(names[i]) for i in text):
+        return None  # a spectral column of text: pandas says which cell
+    codes: dict[int, dict[str, int]] = {i: {} for i in text}
+
+    def coder(values: dict[str, int]):
+        return lambda field: values.setdefault(field.lstrip(), len(values))
+
+    try:
+        with _open_text(path) as fh:
+            numbers = np.loadtxt(
+                fh,
+                delimiter=delimiter,
+                skiprows=1,
+                comments=None,
+                quotechar='"',
+                ndmin=2,
+                converters={i: coder(codes[i]) for i in text},
+            )
+    except (ValueError, OSError, EOFError):
+        return None
+    numeric = [i for i in range(len(names)) if i not in codes]
+    columns = {}
+    for i, values in codes.items():
+        columns[names[i]] = np.array(list(values))[numbers[:, i].astype(np.int64)]
+    return ArrayTable(names, numbers[:, numeric], [names[i] for i in numeric], columns)
+
+
 def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
     """Read a flat CSV table of per-pixel spectra.
 
@@ -148,8 +200,6 @@ def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
     -------
     Cube
     """
-    import pandas as pd
-
     path = Path(path)
     if path.stat().st_size == 0:
         raise FileFormatError(f"{path} is empty; expected a header row and one row per pixel.")
@@ -158,6 +208,11 @@ def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
         delimiter = _sniff_delimiter(header, first_row)
     decimal = _decimal_mark(delimiter, first_row)
     _refuse_duplicate_axis_headers(path, header, delimiter, decimal)
+    plain = _plain_table(path, header, first_row, delimiter, decimal)
+    if plain is not None:
+        return table_to_cube(plain, path, "csv-flat", **options)
+    import pandas as pd
+
     try:
         table = pd.read_csv(path, sep=delimiter, skipinitialspace=True, decimal=decimal)
         if decimal == ",":  # the axis values in the header are written the same way
