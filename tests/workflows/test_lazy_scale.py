@@ -292,3 +292,31 @@ def test_a_filtered_copy_larger_than_its_share_of_the_limit_goes_to_disk_by_chan
     del spilled
     gc.collect()
     assert not list(tmp_path.glob("chemmap-spill-*"))  # the store goes with the last array over it
+
+
+def test_the_scheduler_settings_reach_dask_when_a_reader_first_imports_it(tmp_path):
+    """A session does not import Dask (0.06 s) for a cube in memory; a lazy reader that first
+    imports it inside the session still gets the session's scheduler and workers, and Dask's
+    configuration is its own again after the session."""
+    import subprocess
+    import sys
+
+    code = f"""
+import os, sys
+import numpy as np
+from chemmap._shared.compute import compute_settings
+from chemmap.core.axis import SpectralAxis
+from chemmap.core.cube import Cube
+from chemmap.io import read, write
+
+store = {str(tmp_path / "cube.zarr")!r}
+with compute_settings("synchronous", memory_limit="1GiB") as settings:
+    print("dask" in sys.modules)
+    write(Cube(np.ones((4, 5, 6), np.float32), SpectralAxis(np.arange(6.0), "cm-1")), store)
+    cube = read(store)
+    import dask
+    print(cube.is_lazy, dask.config.get("scheduler"), dask.config.get("num_workers"))
+print(dask.config.get("scheduler", None), dask.config.get("num_workers", None), "DASK_SCHEDULER" in os.environ)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "synchronous", "1", "None", "None", "False"]

@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -208,14 +209,14 @@ def _workers_within(limit: int, cores: int) -> int:
 
 @contextlib.contextmanager
 def _local_scheduler(scheduler: str, n: int):
-    import dask
-
     if scheduler != "processes":
-        with dask.config.set(scheduler=scheduler, num_workers=n):
+        with _dask_config(scheduler=scheduler, num_workers=n):
             yield
         return
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
+
+    import dask
 
     # one pool for the whole run: Dask would otherwise start a new pool for every pass
     with (
@@ -223,6 +224,35 @@ def _local_scheduler(scheduler: str, n: int):
         dask.config.set(scheduler="processes", pool=pool),
     ):
         yield
+
+
+@contextlib.contextmanager
+def _dask_config(**settings):
+    """``dask.config.set(**settings)`` for the enclosed work, without importing Dask (0.06 s
+    of every run of a cube in memory) where nothing has: then through the ``DASK_*``
+    environment variables, which Dask reads when a reader first imports it, and Dask's
+    configuration is read again on the way out if it was imported meanwhile."""
+    if "dask" in sys.modules:
+        import dask
+
+        with dask.config.set(**settings):
+            yield
+        return
+    variables = {f"DASK_{key.upper()}": str(value) for key, value in settings.items()}
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if "dask" in sys.modules:
+            import dask
+
+            dask.config.refresh()
 
 
 def _distributed():
