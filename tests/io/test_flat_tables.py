@@ -300,3 +300,68 @@ def test_a_plain_table_is_read_without_importing_pandas(tmp_path, demo_cube):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "right"]
+
+
+def _parquet_tables():
+    pa = pytest.importorskip("pyarrow")
+    spectra = {"600.0": [1.5, 2.0], "700.0": [4.0, None], "800.0": [3.0, 6.25]}
+    return {
+        "float64 with a null": pa.table({"pixel_x": [0, 1], "pixel_y": [0, 0], "region": ["a", None], **spectra}),
+        "float32": pa.table(
+            {"pixel_x": [0, 1], "pixel_y": [0, 0], **{k: pa.array([1.5, 2.0], pa.float32()) for k in spectra}}
+        ),
+        "integer counts and a unit": pa.table(
+            {"pixel_x": [0, 1], "pixel_y": [0, 0], "axis_unit": ["keV", None], "600.0": [1, 2], "700.0": [3, 4]}
+        ),
+        "numbers written as text": pa.table({"pixel_x": [0, 1], "pixel_y": [0, 0], "600.0": ["1.5", "2"]}),
+        "a label of integers with a null": pa.table(
+            {"pixel_x": [0, 1], "pixel_y": [0, 0], "region": [3, None], "600.0": [1.0, 2.0]}
+        ),
+        "spectra under names, with the axis given": pa.table(
+            {"pixel_x": [0, 1], "pixel_y": [0, 0], "band_a": [1.0, 2.0], "band_b": pa.array([3, 4], pa.int16())}
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["float64 with a null", "float32", "integer counts and a unit",
+                                  "numbers written as text", "a label of integers with a null",
+                                  "spectra under names, with the axis given"])  # fmt: skip
+def test_a_parquet_table_read_from_its_arrays_is_the_cube_pandas_gives(tmp_path, monkeypatch, name):
+    import pyarrow.parquet as pq
+
+    import chemmap.io.parquet as parquet
+
+    table = _parquet_tables()[name]
+    pq.write_table(table, tmp_path / "t.parquet")
+    options = {"label_column": "region" if "region" in table.column_names else None}
+    if "band_a" in table.column_names:
+        options.update(spectral_columns=["band_a", "band_b"], axis=[600.0, 700.0])
+    arrays = parquet._as_arrays(table)
+    assert (arrays is None) == (name == "numbers written as text")  # text that holds numbers: pandas converts it
+    direct = read(tmp_path / "t.parquet", **options)
+    monkeypatch.setattr(parquet, "_as_arrays", lambda table: None)
+    through_pandas = read(tmp_path / "t.parquet", **options)
+    assert_cube_equal(direct, through_pandas)
+    assert direct.label_names == through_pandas.label_names
+    assert direct.axis.unit == through_pandas.axis.unit
+
+
+def test_a_float32_or_16_bit_cube_is_written_to_parquet_as_float32(tmp_path, demo_cube):
+    """The table holds the spectra as float32 where that keeps every value (half the file and
+    memory of float64); wider integers stay float64."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+
+    counts = Cube(
+        (np.arange(4 * 5 * 3) * 1000).reshape(4, 5, 3).astype(np.uint32), SpectralAxis([1.0, 2.0, 3.0], "keV")
+    )
+    for cube, expected in ((demo_cube, "float"), (counts.replace(data=counts.data.astype(np.uint16)), "float"),
+                           (counts, "double")):  # fmt: skip
+        write(cube, tmp_path / "t.parquet")
+        schema = pq.read_schema(tmp_path / "t.parquet")
+        assert {str(schema.field(name).type) for name in schema.names if name[0].isdigit()} == {expected}
+        back = read(tmp_path / "t.parquet")
+        np.testing.assert_array_equal(back.data, np.asarray(cube.data, dtype=np.float32))
+        assert back.axis == cube.axis
+        (tmp_path / "t.parquet").unlink()

@@ -11,7 +11,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InvalidParameterError
 from chemmap.io._flat import assemble_flat
 
-__all__ = ["ArrayTable", "cube_to_table", "is_number", "table_to_cube"]
+__all__ = ["ArrayTable", "cube_to_table", "is_number", "table_columns", "table_to_cube"]
 
 
 def is_number(text: str) -> bool:
@@ -129,35 +129,37 @@ def table_to_cube(
 
 
 class ArrayTable:
-    """A table already parsed into NumPy arrays: its numeric columns as one float64 matrix
-    and its text columns by name (what the CSV reader makes without pandas).
+    """A table already parsed into NumPy arrays: its numeric columns in one matrix and its
+    text columns by name (what the CSV and Parquet readers make without pandas).
 
     Parameters
     ----------
     names : list of str
         Every column, in the file's order.
-    numbers : ndarray of shape (n_rows, n_numeric)
-        The numeric columns, in the order of ``numeric_names``.
-    numeric_names : list of str
-        The columns of ``numbers``.
-    text : dict of str to ndarray
-        The other columns, one string per row.
+    numbers : ndarray of shape (n_rows, n)
+        Numeric columns (float32 or float64; it may hold columns of no name too).
+    numeric : dict of str to int
+        The index in ``numbers`` of each column it holds.
+    others : dict of str to ndarray
+        The other columns: text (a string or None per row), or numbers of their own type.
     """
 
-    def __init__(self, names: list[str], numbers: np.ndarray, numeric_names: list[str], text: dict) -> None:
-        self.names, self._numbers, self._text = names, numbers, text
-        self._index = {name: i for i, name in enumerate(numeric_names)}
+    def __init__(self, names: list[str], numbers: np.ndarray, numeric: dict[str, int], others: dict) -> None:
+        self.names, self._numbers, self._index, self._others = names, numbers, numeric, others
         self.n_rows = numbers.shape[0]
 
     def numbers(self, names: list[str], source) -> np.ndarray:
-        """The columns ``names`` as a float64 matrix (a text column among them is refused)."""
-        text = [n for n in names if n not in self._index]
+        """The columns ``names`` as a matrix, a view where they lie side by side (a text column
+        among them is refused)."""
+        text = [n for n in names if n not in self._index and self._others[n].dtype.kind not in "iuf"]
         if text:
             raise FileFormatError(
-                f"{source}: spectral column {text[0]!r}, data row 1 holds {str(self._text[text[0]][0])!r}, which is "
+                f"{source}: spectral column {text[0]!r}, data row 1 holds {str(self._others[text[0]][0])!r}, which is "
                 "not a number. Expected numeric intensities in every spectral column; empty cells are allowed and "
                 "mask the pixel."
             )
+        if any(n not in self._index for n in names):  # spectra chosen among columns of their own type
+            return np.column_stack([self.column(n) for n in names]).astype(np.float64)
         index = [self._index[n] for n in names]
         if index == list(range(index[0], index[0] + len(index))):
             return self._numbers[:, index[0] : index[0] + len(index)]
@@ -165,8 +167,8 @@ class ArrayTable:
 
     def column(self, name: str) -> np.ndarray:
         """One column: integers where every value is whole (as pandas reads them), else floats or strings."""
-        if name in self._text:
-            return self._text[name]
+        if name in self._others:
+            return self._others[name]
         values = self._numbers[:, self._index[name]]
         return values.astype(np.int64) if np.all(values == np.round(values)) else values
 
@@ -181,10 +183,14 @@ class _FrameTable:
         self.n_rows = frame.shape[0]
 
     def numbers(self, names: list[str], source) -> np.ndarray:
-        """The columns ``names`` as float64 (empty cells NaN); a cell of text is refused."""
+        """The columns ``names`` as float64 (empty cells NaN; float32 columns stay float32); a
+        cell of text is refused."""
         import pandas as pd
 
         block = self.frame[names]
+        kinds = {dtype.kind for dtype in block.dtypes}
+        if kinds <= {"f", "i", "u"}:  # numbers already: no conversion, no copy per column
+            return block.to_numpy(dtype=np.float32 if set(block.dtypes) == {np.dtype(np.float32)} else np.float64)
         numeric = block.apply(pd.to_numeric, errors="coerce")
         text_cells = numeric.isna().to_numpy() & block.notna().to_numpy()
         if text_cells.any():
@@ -209,7 +215,9 @@ DEFAULT_UNIT = "cm-1"
 
 def _unit_column(table, source) -> str:
     """The one unit an ``axis_unit`` column holds."""
-    units = {str(v).strip() for v in set(table.column(UNIT_COLUMN).tolist()) if v == v} - {""}  # v != v: NaN
+    units = {str(v).strip() for v in set(table.column(UNIT_COLUMN).tolist()) if v is not None and v == v} - {
+        ""
+    }  # v != v: NaN
     if len(units) != 1:
         raise FileFormatError(
             f"{source}: its {UNIT_COLUMN!r} column should hold the axis unit, the same in every row; it holds "
@@ -267,13 +275,18 @@ def refuse_headerless(spectral: list[str], source) -> None:
         )
 
 
-def cube_to_table(cube: Cube, *, label_column: str = "label"):
-    """A DataFrame with ``pixel_id``, ``pixel_x``, ``pixel_y``, labels and one column per channel.
+def _table_dtype(dtype) -> type:
+    """float32 where it holds every value exactly (float32 data, counts of up to 16 bits),
+    else float64; a float either way, for the NaN of masked pixels."""
+    dtype = np.dtype(dtype)
+    exact = dtype == np.float32 or (dtype.kind in "iub" and dtype.itemsize <= 2)
+    return np.float32 if exact else np.float64
 
-    Masked pixels get empty (NaN) spectral cells.
-    """
-    import pandas as pd
 
+def table_columns(cube: Cube, *, label_column: str = "label") -> tuple[dict, np.ndarray, list[str]]:
+    """The columns of a cube's flat table: ``pixel_id``, ``pixel_x``, ``pixel_y`` and the
+    labels (names) when the cube has them, by name; the spectra, one row per pixel (NaN where
+    masked; float32 where that holds every value); the spectral columns' headers."""
     cube = cube.to_numpy()
     _h, w = cube.image_shape
     ids = np.arange(cube.n_pixels)
@@ -281,8 +294,15 @@ def cube_to_table(cube: Cube, *, label_column: str = "label"):
     if cube.labels is not None:
         flat = cube.labels.reshape(-1)
         columns[label_column] = [cube.label_names.get(int(v), "") if v >= 0 else "" for v in flat]
-    spectra = np.asarray(cube.pixels(), dtype=np.float64).copy()
+    spectra = np.array(cube.pixels(), dtype=_table_dtype(cube.dtype))
     spectra[~cube.valid_pixels()] = np.nan
-    meta = pd.DataFrame(columns)
-    values = pd.DataFrame(spectra, columns=[repr(float(v)) for v in cube.axis.values])
-    return pd.concat([meta, values], axis=1)
+    return columns, spectra, [repr(float(v)) for v in cube.axis.values]
+
+
+def cube_to_table(cube: Cube, *, label_column: str = "label"):
+    """A DataFrame with ``pixel_id``, ``pixel_x``, ``pixel_y``, labels and one column per
+    channel (see :func:`table_columns`)."""
+    import pandas as pd
+
+    columns, spectra, headers = table_columns(cube, label_column=label_column)
+    return pd.concat([pd.DataFrame(columns), pd.DataFrame(spectra, columns=headers)], axis=1)

@@ -173,11 +173,9 @@ def _plain_table(path: Path, header: str, first_row: str, delimiter: str, decima
             )
     except (ValueError, OSError, EOFError):
         return None
-    numeric = [i for i in range(len(names)) if i not in codes]
-    columns = {}
-    for i, values in codes.items():
-        columns[names[i]] = np.array(list(values))[numbers[:, i].astype(np.int64)]
-    return ArrayTable(names, numbers[:, numeric], [names[i] for i in numeric], columns)
+    numeric = {name: i for i, name in enumerate(names) if i not in codes}
+    text = {names[i]: np.array(list(values))[numbers[:, i].astype(np.int64)] for i, values in codes.items()}
+    return ArrayTable(names, numbers, numeric, text)
 
 
 def read_flat_csv(path, *, delimiter: str | None = None, **options) -> Cube:
