@@ -82,3 +82,17 @@ def test_mode_filter_and_small_region_merging():
     merged, n = merge_small_regions(labels, 2)
     assert merged[2, 1] == 0 and n == 1 and merged[5, 5] == -1
     assert salt_and_pepper_fraction(merged) == 0.0
+
+
+@pytest.mark.parametrize(("n", "d", "k"), [(50, 1, 1), (500, 3, 2), (300, 228, 8)])
+def test_diagonal_gaussian_log_densities_are_the_direct_sum(n, d, k):
+    """The diagonal mixture's densities come from two (n x d) by (d x k) products, not from k
+    whitening matrices of d x d; they equal the sum of squared scaled distances."""
+    from chemmap.cluster.mixture import LOG_2PI, _log_gaussian
+
+    rng = np.random.default_rng(d)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d) + 5
+    means = rng.normal(size=(k, d)) * 3 + 5
+    variances = rng.uniform(0.01, 20, size=(k, d))
+    direct = -0.5 * (d * LOG_2PI + np.log(variances).sum(1) + (((x[:, None, :] - means) ** 2) / variances).sum(2))
+    np.testing.assert_allclose(_log_gaussian(x, means, variances, "diag"), direct, rtol=1e-12, atol=1e-9)

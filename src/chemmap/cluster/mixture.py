@@ -74,14 +74,12 @@ def _log_gaussian(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, kin
     """``(n, k)`` Gaussian log-densities, by pieces of rows that stay in the processor cache."""
     n, d = x.shape
     k = means.shape[0]
-    if kind == "full":
-        chols = np.linalg.cholesky(covariances)
-        # rows times (L^-1)^T give the whitened rows; all k whitenings in one product
-        whiten = np.linalg.inv(chols).transpose(0, 2, 1)
-        log_det = 2 * np.sum(np.log(np.diagonal(chols, axis1=1, axis2=2)), axis=1)
-    else:
-        whiten = np.stack([np.diag(1 / np.sqrt(c)) for c in covariances])
-        log_det = np.sum(np.log(covariances), axis=1)
+    if kind != "full":
+        return _log_gaussian_diagonal(x, means, covariances)
+    chols = np.linalg.cholesky(covariances)
+    # rows times (L^-1)^T give the whitened rows; all k whitenings in one product
+    whiten = np.linalg.inv(chols).transpose(0, 2, 1)
+    log_det = 2 * np.sum(np.log(np.diagonal(chols, axis1=1, axis2=2)), axis=1)
     stacked = whiten.transpose(1, 0, 2).reshape(d, k * d)
     offsets = np.einsum("kd,kde->ke", means, whiten).reshape(k * d)
     out = np.empty((n, k))
@@ -90,6 +88,24 @@ def _log_gaussian(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, kin
         y -= offsets
         y *= y
         out[rows] = -0.5 * (d * LOG_2PI + log_det + y.reshape(-1, k, d).sum(axis=2))
+    return out
+
+
+def _log_gaussian_diagonal(x: np.ndarray, means: np.ndarray, variances: np.ndarray) -> np.ndarray:
+    """``(n, k)`` log-densities of Gaussians with diagonal covariances: the squared distances
+    as ``x² / v - 2 x m / v + m² / v`` summed over features, two products of ``(n, d)`` by
+    ``(d, k)`` (whitening by ``k`` diagonal ``d x d`` matrices cost ``d`` times more: 49 s for
+    2 205 spectra of 228 features)."""
+    n, d = x.shape
+    precision = 1.0 / variances
+    scaled_means = (means * precision).T
+    constant = d * LOG_2PI + np.sum(np.log(variances), axis=1) + np.sum(means * means * precision, axis=1)
+    out = np.empty((n, means.shape[0]))
+    for rows in row_blocks(n, d * 8, KERNEL_BLOCK_BYTES):
+        block = x[rows].astype(np.float64, copy=False)
+        distance = (block * block) @ precision.T
+        distance -= 2.0 * (block @ scaled_means)
+        out[rows] = -0.5 * (constant + distance)
     return out
 
 
