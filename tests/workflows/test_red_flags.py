@@ -119,3 +119,17 @@ def test_a_k_chosen_at_the_end_of_the_search_is_read_as_a_lower_bound(tmp_path, 
     cl["k"], cl["k_selection"]["k_values"] = 4, [2, 3, 4]
     (flag,) = [f for f in red_flags(metrics, config) if "k = 4 is the most clusters" in f]
     assert "at least 4" in flag
+
+
+def test_pixels_the_preprocessing_masks_are_counted_as_such(tmp_path, demo_csv):
+    """Empty pixels (a spectrum of zeros, most of a sparse EDS map) cannot be scaled by SNV:
+    the report counts them as masked by the preprocessing, not as missing or NaN."""
+    table = pd.read_csv(demo_csv)
+    spectra = [c for c in table.columns if c[0].isdigit()]
+    table.loc[:99, spectra] = 0.0
+    table.to_csv(tmp_path / "empty.csv", index=False)
+    report, _ = _run(tmp_path / "empty.csv", tmp_path / "e", "--normalize", "snv")
+    assert "Invalid pixels: 100 (missing rows 0, NaN/Inf 0, masked by the preprocessing 100)" in report
+    assert "100 of 900 pixels are masked and left blank in every map (11 %); 100 of them by the preprocessing" in report
+    report, _ = _run(tmp_path / "empty.csv", tmp_path / "f")
+    assert "pixels are masked" not in report  # without SNV, a spectrum of zeros is a pixel like another

@@ -102,11 +102,22 @@ def red_flags(metrics: dict, config: dict) -> list[str]:
             "noise, or a table read with the wrong image shape."
         )
     if metrics["n_invalid_pixels"]:
-        flags.append(
-            f"{metrics['n_invalid_pixels']} pixels are masked (missing rows or NaN/Inf values) "
-            "and left blank in every map."
-        )
+        flags.append(_masked_pixels(metrics))
     return flags
+
+
+def _masked_pixels(metrics: dict) -> str:
+    """Why pixels are blank in every map: missing rows, NaN/Inf values, the preprocessing."""
+    n, by_steps = metrics["n_invalid_pixels"], metrics.get("n_masked_by_preprocessing", 0)
+    text = f"{n} of {metrics['n_pixels']} pixels are masked and left blank in every map"
+    if not by_steps:
+        return text + " (missing rows or NaN/Inf values)."
+    share = f"{100 * n / metrics['n_pixels']:.0f} %"
+    return (
+        f"{text} ({share}); {by_steps} of them by the preprocessing, which could not process their spectra "
+        "(SNV or a norm of a spectrum of zeros or of one constant value) or masked them (mask steps). Check that "
+        "they hold no sample: a sparse map of counts can have most pixels empty."
+    )
 
 
 def _k_at_the_end_of_the_search(cl: dict, config: dict) -> list[str]:

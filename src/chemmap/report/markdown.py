@@ -42,7 +42,7 @@ def render_markdown(result) -> str:
             else ""
         ),
         f"- Invalid pixels: {m['n_invalid_pixels']} (missing rows {m['n_missing_pixels']}, "
-        f"NaN/Inf {m['n_nonfinite_pixels']})",
+        f"NaN/Inf {m['n_nonfinite_pixels']}, masked by the preprocessing {m.get('n_masked_by_preprocessing', 0)})",
         f"- SNR per band (median / p90 / max): {format_value(m['snr'].get('median'), 1)} / "
         f"{format_value(m['snr'].get('p90'), 1)} / {format_value(m['snr'].get('max'), 1)}; {m['snr'].get('method')}",
         "",

@@ -298,6 +298,7 @@ def _metrics(raw: Cube, processed: Cube, est, label_image, maps: Cube, config, b
         "n_invalid_pixels": int(invalid.sum()),
         "n_missing_pixels": int(raw.attrs.get("n_missing_pixels", 0)),
         "n_nonfinite_pixels": int(raw.attrs.get("n_nonfinite_pixels", 0)),
+        "n_masked_by_preprocessing": int(invalid.sum()) - int((~raw.valid_pixels()).sum()),
         "image_shape": list(raw.image_shape),
         "image_shape_source": raw.attrs.get("image_shape_source", "the array shape"),
         "n_channels": processed.n_channels,
