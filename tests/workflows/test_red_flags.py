@@ -133,3 +133,12 @@ def test_pixels_the_preprocessing_masks_are_counted_as_such(tmp_path, demo_csv):
     assert "100 of 900 pixels are masked and left blank in every map (11 %); 100 of them by the preprocessing" in report
     report, _ = _run(tmp_path / "empty.csv", tmp_path / "f")
     assert "pixels are masked" not in report  # without SNV, a spectrum of zeros is a pixel like another
+
+
+def test_a_variance_fraction_that_takes_most_components_is_flagged_as_features_in_noise(tmp_path, demo_csv):
+    kmeans = ("--method", "kmeans")
+    report, clustering = _run(demo_csv, tmp_path / "g", *kmeans, "--crop", "1000", "1300", "--n-components", "0.99")
+    assert "Features in noise: 99 % of the variance took" in report
+    assert clustering["features"]["n_features"] > 20
+    report, clustering = _run(demo_csv, tmp_path / "h", *kmeans, "--n-components", "0.9")
+    assert "Features in noise" not in report and clustering["features"]["n_features"] <= 20
