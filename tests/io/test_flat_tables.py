@@ -365,3 +365,12 @@ def test_a_float32_or_16_bit_cube_is_written_to_parquet_as_float32(tmp_path, dem
         np.testing.assert_array_equal(back.data, np.asarray(cube.data, dtype=np.float32))
         assert back.axis == cube.axis
         (tmp_path / "t.parquet").unlink()
+
+
+def test_a_dataframe_of_nullable_integers_masks_the_pixel_with_a_missing_count():
+    table = pd.DataFrame(
+        {"pixel_x": [0, 1], "pixel_y": [0, 0], "600.0": pd.array([1, None], dtype="Int64"), "700.0": [1.0, 2.0]}
+    )
+    cube = read(table)
+    assert cube.valid_pixels().tolist() == [True, False]
+    assert cube.data[0, 0].tolist() == [1.0, 1.0]

@@ -188,9 +188,9 @@ class _FrameTable:
         import pandas as pd
 
         block = self.frame[names]
-        kinds = {dtype.kind for dtype in block.dtypes}
-        if kinds <= {"f", "i", "u"}:  # numbers already: no conversion, no copy per column
-            return block.to_numpy(dtype=np.float32 if set(block.dtypes) == {np.dtype(np.float32)} else np.float64)
+        dtypes = set(block.dtypes)
+        if all(isinstance(d, np.dtype) and d.kind in "fiu" for d in dtypes):  # NumPy numbers: no conversion
+            return block.to_numpy(dtype=np.float32 if dtypes == {np.dtype(np.float32)} else np.float64)
         numeric = block.apply(pd.to_numeric, errors="coerce")
         text_cells = numeric.isna().to_numpy() & block.notna().to_numpy()
         if text_cells.any():
