@@ -74,8 +74,8 @@ def write_parquet(cube: Cube, path, *, label_column: str = "label") -> None:
 
     columns, spectra, headers = table_columns(cube, label_column=label_column)
     arrays = [pa.array(values) for values in columns.values()] + [pa.array(column) for column in spectra.T]
+    del spectra  # the Arrow arrays hold their own copy
     table = pa.Table.from_arrays(arrays, names=[*columns, *headers])
-    del spectra
     meta = dict(table.schema.metadata or {})
     meta[b"chemmap:axis_unit"] = cube.axis.unit.encode()
     meta[b"chemmap:image_shape"] = ",".join(str(n) for n in cube.image_shape).encode()

@@ -116,9 +116,9 @@ def _variance_kept_in_noise(cl: dict, config: dict, n_channels: int) -> list[str
     """PCA features asked for by variance fraction that needed many of the channels: on noisy
     spectra (sparse EDS counts, SNV of empty pixels) 99 % of the variance took 1 014 of 2 048
     components and the silhouette was 0.003."""
-    asked = config["clustering"].get("n_components")
-    n = (cl.get("features") or {}).get("n_features", 0)
-    if cl["features"].get("kind") != "pca" or not isinstance(asked, float) or asked >= 1:
+    asked, features = config["clustering"].get("n_components"), cl.get("features") or {}
+    n = features.get("n_features", 0)
+    if features.get("kind") != "pca" or not isinstance(asked, float) or asked >= 1:
         return []
     if n <= max(20, NOISE_COMPONENT_SHARE * n_channels):
         return []
