@@ -96,3 +96,25 @@ def test_diagonal_gaussian_log_densities_are_the_direct_sum(n, d, k):
     variances = rng.uniform(0.01, 20, size=(k, d))
     direct = -0.5 * (d * LOG_2PI + np.log(variances).sum(1) + (((x[:, None, :] - means) ** 2) / variances).sum(2))
     np.testing.assert_allclose(_log_gaussian(x, means, variances, "diag"), direct, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("k", [2, 4, 7])
+def test_ward_clusters_are_scikit_learns_on_ties_and_counts(k):
+    """chemmap's Ward clustering (distances by matrix products, its own cut of SciPy's tree)
+    makes the partition scikit-learn's AgglomerativeClustering makes, also on integer counts
+    with many equal spectra, whose tied distances must come out exactly equal."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import adjusted_rand_score
+
+    from chemmap.cluster.methods import ward_labels
+
+    rng = np.random.default_rng(k)
+    counts = rng.poisson(0.05, size=(1200, 64)).astype(np.float64)
+    counts[:800] = 0.0  # empty pixels: 800 equal spectra
+    counts[800:, 10:14] += rng.poisson(3, size=(400, 4))
+    blobs = np.concatenate([c + rng.normal(size=(150, 6)) for c in rng.normal(size=(4, 6)) * 4])
+    for rows in (counts, blobs):
+        expected = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(rows)
+        labels = ward_labels(rows, k)
+        assert adjusted_rand_score(expected, labels) == 1.0
+        assert sorted(np.unique(labels)) == list(range(k))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, reduce_blocks, take_rows
+from chemmap._shared.blockwise import FEATURE_BLOCK_BYTES, reduce_blocks, row_blocks, take_rows
 from chemmap._shared.compute import compute
 from chemmap._shared.validation import check_random_state
 from chemmap.cluster.kmeans import KMeansModel, fit_kmeans
@@ -103,8 +103,6 @@ def _gmm(features, k, *, random_state, n_init=3, covariance_type="full", progres
 
 
 def _hierarchical(features, k, *, random_state, **_):
-    from sklearn.cluster import AgglomerativeClustering
-
     n = features.shape[0]
     notes = ""
     if n > HIERARCHICAL_MAX_SAMPLES:
@@ -117,11 +115,53 @@ def _hierarchical(features, k, *, random_state, **_):
         )
     else:
         sample = take_rows(features, np.arange(n))
-    sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(sample)
+    sample_labels = ward_labels(sample, k)
     centroids = np.stack([sample[sample_labels == j].mean(axis=0) for j in range(k)])
     labels = nearest_centroid(features, centroids) if n > HIERARCHICAL_MAX_SAMPLES else sample_labels.astype(np.int64)
     inertia = _inertia(features, labels, centroids)
     return ClusterResult(labels, centroids, spherical_bic(features.shape[1], labels, k, inertia), inertia, notes)
+
+
+def ward_labels(rows: np.ndarray, k: int) -> np.ndarray:
+    """Ward's agglomerative clustering of ``rows`` cut into ``k`` clusters: SciPy's linkage
+    (the tree scikit-learn's ``AgglomerativeClustering`` builds), on pairwise distances
+    computed by matrix products, a band of rows at a time, instead of one feature at a time
+    (5 000 spectra of 2 048 channels: 6.5 s in SciPy's ``pdist``), and without importing
+    scikit-learn (1.2 s)."""
+    from scipy.cluster.hierarchy import linkage
+
+    x = np.asarray(rows, dtype=np.float64)  # not centred: counts stay integers, their distances exact
+    n = x.shape[0]
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    squares = np.einsum("ij,ij->i", x, x)
+    condensed = np.empty(n * (n - 1) // 2)
+    start = 0
+    for band in row_blocks(n, n * 8, FEATURE_BLOCK_BYTES):
+        after = slice(band.start, n)  # the upper triangle only
+        distances = squares[band, None] + squares[None, after] - 2.0 * (x[band] @ x[after].T)
+        np.sqrt(np.maximum(distances, 0.0, out=distances), out=distances)
+        for offset in range(band.stop - band.start):
+            condensed[start : start + n - band.start - offset - 1] = distances[offset, offset + 1 :]
+            start += n - band.start - offset - 1
+    return _first_merges(linkage(condensed, method="ward"), n, min(k, n))
+
+
+def _first_merges(tree: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Cluster of each of ``n`` leaves after the first ``n - k`` merges of a linkage ``tree``
+    (SciPy's ``cut_tree`` walks the tree again for every merge: 1.8 s for 2 000 leaves
+    of which 1 500 are equal)."""
+    root = np.arange(2 * n - 1)
+
+    def find(node: int) -> int:
+        while root[node] != node:
+            root[node] = root[root[node]]
+            node = root[node]
+        return node
+
+    for step, (a, b) in enumerate(tree[: n - k, :2].astype(np.int64)):
+        root[find(a)] = root[find(b)] = n + step
+    return np.unique([find(leaf) for leaf in range(n)], return_inverse=True)[1].astype(np.int64)
 
 
 cluster_methods = Registry("clustering method")
