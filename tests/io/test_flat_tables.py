@@ -374,3 +374,30 @@ def test_a_dataframe_of_nullable_integers_masks_the_pixel_with_a_missing_count()
     cube = read(table)
     assert cube.valid_pixels().tolist() == [True, False]
     assert cube.data[0, 0].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_table_written_by_blocks_of_pixels_is_the_table_written_at_once(tmp_path, monkeypatch, demo_cube, suffix):
+    """The writers stream blocks of pixels (a Parquet row group each); a table written in
+    seven blocks reads back as the one written in one, masked pixels and labels included."""
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    import chemmap.io._table as table
+
+    mask = np.ones(demo_cube.image_shape, dtype=bool)
+    mask[3, 4] = mask[29, 29] = False
+    cube = demo_cube.replace(mask=mask)
+    write(cube, tmp_path / f"whole{suffix}", label_column="region")
+    monkeypatch.setattr(table, "TABLE_BLOCK_BYTES", 130 * cube.n_channels * 4)  # 130 pixels a block
+    write(cube, tmp_path / f"blocks{suffix}", label_column="region")
+    if suffix == ".csv":
+        assert (tmp_path / "blocks.csv").read_text() == (tmp_path / "whole.csv").read_text()
+    else:
+        import pyarrow.parquet as pq
+
+        assert pq.ParquetFile(tmp_path / "blocks.parquet").num_row_groups == 7
+    back = read(tmp_path / f"blocks{suffix}", label_column="region")
+    assert_cube_equal(back, read(tmp_path / f"whole{suffix}", label_column="region"))
+    assert back.valid_pixels().tolist() == mask.reshape(-1).tolist()
+    np.testing.assert_allclose(back.pixels()[mask.reshape(-1)], cube.pixels()[mask.reshape(-1)], rtol=1e-6)
+    assert back.label_names == {0: "left", 1: "right"}

@@ -11,7 +11,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InvalidParameterError
 from chemmap.io._flat import assemble_flat
 
-__all__ = ["ArrayTable", "cube_to_table", "is_number", "table_columns", "table_to_cube"]
+__all__ = ["ArrayTable", "is_number", "table_blocks", "table_frames", "table_to_cube"]
 
 
 def is_number(text: str) -> bool:
@@ -283,26 +283,38 @@ def _table_dtype(dtype) -> type:
     return np.float32 if exact else np.float64
 
 
-def table_columns(cube: Cube, *, label_column: str = "label") -> tuple[dict, np.ndarray, list[str]]:
-    """The columns of a cube's flat table: ``pixel_id``, ``pixel_x``, ``pixel_y`` and the
-    labels (names) when the cube has them, by name; the spectra, one row per pixel (NaN where
-    masked; float32 where that holds every value); the spectral columns' headers."""
-    cube = cube.to_numpy()
+#: Spectra written at once by the table writers (a Parquet row group, a piece of a CSV), bytes.
+TABLE_BLOCK_BYTES = 64 * 2**20
+
+
+def table_blocks(cube: Cube, *, label_column: str = "label", block_bytes: int | None = None):
+    """The cube's flat table by blocks of rows, each ``(columns, spectra, headers)``:
+    ``pixel_id``, ``pixel_x``, ``pixel_y`` and the labels (names) when the cube has them, by
+    name; the spectra, one row per pixel (NaN where masked; float32 where that holds every
+    value); the spectral columns' headers. Blocks of about ``block_bytes`` of spectra
+    (default :data:`TABLE_BLOCK_BYTES`); a lazy cube is read a block at a time."""
+    from chemmap._shared.blockwise import row_blocks
+    from chemmap._shared.compute import compute
+
     _h, w = cube.image_shape
-    ids = np.arange(cube.n_pixels)
-    columns = {"pixel_id": ids, "pixel_x": ids % w, "pixel_y": ids // w}
-    if cube.labels is not None:
-        flat = cube.labels.reshape(-1)
-        columns[label_column] = [cube.label_names.get(int(v), "") if v >= 0 else "" for v in flat]
-    spectra = np.array(cube.pixels(), dtype=_table_dtype(cube.dtype))
-    spectra[~cube.valid_pixels()] = np.nan
-    return columns, spectra, [repr(float(v)) for v in cube.axis.values]
+    dtype = _table_dtype(cube.dtype)
+    headers = [repr(float(v)) for v in cube.axis.values]
+    pixels, valid = cube.pixels(), cube.valid_pixels()
+    labels = None if cube.labels is None else cube.labels.reshape(-1)
+    block_bytes = TABLE_BLOCK_BYTES if block_bytes is None else block_bytes
+    for rows in row_blocks(cube.n_pixels, cube.n_channels * np.dtype(dtype).itemsize, block_bytes):
+        ids = np.arange(rows.start, rows.stop)
+        columns = {"pixel_id": ids, "pixel_x": ids % w, "pixel_y": ids // w}
+        if labels is not None:
+            columns[label_column] = [cube.label_names.get(int(v), "") if v >= 0 else "" for v in labels[rows]]
+        spectra = np.array(compute(pixels[rows])[0], dtype=dtype)
+        spectra[~valid[rows]] = np.nan
+        yield columns, spectra, headers
 
 
-def cube_to_table(cube: Cube, *, label_column: str = "label"):
-    """A DataFrame with ``pixel_id``, ``pixel_x``, ``pixel_y``, labels and one column per
-    channel (see :func:`table_columns`)."""
+def table_frames(cube: Cube, *, label_column: str = "label"):
+    """The cube's flat table as pandas DataFrames, one per block of :func:`table_blocks`."""
     import pandas as pd
 
-    columns, spectra, headers = table_columns(cube, label_column=label_column)
-    return pd.concat([pd.DataFrame(columns), pd.DataFrame(spectra, columns=headers)], axis=1)
+    for columns, spectra, headers in table_blocks(cube, label_column=label_column):
+        yield pd.concat([pd.DataFrame(columns), pd.DataFrame(spectra, columns=headers)], axis=1)

@@ -21,9 +21,9 @@ from chemmap.io._registry import ReaderEntry, WriterEntry, readers, writers
 from chemmap.io._table import (
     UNIT_COLUMN,
     ArrayTable,
-    cube_to_table,
     is_number,
     refuse_headerless,
+    table_frames,
     table_to_cube,
 )
 
@@ -235,10 +235,10 @@ def write_flat_csv(cube: Cube, path, *, label_column: str = "label", float_forma
     """
     from chemmap._shared.atomic import atomic_path
 
-    frame = cube_to_table(cube, label_column=label_column)
-    frame.insert(3, UNIT_COLUMN, cube.axis.unit)
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format=float_format)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        for i, frame in enumerate(table_frames(cube, label_column=label_column)):  # a block of pixels at a time
+            frame.insert(3, UNIT_COLUMN, cube.axis.unit)
+            frame.to_csv(fh, index=False, header=i == 0, float_format=float_format)
 
 
 readers.register(

@@ -9,7 +9,7 @@ import numpy as np
 from chemmap.core.cube import Cube
 from chemmap.io._build import unreadable_file
 from chemmap.io._registry import ReaderEntry, WriterEntry, file_head, readers, writers
-from chemmap.io._table import ArrayTable, is_number, table_columns, table_to_cube
+from chemmap.io._table import ArrayTable, is_number, table_blocks, table_to_cube
 
 __all__ = ["read_parquet", "write_parquet"]
 
@@ -65,22 +65,28 @@ def _as_arrays(table) -> ArrayTable | None:
 
 
 def write_parquet(cube: Cube, path, *, label_column: str = "label") -> None:
-    """Write a cube as a Parquet flat table (columns as the flat CSV), atomically."""
+    """Write a cube as a Parquet flat table (columns as the flat CSV), atomically, a row
+    group per block of pixels (a lazy cube read a block at a time)."""
     _require_pyarrow()
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from chemmap._shared.atomic import atomic_path
 
-    columns, spectra, headers = table_columns(cube, label_column=label_column)
-    arrays = [pa.array(values) for values in columns.values()] + [pa.array(column) for column in spectra.T]
-    del spectra  # the Arrow arrays hold their own copy
-    table = pa.Table.from_arrays(arrays, names=[*columns, *headers])
-    meta = dict(table.schema.metadata or {})
-    meta[b"chemmap:axis_unit"] = cube.axis.unit.encode()
+    meta = {b"chemmap:axis_unit": cube.axis.unit.encode()}
     meta[b"chemmap:image_shape"] = ",".join(str(n) for n in cube.image_shape).encode()
     with atomic_path(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(meta), tmp)
+        writer = None
+        try:
+            for columns, spectra, headers in table_blocks(cube, label_column=label_column):
+                arrays = [pa.array(values) for values in columns.values()] + [pa.array(c) for c in spectra.T]
+                del spectra  # the Arrow arrays hold their own copy
+                table = pa.Table.from_arrays(arrays, names=[*columns, *headers]).replace_schema_metadata(meta)
+                writer = writer or pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)  # one row group per block of pixels
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def _is_parquet(path: Path) -> bool:
