@@ -26,42 +26,63 @@ def read_parquet(path, **options) -> Cube:
     """Read a Parquet table of per-pixel spectra; options as :func:`chemmap.io._table.table_to_cube`.
 
     The axis unit is read from the table's metadata key ``chemmap:axis_unit`` when chemmap
-    wrote the file and neither ``axis_unit`` nor ``axis`` is given.
+    wrote the file and neither ``axis_unit`` nor ``axis`` is given. Tables whose columns
+    headed by numbers hold numbers are read a batch of rows at a time into one matrix.
     """
     _require_pyarrow()
     import pyarrow.parquet as pq
 
     path = Path(path)
     try:
-        table = pq.read_table(path)
+        table = pq.ParquetFile(path)
+        stored_unit = (table.schema_arrow.metadata or {}).get(b"chemmap:axis_unit")
+        if stored_unit is not None and "axis_unit" not in options and "axis" not in options:
+            options["axis_unit"] = stored_unit.decode()
+        arrays = _as_arrays(table, path)
+        return table_to_cube(table.read().to_pandas() if arrays is None else arrays, path, "parquet", **options)
     except (OSError, ValueError) as exc:
         raise unreadable_file("parquet", path, exc) from None
-    stored_unit = (table.schema.metadata or {}).get(b"chemmap:axis_unit")
-    if stored_unit is not None and "axis_unit" not in options and "axis" not in options:
-        options["axis_unit"] = stored_unit.decode()
-    arrays = _as_arrays(table)
-    return table_to_cube(table.to_pandas() if arrays is None else arrays, path, "parquet", **options)
 
 
-def _as_arrays(table) -> ArrayTable | None:
-    """The Arrow table's columns as NumPy arrays, without pandas (which held three more
-    copies of the spectra: 6.3 GB to read 630 MB of them), when every column headed by a
-    number holds numbers; None otherwise (pandas converts text that holds numbers). The
-    columns headed by numbers go into one matrix (float32 when they all are), the others
-    keep their own type."""
+#: Rows of a Parquet table converted at once.
+BATCH_ROWS = 16_384
+
+
+def _as_arrays(table, path: Path) -> ArrayTable | None:
+    """The columns of a ``pyarrow.parquet.ParquetFile`` as NumPy arrays, without pandas (which
+    held three more copies of the spectra: 6.3 GB to read 630 MB of them), read a batch of
+    rows at a time, when every column headed by a number holds numbers; None otherwise
+    (pandas converts text that holds numbers). The columns headed by numbers go into one
+    matrix (float32 when they all are), the others keep their own type."""
     import pyarrow.types as types
 
-    names = [str(n).strip() for n in table.column_names]
+    from chemmap._shared.compute import ensure_bytes_fit
+
+    schema = table.schema_arrow
+    names = [str(n).strip() for n in schema.names]
     headed = [i for i, name in enumerate(names) if is_number(name)]
-    kinds = [table.schema.field(i).type for i in headed]
+    kinds = [schema.field(i).type for i in headed]
     if len(set(names)) != len(names) or not all(types.is_integer(t) or types.is_floating(t) for t in kinds):
         return None
     dtype = np.float32 if all(types.is_float32(t) for t in kinds) else np.float64
-    numbers = np.empty((len(headed), table.num_rows), dtype=dtype).T  # filled column by column
-    for j, i in enumerate(headed):
-        numbers[:, j] = table.column(i).to_numpy()
-    others = {names[i]: table.column(i).to_numpy() for i in sorted(set(range(len(names))) - set(headed))}
-    return ArrayTable(names, numbers, {names[i]: j for j, i in enumerate(headed)}, others)
+    n_rows = table.metadata.num_rows
+    ensure_bytes_fit(
+        n_rows * len(headed) * np.dtype(dtype).itemsize,
+        what=f"the {n_rows} spectra of {len(headed)} channels in {path.name}",
+        fix="raise --memory-limit, or read the table in parts and write them to a Zarr store",
+    )
+    numbers = np.empty((len(headed), n_rows), dtype=dtype).T  # filled column by column
+    others: dict[str, list] = {names[i]: [] for i in sorted(set(range(len(names))) - set(headed))}
+    start = 0
+    for batch in table.iter_batches(batch_size=BATCH_ROWS):
+        stop = start + batch.num_rows
+        for j, i in enumerate(headed):
+            numbers[start:stop, j] = batch.column(i).to_numpy(zero_copy_only=False)
+        for name, parts in others.items():
+            parts.append(batch.column(names.index(name)).to_numpy(zero_copy_only=False))
+        start = stop
+    columns = {name: np.concatenate(parts) if parts else np.empty(0) for name, parts in others.items()}
+    return ArrayTable(names, numbers, {names[i]: j for j, i in enumerate(headed)}, columns)
 
 
 def write_parquet(cube: Cube, path, *, label_column: str = "label") -> None:
