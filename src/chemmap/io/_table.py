@@ -1,5 +1,5 @@
-"""Flat tables of per-pixel spectra (pandas DataFrames, or the CSV reader's arrays), shared by the CSV
-and Parquet readers."""
+"""Flat tables of per-pixel spectra (pandas DataFrames, or the arrays the CSV and Parquet
+readers parse), shared by those readers and writers."""
 
 from __future__ import annotations
 
@@ -137,7 +137,8 @@ class ArrayTable:
     names : list of str
         Every column, in the file's order.
     numbers : ndarray of shape (n_rows, n)
-        Numeric columns (float32 or float64; it may hold columns of no name too).
+        Numeric columns (float32 or float64; it may hold others too, e.g. the CSV reader's
+        codes of its text columns).
     numeric : dict of str to int
         The index in ``numbers`` of each column it holds.
     others : dict of str to ndarray
@@ -215,9 +216,8 @@ DEFAULT_UNIT = "cm-1"
 
 def _unit_column(table, source) -> str:
     """The one unit an ``axis_unit`` column holds."""
-    units = {str(v).strip() for v in set(table.column(UNIT_COLUMN).tolist()) if v is not None and v == v} - {
-        ""
-    }  # v != v: NaN
+    values = set(table.column(UNIT_COLUMN).tolist())
+    units = {str(v).strip() for v in values if v is not None and v == v} - {""}  # v != v: NaN
     if len(units) != 1:
         raise FileFormatError(
             f"{source}: its {UNIT_COLUMN!r} column should hold the axis unit, the same in every row; it holds "
