@@ -72,10 +72,10 @@ class GaussianMixtureModel:
 
 def _log_gaussian(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, kind: str) -> np.ndarray:
     """``(n, k)`` Gaussian log-densities, by pieces of rows that stay in the processor cache."""
-    n, d = x.shape
-    k = means.shape[0]
     if kind != "full":
         return _log_gaussian_diagonal(x, means, covariances)
+    n, d = x.shape
+    k = means.shape[0]
     chols = np.linalg.cholesky(covariances)
     # rows times (L^-1)^T give the whitened rows; all k whitenings in one product
     whiten = np.linalg.inv(chols).transpose(0, 2, 1)

@@ -72,16 +72,16 @@ def _as_arrays(table, path: Path) -> ArrayTable | None:
         fix="raise --memory-limit, or read the table in parts and write them to a Zarr store",
     )
     numbers = np.empty((len(headed), n_rows), dtype=dtype).T  # filled column by column
-    others: dict[str, list] = {names[i]: [] for i in sorted(set(range(len(names))) - set(headed))}
+    others: dict[int, list] = {i: [] for i in sorted(set(range(len(names))) - set(headed))}
     start = 0
     for batch in table.iter_batches(batch_size=BATCH_ROWS):
         stop = start + batch.num_rows
         for j, i in enumerate(headed):
             numbers[start:stop, j] = batch.column(i).to_numpy(zero_copy_only=False)
-        for name, parts in others.items():
-            parts.append(batch.column(names.index(name)).to_numpy(zero_copy_only=False))
+        for i, parts in others.items():
+            parts.append(batch.column(i).to_numpy(zero_copy_only=False))
         start = stop
-    columns = {name: np.concatenate(parts) if parts else np.empty(0) for name, parts in others.items()}
+    columns = {names[i]: np.concatenate(parts) if parts else np.empty(0) for i, parts in others.items()}
     return ArrayTable(names, numbers, {names[i]: j for j, i in enumerate(headed)}, columns)
 
 

@@ -292,13 +292,13 @@ def _refuse_identical_pixels(means: np.ndarray, stds: np.ndarray, counts: np.nda
 
 def _metrics(raw: Cube, processed: Cube, est, label_image, maps: Cube, config, bands) -> dict:
     seed = config["run"]["random_state"]
-    invalid = ~processed.valid_pixels()
+    n_invalid = int((~processed.valid_pixels()).sum())
     metrics = {
         "n_pixels": raw.n_pixels,
-        "n_invalid_pixels": int(invalid.sum()),
+        "n_invalid_pixels": n_invalid,
         "n_missing_pixels": int(raw.attrs.get("n_missing_pixels", 0)),
         "n_nonfinite_pixels": int(raw.attrs.get("n_nonfinite_pixels", 0)),
-        "n_masked_by_preprocessing": int(invalid.sum()) - int((~raw.valid_pixels()).sum()),
+        "n_masked_by_preprocessing": n_invalid - int((~raw.valid_pixels()).sum()),
         "image_shape": list(raw.image_shape),
         "image_shape_source": raw.attrs.get("image_shape_source", "the array shape"),
         "n_channels": processed.n_channels,
