@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[deep,formats,vendor,cluster,xrf,xarray,hyperspy,dev]'
+	# bytecode now, as pip does for a wheel: an editable install compiles on first import, and
+	# never where PYTHONDONTWRITEBYTECODE is set (0.1-0.2 s of every command)
+	$(BIN)/python -m compileall -q src > /dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)

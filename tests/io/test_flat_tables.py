@@ -186,7 +186,7 @@ def test_write_is_atomic(tmp_path, demo_cube, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
+    monkeypatch.setattr(flat_csv, "_csv_rows", boom)
     with pytest.raises(RuntimeError):
         flat_csv.write_flat_csv(demo_cube, target)
     assert list(tmp_path.iterdir()) == []
@@ -405,3 +405,40 @@ def test_a_table_written_by_blocks_of_pixels_is_the_table_written_at_once(tmp_pa
     assert back.valid_pixels().tolist() == mask.reshape(-1).tolist()
     np.testing.assert_allclose(back.pixels()[mask.reshape(-1)], cube.pixels()[mask.reshape(-1)], rtol=1e-6)
     assert back.label_names == {0: "left", 1: "right"}
+
+
+def test_the_csv_writer_writes_what_pandas_writes_for_the_same_table(tmp_path, monkeypatch):
+    """The CSV is formatted by NumPy and ``%`` a piece at a time: the bytes pandas' ``to_csv``
+    writes for the same columns (quoted names, empty cells for NaN, ``inf``), and names with a
+    comma, a quote, a line end or the letters ``nan`` read back as they were written."""
+    import chemmap.io.flat_csv as flat_csv
+    from chemmap.core.axis import SpectralAxis
+    from chemmap.core.cube import Cube
+
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(5, 7, 6)) * 1e5
+    data[1, 2] = np.inf
+    data[2, 3, 1] = -np.inf
+    names = {0: "a,b", 1: 'say "hi"', 2: "line\nbreak", 3: "banana"}
+    mask = np.ones((5, 7), dtype=bool)
+    mask[4, 6] = False
+    cube = Cube(
+        data,
+        SpectralAxis(np.linspace(0.5, 9.75, 6), "keV"),
+        mask=mask,
+        labels=rng.integers(-1, 4, (5, 7)),
+        label_names=names,
+    )
+    monkeypatch.setattr(flat_csv, "CSV_TEXT_BYTES", 3 * 6 * flat_csv.CSV_VALUE_BYTES)  # three rows a piece
+    write(cube, tmp_path / "t.csv", label_column="kind")
+    pixels = np.where(mask.reshape(-1, 1), data.reshape(-1, 6), np.nan)
+    ids = np.arange(35)
+    frame = pd.DataFrame({"pixel_id": ids, "pixel_x": ids % 7, "pixel_y": ids // 7, "axis_unit": "keV"})
+    frame["kind"] = [names.get(v, "") for v in cube.labels.reshape(-1)]
+    frame = pd.concat([frame, pd.DataFrame(pixels, columns=[repr(float(v)) for v in cube.axis.values])], axis=1)
+    assert (tmp_path / "t.csv").read_bytes() == frame.to_csv(
+        index=False, float_format="%.9g", lineterminator="\n"
+    ).encode()
+    back = read(tmp_path / "t.csv", label_column="kind", image_shape=(5, 7))
+    assert set(back.label_names.values()) == set(names.values())
+    assert back.valid_pixels().tolist() == np.isfinite(pixels).all(axis=1).tolist()  # masked, or read as NaN/Inf

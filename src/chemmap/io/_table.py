@@ -11,7 +11,7 @@ from chemmap.core.cube import Cube
 from chemmap.core.exceptions import FileFormatError, InvalidParameterError
 from chemmap.io._flat import assemble_flat
 
-__all__ = ["ArrayTable", "is_number", "table_blocks", "table_frames", "table_to_cube"]
+__all__ = ["ArrayTable", "is_number", "table_blocks", "table_to_cube"]
 
 
 def is_number(text: str) -> bool:
@@ -306,15 +306,9 @@ def table_blocks(cube: Cube, *, label_column: str = "label", block_bytes: int | 
         ids = np.arange(rows.start, rows.stop)
         columns = {"pixel_id": ids, "pixel_x": ids % w, "pixel_y": ids // w}
         if labels is not None:
-            columns[label_column] = [cube.label_names.get(int(v), "") if v >= 0 else "" for v in labels[rows]]
+            codes, where = np.unique(labels[rows], return_inverse=True)
+            names = [cube.label_names.get(int(v), "") if v >= 0 else "" for v in codes]
+            columns[label_column] = np.array(names, dtype=object)[where.reshape(-1)]
         spectra = np.array(compute(pixels[rows])[0], dtype=dtype)
         spectra[~valid[rows]] = np.nan
         yield columns, spectra, headers
-
-
-def table_frames(cube: Cube, *, label_column: str = "label"):
-    """The cube's flat table as pandas DataFrames, one per block of :func:`table_blocks`."""
-    import pandas as pd
-
-    for columns, spectra, headers in table_blocks(cube, label_column=label_column):
-        yield pd.concat([pd.DataFrame(columns), pd.DataFrame(spectra, columns=headers)], axis=1)

@@ -23,7 +23,7 @@ from chemmap.io._table import (
     ArrayTable,
     is_number,
     refuse_headerless,
-    table_frames,
+    table_blocks,
     table_to_cube,
 )
 
@@ -230,15 +230,55 @@ def write_flat_csv(cube: Cube, path, *, label_column: str = "label", float_forma
 
     Columns: ``pixel_id``, ``pixel_x``, ``pixel_y``, ``axis_unit`` (the axis unit, in every
     row: the reader takes it from there), the label column (names) when the cube has labels,
-    then one column per channel headed by its axis value. Masked pixels are written with
-    empty spectral cells.
+    then one column per channel headed by its axis value (``float_format``). Masked pixels
+    are written with empty spectral cells; text is quoted where it holds a comma, a quote or
+    a line end (as the ``csv`` module and pandas do).
     """
     from chemmap._shared.atomic import atomic_path
+    from chemmap._shared.blockwise import row_blocks
 
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        for i, frame in enumerate(table_frames(cube, label_column=label_column)):  # a block of pixels at a time
-            frame.insert(3, UNIT_COLUMN, cube.axis.unit)
-            frame.to_csv(fh, index=False, header=i == 0, float_format=float_format)
+        for i, (columns, spectra, headers) in enumerate(table_blocks(cube, label_column=label_column)):
+            names = [*list(columns)[:3], UNIT_COLUMN, *list(columns)[3:]]
+            if i == 0:
+                fh.write(",".join(map(_csv_field, [*names, *headers])) + "\n")
+            for rows in row_blocks(len(spectra), spectra.shape[1] * CSV_VALUE_BYTES, CSV_TEXT_BYTES):
+                part = {name: values[rows] for name, values in columns.items()}
+                fh.write(_csv_rows(part, _csv_field(cube.axis.unit), spectra[rows], float_format))
+
+
+#: Bytes of Python floats and text made per value while a piece of the table is formatted.
+CSV_VALUE_BYTES = 48
+#: Bytes of such temporaries at once (a piece of a block of :func:`table_blocks`).
+CSV_TEXT_BYTES = 32 * 2**20
+
+
+def _csv_field(text: str) -> str:
+    """``text`` as one CSV field: in double quotes, its quotes doubled, where it holds a comma,
+    a quote or a line end."""
+    text = str(text)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+def _csv_rows(columns: dict, unit: str, spectra: np.ndarray, float_format: str) -> str:
+    """The rows of one block as CSV text: the pixel's ids, ``unit``, its label (when
+    ``columns`` has one) and its spectrum (``float_format``, NaN as an empty cell).
+
+    Each part is formatted for the whole block by one ``%`` (the numbers in C, no Python
+    step per value); the parts are joined row by row by ``map``.
+    """
+    n, d = spectra.shape
+    if n == 0:
+        return ""
+    values = ((",".join([float_format] * d) + "\n") * n) % tuple(spectra.ravel().tolist())
+    values = values.replace("nan", "")  # only numbers here: NaN is an empty cell, as pandas writes it
+    ids = [columns[name].tolist() for name in ("pixel_id", "pixel_x", "pixel_y")]
+    prefix = f"%d,%d,%d,{unit.replace('%', '%%')},"
+    if len(columns) > 3:
+        prefix += "%s,"
+        ids.append(list(map(_csv_field, columns[list(columns)[3]])))
+    rows = map(str.__add__, map(prefix.__mod__, zip(*ids, strict=True)), values.split("\n"))
+    return "\n".join(rows) + "\n"
 
 
 readers.register(
