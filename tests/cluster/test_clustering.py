@@ -98,6 +98,33 @@ def test_diagonal_gaussian_log_densities_are_the_direct_sum(n, d, k):
     np.testing.assert_allclose(_log_gaussian(x, means, variances, "diag"), direct, rtol=1e-12, atol=1e-9)
 
 
+@pytest.mark.parametrize(("n", "d", "k"), [(40, 1, 1), (7000, 10, 16), (300, 31, 3)])
+def test_full_gaussian_log_densities_and_moments_are_the_direct_ones_far_from_the_origin(n, d, k):
+    """Full-covariance densities are products of the pixels' pair products with the
+    precisions' entries (pixels as columns, by pieces): they equal the whitened distances, and
+    the moments summed for the M-step give each class's mean and covariance, for features a
+    million away from zero with unit spread (the sums are taken about a point near the data)."""
+    from chemmap.cluster.mixture import LOG_2PI, _from_labels, _log_gaussian
+
+    rng = np.random.default_rng(d)
+    x = rng.normal(size=(n, d)) + 1e6
+    means = x[rng.choice(n, k, replace=False)]
+    factors = rng.normal(size=(k, d, d)) / np.sqrt(d)
+    covariances = factors @ factors.transpose(0, 2, 1) + 0.5 * np.eye(d)
+    whitened = [np.linalg.solve(np.linalg.cholesky(c), (x - m).T) for m, c in zip(means, covariances, strict=True)]
+    log_det = np.linalg.slogdet(covariances)[1]
+    direct = -0.5 * (d * LOG_2PI + log_det + np.stack([(w**2).sum(0) for w in whitened], axis=1))
+    np.testing.assert_allclose(_log_gaussian(x, means, covariances, "full"), direct, rtol=1e-9, atol=1e-6)
+
+    labels = np.arange(n) % k
+    model = _from_labels(x, labels, k, "full", 0.0, x.mean(axis=0))
+    for c in range(k):
+        members = x[labels == c]
+        np.testing.assert_allclose(model.means[c], members.mean(axis=0), rtol=1e-14)
+        if len(members) > 1:
+            np.testing.assert_allclose(model.covariances[c], np.cov(members.T, bias=True).reshape(d, d), atol=1e-9)
+
+
 @pytest.mark.parametrize("k", [2, 4, 7])
 def test_ward_clusters_are_scikit_learns_on_ties_and_counts(k):
     """chemmap's Ward clustering (distances by matrix products, its own cut of SciPy's tree)

@@ -71,81 +71,137 @@ class GaussianMixtureModel:
 
 
 def _log_gaussian(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, kind: str) -> np.ndarray:
-    """``(n, k)`` Gaussian log-densities, by pieces of rows that stay in the processor cache."""
-    if kind != "full":
-        return _log_gaussian_diagonal(x, means, covariances)
-    n, d = x.shape
-    k = means.shape[0]
-    chols = np.linalg.cholesky(covariances)
-    # rows times (L^-1)^T give the whitened rows; all k whitenings in one product
-    whiten = np.linalg.inv(chols).transpose(0, 2, 1)
-    log_det = 2 * np.sum(np.log(np.diagonal(chols, axis1=1, axis2=2)), axis=1)
-    stacked = whiten.transpose(1, 0, 2).reshape(d, k * d)
-    offsets = np.einsum("kd,kde->ke", means, whiten).reshape(k * d)
-    out = np.empty((n, k))
-    for rows in row_blocks(n, k * d * 8, KERNEL_BLOCK_BYTES):
-        y = x[rows].astype(np.float64, copy=False) @ stacked
-        y -= offsets
-        y *= y
-        out[rows] = -0.5 * (d * LOG_2PI + log_det + y.reshape(-1, k, d).sum(axis=2))
+    """``(n, k)`` Gaussian log-densities (:class:`_QuadraticTerms`), by pieces of rows that
+    stay in the processor cache. Rows and means are first moved by the means' average: the
+    same densities, and the expanded quadratic forms then hold no large offset that cancels."""
+    origin = means.mean(axis=0)
+    terms = _QuadraticTerms.of(means - origin, covariances, kind)
+    out = np.empty((x.shape[0], means.shape[0]))
+    for rows in row_blocks(x.shape[0], terms.quadratic.shape[1] * 8, KERNEL_BLOCK_BYTES):
+        columns = (x[rows].astype(np.float64, copy=False) - origin).T.copy()
+        out[rows] = terms.log_density(columns, _products(columns, kind == "full")).T
     return out
 
 
-def _log_gaussian_diagonal(x: np.ndarray, means: np.ndarray, variances: np.ndarray) -> np.ndarray:
-    """``(n, k)`` log-densities of Gaussians with diagonal covariances: the squared distances
-    as ``x² / v - 2 x m / v + m² / v`` summed over features, two products of ``(n, d)`` by
-    ``(d, k)`` (whitening by ``k`` diagonal ``d x d`` matrices cost ``d`` times more: 49 s for
-    2 205 spectra of 228 features)."""
-    n, d = x.shape
-    precision = 1.0 / variances
-    scaled_means = (means * precision).T
-    constant = d * LOG_2PI + np.sum(np.log(variances), axis=1) + np.sum(means * means * precision, axis=1)
-    out = np.empty((n, means.shape[0]))
-    for rows in row_blocks(n, d * 8, KERNEL_BLOCK_BYTES):
-        block = x[rows].astype(np.float64, copy=False)
-        distance = (block * block) @ precision.T
-        distance -= 2.0 * (block @ scaled_means)
-        out[rows] = -0.5 * (constant + distance)
+@dataclass
+class _QuadraticTerms:
+    """Gaussians as linear forms in the products of features: the squared Mahalanobis
+    distance of ``x`` to component ``c`` is ``sum_{i<=j} x_i x_j q_cij - 2 x . (P_c m_c) +
+    m_c . P_c m_c`` (``P_c`` the precision, ``q_cij`` its entries, the off-diagonal ones
+    doubled; only the ``x_i²`` for diagonal covariances: :func:`_products`). With the products of a piece of pixels
+    made once, the k densities are one matrix product, and the second moments of the M-step
+    another (:func:`_weighted_sums`). Pixels are columns here (features x pixels), so the
+    products are made a whole row at a time and the sums over components run along rows: on
+    Indian Pines (10 features, 16 components) the E-step takes a quarter of the time it took
+    with pixels as rows (a third of the time of whitening them k times)."""
+
+    quadratic: np.ndarray  # (k, width)
+    linear: np.ndarray  # (k, d)
+    constant: np.ndarray  # (k,)
+
+    @classmethod
+    def of(cls, means: np.ndarray, covariances: np.ndarray, kind: str) -> _QuadraticTerms:
+        d = means.shape[1]
+        if kind != "full":
+            precision = 1.0 / covariances
+            log_det = np.sum(np.log(covariances), axis=1)
+            quadratic, pulled = precision, means * precision
+        else:
+            inverse = np.linalg.inv(np.linalg.cholesky(covariances))
+            precision = inverse.transpose(0, 2, 1) @ inverse
+            log_det = -2 * np.sum(np.log(np.diagonal(inverse, axis1=1, axis2=2)), axis=1)
+            pairs = _pairs(d)
+            quadratic = precision[:, pairs[0], pairs[1]] * np.where(pairs[0] == pairs[1], 1.0, 2.0)
+            pulled = np.einsum("kij,kj->ki", precision, means)
+        return cls(quadratic, -2.0 * pulled, d * LOG_2PI + log_det + np.einsum("ki,ki->k", means, pulled))
+
+    def log_density(self, columns: np.ndarray, products: np.ndarray) -> np.ndarray:
+        """``(k, n)`` log-densities of the pixels ``columns`` (``(d, n)``) from their products."""
+        distance = self.quadratic @ products
+        distance += self.linear @ columns
+        distance += self.constant[:, None]
+        distance *= -0.5
+        return distance
+
+
+@functools.cache
+def _pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every entry ``i <= j`` of a ``d x d`` matrix, row by row."""
+    return np.triu_indices(d)
+
+
+def _products(columns: np.ndarray, full: bool) -> np.ndarray:
+    """The products of :class:`_QuadraticTerms` of the pixels ``columns`` (``(d, n)``):
+    ``(d(d+1)/2, n)``, every pair ``i <= j`` row by row, for a full covariance, ``(d, n)``
+    squares for a diagonal one."""
+    if not full:
+        return columns * columns
+    d = columns.shape[0]
+    out, start = np.empty((d * (d + 1) // 2, columns.shape[1])), 0
+    for i in range(d):  # row i times rows i.. at once: d steps, not d(d+1)/2
+        np.multiply(columns[i], columns[i:], out=out[start : start + d - i])
+        start += d - i
     return out
 
 
-def _statistics(x: np.ndarray, model: GaussianMixtureModel):
-    """E-step of one block: responsibility sums, weighted sums, second moments, log-likelihood."""
+def _statistics(x: np.ndarray, model: GaussianMixtureModel, origin: np.ndarray):
+    """E-step of one block: responsibility sums, weighted sums and second moments of the rows
+    less ``origin`` (a point fixed for the whole fit, so large offsets cancel before the
+    moments are summed), log-likelihood, rows."""
     x = x.astype(np.float64, copy=False)
     x = x[np.all(np.isfinite(x), axis=1)]
-    resp = model.weighted_log_prob(x)
-    # log-sum-exp by rows, its exponentials kept as the responsibilities (one exp, in place)
-    top = resp.max(axis=1, keepdims=True)
-    resp -= top
-    np.exp(resp, out=resp)
-    total = resp.sum(axis=1, keepdims=True)
-    resp /= total
-    norm = np.log(total[:, 0]) + top[:, 0]
-    nk = resp.sum(axis=0)
-    sx = resp.T @ x
-    return nk, sx, _second_moments(resp, x, model.covariance_type), float(norm.sum()), float(x.shape[0])
+    terms = _QuadraticTerms.of(model.means - origin, model.covariances, model.covariance_type)
+    log_weights = np.log(model.weights)[:, None]
+
+    def responsibilities(columns, products, rows):
+        resp = terms.log_density(columns, products)
+        resp += log_weights
+        # log-sum-exp over the components, its exponentials kept as the responsibilities
+        top = resp.max(axis=0)
+        resp -= top
+        np.exp(resp, out=resp)
+        total = resp.sum(axis=0)
+        resp /= total
+        return resp, float(np.log(total).sum() + top.sum())
+
+    sums = _weighted_sums(x, origin, model.means.shape[0], model.covariance_type == "full", responsibilities)
+    return (*sums, float(x.shape[0]))
 
 
-def _second_moments(resp: np.ndarray, x: np.ndarray, kind: str) -> np.ndarray:
-    """Responsibility-weighted sums of ``x x^T`` per component (``(k, d, d)``), or of ``x²``
-    (``(k, d)``) for diagonal covariances."""
-    if kind == "full":
-        n, d = x.shape
-        k = resp.shape[1]
-        out = np.zeros((k * d, d))
-        # all k weighted products in one matrix product, by pieces of rows (n x k x d at once)
-        for rows in row_blocks(n, k * d * 8, KERNEL_BLOCK_BYTES):
-            weighted = (resp[rows, :, None] * x[rows, None, :]).reshape(-1, k * d)
-            out += weighted.T @ x[rows]
-        return out.reshape(k, d, d)
-    return resp.T @ (x * x)
+def _weighted_sums(x: np.ndarray, origin: np.ndarray, k: int, full: bool, responsibilities):
+    """Sums over the rows ``x`` less ``origin``, by pieces that stay in the processor cache,
+    of the responsibilities, the rows and their second moments (``(k, d, d)`` full, ``(k, d)``
+    diagonal) weighted by them, and of the log-likelihood; ``responsibilities(columns,
+    products, rows)`` gives a piece's ``(k, rows)`` responsibilities and log-likelihood
+    (``columns``: its rows less ``origin``, as columns; ``products``: their
+    :func:`_products`)."""
+    d = x.shape[1]
+    width = d * (d + 1) // 2 if full else d
+    nk, sx, moments, loglik = np.zeros(k), np.zeros((k, d)), np.zeros((k, width)), 0.0
+    for rows in row_blocks(x.shape[0], width * 8, KERNEL_BLOCK_BYTES):
+        columns = (x[rows] - origin).T.copy()
+        products = _products(columns, full)
+        resp, piece_loglik = responsibilities(columns, products, rows)
+        loglik += piece_loglik
+        nk += resp.sum(axis=1)
+        sx += resp @ columns.T
+        moments += resp @ products.T
+    if not full:
+        return nk, sx, moments, loglik
+    i, j = _pairs(d)
+    square = np.empty((k, d, d))
+    square[:, i, j] = moments
+    square[:, j, i] = moments
+    return nk, sx, square, loglik
 
 
-def _block_statistics(block: np.ndarray, rows: slice, *, model: GaussianMixtureModel):
-    return _statistics(block, model)
+def _block_statistics(block: np.ndarray, rows: slice, *, model: GaussianMixtureModel, origin: np.ndarray):
+    return _statistics(block, model, origin)
 
 
-def _m_step(nk, sx, sxx, kind: str, reg_covar: float, old: GaussianMixtureModel | None = None):
+def _m_step(nk, sx, sxx, kind: str, reg_covar: float, origin: np.ndarray, old: GaussianMixtureModel | None = None):
+    """Weights, means and covariances from the sums of :func:`_statistics` (rows less
+    ``origin``)."""
     safe = np.maximum(nk, 1e-10)
     means = sx / safe[:, None]
     if kind == "full":
@@ -153,6 +209,7 @@ def _m_step(nk, sx, sxx, kind: str, reg_covar: float, old: GaussianMixtureModel 
         cov = 0.5 * (cov + cov.transpose(0, 2, 1)) + reg_covar * np.eye(means.shape[1])
     else:
         cov = np.maximum(sxx / safe[:, None] - means**2, 0) + reg_covar
+    means += origin
     empty = nk < 1e-10
     if old is not None and empty.any():
         means[empty], cov[empty] = old.means[empty], old.covariances[empty]
@@ -160,14 +217,18 @@ def _m_step(nk, sx, sxx, kind: str, reg_covar: float, old: GaussianMixtureModel 
     return weights, means, cov
 
 
-def _from_labels(x: np.ndarray, labels: np.ndarray, k: int, kind: str, reg_covar: float) -> GaussianMixtureModel:
-    resp = (labels[:, None] == np.arange(k)[None, :]).astype(np.float64)
-    nk = resp.sum(axis=0)
-    sx = resp.T @ x
-    return GaussianMixtureModel(*_m_step(nk, sx, _second_moments(resp, x, kind), kind, reg_covar), kind)
+def _from_labels(x: np.ndarray, labels: np.ndarray, k: int, kind: str, reg_covar: float, origin: np.ndarray):
+    """The mixture of the classes ``labels`` of the rows ``x``, each class its own Gaussian."""
+    classes = np.arange(k)[:, None]
+
+    def one_hot(columns, products, rows):
+        return (labels[rows] == classes).astype(np.float64), 0.0
+
+    nk, sx, sxx, _ = _weighted_sums(x.astype(np.float64, copy=False), origin, k, kind == "full", one_hot)
+    return GaussianMixtureModel(*_m_step(nk, sx, sxx, kind, reg_covar, origin), kind)
 
 
-def _em(stats_of, model: GaussianMixtureModel, *, max_iter: int, tol: float, reg_covar: float):
+def _em(stats_of, model: GaussianMixtureModel, *, max_iter: int, tol: float, reg_covar: float, origin: np.ndarray):
     """EM iterations; ``stats_of(model)`` returns summed sufficient statistics under ``model``.
 
     The returned model carries the log-likelihood of its own parameters.
@@ -181,7 +242,7 @@ def _em(stats_of, model: GaussianMixtureModel, *, max_iter: int, tol: float, reg
             model.converged = True
             return model
         previous = per_pixel
-        weights, means, cov = _m_step(nk, sx, sxx, model.covariance_type, reg_covar, model)
+        weights, means, cov = _m_step(nk, sx, sxx, model.covariance_type, reg_covar, origin, model)
         model = GaussianMixtureModel(weights, means, cov, model.covariance_type)
     _, _, _, loglik, n = stats_of(model)
     model.log_likelihood, model.n_samples, model.n_iter, model.converged = loglik, int(n), max_iter, False
@@ -227,23 +288,24 @@ def fit_gaussian_mixture(
     n = int(features.shape[0])
     idx, sample, scale = sample_rows(features, init_sample, rng)
     reg_covar = max(reg_covar, RELATIVE_REG * float(np.mean(np.var(sample, axis=0))))
+    origin = np.mean(sample, axis=0, dtype=np.float64)
 
     def sample_stats(model):
-        return _statistics(sample, model)
+        return _statistics(sample, model, origin)
 
     best = None
     for _ in range(n_init):
         centres, _, _ = lloyd_in_memory(sample, kmeans_plusplus(sample, k, rng), max_iter=100, tol=1e-4 * scale)
         labels = np.argmin(squared_distances(sample, centres), axis=1)
-        start = _from_labels(sample, labels, k, covariance_type, reg_covar)
-        model = _em(sample_stats, start, max_iter=max_iter, tol=tol, reg_covar=reg_covar)
+        start = _from_labels(sample, labels, k, covariance_type, reg_covar, origin)
+        model = _em(sample_stats, start, max_iter=max_iter, tol=tol, reg_covar=reg_covar, origin=origin)
         if best is None or model.log_likelihood > best.log_likelihood:
             best = model
     if idx.size == n:
         return best
 
     def block_stats(model):
-        step = functools.partial(_block_statistics, model=model)
+        step = functools.partial(_block_statistics, model=model, origin=origin)
         return reduce_blocks(
             step,
             features,
@@ -254,4 +316,4 @@ def fit_gaussian_mixture(
         )
 
     start = GaussianMixtureModel(best.weights, best.means, best.covariances, covariance_type)
-    return _em(block_stats, start, max_iter=max_iter, tol=tol, reg_covar=reg_covar)
+    return _em(block_stats, start, max_iter=max_iter, tol=tol, reg_covar=reg_covar, origin=origin)

@@ -324,9 +324,9 @@ def _segment_features(
     sample = sample[seeded_sample(sample.size, MIXTURE_FIT_SAMPLE, random_state)]
     fit = cluster_methods.get("gmm")
     seeds = [random_state] if n_init == 1 else np.random.default_rng(random_state).integers(0, 2**31 - 1, n_init)
-    models = _distinct_fits(
-        [fit(flat[sample], k, random_state=int(seed), n_init=1).model for seed in seeds], flat[sample], k
-    )
+    rows = flat[sample]
+    fits = in_threads(lambda seed: fit(rows, k, random_state=int(seed), n_init=1).model, seeds)
+    models = _distinct_fits(fits, rows, k)
     if len(models) == 1:
         return _labelling(models[0], whitened, smoothed, valid, k)
     band = slice(0, h) if h * w <= RESTART_WINDOW_PIXELS else _middle_rows(h, max(2, RESTART_WINDOW_PIXELS // w))
