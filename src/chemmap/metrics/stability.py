@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chemmap._shared.blockwise import take_rows
+from chemmap._shared.blockwise import in_threads, take_rows
 from chemmap._shared.sampling import seeded_sample
 
 __all__ = ["RANDOM_KAPPA", "STABILITY_SAMPLE", "STABLE_ARI", "clustering_stability", "spatial_coherence"]
@@ -79,17 +79,22 @@ def clustering_stability(
     spread = x.std(axis=0)
     rng = np.random.default_rng(random_state + 1)
     fit = cluster_methods.get(method)
-    scores = []
-    for run in range(runs):
+    options = {**(method_options or {})}
+    if method == "gmm" and "n_init" in options:
+        options["n_init"] = min(int(options["n_init"]), GMM_REFIT_RESTARTS)
+    refits = []
+    for run in range(runs):  # the perturbations drawn in order, the refits then in threads
         keep = rng.random(x.shape[0]) < 0.8
         if keep.sum() <= k:
             keep[:] = True
         perturbed = x[keep] + rng.normal(0.0, 1.0, (int(keep.sum()), x.shape[1])) * (noise * spread)
-        options = {**(method_options or {})}
-        if method == "gmm" and "n_init" in options:
-            options["n_init"] = min(int(options["n_init"]), GMM_REFIT_RESTARTS)
-        refit = fit(perturbed, k, random_state=random_state + 101 + run, **options)
-        scores.append(adjusted_rand_index(y[keep], refit.labels))
+        refits.append((keep, perturbed, random_state + 101 + run))
+
+    def agreement(refit) -> float:
+        keep, perturbed, seed = refit
+        return adjusted_rand_index(y[keep], fit(perturbed, k, random_state=seed, **options).labels)
+
+    scores = in_threads(agreement, refits)
     low = min(scores) if scores else None
     return {
         "runs": runs,
