@@ -39,6 +39,21 @@ def test_every_job_runs_once_and_the_work_is_shared(tmp_path):
     assert int(paths[0].read_text()) == os.getpid()  # the first job runs in the caller
 
 
+def _pid_and_block(i: int, size: int):
+    time.sleep(0.02)
+    return os.getpid(), np.full(size, i, dtype=np.float64)
+
+
+@forks
+def test_what_the_jobs_return_comes_back_in_their_order():
+    """Results come back from the copies (here each larger than a pipe's buffer), in the
+    order of the jobs, whichever process ran them."""
+    results = run_forked([partial(_pid_and_block, i, 20_000 * (i % 3)) for i in range(8)], processes=2)
+    assert len({pid for pid, _ in results}) == 2
+    for i, (_, block) in enumerate(results):
+        assert block.shape == (20_000 * (i % 3),) and np.all(block == i)
+
+
 def test_one_process_runs_the_jobs_here_in_order(tmp_path):
     done = []
     run_forked([partial(done.append, i) for i in range(5)], processes=1)

@@ -3,7 +3,8 @@ as many processes as it may use cores, since matplotlib draws in one thread and 
 interpreter's lock while it does.
 
 A forked copy sees the parent's arrays without copying them (the pages are shared until one
-side writes), so nothing is pickled on the way in; only an exception comes back. Where the
+side writes), so nothing is pickled on the way in; what the jobs return, or an exception,
+comes back pickled. Where the
 platform cannot fork safely (Windows, macOS) or one core is all there is, the jobs run here,
 one after another.
 """
@@ -33,19 +34,24 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = None) -> None:
+def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = None) -> list:
     """Run every job once: this process the first, then each process, this one and up to
     ``processes - 1`` forked copies, takes the next job not yet taken until none is left.
 
     Parameters
     ----------
     jobs : sequence of callables without arguments
-        Independent work whose effect is on disk (a figure saved atomically); what a job
-        returns, or changes in memory (a warning recorded included), is lost when it ran in a
-        copy. A job that reads a lazy (Dask) array must be the first: a copy has no
-        scheduler threads.
+        Independent work. What a job changes in memory (a warning recorded included) is lost
+        when it ran in a copy; what it returns comes back (pickled), so it should be small.
+        A job that reads a lazy (Dask) array must be the first: a copy has no scheduler
+        threads.
     processes : int, optional
         Processes in all, this one included. Default: :func:`usable_cores`.
+
+    Returns
+    -------
+    list
+        What each job returned, in the order of ``jobs``.
 
     Raises
     ------
@@ -56,9 +62,7 @@ def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = 
     """
     n = max(1, min(len(jobs), usable_cores() if processes is None else processes))
     if n == 1 or len(jobs) > MAX_JOBS or not _can_fork():
-        for job in jobs:
-            job()
-        return
+        return [job() for job in jobs]
     queue, end = os.pipe()  # the numbers of the jobs not yet taken, read by whichever process is free
     os.write(end, b"".join(struct.pack("<I", i) for i in range(1, len(jobs))))
     os.close(end)
@@ -66,8 +70,8 @@ def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = 
         stream.flush()
     copies = [_fork(jobs, queue) for _ in range(n - 1)]
     try:
-        jobs[0]()
-        _take_jobs(jobs, queue)
+        results = {0: jobs[0]()}
+        results.update(_take_jobs(jobs, queue))
     except BaseException:
         for pid, reader in copies:
             os.kill(pid, signal.SIGKILL)
@@ -75,25 +79,36 @@ def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = 
         raise
     finally:
         os.close(queue)
-    failures = [error for error in (_collect(pid, reader) for pid, reader in copies) if error is not None]
+    failures = []
+    for pid, reader in copies:
+        outcome = _collect(pid, reader)
+        if isinstance(outcome, BaseException):
+            failures.append(outcome)
+        else:
+            results.update(outcome)
     if failures:
         raise failures[0]
+    return [results[i] for i in range(len(jobs))]
 
 
 #: Most jobs shared among processes: their numbers must fit in the queue's pipe at once.
 MAX_JOBS = 4096
 
 
-def _take_jobs(jobs: Sequence[Callable[[], object]], queue: int) -> None:
+def _take_jobs(jobs: Sequence[Callable[[], object]], queue: int) -> dict:
     """Run the jobs whose numbers this process reads from ``queue`` until it is empty (a read
-    of four bytes from a pipe is never split between two readers)."""
+    of four bytes from a pipe is never split between two readers); what each returned, by
+    number."""
+    results = {}
     while number := os.read(queue, 4):
-        jobs[struct.unpack("<I", number)[0]]()
+        i = struct.unpack("<I", number)[0]
+        results[i] = jobs[i]()
+    return results
 
 
 def _fork(jobs: Sequence[Callable[[], object]], queue: int) -> tuple[int, int]:
-    """Fork a copy that takes jobs from ``queue`` and exits; its pid and the pipe its failure
-    comes back on."""
+    """Fork a copy that takes jobs from ``queue``, sends back what they returned (or its
+    failure) and exits; its pid and the pipe the message comes back on."""
     reader, writer = os.pipe()
     pid = os.fork()
     if pid:
@@ -102,7 +117,7 @@ def _fork(jobs: Sequence[Callable[[], object]], queue: int) -> tuple[int, int]:
     os.close(reader)
     status = 0
     try:
-        _take_jobs(jobs, queue)
+        message = pickle.dumps(_take_jobs(jobs, queue))
     except BaseException as exc:  # everything goes back to the parent
         status = 1
         try:
@@ -110,22 +125,23 @@ def _fork(jobs: Sequence[Callable[[], object]], queue: int) -> tuple[int, int]:
         except Exception:  # an exception that does not pickle goes back as text
             text = "".join(traceback.format_exception(exc))
             message = pickle.dumps(RuntimeError(f"a forked job failed:\n{text}"))
+    try:
         with os.fdopen(writer, "wb") as pipe:
             pipe.write(message)
     finally:
         os._exit(status)
 
 
-def _collect(pid: int, reader: int) -> BaseException | None:
-    """Wait for a copy; the exception it ended with, if any."""
+def _collect(pid: int, reader: int) -> dict | BaseException:
+    """Wait for a copy; what its jobs returned, by number, or the exception it ended with."""
     with os.fdopen(reader, "rb") as pipe:
         message = pipe.read()
     _, status = os.waitpid(pid, 0)
-    if message:
-        try:
-            return pickle.loads(message)
-        except Exception as exc:
-            return RuntimeError(f"a forked job failed and its error could not be read back: {exc}")
-    if os.waitstatus_to_exitcode(status) != 0:
-        return RuntimeError(f"a forked job ended with status {os.waitstatus_to_exitcode(status)} and no error")
-    return None
+    code = os.waitstatus_to_exitcode(status)
+    try:
+        outcome = pickle.loads(message) if message else None
+    except Exception as exc:
+        return RuntimeError(f"a forked job's result or error could not be read back: {exc}")
+    if code != 0 and not isinstance(outcome, BaseException):
+        return RuntimeError(f"a forked job ended with status {code} and no error")
+    return outcome

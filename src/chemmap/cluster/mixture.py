@@ -77,10 +77,26 @@ def _log_gaussian(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, kin
     origin = means.mean(axis=0)
     terms = _QuadraticTerms.of(means - origin, covariances, kind)
     out = np.empty((x.shape[0], means.shape[0]))
-    for rows in row_blocks(x.shape[0], terms.quadratic.shape[1] * 8, KERNEL_BLOCK_BYTES):
-        columns = (x[rows].astype(np.float64, copy=False) - origin).T.copy()
-        out[rows] = terms.log_density(columns, _products(columns, kind == "full")).T
+    for rows, columns, products, work in _pieces(x, origin, kind == "full", means.shape[0]):
+        out[rows] = terms.log_density(columns, products, out=work).T
     return out
+
+
+def _pieces(x: np.ndarray, origin: np.ndarray, full: bool, k: int):
+    """The rows of ``x`` less ``origin`` by pieces that stay in the processor cache, each
+    ``(rows, columns, products, work)``: the piece's slice, its rows as columns (``(d, m)``),
+    their :func:`_products` and room for ``(k, m)`` results. The three arrays are views of
+    buffers made once (fresh memory for every piece took a third of the E-step's time)."""
+    d = x.shape[1]
+    width = d * (d + 1) // 2 if full else d
+    blocks = row_blocks(x.shape[0], width * 8, KERNEL_BLOCK_BYTES)
+    most = max((b.stop - b.start for b in blocks), default=0)
+    buffers = np.empty(d * most), np.empty(width * most), np.empty(k * most)
+    for rows in blocks:
+        m = rows.stop - rows.start
+        columns = np.subtract(x[rows].T, origin[:, None], out=buffers[0][: d * m].reshape(d, m))
+        products = _products(columns, full, out=buffers[1][: width * m].reshape(width, m))
+        yield rows, columns, products, buffers[2][: k * m].reshape(k, m)
 
 
 @dataclass
@@ -115,9 +131,10 @@ class _QuadraticTerms:
             pulled = np.einsum("kij,kj->ki", precision, means)
         return cls(quadratic, -2.0 * pulled, d * LOG_2PI + log_det + np.einsum("ki,ki->k", means, pulled))
 
-    def log_density(self, columns: np.ndarray, products: np.ndarray) -> np.ndarray:
-        """``(k, n)`` log-densities of the pixels ``columns`` (``(d, n)``) from their products."""
-        distance = self.quadratic @ products
+    def log_density(self, columns: np.ndarray, products: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``(k, n)`` log-densities of the pixels ``columns`` (``(d, n)``) from their products
+        (into ``out`` where given)."""
+        distance = np.matmul(self.quadratic, products, out=out)
         distance += self.linear @ columns
         distance += self.constant[:, None]
         distance *= -0.5
@@ -130,14 +147,14 @@ def _pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(d)
 
 
-def _products(columns: np.ndarray, full: bool) -> np.ndarray:
+def _products(columns: np.ndarray, full: bool, out: np.ndarray | None = None) -> np.ndarray:
     """The products of :class:`_QuadraticTerms` of the pixels ``columns`` (``(d, n)``):
     ``(d(d+1)/2, n)``, every pair ``i <= j`` row by row, for a full covariance, ``(d, n)``
-    squares for a diagonal one."""
-    if not full:
-        return columns * columns
+    squares for a diagonal one (into ``out`` where given)."""
     d = columns.shape[0]
-    out, start = np.empty((d * (d + 1) // 2, columns.shape[1])), 0
+    if not full:
+        return np.multiply(columns, columns, out=out)
+    out, start = np.empty((d * (d + 1) // 2, columns.shape[1])) if out is None else out, 0
     for i in range(d):  # row i times rows i.. at once: d steps, not d(d+1)/2
         np.multiply(columns[i], columns[i:], out=out[start : start + d - i])
         start += d - i
@@ -145,16 +162,14 @@ def _products(columns: np.ndarray, full: bool) -> np.ndarray:
 
 
 def _statistics(x: np.ndarray, model: GaussianMixtureModel, origin: np.ndarray):
-    """E-step of one block: responsibility sums, weighted sums and second moments of the rows
-    less ``origin`` (a point fixed for the whole fit, so large offsets cancel before the
-    moments are summed), log-likelihood, rows."""
-    x = x.astype(np.float64, copy=False)
-    x = x[np.all(np.isfinite(x), axis=1)]
+    """E-step over the finite rows ``x``: responsibility sums, weighted sums and second
+    moments of the rows less ``origin`` (a point fixed for the whole fit, so large offsets
+    cancel before the moments are summed), log-likelihood, rows."""
     terms = _QuadraticTerms.of(model.means - origin, model.covariances, model.covariance_type)
     log_weights = np.log(model.weights)[:, None]
 
-    def responsibilities(columns, products, rows):
-        resp = terms.log_density(columns, products)
+    def responsibilities(columns, products, rows, work):
+        resp = terms.log_density(columns, products, out=work)
         resp += log_weights
         # log-sum-exp over the components, its exponentials kept as the responsibilities
         top = resp.max(axis=0)
@@ -169,23 +184,20 @@ def _statistics(x: np.ndarray, model: GaussianMixtureModel, origin: np.ndarray):
 
 
 def _weighted_sums(x: np.ndarray, origin: np.ndarray, k: int, full: bool, responsibilities):
-    """Sums over the rows ``x`` less ``origin``, by pieces that stay in the processor cache,
-    of the responsibilities, the rows and their second moments (``(k, d, d)`` full, ``(k, d)``
+    """Sums over the rows ``x`` less ``origin``, by :func:`_pieces`, of the
+    responsibilities, the rows and their second moments (``(k, d, d)`` full, ``(k, d)``
     diagonal) weighted by them, and of the log-likelihood; ``responsibilities(columns,
-    products, rows)`` gives a piece's ``(k, rows)`` responsibilities and log-likelihood
-    (``columns``: its rows less ``origin``, as columns; ``products``: their
-    :func:`_products`)."""
+    products, rows, work)`` gives a piece's ``(k, rows)`` responsibilities (in ``work`` if
+    it likes) and log-likelihood."""
     d = x.shape[1]
-    width = d * (d + 1) // 2 if full else d
-    nk, sx, moments, loglik = np.zeros(k), np.zeros((k, d)), np.zeros((k, width)), 0.0
-    for rows in row_blocks(x.shape[0], width * 8, KERNEL_BLOCK_BYTES):
-        columns = (x[rows] - origin).T.copy()
-        products = _products(columns, full)
-        resp, piece_loglik = responsibilities(columns, products, rows)
+    x = x.astype(np.float64, copy=False)
+    nk, sx, moments, loglik = np.zeros(k), np.zeros((k, d)), np.zeros((k, d * (d + 1) // 2 if full else d)), 0.0
+    for rows, columns, products, work in _pieces(x, origin, full, k):
+        resp, piece_loglik = responsibilities(columns, products, rows, work)
         loglik += piece_loglik
         nk += resp.sum(axis=1)
         sx += resp @ columns.T
-        moments += resp @ products.T
+        moments += (products @ resp.T).T
     if not full:
         return nk, sx, moments, loglik
     i, j = _pairs(d)
@@ -196,7 +208,8 @@ def _weighted_sums(x: np.ndarray, origin: np.ndarray, k: int, full: bool, respon
 
 
 def _block_statistics(block: np.ndarray, rows: slice, *, model: GaussianMixtureModel, origin: np.ndarray):
-    return _statistics(block, model, origin)
+    block = block.astype(np.float64, copy=False)
+    return _statistics(block[np.all(np.isfinite(block), axis=1)], model, origin)
 
 
 def _m_step(nk, sx, sxx, kind: str, reg_covar: float, origin: np.ndarray, old: GaussianMixtureModel | None = None):
@@ -221,10 +234,10 @@ def _from_labels(x: np.ndarray, labels: np.ndarray, k: int, kind: str, reg_covar
     """The mixture of the classes ``labels`` of the rows ``x``, each class its own Gaussian."""
     classes = np.arange(k)[:, None]
 
-    def one_hot(columns, products, rows):
-        return (labels[rows] == classes).astype(np.float64), 0.0
+    def one_hot(columns, products, rows, work):
+        return np.equal(labels[rows], classes, out=work), 0.0
 
-    nk, sx, sxx, _ = _weighted_sums(x.astype(np.float64, copy=False), origin, k, kind == "full", one_hot)
+    nk, sx, sxx, _ = _weighted_sums(x, origin, k, kind == "full", one_hot)
     return GaussianMixtureModel(*_m_step(nk, sx, sxx, kind, reg_covar, origin), kind)
 
 
@@ -289,9 +302,11 @@ def fit_gaussian_mixture(
     idx, sample, scale = sample_rows(features, init_sample, rng)
     reg_covar = max(reg_covar, RELATIVE_REG * float(np.mean(np.var(sample, axis=0))))
     origin = np.mean(sample, axis=0, dtype=np.float64)
+    finite = sample.astype(np.float64, copy=False)
+    finite = finite[np.all(np.isfinite(finite), axis=1)]
 
     def sample_stats(model):
-        return _statistics(sample, model, origin)
+        return _statistics(finite, model, origin)
 
     best = None
     for _ in range(n_init):

@@ -35,14 +35,16 @@ PCA + k-means and PCA + Gaussian mixture on real scenes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import chdtri, ndtr
 
 from chemmap._shared.blockwise import in_threads, row_blocks
-from chemmap._shared.compute import ensure_bytes_fit
+from chemmap._shared.compute import active_settings, ensure_bytes_fit
 from chemmap._shared.estimator import ClusterMixin, Estimator
+from chemmap._shared.forked import run_forked, usable_cores
 from chemmap._shared.progress import notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_int
@@ -325,7 +327,11 @@ def _segment_features(
     fit = cluster_methods.get("gmm")
     seeds = [random_state] if n_init == 1 else np.random.default_rng(random_state).integers(0, 2**31 - 1, n_init)
     rows = flat[sample]
-    fits = in_threads(lambda seed: fit(rows, k, random_state=int(seed), n_init=1).model, seeds)
+    settings = active_settings()
+    fits = run_forked(
+        [functools.partial(_fitted_mixture, fit, rows, k, int(seed)) for seed in seeds],
+        processes=1 if settings.scheduler == "synchronous" else min(settings.n_workers, usable_cores()),
+    )
     models = _distinct_fits(fits, rows, k)
     if len(models) == 1:
         return _labelling(models[0], whitened, smoothed, valid, k)
@@ -344,6 +350,16 @@ def _segment_features(
     if band == slice(0, h):
         return best
     return _labelling(best_model, whitened, smoothed, valid, k)
+
+
+def _fitted_mixture(fit, rows: np.ndarray, k: int, seed: int):
+    """One restart of the mixture: its model (restarts are fitted by forked copies of the
+    process, each on its own core; in threads they held each other up on the interpreter's
+    lock, 1.3x instead of 2x on 2 cores)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # one BLAS thread for each process
+        return fit(rows, k, random_state=seed, n_init=1).model
 
 
 def _distinct_fits(models: list, rows: np.ndarray, k: int) -> list:
