@@ -44,7 +44,7 @@ from scipy.special import chdtri, ndtr
 from chemmap._shared.blockwise import in_threads, row_blocks
 from chemmap._shared.compute import active_settings, ensure_bytes_fit
 from chemmap._shared.estimator import ClusterMixin, Estimator
-from chemmap._shared.forked import run_forked, usable_cores
+from chemmap._shared.forked import MIN_SHARED_WORK, run_forked, usable_cores
 from chemmap._shared.progress import notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_int
@@ -330,7 +330,9 @@ def _segment_features(
     settings = active_settings()
     fits = run_forked(
         [functools.partial(_fitted_mixture, fit, rows, k, int(seed)) for seed in seeds],
-        processes=1 if settings.scheduler == "synchronous" else min(settings.n_workers, usable_cores()),
+        processes=1
+        if settings.scheduler == "synchronous" or rows.size * k < MIN_SHARED_WORK
+        else min(settings.n_workers, usable_cores()),
     )
     models = _distinct_fits(fits, rows, k)
     if len(models) == 1:
