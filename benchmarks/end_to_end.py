@@ -102,7 +102,7 @@ def hyperspy_script(csv: Path, k: int, out: Path) -> dict:
     import pandas as pd
 
     table = pd.read_csv(csv)
-    spectra = table.drop(columns=[c for c in ("row", "col", "label") if c in table]).to_numpy(np.float32)
+    spectra = table[[c for c in table if c.replace(".", "", 1).isdigit()]].to_numpy(np.float32)  # the band columns
     signal = hs.signals.Signal1D(spectra.reshape(145, 145, -1))
     signal.decomposition(algorithm="SVD", output_dimension=10)
     signal.cluster_analysis("decomposition", n_clusters=k, preprocessing="norm", algorithm="kmeans")
