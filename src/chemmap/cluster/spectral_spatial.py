@@ -315,8 +315,10 @@ def _segment_features(
     pixels) is kept. The mixture's own likelihood ignores the spatial prior that decides the
     labels: on Indian Pines the restart it prefers scored ARI 0.33-0.42 over four seeds, the
     surest one 0.39-0.42. Restarts that found the same mixture (the same partition of the
-    fitting sample) are labelled once; images above :data:`RESTART_WINDOW_PIXELS` compare the
-    restarts on a band of rows across the middle and label the whole image with the one kept.
+    fitting sample) are compared once; images above :data:`RESTART_WINDOW_PIXELS` compare the
+    restarts on a band of rows across the middle. The restarts are fitted, and compared, by
+    as many processes as the run may use cores (:func:`_processes`); the image is then
+    labelled with the one kept.
     """
     h, w, d = whitened.shape
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
@@ -327,31 +329,39 @@ def _segment_features(
     fit = cluster_methods.get("gmm")
     seeds = [random_state] if n_init == 1 else np.random.default_rng(random_state).integers(0, 2**31 - 1, n_init)
     rows = flat[sample]
-    settings = active_settings()
     fits = run_forked(
         [functools.partial(_fitted_mixture, fit, rows, k, int(seed)) for seed in seeds],
-        processes=1
-        if settings.scheduler == "synchronous" or rows.size * k < MIN_SHARED_WORK
-        else min(settings.n_workers, usable_cores()),
+        processes=_processes(rows.size * k),
     )
     models = _distinct_fits(fits, rows, k)
     if len(models) == 1:
         return _labelling(models[0], whitened, smoothed, valid, k)
     band = slice(0, h) if h * w <= RESTART_WINDOW_PIXELS else _middle_rows(h, max(2, RESTART_WINDOW_PIXELS // w))
+    sureties = run_forked(
+        [functools.partial(_mean_uncertainty, m, whitened[band], smoothed[band], valid[band], k) for m in models],
+        processes=_processes(whitened[band].size * k),
+    )
+    return _labelling(models[int(np.argmin(sureties))], whitened, smoothed, valid, k)
 
-    def surety(result: SpectralSpatialResult) -> float:
-        return float(np.mean(result.uncertainty[valid[band]])) if valid[band].any() else 0.0
 
-    best = best_model = None
-    best_surety = np.inf
-    for model in models:  # one labelling held besides the best so far
-        trial = _labelling(model, whitened[band], smoothed[band], valid[band], k)
-        trial_surety = surety(trial)
-        if best is None or trial_surety < best_surety:
-            best, best_model, best_surety = trial, model, trial_surety
-    if band == slice(0, h):
-        return best
-    return _labelling(best_model, whitened, smoothed, valid, k)
+def _processes(work: int) -> int:
+    """Processes to share the restarts among: the cores the run may use, or this one alone
+    where the scheduler is synchronous or the work (feature values x classes) is small."""
+    settings = active_settings()
+    if settings.scheduler == "synchronous" or work < MIN_SHARED_WORK:
+        return 1
+    return min(settings.n_workers, usable_cores())
+
+
+def _mean_uncertainty(model, whitened: np.ndarray, smoothed: np.ndarray, valid: np.ndarray, k: int) -> float:
+    """How unsure the final labels of one restart are (the mean uncertainty over the valid
+    pixels; :func:`_segment_features` keeps the surest restart and labels the image with it
+    again, in this process: only this number comes back from a forked copy)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        result = _labelling(model, whitened, smoothed, valid, k)
+    return float(np.mean(result.uncertainty[valid])) if valid.any() else 0.0
 
 
 def _fitted_mixture(fit, rows: np.ndarray, k: int, seed: int):
