@@ -7,12 +7,13 @@ DEMO_OUT ?= demo_output
 
 .PHONY: demo test lint clean
 
+# chemmap's bytecode is compiled after installing, as pip does for a wheel: an editable
+# install compiles on first import, and never where PYTHONDONTWRITEBYTECODE is set (0.1 s of
+# every command).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[deep,formats,vendor,cluster,xrf,xarray,hyperspy,dev]'
-	# bytecode now, as pip does for a wheel: an editable install compiles on first import, and
-	# never where PYTHONDONTWRITEBYTECODE is set (0.1-0.2 s of every command)
 	$(BIN)/python -m compileall -q src > /dev/null
 	touch $(STAMP)
 
