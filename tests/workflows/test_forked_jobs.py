@@ -54,6 +54,35 @@ def test_what_the_jobs_return_comes_back_in_their_order():
         assert block.shape == (20_000 * (i % 3),) and np.all(block == i)
 
 
+def _threads_used(_) -> tuple[int, int]:
+    """This process and the threads its share of eight blocks ran on."""
+    import threading
+
+    from chemmap._shared.blockwise import in_threads
+
+    def block(rows):
+        time.sleep(0.02)
+        return threading.get_ident()
+
+    return os.getpid(), len(set(in_threads(block, [slice(i, i + 1) for i in range(8)])))
+
+
+@forks
+def test_a_forked_copy_is_one_worker_and_shares_no_work_among_threads():
+    """The copies run on a core each: work that the run shares among threads runs in a
+    copy's own thread (threads there only competed for the same cores)."""
+    from chemmap._shared.compute import compute_settings
+    from chemmap._shared.forked import usable_cores
+
+    with compute_settings("threads"):
+        results = run_forked([partial(_threads_used, i) for i in range(4)], processes=2)
+    here = [threads for pid, threads in results if pid == os.getpid()]
+    copies = [threads for pid, threads in results if pid != os.getpid()]
+    assert copies and all(threads == 1 for threads in copies)
+    if usable_cores() > 1:
+        assert max(here) > 1  # the run's own process still shares it
+
+
 def test_one_process_runs_the_jobs_here_in_order(tmp_path):
     done = []
     run_forked([partial(done.append, i) for i in range(5)], processes=1)

@@ -178,9 +178,11 @@ def in_threads(func: Callable[[object], object], blocks: Sequence, *, summed: bo
     With ``summed``, the results are added up in block order as they arrive (see
     :func:`add_partial`) and only the total is returned, so they are never all held.
     """
+    from chemmap._shared import forked
+
     settings = active_settings()
     workers = min(len(blocks), settings.n_workers if settings.scheduler != "synchronous" else 1)
-    if workers <= 1:
+    if workers <= 1 or forked.in_forked_copy:
         results = (func(b) for b in blocks)
         return _fold(results) if summed else list(results)
     from concurrent.futures import ThreadPoolExecutor

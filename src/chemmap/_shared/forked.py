@@ -30,6 +30,11 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: True in a forked copy: it is one of the run's workers, so work that would be shared
+#: among threads (:func:`chemmap._shared.blockwise.in_threads`) runs in it alone.
+in_forked_copy = False
+
+
 def _can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
@@ -120,6 +125,8 @@ def _fork(jobs: Sequence[Callable[[], object]], queue: int) -> tuple[int, int]:
         os.close(writer)
         return pid, reader
     os.close(reader)
+    global in_forked_copy
+    in_forked_copy = True
     status = 0
     try:
         message = pickle.dumps(_take_jobs(jobs, queue))
