@@ -274,3 +274,23 @@ def test_on_indian_pines_the_default_reaches_ari_040_over_six_seeds(shared_data)
     # 0.421, 0.375, 0.395, 0.410, 0.388, 0.422 here (mean 0.402); keeping the likeliest restart
     # gave 0.398, 0.385, 0.423, 0.354, 0.312, 0.401 (mean 0.379)
     assert np.mean(scores) >= 0.39 and min(scores) >= 0.36, scores
+
+
+@pytest.mark.parametrize(("dtype", "step"), [(np.uint8, 4), (np.uint16, 3), (np.float32, 4), (np.float64, 2)])
+def test_binned_channels_are_the_reduction_of_a_float_copy(dtype, step):
+    """MNF sums groups of adjacent channels of cubes with more than 1 024 one member at a
+    time: the sums of NumPy's reduction over the groups of a float32 (or float64) copy, bit for
+    bit, the channels left over dropped."""
+    from chemmap.cluster.mnf import _binned
+
+    rng = np.random.default_rng(step)
+    x = (
+        rng.integers(0, 255, (3, 5, 4 * step + 1))
+        if np.dtype(dtype).kind == "u"
+        else rng.normal(size=(3, 5, 4 * step + 1)) * 1e3
+    ).astype(dtype)
+    for out in (np.float32, np.float64):
+        copy = x[..., : 4 * step].astype(out).reshape(3, 5, 4, step)
+        binned = _binned(x, step, out)
+        assert binned.dtype == out and binned.shape == (3, 5, 4)
+        np.testing.assert_array_equal(binned, copy.sum(axis=-1))

@@ -91,7 +91,9 @@ class MnfModel:
         projection = self.projection[:, :d]
 
         def project(spectra: np.ndarray) -> np.ndarray:
-            return (_binned(spectra, self.step).astype(np.float64) - self.mean) @ projection
+            # float32 spectra summed in float32, others in float64 (exact for counts)
+            binned = _binned(spectra, self.step, np.float32 if spectra.dtype == np.float32 else np.float64)
+            return (binned.astype(np.float64, copy=False) - self.mean) @ projection
 
         features = map_spectra(project, data, n_out=d, dtype=np.float32)
         others = list(compute_with)
@@ -159,12 +161,20 @@ def fit_mnf(data, valid=None, *, n_components: int = 30, progress: ProgressCallb
     return MnfModel(mean, projection, variances[order], noise, n_pixels=n, n_pairs=n_noise, step=step)
 
 
-def _binned(x: np.ndarray, step: int) -> np.ndarray:
-    """Sums of ``step`` adjacent channels (the last axis); the channels left over are dropped."""
+def _binned(x: np.ndarray, step: int, dtype=np.float32) -> np.ndarray:
+    """Sums of ``step`` adjacent channels (the last axis) of ``x``, each value made ``dtype``
+    first and the sums taken in it; the channels left over are dropped. The members of the
+    groups are added one at a time, each made ``dtype`` on its own: the sums, in the same
+    order, of NumPy's reduction over the groups of a ``dtype`` copy, 3x faster and without
+    the copy (the two took 9 s of the 10 s MNF fit of the JEOL map's 4 096 8-bit channels)."""
     if step == 1:
-        return x
+        return np.asarray(x, dtype=dtype)
     c = x.shape[-1] // step
-    return x[..., : c * step].reshape(*x.shape[:-1], c, step).sum(axis=-1)
+    groups = x[..., : c * step].reshape(*x.shape[:-1], c, step)
+    out = groups[..., 0].astype(dtype)
+    for member in range(1, step):
+        out += groups[..., member].astype(dtype, copy=False)
+    return out
 
 
 def _slabs(block: np.ndarray, valid: np.ndarray, share: float = 1.0, step: int = 1):
@@ -177,7 +187,7 @@ def _slabs(block: np.ndarray, valid: np.ndarray, share: float = 1.0, step: int =
     for slab in (slabs[int(i * len(slabs) / count)] for i in range(count)):
         if slab.stop - slab.start < 2 and slab.start > 0:
             slab = slice(slab.start - 1, slab.stop)  # a slab of one row has no vertical pairs
-        x = _binned(np.asarray(block[slab], dtype=np.float32), step)
+        x = _binned(np.asarray(block[slab]), step)
         c = x.shape[2]
         ok = valid[slab] & np.all(np.isfinite(x), axis=2)
         everywhere = bool(ok.all())
