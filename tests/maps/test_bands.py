@@ -102,3 +102,24 @@ def test_no_warning_for_normal_window(demo_cube):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         intensity_map(demo_cube, 1655, window=30)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_ratio_maps_of_counts_are_those_of_the_same_counts_as_float32(dtype):
+    """The noise test of ratio maps takes the second differences of 8- and 16-bit counts in
+    16- and 32-bit integers (exact, half the memory): the maps, bounds and blanks are those of
+    the same counts as float32, bit for bit, also where a pixel's limit falls on a count."""
+    rng = np.random.default_rng(np.dtype(dtype).itemsize)
+    axis = SpectralAxis(np.linspace(0, 20, 400), "keV")
+    lines = (
+        40 * np.exp(-0.5 * ((axis.values - 6.4) / 0.08) ** 2)[None, None] * rng.uniform(-0.5, 1, (20, 24, 1)).clip(0)
+    )
+    lines += 25 * np.exp(-0.5 * ((axis.values - 1.74) / 0.06) ** 2)[None, None] * (rng.uniform(0, 1, (20, 24, 1)) > 0.5)
+    scale = 1 if dtype == np.uint8 else 200
+    counts = rng.poisson(scale * lines + 1.5).astype(dtype)
+    maps = [ratio_map(Cube(data, axis), 6.4, 1.74, window=0.4) for data in (counts, counts.astype(np.float32))]
+    assert maps[0].map_names == maps[1].map_names
+    for name in maps[0].map_names:
+        np.testing.assert_array_equal(maps[0][name], maps[1][name])
+    info = maps[0].attrs["maps"]["ratio_6.4_1.74"]
+    assert info["n_bound"] > 0 and info["n_undefined"] > 0 and info == maps[1].attrs["maps"]["ratio_6.4_1.74"]

@@ -155,7 +155,7 @@ def _ratio_values(cube: Cube, numerator, denominator, threshold: float, contrast
     def kernel(spectra):
         num = spectra[:, ch_n].astype(np.float64) @ w_n
         den = spectra[:, ch_d].astype(np.float64) @ w_d
-        x = spectra.astype(np.float64 if spectra.dtype == np.float64 else np.float32, copy=False)
+        x = spectra.astype(_second_difference_dtype(spectra.dtype), copy=False)
         d2 = np.add(x[:, :-2], x[:, 2:])
         d2 -= 2 * x[:, 1:-1]
         np.abs(d2, out=d2)
@@ -164,6 +164,9 @@ def _ratio_values(cube: Cube, numerator, denominator, threshold: float, contrast
         def strong(value, per_sigma):
             with np.errstate(invalid="ignore", divide="ignore"):
                 limit = np.where(per_sigma > 0, value / per_sigma, np.inf)
+                if d2.dtype.kind == "i":  # an integer is below a float32 limit exactly when below its ceiling
+                    limit = np.ceil(np.nan_to_num(limit.astype(np.float32), nan=0.0, posinf=np.inf))
+                    limit = np.clip(limit, 0, np.iinfo(d2.dtype).max)
                 return (value > 0) & (np.count_nonzero(d2 < limit[:, None].astype(d2.dtype), axis=1) >= half)
 
         den_ok, num_ok = strong(den, per_sigma_d), strong(num, per_sigma_n)
@@ -185,6 +188,17 @@ def _ratio_values(cube: Cube, numerator, denominator, threshold: float, contrast
         return np.stack([value, den, state], axis=1)
 
     return map_spectra(kernel, cube.data, n_out=3, dtype=np.float64)
+
+
+def _second_difference_dtype(dtype) -> type:
+    """Where second differences of spectra of ``dtype`` are exact and small: 16-bit integers
+    for 8-bit counts, 32-bit for 16-bit counts (half or less the memory of float32, which the
+    ratio maps' noise test over every channel of every pixel had to write and read), float64
+    for float64 data, else float32."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" and dtype.itemsize <= 2:
+        return np.int16 if dtype.itemsize == 1 else np.int32
+    return np.float64 if dtype == np.float64 else np.float32
 
 
 def _finish(maps: dict, cube: Cube, info: dict) -> Cube:
