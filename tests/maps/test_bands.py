@@ -104,22 +104,33 @@ def test_no_warning_for_normal_window(demo_cube):
         intensity_map(demo_cube, 1655, window=30)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_ratio_maps_of_counts_are_those_of_the_same_counts_as_float32(dtype):
-    """The noise test of ratio maps takes the second differences of 8- and 16-bit counts in
-    16- and 32-bit integers (exact, half the memory): the maps, bounds and blanks are those of
-    the same counts as float32, bit for bit, also where a pixel's limit falls on a count."""
-    rng = np.random.default_rng(np.dtype(dtype).itemsize)
+@pytest.mark.parametrize(("dtype", "scale"), [(np.uint8, 1), (np.uint16, 1), (np.uint16, 400)])
+def test_ratio_maps_of_counts_are_those_of_the_same_counts_as_float32(dtype, scale):
+    """The noise test of ratio maps takes the second differences of counts in 16-bit integers
+    (8-bit counts, 16-bit ones below 2^13) or 32-bit ones (exact, half the memory): the maps,
+    bounds and blanks are those of the same counts as float32, bit for bit, also where a
+    pixel's limit falls on a count."""
+    rng = np.random.default_rng(np.dtype(dtype).itemsize + scale)
     axis = SpectralAxis(np.linspace(0, 20, 400), "keV")
     lines = (
         40 * np.exp(-0.5 * ((axis.values - 6.4) / 0.08) ** 2)[None, None] * rng.uniform(-0.5, 1, (20, 24, 1)).clip(0)
     )
     lines += 25 * np.exp(-0.5 * ((axis.values - 1.74) / 0.06) ** 2)[None, None] * (rng.uniform(0, 1, (20, 24, 1)) > 0.5)
-    scale = 1 if dtype == np.uint8 else 200
     counts = rng.poisson(scale * lines + 1.5).astype(dtype)
+    assert (counts.max() >= 2**13) == (scale > 1)  # both 16-bit paths
     maps = [ratio_map(Cube(data, axis), 6.4, 1.74, window=0.4) for data in (counts, counts.astype(np.float32))]
     assert maps[0].map_names == maps[1].map_names
     for name in maps[0].map_names:
         np.testing.assert_array_equal(maps[0][name], maps[1][name])
     info = maps[0].attrs["maps"]["ratio_6.4_1.74"]
     assert info["n_bound"] > 0 and info["n_undefined"] > 0 and info == maps[1].attrs["maps"]["ratio_6.4_1.74"]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "low", "high"),
+    [(np.uint8, 0, 255), (np.uint16, 0, 8000), (np.uint16, 0, 60000), (np.int16, -9000, 9000), (np.int8, -128, 127)],
+)
+def test_spectral_noise_of_counts_is_that_of_the_same_counts_as_float32(dtype, low, high):
+    """Second differences of counts are taken in integers where exact: the same noise."""
+    counts = np.random.default_rng(high).integers(low, high, (50, 300), endpoint=True).astype(dtype)
+    np.testing.assert_array_equal(spectral_noise_sigma(counts), spectral_noise_sigma(counts.astype(np.float32)))

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from chemmap._shared.blockwise import map_spectra
-from chemmap._shared.noise import MAD_TO_SIGMA, spectral_noise_sigma
+from chemmap._shared.noise import MAD_TO_SIGMA, second_difference_dtype, spectral_noise_sigma
 from chemmap._shared.validation import check_choice, check_number
 from chemmap.core.axis import SpectralAxis
 from chemmap.core.cube import Cube
@@ -155,7 +155,7 @@ def _ratio_values(cube: Cube, numerator, denominator, threshold: float, contrast
     def kernel(spectra):
         num = spectra[:, ch_n].astype(np.float64) @ w_n
         den = spectra[:, ch_d].astype(np.float64) @ w_d
-        x = spectra.astype(_second_difference_dtype(spectra.dtype), copy=False)
+        x = spectra.astype(second_difference_dtype(spectra), copy=False)
         d2 = np.add(x[:, :-2], x[:, 2:])
         d2 -= 2 * x[:, 1:-1]
         np.abs(d2, out=d2)
@@ -188,17 +188,6 @@ def _ratio_values(cube: Cube, numerator, denominator, threshold: float, contrast
         return np.stack([value, den, state], axis=1)
 
     return map_spectra(kernel, cube.data, n_out=3, dtype=np.float64)
-
-
-def _second_difference_dtype(dtype) -> type:
-    """Where second differences of spectra of ``dtype`` are exact and small: 16-bit integers
-    for 8-bit counts, 32-bit for 16-bit counts (half or less the memory of float32, which the
-    ratio maps' noise test over every channel of every pixel had to write and read), float64
-    for float64 data, else float32."""
-    dtype = np.dtype(dtype)
-    if dtype.kind in "iu" and dtype.itemsize <= 2:
-        return np.int16 if dtype.itemsize == 1 else np.int32
-    return np.float64 if dtype == np.float64 else np.float32
 
 
 def _finish(maps: dict, cube: Cube, info: dict) -> Cube:
