@@ -19,7 +19,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-__all__ = ["MIN_SHARED_WORK", "run_forked", "usable_cores"]
+__all__ = ["MIN_SHARED_WORK", "run_forked", "shared_processes", "usable_cores"]
 
 
 def usable_cores() -> int:
@@ -100,6 +100,19 @@ def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = 
 #: among threads or processes: below it starting them costs more than they save (the 30 x 30
 #: demo's ten mixture restarts took 0.06 s in two processes, 0.03 s here).
 MIN_SHARED_WORK = 2**17
+
+
+def shared_processes(work: int) -> int:
+    """Processes (or threads) to share repeated fits among: the cores the run may use, or
+    this one alone where the run's scheduler is synchronous or the work (feature values x
+    classes) is under :data:`MIN_SHARED_WORK`."""
+    from chemmap._shared.compute import active_settings
+
+    settings = active_settings()
+    if settings.scheduler == "synchronous" or work < MIN_SHARED_WORK:
+        return 1
+    return min(settings.n_workers, usable_cores())
+
 
 #: Most jobs shared among processes: their numbers must fit in the queue's pipe at once.
 MAX_JOBS = 4096

@@ -42,9 +42,9 @@ import numpy as np
 from scipy.special import chdtri, ndtr
 
 from chemmap._shared.blockwise import in_threads, row_blocks
-from chemmap._shared.compute import active_settings, ensure_bytes_fit
+from chemmap._shared.compute import ensure_bytes_fit
 from chemmap._shared.estimator import ClusterMixin, Estimator
-from chemmap._shared.forked import MIN_SHARED_WORK, run_forked, usable_cores
+from chemmap._shared.forked import run_forked, shared_processes
 from chemmap._shared.progress import notify
 from chemmap._shared.sampling import seeded_sample
 from chemmap._shared.validation import check_int
@@ -317,8 +317,9 @@ def _segment_features(
     surest one 0.39-0.42. Restarts that found the same mixture (the same partition of the
     fitting sample) are compared once; images above :data:`RESTART_WINDOW_PIXELS` compare the
     restarts on a band of rows across the middle. The restarts are fitted, and compared, by
-    as many processes as the run may use cores (:func:`_processes`); the image is then
-    labelled with the one kept.
+    as many processes as the run may use cores
+    (:func:`~chemmap._shared.forked.shared_processes`); the image is then labelled with the
+    one kept.
     """
     h, w, d = whitened.shape
     valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, bool)
@@ -331,7 +332,7 @@ def _segment_features(
     rows = flat[sample]
     fits = run_forked(
         [functools.partial(_fitted_mixture, fit, rows, k, int(seed)) for seed in seeds],
-        processes=_processes(rows.size * k),
+        processes=shared_processes(rows.size * k),
     )
     models = _distinct_fits(fits, rows, k)
     if len(models) == 1:
@@ -339,18 +340,9 @@ def _segment_features(
     band = slice(0, h) if h * w <= RESTART_WINDOW_PIXELS else _middle_rows(h, max(2, RESTART_WINDOW_PIXELS // w))
     sureties = run_forked(
         [functools.partial(_mean_uncertainty, m, whitened[band], smoothed[band], valid[band], k) for m in models],
-        processes=_processes(whitened[band].size * k),
+        processes=shared_processes(whitened[band].size * k),
     )
     return _labelling(models[int(np.argmin(sureties))], whitened, smoothed, valid, k)
-
-
-def _processes(work: int) -> int:
-    """Processes to share the restarts among: the cores the run may use, or this one alone
-    where the scheduler is synchronous or the work (feature values x classes) is small."""
-    settings = active_settings()
-    if settings.scheduler == "synchronous" or work < MIN_SHARED_WORK:
-        return 1
-    return min(settings.n_workers, usable_cores())
 
 
 def _mean_uncertainty(model, whitened: np.ndarray, smoothed: np.ndarray, valid: np.ndarray, k: int) -> float:

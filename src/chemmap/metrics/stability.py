@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from chemmap._shared.blockwise import in_threads, take_rows
-from chemmap._shared.forked import MIN_SHARED_WORK
+from chemmap._shared.forked import shared_processes
 from chemmap._shared.sampling import seeded_sample
 
 __all__ = ["RANDOM_KAPPA", "STABILITY_SAMPLE", "STABLE_ARI", "clustering_stability", "spatial_coherence"]
@@ -95,7 +95,7 @@ def clustering_stability(
         keep, perturbed, seed = refit
         return adjusted_rand_index(y[keep], fit(perturbed, k, random_state=seed, **options).labels)
 
-    scores = in_threads(agreement, refits) if x.size * k >= MIN_SHARED_WORK else [agreement(r) for r in refits]
+    scores = in_threads(agreement, refits) if shared_processes(x.size * k) > 1 else [agreement(r) for r in refits]
     low = min(scores) if scores else None
     return {
         "runs": runs,
