@@ -48,6 +48,8 @@ def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = 
     jobs : sequence of callables without arguments
         Independent work. What a job changes in memory (a warning recorded included) is lost
         when it ran in a copy; what it returns comes back (pickled), so it should be small.
+        Shared among processes, each runs its jobs with one BLAS thread and without threads
+        of :func:`~chemmap._shared.blockwise.in_threads`: a process is one worker.
         A job that reads a lazy (Dask) array must be the first: a copy has no scheduler
         threads.
     processes : int, optional
@@ -73,17 +75,20 @@ def run_forked(jobs: Sequence[Callable[[], object]], *, processes: int | None = 
     os.close(end)
     for stream in (sys.stdout, sys.stderr):  # a copy must not print the parent's buffered text again
         stream.flush()
-    copies = [_fork(jobs, queue) for _ in range(n - 1)]
-    try:
-        results = {0: jobs[0]()}
-        results.update(_take_jobs(jobs, queue))
-    except BaseException:
-        for pid, reader in copies:
-            os.kill(pid, signal.SIGKILL)
-            _collect(pid, reader)
-        raise
-    finally:
-        os.close(queue)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # each process sharing the jobs is one worker; the copies inherit it
+        copies = [_fork(jobs, queue) for _ in range(n - 1)]
+        try:
+            results = {0: jobs[0]()}
+            results.update(_take_jobs(jobs, queue))
+        except BaseException:
+            for pid, reader in copies:
+                os.kill(pid, signal.SIGKILL)
+                _collect(pid, reader)
+            raise
+        finally:
+            os.close(queue)
     failures = []
     for pid, reader in copies:
         outcome = _collect(pid, reader)

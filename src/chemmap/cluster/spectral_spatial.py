@@ -349,21 +349,16 @@ def _mean_uncertainty(model, whitened: np.ndarray, smoothed: np.ndarray, valid: 
     """How unsure the final labels of one restart are (the mean uncertainty over the valid
     pixels; :func:`_segment_features` keeps the surest restart and labels the image with it
     again, in this process: only this number comes back from a forked copy)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        result = _labelling(model, whitened, smoothed, valid, k)
+    result = _labelling(model, whitened, smoothed, valid, k)
     return float(np.mean(result.uncertainty[valid])) if valid.any() else 0.0
 
 
 def _fitted_mixture(fit, rows: np.ndarray, k: int, seed: int):
     """One restart of the mixture: its model (restarts are fitted by forked copies of the
     process, each on its own core; in threads they held each other up on the interpreter's
-    lock, 1.3x instead of 2x on 2 cores)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):  # one BLAS thread for each process
-        return fit(rows, k, random_state=seed, n_init=1).model
+    lock, 1.3x instead of 2x on 2 cores; with more than one BLAS thread each, the forks took
+    3.7x as long)."""
+    return fit(rows, k, random_state=seed, n_init=1).model
 
 
 def _distinct_fits(models: list, rows: np.ndarray, k: int) -> list:
