@@ -237,14 +237,15 @@ def write_flat_csv(cube: Cube, path, *, label_column: str = "label", float_forma
     from chemmap._shared.atomic import atomic_path
     from chemmap._shared.blockwise import row_blocks
 
+    unit = _csv_field(cube.axis.unit)
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         for i, (columns, spectra, headers) in enumerate(table_blocks(cube, label_column=label_column)):
-            names = [*list(columns)[:3], UNIT_COLUMN, *list(columns)[3:]]
             if i == 0:
+                names = [*list(columns)[:3], UNIT_COLUMN, *list(columns)[3:]]
                 fh.write(",".join(map(_csv_field, [*names, *headers])) + "\n")
             for rows in row_blocks(len(spectra), spectra.shape[1] * CSV_VALUE_BYTES, CSV_TEXT_BYTES):
                 part = {name: values[rows] for name, values in columns.items()}
-                fh.write(_csv_rows(part, _csv_field(cube.axis.unit), spectra[rows], float_format))
+                fh.write(_csv_rows(part, unit, spectra[rows], float_format))
 
 
 #: Bytes of Python floats and text made per value while a piece of the table is formatted.
